@@ -1,0 +1,56 @@
+// The state file ($XDG_STATE_HOME/guardian/state.json): original values of everything guardian
+// changed that the user owns, written (atomic rename + fsync) before the change is made, removed
+// after it is restored. At start, entries left by a crashed guardian are restored.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace guardian {
+
+struct SavedValue {
+  std::string kind;           // restorer kind, e.g. "systemd.unit-property"
+  std::string original_json;  // the value as it was before guardian's first change (JSON text)
+  std::string saved_at;       // ISO 8601 UTC
+};
+
+class StateStore {
+ public:
+  explicit StateStore(std::string path);  // "" = in memory only (tests, --dry-run)
+
+  // Loads the file; a missing file is an empty store. A corrupt file is an error naming it (the
+  // caller keeps it aside as state.json.corrupt and starts empty).
+  Result<void> load();
+
+  // Saves `original_json` under `key` unless the key already holds an original (the first
+  // original wins: re-applying must not overwrite it with guardian's own value). Durable on return.
+  Result<void> save_original(const std::string& key, const std::string& kind,
+                             const std::string& original_json);
+  std::optional<SavedValue> get(const std::string& key) const;
+  // Forgets `key` after its value was restored. Durable on return.
+  Result<void> forget(const std::string& key);
+  std::map<std::string, SavedValue> entries() const;
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+  // Pure (de)serialisation, fuzzable.
+  static Result<std::map<std::string, SavedValue>> parse(std::string_view text);
+  static std::string serialize(const std::map<std::string, SavedValue>& entries);
+
+  // $XDG_STATE_HOME/guardian/state.json, or ~/.local/state/guardian/state.json.
+  static std::string default_path();
+
+ private:
+  Result<void> write_locked();
+  mutable std::mutex mutex_;  // actions run on the worker thread, status reads from the loop
+  std::string path_;
+  std::map<std::string, SavedValue> entries_;
+};
+
+}  // namespace guardian

@@ -1,0 +1,15 @@
+#include "cli/commands.h"
+
+namespace guardian::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> kCommands = {
+      {"run", "the daemon: sense, model, decide, act, tell (systemd Type=notify)", run_daemon},
+      {"sample", "one snapshot of everything sensed and modelled, then exit", run_sample},
+      {"check-policy", "validate policy files: FILE:LINE:COL: message per error", run_check_policy},
+      {"doctor", "the incident investigation as one command, with verdicts and next steps", run_doctor},
+  };
+  return kCommands;
+}
+
+}  // namespace guardian::cli

@@ -1,0 +1,37 @@
+// Loads and validates a policy (toml++). Every problem becomes one Diagnostic with
+// FILE:LINE:COL; unknown keys get the nearest valid key suggested.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "decide/policy.h"
+
+namespace guardian {
+
+class ActionRegistry;
+
+struct Diagnostic {
+  SourcePos pos;
+  std::string message;
+  [[nodiscard]] std::string to_string() const;  // "FILE:LINE:COL: message"
+};
+
+struct PolicyLoadResult {
+  std::optional<Policy> policy;  // set only when diagnostics is empty
+  std::vector<Diagnostic> diagnostics;
+};
+
+// Parses `text` as the policy file `source_name`. When `actions` is given, each action's type
+// and arguments are validated by the registry too.
+PolicyLoadResult parse_policy(std::string_view text, const std::string& source_name,
+                              const ActionRegistry* actions);
+
+// Reads and parses a file.
+PolicyLoadResult load_policy_file(const std::string& path, const ActionRegistry* actions);
+
+// policies/default.toml, compiled into the binary.
+std::string_view embedded_default_policy();
+
+}  // namespace guardian
