@@ -8,7 +8,7 @@ set -euo pipefail
 build_and_test=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
-  clang-format clang-tidy valgrind
+  clang-format clang-tidy valgrind ccache
   # the daemon's libraries
   libsystemd-dev libsdbus-c++-dev libsdbus-c++-bin libtomlplusplus-dev
   prometheus-cpp-dev nlohmann-json3-dev libcpp-httplib-dev

@@ -1,0 +1,49 @@
+// A daemon component: a part that lives beside the sense -> model -> decide -> act -> tell loop
+// and needs its ticks, its events or its own fds (the metrics exporter, guardian's D-Bus API,
+// the systemd and Jellyfin watchers). The loop owns the components and calls them from its one
+// thread; a component must never block — slow work goes to its own thread or to the action
+// worker, and results come back through an fd the component gives the loop.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "decide/ladder.h"
+#include "decide/policy.h"
+#include "model/oomd_model.h"
+#include "sense/snapshot.h"
+#include "tell/event.h"
+
+namespace guardian {
+
+// A read-only view of one finished tick, valid only during the call.
+struct TickView {
+  const Snapshot* snapshot = nullptr;
+  const HostLayout* layout = nullptr;
+  const std::vector<OomdCgroupState>* oomd = nullptr;
+  const Policy* policy = nullptr;
+  const LadderState* ladder = nullptr;
+  std::string level_name;
+  std::string explanation;                  // why this level (Decision::explanation)
+  std::vector<std::string> active_actions;  // "level/type" of every applied action
+  bool dry_run = false;
+};
+
+class DaemonLoop;  // lets a component ask the loop for things (reload, rescan)
+
+class DaemonComponent : public EventSink {
+ public:
+  ~DaemonComponent() override = default;
+  [[nodiscard]] virtual std::string name() const = 0;
+  // Called once after the first tick's policy is in force, before READY=1.
+  virtual void start(DaemonLoop& /*loop*/) {}
+  virtual void on_tick(const TickView& /*tick*/) {}
+  void emit(const Event& /*event*/) override {}
+  // fds the loop should poll for this component (EPOLLIN), and what to do when one is ready.
+  [[nodiscard]] virtual std::vector<int> fds() const { return {}; }
+  virtual void on_fd_ready(int /*fd*/) {}
+  // Called when the daemon stops (after actions are unwound).
+  virtual void stop() {}
+};
+
+}  // namespace guardian
