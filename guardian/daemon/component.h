@@ -37,6 +37,8 @@ class DaemonComponent : public EventSink {
   [[nodiscard]] virtual std::string name() const = 0;
   // Called once after the first tick's policy is in force, before READY=1.
   virtual void start(DaemonLoop& /*loop*/) {}
+  // Called with every policy that comes into force (at start and after each good reload).
+  virtual void on_policy(const Policy& /*policy*/) {}
   virtual void on_tick(const TickView& /*tick*/) {}
   void emit(const Event& /*event*/) override {}
   // fds the loop should poll for this component (EPOLLIN), and what to do when one is ready.
