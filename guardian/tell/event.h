@@ -51,10 +51,12 @@ class EventSink {
   virtual void emit(const Event& event) = 0;
 };
 
-// Fans events out to sinks. Thread-safe: actions tell from the worker thread.
+// Fans events out to sinks. Thread-safe: actions tell from the worker thread, so a sink's
+// emit() may run on either thread and must be thread-safe itself.
 class EventTeller {
  public:
   void add_sink(EventSink* sink);
+  void remove_sink(EventSink* sink);
   void emit(const Event& event);
 
  private:

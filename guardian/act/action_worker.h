@@ -1,0 +1,62 @@
+// ActionWorker: runs actions' apply/revert on one thread, in submission order, so the event
+// loop never waits on systemd, Jellyfin or a file. Results come back through an eventfd the
+// loop polls; drain() hands them over on the loop thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "act/action.h"
+#include "common/fd.h"
+
+namespace guardian {
+
+struct ActionJob {
+  enum class Kind { Apply, Revert } kind = Kind::Apply;
+  std::shared_ptr<Action> action;  // shared: the loop may drop its reference while the job runs
+  std::string label;               // "critical/slice.set-memory-high"
+  std::chrono::milliseconds timeout{10'000};
+};
+
+struct ActionJobResult {
+  ActionJob job;
+  ActionResult result;
+  std::chrono::milliseconds took{0};
+};
+
+class ActionWorker {
+ public:
+  ActionWorker();
+  ~ActionWorker();  // finishes the queue, then joins
+  ActionWorker(const ActionWorker&) = delete;
+  ActionWorker& operator=(const ActionWorker&) = delete;
+
+  void submit(ActionJob job);
+  // The eventfd that becomes readable when results are ready.
+  [[nodiscard]] int fd() const { return event_fd_.get(); }
+  std::vector<ActionJobResult> drain();
+  // Blocks until every submitted job has finished (shutdown, tests).
+  void wait_idle();
+  [[nodiscard]] size_t pending() const;
+
+ private:
+  void run();
+  UniqueFd event_fd_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<ActionJob> queue_;
+  std::vector<ActionJobResult> results_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace guardian

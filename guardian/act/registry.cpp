@@ -1,0 +1,51 @@
+#include <algorithm>
+
+#include "act/action.h"
+#include "act/basic_actions.h"
+
+namespace guardian {
+
+std::string_view outcome_name(ActionResult::Outcome outcome) {
+  switch (outcome) {
+    case ActionResult::Outcome::Applied: return "applied";
+    case ActionResult::Outcome::Reverted: return "reverted";
+    case ActionResult::Outcome::Unchanged: return "unchanged";
+    case ActionResult::Outcome::Failed: return "failed";
+    case ActionResult::Outcome::TimedOut: return "timed-out";
+  }
+  return "unknown";
+}
+
+void ActionRegistry::add(const std::string& type, Entry entry) { entries_[type] = std::move(entry); }
+
+const ActionRegistry::Entry* ActionRegistry::find(const std::string& type) const {
+  auto it = entries_.find(type);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ActionRegistry::types() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& [type, entry] : entries_) out.push_back(type);
+  return out;
+}
+
+void ActionRegistry::add_restorer(const std::string& kind, Restorer restorer) {
+  restorers_[kind] = std::move(restorer);
+}
+
+const Restorer* ActionRegistry::restorer(const std::string& kind) const {
+  auto it = restorers_.find(kind);
+  return it == restorers_.end() ? nullptr : &it->second;
+}
+
+ActionRegistry& builtin_actions() {
+  static ActionRegistry registry = [] {
+    ActionRegistry r;
+    register_basic_actions(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace guardian
