@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Quick start, command 2: install what the tests need, build, and run every test:
+#   1. unit + integration tests (ctest: GoogleTest, a real journald, dbus-daemon, Prometheus,
+#      ffmpeg, the fake Jellyfin)
+#   2. the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. every libFuzzer target for a bounded time (GUARDIAN_FUZZ_SECONDS, default 30 each)
+#   4. the qemu VM scenarios (real systemd + systemd-oomd) unless GUARDIAN_E2E=0
+# Each stage prints its own summary; the script stops at the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${GUARDIAN_JOBS:-$(nproc)}
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "dependencies"
+if [[ "${GUARDIAN_E2E:-1}" != 0 ]]; then scripts/install-deps.sh --with-vm; else scripts/install-deps.sh; fi
+
+stage "build + unit/integration tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
+
+stage "ASan + UBSan build + tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGUARDIAN_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600
+
+stage "fuzzing"
+scripts/fuzz.sh "${GUARDIAN_FUZZ_SECONDS:-30}"
+
+if [[ "${GUARDIAN_E2E:-1}" != 0 && -x tests/vm/run-all.sh ]]; then
+  stage "VM scenarios (qemu, real systemd-oomd)"
+  tests/vm/run-all.sh --guardian build/guardian/guardian
+fi
+stage "all stages passed"
