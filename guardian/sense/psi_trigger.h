@@ -25,6 +25,10 @@ class PsiTrigger {
   // Opens `path` (already host-root mapped) O_RDWR|O_NONBLOCK and writes the trigger.
   static Result<PsiTrigger> arm(const std::string& path, const PsiTriggerSpec& spec);
 
+  // Polls the fd for POLLPRI up to `timeout`: true when the trigger fired. POLLERR means the
+  // pressure file went away (the cgroup was removed), which is an error naming the path.
+  [[nodiscard]] Result<bool> wait_for_event(std::chrono::milliseconds timeout) const;
+
   [[nodiscard]] int fd() const { return fd_.get(); }
   [[nodiscard]] const std::string& path() const { return path_; }
 

@@ -57,10 +57,12 @@ struct CgroupMemory {
   uint64_t workingset_refault_anon = 0;
   uint64_t workingset_refault_file = 0;
   // memory.events (hierarchical counts, as the kernel keeps them in memory.events)
+  uint64_t events_low = 0;
   uint64_t events_high = 0;
   uint64_t events_max = 0;
   uint64_t events_oom = 0;
   uint64_t events_oom_kill = 0;
+  uint64_t events_oom_group_kill = 0;  // kernel 5.19+ (0 where the kernel has no such line)
   bool oom_group = false;  // memory.oom.group
 };
 

@@ -1,0 +1,443 @@
+#include "sense/sampler.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "common/fd.h"
+#include "common/units.h"
+#include "sense/cgroup_files.h"
+#include "sense/meminfo.h"
+#include "sense/psi.h"
+
+namespace guardian {
+namespace {
+
+constexpr std::string_view kSystemOnlyTail =
+    ": system-only mode, reading /proc/pressure/memory and /proc/meminfo";
+
+// The per-cgroup files guardian reads, in the order they are read each tick.
+enum FileSlot : size_t { kCurrent, kHigh, kMax, kLow, kMin, kSwapCurrent, kStat, kEvents, kOomGroup, kPressure, kSlots };
+constexpr std::array<const char*, kSlots> kFileNames = {
+    "memory.current", "memory.high",   "memory.max",       "memory.low",     "memory.min",
+    "memory.swap.current", "memory.stat", "memory.events", "memory.oom.group", "memory.pressure"};
+
+// One cgroup with its files held open between ticks.
+struct TrackedCgroup {
+  std::string path;       // relative to the cgroup2 mount, "/user.slice/…"
+  std::string unit;       // last component
+  std::string host_dir;   // host view for messages: "/sys/fs/cgroup/user.slice/…"
+  std::string open_dir;   // host-root mapped, to open
+  std::array<UniqueFd, kSlots> fds;
+  std::array<std::string, kSlots> open_errors;  // why a file could not be opened (persists until rescan)
+  bool has_children = false;
+  bool oomd_omit = false;
+  bool oomd_avoid = false;
+  bool readonly = false;
+};
+
+// A mount from /proc/self/mountinfo (proc(5)): "36 35 0:30 / /sys/fs/cgroup rw,… - cgroup2 cgroup2 rw".
+struct MountEntry {
+  std::string mount_point;
+  std::string fs_type;
+  std::string super_options;
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+std::string unescape_mount_field(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  const auto octal = [&](size_t k) { return k < field.size() && field[k] >= '0' && field[k] <= '7'; };
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+      i += 3;
+      continue;
+    }
+    out.push_back(field[i]);
+  }
+  return out;
+}
+
+std::vector<MountEntry> parse_mountinfo(std::string_view text) {
+  std::vector<MountEntry> mounts;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    std::vector<std::string_view> fields;
+    while (!line.empty()) {
+      const size_t space = line.find(' ');
+      fields.push_back(line.substr(0, space));
+      line = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    }
+    // Fields: id parent major:minor root mount-point options [optional…] - fstype source super-options
+    const auto dash = std::find(fields.begin(), fields.end(), "-");
+    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4 || dash - fields.begin() < 6) continue;
+    mounts.push_back({unescape_mount_field(fields[4]), std::string(dash[1]), std::string(dash[3])});
+  }
+  return mounts;
+}
+
+bool has_word(std::string_view text, std::string_view word) {
+  while (!text.empty()) {
+    const size_t sep = text.find_first_of(" ,\n");
+    if (text.substr(0, sep) == word) return true;
+    if (sep == std::string_view::npos) break;
+    text = text.substr(sep + 1);
+  }
+  return false;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// systemd writes "1" for these xattrs (src/core/cgroup.c); accept its parse_boolean() words.
+bool read_bool_xattr(const std::string& dir, const char* name) {
+  char value[16];
+  const ssize_t n = ::getxattr(dir.c_str(), name, value, sizeof value - 1);
+  if (n <= 0) return false;
+  const std::string_view text = trim(std::string_view(value, static_cast<size_t>(n)));
+  return text == "1" || text == "yes" || text == "y" || text == "true" || text == "t" || text == "on";
+}
+
+}  // namespace
+
+struct Sampler::Impl {
+  HostRoot host;
+  SamplerOptions options;
+  HostLayout layout;
+
+  UniqueFd meminfo_fd;
+  UniqueFd system_pressure_fd;
+  std::vector<TrackedCgroup> cgroups;
+  bool rescan_pending = true;
+  unsigned ticks_since_rescan = 0;
+
+  // Problems active in the previous tick and in this one: a problem is reported when it first
+  // appears and again only after it has gone away for a tick.
+  std::set<std::pair<std::string, std::string>> active_problems;
+  std::set<std::pair<std::string, std::string>> tick_problems;
+  std::vector<SenseProblem> pending_problems;
+
+  std::string buffer = std::string(16384, '\0');
+
+  void problem(std::string where, std::string message) {
+    auto key = std::make_pair(std::move(where), std::move(message));
+    if (!tick_problems.insert(key).second) return;
+    // Bounded so a caller that never collects problems cannot grow memory without end.
+    constexpr size_t kMaxPending = 1000;
+    if (!active_problems.contains(key) && pending_problems.size() < kMaxPending) {
+      pending_problems.push_back({key.first, key.second});
+    }
+  }
+
+  void discover_layout();
+  enum class ReadStatus { kOk, kVanished, kFailed };
+  ReadStatus read_fd(int fd, std::string_view& text, int& error);
+  void read_system(Snapshot& snapshot);
+  void rescan();
+  void walk(const std::string& path, bool readonly, std::map<std::string, TrackedCgroup>& previous,
+            std::vector<TrackedCgroup>& out, unsigned depth);
+  void open_files(TrackedCgroup& cgroup);
+  bool sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot);
+  std::string cgroup_host_path(std::string_view relative) const {
+    return layout.cgroup2_mount + std::string(relative);
+  }
+};
+
+void Sampler::Impl::discover_layout() {
+  layout.uid = options.uid ? *options.uid : static_cast<uint32_t>(::getuid());
+  std::vector<MountEntry> mounts;
+  if (auto mountinfo = read_file(host.path("/proc/self/mountinfo"))) mounts = parse_mountinfo(*mountinfo);
+  for (const auto& mount : mounts) {
+    if (mount.fs_type == "cgroup2") {
+      layout.cgroup2_mount = mount.mount_point;
+      break;
+    }
+  }
+  if (layout.cgroup2_mount.empty()) {
+    // No (readable) mountinfo: look where systemd mounts it, unified first, then hybrid.
+    for (const char* candidate : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+      if (::access(host.path(std::string(candidate) + "/cgroup.controllers").c_str(), R_OK) == 0) {
+        layout.cgroup2_mount = candidate;
+        break;
+      }
+    }
+  }
+  if (layout.cgroup2_mount.empty()) {
+    layout.system_only_reason = "no cgroup2 mount found (looked in /proc/self/mountinfo, /sys/fs/cgroup and "
+                                "/sys/fs/cgroup/unified)" + std::string(kSystemOnlyTail);
+    return;
+  }
+  if (layout.cgroup2_mount == "/") layout.cgroup2_mount.clear();  // paths are joined as mount + "/…"
+  const std::string mount_name = layout.cgroup2_mount.empty() ? "/" : layout.cgroup2_mount;
+
+  const std::string uid = std::to_string(layout.uid);
+  const std::string manager = "/user.slice/user-" + uid + ".slice/user@" + uid + ".service";
+  if (is_directory(host.path(cgroup_host_path(manager)))) layout.user_manager_path = manager;
+
+  auto root_controllers = read_file(host.path(cgroup_host_path("/cgroup.controllers")));
+  layout.memory_controller = root_controllers && has_word(*root_controllers, "memory");
+  if (!layout.memory_controller && !layout.user_manager_path.empty()) {
+    // Inside a cgroup namespace or container the root may not list it, but the manager does.
+    auto manager_controllers = read_file(host.path(cgroup_host_path(manager + "/cgroup.controllers")));
+    layout.memory_controller = manager_controllers && has_word(*manager_controllers, "memory");
+  }
+  if (!layout.memory_controller) {
+    const bool memory_on_v1 = std::any_of(mounts.begin(), mounts.end(), [](const MountEntry& m) {
+      return m.fs_type == "cgroup" && has_word(m.super_options, "memory");
+    });
+    layout.system_only_reason = "cgroup2 at " + mount_name + " has no memory controller " +
+                                (memory_on_v1 ? "(hybrid host, memory is on cgroup v1)"
+                                              : "(not enabled in cgroup.controllers)") +
+                                std::string(kSystemOnlyTail);
+    return;
+  }
+  if (layout.user_manager_path.empty()) {
+    layout.system_only_reason = "no user manager cgroup " + mount_name + manager + " (is systemd --user running for uid " +
+                                uid + "?)" + std::string(kSystemOnlyTail);
+  }
+}
+
+Sampler::Impl::ReadStatus Sampler::Impl::read_fd(int fd, std::string_view& text, int& error) {
+  for (;;) {
+    // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      // kernfs answers ENODEV on an open file of a removed cgroup.
+      return error == ENODEV || error == ENOENT ? ReadStatus::kVanished : ReadStatus::kFailed;
+    }
+    if (static_cast<size_t>(n) == buffer.size()) {
+      buffer.resize(buffer.size() * 2);  // memory.stat grows with kernel versions; never truncate
+      continue;
+    }
+    text = std::string_view(buffer.data(), static_cast<size_t>(n));
+    return ReadStatus::kOk;
+  }
+}
+
+void Sampler::Impl::read_system(Snapshot& snapshot) {
+  struct SystemFile {
+    const char* host_path;
+    UniqueFd* fd;
+  };
+  for (const SystemFile& file : {SystemFile{"/proc/meminfo", &meminfo_fd},
+                                 SystemFile{"/proc/pressure/memory", &system_pressure_fd}}) {
+    if (!*file.fd) {
+      file.fd->reset(::open(host.path(file.host_path).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!*file.fd) {
+        problem(file.host_path, std::strerror(errno));
+        continue;
+      }
+    }
+    std::string_view text;
+    int error = 0;
+    if (read_fd(file.fd->get(), text, error) != ReadStatus::kOk) {
+      problem(file.host_path, std::strerror(error));
+      file.fd->reset();
+      continue;
+    }
+    if (file.fd == &meminfo_fd) {
+      if (auto meminfo = parse_meminfo(text)) snapshot.meminfo = *meminfo;
+      else problem(file.host_path, meminfo.error().message);
+    } else {
+      if (auto psi = parse_psi(text)) snapshot.system_pressure = *psi;
+      else problem(file.host_path, psi.error().message);
+    }
+  }
+}
+
+void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
+  UniqueFd dir(::open(cgroup.open_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (size_t slot = 0; slot < kSlots; ++slot) {
+    if (cgroup.fds[slot]) continue;
+    cgroup.open_errors[slot].clear();
+    const int fd = dir ? ::openat(dir.get(), kFileNames[slot], O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+      cgroup.open_errors[slot] = std::string("cannot open: ") + std::strerror(errno);
+      continue;
+    }
+    cgroup.fds[slot].reset(fd);
+  }
+  cgroup.oomd_omit = read_bool_xattr(cgroup.open_dir, "user.oomd_omit");
+  cgroup.oomd_avoid = read_bool_xattr(cgroup.open_dir, "user.oomd_avoid");
+}
+
+void Sampler::Impl::walk(const std::string& path, bool readonly, std::map<std::string, TrackedCgroup>& previous,
+                         std::vector<TrackedCgroup>& out, unsigned depth) {
+  const std::string host_dir = cgroup_host_path(path);
+  const std::string open_dir = host.path(host_dir);
+  std::vector<std::string> children;
+  {
+    DIR* raw = ::opendir(open_dir.c_str());
+    if (raw == nullptr) {
+      if (errno != ENOENT) problem(host_dir, std::string("cannot list: ") + std::strerror(errno));
+      return;
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(raw, ::closedir);
+    while (const dirent* entry = ::readdir(dir.get())) {
+      const std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      bool is_dir = entry->d_type == DT_DIR;
+      if (entry->d_type == DT_UNKNOWN) {
+        struct stat st {};
+        is_dir = ::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      }
+      if (is_dir) children.emplace_back(name);
+    }
+  }
+  std::sort(children.begin(), children.end());
+
+  TrackedCgroup cgroup;
+  if (auto found = previous.find(path); found != previous.end()) cgroup = std::move(found->second);
+  cgroup.path = path;
+  cgroup.unit = path.substr(path.rfind('/') + 1);
+  cgroup.host_dir = host_dir;
+  cgroup.open_dir = open_dir;
+  cgroup.readonly = readonly;
+  cgroup.has_children = !children.empty();
+  open_files(cgroup);
+  out.push_back(std::move(cgroup));
+
+  // cgroup.max.depth defaults to unlimited; bound the walk so a pathological tree cannot stall a tick.
+  constexpr unsigned kMaxDepth = 32;
+  if (depth >= kMaxDepth) {
+    problem(host_dir, "cgroup tree deeper than 32 levels, not walking further");
+    return;
+  }
+  for (const auto& child : children) walk(path + "/" + child, readonly, previous, out, depth + 1);
+}
+
+void Sampler::Impl::rescan() {
+  std::map<std::string, TrackedCgroup> previous;
+  for (auto& cgroup : cgroups) {
+    std::string key = cgroup.path;
+    previous.emplace(std::move(key), std::move(cgroup));
+  }
+  std::vector<TrackedCgroup> found;
+  found.reserve(previous.size());
+  walk(layout.user_manager_path, false, previous, found, 0);
+  if (options.include_system_slice) {
+    // Read-only context for the model (Fedora's oomd also watches system.slice); skipped quietly
+    // when this user may not list it.
+    const std::string system_dir = host.path(cgroup_host_path("/system.slice"));
+    if (::access(system_dir.c_str(), R_OK | X_OK) == 0) walk("/system.slice", true, previous, found, 0);
+  }
+  cgroups = std::move(found);  // cgroups no longer present close their fds here
+  rescan_pending = false;
+  ticks_since_rescan = 0;
+}
+
+bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
+  CgroupSample sample;
+  for (size_t slot = 0; slot < kSlots; ++slot) {
+    const std::string_view file_name = kFileNames[slot];
+    if (!cgroup.fds[slot]) {
+      problem(cgroup.host_dir + "/" + std::string(file_name), cgroup.open_errors[slot]);
+      continue;
+    }
+    std::string_view text;
+    int error = 0;
+    const ReadStatus status = read_fd(cgroup.fds[slot].get(), text, error);
+    if (status == ReadStatus::kVanished) {
+      problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
+      return false;
+    }
+    if (status == ReadStatus::kFailed) {
+      problem(cgroup.host_dir + "/" + std::string(file_name), std::string("cannot read: ") + std::strerror(error));
+      continue;
+    }
+    Result<void> parsed;
+    auto set_value = [&](std::optional<uint64_t>& field) {
+      auto value = parse_cgroup_value(text);
+      if (!value) {
+        parsed = value.error();
+        return;
+      }
+      field = *value;
+    };
+    switch (slot) {
+      case kCurrent: set_value(sample.memory.current_bytes); break;
+      case kHigh: set_value(sample.memory.high_bytes); break;
+      case kMax: set_value(sample.memory.max_bytes); break;
+      case kLow: set_value(sample.memory.low_bytes); break;
+      case kMin: set_value(sample.memory.min_bytes); break;
+      case kSwapCurrent: set_value(sample.memory.swap_current_bytes); break;
+      case kStat: parsed = parse_memory_stat(text, sample.memory); break;
+      case kEvents: parsed = parse_memory_events(text, sample.memory); break;
+      case kOomGroup: {
+        std::optional<uint64_t> value;
+        set_value(value);
+        if (parsed && value && *value > 1) parsed = make_error("expected 0 or 1, got " + std::to_string(*value));
+        sample.memory.oom_group = value.value_or(0) == 1;
+        break;
+      }
+      case kPressure: {
+        auto psi = parse_psi(text);
+        if (psi) sample.pressure = *psi;
+        else parsed = psi.error();
+        break;
+      }
+      default: break;
+    }
+    if (!parsed) problem(cgroup.host_dir + "/" + std::string(file_name), parsed.error().message);
+  }
+  sample.path = cgroup.path;
+  sample.unit = cgroup.unit;
+  sample.has_children = cgroup.has_children;
+  sample.oomd_omit = cgroup.oomd_omit;
+  sample.oomd_avoid = cgroup.oomd_avoid;
+  sample.readonly = cgroup.readonly;
+  snapshot.cgroups.push_back(std::move(sample));
+  return true;
+}
+
+Sampler::Sampler(HostRoot host, SamplerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->host = std::move(host);
+  impl_->options = options;
+  if (impl_->options.rescan_every_ticks == 0) impl_->options.rescan_every_ticks = 1;
+  impl_->discover_layout();
+}
+
+Sampler::~Sampler() = default;
+
+const HostLayout& Sampler::layout() const { return impl_->layout; }
+const HostRoot& Sampler::host() const { return impl_->host; }
+void Sampler::request_rescan() { impl_->rescan_pending = true; }
+
+Snapshot Sampler::sample() {
+  Impl& self = *impl_;
+  Snapshot snapshot;
+  snapshot.mono = std::chrono::steady_clock::now();
+  snapshot.wall = std::chrono::system_clock::now();
+  self.read_system(snapshot);
+  if (!self.layout.system_only()) {
+    if (self.rescan_pending || self.ticks_since_rescan >= self.options.rescan_every_ticks) self.rescan();
+    ++self.ticks_since_rescan;
+    snapshot.cgroups.reserve(self.cgroups.size());
+    for (auto& cgroup : self.cgroups) {
+      if (!self.sample_cgroup(cgroup, snapshot)) self.rescan_pending = true;
+    }
+  }
+  self.active_problems = std::move(self.tick_problems);
+  self.tick_problems.clear();
+  return snapshot;
+}
+
+std::vector<SenseProblem> Sampler::take_problems() { return std::exchange(impl_->pending_problems, {}); }
+
+}  // namespace guardian
