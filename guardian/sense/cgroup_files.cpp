@@ -97,7 +97,7 @@ Result<void> parse_memory_stat(std::string_view text, CgroupMemory& into) {
 }
 
 Result<void> parse_memory_events(std::string_view text, CgroupMemory& into) {
-  // Every kernel with cgroup v2 memory.events prints these five; oom_group_kill came in 5.19.
+  // Every kernel with cgroup v2 memory.events prints these five; oom_group_kill came later in 5.x.
   constexpr unsigned kLow = 1, kHigh = 2, kMax = 4, kOom = 8, kOomKill = 16, kAll = 31;
   unsigned seen = 0;
   CgroupMemory parsed = into;
