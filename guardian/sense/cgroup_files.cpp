@@ -3,11 +3,10 @@
 #include <string>
 
 #include "common/units.h"
+#include "sense/text.h"
 
 namespace guardian {
 namespace {
-
-std::string quoted(std::string_view text) { return "\"" + std::string(text.substr(0, 40)) + "\""; }
 
 // Walks "key value\n" lines (memory.stat, memory.events) and hands each known key's value to
 // `on_value`; unknown keys are skipped (the kernel adds fields over time) but every line must
@@ -22,7 +21,7 @@ Result<void> for_each_key_value(std::string_view text, OnValue on_value) {
     text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
     const size_t space = line.find(' ');
     if (space == 0 || space == std::string_view::npos || space + 1 == line.size()) {
-      return make_error("line " + std::to_string(line_number) + ": expected \"key value\", got " + quoted(line));
+      return make_error("line " + std::to_string(line_number) + ": expected \"key value\", got " + quote_excerpt(line));
     }
     const std::string_view key = line.substr(0, space);
     const std::string_view value = line.substr(space + 1);
@@ -34,7 +33,7 @@ Result<void> for_each_key_value(std::string_view text, OnValue on_value) {
 
 Result<uint64_t> counter(std::string_view key, std::string_view value) {
   if (auto number = parse_u64(value)) return *number;
-  return make_error(std::string(key) + " is " + quoted(value) + ", expected an unsigned integer");
+  return make_error(std::string(key) + " is " + quote_excerpt(value) + ", expected an unsigned integer");
 }
 
 }  // namespace
@@ -43,7 +42,7 @@ Result<std::optional<uint64_t>> parse_cgroup_value(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (text == "max") return std::optional<uint64_t>{};
   if (auto number = parse_u64(text)) return std::optional<uint64_t>{*number};
-  return make_error("expected an unsigned integer or \"max\", got " + quoted(text));
+  return make_error("expected an unsigned integer or \"max\", got " + quote_excerpt(text));
 }
 
 Result<void> parse_memory_stat(std::string_view text, CgroupMemory& into) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/units.h"
+#include "sense/text.h"
 
 namespace guardian {
 
@@ -27,8 +28,7 @@ Result<MemInfo> parse_meminfo(std::string_view text) {
     text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      return make_error("line " + std::to_string(line_number) + ": no \"Name:\" in \"" +
-                        std::string(line.substr(0, 40)) + "\"");
+      return make_error("line " + std::to_string(line_number) + ": no \"Name:\" in " + quote_excerpt(line));
     }
     const std::string_view name = line.substr(0, colon);
     for (auto& field : wanted) {
@@ -37,13 +37,13 @@ Result<MemInfo> parse_meminfo(std::string_view text) {
       // "MemTotal:       24554372 kB": the kernel pads with spaces and always says kB here.
       std::string_view value = trim(line.substr(colon + 1));
       if (value.size() < 3 || value.substr(value.size() - 3) != " kB") {
-        return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " is \"" +
-                          std::string(value.substr(0, 32)) + "\", expected \"<number> kB\"");
+        return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " is " +
+                          quote_excerpt(value, 32) + ", expected \"<number> kB\"");
       }
       auto kib = parse_u64(trim(value.substr(0, value.size() - 3)));
       if (!kib || *kib > std::numeric_limits<uint64_t>::max() / 1024) {
-        return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " is \"" +
-                          std::string(value.substr(0, 32)) + "\", expected \"<number> kB\"");
+        return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " is " +
+                          quote_excerpt(value, 32) + ", expected \"<number> kB\"");
       }
       out.*field.field = *kib * 1024;
       field.seen = true;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/units.h"
+#include "sense/text.h"
 
 namespace guardian {
 namespace {
@@ -35,7 +36,7 @@ bool take_average(std::string_view line, size_t& pos, std::string_view name, dou
   // The kernel prints averages as "%lu.%02lu": digits, a dot, two digits; never a sign.
   auto value = text.empty() || text.front() == '-' || text.front() == '+' ? std::nullopt : parse_double(text);
   if (!value || *value > 100.0) {
-    error = std::string(name) + " is \"" + std::string(text) + "\", expected a percentage 0.00..100.00";
+    error = std::string(name) + " is " + quote_excerpt(text) + ", expected a percentage 0.00..100.00";
     return false;
   }
   out = *value;
@@ -49,8 +50,7 @@ Result<PsiLine> parse_psi_line(std::string_view line, std::string_view& kind) {
   const size_t space = line.find(' ');
   const std::string_view head = line.substr(0, space);
   if (head != "some" && head != "full") {
-    return make_error("PSI line starts with \"" + std::string(head.substr(0, 16)) +
-                      "\", expected \"some\" or \"full\"");
+    return make_error("PSI line starts with " + quote_excerpt(head, 16) + ", expected \"some\" or \"full\"");
   }
   PsiLine out;
   std::string error;
@@ -63,8 +63,8 @@ Result<PsiLine> parse_psi_line(std::string_view line, std::string_view& kind) {
   }
   auto total_us = parse_u64(total);
   if (!total_us) {
-    return make_error(std::string(head) + " line: total is \"" + std::string(total.substr(0, 32)) +
-                      "\", expected microseconds as an unsigned integer");
+    return make_error(std::string(head) + " line: total is " + quote_excerpt(total, 32) +
+                      ", expected microseconds as an unsigned integer");
   }
   if (pos != line.size()) {
     return make_error(std::string(head) + " line: unexpected text after total at column " +
