@@ -1,0 +1,16 @@
+// libFuzzer target for the PSI parsers (/proc/pressure/memory, memory.pressure).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "sense/psi.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto psi = guardian::parse_psi(text);
+  if (psi.ok() && (psi->some.avg10 < 0 || psi->some.avg10 > 100 || psi->full.avg300 > 100)) __builtin_trap();
+  std::string_view kind;
+  auto line = guardian::parse_psi_line(text, kind);
+  if (line.ok() && kind != "some" && kind != "full") __builtin_trap();
+  return 0;
+}
