@@ -148,8 +148,16 @@ struct Sampler::Impl {
   ReadStatus read_fd(int fd, std::string_view& text, int& error);
   void read_system(Snapshot& snapshot);
   void rescan();
-  void walk(const std::string& path, bool readonly, std::map<std::string, TrackedCgroup>& previous,
-            std::vector<TrackedCgroup>& out, unsigned depth);
+  // The cgroups of the previous walk, taken over by the next one: in the same pre-order, so the
+  // next expected one is checked first and the index only built when the tree changed.
+  struct PreviousWalk {
+    std::vector<TrackedCgroup> cgroups;
+    size_t cursor = 0;
+    std::map<std::string, size_t> index;
+    std::optional<TrackedCgroup> take(const std::string& path);
+  };
+  void walk(const std::string& path, bool readonly, PreviousWalk& previous, std::vector<TrackedCgroup>& out,
+            unsigned depth);
   void open_files(TrackedCgroup& cgroup);
   bool sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot);
   std::string cgroup_host_path(std::string_view relative) const {
@@ -262,9 +270,10 @@ void Sampler::Impl::read_system(Snapshot& snapshot) {
 }
 
 void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
-  UniqueFd dir(::open(cgroup.open_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir;
   for (size_t slot = 0; slot < kSlots; ++slot) {
     if (cgroup.fds[slot]) continue;
+    if (!dir) dir.reset(::open(cgroup.open_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     cgroup.open_errors[slot].clear();
     const int fd = dir ? ::openat(dir.get(), kFileNames[slot], O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0) {
@@ -277,7 +286,24 @@ void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
   cgroup.oomd_avoid = read_bool_xattr(cgroup.open_dir, "user.oomd_avoid");
 }
 
-void Sampler::Impl::walk(const std::string& path, bool readonly, std::map<std::string, TrackedCgroup>& previous,
+std::optional<TrackedCgroup> Sampler::Impl::PreviousWalk::take(const std::string& path) {
+  size_t found = cgroups.size();
+  if (cursor < cgroups.size() && cgroups[cursor].path == path) {
+    found = cursor;
+  } else {
+    if (index.empty()) {
+      for (size_t i = 0; i < cgroups.size(); ++i) index.emplace(cgroups[i].path, i);
+    }
+    if (auto hit = index.find(path); hit != index.end()) found = hit->second;
+  }
+  if (found >= cgroups.size() || cgroups[found].path.empty()) return std::nullopt;
+  cursor = found + 1;
+  std::optional<TrackedCgroup> out(std::move(cgroups[found]));
+  cgroups[found].path.clear();  // taken
+  return out;
+}
+
+void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& previous,
                          std::vector<TrackedCgroup>& out, unsigned depth) {
   const std::string host_dir = cgroup_host_path(path);
   const std::string open_dir = host.path(host_dir);
@@ -303,7 +329,7 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, std::map<std::s
   std::sort(children.begin(), children.end());
 
   TrackedCgroup cgroup;
-  if (auto found = previous.find(path); found != previous.end()) cgroup = std::move(found->second);
+  if (auto found = previous.take(path)) cgroup = std::move(*found);
   cgroup.path = path;
   cgroup.unit = path.substr(path.rfind('/') + 1);
   cgroup.host_dir = host_dir;
@@ -323,13 +349,9 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, std::map<std::s
 }
 
 void Sampler::Impl::rescan() {
-  std::map<std::string, TrackedCgroup> previous;
-  for (auto& cgroup : cgroups) {
-    std::string key = cgroup.path;
-    previous.emplace(std::move(key), std::move(cgroup));
-  }
+  PreviousWalk previous{std::move(cgroups), 0, {}};
   std::vector<TrackedCgroup> found;
-  found.reserve(previous.size());
+  found.reserve(previous.cgroups.size());
   walk(layout.user_manager_path, false, previous, found, 0);
   if (options.include_system_slice) {
     // Read-only context for the model (Fedora's oomd also watches system.slice); skipped quietly

@@ -78,9 +78,10 @@ TEST(ParseMemoryStat, GarbageIsRejectedAndLeavesTheTargetAlone) {
       {"anon 1\nfile x\n", "line 2: file is \"x\""},
       {"anon 1\n", "no \"file\" line"},
       {"file 1\n", "no \"anon\" line"},
-      {"anon 1\nfile 2\nnonsense\n", "line 3: expected \"key value\""},
+      {"anon 1\nfile 2\nNonsense\n", "line 3: expected \"key value\""},
+      {"anon 1\nfile 2\n\npgscan 3\n", "line 3: expected \"key value\""},
       {"anon 1\nfile 2\n pgscan 3\n", "line 3: expected \"key value\""},
-      {"anon 1\nfile 2\npgscan \n", "line 3: expected \"key value\""},
+      {"anon 1\nfile 2\npgscan \n", "line 3: pgscan is \"\""},
       {"anon 1\nfile 2\npgscan -3\n", "pgscan is \"-3\""},
       {"\x7f\x45\x4c\x46", "line 1"},
   };
