@@ -149,9 +149,7 @@ Result<void> parse_memory_events(std::string_view text, CgroupMemory& into) {
     } else {
       return {};
     }
-    auto value = value_after(line, key_size);
-    if (!value) return value.error();
-    *target = *value;
+    if (!parse_decimal(line.begin + key_size + 1, line.end, *target)) return value_after(line, key_size).error();
     seen |= bit;
     return {};
   });

@@ -38,7 +38,7 @@ struct TrackedCgroup {
   std::string host_dir;   // host view for messages: "/sys/fs/cgroup/user.slice/…"
   std::string open_dir;   // host-root mapped, to open
   std::array<UniqueFd, kSlots> fds;
-  std::array<std::string, kSlots> open_errors;  // why a file could not be opened (persists until rescan)
+  std::array<int, kSlots> open_errno{};  // why a file could not be opened (persists until rescan)
   bool has_children = false;
   bool oomd_omit = false;
   bool oomd_avoid = false;
@@ -154,7 +154,7 @@ struct Sampler::Impl {
     std::vector<TrackedCgroup> cgroups;
     size_t cursor = 0;
     std::map<std::string, size_t> index;
-    std::optional<TrackedCgroup> take(const std::string& path);
+    TrackedCgroup* take(const std::string& path);
   };
   void walk(const std::string& path, bool readonly, PreviousWalk& previous, std::vector<TrackedCgroup>& out,
             unsigned depth);
@@ -274,10 +274,10 @@ void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
   for (size_t slot = 0; slot < kSlots; ++slot) {
     if (cgroup.fds[slot]) continue;
     if (!dir) dir.reset(::open(cgroup.open_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    cgroup.open_errors[slot].clear();
+    cgroup.open_errno[slot] = 0;
     const int fd = dir ? ::openat(dir.get(), kFileNames[slot], O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0) {
-      cgroup.open_errors[slot] = std::string("cannot open: ") + std::strerror(errno);
+      cgroup.open_errno[slot] = errno;
       continue;
     }
     cgroup.fds[slot].reset(fd);
@@ -286,7 +286,7 @@ void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
   cgroup.oomd_avoid = read_bool_xattr(cgroup.open_dir, "user.oomd_avoid");
 }
 
-std::optional<TrackedCgroup> Sampler::Impl::PreviousWalk::take(const std::string& path) {
+TrackedCgroup* Sampler::Impl::PreviousWalk::take(const std::string& path) {
   size_t found = cgroups.size();
   if (cursor < cgroups.size() && cgroups[cursor].path == path) {
     found = cursor;
@@ -296,11 +296,9 @@ std::optional<TrackedCgroup> Sampler::Impl::PreviousWalk::take(const std::string
     }
     if (auto hit = index.find(path); hit != index.end()) found = hit->second;
   }
-  if (found >= cgroups.size() || cgroups[found].path.empty()) return std::nullopt;
+  if (found >= cgroups.size() || cgroups[found].path.empty()) return nullptr;
   cursor = found + 1;
-  std::optional<TrackedCgroup> out(std::move(cgroups[found]));
-  cgroups[found].path.clear();  // taken
-  return out;
+  return &cgroups[found];
 }
 
 void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& previous,
@@ -328,16 +326,20 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& p
   }
   std::sort(children.begin(), children.end());
 
-  TrackedCgroup cgroup;
-  if (auto found = previous.take(path)) cgroup = std::move(*found);
-  cgroup.path = path;
-  cgroup.unit = path.substr(path.rfind('/') + 1);
-  cgroup.host_dir = host_dir;
-  cgroup.open_dir = open_dir;
+  if (TrackedCgroup* earlier = previous.take(path)) {
+    out.push_back(std::move(*earlier));
+    earlier->path.clear();  // taken
+  } else {
+    out.emplace_back();
+    out.back().path = path;
+    out.back().unit = path.substr(path.rfind('/') + 1);
+    out.back().host_dir = host_dir;
+    out.back().open_dir = open_dir;
+  }
+  TrackedCgroup& cgroup = out.back();  // not used after the recursion below, which may reallocate
   cgroup.readonly = readonly;
   cgroup.has_children = !children.empty();
   open_files(cgroup);
-  out.push_back(std::move(cgroup));
 
   // cgroup.max.depth defaults to unlimited; bound the walk so a pathological tree cannot stall a tick.
   constexpr unsigned kMaxDepth = 32;
@@ -369,7 +371,8 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
   for (size_t slot = 0; slot < kSlots; ++slot) {
     const std::string_view file_name = kFileNames[slot];
     if (!cgroup.fds[slot]) {
-      problem(cgroup.host_dir + "/" + std::string(file_name), cgroup.open_errors[slot]);
+      problem(cgroup.host_dir + "/" + std::string(file_name),
+              std::string("cannot open: ") + std::strerror(cgroup.open_errno[slot]));
       continue;
     }
     std::string_view text;
