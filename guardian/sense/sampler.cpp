@@ -160,6 +160,8 @@ struct Sampler::Impl {
             unsigned depth);
   void open_files(TrackedCgroup& cgroup);
   bool sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot);
+  // "/sys/fs/cgroup" + "/user.slice/…"; a cgroup2 mounted at "/" (some containers) gives "//…",
+  // which the kernel resolves the same.
   std::string cgroup_host_path(std::string_view relative) const {
     return layout.cgroup2_mount + std::string(relative);
   }
@@ -189,8 +191,7 @@ void Sampler::Impl::discover_layout() {
                                 "/sys/fs/cgroup/unified)" + std::string(kSystemOnlyTail);
     return;
   }
-  if (layout.cgroup2_mount == "/") layout.cgroup2_mount.clear();  // paths are joined as mount + "/…"
-  const std::string mount_name = layout.cgroup2_mount.empty() ? "/" : layout.cgroup2_mount;
+  const std::string mount_name = layout.cgroup2_mount;
 
   const std::string uid = std::to_string(layout.uid);
   const std::string manager = "/user.slice/user-" + uid + ".slice/user@" + uid + ".service";
@@ -355,6 +356,10 @@ void Sampler::Impl::rescan() {
   std::vector<TrackedCgroup> found;
   found.reserve(previous.cgroups.size());
   walk(layout.user_manager_path, false, previous, found, 0);
+  if (found.empty()) {
+    // The user logged out (or the manager restarted); reported once until it is back.
+    problem(cgroup_host_path(layout.user_manager_path), "user manager cgroup is gone");
+  }
   if (options.include_system_slice) {
     // Read-only context for the model (Fedora's oomd also watches system.slice); skipped quietly
     // when this user may not list it.

@@ -280,6 +280,24 @@ TEST(Sampler, RescanFindsNewAndRemovedCgroups) {
   EXPECT_EQ(after.find(kJellyfin)->memory.current_bytes, std::optional<uint64_t>(1099997184ULL));
 }
 
+TEST(Sampler, UserManagerGoneIsOneProblem) {
+  FixtureCopy host("fedora42-podman");
+  SamplerOptions options = uid1000();
+  options.include_system_slice = false;
+  Sampler sampler(HostRoot(host.root()), options);
+  ASSERT_EQ(sampler.sample().cgroups.size(), 25u);
+  std::filesystem::remove_all(host.path("/sys/fs/cgroup" + kManager));  // the user logged out
+  sampler.request_rescan();
+  EXPECT_TRUE(sampler.sample().cgroups.empty());
+  auto problems = sampler.take_problems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].where, "/sys/fs/cgroup" + kManager);
+  EXPECT_EQ(problems[0].message, "user manager cgroup is gone");
+  sampler.request_rescan();
+  sampler.sample();
+  EXPECT_TRUE(sampler.take_problems().empty());
+}
+
 TEST(Sampler, OomdPreferenceXattrs) {
   FixtureCopy host("fedora42-podman");
   const std::string jellyfin_dir = host.path("/sys/fs/cgroup" + kJellyfin);
