@@ -19,9 +19,10 @@ Result<uint64_t> value_after(const Line& line, size_t key_size) {
   const std::string_view key(line.begin, key_size);
   uint64_t value = 0;
   if (!parse_decimal(line.begin + key_size + 1, line.end, value)) {
-    return make_error(std::string(key) + " is " +
-                      quote_excerpt(std::string_view(line.begin + key_size + 1, line.end - line.begin - key_size - 1)) +
-                      ", expected an unsigned integer");
+    return make_error(
+        std::string(key) + " is " +
+        quote_excerpt(std::string_view(line.begin + key_size + 1, line.end - line.begin - key_size - 1)) +
+        ", expected an unsigned integer");
   }
   return value;
 }
@@ -43,8 +44,8 @@ Result<void> for_each_line(std::string_view text, OnLine on_line) {
     const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     const Line line{p, newline != nullptr ? newline : end};
     if (*p < 'a' || *p > 'z') {
-      return make_error(at_line(line_number, "expected \"key value\", got " +
-                                                 quote_excerpt(std::string_view(p, line.end - p))));
+      return make_error(at_line(
+          line_number, "expected \"key value\", got " + quote_excerpt(std::string_view(p, line.end - p))));
     }
     if (auto taken = on_line(line); !taken) return make_error(at_line(line_number, taken.error().message));
     p = line.end + 1;
@@ -82,18 +83,22 @@ Result<void> parse_memory_stat(std::string_view text, CgroupMemory& into) {
     size_t key_size = 0;
     switch (*p) {
       case 'a':
-        if (starts_with_literal(p, line.end, "anon ")) target = &parsed.anon_bytes, key_size = 4, have_anon = true;
+        if (starts_with_literal(p, line.end, "anon "))
+          target = &parsed.anon_bytes, key_size = 4, have_anon = true;
         break;
       case 'f':
-        if (starts_with_literal(p, line.end, "file ")) target = &parsed.file_bytes, key_size = 4, have_file = true;
+        if (starts_with_literal(p, line.end, "file "))
+          target = &parsed.file_bytes, key_size = 4, have_file = true;
         break;
       case 's':
         if (starts_with_literal(p, line.end, "shmem ")) target = &parsed.shmem_bytes, key_size = 5;
         break;
       case 'p':
         if (p + 2 < line.end && p[1] == 'g' && p[2] == 's') {
-          if (starts_with_literal(p, line.end, "pgscan ")) target = &parsed.pgscan, key_size = 6;
-          else if (starts_with_literal(p, line.end, "pgsteal ")) target = &parsed.pgsteal, key_size = 7;
+          if (starts_with_literal(p, line.end, "pgscan "))
+            target = &parsed.pgscan, key_size = 6;
+          else if (starts_with_literal(p, line.end, "pgsteal "))
+            target = &parsed.pgsteal, key_size = 7;
         }
         break;
       case 'w':
@@ -122,7 +127,8 @@ Result<void> parse_memory_stat(std::string_view text, CgroupMemory& into) {
     }
     p = line.end + 1;
   }
-  if (!have_anon || !have_file) return make_error(std::string("no \"") + (have_anon ? "file" : "anon") + "\" line");
+  if (!have_anon || !have_file)
+    return make_error(std::string("no \"") + (have_anon ? "file" : "anon") + "\" line");
   if (!have_split_refaults && legacy_refaults) parsed.workingset_refault_file = *legacy_refaults;
   into = parsed;
   return {};
@@ -138,10 +144,14 @@ Result<void> parse_memory_events(std::string_view text, CgroupMemory& into) {
     uint64_t* target = nullptr;
     size_t key_size = 0;
     unsigned bit = 0;
-    if (starts_with_literal(line.begin, line.end, "low ")) target = &parsed.events_low, key_size = 3, bit = kLow;
-    else if (starts_with_literal(line.begin, line.end, "high ")) target = &parsed.events_high, key_size = 4, bit = kHigh;
-    else if (starts_with_literal(line.begin, line.end, "max ")) target = &parsed.events_max, key_size = 3, bit = kMax;
-    else if (starts_with_literal(line.begin, line.end, "oom ")) target = &parsed.events_oom, key_size = 3, bit = kOom;
+    if (starts_with_literal(line.begin, line.end, "low "))
+      target = &parsed.events_low, key_size = 3, bit = kLow;
+    else if (starts_with_literal(line.begin, line.end, "high "))
+      target = &parsed.events_high, key_size = 4, bit = kHigh;
+    else if (starts_with_literal(line.begin, line.end, "max "))
+      target = &parsed.events_max, key_size = 3, bit = kMax;
+    else if (starts_with_literal(line.begin, line.end, "oom "))
+      target = &parsed.events_oom, key_size = 3, bit = kOom;
     else if (starts_with_literal(line.begin, line.end, "oom_kill ")) {
       target = &parsed.events_oom_kill, key_size = 8, bit = kOomKill;
     } else if (starts_with_literal(line.begin, line.end, "oom_group_kill ")) {
@@ -149,7 +159,8 @@ Result<void> parse_memory_events(std::string_view text, CgroupMemory& into) {
     } else {
       return {};
     }
-    if (!parse_decimal(line.begin + key_size + 1, line.end, *target)) return value_after(line, key_size).error();
+    if (!parse_decimal(line.begin + key_size + 1, line.end, *target))
+      return value_after(line, key_size).error();
     seen |= bit;
     return {};
   });

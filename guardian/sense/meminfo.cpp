@@ -33,7 +33,8 @@ Result<MemInfo> parse_meminfo(std::string_view text) {
     const std::string_view name = line.substr(0, colon);
     for (auto& field : wanted) {
       if (field.name != name) continue;
-      if (field.seen) return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " twice");
+      if (field.seen)
+        return make_error("line " + std::to_string(line_number) + ": " + std::string(name) + " twice");
       // "MemTotal:       24554372 kB": the kernel pads with spaces and always says kB here.
       std::string_view value = trim(line.substr(colon + 1));
       if (value.size() < 3 || value.substr(value.size() - 3) != " kB") {

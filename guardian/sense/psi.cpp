@@ -66,14 +66,16 @@ bool take_average_fast(const char*& p, const char* end, double& out) {
   static constexpr double kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
   uint64_t whole = 0;
   int digits = 0;
-  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits) whole = whole * 10 + static_cast<uint64_t>(*p - '0');
+  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits)
+    whole = whole * 10 + static_cast<uint64_t>(*p - '0');
   if (digits == 0 || digits > 6) return false;
   double value = static_cast<double>(whole);
   if (p < end && *p == '.') {
     ++p;
     uint64_t fraction = 0;
     digits = 0;
-    for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits) fraction = fraction * 10 + static_cast<uint64_t>(*p - '0');
+    for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits)
+      fraction = fraction * 10 + static_cast<uint64_t>(*p - '0');
     if (digits == 0 || digits > 6) return false;
     value += static_cast<double>(fraction) / kScale[digits];
   }
@@ -83,9 +85,12 @@ bool take_average_fast(const char*& p, const char* end, double& out) {
 }
 
 bool parse_psi_line_fast(const char* p, const char* end, PsiLine& out, bool& is_some) {
-  if (starts_with_literal(p, end, "some ")) is_some = true;
-  else if (starts_with_literal(p, end, "full ")) is_some = false;
-  else return false;
+  if (starts_with_literal(p, end, "some "))
+    is_some = true;
+  else if (starts_with_literal(p, end, "full "))
+    is_some = false;
+  else
+    return false;
   p += 4;
   return take_literal(p, end, " avg10=") && take_average_fast(p, end, out.avg10) &&
          take_literal(p, end, " avg60=") && take_average_fast(p, end, out.avg60) &&
@@ -149,7 +154,9 @@ Result<Psi> parse_psi(std::string_view text) {
     auto parsed = parse_psi_line(std::string_view(p, static_cast<size_t>(line_end - p)), kind);
     if (!parsed) return make_error("line " + std::to_string(line_number) + ": " + parsed.error().message);
     bool& seen = kind == "some" ? have_some : have_full;
-    if (seen) return make_error("line " + std::to_string(line_number) + ": second \"" + std::string(kind) + "\" line");
+    if (seen)
+      return make_error("line " + std::to_string(line_number) + ": second \"" + std::string(kind) +
+                        "\" line");
     seen = true;
     (kind == "some" ? out.some : out.full) = *parsed;
     p = line_end + 1;

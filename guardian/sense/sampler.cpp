@@ -26,17 +26,29 @@ constexpr std::string_view kSystemOnlyTail =
     ": system-only mode, reading /proc/pressure/memory and /proc/meminfo";
 
 // The per-cgroup files guardian reads, in the order they are read each tick.
-enum FileSlot : size_t { kCurrent, kHigh, kMax, kLow, kMin, kSwapCurrent, kStat, kEvents, kOomGroup, kPressure, kSlots };
+enum FileSlot : size_t {
+  kCurrent,
+  kHigh,
+  kMax,
+  kLow,
+  kMin,
+  kSwapCurrent,
+  kStat,
+  kEvents,
+  kOomGroup,
+  kPressure,
+  kSlots
+};
 constexpr std::array<const char*, kSlots> kFileNames = {
-    "memory.current", "memory.high",   "memory.max",       "memory.low",     "memory.min",
+    "memory.current",      "memory.high", "memory.max",    "memory.low",       "memory.min",
     "memory.swap.current", "memory.stat", "memory.events", "memory.oom.group", "memory.pressure"};
 
 // One cgroup with its files held open between ticks.
 struct TrackedCgroup {
-  std::string path;       // relative to the cgroup2 mount, "/user.slice/…"
-  std::string unit;       // last component
-  std::string host_dir;   // host view for messages: "/sys/fs/cgroup/user.slice/…"
-  std::string open_dir;   // host-root mapped, to open
+  std::string path;      // relative to the cgroup2 mount, "/user.slice/…"
+  std::string unit;      // last component
+  std::string host_dir;  // host view for messages: "/sys/fs/cgroup/user.slice/…"
+  std::string open_dir;  // host-root mapped, to open
   std::array<UniqueFd, kSlots> fds;
   std::array<int, kSlots> open_errno{};  // why a file could not be opened (persists until rescan)
   bool has_children = false;
@@ -59,7 +71,8 @@ std::string unescape_mount_field(std::string_view field) {
   const auto octal = [&](size_t k) { return k < field.size() && field[k] >= '0' && field[k] <= '7'; };
   for (size_t i = 0; i < field.size(); ++i) {
     if (field[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+      out.push_back(
+          static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
       i += 3;
       continue;
     }
@@ -82,7 +95,8 @@ std::vector<MountEntry> parse_mountinfo(std::string_view text) {
     }
     // Fields: id parent major:minor root mount-point options [optional…] - fstype source super-options
     const auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4 || dash - fields.begin() < 6) continue;
+    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4 || dash - fields.begin() < 6)
+      continue;
     mounts.push_back({unescape_mount_field(fields[4]), std::string(dash[1]), std::string(dash[3])});
   }
   return mounts;
@@ -187,8 +201,10 @@ void Sampler::Impl::discover_layout() {
     }
   }
   if (layout.cgroup2_mount.empty()) {
-    layout.system_only_reason = "no cgroup2 mount found (looked in /proc/self/mountinfo, /sys/fs/cgroup and "
-                                "/sys/fs/cgroup/unified)" + std::string(kSystemOnlyTail);
+    layout.system_only_reason =
+        "no cgroup2 mount found (looked in /proc/self/mountinfo, /sys/fs/cgroup and "
+        "/sys/fs/cgroup/unified)" +
+        std::string(kSystemOnlyTail);
     return;
   }
   const std::string mount_name = layout.cgroup2_mount;
@@ -208,15 +224,16 @@ void Sampler::Impl::discover_layout() {
     const bool memory_on_v1 = std::any_of(mounts.begin(), mounts.end(), [](const MountEntry& m) {
       return m.fs_type == "cgroup" && has_word(m.super_options, "memory");
     });
-    layout.system_only_reason = "cgroup2 at " + mount_name + " has no memory controller " +
-                                (memory_on_v1 ? "(hybrid host, memory is on cgroup v1)"
-                                              : "(not enabled in cgroup.controllers)") +
-                                std::string(kSystemOnlyTail);
+    layout.system_only_reason =
+        "cgroup2 at " + mount_name + " has no memory controller " +
+        (memory_on_v1 ? "(hybrid host, memory is on cgroup v1)" : "(not enabled in cgroup.controllers)") +
+        std::string(kSystemOnlyTail);
     return;
   }
   if (layout.user_manager_path.empty()) {
-    layout.system_only_reason = "no user manager cgroup " + mount_name + manager + " (is systemd --user running for uid " +
-                                uid + "?)" + std::string(kSystemOnlyTail);
+    layout.system_only_reason = "no user manager cgroup " + mount_name + manager +
+                                " (is systemd --user running for uid " + uid + "?)" +
+                                std::string(kSystemOnlyTail);
   }
 }
 
@@ -244,8 +261,8 @@ void Sampler::Impl::read_system(Snapshot& snapshot) {
     const char* host_path;
     UniqueFd* fd;
   };
-  for (const SystemFile& file : {SystemFile{"/proc/meminfo", &meminfo_fd},
-                                 SystemFile{"/proc/pressure/memory", &system_pressure_fd}}) {
+  for (const SystemFile& file :
+       {SystemFile{"/proc/meminfo", &meminfo_fd}, SystemFile{"/proc/pressure/memory", &system_pressure_fd}}) {
     if (!*file.fd) {
       file.fd->reset(::open(host.path(file.host_path).c_str(), O_RDONLY | O_CLOEXEC));
       if (!*file.fd) {
@@ -261,11 +278,15 @@ void Sampler::Impl::read_system(Snapshot& snapshot) {
       continue;
     }
     if (file.fd == &meminfo_fd) {
-      if (auto meminfo = parse_meminfo(text)) snapshot.meminfo = *meminfo;
-      else problem(file.host_path, meminfo.error().message);
+      if (auto meminfo = parse_meminfo(text))
+        snapshot.meminfo = *meminfo;
+      else
+        problem(file.host_path, meminfo.error().message);
     } else {
-      if (auto psi = parse_psi(text)) snapshot.system_pressure = *psi;
-      else problem(file.host_path, psi.error().message);
+      if (auto psi = parse_psi(text))
+        snapshot.system_pressure = *psi;
+      else
+        problem(file.host_path, psi.error().message);
     }
   }
 }
@@ -320,7 +341,8 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& p
       bool is_dir = entry->d_type == DT_DIR;
       if (entry->d_type == DT_UNKNOWN) {
         struct stat st {};
-        is_dir = ::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        is_dir = ::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                 S_ISDIR(st.st_mode);
       }
       if (is_dir) children.emplace_back(name);
     }
@@ -388,7 +410,8 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
       return false;
     }
     if (status == ReadStatus::kFailed) {
-      problem(cgroup.host_dir + "/" + std::string(file_name), std::string("cannot read: ") + std::strerror(error));
+      problem(cgroup.host_dir + "/" + std::string(file_name),
+              std::string("cannot read: ") + std::strerror(error));
       continue;
     }
     Result<void> parsed;
@@ -412,14 +435,17 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
       case kOomGroup: {
         std::optional<uint64_t> value;
         set_value(value);
-        if (parsed && value && *value > 1) parsed = make_error("expected 0 or 1, got " + std::to_string(*value));
+        if (parsed && value && *value > 1)
+          parsed = make_error("expected 0 or 1, got " + std::to_string(*value));
         sample.memory.oom_group = value.value_or(0) == 1;
         break;
       }
       case kPressure: {
         auto psi = parse_psi(text);
-        if (psi) sample.pressure = *psi;
-        else parsed = psi.error();
+        if (psi)
+          sample.pressure = *psi;
+        else
+          parsed = psi.error();
         break;
       }
       default: break;

@@ -62,7 +62,7 @@ struct CgroupMemory {
   uint64_t events_max = 0;
   uint64_t events_oom = 0;
   uint64_t events_oom_kill = 0;
-  uint64_t events_oom_group_kill = 0;  // later 5.x kernels on (0 where the kernel has no such line)
+  uint64_t events_oom_group_kill = 0;  // later 5.x kernels on; 0 where the kernel has no such line
   bool oom_group = false;  // memory.oom.group
 };
 

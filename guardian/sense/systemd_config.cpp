@@ -41,7 +41,8 @@ std::vector<std::string> list_conf_names(const std::string& open_dir) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(raw, ::closedir);
   while (const dirent* entry = ::readdir(dir.get())) {
     const std::string_view name = entry->d_name;
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".conf" && name.front() != '.') names.emplace_back(name);
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".conf" && name.front() != '.')
+      names.emplace_back(name);
   }
   return names;
 }
@@ -71,19 +72,20 @@ std::vector<std::string> unit_search_path(ManagerScope scope, const std::string&
   // systemd's lookup_paths_init() order (man systemd.unit, "Unit File Load Path"). The
   // $XDG_RUNTIME_DIR dirs are left out: they hold transient units, not oomd settings.
   if (scope == ManagerScope::System) {
-    return {"/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
-            "/run/systemd/generator.early", "/etc/systemd/system",       "/etc/systemd/system.attached",
-            "/run/systemd/system",          "/run/systemd/system.attached", "/run/systemd/generator",
-            "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",    "/lib/systemd/system",
+    return {"/etc/systemd/system.control",   "/run/systemd/system.control",  "/run/systemd/transient",
+            "/run/systemd/generator.early",  "/etc/systemd/system",          "/etc/systemd/system.attached",
+            "/run/systemd/system",           "/run/systemd/system.attached", "/run/systemd/generator",
+            "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",      "/lib/systemd/system",
             "/run/systemd/generator.late"};
   }
   std::vector<std::string> dirs;
   if (!home.empty()) dirs.push_back(home + "/.config/systemd/user.control");
   if (!home.empty()) dirs.push_back(home + "/.config/systemd/user");
-  for (const char* dir : {"/etc/xdg/systemd/user", "/etc/systemd/user", "/run/systemd/user"}) dirs.emplace_back(dir);
+  for (const char* dir : {"/etc/xdg/systemd/user", "/etc/systemd/user", "/run/systemd/user"})
+    dirs.emplace_back(dir);
   if (!home.empty()) dirs.push_back(home + "/.local/share/systemd/user");
-  for (const char* dir : {"/usr/local/share/systemd/user", "/usr/share/systemd/user", "/usr/local/lib/systemd/user",
-                          "/usr/lib/systemd/user", "/lib/systemd/user"}) {
+  for (const char* dir : {"/usr/local/share/systemd/user", "/usr/share/systemd/user",
+                          "/usr/local/lib/systemd/user", "/usr/lib/systemd/user", "/lib/systemd/user"}) {
     dirs.emplace_back(dir);
   }
   return dirs;
@@ -103,7 +105,8 @@ void unit_dropin_dirs(const std::string& search_dir, const std::string& name, st
                       unsigned depth = 0) {
   if (depth > 64) return;
   out.push_back(search_dir + "/" + name + ".d");
-  if (const std::string tmpl = template_of(name); !tmpl.empty()) unit_dropin_dirs(search_dir, tmpl, out, depth + 1);
+  if (const std::string tmpl = template_of(name); !tmpl.empty())
+    unit_dropin_dirs(search_dir, tmpl, out, depth + 1);
   const size_t dot = name.rfind('.');
   if (dot == std::string::npos) return;
   const size_t at = name.find('@');
@@ -122,14 +125,14 @@ void unit_dropin_dirs(const std::string& search_dir, const std::string& name, st
     prefix.resize(dash);  // a trailing dash: drop it and look for the one before, once
     chopped = true;
   }
-  const std::string built = at != std::string::npos && at < dot ? prefix + "@" + instance + type_suffix
-                                                                  : prefix + type_suffix;
+  const std::string built =
+      at != std::string::npos && at < dot ? prefix + "@" + instance + type_suffix : prefix + type_suffix;
   unit_dropin_dirs(search_dir, built, out, depth + 1);
 }
 
 bool valid_unit_name(const std::string& unit) {
-  return !unit.empty() && unit.size() < 256 && unit.find('/') == std::string::npos && unit.find('.') != std::string::npos &&
-         unit.front() != '.';
+  return !unit.empty() && unit.size() < 256 && unit.find('/') == std::string::npos &&
+         unit.find('.') != std::string::npos && unit.front() != '.';
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ inline bool parse_decimal(const char* begin, const char* end, uint64_t& out) {
   for (const char* p = begin; p < end; ++p) {
     const auto digit = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0');
     if (digit > 9) return false;
-    if (__builtin_mul_overflow(value, 10u, &value) || __builtin_add_overflow(value, digit, &value)) return false;
+    if (__builtin_mul_overflow(value, 10u, &value) || __builtin_add_overflow(value, digit, &value))
+      return false;
   }
   out = value;
   return true;

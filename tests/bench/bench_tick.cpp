@@ -4,10 +4,9 @@
 //   GUARDIAN_BENCH_ROOT=/tmp/bench500 ./bench_tick                 Google Benchmark run
 //   GUARDIAN_BENCH_ROOT=/tmp/bench500 ./bench_tick --ticks 100     plain loop, for callgrind
 //   GUARDIAN_BENCH_ROOT=/tmp/bench500 ./bench_tick --read-once 100 plain loop of the bare reads
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +30,8 @@ namespace {
 std::string bench_root() {
   const char* root = std::getenv("GUARDIAN_BENCH_ROOT");
   if (root == nullptr || *root == '\0') {
-    std::fprintf(stderr, "bench_tick: set GUARDIAN_BENCH_ROOT to a tree made by tests/bench/gen_cgroups.py\n");
+    std::fprintf(stderr,
+                 "bench_tick: set GUARDIAN_BENCH_ROOT to a tree made by tests/bench/gen_cgroups.py\n");
     std::exit(2);
   }
   return root;
@@ -77,7 +77,8 @@ void check_tree(const guardian::Sampler& sampler, const guardian::Snapshot& snap
 }
 
 void BM_SampleTick(benchmark::State& state) {
-  guardian::Sampler sampler(guardian::HostRoot(bench_root()), options_for(static_cast<unsigned>(state.range(0))));
+  guardian::Sampler sampler(guardian::HostRoot(bench_root()),
+                            options_for(static_cast<unsigned>(state.range(0))));
   check_tree(sampler, sampler.sample());  // first tick opens every fd
   size_t cgroups = 0;
   for (auto _ : state) {
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
       GUARDIAN_COLLECT_TOGGLE();
       for (long i = 0; i < rounds; ++i) cgroups += sampler.sample().cgroups.size();
       GUARDIAN_COLLECT_TOGGLE();
-      std::printf("%ld ticks, %zu cgroups per tick\n", rounds, cgroups / static_cast<size_t>(rounds > 0 ? rounds : 1));
+      std::printf("%ld ticks, %zu cgroups per tick\n", rounds,
+                  cgroups / static_cast<size_t>(rounds > 0 ? rounds : 1));
     } else {
       const auto files = files_of_a_tick(bench_root());
       size_t bytes = 0;

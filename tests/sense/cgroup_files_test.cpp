@@ -19,7 +19,8 @@ TEST(ParseCgroupValue, NumbersAndMax) {
   EXPECT_EQ(*parse_cgroup_value("0\n"), std::optional<uint64_t>(0));
   EXPECT_EQ(*parse_cgroup_value("max\n"), std::nullopt);
   EXPECT_EQ(*parse_cgroup_value("max"), std::nullopt);
-  for (const char* bad : {"", "\n", "maxx\n", "-1\n", "12 \n", " 12\n", "1.5\n", "18446744073709551616\n", "12\n\n"}) {
+  for (const char* bad :
+       {"", "\n", "maxx\n", "-1\n", "12 \n", " 12\n", "1.5\n", "18446744073709551616\n", "12\n\n"}) {
     auto value = parse_cgroup_value(bad);
     ASSERT_FALSE(value.ok()) << bad;
     EXPECT_NE(value.error().message.find("expected an unsigned integer or \"max\""), std::string::npos);
@@ -28,8 +29,10 @@ TEST(ParseCgroupValue, NumbersAndMax) {
 
 TEST(ParseCgroupValue, FixtureLimitsOfJellyfin) {
   // The jellyfin quadlet's MemoryHigh=3G / MemoryMax=4G (incident report).
-  EXPECT_EQ(*parse_cgroup_value(slurp(fixture(kJellyfin + "/memory.high"))), std::optional<uint64_t>(3ULL << 30));
-  EXPECT_EQ(*parse_cgroup_value(slurp(fixture(kJellyfin + "/memory.max"))), std::optional<uint64_t>(4ULL << 30));
+  EXPECT_EQ(*parse_cgroup_value(slurp(fixture(kJellyfin + "/memory.high"))),
+            std::optional<uint64_t>(3ULL << 30));
+  EXPECT_EQ(*parse_cgroup_value(slurp(fixture(kJellyfin + "/memory.max"))),
+            std::optional<uint64_t>(4ULL << 30));
 }
 
 TEST(ParseMemoryStat, Kernel614Fixture) {
@@ -50,7 +53,8 @@ TEST(ParseMemoryStat, Kernel61FixtureOrder) {
   // Debian 12's 6.1 prints pgscan/pgsteal after pgrefill, without the pgdemote_* lines.
   CgroupMemory memory;
   auto parsed = parse_memory_stat(
-      slurp(fixture("debian12/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.stat")), memory);
+      slurp(fixture("debian12/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.stat")),
+      memory);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(memory.pgscan, 88120u);
   EXPECT_GT(memory.anon_bytes, 0u);
@@ -109,7 +113,8 @@ TEST(ParseMemoryEvents, FixtureAndOlderKernels) {
   EXPECT_EQ(memory.events_oom, 4u);
   EXPECT_EQ(memory.events_oom_kill, 5u);
   EXPECT_EQ(memory.events_oom_group_kill, 0u);
-  ASSERT_TRUE(parse_memory_events("low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\noom_group_kill 1\n", memory).ok());
+  ASSERT_TRUE(
+      parse_memory_events("low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\noom_group_kill 1\n", memory).ok());
   EXPECT_EQ(memory.events_oom_group_kill, 1u);
 }
 
@@ -120,7 +125,8 @@ TEST(ParseMemoryEvents, MissingAndGarbage) {
   EXPECT_EQ(missing.error().message, "missing oom, oom_kill");
   auto garbage = parse_memory_events("low 0\nhigh lots\nmax 0\noom 0\noom_kill 0\n", memory);
   ASSERT_FALSE(garbage.ok());
-  EXPECT_NE(garbage.error().message.find("line 2: high is \"lots\""), std::string::npos) << garbage.error().message;
+  EXPECT_NE(garbage.error().message.find("line 2: high is \"lots\""), std::string::npos)
+      << garbage.error().message;
 }
 
 }  // namespace

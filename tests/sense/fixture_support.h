@@ -13,7 +13,9 @@
 
 namespace guardian::testing {
 
-inline std::string fixture(const std::string& name) { return std::string(GUARDIAN_FIXTURES_DIR) + "/" + name; }
+inline std::string fixture(const std::string& name) {
+  return std::string(GUARDIAN_FIXTURES_DIR) + "/" + name;
+}
 
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path);
@@ -34,8 +36,9 @@ class FixtureCopy {
   explicit FixtureCopy(const std::string& name) {
     char templ[] = "/tmp/guardian-sense-XXXXXX";
     root_ = ::mkdtemp(templ);
-    std::filesystem::copy(fixture(name), root_,
-                          std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+    std::filesystem::copy(
+        fixture(name), root_,
+        std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
   }
   ~FixtureCopy() {
     std::error_code ignored;

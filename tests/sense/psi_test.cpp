@@ -64,11 +64,13 @@ TEST(ParsePsi, FixtureFileHasBothLines) {
 TEST(ParsePsi, MemoryNeedsBothLines) {
   auto only_some = parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   ASSERT_FALSE(only_some.ok());
-  EXPECT_NE(only_some.error().message.find("\"full\" is missing"), std::string::npos) << only_some.error().message;
+  EXPECT_NE(only_some.error().message.find("\"full\" is missing"), std::string::npos)
+      << only_some.error().message;
   auto twice = parse_psi(
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nsome avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   ASSERT_FALSE(twice.ok());
-  EXPECT_NE(twice.error().message.find("line 2: second \"some\""), std::string::npos) << twice.error().message;
+  EXPECT_NE(twice.error().message.find("line 2: second \"some\""), std::string::npos)
+      << twice.error().message;
   auto blank_line = parse_psi(
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   ASSERT_FALSE(blank_line.ok());
@@ -92,7 +94,8 @@ TEST(PsiTriggerSpec, FormatsAsTheKernelExpects) {
 // Real triggers on this machine's /proc/pressure/memory. Its root lacks CAP_SYS_RESOURCE (as an
 // unprivileged user would), so a 2 s window is accepted and a 1 s window is refused with EINVAL.
 TEST(PsiTrigger, ArmsARealTriggerWithATwoSecondWindow) {
-  if (::access("/proc/pressure/memory", W_OK) != 0) GTEST_SKIP() << "/proc/pressure/memory is not writable here";
+  if (::access("/proc/pressure/memory", W_OK) != 0)
+    GTEST_SKIP() << "/proc/pressure/memory is not writable here";
   auto trigger = PsiTrigger::arm("/proc/pressure/memory", PsiTriggerSpec{});
   ASSERT_TRUE(trigger.ok()) << trigger.error().message;
   EXPECT_EQ(trigger->path(), "/proc/pressure/memory");
@@ -114,7 +117,8 @@ TEST(PsiTrigger, ArmsARealTriggerWithATwoSecondWindow) {
 }
 
 TEST(PsiTrigger, OneSecondWindowIsRefusedWithAClearMessage) {
-  if (::access("/proc/pressure/memory", W_OK) != 0) GTEST_SKIP() << "/proc/pressure/memory is not writable here";
+  if (::access("/proc/pressure/memory", W_OK) != 0)
+    GTEST_SKIP() << "/proc/pressure/memory is not writable here";
   PsiTriggerSpec spec;
   spec.window = std::chrono::seconds(1);
   auto trigger = PsiTrigger::arm("/proc/pressure/memory", spec);

@@ -1,11 +1,10 @@
 #include "sense/sampler.h"
 
+#include <gtest/gtest.h>
 #include <sys/xattr.h>
 
 #include <cstring>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "sense/fixture_support.h"
 #include "sense/meminfo.h"
@@ -48,7 +47,8 @@ TEST(Sampler, FedoraLayout) {
 TEST(Sampler, FedoraSnapshotWalksTheUserManagerPreOrderThenSystemSlice) {
   Sampler sampler(HostRoot(fixture("fedora42-podman")), uid1000());
   const Snapshot snapshot = sampler.sample();
-  for (const auto& problem : sampler.take_problems()) ADD_FAILURE() << problem.where << ": " << problem.message;
+  for (const auto& problem : sampler.take_problems())
+    ADD_FAILURE() << problem.where << ": " << problem.message;
 
   EXPECT_EQ(snapshot.meminfo.total_bytes, 30ULL << 30);
   ASSERT_TRUE(snapshot.system_pressure);
@@ -72,7 +72,8 @@ TEST(Sampler, FedoraSnapshotWalksTheUserManagerPreOrderThenSystemSlice) {
   EXPECT_EQ(manager->unit, "user@1000.service");
   EXPECT_TRUE(manager->has_children);
   EXPECT_FALSE(manager->readonly);
-  EXPECT_EQ(manager->memory.current_bytes, std::optional<uint64_t>(16124956672ULL));  // ≈ the report's 16.2 GB
+  EXPECT_EQ(manager->memory.current_bytes,
+            std::optional<uint64_t>(16124956672ULL));   // ≈ the report's 16.2 GB
   EXPECT_EQ(manager->memory.high_bytes, std::nullopt);  // "max"
   EXPECT_EQ(manager->memory.max_bytes, std::nullopt);
 
@@ -109,7 +110,8 @@ TEST(Sampler, Debian12WithKernel61Files) {
   Sampler sampler(HostRoot(fixture("debian12")), uid1000());
   ASSERT_FALSE(sampler.layout().system_only()) << sampler.layout().system_only_reason;
   const Snapshot snapshot = sampler.sample();
-  for (const auto& problem : sampler.take_problems()) ADD_FAILURE() << problem.where << ": " << problem.message;
+  for (const auto& problem : sampler.take_problems())
+    ADD_FAILURE() << problem.where << ": " << problem.message;
   ASSERT_EQ(snapshot.cgroups.size(), 6u);  // no system.slice on this fixture, and that is fine
   const CgroupSample* firefox = snapshot.find(kManager + "/app.slice/app-gnome-firefox\\x2desr-2201.scope");
   ASSERT_NE(firefox, nullptr);
@@ -123,9 +125,10 @@ TEST(Sampler, HybridHostIsSystemOnlyAndSaysWhy) {
   EXPECT_EQ(layout.cgroup2_mount, "/sys/fs/cgroup/unified");
   EXPECT_FALSE(layout.memory_controller);
   EXPECT_TRUE(layout.system_only());
-  EXPECT_EQ(layout.system_only_reason,
-            "cgroup2 at /sys/fs/cgroup/unified has no memory controller (hybrid host, memory is on cgroup v1): "
-            "system-only mode, reading /proc/pressure/memory and /proc/meminfo");
+  EXPECT_EQ(
+      layout.system_only_reason,
+      "cgroup2 at /sys/fs/cgroup/unified has no memory controller (hybrid host, memory is on cgroup v1): "
+      "system-only mode, reading /proc/pressure/memory and /proc/meminfo");
   const Snapshot snapshot = sampler.sample();
   EXPECT_TRUE(snapshot.cgroups.empty());
   EXPECT_EQ(snapshot.meminfo.total_bytes, 24684092ULL * 1024);
@@ -138,9 +141,10 @@ TEST(Sampler, NoUserManagerIsSystemOnly) {
   options.uid = 4242;  // nobody logged in with this uid on the Fedora fixture
   Sampler sampler(HostRoot(fixture("fedora42-podman")), options);
   EXPECT_TRUE(sampler.layout().system_only());
-  EXPECT_EQ(sampler.layout().system_only_reason,
-            "no user manager cgroup /sys/fs/cgroup/user.slice/user-4242.slice/user@4242.service (is systemd --user "
-            "running for uid 4242?): system-only mode, reading /proc/pressure/memory and /proc/meminfo");
+  EXPECT_EQ(
+      sampler.layout().system_only_reason,
+      "no user manager cgroup /sys/fs/cgroup/user.slice/user-4242.slice/user@4242.service (is systemd --user "
+      "running for uid 4242?): system-only mode, reading /proc/pressure/memory and /proc/meminfo");
   EXPECT_TRUE(sampler.sample().cgroups.empty());
 }
 
@@ -168,7 +172,8 @@ TEST(Sampler, ThisMachineIsSystemOnlyWithRealProcValues) {
   if (::access("/proc/pressure/memory", R_OK) == 0) {
     EXPECT_TRUE(snapshot.system_pressure);
   }
-  for (const auto& problem : sampler.take_problems()) ADD_FAILURE() << problem.where << ": " << problem.message;
+  for (const auto& problem : sampler.take_problems())
+    ADD_FAILURE() << problem.where << ": " << problem.message;
   // A second tick re-reads the same fds.
   const Snapshot again = sampler.sample();
   EXPECT_EQ(again.meminfo.total_bytes, direct->total_bytes);
@@ -180,9 +185,11 @@ TEST(Sampler, RereadsKeptFdsEveryTick) {
   options.rescan_every_ticks = 1000;  // no re-walk: the values must come through the open fds
   Sampler sampler(HostRoot(host.root()), options);
   ASSERT_EQ(sampler.sample().find(kJellyfin)->memory.current_bytes, std::optional<uint64_t>(1099997184ULL));
-  rewrite(host.path("/sys/fs/cgroup" + kJellyfin + "/memory.current"), "2900000768\n");  // the Nov 21 kill: 2.9 GB
-  rewrite(host.path("/proc/meminfo"), "MemTotal: 31457280 kB\nMemAvailable: 1048576 kB\nSwapTotal: 8388604 kB\n"
-                                      "SwapFree: 0 kB\n");
+  rewrite(host.path("/sys/fs/cgroup" + kJellyfin + "/memory.current"),
+          "2900000768\n");  // the Nov 21 kill: 2.9 GB
+  rewrite(host.path("/proc/meminfo"),
+          "MemTotal: 31457280 kB\nMemAvailable: 1048576 kB\nSwapTotal: 8388604 kB\n"
+          "SwapFree: 0 kB\n");
   const Snapshot snapshot = sampler.sample();
   EXPECT_EQ(snapshot.find(kJellyfin)->memory.current_bytes, std::optional<uint64_t>(2900000768ULL));
   EXPECT_EQ(snapshot.meminfo.available_bytes, 1048576ULL * 1024);
@@ -255,8 +262,9 @@ TEST(Sampler, RescanFindsNewAndRemovedCgroups) {
   const std::string cg = host.path("/sys/fs/cgroup");
   const std::string fresh = kManager + "/user.slice/libpod-" + std::string(64, 'a') + ".scope";
   std::filesystem::copy(cg + kJellyfin, cg + fresh);
-  std::filesystem::remove_all(cg + kManager +
-                              "/user.slice/libpod-78c0a46676aa6d608852506ec7761b9e4dffa2b904ee18adcddf4444a2bc052e.scope");
+  std::filesystem::remove_all(
+      cg + kManager +
+      "/user.slice/libpod-78c0a46676aa6d608852506ec7761b9e4dffa2b904ee18adcddf4444a2bc052e.scope");
 
   // The tracked fds keep the removed files readable on a disk fs (cgroupfs would say ENODEV and
   // trigger an immediate rescan); the periodic re-walk picks both changes up.
@@ -265,7 +273,9 @@ TEST(Sampler, RescanFindsNewAndRemovedCgroups) {
   Snapshot rescanned = sampler.sample();
   EXPECT_EQ(rescanned.cgroups.size(), 30u);
   EXPECT_NE(rescanned.find(fresh), nullptr);
-  EXPECT_EQ(rescanned.find(kManager + "/user.slice/libpod-78c0a46676aa6d608852506ec7761b9e4dffa2b904ee18adcddf4444a2bc052e.scope"),
+  EXPECT_EQ(rescanned.find(
+                kManager +
+                "/user.slice/libpod-78c0a46676aa6d608852506ec7761b9e4dffa2b904ee18adcddf4444a2bc052e.scope"),
             nullptr);
 
   // A cgroup that becomes a parent is seen as one after a requested rescan.

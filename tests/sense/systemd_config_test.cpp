@@ -1,9 +1,9 @@
 #include "sense/systemd_config.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "sense/fixture_support.h"
 
@@ -47,8 +47,9 @@ class ScratchHost {
 
 TEST(ReadOomdConf, Fedora) {
   const auto files = read_oomd_conf(HostRoot(fixture("fedora42-podman")));
-  ASSERT_EQ(paths_of(files), (std::vector<std::string>{"/etc/systemd/oomd.conf",
-                                                       "/usr/lib/systemd/oomd.conf.d/10-oomd-defaults.conf"}));
+  ASSERT_EQ(paths_of(files),
+            (std::vector<std::string>{"/etc/systemd/oomd.conf",
+                                      "/usr/lib/systemd/oomd.conf.d/10-oomd-defaults.conf"}));
   EXPECT_EQ(files[1].content, "[OOM]\nDefaultMemoryPressureDurationSec=20s\n");
   EXPECT_NE(files[0].content.find("#DefaultMemoryPressureLimit=60%"), std::string::npos);
 }
@@ -80,9 +81,9 @@ TEST(ReadOomdConf, SameNameEtcOverRunOverUsrLocalLibOverUsrLib) {
   scratch.mask("/etc/systemd/oomd.conf.d/99-late.conf");
   scratch.put("/etc/systemd/oomd.conf", "main in /etc\n");
   files = read_oomd_conf(scratch.host());
-  EXPECT_EQ(paths_of(files), (std::vector<std::string>{"/etc/systemd/oomd.conf",
-                                                       "/usr/lib/systemd/oomd.conf.d/05-early.conf",
-                                                       "/etc/systemd/oomd.conf.d/10-oomd-defaults.conf"}));
+  EXPECT_EQ(paths_of(files),
+            (std::vector<std::string>{"/etc/systemd/oomd.conf", "/usr/lib/systemd/oomd.conf.d/05-early.conf",
+                                      "/etc/systemd/oomd.conf.d/10-oomd-defaults.conf"}));
   EXPECT_EQ(files[0].content, "main in /etc\n");
 }
 
@@ -101,9 +102,11 @@ TEST(ReadUnitConfig, FedoraEveryUserSliceGetsThePerSliceDefaults) {
     EXPECT_NE(files[0].content.find("ManagedOOMMemoryPressureLimit=80%"), std::string::npos);
   }
   // Scopes and services are not slices: nothing applies.
-  EXPECT_TRUE(read_unit_config(host, ManagerScope::User, "app-gnome-firefox-2871.scope", "/home/alice").empty());
-  EXPECT_EQ(paths_of(read_unit_config(host, ManagerScope::System, "system.slice")),
-            (std::vector<std::string>{"/usr/lib/systemd/system/system.slice.d/10-oomd-per-slice-defaults.conf"}));
+  EXPECT_TRUE(
+      read_unit_config(host, ManagerScope::User, "app-gnome-firefox-2871.scope", "/home/alice").empty());
+  EXPECT_EQ(
+      paths_of(read_unit_config(host, ManagerScope::System, "system.slice")),
+      (std::vector<std::string>{"/usr/lib/systemd/system/system.slice.d/10-oomd-per-slice-defaults.conf"}));
   // The user manager itself: the template unit file, no oomd drop-in on Fedora 42.
   EXPECT_EQ(paths_of(read_unit_config(host, ManagerScope::System, "user@1000.service")),
             (std::vector<std::string>{"/usr/lib/systemd/system/user@.service"}));
@@ -112,9 +115,11 @@ TEST(ReadUnitConfig, FedoraEveryUserSliceGetsThePerSliceDefaults) {
 TEST(ReadUnitConfig, DebianUserServiceTemplateDropIn) {
   const HostRoot host(fixture("debian12"));
   const auto files = read_unit_config(host, ManagerScope::System, "user@1000.service");
-  ASSERT_EQ(paths_of(files), (std::vector<std::string>{
-                                 "/usr/lib/systemd/system/user@.service.d/10-oomd-user-service-defaults.conf"}));
-  EXPECT_EQ(files[0].content, "[Service]\nManagedOOMMemoryPressure=kill\nManagedOOMMemoryPressureLimit=50%\n");
+  ASSERT_EQ(paths_of(files),
+            (std::vector<std::string>{
+                "/usr/lib/systemd/system/user@.service.d/10-oomd-user-service-defaults.conf"}));
+  EXPECT_EQ(files[0].content,
+            "[Service]\nManagedOOMMemoryPressure=kill\nManagedOOMMemoryPressureLimit=50%\n");
   // "-.slice": Debian's root-slice drop-in is masked by a /dev/null symlink in /etc.
   EXPECT_TRUE(read_unit_config(host, ManagerScope::System, "-.slice").empty());
 }
@@ -125,11 +130,14 @@ TEST(ReadUnitConfig, UserSearchPathOrder) {
   ScratchHost scratch;
   scratch.put("/usr/lib/systemd/user/container.slice.d/50-memory.conf", "usr/lib\n");
   scratch.put("/run/systemd/user/container.slice.d/50-memory.conf", "run\n");
-  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content, "run\n");
+  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content,
+            "run\n");
   scratch.put("/etc/systemd/user/container.slice.d/50-memory.conf", "etc\n");
-  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content, "etc\n");
+  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content,
+            "etc\n");
   scratch.put("/home/alice/.config/systemd/user/container.slice.d/50-memory.conf", "home\n");
-  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content, "home\n");
+  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content,
+            "home\n");
   // `systemctl --user set-property` writes to user.control, which beats everything.
   scratch.put("/home/alice/.config/systemd/user.control/container.slice.d/50-memory.conf", "control\n");
   EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::User, "container.slice", "/home/alice")[0].content,
@@ -172,7 +180,8 @@ TEST(ReadUnitConfig, InstanceDirBeatsTemplateDirForTheSameName) {
   EXPECT_EQ(files[0].content, "instance\n");
   EXPECT_EQ(files[1].path, "/usr/lib/systemd/system/user@.service.d/20-other.conf");
   // Another instance only sees the template's.
-  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::System, "user@1001.service")[0].content, "template\n");
+  EXPECT_EQ(read_unit_config(scratch.host(), ManagerScope::System, "user@1001.service")[0].content,
+            "template\n");
 }
 
 TEST(ReadUnitConfig, SystemControlDirFromSetPropertyWins) {
@@ -180,7 +189,8 @@ TEST(ReadUnitConfig, SystemControlDirFromSetPropertyWins) {
   scratch.put("/etc/systemd/system/user-.slice.d/50-MemoryHigh.conf", "etc\n");
   scratch.put("/etc/systemd/system.control/user-1000.slice.d/50-MemoryHigh.conf", "control\n");
   const auto files = read_unit_config(scratch.host(), ManagerScope::System, "user-1000.slice");
-  EXPECT_EQ(paths_of(files), (std::vector<std::string>{"/etc/systemd/system.control/user-1000.slice.d/50-MemoryHigh.conf"}));
+  EXPECT_EQ(paths_of(files),
+            (std::vector<std::string>{"/etc/systemd/system.control/user-1000.slice.d/50-MemoryHigh.conf"}));
 }
 
 TEST(ReadUnitConfig, MaskedUnitFileAndBadNames) {
