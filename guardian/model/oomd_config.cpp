@@ -111,8 +111,8 @@ OomdDefaults parse_oomd_conf(const std::vector<ConfigFile>& files, std::vector<s
         continue;
       }
       if (a.key == "DefaultMemoryPressureLimit" || a.key == "SwapUsedLimit") {
-        double& target = a.key == "SwapUsedLimit" ? result.swap_used_limit_percent
-                                                  : result.memory_pressure_limit_percent;
+        double& target =
+            a.key == "SwapUsedLimit" ? result.swap_used_limit_percent : result.memory_pressure_limit_percent;
         if (a.value.empty()) {
           target = a.key == "SwapUsedLimit" ? upstream.swap_used_limit_percent
                                             : upstream.memory_pressure_limit_percent;
@@ -188,13 +188,14 @@ ManagedOomSettings parse_managed_oom(const std::vector<ConfigFile>& fragments,
         }
         auto duration = parse_duration(a.value);
         if (!duration) {
-          warn(warnings, here + "ManagedOOMMemoryPressureDurationSec=: " + duration.error().message + ", ignoring");
+          warn(warnings,
+               here + "ManagedOOMMemoryPressureDurationSec=: " + duration.error().message + ", ignoring");
           continue;
         }
         // load-fragment.c rejects spans below one second.
         if (*duration < std::chrono::seconds(1)) {
-          warn(warnings, here + "ManagedOOMMemoryPressureDurationSec=" + a.value +
-                             ": must be at least 1s, ignoring");
+          warn(warnings,
+               here + "ManagedOOMMemoryPressureDurationSec=" + a.value + ": must be at least 1s, ignoring");
           continue;
         }
         result.memory_pressure_duration = *duration;

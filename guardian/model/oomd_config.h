@@ -67,9 +67,10 @@ OomdDefaults parse_oomd_conf(const std::vector<ConfigFile>& files, std::vector<s
 struct ManagedOomSettings {
   bool memory_pressure_kill = false;                    // ManagedOOMMemoryPressure=kill (auto = false)
   std::optional<double> memory_pressure_limit_percent;  // ManagedOOMMemoryPressureLimit=; 0 = default
-  std::optional<std::chrono::microseconds> memory_pressure_duration;  // ManagedOOMMemoryPressureDurationSec= (v257+)
-  std::string preference = "none";                      // ManagedOOMPreference= none|avoid|omit
-  std::string source;                                   // the fragment that turned kill on
+  std::optional<std::chrono::microseconds>
+      memory_pressure_duration;     // ManagedOOMMemoryPressureDurationSec= (v257+)
+  std::string preference = "none";  // ManagedOOMPreference= none|avoid|omit
+  std::string source;               // the fragment that turned kill on
 };
 // Reads the keys from [Slice], [Service] and [Scope] (the sections that carry cgroup settings);
 // other keys and sections belong to other readers and are skipped without a warning. Empty

@@ -157,8 +157,8 @@ void OomdModel::observe(const Snapshot& snapshot) {
     state.reclaim_recent = tracked.last_reclaim && now - *tracked.last_reclaim <= kOomdReclaimWindow;
 
     if (auto prev = previous_.find(rule.path); prev != previous_.end() && prev->second.has_pressure &&
-                                                 interval_s > 0 &&
-                                                 sample.pressure->full.total_us >= prev->second.full_total_us) {
+                                               interval_s > 0 &&
+                                               sample.pressure->full.total_us >= prev->second.full_total_us) {
       const double stalled_s =
           static_cast<double>(sample.pressure->full.total_us - prev->second.full_total_us) / 1e6;
       state.stall_share_percent = std::clamp(stalled_s / interval_s * 100.0, 0.0, 100.0);
@@ -203,11 +203,12 @@ void OomdModel::observe(const Snapshot& snapshot) {
     });
     auto sort_key = [](const Candidate& c) {
       // Ascending tuple order == oomd's order: not-avoided first, then larger rate, larger usage.
-      return std::make_tuple(c.sample->oomd_avoid, ~c.pgscan_rate, ~c.sample->memory.current_bytes.value_or(0),
-                             std::string_view(c.sample->path));
+      return std::make_tuple(c.sample->oomd_avoid, ~c.pgscan_rate,
+                             ~c.sample->memory.current_bytes.value_or(0), std::string_view(c.sample->path));
     };
-    auto best = std::min_element(candidates.begin(), candidates.end(),
-                                 [&](const Candidate& a, const Candidate& b) { return sort_key(a) < sort_key(b); });
+    auto best =
+        std::min_element(candidates.begin(), candidates.end(),
+                         [&](const Candidate& a, const Candidate& b) { return sort_key(a) < sort_key(b); });
     if (best != candidates.end()) state.likely_victim = best->sample->path;
 
     state.kill_possible_now = state.over_limit && state.seconds_over >= duration_s && state.reclaim_recent &&
@@ -249,7 +250,7 @@ std::string slice_cgroup_path(std::string_view slice) {
   std::string_view name = slice.substr(0, slice.size() - std::string_view(".slice").size());
   if (name.empty() || name == "-") return "/";
   std::string path;
-  for (size_t dash = name.find('-'); ; dash = name.find('-', dash + 1)) {
+  for (size_t dash = name.find('-');; dash = name.find('-', dash + 1)) {
     path += "/";
     path += name.substr(0, dash);
     path += ".slice";
@@ -262,9 +263,9 @@ std::string_view unit_of(std::string_view path) { return path.substr(path.rfind(
 
 }  // namespace
 
-std::vector<WatchedCgroup> resolve_watched(const OomdDefaults& defaults,
-                                           const std::vector<std::pair<std::string, ManagedOomSettings>>& units,
-                                           const Snapshot& snapshot) {
+std::vector<WatchedCgroup> resolve_watched(
+    const OomdDefaults& defaults, const std::vector<std::pair<std::string, ManagedOomSettings>>& units,
+    const Snapshot& snapshot) {
   std::vector<std::string> user_managers;
   for (const auto& cgroup : snapshot.cgroups) {
     if (is_user_manager_path(cgroup.path)) user_managers.push_back(cgroup.path);
@@ -276,18 +277,19 @@ std::vector<WatchedCgroup> resolve_watched(const OomdDefaults& defaults,
     WatchedCgroup rule;
     rule.path = path;
     rule.unit = path == "/" ? "-.slice" : std::string(unit_of(path));
-    rule.limit_percent =
-        settings.memory_pressure_limit_percent && *settings.memory_pressure_limit_percent > 0
-            ? *settings.memory_pressure_limit_percent
-            : defaults.memory_pressure_limit_percent;
+    rule.limit_percent = settings.memory_pressure_limit_percent && *settings.memory_pressure_limit_percent > 0
+                             ? *settings.memory_pressure_limit_percent
+                             : defaults.memory_pressure_limit_percent;
     rule.duration = settings.memory_pressure_duration.value_or(defaults.memory_pressure_duration);
     rule.source = settings.source;
     return rule;
   };
   auto assign = [&](const std::string& path, const ManagedOomSettings& settings) {
     if (!snapshot.find(path)) return;
-    if (settings.memory_pressure_kill) chosen[path] = make_rule(path, settings);
-    else chosen[path] = std::nullopt;
+    if (settings.memory_pressure_kill)
+      chosen[path] = make_rule(path, settings);
+    else
+      chosen[path] = std::nullopt;
   };
 
   // Pass 1: type drop-ins ("user/slice"); pass 2: named units, which carry their full config.
@@ -326,8 +328,9 @@ std::vector<WatchedCgroup> resolve_watched(const OomdDefaults& defaults,
           // A system type drop-in ("system/slice"): every such unit outside the user managers.
           const std::string suffix = "." + std::string(unit);
           for (const auto& cgroup : snapshot.cgroups) {
-            const bool in_user_manager = std::any_of(user_managers.begin(), user_managers.end(),
-                                                     [&](const std::string& m) { return is_inside(cgroup.path, m); });
+            const bool in_user_manager =
+                std::any_of(user_managers.begin(), user_managers.end(),
+                            [&](const std::string& m) { return is_inside(cgroup.path, m); });
             if (!in_user_manager && unit_of(cgroup.path).ends_with(suffix)) assign(cgroup.path, settings);
           }
         }

@@ -34,9 +34,9 @@ namespace guardian {
 // The kernel's avg10 (kernel/sched/psi.c calc_avgs): every 2 s, avg = avg*e + share*(1-e) with
 // e = exp(-2 s / 10 s) (EXP_10s = 1677/2048 in fixed point).
 inline constexpr double kPsiAvgPeriodSeconds = 2.0;
-inline constexpr double kPsiAvg10Decay = 0.8187307530779818;  // exp(-0.2)
-inline constexpr std::chrono::seconds kOomdReclaimWindow{30};      // RECLAIM_DURATION_USEC
-inline constexpr std::chrono::seconds kOomdPostActionDelay{15};    // POST_ACTION_DELAY_USEC
+inline constexpr double kPsiAvg10Decay = 0.8187307530779818;     // exp(-0.2)
+inline constexpr std::chrono::seconds kOomdReclaimWindow{30};    // RECLAIM_DURATION_USEC
+inline constexpr std::chrono::seconds kOomdPostActionDelay{15};  // POST_ACTION_DELAY_USEC
 
 // Seconds until an avg10 of `avg10_percent` chasing a steady stall share of `share_percent` is
 // strictly above `limit_percent`, counted in whole 2-s kernel updates; the next update is taken
@@ -65,8 +65,8 @@ struct OomdCgroupState {
   // because pgscan starts the moment pressure rises, so a missing reclaim is a short reprieve,
   // never safety. Read kill_possible_now for "would oomd kill at this instant".
   std::optional<double> seconds_until_kill;
-  bool reclaim_recent = false;      // the cgroup's own pgscan rose within the last 30 s
-  bool kill_possible_now = false;   // timer >= duration, reclaim_recent, no pause, a victim exists
+  bool reclaim_recent = false;     // the cgroup's own pgscan rose within the last 30 s
+  bool kill_possible_now = false;  // timer >= duration, reclaim_recent, no pause, a victim exists
   std::optional<double> pause_remaining_seconds;  // within oomd's 15 s post-kill pause
   std::optional<std::string> likely_victim;       // cgroup path oomd would pick now
 };
@@ -122,8 +122,8 @@ class OomdModel {
 // ManagedOOMMemoryPressure=auto removes container.slice again. Units whose settings do not say
 // kill are not watched. Limit: the unit's limit if set and > 0, else defaults; duration: the
 // unit's (v257) else defaults. The result is in snapshot (pre-)order, one entry per path.
-std::vector<WatchedCgroup> resolve_watched(const OomdDefaults& defaults,
-                                           const std::vector<std::pair<std::string, ManagedOomSettings>>& units,
-                                           const Snapshot& snapshot);
+std::vector<WatchedCgroup> resolve_watched(
+    const OomdDefaults& defaults, const std::vector<std::pair<std::string, ManagedOomSettings>>& units,
+    const Snapshot& snapshot);
 
 }  // namespace guardian

@@ -42,16 +42,18 @@ uint64_t bytes_of(const CgroupSample& cgroup) { return cgroup.memory.current_byt
 WorkloadSplit classify_workloads(const Snapshot& snapshot, std::string_view user_manager_path,
                                  const std::vector<std::string>& quadlet_units) {
   WorkloadSplit split;
-  if (const CgroupSample* manager = snapshot.find(user_manager_path)) split.user_total_bytes = bytes_of(*manager);
+  if (const CgroupSample* manager = snapshot.find(user_manager_path))
+    split.user_total_bytes = bytes_of(*manager);
 
-  std::vector<std::string> container_paths;  // outermost matches so far, to skip their insides
+  std::vector<std::string> container_paths;                 // outermost matches so far, to skip their insides
   std::map<std::string, size_t, std::less<>> by_libpod_id;  // id -> index in split.containers
   std::vector<const CgroupSample*> conmons;
 
   for (const auto& cgroup : snapshot.cgroups) {
     if (!is_inside(cgroup.path, user_manager_path)) continue;
-    const bool inside_container = std::any_of(container_paths.begin(), container_paths.end(),
-                                              [&](const std::string& c) { return is_inside(cgroup.path, c); });
+    const bool inside_container =
+        std::any_of(container_paths.begin(), container_paths.end(),
+                    [&](const std::string& c) { return is_inside(cgroup.path, c); });
     if (inside_container) continue;
     const std::string_view unit = last_component(cgroup.path);
     bool is_conmon = false;
@@ -82,14 +84,14 @@ WorkloadSplit classify_workloads(const Snapshot& snapshot, std::string_view user
       container.memory_bytes += bytes_of(*conmon);
       container.merged_paths.push_back(conmon->path);
     } else {
-      split.containers.push_back(ContainerCgroup{conmon->path, std::string(id.substr(0, 12)), bytes_of(*conmon), {}});
+      split.containers.push_back(
+          ContainerCgroup{conmon->path, std::string(id.substr(0, 12)), bytes_of(*conmon), {}});
     }
   }
 
   for (const auto& container : split.containers) split.containers_bytes += container.memory_bytes;
-  split.desktop_bytes = split.user_total_bytes > split.containers_bytes
-                            ? split.user_total_bytes - split.containers_bytes
-                            : 0;
+  split.desktop_bytes =
+      split.user_total_bytes > split.containers_bytes ? split.user_total_bytes - split.containers_bytes : 0;
 
   // Desktop: the user manager's direct children, minus the container memory inside them.
   for (const auto& cgroup : snapshot.cgroups) {

@@ -24,23 +24,23 @@
 namespace guardian {
 
 struct ContainerCgroup {
-  std::string path;  // the container's cgroup
-  std::string name;  // "jellyfin.service", or the short id "3f2a8c1b9d0e" for a libpod scope
+  std::string path;           // the container's cgroup
+  std::string name;           // "jellyfin.service", or the short id "3f2a8c1b9d0e" for a libpod scope
   uint64_t memory_bytes = 0;  // memory.current, conmon's scope included
   std::vector<std::string> merged_paths;  // libpod-conmon scopes folded into this one
 };
 
 struct DesktopCgroup {
-  std::string path;  // a direct child of the user manager ("…/app.slice")
+  std::string path;           // a direct child of the user manager ("…/app.slice")
   uint64_t memory_bytes = 0;  // its memory.current minus the containers inside it
 };
 
 struct WorkloadSplit {
-  uint64_t user_total_bytes = 0;        // memory.current of user@UID.service
-  uint64_t containers_bytes = 0;        // sum over containers
-  uint64_t desktop_bytes = 0;           // user_total - containers (never below 0)
+  uint64_t user_total_bytes = 0;            // memory.current of user@UID.service
+  uint64_t containers_bytes = 0;            // sum over containers
+  uint64_t desktop_bytes = 0;               // user_total - containers (never below 0)
   std::vector<ContainerCgroup> containers;  // largest first
-  std::vector<DesktopCgroup> desktop;        // largest first
+  std::vector<DesktopCgroup> desktop;       // largest first
 };
 
 // `user_manager_path` is "/user.slice/user-UID.slice/user@UID.service"; `quadlet_units` the unit
