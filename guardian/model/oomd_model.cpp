@@ -12,7 +12,12 @@
 //     calls oomd_pressure_above() every tick (so timers run during the delay), and for each target
 //     skips it when now - t->last_had_mem_reclaim > RECLAIM_DURATION_USEC; otherwise refreshes the
 //     candidates and calls oomd_select_by_pgscan_rate(candidates, prefix = t->path). After one kill
-//     it sets the delay start and returns.
+//     it sets the delay start and returns. (v252..v254 also start the delay when no candidate could
+//     be killed; v257 only after a kill. Older releases kept one global last_reclaim_at for all
+//     monitored cgroups and froze the timers during the delay; the model follows v252+.)
+//     While any monitored cgroup is over its limit, the candidate contexts are refreshed every tick,
+//     so by the time a kill is due the candidates' pgscan rate is a one-second delta; the model uses
+//     the delta since guardian's previous snapshot.
 //   recursively_get_cgroup_context(): from the monitored cgroup, a cgroup without subgroups is a
 //     candidate (the monitored cgroup itself if it is a leaf); otherwise each child with
 //     memory.oom.group=1 is a candidate (not descended into) and other children are recursed.

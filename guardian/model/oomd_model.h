@@ -51,7 +51,9 @@ struct OomdCgroupState {
   double full_avg10 = 0;      // percent
   double limit_fraction = 0;  // full_avg10 / limit (1.0 = at oomd's limit)
   bool over_limit = false;    // full_avg10 > limit (two-decimal fixed point, as oomd compares)
-  double seconds_over = 0;    // how long continuously over the limit (0 at the first sample over)
+  // How long continuously over the limit, from guardian's first sample over it (0 then). oomd's own
+  // timer may have started up to one sampling interval earlier.
+  double seconds_over = 0;
   // Instantaneous full-stall share over the last interval, from the `total` µs counter (percent);
   // avg10 chases this value, so it predicts where avg10 is going.
   std::optional<double> stall_share_percent;
