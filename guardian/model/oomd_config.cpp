@@ -5,6 +5,7 @@
 // (config_parse_managed_oom_mode, _mem_pressure_limit, _mem_pressure_duration_sec, _preference).
 #include "model/oomd_config.h"
 
+#include <cmath>
 #include <string>
 
 #include "common/units.h"
@@ -21,6 +22,19 @@ void warn(std::vector<std::string>* warnings, std::string message) {
 }
 
 bool is_comment_start(char c) { return c == '#' || c == ';'; }
+
+// systemd reads these limits with parse_permyriad(): "80.55%", "805.5‰" and "8055‱" are fine,
+// anything finer than a permyriad is rejected (and the previous value kept).
+Result<double> parse_permyriad_percent(std::string_view text) {
+  auto percent = parse_percent(text);
+  if (!percent) return percent;
+  const double permyriad = *percent * 100.0;
+  if (std::fabs(permyriad - std::round(permyriad)) > 1e-6) {
+    return make_error("invalid percentage \"" + std::string(text) +
+                      "\": systemd accepts at most two decimals (\"80.55%\")");
+  }
+  return std::round(permyriad) / 100.0;
+}
 
 }  // namespace
 
@@ -119,7 +133,7 @@ OomdDefaults parse_oomd_conf(const std::vector<ConfigFile>& files, std::vector<s
           file_set_something = true;
           continue;
         }
-        auto percent = parse_percent(a.value);
+        auto percent = parse_permyriad_percent(a.value);
         if (!percent) {
           warn(warnings, here + a.key + "=: " + percent.error().message + ", ignoring");
           continue;
@@ -175,7 +189,7 @@ ManagedOomSettings parse_managed_oom(const std::vector<ConfigFile>& fragments,
           result.memory_pressure_limit_percent.reset();
           continue;
         }
-        auto percent = parse_percent(a.value);
+        auto percent = parse_permyriad_percent(a.value);
         if (!percent) {
           warn(warnings, here + "ManagedOOMMemoryPressureLimit=: " + percent.error().message + ", ignoring");
           continue;

@@ -187,6 +187,17 @@ TEST(ManagedOom, DebianUserServiceAt50PercentWithPermilleAndPermyriad) {
                           "[Service]\nManagedOOMMemoryPressureLimit=6550\u2031\n"}},
                         nullptr);
   EXPECT_DOUBLE_EQ(*s.memory_pressure_limit_percent, 65.5);
+  // Finer than a permyriad: systemd's parse_permyriad() refuses it, the previous value stays.
+  std::vector<std::string> warnings;
+  s = parse_managed_oom(
+      {debian,
+       {"/etc/systemd/system/user@.service.d/90.conf", "[Service]\nManagedOOMMemoryPressureLimit=80.555%\n"}},
+      &warnings);
+  EXPECT_DOUBLE_EQ(*s.memory_pressure_limit_percent, 50.0);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("90.conf:2: ManagedOOMMemoryPressureLimit=: invalid percentage \"80.555%\""),
+            std::string::npos)
+      << warnings[0];
 }
 
 TEST(ManagedOom, LaterFragmentsResetAndOverride) {
