@@ -49,6 +49,7 @@
 #include <cmath>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 namespace guardian {
 namespace {
@@ -112,17 +113,46 @@ void OomdModel::observe(const Snapshot& snapshot) {
   // 0 on the first snapshot: no interval to take a stall share over yet.
   const double interval_s = last_observed_ ? seconds_between(*last_observed_, now) : 0.0;
 
-  std::map<std::string_view, const CgroupSample*> by_path;
-  std::map<std::string_view, std::vector<const CgroupSample*>> children;
-  for (const auto& cgroup : snapshot.cgroups) {
-    by_path.emplace(cgroup.path, &cgroup);
-    children[parent_of(cgroup.path)].push_back(&cgroup);
+  // One hashed pass over the snapshot: the previous counters of each cgroup (then replaced in
+  // place, so a steady tree allocates nothing), its pgscan rate, and the tree as flat child lists.
+  const auto& cgroups = snapshot.cgroups;
+  const size_t n = cgroups.size();
+  ++tick_;
+  std::vector<std::optional<Counters>> before(n);
+  std::vector<uint64_t> rate(n);
+  for (size_t i = 0; i < n; ++i) {
+    const CgroupSample& c = cgroups[i];
+    auto [it, inserted] = counters_.try_emplace(c.path);
+    if (!inserted && it->second.seen_in_tick == tick_) continue;  // a duplicate path: first one counts
+    if (!inserted) before[i] = it->second;
+    rate[i] =
+        pgscan_rate(c.memory.pgscan, before[i] ? std::optional<uint64_t>(before[i]->pgscan) : std::nullopt);
+    it->second = Counters{c.memory.pgscan, c.pressure ? c.pressure->full.total_us : 0, c.pressure.has_value(),
+                          tick_, i};
   }
-  auto previous_pgscan = [&](const std::string& path) -> std::optional<uint64_t> {
-    auto it = previous_.find(path);
-    if (it == previous_.end()) return std::nullopt;
-    return it->second.pgscan;
+  std::erase_if(counters_, [&](const auto& entry) { return entry.second.seen_in_tick != tick_; });
+  auto index_of = [&](std::string_view path) -> std::optional<size_t> {
+    auto it = counters_.find(path);
+    if (it == counters_.end()) return std::nullopt;
+    return it->second.index;
   };
+  // children of i: child_list[child_begin[i] .. child_begin[i + 1])
+  std::vector<size_t> parent(n, n);
+  std::vector<size_t> child_begin(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (auto p = index_of(parent_of(cgroups[i].path)); p && *p != i) {
+      parent[i] = *p;
+      ++child_begin[*p + 1];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) child_begin[i + 1] += child_begin[i];
+  std::vector<size_t> child_list(child_begin[n]);
+  {
+    std::vector<size_t> fill(child_begin.begin(), child_begin.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      if (parent[i] != n) child_list[fill[parent[i]]++] = i;
+    }
+  }
 
   std::optional<double> pause_remaining;
   if (last_kill_) {
@@ -136,16 +166,17 @@ void OomdModel::observe(const Snapshot& snapshot) {
     OomdCgroupState state;
     state.rule = rule;
     state.pause_remaining_seconds = pause_remaining;
-    auto found = by_path.find(rule.path);
-    if (found == by_path.end() || !found->second->pressure) {
+    const std::optional<size_t> found = index_of(rule.path);
+    if (!found || !cgroups[*found].pressure) {
       // Gone (or its memory.pressure unreadable): oomd drops the context, and with it the timer
       // and the reclaim history; a cgroup that comes back starts fresh.
-      state.present = found != by_path.end();
+      state.present = found.has_value();
       tracked_.erase(rule.path);
       states.push_back(std::move(state));
       continue;
     }
-    const CgroupSample& sample = *found->second;
+    const size_t self_index = *found;
+    const CgroupSample& sample = cgroups[self_index];
     Tracked& tracked = tracked_[rule.path];
     state.present = true;
     state.full_avg10 = sample.pressure->full.avg10;
@@ -158,14 +189,13 @@ void OomdModel::observe(const Snapshot& snapshot) {
       tracked.over_since.reset();
     }
 
-    if (pgscan_rate(sample.memory.pgscan, previous_pgscan(rule.path)) > 0) tracked.last_reclaim = now;
+    if (rate[self_index] > 0) tracked.last_reclaim = now;
     state.reclaim_recent = tracked.last_reclaim && now - *tracked.last_reclaim <= kOomdReclaimWindow;
 
-    if (auto prev = previous_.find(rule.path); prev != previous_.end() && prev->second.has_pressure &&
-                                               interval_s > 0 &&
-                                               sample.pressure->full.total_us >= prev->second.full_total_us) {
+    if (const auto& prev = before[self_index]; prev && prev->has_pressure && interval_s > 0 &&
+                                               sample.pressure->full.total_us >= prev->full_total_us) {
       const double stalled_s =
-          static_cast<double>(sample.pressure->full.total_us - prev->second.full_total_us) / 1e6;
+          static_cast<double>(sample.pressure->full.total_us - prev->full_total_us) / 1e6;
       state.stall_share_percent = std::clamp(stalled_s / interval_s * 100.0, 0.0, 100.0);
     }
     const double duration_s = std::chrono::duration<double>(rule.duration).count();
@@ -183,25 +213,23 @@ void OomdModel::observe(const Snapshot& snapshot) {
 
     // Candidates below the watched cgroup (recursively_get_cgroup_context).
     std::vector<Candidate> candidates;
-    auto collect = [&](auto& self, const CgroupSample& node) -> void {
-      auto kids = children.find(node.path);
-      if (kids == children.end()) {
+    auto collect = [&](auto& self, size_t node) -> void {
+      if (child_begin[node] == child_begin[node + 1]) {
         // has_children without children in the snapshot: sense could not read them, so the
         // candidates below are unknown rather than this cgroup.
-        if (!node.has_children) {
-          candidates.push_back({&node, pgscan_rate(node.memory.pgscan, previous_pgscan(node.path))});
-        }
+        if (!cgroups[node].has_children) candidates.push_back({&cgroups[node], rate[node]});
         return;
       }
-      for (const CgroupSample* kid : kids->second) {
-        if (kid->memory.oom_group) {
-          candidates.push_back({kid, pgscan_rate(kid->memory.pgscan, previous_pgscan(kid->path))});
+      for (size_t k = child_begin[node]; k < child_begin[node + 1]; ++k) {
+        const size_t kid = child_list[k];
+        if (cgroups[kid].memory.oom_group) {
+          candidates.push_back({&cgroups[kid], rate[kid]});
         } else {
-          self(self, *kid);
+          self(self, kid);
         }
       }
     };
-    collect(collect, sample);
+    collect(collect, self_index);
     std::erase_if(candidates, [](const Candidate& c) {
       return c.sample->oomd_omit ||
              (c.sample->memory.pgscan == 0 && c.sample->memory.current_bytes.value_or(0) == 0);
@@ -222,16 +250,6 @@ void OomdModel::observe(const Snapshot& snapshot) {
   }
   states_ = std::move(states);
 
-  previous_.clear();
-  for (const auto& cgroup : snapshot.cgroups) {
-    Counters counters;
-    counters.pgscan = cgroup.memory.pgscan;
-    if (cgroup.pressure) {
-      counters.has_pressure = true;
-      counters.full_total_us = cgroup.pressure->full.total_us;
-    }
-    previous_.emplace(cgroup.path, counters);
-  }
   last_observed_ = now;
 }
 

@@ -20,9 +20,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -92,15 +95,23 @@ class OomdModel {
     std::optional<MonoTime> over_since;
     std::optional<MonoTime> last_reclaim;
   };
-  struct Counters {  // per cgroup path, from the previous snapshot
+  struct Counters {  // per cgroup path, from the latest snapshot (updated in place each tick)
     uint64_t pgscan = 0;
     uint64_t full_total_us = 0;
     bool has_pressure = false;
+    uint64_t seen_in_tick = 0;  // entries not seen in the current tick are dropped
+    size_t index = 0;           // position in the current snapshot's cgroups
+  };
+  // Heterogeneous lookup, so a parent path (a string_view into a child's path) needs no copy.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
   };
   std::vector<WatchedCgroup> rules_;
   std::vector<OomdCgroupState> states_;
   std::map<std::string, Tracked> tracked_;
-  std::map<std::string, Counters> previous_;  // every cgroup of the previous snapshot
+  std::unordered_map<std::string, Counters, PathHash, std::equal_to<>> counters_;
+  uint64_t tick_ = 0;
   std::optional<MonoTime> last_kill_;
   std::optional<MonoTime> last_observed_;
 };
