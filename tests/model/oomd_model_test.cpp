@@ -340,6 +340,25 @@ TEST(OomdModel, VanishedCgroupResetsItsTimers) {
   EXPECT_DOUBLE_EQ(model.states()[0].seconds_over, 0.0);
 }
 
+TEST(OomdModel, UnreadableChildrenOrPressureAreNotGuessed) {
+  OomdModel model;
+  model.set_rules({fedora_rule(kAppSlice), fedora_rule(kSession)});
+  auto s = snap(0, {{kAppSlice, 90, 0, 10, 1 << 30}, {kSession, 90, 0, 10, 1 << 30}});
+  // sense saw that app.slice has children but could not read them: the victim is unknown, and
+  // app.slice itself (not a leaf) is not a candidate.
+  s.cgroups[0].has_children = true;
+  // session.slice's memory.pressure could not be read: present, but nothing modelled.
+  s.cgroups[1].pressure.reset();
+  model.observe(s);
+  const auto& app = model.states()[0];
+  EXPECT_TRUE(app.over_limit);
+  EXPECT_FALSE(app.likely_victim);
+  const auto& session = model.states()[1];
+  EXPECT_TRUE(session.present);
+  EXPECT_FALSE(session.over_limit);
+  EXPECT_FALSE(session.seconds_until_kill);
+}
+
 TEST(OomdModel, OlderSnapshotIsIgnored) {
   OomdModel model;
   model.set_rules({fedora_rule(kAppSlice)});
