@@ -250,7 +250,6 @@ void parse_level_section(const toml::table& table, PolicyParseContext& context, 
   Level level;
   level.pos = context.pos(table);
   std::string where = "in [[level]] #" + std::to_string(index);
-  context.check_known_keys(table, {"name", "hold", "enter", "exit", "actions"}, where);
 
   if (auto name = context.get_string(table, "name", where, /*required=*/true)) {
     const toml::node& at = *table.get("name");
@@ -273,6 +272,7 @@ void parse_level_section(const toml::table& table, PolicyParseContext& context, 
     where = "in [[level]] " + quoted(*name);
   }
 
+  context.check_known_keys(table, {"name", "hold", "enter", "exit", "actions"}, where);
   if (auto hold = context.get_duration(table, "hold", where)) level.hold = *hold;
 
   if (!table.contains("enter")) {
