@@ -222,11 +222,11 @@ std::optional<ActionSpec> parse_action(const toml::node& node, PolicyParseContex
         for (auto& [message, where] : entry->validate(spec)) {
           SourcePos at = where.line == 0 ? spec.pos : where;
           if (at.file.empty()) at.file = context.source_name();
-          context.error(at, spec.type + ": " + message);
+          context.error(at, message);  // the registry names the action in its messages
           ok = false;
         }
       } catch (const std::exception& e) {
-        context.error(spec.pos, spec.type + ": validation failed: " + e.what());
+        context.error(spec.pos, "action \"" + spec.type + "\": validation failed: " + e.what());
         ok = false;
       }
     }

@@ -26,9 +26,9 @@ ActionRegistry test_registry() {
     std::vector<std::pair<std::string, SourcePos>> problems;
     auto message = spec.params.find("message");
     if (message == spec.params.end())
-      problems.emplace_back("needs a \"message\"", spec.pos);
+      problems.emplace_back("action \"log\" needs a \"message\"", spec.pos);
     else if (!std::holds_alternative<std::string>(message->second.value))
-      problems.emplace_back("\"message\" must be a string", message->second.pos);
+      problems.emplace_back("argument \"message\" of action \"log\" must be a string", message->second.pos);
     return problems;
   };
   registry.add("log", log);
@@ -36,7 +36,8 @@ ActionRegistry test_registry() {
   notify.summary = "tell the desktop user";
   notify.validate = [](const ActionSpec& spec) {
     std::vector<std::pair<std::string, SourcePos>> problems;
-    if (!spec.params.count("summary")) problems.emplace_back("needs a \"summary\"", spec.pos);
+    if (!spec.params.count("summary"))
+      problems.emplace_back("action \"notify\" needs a \"summary\"", spec.pos);
     return problems;
   };
   registry.add("notify", notify);
@@ -46,10 +47,14 @@ ActionRegistry test_registry() {
     std::vector<std::pair<std::string, SourcePos>> problems;
     auto high = spec.params.find("memory_high");
     if (high == spec.params.end()) {
-      problems.emplace_back("needs \"memory_high\"", spec.pos);
+      problems.emplace_back("action \"slice.set-memory-high\" needs \"memory_high\"", spec.pos);
     } else if (const auto* text = std::get_if<std::string>(&high->second.value)) {
       auto size = parse_size(*text);
-      if (!size) problems.emplace_back(size.error().message, high->second.pos);
+      if (!size) {
+        problems.emplace_back(
+            "argument \"memory_high\" of action \"slice.set-memory-high\": " + size.error().message,
+            high->second.pos);
+      }
     }
     return problems;
   };
@@ -399,8 +404,10 @@ actions = [
       (Lines{
           "p.toml:6:12: unknown action type \"notfy\"; did you mean \"notify\"? (this build knows: log, "
           "notify, slice.set-memory-high)",
-          "p.toml:7:3: log: needs a \"message\"", "p.toml:8:29: log: \"message\" must be a string",
-          "p.toml:9:51: slice.set-memory-high: invalid size \"6 parsecs\": expected bytes, a number with "
+          "p.toml:7:3: action \"log\" needs a \"message\"",
+          "p.toml:8:29: argument \"message\" of action \"log\" must be a string",
+          "p.toml:9:51: argument \"memory_high\" of action \"slice.set-memory-high\": invalid size \"6 "
+          "parsecs\": expected bytes, a number with "
           "K/M/G/T (1024-based), or a percent of RAM like \"25%\"",
           "p.toml:10:42: action argument \"extra\": expected a boolean, a number, a string or an array of "
           "strings, got a table",
@@ -427,7 +434,7 @@ TEST(PolicyLoader, AValidatorThatThrowsBecomesADiagnostic) {
   auto result =
       parse_policy(std::string(kMinimal) + "actions = [ { type = \"log\" } ]\n", "p.toml", &throwing);
   ASSERT_EQ(result.diagnostics.size(), 1u);
-  EXPECT_EQ(result.diagnostics[0].to_string(), "p.toml:5:13: log: validation failed: boom");
+  EXPECT_EQ(result.diagnostics[0].to_string(), "p.toml:5:13: action \"log\": validation failed: boom");
 }
 
 TEST(PolicyLoader, TypedGettersSayWhatWasExpected) {
