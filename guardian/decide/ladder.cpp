@@ -180,6 +180,17 @@ std::vector<Measurement> measure(const Condition& condition, const ModelView& vi
     }
     return out;
   }
+  if (view.user_manager_path.empty()) return out;
+  if (condition.cgroup.find('*') == std::string::npos) {
+    // A plain path names at most one cgroup: compare whole paths instead of globbing each one.
+    const std::string path = view.user_manager_path + "/" + condition.cgroup;
+    if (const CgroupSample* sample = snapshot.find(path)) {
+      if (auto value = cgroup_value(condition.signal, snapshot, path, sample, find_oomd(view, path))) {
+        out.push_back({*value, condition.cgroup});
+      }
+    }
+    return out;
+  }
   for (const auto& sample : snapshot.cgroups) {
     auto relative = below_manager(sample.path, view.user_manager_path);
     if (!relative || !selector_matches(condition.cgroup, *relative)) continue;
