@@ -14,15 +14,15 @@ namespace guardian::cli {
 namespace {
 
 void print_help(FILE* out) {
-  std::fprintf(out,
-               "usage: guardian check-policy FILE...\n"
-               "       guardian check-policy --print-default\n"
-               "       guardian check-policy --list-actions\n\n"
-               "Validates policy files. Prints \"FILE: ok (N levels)\" per valid file, or one\n"
-               "\"FILE:LINE:COL: message\" line per problem.\n\n"
-               "  --print-default  print the policy compiled into guardian (used without --policy)\n"
-               "  --list-actions   list the action types this build can run\n\n"
-               "exit status: 0 all valid, 1 a file has errors, 2 usage error or unreadable file\n");
+  (void)std::fprintf(out,
+                     "usage: guardian check-policy FILE...\n"
+                     "       guardian check-policy --print-default\n"
+                     "       guardian check-policy --list-actions\n\n"
+                     "Validates policy files. Prints \"FILE: ok (N levels)\" per valid file, or one\n"
+                     "\"FILE:LINE:COL: message\" line per problem.\n\n"
+                     "  --print-default  print the policy compiled into guardian (used without --policy)\n"
+                     "  --list-actions   list the action types this build can run\n\n"
+                     "exit status: 0 all valid, 1 a file has errors, 2 usage error or unreadable file\n");
 }
 
 }  // namespace
@@ -44,7 +44,7 @@ int run_check_policy(int argc, char** argv) {
     } else if (!options_done && arg == "--list-actions") {
       list_actions = true;
     } else if (!options_done && arg.size() > 1 && arg.front() == '-') {
-      std::fprintf(stderr, "guardian check-policy: unknown option \"%s\"\n\n", argv[i]);
+      (void)std::fprintf(stderr, "guardian check-policy: unknown option \"%s\"\n\n", argv[i]);
       print_help(stderr);
       return kExitUsage;
     } else {
@@ -53,22 +53,22 @@ int run_check_policy(int argc, char** argv) {
   }
   if (print_default || list_actions) {
     if (!files.empty() || (print_default && list_actions)) {
-      std::fprintf(stderr, "guardian check-policy: --print-default and --list-actions take no files\n");
+      (void)std::fprintf(stderr, "guardian check-policy: --print-default and --list-actions take no files\n");
       return kExitUsage;
     }
     if (print_default) {
       const auto text = embedded_default_policy();
-      std::fwrite(text.data(), 1, text.size(), stdout);
+      (void)std::fwrite(text.data(), 1, text.size(), stdout);
     } else {
       const ActionRegistry& registry = builtin_actions();
       for (const auto& type : registry.types()) {
-        std::printf("%-28s %s\n", type.c_str(), registry.find(type)->summary.c_str());
+        (void)std::printf("%-28s %s\n", type.c_str(), registry.find(type)->summary.c_str());
       }
     }
     return kExitOk;
   }
   if (files.empty()) {
-    std::fprintf(stderr, "guardian check-policy: no policy file given\n\n");
+    (void)std::fprintf(stderr, "guardian check-policy: no policy file given\n\n");
     print_help(stderr);
     return kExitUsage;
   }
@@ -79,20 +79,20 @@ int run_check_policy(int argc, char** argv) {
     const PolicyLoadResult result = load_policy_file(file, &registry);
     if (result.read_failed) {
       for (const auto& diagnostic : result.diagnostics) {
-        std::fprintf(stderr, "guardian check-policy: %s\n", diagnostic.to_string().c_str());
+        (void)std::fprintf(stderr, "guardian check-policy: %s\n", diagnostic.to_string().c_str());
       }
       status = kExitUsage;
       continue;
     }
     if (result.policy) {
       const size_t levels = result.policy->levels.size();
-      std::printf("%s: ok (%zu level%s)\n", file.c_str(), levels, levels == 1 ? "" : "s");
+      (void)std::printf("%s: ok (%zu level%s)\n", file.c_str(), levels, levels == 1 ? "" : "s");
       continue;
     }
     for (const auto& diagnostic : result.diagnostics) std::printf("%s\n", diagnostic.to_string().c_str());
     if (status == kExitOk) status = kExitFinding;
   }
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   return status;
 }
 

@@ -31,13 +31,13 @@ struct Measurement {
 std::string format_value(Signal signal, double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buf[48];
-  std::snprintf(buf, sizeof buf, signal == Signal::TriggerFired ? "%.0f" : "%.2f", value);
+  (void)std::snprintf(buf, sizeof buf, signal == Signal::TriggerFired ? "%.0f" : "%.2f", value);
   return buf;
 }
 
 std::string format_seconds(std::chrono::microseconds duration) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(duration.count()) / 1e6);
+  (void)std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(duration.count()) / 1e6);
   return buf;
 }
 

@@ -37,6 +37,7 @@ std::string_view signal_name(Signal signal) {
 const std::vector<std::string_view>& signal_names() {
   static const std::vector<std::string_view> kNames = [] {
     std::vector<std::string_view> names;
+    names.reserve(kSignalNames.size());
     for (const auto& entry : kSignalNames) names.push_back(entry.second);
     return names;
   }();

@@ -14,6 +14,16 @@ namespace {
 // The one version of the policy schema this build reads.
 constexpr int64_t kPolicyVersion = 1;
 
+// "\"level\": expected [[level]] tables …" when a section has the wrong TOML shape.
+std::string shape_error(const std::string& key, const toml::node& node, bool array_of_tables) {
+  std::string message = "\"" + key + "\": expected ";
+  message += array_of_tables ? "[[" + key + "]] tables (an array of tables)" : "a [" + key + "] table";
+  message += ", got ";
+  message += toml_type_name(node.type());
+  if (array_of_tables && node.is_table()) message += " — write [[" + key + "]], not [" + key + "]";
+  return message;
+}
+
 }  // namespace
 
 std::string Diagnostic::to_string() const {
@@ -85,17 +95,14 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
     if (section.array_of_tables) {
       const toml::array* array = node->as_array();
       if (!array || !array->is_array_of_tables()) {
-        context.error(*node, "\"" + key + "\": expected [[" + key + "]] tables (an array of tables), got " +
-                                 std::string(toml_type_name(node->type())) +
-                                 (node->is_table() ? " — write [[" + key + "]], not [" + key + "]" : ""));
+        context.error(*node, shape_error(key, *node, /*array_of_tables=*/true));
         continue;
       }
       for (const toml::node& element : *array) section.parse(*element.as_table(), context, policy);
     } else {
       const toml::table* table = node->as_table();
       if (!table) {
-        context.error(*node, "\"" + key + "\": expected a [" + key + "] table, got " +
-                                 std::string(toml_type_name(node->type())));
+        context.error(*node, shape_error(key, *node, /*array_of_tables=*/false));
         continue;
       }
       section.parse(*table, context, policy);
