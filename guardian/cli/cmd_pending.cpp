@@ -12,6 +12,5 @@ int pending(const char* name) {
 }  // namespace
 int run_daemon(int, char**) { return pending("run"); }
 int run_sample(int, char**) { return pending("sample"); }
-int run_check_policy(int, char**) { return pending("check-policy"); }
 int run_doctor(int, char**) { return pending("doctor"); }
 }  // namespace guardian::cli

@@ -22,8 +22,8 @@ struct ModelView {
 };
 
 struct LadderState {
-  size_t level = 0;  // 0 = normal; i = policy.levels[i-1]
-  std::vector<MonoTime> entered_at;  // when each active level (1..level) was entered
+  size_t level = 0;                         // 0 = normal; i = policy.levels[i-1]
+  std::vector<MonoTime> entered_at;         // when each active level (1..level) was entered
   std::optional<MonoTime> exit_true_since;  // since when the current level's exit has held
 };
 
@@ -43,7 +43,7 @@ struct Decision {
   LadderState next;
   std::vector<Transition> transitions;
   std::vector<ActionCommand> commands;  // in execution order
-  std::string explanation;  // why we are at next.level now (for `Explain` / status)
+  std::string explanation;              // why we are at next.level now (for `Explain` / status)
 };
 
 // Level names: 0 -> "normal", i -> policy.levels[i-1].name.

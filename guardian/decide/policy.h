@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -24,22 +25,33 @@ struct SourcePos {
 
 // What a condition measures.
 enum class Signal {
-  SomeAvg10,          // PSI some avg10, percent
-  FullAvg10,          // PSI full avg10, percent
+  SomeAvg10,  // PSI some avg10, percent
+  FullAvg10,  // PSI full avg10, percent
   SomeAvg60,
   FullAvg60,
-  OomdLimitPercent,   // full avg10 as percent of oomd's limit for that cgroup (100 = at the limit)
-  SecondsUntilKill,   // model's seconds until oomd would kill (no kill on course = +inf)
-  MemoryHighPercent,  // memory.current as percent of memory.high (no high = 0)
+  OomdLimitPercent,     // full avg10 as percent of oomd's limit for that cgroup (100 = at the limit)
+  SecondsUntilKill,     // model's seconds until oomd would kill (no kill on course = +inf)
+  MemoryHighPercent,    // memory.current as percent of memory.high (no high = 0)
   MemAvailablePercent,  // system MemAvailable as percent of MemTotal
-  TriggerFired,       // a PSI trigger fired on the cgroup since the last tick (1 or 0)
+  TriggerFired,         // a PSI trigger fired on the cgroup since the last tick (1 or 0)
 };
+
+// Signal names as a policy writes them ("full_avg10", …) and back.
+std::optional<Signal> signal_from_name(std::string_view name);
+std::string_view signal_name(Signal signal);
+const std::vector<std::string_view>& signal_names();
 
 // Which cgroups a condition looks at.
 //  "system"        -> /proc/pressure/memory and /proc/meminfo
-//  "oomd-watched"  -> any cgroup systemd-oomd watches (true if true for any of them)
+//  "oomd-watched"  -> every cgroup systemd-oomd watches
 //  otherwise       -> a cgroup path relative to the user manager ("app.slice",
 //                     "container.slice/jellyfin.service"); '*' matches within one component.
+// When the selector matches several cgroups the condition compares their most severe value (the
+// highest, or for seconds_until_kill the lowest): `above` holds when any of them is above,
+// `below` only when all of them are below — so an exit condition never fires while one watched
+// cgroup is still hot. No matching cgroup (or no value, e.g. memory.pressure unreadable): the
+// condition is false; as an exit condition it is skipped instead, so a vanished cgroup (or a host
+// without oomd-watched cgroups) cannot pin a level — see Level::exit.
 struct Condition {
   Signal signal = Signal::FullAvg10;
   std::string cgroup = "oomd-watched";
@@ -64,7 +76,9 @@ struct ActionSpec {
 struct Level {
   std::string name;
   std::vector<Condition> enter;  // any true -> enter (or stay)
-  std::vector<Condition> exit;   // all true (for `hold`) -> step down; empty = none of `enter` true
+  // Step down when none of `enter` holds, `hold` has passed since entry, and every exit condition
+  // that can be measured holds (empty, or nothing measurable: "none of enter holds" suffices).
+  std::vector<Condition> exit;
   std::chrono::microseconds hold{10'000'000};  // minimum time at this level before leaving it
   std::vector<ActionSpec> actions;
   SourcePos pos;
@@ -76,8 +90,8 @@ struct SamplingSettings {
 };
 
 struct Policy {
-  std::string name = "default";
-  std::string source;  // file path, or "<embedded default>"
+  std::string name = "default";  // top-level `name`, else the file's stem
+  std::string source;            // file path, or "<embedded default>"
   SamplingSettings sampling;
   std::vector<Level> levels;  // ordered from mildest to most severe; "normal" is implicit below them
 

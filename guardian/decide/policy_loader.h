@@ -2,6 +2,7 @@
 // FILE:LINE:COL; unknown keys get the nearest valid key suggested.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@ struct Diagnostic {
 struct PolicyLoadResult {
   std::optional<Policy> policy;  // set only when diagnostics is empty
   std::vector<Diagnostic> diagnostics;
+  bool read_failed = false;  // the file could not be read at all (vs. read but invalid)
 };
 
 // Parses `text` as the policy file `source_name`. When `actions` is given, each action's type
@@ -28,7 +30,8 @@ struct PolicyLoadResult {
 PolicyLoadResult parse_policy(std::string_view text, const std::string& source_name,
                               const ActionRegistry* actions);
 
-// Reads and parses a file.
+// Reads and parses a file. Never throws: an unreadable file is a diagnostic too (read_failed).
+// The daemon's SIGHUP reload uses this and keeps the old policy when diagnostics is not empty.
 PolicyLoadResult load_policy_file(const std::string& path, const ActionRegistry* actions);
 
 // policies/default.toml, compiled into the binary.

@@ -1,0 +1,99 @@
+// guardian check-policy FILE...: validates policy files with the actions this build ships.
+// Exit 0 when every file is valid ("FILE: ok (N levels)"), 1 with one FILE:LINE:COL line per
+// problem on stdout, 2 for a usage error or a file that cannot be read.
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "act/action.h"
+#include "cli/commands.h"
+#include "decide/policy_loader.h"
+
+namespace guardian::cli {
+namespace {
+
+void print_help(FILE* out) {
+  (void)std::fprintf(out,
+                     "usage: guardian check-policy FILE...\n"
+                     "       guardian check-policy --print-default\n"
+                     "       guardian check-policy --list-actions\n\n"
+                     "Validates policy files. Prints \"FILE: ok (N levels)\" per valid file, or one\n"
+                     "\"FILE:LINE:COL: message\" line per problem.\n\n"
+                     "  --print-default  print the policy compiled into guardian (used without --policy)\n"
+                     "  --list-actions   list the action types this build can run\n\n"
+                     "exit status: 0 all valid, 1 a file has errors, 2 usage error or unreadable file\n");
+}
+
+}  // namespace
+
+int run_check_policy(int argc, char** argv) {
+  std::vector<std::string> files;
+  bool print_default = false;
+  bool list_actions = false;
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!options_done && arg == "--") {
+      options_done = true;
+    } else if (!options_done && (arg == "--help" || arg == "-h")) {
+      print_help(stdout);
+      return kExitOk;
+    } else if (!options_done && arg == "--print-default") {
+      print_default = true;
+    } else if (!options_done && arg == "--list-actions") {
+      list_actions = true;
+    } else if (!options_done && arg.size() > 1 && arg.front() == '-') {
+      (void)std::fprintf(stderr, "guardian check-policy: unknown option \"%s\"\n\n", argv[i]);
+      print_help(stderr);
+      return kExitUsage;
+    } else {
+      files.emplace_back(arg);
+    }
+  }
+  if (print_default || list_actions) {
+    if (!files.empty() || (print_default && list_actions)) {
+      (void)std::fprintf(stderr, "guardian check-policy: --print-default and --list-actions take no files\n");
+      return kExitUsage;
+    }
+    if (print_default) {
+      const auto text = embedded_default_policy();
+      (void)std::fwrite(text.data(), 1, text.size(), stdout);
+    } else {
+      const ActionRegistry& registry = builtin_actions();
+      for (const auto& type : registry.types()) {
+        (void)std::printf("%-28s %s\n", type.c_str(), registry.find(type)->summary.c_str());
+      }
+    }
+    return kExitOk;
+  }
+  if (files.empty()) {
+    (void)std::fprintf(stderr, "guardian check-policy: no policy file given\n\n");
+    print_help(stderr);
+    return kExitUsage;
+  }
+
+  int status = kExitOk;
+  const ActionRegistry& registry = builtin_actions();
+  for (const auto& file : files) {
+    const PolicyLoadResult result = load_policy_file(file, &registry);
+    if (result.read_failed) {
+      for (const auto& diagnostic : result.diagnostics) {
+        (void)std::fprintf(stderr, "guardian check-policy: %s\n", diagnostic.to_string().c_str());
+      }
+      status = kExitUsage;
+      continue;
+    }
+    if (result.policy) {
+      const size_t levels = result.policy->levels.size();
+      (void)std::printf("%s: ok (%zu level%s)\n", file.c_str(), levels, levels == 1 ? "" : "s");
+      continue;
+    }
+    for (const auto& diagnostic : result.diagnostics) std::printf("%s\n", diagnostic.to_string().c_str());
+    if (status == kExitOk) status = kExitFinding;
+  }
+  (void)std::fflush(stdout);
+  return status;
+}
+
+}  // namespace guardian::cli
