@@ -22,6 +22,7 @@ struct DaemonOptions {
   bool dry_run = false;                  // decide and tell, never act
   std::string state_path;                // "" = StateStore::default_path(); ":memory:" = none
   bool status_lines = true;              // print level + pressure to stderr every few seconds
+  enum class LogTarget { Auto, Journal, Stderr } log_target = LogTarget::Auto;  // Auto: journal if its socket exists
   std::optional<uint64_t> max_ticks;     // stop after N ticks (tests, benchmarks)
 };
 

@@ -1,7 +1,9 @@
 #include "sense/psi_trigger.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +19,13 @@ std::string PsiTriggerSpec::to_string() const {
 Result<PsiTrigger> PsiTrigger::arm(const std::string& path, const PsiTriggerSpec& spec) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return make_error(path + ": cannot open for a PSI trigger: " + std::strerror(errno));
+  // Only procfs and cgroupfs pressure files take triggers. Anywhere else (a fixture tree under
+  // --host-root) the write would overwrite the file's first bytes, so refuse before writing.
+  struct statfs fs {};
+  if (::fstatfs(fd.get(), &fs) != 0) return make_error(path + ": fstatfs: " + std::strerror(errno));
+  if (fs.f_type != PROC_SUPER_MAGIC && fs.f_type != CGROUP2_SUPER_MAGIC) {
+    return make_error(path + ": not on procfs or cgroup2 (a fixture tree?): no PSI trigger, sampling on the interval only");
+  }
   const std::string trigger = spec.to_string();
   // psi.rst: the kernel takes the string with its terminating NUL.
   const ssize_t written = ::write(fd.get(), trigger.c_str(), trigger.size() + 1);

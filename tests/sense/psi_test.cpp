@@ -1,6 +1,11 @@
 #include "sense/psi.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/host_root.h"
 
 #include "sense/fixture_support.h"
 #include "sense/psi_trigger.h"
@@ -135,6 +140,32 @@ TEST(PsiTrigger, MissingFileNamesThePath) {
   ASSERT_FALSE(trigger.ok());
   EXPECT_NE(trigger.error().message.find("/proc/pressure/no-such-resource"), std::string::npos);
   EXPECT_NE(trigger.error().message.find("No such file"), std::string::npos) << trigger.error().message;
+}
+
+}  // namespace
+}  // namespace guardian
+
+namespace guardian {
+namespace {
+
+// A trigger written into a fixture file would overwrite its first bytes: arm() must refuse
+// anything that is not on procfs or cgroup2, and leave the file as it was.
+TEST(PsiTrigger, RefusesAFileOutsideProcfsAndCgroupfs) {
+  const std::string path = ::testing::TempDir() + "psi-trigger-fixture-" + std::to_string(::getpid());
+  const std::string content = "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(content.c_str(), f);
+    std::fclose(f);
+  }
+  auto trigger = PsiTrigger::arm(path, PsiTriggerSpec{});
+  ASSERT_FALSE(trigger.ok());
+  EXPECT_NE(trigger.error().message.find("not on procfs or cgroup2"), std::string::npos) << trigger.error().message;
+  auto after = read_file(path);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, content);
+  std::remove(path.c_str());
 }
 
 }  // namespace

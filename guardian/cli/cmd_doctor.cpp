@@ -1,0 +1,113 @@
+// guardian doctor: the incident report's investigation as one command. Samples the host twice
+// (so pressure trends and pgscan deltas are real), models oomd, and prints one finding per
+// question with a verdict and the next step. Exit 0 when every finding is ok/info, 1 otherwise.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/units.h"
+#include "daemon/oomd_rules.h"
+#include "model/findings.h"
+#include "model/workloads.h"
+#include "sense/sampler.h"
+
+namespace guardian::cli {
+
+int run_doctor(int argc, char** argv) {
+  const std::vector<OptionSpec> specs = {
+      {"host-root", true, "prefix for every host path (default /)"},
+      {"uid", true, "the user whose manager to inspect (default: own uid)"},
+      {"interval", true, "time between the two samples (default 1s)"},
+      {"json", false, "print the findings as JSON"},
+      {"help", false, "this text"},
+  };
+  Args args;
+  if (!args.parse(argc, argv, specs)) return kExitUsage;
+  if (args.has("help")) {
+    Args::print_help(stdout, "guardian doctor [--host-root DIR] [--json]", specs);
+    return kExitOk;
+  }
+  SamplerOptions sampler_options;
+  if (auto uid = args.get("uid")) {
+    auto parsed = parse_u64(*uid);
+    if (!parsed || *parsed > UINT32_MAX) {
+      std::fprintf(stderr, "guardian doctor: --uid wants a number\n");
+      return kExitUsage;
+    }
+    sampler_options.uid = static_cast<uint32_t>(*parsed);
+  }
+  std::chrono::microseconds interval{1'000'000};
+  if (auto text = args.get("interval")) {
+    auto parsed = parse_duration(*text);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "guardian doctor: --interval: %s\n", parsed.error().message.c_str());
+      return kExitUsage;
+    }
+    interval = *parsed;
+  }
+
+  HostRoot host(args.get("host-root").value_or(""));
+  Sampler sampler(host, sampler_options);
+  Snapshot first = sampler.sample();
+  OomdRuleSet rules = load_oomd_rules(host, sampler.layout(), first);
+  OomdModel model;
+  model.set_rules(rules.watched);
+  model.observe(first);
+  std::this_thread::sleep_for(interval);
+  Snapshot second = sampler.sample();
+  model.observe(second);
+
+  WorkloadSplit workloads = classify_workloads(second, sampler.layout().user_manager_path, {});
+  DoctorInput input;
+  input.layout = &sampler.layout();
+  input.snapshot = &second;
+  input.oomd_defaults = &rules.defaults;
+  input.oomd_sources = &rules.defaults.sources;
+  input.oomd = &model.states();
+  input.workloads = sampler.layout().system_only() ? nullptr : &workloads;
+  input.oomd_installed = ::access(host.path("/usr/lib/systemd/systemd-oomd").c_str(), F_OK) == 0 ||
+                         ::access(host.path("/lib/systemd/systemd-oomd").c_str(), F_OK) == 0;
+  std::vector<Finding> findings = core_findings(input);
+  for (const auto& warning : rules.warnings) {
+    findings.push_back({Finding::Verdict::Warning, "oomd-config", "configuration problem: " + warning, {},
+                        "fix the file; systemd ignores the bad line the same way"});
+  }
+  for (const auto& problem : sampler.take_problems()) {
+    findings.push_back({Finding::Verdict::Warning, "unreadable", problem.where + ": " + problem.message, {}, {}});
+  }
+
+  bool clean = true;
+  for (const auto& finding : findings) {
+    clean = clean && (finding.verdict == Finding::Verdict::Ok || finding.verdict == Finding::Verdict::Info);
+  }
+  if (args.has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& finding : findings) {
+      out.push_back({{"verdict", verdict_name(finding.verdict)},
+                     {"topic", finding.topic},
+                     {"summary", finding.summary},
+                     {"detail", finding.detail},
+                     {"next_step", finding.next_step}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& finding : findings) {
+      std::string tag(verdict_name(finding.verdict));
+      for (auto& c : tag) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      std::printf("[%-7s] %s\n", tag.c_str(), finding.summary.c_str());
+      std::string detail = finding.detail;
+      while (!detail.empty()) {
+        const auto eol = detail.find('\n');
+        std::printf("          %s\n", detail.substr(0, eol).c_str());
+        detail = eol == std::string::npos ? "" : detail.substr(eol + 1);
+      }
+      if (!finding.next_step.empty()) std::printf("          next: %s\n", finding.next_step.c_str());
+    }
+  }
+  return clean ? kExitOk : kExitFinding;
+}
+
+}  // namespace guardian::cli

@@ -1,0 +1,61 @@
+// guardian run: the daemon.
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/units.h"
+#include "daemon/daemon.h"
+
+namespace guardian::cli {
+
+int run_daemon(int argc, char** argv) {
+  const std::vector<OptionSpec> specs = {
+      {"policy", true, "policy file (default: the embedded policies/default.toml)"},
+      {"host-root", true, "prefix for every host path (a fixture tree; default /)"},
+      {"uid", true, "watch this user's manager (default: own uid)"},
+      {"dry-run", false, "decide and tell, but never act"},
+      {"state-file", true, "where originals are saved (default $XDG_STATE_HOME/guardian/state.json)"},
+      {"quiet", false, "no status line on stderr every 5 s"},
+      {"log", true, "where events go: auto (journal if running, else stderr), journal, stderr"},
+      {"ticks", true, "stop after N ticks (tests, benchmarks)"},
+      {"help", false, "this text"},
+  };
+  Args args;
+  if (!args.parse(argc, argv, specs)) return kExitUsage;
+  if (args.has("help")) {
+    Args::print_help(stdout, "guardian run [--policy FILE] [--host-root DIR] [--dry-run]", specs);
+    return kExitOk;
+  }
+  DaemonOptions options;
+  options.host_root = args.get("host-root").value_or("");
+  options.policy_path = args.get("policy");
+  options.dry_run = args.has("dry-run");
+  options.state_path = args.get("state-file").value_or("");
+  options.status_lines = !args.has("quiet");
+  if (auto target = args.get("log")) {
+    if (*target == "auto") options.log_target = DaemonOptions::LogTarget::Auto;
+    else if (*target == "journal") options.log_target = DaemonOptions::LogTarget::Journal;
+    else if (*target == "stderr") options.log_target = DaemonOptions::LogTarget::Stderr;
+    else {
+      std::fprintf(stderr, "guardian run: --log wants auto, journal or stderr, got \"%s\"\n", target->c_str());
+      return kExitUsage;
+    }
+  }
+  if (auto uid = args.get("uid")) {
+    auto parsed = parse_u64(*uid);
+    if (!parsed || *parsed > UINT32_MAX) {
+      std::fprintf(stderr, "guardian run: --uid wants a number, got \"%s\"\n", uid->c_str());
+      return kExitUsage;
+    }
+    options.uid = static_cast<uint32_t>(*parsed);
+  }
+  if (auto ticks = args.get("ticks")) {
+    auto parsed = parse_u64(*ticks);
+    if (!parsed) {
+      std::fprintf(stderr, "guardian run: --ticks wants a number, got \"%s\"\n", ticks->c_str());
+      return kExitUsage;
+    }
+    options.max_ticks = *parsed;
+  }
+  return guardian::run_daemon(options);
+}
+
+}  // namespace guardian::cli

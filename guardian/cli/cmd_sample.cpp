@@ -1,0 +1,78 @@
+// guardian sample: sense twice (so rates such as the pgscan delta and the stall share are
+// real), model, evaluate the policy once, print one JSON object.
+#include <thread>
+
+#include "act/action.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/units.h"
+#include "daemon/oomd_rules.h"
+#include "decide/ladder.h"
+#include "decide/policy_loader.h"
+#include "model/oomd_model.h"
+#include "sense/sampler.h"
+#include "tell/snapshot_json.h"
+
+namespace guardian::cli {
+
+int run_sample(int argc, char** argv) {
+  const std::vector<OptionSpec> specs = {
+      {"host-root", true, "prefix for every host path (default /)"},
+      {"policy", true, "policy whose level to report (default: embedded)"},
+      {"uid", true, "the user whose manager to read (default: own uid)"},
+      {"interval", true, "time between the two samples (default 1s)"},
+      {"json", false, "print JSON (the only format today)"},
+      {"help", false, "this text"},
+  };
+  Args args;
+  if (!args.parse(argc, argv, specs)) return kExitUsage;
+  if (args.has("help")) {
+    Args::print_help(stdout, "guardian sample [--host-root DIR] [--policy FILE] --json", specs);
+    return kExitOk;
+  }
+  SamplerOptions sampler_options;
+  if (auto uid = args.get("uid")) {
+    auto parsed = parse_u64(*uid);
+    if (!parsed || *parsed > UINT32_MAX) {
+      std::fprintf(stderr, "guardian sample: --uid wants a number\n");
+      return kExitUsage;
+    }
+    sampler_options.uid = static_cast<uint32_t>(*parsed);
+  }
+  std::chrono::microseconds interval{1'000'000};
+  if (auto text = args.get("interval")) {
+    auto parsed = parse_duration(*text);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "guardian sample: --interval: %s\n", parsed.error().message.c_str());
+      return kExitUsage;
+    }
+    interval = *parsed;
+  }
+  PolicyLoadResult loaded = args.get("policy") ? load_policy_file(*args.get("policy"), &builtin_actions())
+                                               : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  if (!loaded.policy) {
+    for (const auto& diagnostic : loaded.diagnostics) std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
+    return kExitFinding;
+  }
+
+  HostRoot host(args.get("host-root").value_or(""));
+  Sampler sampler(host, sampler_options);
+  OomdModel model;
+  Snapshot first = sampler.sample();
+  model.set_rules(load_oomd_rules(host, sampler.layout(), first).watched);
+  model.observe(first);
+  std::this_thread::sleep_for(interval);
+  Snapshot second = sampler.sample();
+  model.observe(second);
+  for (const auto& problem : sampler.take_problems()) {
+    std::fprintf(stderr, "guardian sample: %s: %s\n", problem.where.c_str(), problem.message.c_str());
+  }
+  ModelView view{&second, &model.states(), sampler.layout().user_manager_path};
+  Decision decision = decide(*loaded.policy, LadderState{}, view, second.mono);
+  std::printf("%s\n", snapshot_to_json(second, sampler.layout(), model.states(),
+                                       level_name(*loaded.policy, decision.next.level))
+                          .c_str());
+  return kExitOk;
+}
+
+}  // namespace guardian::cli

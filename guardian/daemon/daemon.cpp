@@ -1,0 +1,571 @@
+// The daemon loop. One thread; every tick runs the stages in order:
+//   sense (Sampler) -> model (OomdModel) -> decide (ladder) -> act (ActionWorker) -> tell.
+// Nothing here blocks for long: reading cgroup files is a few hundred preads, actions run on the
+// worker thread, components own their slow work.
+#include "daemon/daemon.h"
+
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "act/action_worker.h"
+#include "act/state_store.h"
+#include "common/fd.h"
+#include "common/host_root.h"
+#include "daemon/oomd_rules.h"
+#include "decide/ladder.h"
+#include "decide/policy_loader.h"
+#include "model/oomd_model.h"
+#include "sense/psi_trigger.h"
+#include "sense/sampler.h"
+#include "tell/journal.h"
+
+namespace guardian {
+namespace {
+
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+// A path relative to the user manager for messages ("app.slice"), or the full path.
+std::string short_cgroup(const std::string& path, const std::string& user_manager) {
+  if (!user_manager.empty() && path.starts_with(user_manager + "/")) return path.substr(user_manager.size() + 1);
+  return path;
+}
+
+class Daemon final : public DaemonLoop {
+ public:
+  explicit Daemon(DaemonOptions options)
+      : options_(std::move(options)),
+        host_(options_.host_root),
+        sampler_(host_, SamplerOptions{options_.uid, true, 5}),
+        state_(options_.state_path == ":memory:" ? std::string()
+               : options_.state_path.empty()    ? StateStore::default_path()
+                                                : options_.state_path) {
+    const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
+                         (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
+    sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
+    teller_.add_sink(sink_);
+    env_.host = &host_;
+    env_.state = &state_;
+    env_.teller = &teller_;
+    env_.dry_run = options_.dry_run;
+  }
+
+  ~Daemon() override {
+    for (auto& component : components_) teller_.remove_sink(component.get());
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int run();
+
+  // DaemonLoop
+  void request_reload() override { reload_requested_ = true; }
+  void request_rescan() override { sampler_.request_rescan(); rules_stale_ = true; }
+  void request_tick() override { tick_requested_ = true; }
+  void tell(const Event& event) override { teller_.emit(event); }
+  void note_oomd_kill(MonoTime when) override { model_.note_kill(when); }
+  [[nodiscard]] std::string explain() const override { return explanation_; }
+  ActionEnv& action_env() override { return env_; }
+  [[nodiscard]] const DaemonOptions& options() const override { return options_; }
+
+ private:
+  Result<Policy> read_policy();
+  void apply_policy(Policy policy);
+  void reload();
+  void restore_saved_state();
+  void refresh_rules(const Snapshot& snapshot);
+  void arm_triggers();
+  Result<void> set_timer();
+  void tick();
+  void execute(const Decision& decision);
+  void collect_action_results();
+  void unwind_all();
+  void print_status_line(const Snapshot& snapshot);
+  void notify_systemd(bool ready);
+  [[nodiscard]] std::vector<std::string> active_action_labels() const;
+
+  DaemonOptions options_;
+  HostRoot host_;
+  Sampler sampler_;
+  OomdModel model_;
+  StateStore state_;
+  EventTeller teller_;
+  JournalSink journal_sink_;
+  StderrSink stderr_sink_;
+  EventSink* sink_ = nullptr;
+  ActionEnv env_;
+  ActionWorker worker_;
+  std::optional<Policy> policy_;
+  LadderState ladder_;
+  std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
+  std::vector<std::unique_ptr<DaemonComponent>> components_;
+  std::vector<PsiTrigger> triggers_;
+  std::set<std::string> fired_;  // cgroup paths whose trigger fired since the last tick
+  std::set<std::string> trigger_problems_;  // paths whose trigger could not be armed (told once)
+  std::string explanation_ = "starting";
+  std::string last_status_;
+  UniqueFd epoll_;
+  UniqueFd timer_;
+  UniqueFd signals_;
+  bool reload_requested_ = false;
+  bool tick_requested_ = false;
+  bool rules_stale_ = true;
+  bool stopping_ = false;
+  uint64_t ticks_ = 0;
+  uint64_t watchdog_usec_ = 0;
+  MonoTime last_status_line_{};
+};
+
+Result<Policy> Daemon::read_policy() {
+  PolicyLoadResult loaded = options_.policy_path
+                                ? load_policy_file(*options_.policy_path, &builtin_actions())
+                                : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  if (!loaded.policy) {
+    std::string text;
+    for (const auto& diagnostic : loaded.diagnostics) text += (text.empty() ? "" : "\n") + diagnostic.to_string();
+    return make_error(text.empty() ? "policy did not load" : text);
+  }
+  return std::move(*loaded.policy);
+}
+
+void Daemon::apply_policy(Policy policy) {
+  policy_ = std::move(policy);
+  Event event{EventType::PolicyLoaded, 6,
+              "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
+                  " levels) from " + policy_->source,
+              {}};
+  event.with("POLICY", policy_->source);
+  teller_.emit(event);
+  for (auto& component : components_) component->on_policy(*policy_);
+  if (timer_) {
+    if (auto armed = set_timer(); !armed.ok()) {
+      teller_.emit(Event{EventType::SenseProblem, 4, "sampling timer: " + armed.error().message, {}});
+    }
+  }
+  rules_stale_ = true;  // triggers follow the policy's trigger spec
+}
+
+void Daemon::reload() {
+  reload_requested_ = false;
+  auto policy = read_policy();
+  if (!policy.ok()) {
+    Event event{EventType::PolicyRejected, 3,
+                "policy reload refused, the previous policy stays in force:\n" + policy.error().message, {}};
+    event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
+    teller_.emit(event);
+    return;
+  }
+  // A new ladder may have other levels and actions: step all the way down under the old
+  // policy (reverting what it applied), then let the next tick climb the new one.
+  unwind_all();
+  apply_policy(std::move(policy.value()));
+}
+
+void Daemon::restore_saved_state() {
+  if (auto loaded = state_.load(); !loaded.ok()) {
+    teller_.emit(Event{EventType::SenseProblem, 3,
+                       "state file unreadable, original values it held cannot be restored automatically: " +
+                           loaded.error().message,
+                       {}});
+    return;
+  }
+  for (const auto& [key, saved] : state_.entries()) {
+    const Restorer* restorer = builtin_actions().restorer(saved.kind);
+    Event event{EventType::StateRestored, 5, {}, {}};
+    event.with("KEY", key).with("KIND", saved.kind);
+    if (!restorer) {
+      event.priority = 4;
+      event.message = "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
+      event.with("RESULT", "unknown-kind");
+      teller_.emit(event);
+      continue;
+    }
+    if (options_.dry_run) {
+      event.message = "would restore " + key + " to the value saved by an earlier run (dry run)";
+      event.with("RESULT", "dry-run");
+      teller_.emit(event);
+      continue;
+    }
+    auto restored = (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    if (restored.ok()) {
+      (void)state_.forget(key);
+      event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
+      event.with("RESULT", "restored");
+    } else {
+      event.priority = 3;
+      event.message = "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
+      event.with("RESULT", "failed");
+    }
+    teller_.emit(event);
+  }
+}
+
+void Daemon::refresh_rules(const Snapshot& snapshot) {
+  rules_stale_ = false;
+  OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
+  for (const auto& warning : rules.warnings) {
+    teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
+  }
+  if (rules.watched != model_.rules()) {
+    std::string list;
+    for (const auto& watched : rules.watched) {
+      list += (list.empty() ? "" : ", ") + short_cgroup(watched.path, sampler_.layout().user_manager_path) + " " +
+              fmt("%.0f%%", watched.limit_percent) + "/" +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(watched.duration).count()) + "s";
+    }
+    Event event{EventType::PolicyLoaded, 6,
+                rules.watched.empty() ? "systemd-oomd watches no cgroup guardian can see"
+                                      : "systemd-oomd watches " + list,
+                {}};
+    event.with("OOMD_WATCHED", std::to_string(rules.watched.size()));
+    teller_.emit(event);
+    model_.set_rules(std::move(rules.watched));
+  }
+  arm_triggers();
+}
+
+void Daemon::arm_triggers() {
+  for (const auto& trigger : triggers_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, trigger.fd(), nullptr);
+  triggers_.clear();
+  if (!policy_ || !policy_->sampling.trigger) return;
+  std::vector<std::string> paths;
+  if (sampler_.layout().system_only()) {
+    paths.emplace_back("/proc/pressure/memory");
+  } else {
+    for (const auto& rule : model_.rules()) {
+      // user@UID.service's own memory.pressure is root-owned, and so is everything outside it
+      // (system.slice): triggers go on the delegated cgroups inside it, which the user owns.
+      if (!rule.path.starts_with(sampler_.layout().user_manager_path + "/")) continue;
+      paths.push_back(sampler_.layout().cgroup2_mount + rule.path + "/memory.pressure");
+    }
+  }
+  for (const auto& path : paths) {
+    auto trigger = PsiTrigger::arm(host_.path(path), *policy_->sampling.trigger);
+    if (!trigger.ok()) {
+      // Said once per path: the rules refresh every 30 ticks and would repeat it.
+      if (trigger_problems_.insert(path).second) {
+        Event event{EventType::SenseProblem, 4, "PSI trigger not armed: " + trigger.error().message, {}};
+        event.with("WHERE", path);
+        teller_.emit(event);
+      }
+      continue;
+    }
+    trigger_problems_.erase(path);
+    epoll_event ev{};
+    ev.events = EPOLLPRI;
+    ev.data.fd = trigger->fd();
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, trigger->fd(), &ev);
+    triggers_.push_back(std::move(trigger.value()));
+  }
+}
+
+Result<void> Daemon::set_timer() {
+  const auto interval = policy_ ? policy_->sampling.interval : std::chrono::microseconds(1'000'000);
+  itimerspec spec{};
+  spec.it_interval.tv_sec = static_cast<time_t>(interval.count() / 1'000'000);
+  spec.it_interval.tv_nsec = static_cast<long>((interval.count() % 1'000'000) * 1000);
+  spec.it_value = spec.it_interval;
+  if (timerfd_settime(timer_.get(), 0, &spec, nullptr) != 0) return make_error(std::strerror(errno));
+  return {};
+}
+
+std::vector<std::string> Daemon::active_action_labels() const {
+  std::vector<std::string> labels;
+  for (const auto& [key, action] : active_) {
+    labels.push_back(level_name(*policy_, key.first) + "/" + action->type());
+  }
+  return labels;
+}
+
+void Daemon::execute(const Decision& decision) {
+  for (const auto& transition : decision.transitions) {
+    Event event{EventType::LevelChanged, transition.to > transition.from ? 4 : 5,
+                "level " + level_name(*policy_, transition.from) + " -> " + level_name(*policy_, transition.to) +
+                    ": " + transition.reason,
+                {}};
+    event.with("LEVEL", level_name(*policy_, transition.to))
+        .with("PREVIOUS_LEVEL", level_name(*policy_, transition.from))
+        .with("REASON", transition.reason);
+    teller_.emit(event);
+  }
+  for (const auto& command : decision.commands) {
+    const auto key = std::make_pair(command.level, command.action_index);
+    const ActionSpec& spec = policy_->levels[command.level - 1].actions[command.action_index];
+    const std::string label = level_name(*policy_, command.level) + "/" + spec.type;
+    if (command.kind == ActionCommand::Kind::Apply) {
+      const ActionRegistry::Entry* entry = builtin_actions().find(spec.type);
+      auto action = entry ? entry->create(spec, env_) : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
+      if (!action.ok()) {
+        Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
+        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "failed");
+        teller_.emit(event);
+        continue;
+      }
+      std::shared_ptr<Action> shared = std::move(action.value());
+      active_[key] = shared;
+      if (options_.dry_run) {
+        Event event{EventType::ActionApplied, 5, "dry run: would " + shared->describe(), {}};
+        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "dry-run");
+        teller_.emit(event);
+        continue;
+      }
+      worker_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000)});
+    } else {
+      auto it = active_.find(key);
+      if (it == active_.end()) continue;
+      std::shared_ptr<Action> shared = it->second;
+      active_.erase(it);
+      if (options_.dry_run) {
+        Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
+        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "dry-run");
+        teller_.emit(event);
+        continue;
+      }
+      worker_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000)});
+    }
+  }
+}
+
+void Daemon::collect_action_results() {
+  for (auto& done : worker_.drain()) {
+    const bool failed = done.result.outcome == ActionResult::Outcome::Failed ||
+                        done.result.outcome == ActionResult::Outcome::TimedOut;
+    const EventType type = failed                                     ? EventType::ActionFailed
+                           : done.job.kind == ActionJob::Kind::Apply ? EventType::ActionApplied
+                                                                      : EventType::ActionReverted;
+    Event event{type, failed ? 3 : 5,
+                done.job.label + (done.job.kind == ActionJob::Kind::Apply ? " applied" : " reverted") +
+                    (done.result.detail.empty() ? "" : ": " + done.result.detail),
+                {}};
+    const auto slash = done.job.label.find('/');
+    event.with("ACTION", done.job.action->type())
+        .with("LEVEL", done.job.label.substr(0, slash))
+        .with("RESULT", std::string(outcome_name(done.result.outcome)))
+        .with("DURATION_MS", std::to_string(done.took.count()));
+    if (failed) event.message = done.job.label + " failed: " + done.result.detail;
+    teller_.emit(event);
+  }
+}
+
+void Daemon::unwind_all() {
+  if (!policy_) return;
+  Decision decision = unwind(*policy_, ladder_);
+  execute(decision);
+  ladder_ = decision.next;
+  active_.clear();
+}
+
+void Daemon::print_status_line(const Snapshot& snapshot) {
+  if (!options_.status_lines) return;
+  if (snapshot.mono - last_status_line_ < std::chrono::seconds(5)) return;
+  last_status_line_ = snapshot.mono;
+  std::string line = "guardian: level=" + level_name(*policy_, ladder_.level);
+  if (snapshot.system_pressure) {
+    line += " system memory pressure some avg10=" + fmt("%.2f", snapshot.system_pressure->some.avg10) +
+            "% full avg10=" + fmt("%.2f", snapshot.system_pressure->full.avg10) + "%";
+  }
+  if (snapshot.meminfo.total_bytes) {
+    line += " available=" + format_bytes(snapshot.meminfo.available_bytes) + "/" + format_bytes(snapshot.meminfo.total_bytes);
+  }
+  for (const auto& state : model_.states()) {
+    if (!state.present) continue;
+    line += " | " + short_cgroup(state.rule.path, sampler_.layout().user_manager_path) + " full " +
+            fmt("%.2f", state.full_avg10) + "% of " + fmt("%.0f", state.rule.limit_percent) + "%";
+    if (state.seconds_until_kill) line += " kill in " + fmt("%.0f", *state.seconds_until_kill) + "s";
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void Daemon::notify_systemd(bool ready) {
+  std::string status = "level " + level_name(*policy_, ladder_.level);
+  double worst = 0;
+  for (const auto& state : model_.states()) worst = std::max(worst, state.limit_fraction);
+  if (!model_.states().empty()) status += ", worst watched cgroup at " + fmt("%.0f", worst * 100) + "% of oomd's limit";
+  if (ready) sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
+  else if (status != last_status_) sd_notify(0, ("STATUS=" + status).c_str());
+  last_status_ = status;
+  if (watchdog_usec_) sd_notify(0, "WATCHDOG=1");
+}
+
+void Daemon::tick() {
+  tick_requested_ = false;
+  Snapshot snapshot = sampler_.sample();
+  for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
+  fired_.clear();
+  for (const auto& problem : sampler_.take_problems()) {
+    Event event{EventType::SenseProblem, 4, problem.where + ": " + problem.message, {}};
+    event.with("WHERE", problem.where);
+    teller_.emit(event);
+  }
+  if (rules_stale_ || ticks_ % 30 == 0) refresh_rules(snapshot);
+  model_.observe(snapshot);
+
+  ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path};
+  Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
+  execute(decision);
+  ladder_ = decision.next;
+  explanation_ = decision.explanation;
+
+  TickView tick_view;
+  tick_view.snapshot = &snapshot;
+  tick_view.layout = &sampler_.layout();
+  tick_view.oomd = &model_.states();
+  tick_view.policy = &*policy_;
+  tick_view.ladder = &ladder_;
+  tick_view.level_name = level_name(*policy_, ladder_.level);
+  tick_view.explanation = explanation_;
+  tick_view.active_actions = active_action_labels();
+  tick_view.dry_run = options_.dry_run;
+  for (auto& component : components_) component->on_tick(tick_view);
+  print_status_line(snapshot);
+  ++ticks_;
+}
+
+int Daemon::run() {
+  auto policy = read_policy();
+  if (!policy.ok()) {
+    std::fprintf(stderr, "guardian: the policy has errors, not starting:\n%s\n", policy.error().message.c_str());
+    return 1;
+  }
+  epoll_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
+  timer_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  signals_ = UniqueFd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!epoll_ || !timer_ || !signals_) {
+    std::fprintf(stderr, "guardian: cannot set up the event loop: %s\n", std::strerror(errno));
+    return 2;
+  }
+  auto watch = [this](int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  };
+  watch(timer_.get(), EPOLLIN);
+  watch(signals_.get(), EPOLLIN);
+  watch(worker_.fd(), EPOLLIN);
+  if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
+
+  const HostLayout& layout = sampler_.layout();
+  {
+    Event started{EventType::Started, 6,
+                  std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
+                      (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
+                  {}};
+    started.with("MODE", layout.system_only() ? "system-only" : "full").with("DRY_RUN", options_.dry_run ? "1" : "0");
+    teller_.emit(started);
+  }
+  if (layout.system_only()) {
+    Event event{EventType::SystemOnlyMode, 5, layout.system_only_reason, {}};
+    event.with("MODE", "system-only");
+    teller_.emit(event);
+  }
+  restore_saved_state();
+
+  components_ = make_components(options_);
+  for (auto& component : components_) {
+    teller_.add_sink(component.get());
+    component->start(*this);
+    for (int fd : component->fds()) watch(fd, EPOLLIN);
+  }
+  apply_policy(std::move(policy.value()));
+  if (auto armed = set_timer(); !armed.ok()) {
+    std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
+    return 2;
+  }
+
+  tick();
+  notify_systemd(true);
+
+  epoll_event events[16];
+  while (!stopping_) {
+    if (options_.max_ticks && ticks_ >= *options_.max_ticks) break;
+    int n = epoll_wait(epoll_.get(), events, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "guardian: epoll_wait: %s\n", std::strerror(errno));
+      return 2;
+    }
+    bool due = tick_requested_;
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == timer_.get()) {
+        uint64_t expirations = 0;
+        [[maybe_unused]] auto r = read(fd, &expirations, sizeof expirations);
+        due = true;
+      } else if (fd == signals_.get()) {
+        signalfd_siginfo info{};
+        while (read(fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+          if (info.ssi_signo == SIGHUP) reload_requested_ = true;
+          else stopping_ = true;
+        }
+      } else if (fd == worker_.fd()) {
+        collect_action_results();
+      } else if (events[i].events & EPOLLPRI) {
+        for (const auto& trigger : triggers_) {
+          if (trigger.fd() != fd) continue;
+          // ".../app.slice/memory.pressure" -> "/…/app.slice"; "/proc/pressure/memory" -> "/".
+          std::string path = trigger.path().substr(host_.root().size());
+          const auto& mount = sampler_.layout().cgroup2_mount;
+          if (path.starts_with(mount)) path = path.substr(mount.size(), path.size() - mount.size() - std::strlen("/memory.pressure"));
+          else path = "/";
+          fired_.insert(path);
+          due = true;
+        }
+      } else {
+        for (auto& component : components_) {
+          for (int cfd : component->fds()) {
+            if (cfd == fd) component->on_fd_ready(fd);
+          }
+        }
+      }
+    }
+    if (stopping_) break;
+    if (reload_requested_) reload();
+    if (due || tick_requested_) {
+      tick();
+      notify_systemd(false);
+    }
+  }
+
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
+  teller_.emit(Event{EventType::Stopping, 6, "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)", {}});
+  unwind_all();
+  worker_.wait_idle();
+  collect_action_results();
+  for (auto& component : components_) component->stop();
+  return 0;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  // Block the signals the loop reads through signalfd before any thread starts, so every
+  // thread inherits the mask and the signals reach the signalfd.
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  Daemon daemon(options);
+  return daemon.run();
+}
+
+}  // namespace guardian

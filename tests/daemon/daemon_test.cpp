@@ -1,0 +1,149 @@
+// The real `guardian run` binary over fixture host roots: it starts, climbs, reverts on
+// SIGTERM, keeps its policy when a reload is broken, and says once that it is in system-only
+// mode on a host like the build machines.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/subprocess.h"
+
+namespace guardian {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// A level that is always entered: MemAvailable is always below 100% of MemTotal.
+constexpr const char* kPolicyA = R"(version = 1
+[sampling]
+interval = "1s"
+[[level]]
+name = "always-a"
+hold = "1s"
+enter = [ { signal = "mem_available_percent", cgroup = "system", below = 100 } ]
+actions = [ { type = "log", message = "policy A is in force" } ]
+)";
+
+constexpr const char* kPolicyB = R"(version = 1
+[sampling]
+interval = "1s"
+[[level]]
+name = "always-b"
+hold = "1s"
+enter = [ { signal = "mem_available_percent", cgroup = "system", below = 100 } ]
+actions = [ { type = "log", message = "policy B is in force" } ]
+)";
+
+// A typo'd key and a wrong type: the reload must be refused with FILE:LINE:COL lines.
+constexpr const char* kBroken = R"(version = 1
+[[level]]
+name = "broken"
+enter = [ { signal = "full_avg10", cgroup = "system", abvoe = 10 } ]
+hold = 5
+)";
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("guardian-daemon-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::vector<std::string> run_args(const std::string& fixture, const std::string& policy) {
+    return {GUARDIAN_BINARY, "run", "--host-root", std::string(GUARDIAN_FIXTURES_DIR) + "/" + fixture,
+            "--uid", "1000", "--policy", policy, "--state-file", (dir_ / "state.json").string(), "--log", "stderr", "--dry-run"};
+  }
+  fs::path dir_;
+};
+
+TEST_F(DaemonTest, ClimbsOnAFixtureAndUnwindsOnSigterm) {
+  const auto policy = write("a.toml", kPolicyA);
+  test::Subprocess guardian(run_args("fedora42-podman", policy));
+  ASSERT_NE(guardian.wait_for("started", 10s), "") << guardian.stderr_text();
+  EXPECT_EQ(guardian.stderr_text().find("system-only"), std::string::npos) << guardian.stderr_text();
+  ASSERT_NE(guardian.wait_for("level normal -> always-a", 10s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian.wait_for("dry run: would log", 5s), "") << guardian.stderr_text();
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
+  EXPECT_NE(guardian.stderr_text().find("guardian stopping: reverting 1 active action(s)"), std::string::npos)
+      << guardian.stderr_text();
+  EXPECT_NE(guardian.stderr_text().find("dry run: would revert log"), std::string::npos) << guardian.stderr_text();
+}
+
+TEST_F(DaemonTest, BrokenPolicyOnSighupIsRefusedAndTheOldOneStaysInForce) {
+  const auto policy = write("live.toml", kPolicyA);
+  test::Subprocess guardian(run_args("fedora42-podman", policy));
+  ASSERT_NE(guardian.wait_for("level normal -> always-a", 10s), "") << guardian.stderr_text();
+
+  write("live.toml", kBroken);
+  guardian.signal(SIGHUP);
+  const std::string refused = guardian.wait_for("policy reload refused", 10s);
+  ASSERT_NE(refused, "") << guardian.stderr_text();
+  // The diagnostics name the file, line and column of each error.
+  EXPECT_NE(guardian.stderr_text().find(policy + ":4:"), std::string::npos) << guardian.stderr_text();
+  // Still policy A: its level stays, no step down happened, and it keeps ticking.
+  ASSERT_NE(guardian.wait_for("level=always-a", 8s), "") << guardian.stderr_text();
+  EXPECT_EQ(guardian.stderr_text().find("always-a -> normal"), std::string::npos) << guardian.stderr_text();
+
+  // A good file is taken: A is unwound, B is climbed.
+  write("live.toml", kPolicyB);
+  guardian.signal(SIGHUP);
+  ASSERT_NE(guardian.wait_for("level always-a -> normal", 10s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian.wait_for("level normal -> always-b", 10s), "") << guardian.stderr_text();
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0);
+}
+
+TEST_F(DaemonTest, SaysOnceThatItIsInSystemOnlyModeOnAHybridHost) {
+  const auto policy = write("a.toml", kPolicyA);
+  auto args = run_args("hybrid-v1", policy);
+  args.emplace_back("--ticks");
+  args.emplace_back("3");
+  auto result = test::run(args, 20s);
+  EXPECT_EQ(result.status, 0) << result.err;
+  size_t count = 0;
+  for (size_t pos = result.err.find("event=system-only-mode"); pos != std::string::npos;
+       pos = result.err.find("event=system-only-mode", pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u) << result.err;
+  EXPECT_NE(result.err.find("no memory controller"), std::string::npos) << result.err;
+}
+
+TEST_F(DaemonTest, RefusesToStartOnABrokenPolicy) {
+  const auto policy = write("broken.toml", kBroken);
+  auto result = test::run(run_args("fedora42-podman", policy), 10s);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find(policy + ":"), std::string::npos) << result.err;
+}
+
+TEST_F(DaemonTest, UnknownKindInTheStateFileIsKeptAndReported) {
+  // A state file left by a crashed guardian with a kind this build has no restorer for.
+  write("state.json",
+        R"({"version":1,"saved":{"future:thing":{"kind":"future.kind","original":42,"saved_at":"2026-11-26T12:00:00Z"}}})");
+  const auto policy = write("a.toml", kPolicyA);
+  auto args = run_args("fedora42-podman", policy);
+  args.erase(args.end() - 1);  // not a dry run: restoring is real
+  args.emplace_back("--ticks");
+  args.emplace_back("1");
+  auto result = test::run(args, 20s);
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.err.find("unknown kind \"future.kind\""), std::string::npos) << result.err;
+  std::ifstream state(dir_ / "state.json");
+  std::stringstream text;
+  text << state.rdbuf();
+  EXPECT_NE(text.str().find("future:thing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace guardian

@@ -1,0 +1,117 @@
+#include "support/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+extern char** environ;
+
+namespace guardian::test {
+
+Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> env) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return;
+  std::vector<std::string> environment;
+  for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+  for (auto& extra : env) environment.push_back(std::move(extra));
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    // The test's own blocked-signal mask must not leak into the child.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+}
+
+Subprocess::~Subprocess() {
+  if (pid_ > 0 && status_ < 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+  if (err_fd_ >= 0) ::close(err_fd_);
+}
+
+void Subprocess::pump(std::chrono::milliseconds budget) {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  if (::poll(fds, 2, static_cast<int>(budget.count())) <= 0) return;
+  char buf[4096];
+  for (int i = 0; i < 2; ++i) {
+    if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+    ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+    if (n > 0) (i == 0 ? out_ : err_).append(buf, static_cast<size_t>(n));
+    if (n == 0) {
+      ::close(fds[i].fd);
+      (i == 0 ? out_fd_ : err_fd_) = -1;
+    }
+  }
+}
+
+std::string Subprocess::wait_for(const std::string& needle, std::chrono::milliseconds timeout, bool from_stdout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string& text = from_stdout ? out_ : err_;
+  size_t& scanned = from_stdout ? out_scanned_ : err_scanned_;
+  for (;;) {
+    // Complete lines only, each looked at once, so consecutive waits see consecutive events.
+    for (;;) {
+      const auto eol = text.find('\n', scanned);
+      if (eol == std::string::npos) break;
+      std::string line = text.substr(scanned, eol - scanned);
+      scanned = eol + 1;
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline || (out_fd_ < 0 && err_fd_ < 0)) return {};
+    pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now), std::chrono::milliseconds(100)));
+  }
+}
+
+void Subprocess::signal(int sig) const {
+  if (pid_ > 0 && status_ < 0) ::kill(pid_, sig);
+}
+
+int Subprocess::wait_exit(std::chrono::milliseconds timeout) {
+  if (status_ >= 0) return status_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int raw = 0;
+    pid_t done = ::waitpid(pid_, &raw, WNOHANG);
+    if (done == pid_) {
+      status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+      while (out_fd_ >= 0 || err_fd_ >= 0) pump(std::chrono::milliseconds(50));
+      return status_;
+    }
+    pump(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout, std::vector<std::string> env) {
+  Subprocess process(std::move(argv), std::move(env));
+  RunResult result;
+  result.status = process.wait_exit(timeout);
+  result.out = process.stdout_text();
+  result.err = process.stderr_text();
+  return result;
+}
+
+}  // namespace guardian::test
