@@ -68,8 +68,12 @@ int run_doctor(int argc, char** argv) {
   input.oomd_sources = &rules.defaults.sources;
   input.oomd = &model.states();
   input.workloads = sampler.layout().system_only() ? nullptr : &workloads;
-  input.oomd_installed = ::access(host.path("/usr/lib/systemd/systemd-oomd").c_str(), F_OK) == 0 ||
-                         ::access(host.path("/lib/systemd/systemd-oomd").c_str(), F_OK) == 0;
+  // Installed: its binary, or its configuration (Fedora's systemd-oomd-defaults ships only the
+  // drop-ins; the binary comes with another package).
+  auto exists = [&](const char* path) { return ::access(host.path(path).c_str(), F_OK) == 0; };
+  input.oomd_installed = exists("/usr/lib/systemd/systemd-oomd") || exists("/lib/systemd/systemd-oomd") ||
+                         exists("/etc/systemd/oomd.conf") || exists("/usr/lib/systemd/oomd.conf") ||
+                         !rules.defaults.sources.empty();
   std::vector<Finding> findings = core_findings(input);
   for (const auto& warning : rules.warnings) {
     findings.push_back({Finding::Verdict::Warning, "oomd-config", "configuration problem: " + warning, {},
