@@ -18,7 +18,7 @@ build_and_test=(
   libbpf-dev bpftool
   # tests
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  systemd dbus ffmpeg prometheus jq python3 curl
+  systemd dbus ffmpeg prometheus jq python3 curl hyperfine
   libcurl4-openssl-dev
 )
 vm=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs linux-image-amd64 zstd)
