@@ -25,6 +25,7 @@ enum class EventType {
   SenseProblem,     // a file that could not be read or parsed, a vanished cgroup (once)
   StateRestored,    // a value saved by a previous guardian run was put back
   Notify,           // the `notify` action: a message for the user
+  ComponentFailed,  // a component could not start (a port in use, no bus); guardian runs on without it
 };
 
 struct Event {
