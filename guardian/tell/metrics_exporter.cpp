@@ -8,7 +8,13 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -17,6 +23,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "common/fd.h"
 #include "daemon/daemon.h"
 #include "decide/ladder.h"
 
@@ -327,11 +334,7 @@ void MetricsExporter::on_policy(const Policy& policy) {
 Result<void> MetricsExporter::listen(const std::string& address) {
   auto parsed = parse_listen_address(address);
   if (!parsed) return parsed.error();
-  if (exposer_) {
-    exposer_->RemoveCollectable(collectable_);
-    exposer_.reset();
-    serving_listen_.clear();
-  }
+  close_server();
   try {
     // civetweb: "HOST:PORT"; one thread is plenty for one Prometheus (a second would sit idle).
     auto exposer = std::make_unique<prometheus::Exposer>(parsed->host + ":" + std::to_string(parsed->port), 1);
@@ -354,11 +357,7 @@ void MetricsExporter::apply_listen_settings() {
     enabled = enabled_;
   }
   if (!enabled) {
-    if (exposer_) {
-      exposer_->RemoveCollectable(collectable_);
-      exposer_.reset();
-      serving_listen_.clear();
-    }
+    close_server();
     return;
   }
   if (exposer_ && serving_listen_ == wanted) return;
@@ -373,12 +372,50 @@ void MetricsExporter::apply_listen_settings() {
   }
 }
 
-void MetricsExporter::stop() {
-  if (exposer_) {
-    exposer_->RemoveCollectable(collectable_);
-    exposer_.reset();
-    serving_listen_.clear();
+void MetricsExporter::stop() { close_server(); }
+
+// civetweb's master thread only looks at its stop flag between poll()s of up to 2 s, so a plain
+// ~Exposer blocks the loop that long. Connecting to the listening socket wakes the poll at once
+// (measured: 2.0 s -> 10 ms); the connections are closed unanswered.
+void MetricsExporter::close_server() {
+  if (!exposer_) return;
+  exposer_->RemoveCollectable(collectable_);
+  const auto ports = exposer_->GetListeningPorts();
+  const auto address = parse_listen_address(serving_listen_);
+  std::atomic<bool> closed{false};
+  std::thread waker;
+  if (!ports.empty() && address) {
+    waker = std::thread([&closed, port = ports.front(), host = address->host] {
+      const bool v6 = host.front() == '[';
+      sockaddr_storage storage{};
+      socklen_t length = 0;
+      if (v6) {
+        auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
+        addr->sin6_family = AF_INET6;
+        addr->sin6_port = htons(static_cast<uint16_t>(port));
+        const std::string literal = host.substr(1, host.size() - 2);
+        if (::inet_pton(AF_INET6, literal.c_str(), &addr->sin6_addr) != 1) addr->sin6_addr = in6addr_loopback;
+        length = sizeof(sockaddr_in6);
+      } else {
+        auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
+        addr->sin_family = AF_INET;
+        addr->sin_port = htons(static_cast<uint16_t>(port));
+        if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        // 0.0.0.0 listens everywhere but is no address to connect to.
+        if (addr->sin_addr.s_addr == htonl(INADDR_ANY)) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        length = sizeof(sockaddr_in);
+      }
+      while (!closed.load()) {
+        UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (fd) (void)::connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
   }
+  exposer_.reset();
+  closed = true;
+  if (waker.joinable()) waker.join();
+  serving_listen_.clear();
 }
 
 std::optional<uint16_t> MetricsExporter::listening_port() const {

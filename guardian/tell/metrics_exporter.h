@@ -91,6 +91,7 @@ class MetricsExporter final : public DaemonComponent {
   struct CgroupSeries;
   struct Families;
   void apply_listen_settings();
+  void close_server();
   void update_cgroup(const CgroupSample& sample, const std::string& label);
   void remove_cgroup(const std::string& label);
   prometheus::Counter& kill_counter(const std::string& label, const std::string& killer);
