@@ -1,26 +1,18 @@
 #include "tell/metrics_exporter.h"
 
-#include <prometheus/collectable.h>
-#include <prometheus/counter.h>
-#include <prometheus/exposer.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
-
 #include <arpa/inet.h>
+#include <civetweb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 #include <array>
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "common/fd.h"
@@ -32,27 +24,9 @@
 #endif
 
 namespace guardian {
-
-// Collect() under the exporter's mutex, so a scrape never sees half a tick.
-class LockedCollectable : public prometheus::Collectable {
- public:
-  LockedCollectable(std::mutex& mutex, std::shared_ptr<prometheus::Registry> registry)
-      : mutex_(mutex), registry_(std::move(registry)) {}
-  [[nodiscard]] std::vector<prometheus::MetricFamily> Collect() const override {
-    std::lock_guard lock(mutex_);
-    return registry_->Collect();
-  }
-
- private:
-  std::mutex& mutex_;
-  std::shared_ptr<prometheus::Registry> registry_;
-};
-
 namespace {
 
-using prometheus::Counter;
-using prometheus::Family;
-using prometheus::Gauge;
+using Kind = TextFamily::Kind;
 
 constexpr std::array<const char*, 3> kWindows = {"10s", "60s", "300s"};
 // memory.* kinds in the order CgroupSeries::bytes holds them.
@@ -60,16 +34,6 @@ constexpr std::array<const char*, 7> kByteKinds = {"current", "high", "max", "an
 constexpr const char* kKillerOomd = "systemd-oomd";
 constexpr const char* kKillerKernel = "kernel";
 constexpr std::array<const char*, 3> kActionResults = {"applied", "reverted", "failed"};
-
-// Counters from a kernel total: prometheus-cpp counters only go up, so they follow the kernel's
-// value by adding the difference. A value that went down means the source started over (a cgroup
-// recreated under the same path, a manager restart): the caller re-creates the series.
-bool follow_total(Counter& counter, double total) {
-  const double current = counter.Value();
-  if (total < current) return false;
-  if (total > current) counter.Increment(total - current);
-  return true;
-}
 
 // A systemd transient unit named after a PID, session or run id: "app-gnome-firefox-4242.scope",
 // "session-2.scope", "run-u17.service", "run-p4242-i4243.scope". Each start makes a new name, so
@@ -181,133 +145,86 @@ std::optional<std::string> cgroup_label(std::string_view path, std::string_view 
 }
 
 struct MetricsExporter::Families {
-  explicit Families(prometheus::Registry& registry)
-      : waiting(prometheus::BuildCounter()
-                    .Name("guardian_pressure_memory_waiting_seconds_total")
-                    .Help("Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.")
-                    .Register(registry)),
-        stalled(prometheus::BuildCounter()
-                    .Name("guardian_pressure_memory_stalled_seconds_total")
-                    .Help("Total time all non-idle tasks in the cgroup stalled on memory at once (PSI \"full\" "
-                          "total), in seconds.")
-                    .Register(registry)),
-        some_ratio(prometheus::BuildGauge()
-                       .Name("guardian_pressure_memory_some_ratio")
-                       .Help("Share of time some tasks waited for memory, kernel average over the window (0-1).")
-                       .Register(registry)),
-        full_ratio(prometheus::BuildGauge()
-                       .Name("guardian_pressure_memory_full_ratio")
-                       .Help("Share of time all tasks stalled on memory, kernel average over the window (0-1); "
-                             "systemd-oomd compares the 10s window with its limit.")
-                       .Register(registry)),
-        memory_bytes(prometheus::BuildGauge()
-                         .Name("guardian_cgroup_memory_bytes")
-                         .Help("cgroup v2 memory by kind: current, high, max (absent when \"max\"), anon, file, "
-                               "shmem (memory.stat), swap (memory.swap.current).")
-                         .Register(registry)),
-        oomd_limit(prometheus::BuildGauge()
-                       .Name("guardian_oomd_limit_ratio")
-                       .Help("systemd-oomd's memory pressure limit for the watched cgroup (0-1), compared with the "
-                             "full 10s ratio.")
-                       .Register(registry)),
-        oomd_duration(prometheus::BuildGauge()
-                          .Name("guardian_oomd_duration_seconds")
-                          .Help("How long systemd-oomd lets the watched cgroup stay over its limit before it kills.")
-                          .Register(registry)),
-        oomd_over(prometheus::BuildGauge()
-                      .Name("guardian_oomd_over_limit_seconds")
-                      .Help("How long the watched cgroup has been over systemd-oomd's limit without a break "
-                            "(0 when at or below it).")
-                      .Register(registry)),
-        oomd_until_kill(prometheus::BuildGauge()
-                            .Name("guardian_oomd_seconds_until_kill")
-                            .Help("Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no "
-                                  "kill is on course.")
-                            .Register(registry)),
-        oom_kills(prometheus::BuildCounter()
-                      .Name("guardian_oom_kills_total")
-                      .Help("OOM kills seen, by cgroup and killer (systemd-oomd, kernel).")
-                      .Register(registry)),
-        level(prometheus::BuildGauge()
-                  .Name("guardian_level")
-                  .Help("guardian's current ladder level: 0 = normal, n = the policy's n-th level.")
-                  .Register(registry)),
-        level_info(prometheus::BuildGauge()
-                       .Name("guardian_level_info")
-                       .Help("guardian's current ladder level by name (always 1).")
-                       .Register(registry)),
-        actions(prometheus::BuildCounter()
-                    .Name("guardian_actions_total")
-                    .Help("Policy actions by action type and result (applied, reverted, failed).")
-                    .Register(registry)),
-        transcodes(prometheus::BuildGauge()
-                       .Name("guardian_jellyfin_transcodes")
-                       .Help("Running Jellyfin transcodes by instance and acceleration (software, vaapi, ...).")
-                       .Register(registry)),
-        transcode_memory(prometheus::BuildGauge()
-                             .Name("guardian_jellyfin_transcode_memory_bytes")
-                             .Help("Resident memory of Jellyfin's transcoding ffmpeg processes, by instance and "
-                                   "acceleration.")
-                             .Register(registry)),
-        vaapi(prometheus::BuildGauge()
-                  .Name("guardian_vaapi_available")
-                  .Help("1 when the VA-API probe found a usable render node and encoder, 0 when not.")
-                  .Register(registry)),
-        restarts(prometheus::BuildCounter()
-                     .Name("guardian_unit_restarts_total")
-                     .Help("Automatic restarts of a systemd unit (its NRestarts).")
-                     .Register(registry)),
-        build_info(prometheus::BuildGauge()
-                       .Name("guardian_build_info")
-                       .Help("guardian's version (always 1).")
-                       .Register(registry)),
-        last_tick(prometheus::BuildGauge()
-                      .Name("guardian_last_tick_timestamp_seconds")
-                      .Help("Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.")
-                      .Register(registry)) {}
+  TextFamily waiting{"guardian_pressure_memory_waiting_seconds_total",
+                     "Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.", Kind::Counter};
+  TextFamily stalled{"guardian_pressure_memory_stalled_seconds_total",
+                     "Total time all non-idle tasks in the cgroup stalled on memory at once (PSI \"full\" total), in "
+                     "seconds.",
+                     Kind::Counter};
+  TextFamily some_ratio{"guardian_pressure_memory_some_ratio",
+                        "Share of time some tasks waited for memory, kernel average over the window (0-1).",
+                        Kind::Gauge};
+  TextFamily full_ratio{"guardian_pressure_memory_full_ratio",
+                        "Share of time all tasks stalled on memory, kernel average over the window (0-1); "
+                        "systemd-oomd compares the 10s window with its limit.",
+                        Kind::Gauge};
+  TextFamily memory_bytes{"guardian_cgroup_memory_bytes",
+                          "cgroup v2 memory by kind: current, high and max (absent when \"max\"), anon, file, shmem "
+                          "(memory.stat), swap (memory.swap.current).",
+                          Kind::Gauge};
+  TextFamily oomd_limit{"guardian_oomd_limit_ratio",
+                        "systemd-oomd's memory pressure limit for the watched cgroup (0-1), compared with the full "
+                        "10s ratio.",
+                        Kind::Gauge};
+  TextFamily oomd_duration{"guardian_oomd_duration_seconds",
+                           "How long systemd-oomd lets the watched cgroup stay over its limit before it kills.",
+                           Kind::Gauge};
+  TextFamily oomd_over{"guardian_oomd_over_limit_seconds",
+                       "How long the watched cgroup has been over systemd-oomd's limit without a break (0 when at or "
+                       "below it).",
+                       Kind::Gauge};
+  TextFamily oomd_until_kill{"guardian_oomd_seconds_until_kill",
+                             "Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no kill is "
+                             "on course.",
+                             Kind::Gauge};
+  TextFamily oom_kills{"guardian_oom_kills_total", "OOM kills seen, by cgroup and killer (systemd-oomd, kernel).",
+                       Kind::Counter};
+  TextFamily level{"guardian_level", "guardian's current ladder level: 0 = normal, n = the policy's n-th level.",
+                   Kind::Gauge};
+  TextFamily level_info{"guardian_level_info", "guardian's current ladder level by name (always 1).", Kind::Gauge};
+  TextFamily actions{"guardian_actions_total", "Policy actions by action type and result (applied, reverted, failed).",
+                     Kind::Counter};
+  TextFamily transcodes{"guardian_jellyfin_transcodes",
+                        "Running Jellyfin transcodes by instance and acceleration (software, vaapi, ...).", Kind::Gauge};
+  TextFamily transcode_memory{"guardian_jellyfin_transcode_memory_bytes",
+                              "Resident memory of Jellyfin's transcoding ffmpeg processes, by instance and "
+                              "acceleration.",
+                              Kind::Gauge};
+  TextFamily vaapi{"guardian_vaapi_available",
+                   "1 when the VA-API probe found a usable render node and encoder, 0 when not.", Kind::Gauge};
+  TextFamily restarts{"guardian_unit_restarts_total", "Automatic restarts of a systemd unit (its NRestarts).",
+                      Kind::Counter};
+  TextFamily build_info{"guardian_build_info", "guardian's version (always 1).", Kind::Gauge};
+  TextFamily last_tick{"guardian_last_tick_timestamp_seconds",
+                       "Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.",
+                       Kind::Gauge};
 
-  Family<Counter>& waiting;
-  Family<Counter>& stalled;
-  Family<Gauge>& some_ratio;
-  Family<Gauge>& full_ratio;
-  Family<Gauge>& memory_bytes;
-  Family<Gauge>& oomd_limit;
-  Family<Gauge>& oomd_duration;
-  Family<Gauge>& oomd_over;
-  Family<Gauge>& oomd_until_kill;
-  Family<Counter>& oom_kills;
-  Family<Gauge>& level;
-  Family<Gauge>& level_info;
-  Family<Counter>& actions;
-  Family<Gauge>& transcodes;
-  Family<Gauge>& transcode_memory;
-  Family<Gauge>& vaapi;
-  Family<Counter>& restarts;
-  Family<Gauge>& build_info;
-  Family<Gauge>& last_tick;
+  [[nodiscard]] std::array<const TextFamily*, 19> all() const {
+    return {&waiting, &stalled,    &some_ratio, &full_ratio,  &memory_bytes,     &oomd_limit, &oomd_duration,
+            &oomd_over, &oomd_until_kill, &oom_kills, &level, &level_info, &actions, &transcodes,
+            &transcode_memory, &vaapi, &restarts, &build_info, &last_tick};
+  }
 };
 
-// The series of one exported cgroup, kept as pointers so a tick does no label hashing.
+// The series of one exported cgroup, kept as references into the families so a tick renders no
+// label blocks for cgroups it has seen before.
 struct MetricsExporter::CgroupSeries {
-  Counter* waiting = nullptr;
-  Counter* stalled = nullptr;
-  std::array<Gauge*, 3> some{};
-  std::array<Gauge*, 3> full{};
-  std::array<Gauge*, kByteKinds.size()> bytes{};
-  Counter* kills_kernel = nullptr;
-  Counter* kills_oomd = nullptr;
+  double* waiting = nullptr;
+  double* stalled = nullptr;
+  std::array<double*, kWindows.size()> some{};
+  std::array<double*, kWindows.size()> full{};
+  std::array<double*, kByteKinds.size()> bytes{};
+  double* kills_kernel = nullptr;
+  double* kills_oomd = nullptr;
   uint64_t seen_tick = 0;
 };
 
-MetricsExporter::MetricsExporter()
-    : registry_(std::make_shared<prometheus::Registry>()),
-      families_(std::make_unique<Families>(*registry_)),
-      collectable_(std::make_shared<LockedCollectable>(mutex_, registry_)) {
-  families_->build_info.Add({{"version", GUARDIAN_VERSION}}).Set(1);
-  families_->level.Add({}).Set(0);
+MetricsExporter::MetricsExporter() : families_(std::make_unique<Families>()) {
+  families_->build_info.at({{"version", GUARDIAN_VERSION}}) = 1;
+  families_->level.at({}) = 0;
 }
 
-MetricsExporter::~MetricsExporter() { stop(); }
+MetricsExporter::~MetricsExporter() { close_server(); }
 
 void MetricsExporter::start(DaemonLoop& loop) {
   loop_ = &loop;
@@ -322,29 +239,52 @@ void MetricsExporter::on_policy(const Policy& policy) {
     // Actions start at 0 so the first one shows in increase() (a series born at 1 does not).
     for (const auto& level : policy.levels) {
       for (const auto& action : level.actions) {
-        for (const char* result : kActionResults) {
-          families_->actions.Add({{"action", action.type}, {"result", result}});
-        }
+        for (const char* result : kActionResults) families_->actions.at({{"action", action.type}, {"result", result}});
       }
     }
   }
   if (loop_ != nullptr) apply_listen_settings();
 }
 
+int MetricsExporter::handle_metrics(mg_connection* connection, void* self) {
+  const auto* exporter = static_cast<const MetricsExporter*>(self);
+  const std::string body = exporter->render();
+  mg_printf(connection,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+            body.size());
+  mg_write(connection, body.data(), body.size());
+  return 200;
+}
+
 Result<void> MetricsExporter::listen(const std::string& address) {
   auto parsed = parse_listen_address(address);
   if (!parsed) return parsed.error();
   close_server();
-  try {
-    // civetweb: "HOST:PORT"; one thread is plenty for one Prometheus (a second would sit idle).
-    auto exposer = std::make_unique<prometheus::Exposer>(parsed->host + ":" + std::to_string(parsed->port), 1);
-    exposer->RegisterCollectable(collectable_);
-    exposer_ = std::move(exposer);
-    serving_listen_ = address;
-  } catch (const std::exception& e) {
-    return make_error("metrics: cannot listen on " + address + " (" + e.what() +
-                      "; is the port in use?) — guardian runs on without /metrics");
+  const std::string ports = parsed->host + ":" + std::to_string(parsed->port);
+  // One worker is plenty for one Prometheus; no document root: /metrics is all it serves.
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "1", "request_timeout_ms", "10000", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // errors come back below
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = this;
+  init.configuration_options = options;
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{};
+  error.code = &error_code;
+  error.text = error_text;
+  error.text_buffer_size = sizeof error_text;
+  mg_context* server = mg_start2(&init, &error);
+  if (server == nullptr) {
+    return make_error("metrics: cannot listen on " + address + " (" +
+                      (error_text[0] != '\0' ? std::string(error_text) : std::string("unknown error")) +
+                      "; is the port in use?); guardian runs on without /metrics");
   }
+  mg_set_request_handler(server, "/metrics$", &MetricsExporter::handle_metrics, this);
+  server_ = server;
+  serving_listen_ = address;
   return {};
 }
 
@@ -360,7 +300,7 @@ void MetricsExporter::apply_listen_settings() {
     close_server();
     return;
   }
-  if (exposer_ && serving_listen_ == wanted) return;
+  if (server_ != nullptr && serving_listen_ == wanted) return;
   auto result = listen(wanted);
   if (!result && loop_ != nullptr) {
     Event event;
@@ -375,31 +315,30 @@ void MetricsExporter::apply_listen_settings() {
 void MetricsExporter::stop() { close_server(); }
 
 // civetweb's master thread only looks at its stop flag between poll()s of up to 2 s, so a plain
-// ~Exposer blocks the loop that long. Connecting to the listening socket wakes the poll at once
+// mg_stop blocks the loop that long. Connecting to the listening socket wakes the poll at once
 // (measured: 2.0 s -> 10 ms); the connections are closed unanswered.
 void MetricsExporter::close_server() {
-  if (!exposer_) return;
-  exposer_->RemoveCollectable(collectable_);
-  const auto ports = exposer_->GetListeningPorts();
+  if (server_ == nullptr) return;
+  const auto port = listening_port();
   const auto address = parse_listen_address(serving_listen_);
   std::atomic<bool> closed{false};
   std::thread waker;
-  if (!ports.empty() && address) {
-    waker = std::thread([&closed, port = ports.front(), host = address->host] {
+  if (port && address) {
+    waker = std::thread([&closed, port = *port, host = address->host] {
       const bool v6 = host.front() == '[';
       sockaddr_storage storage{};
       socklen_t length = 0;
       if (v6) {
         auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
         addr->sin6_family = AF_INET6;
-        addr->sin6_port = htons(static_cast<uint16_t>(port));
+        addr->sin6_port = htons(port);
         const std::string literal = host.substr(1, host.size() - 2);
         if (::inet_pton(AF_INET6, literal.c_str(), &addr->sin6_addr) != 1) addr->sin6_addr = in6addr_loopback;
         length = sizeof(sockaddr_in6);
       } else {
         auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
         addr->sin_family = AF_INET;
-        addr->sin_port = htons(static_cast<uint16_t>(port));
+        addr->sin_port = htons(port);
         if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         // 0.0.0.0 listens everywhere but is no address to connect to.
         if (addr->sin_addr.s_addr == htonl(INADDR_ANY)) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -412,35 +351,42 @@ void MetricsExporter::close_server() {
       }
     });
   }
-  exposer_.reset();
+  mg_stop(server_);
+  server_ = nullptr;
   closed = true;
   if (waker.joinable()) waker.join();
   serving_listen_.clear();
 }
 
 std::optional<uint16_t> MetricsExporter::listening_port() const {
-  if (!exposer_) return std::nullopt;
-  const auto ports = exposer_->GetListeningPorts();
-  if (ports.empty()) return std::nullopt;
-  return static_cast<uint16_t>(ports.front());
+  if (server_ == nullptr) return std::nullopt;
+  mg_server_port ports[4]{};
+  const int count = mg_get_server_ports(server_, 4, ports);
+  if (count <= 0) return std::nullopt;
+  return static_cast<uint16_t>(ports[0].port);
 }
 
 std::string MetricsExporter::render() const {
-  const auto families = collectable_->Collect();
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
-  return std::move(out).str();
+  std::lock_guard lock(mutex_);
+  return render_locked();
 }
 
-Counter& MetricsExporter::kill_counter(const std::string& label, const std::string& killer) {
+std::string MetricsExporter::render_locked() const {
+  std::string out;
+  out.reserve(last_render_size_ + last_render_size_ / 8);
+  for (const auto* family : families_->all()) family->render(out);
+  // A cache of the size only; mutable state under the same lock.
+  const_cast<MetricsExporter*>(this)->last_render_size_ = out.size();
+  return out;
+}
+
+double& MetricsExporter::kill_counter(const std::string& label, const char* killer) {
   auto it = cgroups_.find(label);
   if (it != cgroups_.end()) {
-    auto& series = *it->second;
-    Counter*& counter = killer == kKillerOomd ? series.kills_oomd : series.kills_kernel;
-    if (counter == nullptr) counter = &families_->oom_kills.Add({{"cgroup", label}, {"killer", killer}});
-    return *counter;
+    double* counter = std::string_view(killer) == kKillerOomd ? it->second->kills_oomd : it->second->kills_kernel;
+    if (counter != nullptr) return *counter;
   }
-  return families_->oom_kills.Add({{"cgroup", label}, {"killer", killer}});
+  return families_->oom_kills.at({{"cgroup", label}, {"killer", killer}});
 }
 
 void MetricsExporter::update_cgroup(const CgroupSample& sample, const std::string& label) {
@@ -448,61 +394,58 @@ void MetricsExporter::update_cgroup(const CgroupSample& sample, const std::strin
   if (!slot) {
     slot = std::make_unique<CgroupSeries>();
     // Kill counters start at 0 with the cgroup so the first kill shows in increase().
-    slot->kills_kernel = &families_->oom_kills.Add({{"cgroup", label}, {"killer", kKillerKernel}});
-    slot->kills_oomd = &families_->oom_kills.Add({{"cgroup", label}, {"killer", kKillerOomd}});
+    slot->kills_kernel = &families_->oom_kills.at({{"cgroup", label}, {"killer", kKillerKernel}});
+    slot->kills_oomd = &families_->oom_kills.at({{"cgroup", label}, {"killer", kKillerOomd}});
   }
   auto& series = *slot;
 
   if (sample.pressure) {
     const auto& psi = *sample.pressure;
     if (series.waiting == nullptr) {
-      series.waiting = &families_->waiting.Add({{"cgroup", label}});
-      series.stalled = &families_->stalled.Add({{"cgroup", label}});
+      series.waiting = &families_->waiting.at({{"cgroup", label}});
+      series.stalled = &families_->stalled.at({{"cgroup", label}});
       for (size_t w = 0; w < kWindows.size(); ++w) {
-        series.some[w] = &families_->some_ratio.Add({{"cgroup", label}, {"window", kWindows[w]}});
-        series.full[w] = &families_->full_ratio.Add({{"cgroup", label}, {"window", kWindows[w]}});
+        series.some[w] = &families_->some_ratio.at({{"cgroup", label}, {"window", kWindows[w]}});
+        series.full[w] = &families_->full_ratio.at({{"cgroup", label}, {"window", kWindows[w]}});
       }
     }
-    const auto follow = [&](Counter*& counter, Family<Counter>& family, uint64_t total_us) {
-      if (!follow_total(*counter, static_cast<double>(total_us) / 1e6)) {
-        family.Remove(counter);
-        counter = &family.Add({{"cgroup", label}});
-        counter->Increment(static_cast<double>(total_us) / 1e6);
-      }
-    };
-    follow(series.waiting, families_->waiting, psi.some.total_us);
-    follow(series.stalled, families_->stalled, psi.full.total_us);
+    // The kernel's µs totals, as seconds. A total that drops (cgroup re-created under the same
+    // path) is passed on as it is: Prometheus treats a drop as a counter reset.
+    *series.waiting = static_cast<double>(psi.some.total_us) / 1e6;
+    *series.stalled = static_cast<double>(psi.full.total_us) / 1e6;
     const std::array some = {psi.some.avg10, psi.some.avg60, psi.some.avg300};
     const std::array full = {psi.full.avg10, psi.full.avg60, psi.full.avg300};
     for (size_t w = 0; w < kWindows.size(); ++w) {
-      series.some[w]->Set(some[w] / 100.0);
-      series.full[w]->Set(full[w] / 100.0);
+      *series.some[w] = some[w] / 100.0;
+      *series.full[w] = full[w] / 100.0;
     }
   } else if (series.waiting != nullptr) {
-    families_->waiting.Remove(series.waiting);
-    families_->stalled.Remove(series.stalled);
+    families_->waiting.remove({{"cgroup", label}});
+    families_->stalled.remove({{"cgroup", label}});
     series.waiting = series.stalled = nullptr;
     for (size_t w = 0; w < kWindows.size(); ++w) {
-      families_->some_ratio.Remove(series.some[w]);
-      families_->full_ratio.Remove(series.full[w]);
+      families_->some_ratio.remove({{"cgroup", label}, {"window", kWindows[w]}});
+      families_->full_ratio.remove({{"cgroup", label}, {"window", kWindows[w]}});
       series.some[w] = series.full[w] = nullptr;
     }
   }
 
   const auto& memory = sample.memory;
   const std::array<std::optional<uint64_t>, kByteKinds.size()> values = {
-      memory.current_bytes, memory.high_bytes, memory.max_bytes,
+      memory.current_bytes,
+      memory.high_bytes,
+      memory.max_bytes,
       memory.current_bytes ? std::optional(memory.anon_bytes) : std::nullopt,
       memory.current_bytes ? std::optional(memory.file_bytes) : std::nullopt,
       memory.current_bytes ? std::optional(memory.shmem_bytes) : std::nullopt,
       memory.swap_current_bytes};
   for (size_t k = 0; k < kByteKinds.size(); ++k) {
-    Gauge*& gauge = series.bytes[k];
+    double*& gauge = series.bytes[k];
     if (values[k]) {
-      if (gauge == nullptr) gauge = &families_->memory_bytes.Add({{"cgroup", label}, {"kind", kByteKinds[k]}});
-      gauge->Set(static_cast<double>(*values[k]));
+      if (gauge == nullptr) gauge = &families_->memory_bytes.at({{"cgroup", label}, {"kind", kByteKinds[k]}});
+      *gauge = static_cast<double>(*values[k]);
     } else if (gauge != nullptr) {
-      families_->memory_bytes.Remove(gauge);
+      families_->memory_bytes.remove({{"cgroup", label}, {"kind", kByteKinds[k]}});
       gauge = nullptr;
     }
   }
@@ -512,31 +455,28 @@ void MetricsExporter::remove_cgroup(const std::string& label) {
   auto it = cgroups_.find(label);
   if (it == cgroups_.end()) return;
   auto& series = *it->second;
-  if (series.waiting != nullptr) {
-    families_->waiting.Remove(series.waiting);
-    families_->stalled.Remove(series.stalled);
-    for (size_t w = 0; w < kWindows.size(); ++w) {
-      families_->some_ratio.Remove(series.some[w]);
-      families_->full_ratio.Remove(series.full[w]);
-    }
+  families_->waiting.remove({{"cgroup", label}});
+  families_->stalled.remove({{"cgroup", label}});
+  for (const char* window : kWindows) {
+    families_->some_ratio.remove({{"cgroup", label}, {"window", window}});
+    families_->full_ratio.remove({{"cgroup", label}, {"window", window}});
   }
-  for (auto* gauge : series.bytes) {
-    if (gauge != nullptr) families_->memory_bytes.Remove(gauge);
-  }
+  for (const char* kind : kByteKinds) families_->memory_bytes.remove({{"cgroup", label}, {"kind", kind}});
   // A kill counter that counted something stays: the kill is often what made the cgroup vanish,
   // and Prometheus must still see it (kills are rare, so this stays bounded).
-  if (series.kills_kernel->Value() == 0) families_->oom_kills.Remove(series.kills_kernel);
-  if (series.kills_oomd->Value() == 0) families_->oom_kills.Remove(series.kills_oomd);
+  if (*series.kills_kernel == 0) families_->oom_kills.remove({{"cgroup", label}, {"killer", kKillerKernel}});
+  if (*series.kills_oomd == 0) families_->oom_kills.remove({{"cgroup", label}, {"killer", kKillerOomd}});
   cgroups_.erase(it);
 }
 
 void MetricsExporter::update_level(const TickView& tick) {
   const size_t index = tick.ladder != nullptr ? tick.ladder->level : 0;
-  families_->level.Add({}).Set(static_cast<double>(index));
-  if (tick.level_name != level_) {
-    if (!level_.empty()) families_->level_info.Remove(&families_->level_info.Add({{"level", level_}}));
-    level_ = tick.level_name.empty() ? std::string("normal") : tick.level_name;
-    families_->level_info.Add({{"level", level_}}).Set(1);
+  families_->level.at({}) = static_cast<double>(index);
+  const std::string name = tick.level_name.empty() ? std::string("normal") : tick.level_name;
+  if (name != level_) {
+    if (!level_.empty()) families_->level_info.remove({{"level", level_}});
+    level_ = name;
+    families_->level_info.at({{"level", level_}}) = 1;
   }
 }
 
@@ -547,25 +487,23 @@ void MetricsExporter::update_oomd(const TickView& tick) {
       if (!state.present) continue;
       const auto label = cgroup_label(state.rule.path, user_manager_path_);
       if (!label) continue;
-      const prometheus::Labels labelset = {{"cgroup", *label}};
-      families_->oomd_limit.Add(labelset).Set(state.rule.limit_percent / 100.0);
-      families_->oomd_duration.Add(labelset).Set(
-          std::chrono::duration<double>(state.rule.duration).count());
-      families_->oomd_over.Add(labelset).Set(state.seconds_over);
+      const LabelPairs labelset = {{"cgroup", *label}};
+      families_->oomd_limit.at(labelset) = state.rule.limit_percent / 100.0;
+      families_->oomd_duration.at(labelset) = std::chrono::duration<double>(state.rule.duration).count();
+      families_->oomd_over.at(labelset) = state.seconds_over;
       // +Inf rather than absent: the series exists for every watched cgroup, so "min()" and
       // "< 30" work without "or vector()", and a gap means guardian stopped, not "no kill".
-      families_->oomd_until_kill.Add(labelset).Set(state.seconds_until_kill
-                                                       ? *state.seconds_until_kill
-                                                       : std::numeric_limits<double>::infinity());
+      families_->oomd_until_kill.at(labelset) =
+          state.seconds_until_kill ? *state.seconds_until_kill : std::numeric_limits<double>::infinity();
       labels.insert(*label);
     }
   }
   for (const auto& gone : oomd_labels_) {
     if (labels.contains(gone)) continue;
-    const prometheus::Labels labelset = {{"cgroup", gone}};
+    const LabelPairs labelset = {{"cgroup", gone}};
     for (auto* family : {&families_->oomd_limit, &families_->oomd_duration, &families_->oomd_over,
                          &families_->oomd_until_kill}) {
-      if (family->Has(labelset)) family->Remove(&family->Add(labelset));
+      family->remove(labelset);
     }
   }
   oomd_labels_ = std::move(labels);
@@ -623,9 +561,7 @@ void MetricsExporter::on_tick(const TickView& tick) {
     update_cgroup(system, "/");
     cgroups_["/"]->seen_tick = tick_count_;
   }
-  for (const auto& [label, kills] : kills_by_label) {
-    kill_counter(label, kKillerKernel).Increment(static_cast<double>(kills));
-  }
+  for (const auto& [label, kills] : kills_by_label) kill_counter(label, kKillerKernel) += static_cast<double>(kills);
   std::vector<std::string> vanished;
   for (const auto& [label, series] : cgroups_) {
     if (series->seen_tick != tick_count_) vanished.push_back(label);
@@ -635,7 +571,7 @@ void MetricsExporter::on_tick(const TickView& tick) {
 
   update_oomd(tick);
   update_level(tick);
-  families_->last_tick.Add({}).Set(std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count());
+  families_->last_tick.at({}) = std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count();
 }
 
 std::string MetricsExporter::nearest_label(std::string_view path) const {
@@ -652,7 +588,7 @@ void MetricsExporter::emit(const Event& event) {
     case EventType::ActionApplied:
     case EventType::ActionReverted:
     case EventType::ActionFailed: {
-      std::string action = field(event, "ACTION");
+      const std::string action = field(event, "ACTION");
       if (action.empty()) return;
       std::string result = field(event, "RESULT");
       if (result.empty()) {
@@ -661,22 +597,21 @@ void MetricsExporter::emit(const Event& event) {
                                                            : "failed";
       }
       std::lock_guard lock(mutex_);
-      families_->actions.Add({{"action", action}, {"result", result}}).Increment();
+      families_->actions.at({{"action", action}, {"result", result}}) += 1;
       return;
     }
     case EventType::OomKill: {
-      std::string killer = field(event, "KILLER");
-      const std::string cgroup = field(event, "CGROUP");
+      const std::string killer = field(event, "KILLER");
       if (killer != kKillerOomd && killer != kKillerKernel) return;  // keeps the label bounded
       std::lock_guard lock(mutex_);
       // An absolute path, or one already relative to the user manager.
-      std::string path = cgroup;
+      std::string path = field(event, "CGROUP");
       if (!path.empty() && path.front() != '/' && !user_manager_path_.empty()) path = user_manager_path_ + "/" + path;
       if (path.empty()) path = "/";
       // Kernel kills in cgroups guardian reads are counted from memory.events already.
       if (killer == kKillerKernel && sensed_paths_.contains(path)) return;
       const auto label = cgroup_label(path, user_manager_path_);
-      kill_counter(label ? *label : nearest_label(path), killer).Increment();
+      kill_counter(label ? *label : nearest_label(path), killer == kKillerOomd ? kKillerOomd : kKillerKernel) += 1;
       return;
     }
     default:
@@ -689,9 +624,9 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   std::set<std::pair<std::string, std::string>> published;
   std::set<std::string> instances;
   for (const auto& row : rows) {
-    const prometheus::Labels labels = {{"instance", row.instance}, {"hwaccel", row.hwaccel}};
-    families_->transcodes.Add(labels).Set(row.transcodes);
-    families_->transcode_memory.Add(labels).Set(static_cast<double>(row.memory_bytes));
+    const LabelPairs labels = {{"hwaccel", row.hwaccel}, {"instance", row.instance}};
+    families_->transcodes.at(labels) = row.transcodes;
+    families_->transcode_memory.at(labels) = static_cast<double>(row.memory_bytes);
     published.emplace(row.instance, row.hwaccel);
     instances.insert(row.instance);
   }
@@ -699,17 +634,16 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   for (const auto& instance : instances) {
     for (const char* hwaccel : {"software", "vaapi"}) {
       if (published.contains({instance, hwaccel})) continue;
-      const prometheus::Labels labels = {{"instance", instance}, {"hwaccel", hwaccel}};
-      families_->transcodes.Add(labels).Set(0);
-      families_->transcode_memory.Add(labels).Set(0);
+      const LabelPairs labels = {{"hwaccel", hwaccel}, {"instance", instance}};
+      families_->transcodes.at(labels) = 0;
+      families_->transcode_memory.at(labels) = 0;
       published.emplace(instance, hwaccel);
     }
   }
   for (const auto& [instance, hwaccel] : jellyfin_rows_) {
     if (published.contains({instance, hwaccel})) continue;
-    const prometheus::Labels labels = {{"instance", instance}, {"hwaccel", hwaccel}};
-    families_->transcodes.Remove(&families_->transcodes.Add(labels));
-    families_->transcode_memory.Remove(&families_->transcode_memory.Add(labels));
+    families_->transcodes.remove({{"hwaccel", hwaccel}, {"instance", instance}});
+    families_->transcode_memory.remove({{"hwaccel", hwaccel}, {"instance", instance}});
   }
   jellyfin_rows_ = std::move(published);
 }
@@ -717,19 +651,16 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
 void MetricsExporter::set_vaapi_available(std::optional<bool> available) {
   std::lock_guard lock(mutex_);
   if (available) {
-    families_->vaapi.Add({}).Set(*available ? 1 : 0);
-  } else if (families_->vaapi.Has({})) {
-    families_->vaapi.Remove(&families_->vaapi.Add({}));
+    families_->vaapi.at({}) = *available ? 1 : 0;
+  } else {
+    families_->vaapi.remove({});
   }
 }
 
 void MetricsExporter::set_unit_restarts(const std::string& unit, uint64_t n_restarts) {
   std::lock_guard lock(mutex_);
-  auto* counter = &families_->restarts.Add({{"unit", unit}});
-  if (!follow_total(*counter, static_cast<double>(n_restarts))) {
-    families_->restarts.Remove(counter);
-    families_->restarts.Add({{"unit", unit}}).Increment(static_cast<double>(n_restarts));
-  }
+  // systemd's own counter: a drop (manager restart) reads as a counter reset in Prometheus.
+  families_->restarts.at({{"unit", unit}}) = static_cast<double>(n_restarts);
 }
 
 }  // namespace guardian

@@ -9,8 +9,9 @@
 // "session-2.scope") are not exported on their own — their memory is in their slice.
 //
 // Thread model: on_tick and the setters run on the loop thread, emit() may run on the action
-// worker, and scrapes run on civetweb's threads. One mutex guards the registry: a scrape sees a
-// whole tick or the previous one, never half of each.
+// worker, and scrapes run on civetweb's thread. One mutex guards the series: a scrape sees a
+// whole tick or the previous one, never half of each. The HTTP server is civetweb (what
+// prometheus-cpp's Exposer wraps); the text is written by tell/exposition.h (see there why).
 #pragma once
 
 #include <cstdint>
@@ -25,15 +26,10 @@
 
 #include "common/result.h"
 #include "daemon/component.h"
+#include "tell/exposition.h"
 
-namespace prometheus {
-class Registry;
-class Exposer;
-class Counter;
-class Gauge;
-template <typename T>
-class Family;
-}  // namespace prometheus
+struct mg_context;
+struct mg_connection;
 
 namespace guardian {
 
@@ -88,35 +84,36 @@ class MetricsExporter final : public DaemonComponent {
   Result<void> listen(const std::string& address);
 
  private:
-  struct CgroupSeries;
   struct Families;
+  struct CgroupSeries;
   void apply_listen_settings();
   void close_server();
   void update_cgroup(const CgroupSample& sample, const std::string& label);
   void remove_cgroup(const std::string& label);
-  prometheus::Counter& kill_counter(const std::string& label, const std::string& killer);
+  double& kill_counter(const std::string& label, const char* killer);
   void update_level(const TickView& tick);
   void update_oomd(const TickView& tick);
   [[nodiscard]] std::string nearest_label(std::string_view path) const;  // of an unexported cgroup
+  [[nodiscard]] std::string render_locked() const;
+  static int handle_metrics(mg_connection* connection, void* self);
 
   mutable std::mutex mutex_;
-  std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
-  std::shared_ptr<class LockedCollectable> collectable_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  mg_context* server_ = nullptr;
+  size_t last_render_size_ = 4096;  // to reserve the next body at once
 
   DaemonLoop* loop_ = nullptr;
   bool enabled_ = true;
   std::string wanted_listen_ = "127.0.0.1:9464";
-  std::string serving_listen_;  // what exposer_ serves; empty when not serving
+  std::string serving_listen_;  // what server_ serves; empty when not serving
 
   std::map<std::string, std::unique_ptr<CgroupSeries>> cgroups_;  // by label
+  uint64_t tick_count_ = 0;
   std::set<std::string> oomd_labels_;
   std::string level_;                    // current level_info label value
   std::string user_manager_path_;
   std::set<std::string> sensed_paths_;   // cgroup paths of the last snapshot (absolute)
   std::map<std::string, uint64_t> last_oom_kill_;  // by path: memory.events oom_kill
-  uint64_t tick_count_ = 0;
   std::set<std::pair<std::string, std::string>> jellyfin_rows_;  // (instance, hwaccel) published
 };
 
