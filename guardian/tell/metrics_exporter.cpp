@@ -185,7 +185,7 @@ struct MetricsExporter::Families {
   TextFamily actions{"guardian_actions_total", "Policy actions by action type and result (applied, reverted, failed).",
                      Kind::Counter};
   TextFamily transcodes{"guardian_jellyfin_transcodes",
-                        "Running Jellyfin transcodes by instance and acceleration (software, vaapi, ...).", Kind::Gauge};
+                        "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).", Kind::Gauge};
   TextFamily transcode_memory{"guardian_jellyfin_transcode_memory_bytes",
                               "Resident memory of Jellyfin's transcoding ffmpeg processes, by instance and "
                               "acceleration.",
@@ -624,7 +624,7 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   std::set<std::pair<std::string, std::string>> published;
   std::set<std::string> instances;
   for (const auto& row : rows) {
-    const LabelPairs labels = {{"hwaccel", row.hwaccel}, {"instance", row.instance}};
+    const LabelPairs labels = {{"hwaccel", row.hwaccel}, {"jellyfin", row.instance}};
     families_->transcodes.at(labels) = row.transcodes;
     families_->transcode_memory.at(labels) = static_cast<double>(row.memory_bytes);
     published.emplace(row.instance, row.hwaccel);
@@ -634,7 +634,7 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   for (const auto& instance : instances) {
     for (const char* hwaccel : {"software", "vaapi"}) {
       if (published.contains({instance, hwaccel})) continue;
-      const LabelPairs labels = {{"hwaccel", hwaccel}, {"instance", instance}};
+      const LabelPairs labels = {{"hwaccel", hwaccel}, {"jellyfin", instance}};
       families_->transcodes.at(labels) = 0;
       families_->transcode_memory.at(labels) = 0;
       published.emplace(instance, hwaccel);
@@ -642,8 +642,8 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   }
   for (const auto& [instance, hwaccel] : jellyfin_rows_) {
     if (published.contains({instance, hwaccel})) continue;
-    families_->transcodes.remove({{"hwaccel", hwaccel}, {"instance", instance}});
-    families_->transcode_memory.remove({{"hwaccel", hwaccel}, {"instance", instance}});
+    families_->transcodes.remove({{"hwaccel", hwaccel}, {"jellyfin", instance}});
+    families_->transcode_memory.remove({{"hwaccel", hwaccel}, {"jellyfin", instance}});
   }
   jellyfin_rows_ = std::move(published);
 }

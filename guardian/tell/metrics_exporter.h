@@ -34,7 +34,8 @@ struct mg_connection;
 namespace guardian {
 
 // What the Jellyfin transcode view (issue 4) publishes: one row per instance and kind of
-// acceleration. `hwaccel` is "software" for CPU transcodes, or Jellyfin's
+// acceleration. The instance becomes the label `jellyfin`, not `instance`: Prometheus sets
+// `instance` to the scrape target and would rename ours to `exported_instance`. `hwaccel` is "software" for CPU transcodes, or Jellyfin's
 // HardwareAccelerationType of the job ("vaapi", "qsv", …) as read from the ffmpeg command line.
 struct JellyfinTranscodeTotals {
   std::string instance;   // the instance's name in the policy (bounded; not a URL, not a session)

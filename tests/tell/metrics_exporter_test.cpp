@@ -341,10 +341,10 @@ TEST(MetricsExporter, JellyfinVaapiAndRestarts) {
   MetricsExporter exporter;
   exporter.set_jellyfin_view({{"living-room", "software", 2, 2'900'000'000}});
   std::string text = exporter.render();
-  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"software\",instance=\"living-room\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"software\",jellyfin=\"living-room\"} 2")) << text;
   EXPECT_TRUE(has_line(
-      text, "guardian_jellyfin_transcode_memory_bytes{hwaccel=\"software\",instance=\"living-room\"} 2900000000"));
-  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"vaapi\",instance=\"living-room\"} 0"));
+      text, "guardian_jellyfin_transcode_memory_bytes{hwaccel=\"software\",jellyfin=\"living-room\"} 2900000000"));
+  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"vaapi\",jellyfin=\"living-room\"} 0"));
   exporter.set_jellyfin_view({});  // the instance left the policy
   EXPECT_FALSE(mentions(exporter.render(), "living-room"));
 
