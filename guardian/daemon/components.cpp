@@ -1,11 +1,13 @@
 // The components that run beside the loop. One line each; a component that cannot start
 // (no session bus, a port in use) reports that through an event and stays inert.
 #include "daemon/daemon.h"
+#include "tell/metrics_exporter.h"
 
 namespace guardian {
 
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& /*options*/) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
+  components.push_back(std::make_unique<MetricsExporter>());  // /metrics ([metrics] in the policy)
   return components;
 }
 

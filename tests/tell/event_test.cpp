@@ -15,7 +15,7 @@ constexpr EventType kAll[] = {EventType::Started,       EventType::Stopping,    
                               EventType::PolicyLoaded,  EventType::PolicyRejected, EventType::LevelChanged,
                               EventType::ActionApplied, EventType::ActionReverted, EventType::ActionFailed,
                               EventType::OomKill,       EventType::SenseProblem,   EventType::StateRestored,
-                              EventType::Notify};
+                              EventType::Notify,        EventType::ComponentFailed};
 
 TEST(Event, EveryTypeHasItsOwnMessageIdAndName) {
   std::set<std::string_view> ids;
