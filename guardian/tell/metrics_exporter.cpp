@@ -68,6 +68,19 @@ std::string_view parent_path(std::string_view path) {
   return path.substr(0, slash);
 }
 
+// The container a cgroup is, if it is one, by its short name: a rootless podman container
+// ("libpod-<id>.scope" -> "libpod-<first 12 of id>"), a quadlet service (a unit holding a
+// "libpod-payload-<id>" cgroup -> the unit without ".service"), or any unit directly in
+// container.slice (-> the unit without its suffix).
+std::optional<std::string> container_name(std::string_view unit, bool in_container_slice, bool holds_payload) {
+  const auto stem = [](std::string_view name) { return std::string(name.substr(0, name.rfind('.'))); };
+  if (in_container_slice || holds_payload) return stem(unit);
+  if (unit.starts_with("libpod-") && unit.ends_with(".scope") && !unit.starts_with("libpod-conmon-")) {
+    return "libpod-" + std::string(unit.substr(7, std::min<size_t>(12, unit.size() - 7 - 6)));
+  }
+  return std::nullopt;
+}
+
 std::string field(const Event& event, std::string_view name) {
   for (const auto& [key, value] : event.fields) {
     if (key == name) return value;
@@ -199,10 +212,15 @@ struct MetricsExporter::Families {
                        "Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.",
                        Kind::Gauge};
 
-  [[nodiscard]] std::array<const TextFamily*, 19> all() const {
-    return {&waiting, &stalled,    &some_ratio, &full_ratio,  &memory_bytes,     &oomd_limit, &oomd_duration,
-            &oomd_over, &oomd_until_kill, &oom_kills, &level, &level_info, &actions, &transcodes,
-            &transcode_memory, &vaapi, &restarts, &build_info, &last_tick};
+  TextFamily container_info{"guardian_container_info",
+                            "1 for each container cgroup (a podman libpod scope, a quadlet service holding a "
+                            "libpod-payload cgroup, or a unit directly in container.slice), with its short name.",
+                            Kind::Gauge};
+
+  [[nodiscard]] std::array<const TextFamily*, 20> all() const {
+    return {&waiting,  &stalled,    &some_ratio, &full_ratio, &memory_bytes, &container_info, &oomd_limit,
+            &oomd_duration, &oomd_over, &oomd_until_kill, &oom_kills, &level, &level_info, &actions,
+            &transcodes, &transcode_memory, &vaapi, &restarts, &build_info, &last_tick};
   }
 };
 
@@ -554,6 +572,7 @@ void MetricsExporter::on_tick(const TickView& tick) {
     cgroups_[*label]->seen_tick = tick_count_;
     if (local > 0) kills_by_label[*label] += local;
   }
+  update_containers(snapshot);
   if (snapshot.system_pressure) {
     CgroupSample system;
     system.path = "/";
@@ -572,6 +591,39 @@ void MetricsExporter::on_tick(const TickView& tick) {
   update_oomd(tick);
   update_level(tick);
   families_->last_tick.at({}) = std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count();
+}
+
+// Containers are the outermost cgroups that are one (a quadlet service, not also its payload).
+void MetricsExporter::update_containers(const Snapshot& snapshot) {
+  std::set<std::string_view> payload_parents;
+  for (const auto& sample : snapshot.cgroups) {
+    if (last_component(sample.path).starts_with("libpod-payload-")) payload_parents.insert(parent_path(sample.path));
+  }
+  const std::string container_slice = user_manager_path_ + "/container.slice";
+  std::map<std::string, std::string> containers;  // label -> name
+  std::string_view inside;                          // path of the container we are in (pre-order)
+  for (const auto& sample : snapshot.cgroups) {
+    const std::string_view path = sample.path;
+    if (!inside.empty() && path.size() > inside.size() && path.starts_with(inside) && path[inside.size()] == '/') {
+      continue;
+    }
+    inside = {};
+    const bool in_container_slice = !user_manager_path_.empty() && parent_path(path) == container_slice;
+    const auto name = container_name(last_component(path), in_container_slice, payload_parents.contains(path));
+    if (!name) continue;
+    const auto label = cgroup_label(path, user_manager_path_);
+    if (!label) continue;
+    containers.emplace(*label, *name);
+    inside = path;
+  }
+  for (auto it = containers_.begin(); it != containers_.end(); ++it) {
+    const auto now = containers.find(it->first);
+    if (now == containers.end() || now->second != it->second) {
+      families_->container_info.remove({{"cgroup", it->first}, {"container", it->second}});
+    }
+  }
+  for (const auto& [label, name] : containers) families_->container_info.at({{"cgroup", label}, {"container", name}}) = 1;
+  containers_ = std::move(containers);
 }
 
 std::string MetricsExporter::nearest_label(std::string_view path) const {

@@ -175,6 +175,41 @@ TEST(MetricsExporter, RendersPressureMemoryAndBuildInfoFromTheTick) {
   EXPECT_TRUE(mentions(text, "# TYPE guardian_cgroup_memory_bytes gauge"));
 }
 
+TEST(MetricsExporter, ContainersAreNamedOnceAtTheirOutermostCgroup) {
+  MetricsExporter exporter;
+  auto snapshot = incident_snapshot();
+  const auto layout = fedora_layout();
+  // Quadlet (podman >= 4.4, --cgroups=split): jellyfin.service holds the container's payload.
+  auto quadlet = cgroup("app.slice/jellyfin.service", 1'200'000'000);
+  auto payload = cgroup("app.slice/jellyfin.service/libpod-payload-3f2a9c1e5b7d", 1'100'000'000);
+  auto runtime = cgroup("app.slice/jellyfin.service/runtime", 20'000'000);
+  // After the incident's Option 4: units in container.slice, one a quadlet with its payload.
+  auto slice = cgroup("container.slice", 2'000'000'000);
+  auto immich = cgroup("container.slice/immich-server.service", 517'000'000);
+  auto immich_payload = cgroup("container.slice/immich-server.service/libpod-payload-77aa", 500'000'000);
+  auto pause = cgroup("user.slice/podman-pause-2b6a1c0e.scope", 1'000'000);
+  auto conmon = cgroup("user.slice/libpod-conmon-3f2a9c1e.scope", 2'000'000);
+  snapshot.cgroups.insert(snapshot.cgroups.begin() + 2, {quadlet, payload, runtime});
+  snapshot.cgroups.insert(snapshot.cgroups.end(), {slice, immich, immich_payload, pause, conmon});
+  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  std::string text = exporter.render();
+  EXPECT_TRUE(has_line(text, "guardian_container_info{cgroup=\"app.slice/jellyfin.service\",container=\"jellyfin\"} 1")) << text;
+  EXPECT_TRUE(has_line(
+      text, "guardian_container_info{cgroup=\"container.slice/immich-server.service\",container=\"immich-server\"} 1"));
+  EXPECT_TRUE(has_line(
+      text, "guardian_container_info{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",container=\"libpod-3f2a9c1e\"} 1"));
+  EXPECT_FALSE(mentions(text, "container_info{cgroup=\"app.slice/jellyfin.service/libpod-payload"));
+  EXPECT_FALSE(mentions(text, "container_info{cgroup=\"container.slice/immich-server.service/"));
+  EXPECT_FALSE(mentions(text, "container=\"podman-pause"));
+  EXPECT_FALSE(mentions(text, "libpod-conmon-3f2a9c1e\"} 1"));
+  EXPECT_FALSE(mentions(text, "container_info{cgroup=\"container.slice\""));
+
+  // Jellyfin stops: its container series goes with it.
+  snapshot.cgroups.erase(snapshot.cgroups.begin() + 2, snapshot.cgroups.begin() + 5);
+  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  EXPECT_FALSE(mentions(exporter.render(), "container=\"jellyfin\""));
+}
+
 TEST(MetricsExporter, CountersFollowTheKernelTotalAndStartOverWhenItDrops) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
