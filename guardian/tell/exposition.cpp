@@ -46,7 +46,9 @@ std::string TextFamily::label_block(const LabelPairs& labels) {
   return block;
 }
 
-double& TextFamily::at(const LabelPairs& labels) { return series_.try_emplace(label_block(labels), 0.0).first->second; }
+double& TextFamily::at(const LabelPairs& labels) {
+  return series_.try_emplace(label_block(labels), 0.0).first->second;
+}
 
 const double* TextFamily::find(const LabelPairs& labels) const {
   const auto it = series_.find(label_block(labels));

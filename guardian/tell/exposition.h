@@ -41,7 +41,7 @@ class TextFamily {
 
  private:
   std::string name_;
-  std::string header_;  // "# HELP …\n# TYPE …\n"
+  std::string header_;                    // "# HELP …\n# TYPE …\n"
   std::map<std::string, double> series_;  // by label block
 };
 

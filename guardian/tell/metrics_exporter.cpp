@@ -72,7 +72,8 @@ std::string_view parent_path(std::string_view path) {
 // ("libpod-<id>.scope" -> "libpod-<first 12 of id>"), a quadlet service (a unit holding a
 // "libpod-payload-<id>" cgroup -> the unit without ".service"), or any unit directly in
 // container.slice (-> the unit without its suffix).
-std::optional<std::string> container_name(std::string_view unit, bool in_container_slice, bool holds_payload) {
+std::optional<std::string> container_name(std::string_view unit, bool in_container_slice,
+                                          bool holds_payload) {
   const auto stem = [](std::string_view name) { return std::string(name.substr(0, name.rfind('.'))); };
   if (in_container_slice || holds_payload) return stem(unit);
   if (unit.starts_with("libpod-") && unit.ends_with(".scope") && !unit.starts_with("libpod-conmon-")) {
@@ -93,7 +94,8 @@ std::string field(const Event& event, std::string_view name) {
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return make_error("[metrics] listen \"" + std::string(text) + "\": expected HOST:PORT, e.g. 127.0.0.1:9464");
+    return make_error("[metrics] listen \"" + std::string(text) +
+                      "\": expected HOST:PORT, e.g. 127.0.0.1:9464");
   }
   const std::string_view host = text.substr(0, colon);
   const std::string_view port_text = text.substr(colon + 1);
@@ -108,11 +110,11 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     host_ok = true;
   } else if (host.front() == '[') {
     // [IPv6 literal]: hex digits, ':' and '.' (IPv4-mapped) between the brackets.
-    host_ok = host.size() > 2 && host.back() == ']' &&
-              std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
-                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-                       c == '.';
-              });
+    host_ok =
+        host.size() > 2 && host.back() == ']' && std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                 c == '.';
+        });
   } else {
     // Dotted-quad IPv4: four numbers 0..255.
     int parts = 0;
@@ -120,10 +122,12 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     host_ok = true;
     while (host_ok && pos <= host.size()) {
       const auto dot = host.find('.', pos);
-      const std::string_view part = host.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
+      const std::string_view part =
+          host.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
       unsigned octet = 0;
       const auto [p, e] = std::from_chars(part.data(), part.data() + part.size(), octet);
-      host_ok = !part.empty() && part.size() <= 3 && e == std::errc() && p == part.data() + part.size() && octet <= 255;
+      host_ok = !part.empty() && part.size() <= 3 && e == std::errc() && p == part.data() + part.size() &&
+                octet <= 255;
       ++parts;
       if (dot == std::string_view::npos) break;
       pos = dot + 1;
@@ -147,7 +151,8 @@ std::optional<std::string> cgroup_label(std::string_view path, std::string_view 
     size_t start = 0;
     while (start < relative.size()) {
       const auto slash = relative.find('/', start);
-      const auto component = relative.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+      const auto component =
+          relative.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
       if (is_transient_unit(component)) return std::nullopt;
       if (slash == std::string_view::npos) break;
       start = slash + 1;
@@ -159,11 +164,13 @@ std::optional<std::string> cgroup_label(std::string_view path, std::string_view 
 
 struct MetricsExporter::Families {
   TextFamily waiting{"guardian_pressure_memory_waiting_seconds_total",
-                     "Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.", Kind::Counter};
-  TextFamily stalled{"guardian_pressure_memory_stalled_seconds_total",
-                     "Total time all non-idle tasks in the cgroup stalled on memory at once (PSI \"full\" total), in "
-                     "seconds.",
+                     "Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.",
                      Kind::Counter};
+  TextFamily stalled{
+      "guardian_pressure_memory_stalled_seconds_total",
+      "Total time all non-idle tasks in the cgroup stalled on memory at once (PSI \"full\" total), in "
+      "seconds.",
+      Kind::Counter};
   TextFamily some_ratio{"guardian_pressure_memory_some_ratio",
                         "Share of time some tasks waited for memory, kernel average over the window (0-1).",
                         Kind::Gauge};
@@ -171,40 +178,48 @@ struct MetricsExporter::Families {
                         "Share of time all tasks stalled on memory, kernel average over the window (0-1); "
                         "systemd-oomd compares the 10s window with its limit.",
                         Kind::Gauge};
-  TextFamily memory_bytes{"guardian_cgroup_memory_bytes",
-                          "cgroup v2 memory by kind: current, high and max (absent when \"max\"), anon, file, shmem "
-                          "(memory.stat), swap (memory.swap.current).",
-                          Kind::Gauge};
-  TextFamily oomd_limit{"guardian_oomd_limit_ratio",
-                        "systemd-oomd's memory pressure limit for the watched cgroup (0-1), compared with the full "
-                        "10s ratio.",
+  TextFamily memory_bytes{
+      "guardian_cgroup_memory_bytes",
+      "cgroup v2 memory by kind: current, high and max (absent when \"max\"), anon, file, shmem "
+      "(memory.stat), swap (memory.swap.current).",
+      Kind::Gauge};
+  TextFamily oomd_limit{
+      "guardian_oomd_limit_ratio",
+      "systemd-oomd's memory pressure limit for the watched cgroup (0-1), compared with the full "
+      "10s ratio.",
+      Kind::Gauge};
+  TextFamily oomd_duration{
+      "guardian_oomd_duration_seconds",
+      "How long systemd-oomd lets the watched cgroup stay over its limit before it kills.", Kind::Gauge};
+  TextFamily oomd_over{
+      "guardian_oomd_over_limit_seconds",
+      "How long the watched cgroup has been over systemd-oomd's limit without a break (0 when at or "
+      "below it).",
+      Kind::Gauge};
+  TextFamily oomd_until_kill{
+      "guardian_oomd_seconds_until_kill",
+      "Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no kill is "
+      "on course.",
+      Kind::Gauge};
+  TextFamily oom_kills{"guardian_oom_kills_total",
+                       "OOM kills seen, by cgroup and killer (systemd-oomd, kernel).", Kind::Counter};
+  TextFamily level{"guardian_level",
+                   "guardian's current ladder level: 0 = normal, n = the policy's n-th level.", Kind::Gauge};
+  TextFamily level_info{"guardian_level_info", "guardian's current ladder level by name (always 1).",
                         Kind::Gauge};
-  TextFamily oomd_duration{"guardian_oomd_duration_seconds",
-                           "How long systemd-oomd lets the watched cgroup stay over its limit before it kills.",
-                           Kind::Gauge};
-  TextFamily oomd_over{"guardian_oomd_over_limit_seconds",
-                       "How long the watched cgroup has been over systemd-oomd's limit without a break (0 when at or "
-                       "below it).",
-                       Kind::Gauge};
-  TextFamily oomd_until_kill{"guardian_oomd_seconds_until_kill",
-                             "Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no kill is "
-                             "on course.",
-                             Kind::Gauge};
-  TextFamily oom_kills{"guardian_oom_kills_total", "OOM kills seen, by cgroup and killer (systemd-oomd, kernel).",
-                       Kind::Counter};
-  TextFamily level{"guardian_level", "guardian's current ladder level: 0 = normal, n = the policy's n-th level.",
-                   Kind::Gauge};
-  TextFamily level_info{"guardian_level_info", "guardian's current ladder level by name (always 1).", Kind::Gauge};
-  TextFamily actions{"guardian_actions_total", "Policy actions by action type and result (applied, reverted, failed).",
-                     Kind::Counter};
-  TextFamily transcodes{"guardian_jellyfin_transcodes",
-                        "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).", Kind::Gauge};
+  TextFamily actions{"guardian_actions_total",
+                     "Policy actions by action type and result (applied, reverted, failed).", Kind::Counter};
+  TextFamily transcodes{
+      "guardian_jellyfin_transcodes",
+      "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).",
+      Kind::Gauge};
   TextFamily transcode_memory{"guardian_jellyfin_transcode_memory_bytes",
                               "Resident memory of Jellyfin's transcoding ffmpeg processes, by instance and "
                               "acceleration.",
                               Kind::Gauge};
   TextFamily vaapi{"guardian_vaapi_available",
-                   "1 when the VA-API probe found a usable render node and encoder, 0 when not.", Kind::Gauge};
+                   "1 when the VA-API probe found a usable render node and encoder, 0 when not.",
+                   Kind::Gauge};
   TextFamily restarts{"guardian_unit_restarts_total", "Automatic restarts of a systemd unit (its NRestarts).",
                       Kind::Counter};
   TextFamily build_info{"guardian_build_info", "guardian's version (always 1).", Kind::Gauge};
@@ -212,15 +227,17 @@ struct MetricsExporter::Families {
                        "Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.",
                        Kind::Gauge};
 
-  TextFamily container_info{"guardian_container_info",
-                            "1 for each container cgroup (a podman libpod scope, a quadlet service holding a "
-                            "libpod-payload cgroup, or a unit directly in container.slice), with its short name.",
-                            Kind::Gauge};
+  TextFamily container_info{
+      "guardian_container_info",
+      "1 for each container cgroup (a podman libpod scope, a quadlet service holding a "
+      "libpod-payload cgroup, or a unit directly in container.slice), with its short name.",
+      Kind::Gauge};
 
   [[nodiscard]] std::array<const TextFamily*, 20> all() const {
-    return {&waiting,  &stalled,    &some_ratio, &full_ratio, &memory_bytes, &container_info, &oomd_limit,
-            &oomd_duration, &oomd_over, &oomd_until_kill, &oom_kills, &level, &level_info, &actions,
-            &transcodes, &transcode_memory, &vaapi, &restarts, &build_info, &last_tick};
+    return {&waiting,          &stalled,    &some_ratio,    &full_ratio, &memory_bytes,
+            &container_info,   &oomd_limit, &oomd_duration, &oomd_over,  &oomd_until_kill,
+            &oom_kills,        &level,      &level_info,    &actions,    &transcodes,
+            &transcode_memory, &vaapi,      &restarts,      &build_info, &last_tick};
   }
 };
 
@@ -257,7 +274,8 @@ void MetricsExporter::on_policy(const Policy& policy) {
     // Actions start at 0 so the first one shows in increase() (a series born at 1 does not).
     for (const auto& level : policy.levels) {
       for (const auto& action : level.actions) {
-        for (const char* result : kActionResults) families_->actions.at({{"action", action.type}, {"result", result}});
+        for (const char* result : kActionResults)
+          families_->actions.at({{"action", action.type}, {"result", result}});
       }
     }
   }
@@ -281,7 +299,8 @@ Result<void> MetricsExporter::listen(const std::string& address) {
   close_server();
   const std::string ports = parsed->host + ":" + std::to_string(parsed->port);
   // One worker is plenty for one Prometheus; no document root: /metrics is all it serves.
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "1", "request_timeout_ms", "10000", nullptr};
+  const char* options[] = {"listening_ports",    ports.c_str(), "num_threads", "1",
+                           "request_timeout_ms", "10000",       nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // errors come back below
   mg_init_data init{};
@@ -357,7 +376,8 @@ void MetricsExporter::close_server() {
         auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
         addr->sin_family = AF_INET;
         addr->sin_port = htons(port);
-        if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1)
+          addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         // 0.0.0.0 listens everywhere but is no address to connect to.
         if (addr->sin_addr.s_addr == htonl(INADDR_ANY)) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         length = sizeof(sockaddr_in);
@@ -401,7 +421,8 @@ std::string MetricsExporter::render_locked() const {
 double& MetricsExporter::kill_counter(const std::string& label, const char* killer) {
   auto it = cgroups_.find(label);
   if (it != cgroups_.end()) {
-    double* counter = std::string_view(killer) == kKillerOomd ? it->second->kills_oomd : it->second->kills_kernel;
+    double* counter =
+        std::string_view(killer) == kKillerOomd ? it->second->kills_oomd : it->second->kills_kernel;
     if (counter != nullptr) return *counter;
   }
   return families_->oom_kills.at({{"cgroup", label}, {"killer", killer}});
@@ -580,7 +601,8 @@ void MetricsExporter::on_tick(const TickView& tick) {
     update_cgroup(system, "/");
     cgroups_["/"]->seen_tick = tick_count_;
   }
-  for (const auto& [label, kills] : kills_by_label) kill_counter(label, kKillerKernel) += static_cast<double>(kills);
+  for (const auto& [label, kills] : kills_by_label)
+    kill_counter(label, kKillerKernel) += static_cast<double>(kills);
   std::vector<std::string> vanished;
   for (const auto& [label, series] : cgroups_) {
     if (series->seen_tick != tick_count_) vanished.push_back(label);
@@ -597,19 +619,22 @@ void MetricsExporter::on_tick(const TickView& tick) {
 void MetricsExporter::update_containers(const Snapshot& snapshot) {
   std::set<std::string_view> payload_parents;
   for (const auto& sample : snapshot.cgroups) {
-    if (last_component(sample.path).starts_with("libpod-payload-")) payload_parents.insert(parent_path(sample.path));
+    if (last_component(sample.path).starts_with("libpod-payload-"))
+      payload_parents.insert(parent_path(sample.path));
   }
   const std::string container_slice = user_manager_path_ + "/container.slice";
   std::map<std::string, std::string> containers;  // label -> name
-  std::string_view inside;                          // path of the container we are in (pre-order)
+  std::string_view inside;                        // path of the container we are in (pre-order)
   for (const auto& sample : snapshot.cgroups) {
     const std::string_view path = sample.path;
-    if (!inside.empty() && path.size() > inside.size() && path.starts_with(inside) && path[inside.size()] == '/') {
+    if (!inside.empty() && path.size() > inside.size() && path.starts_with(inside) &&
+        path[inside.size()] == '/') {
       continue;
     }
     inside = {};
     const bool in_container_slice = !user_manager_path_.empty() && parent_path(path) == container_slice;
-    const auto name = container_name(last_component(path), in_container_slice, payload_parents.contains(path));
+    const auto name =
+        container_name(last_component(path), in_container_slice, payload_parents.contains(path));
     if (!name) continue;
     const auto label = cgroup_label(path, user_manager_path_);
     if (!label) continue;
@@ -622,7 +647,8 @@ void MetricsExporter::update_containers(const Snapshot& snapshot) {
       families_->container_info.remove({{"cgroup", it->first}, {"container", it->second}});
     }
   }
-  for (const auto& [label, name] : containers) families_->container_info.at({{"cgroup", label}, {"container", name}}) = 1;
+  for (const auto& [label, name] : containers)
+    families_->container_info.at({{"cgroup", label}, {"container", name}}) = 1;
   containers_ = std::move(containers);
 }
 
@@ -658,16 +684,17 @@ void MetricsExporter::emit(const Event& event) {
       std::lock_guard lock(mutex_);
       // An absolute path, or one already relative to the user manager.
       std::string path = field(event, "CGROUP");
-      if (!path.empty() && path.front() != '/' && !user_manager_path_.empty()) path = user_manager_path_ + "/" + path;
+      if (!path.empty() && path.front() != '/' && !user_manager_path_.empty())
+        path = user_manager_path_ + "/" + path;
       if (path.empty()) path = "/";
       // Kernel kills in cgroups guardian reads are counted from memory.events already.
       if (killer == kKillerKernel && sensed_paths_.contains(path)) return;
       const auto label = cgroup_label(path, user_manager_path_);
-      kill_counter(label ? *label : nearest_label(path), killer == kKillerOomd ? kKillerOomd : kKillerKernel) += 1;
+      kill_counter(label ? *label : nearest_label(path),
+                   killer == kKillerOomd ? kKillerOomd : kKillerKernel) += 1;
       return;
     }
-    default:
-      return;
+    default: return;
   }
 }
 

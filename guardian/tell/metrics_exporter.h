@@ -35,11 +35,12 @@ namespace guardian {
 
 // What the Jellyfin transcode view (issue 4) publishes: one row per instance and kind of
 // acceleration. The instance becomes the label `jellyfin`, not `instance`: Prometheus sets
-// `instance` to the scrape target and would rename ours to `exported_instance`. `hwaccel` is "software" for CPU transcodes, or Jellyfin's
-// HardwareAccelerationType of the job ("vaapi", "qsv", …) as read from the ffmpeg command line.
+// `instance` to the scrape target and would rename ours to `exported_instance`. `hwaccel` is "software" for
+// CPU transcodes, or Jellyfin's HardwareAccelerationType of the job ("vaapi", "qsv", …) as read from the
+// ffmpeg command line.
 struct JellyfinTranscodeTotals {
-  std::string instance;   // the instance's name in the policy (bounded; not a URL, not a session)
-  std::string hwaccel;    // "software", "vaapi", …
+  std::string instance;  // the instance's name in the policy (bounded; not a URL, not a session)
+  std::string hwaccel;   // "software", "vaapi", …
   uint32_t transcodes = 0;
   uint64_t memory_bytes = 0;  // summed RSS of those ffmpeg processes
 };
@@ -113,9 +114,9 @@ class MetricsExporter final : public DaemonComponent {
   uint64_t tick_count_ = 0;
   std::set<std::string> oomd_labels_;
   std::map<std::string, std::string> containers_;  // exported container cgroups: label -> name
-  std::string level_;                    // current level_info label value
+  std::string level_;                              // current level_info label value
   std::string user_manager_path_;
-  std::set<std::string> sensed_paths_;   // cgroup paths of the last snapshot (absolute)
+  std::set<std::string> sensed_paths_;             // cgroup paths of the last snapshot (absolute)
   std::map<std::string, uint64_t> last_oom_kill_;  // by path: memory.events oom_kill
   std::set<std::pair<std::string, std::string>> jellyfin_rows_;  // (instance, hwaccel) published
 };

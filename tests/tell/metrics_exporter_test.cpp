@@ -1,10 +1,9 @@
 #include "tell/metrics_exporter.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
@@ -89,7 +88,9 @@ TickView tick_of(const Snapshot& snapshot, const HostLayout& layout, const std::
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos;
 }
-bool mentions(const std::string& text, const std::string& fragment) { return text.find(fragment) != std::string::npos; }
+bool mentions(const std::string& text, const std::string& fragment) {
+  return text.find(fragment) != std::string::npos;
+}
 
 TEST(ParseListenAddress, AcceptsHostPort) {
   auto v4 = parse_listen_address("127.0.0.1:9464");
@@ -104,9 +105,9 @@ TEST(ParseListenAddress, AcceptsHostPort) {
 }
 
 TEST(ParseListenAddress, RejectsWithTheReason) {
-  for (const char* bad : {"", "9464", ":9464", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:94a4", "256.0.0.1:9464",
-                          "127.0.0:9464", "127.0.0.1.5:9464", "[::g]:9464", "[]:9464", "example.com:9464",
-                          "127.0.0.1:-1"}) {
+  for (const char* bad :
+       {"", "9464", ":9464", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:94a4", "256.0.0.1:9464",
+        "127.0.0:9464", "127.0.0.1.5:9464", "[::g]:9464", "[]:9464", "example.com:9464", "127.0.0.1:-1"}) {
     auto parsed = parse_listen_address(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     if (!parsed.ok()) {
@@ -126,10 +127,9 @@ TEST(CgroupLabel, RelativeToTheUserManagerAndBounded) {
   EXPECT_EQ(cgroup_label("/user.slice/user-1000.slice/user@1000.service2/x", kManager),
             "/user.slice/user-1000.slice/user@1000.service2/x");
   // Transient units named after a PID, a session or a run id are not exported.
-  for (const char* transient :
-       {"app.slice/app-gnome-firefox-4242.scope", "session.slice/session-2.scope",
-        "app.slice/run-u17.service", "app.slice/run-p4242-i4243.scope",
-        "app.slice/app-gnome-firefox-4242.scope/child"}) {
+  for (const char* transient : {"app.slice/app-gnome-firefox-4242.scope", "session.slice/session-2.scope",
+                                "app.slice/run-u17.service", "app.slice/run-p4242-i4243.scope",
+                                "app.slice/app-gnome-firefox-4242.scope/child"}) {
     EXPECT_FALSE(cgroup_label(std::string(kManager) + "/" + transient, kManager)) << transient;
   }
   EXPECT_EQ(cgroup_label(std::string(kManager) + "/app.slice/app-flatpak-org.gnome.Builder.scope", kManager),
@@ -145,28 +145,37 @@ TEST(MetricsExporter, RendersPressureMemoryAndBuildInfoFromTheTick) {
   const std::string text = exporter.render();
 
   // PSI total µs -> seconds; avg percentages -> 0..1 ratios.
-  EXPECT_TRUE(has_line(text, "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 12.345678")) << text;
-  EXPECT_TRUE(has_line(text, "guardian_pressure_memory_stalled_seconds_total{cgroup=\"app.slice\"} 7.654321"));
-  EXPECT_TRUE(has_line(text, "guardian_pressure_memory_some_ratio{cgroup=\"app.slice\",window=\"10s\"} 0.1234"));
-  EXPECT_TRUE(has_line(text, "guardian_pressure_memory_full_ratio{cgroup=\"app.slice\",window=\"300s\"} 0.0075"));
+  EXPECT_TRUE(
+      has_line(text, "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 12.345678"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, "guardian_pressure_memory_stalled_seconds_total{cgroup=\"app.slice\"} 7.654321"));
+  EXPECT_TRUE(
+      has_line(text, "guardian_pressure_memory_some_ratio{cgroup=\"app.slice\",window=\"10s\"} 0.1234"));
+  EXPECT_TRUE(
+      has_line(text, "guardian_pressure_memory_full_ratio{cgroup=\"app.slice\",window=\"300s\"} 0.0075"));
   EXPECT_TRUE(has_line(text, "guardian_pressure_memory_full_ratio{cgroup=\"/\",window=\"10s\"} 0.012"));
   EXPECT_TRUE(has_line(text, "guardian_pressure_memory_waiting_seconds_total{cgroup=\"/\"} 987.654321"));
   // Bytes by kind; high/max absent where the kernel says "max".
-  EXPECT_TRUE(has_line(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"current\"} 13200000000"));
+  EXPECT_TRUE(
+      has_line(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"current\"} 13200000000"));
   EXPECT_TRUE(has_line(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"swap\"} 524288000"));
   EXPECT_TRUE(has_line(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"shmem\"} 250000000"));
   EXPECT_FALSE(mentions(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"high\"}"));
-  EXPECT_TRUE(has_line(text,
-                       "guardian_cgroup_memory_bytes{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",kind=\"high\"} 3221225472"));
-  EXPECT_TRUE(has_line(text,
-                       "guardian_cgroup_memory_bytes{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",kind=\"max\"} 4294967296"));
+  EXPECT_TRUE(has_line(
+      text,
+      "guardian_cgroup_memory_bytes{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",kind=\"high\"} 3221225472"));
+  EXPECT_TRUE(has_line(
+      text,
+      "guardian_cgroup_memory_bytes{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",kind=\"max\"} 4294967296"));
   // The transient Firefox scope is not a label (PID in its name); its memory is in app.slice.
   EXPECT_FALSE(mentions(text, "firefox"));
   // Kill counters exist from the start at 0; kills before guardian started are not counted.
   EXPECT_TRUE(has_line(
       text, "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"kernel\"} 0"));
   EXPECT_TRUE(has_line(
-      text, "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"systemd-oomd\"} 0"));
+      text,
+      "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"systemd-oomd\"} 0"));
   EXPECT_TRUE(has_line(text, "guardian_build_info{version=\"" GUARDIAN_VERSION "\"} 1"));
   EXPECT_TRUE(has_line(text, "guardian_level 0"));
   EXPECT_TRUE(has_line(text, "guardian_level_info{level=\"normal\"} 1"));
@@ -193,11 +202,15 @@ TEST(MetricsExporter, ContainersAreNamedOnceAtTheirOutermostCgroup) {
   snapshot.cgroups.insert(snapshot.cgroups.end(), {slice, immich, immich_payload, pause, conmon});
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
   std::string text = exporter.render();
-  EXPECT_TRUE(has_line(text, "guardian_container_info{cgroup=\"app.slice/jellyfin.service\",container=\"jellyfin\"} 1")) << text;
   EXPECT_TRUE(has_line(
-      text, "guardian_container_info{cgroup=\"container.slice/immich-server.service\",container=\"immich-server\"} 1"));
-  EXPECT_TRUE(has_line(
-      text, "guardian_container_info{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",container=\"libpod-3f2a9c1e\"} 1"));
+      text, "guardian_container_info{cgroup=\"app.slice/jellyfin.service\",container=\"jellyfin\"} 1"))
+      << text;
+  EXPECT_TRUE(has_line(text,
+                       "guardian_container_info{cgroup=\"container.slice/"
+                       "immich-server.service\",container=\"immich-server\"} 1"));
+  EXPECT_TRUE(has_line(text,
+                       "guardian_container_info{cgroup=\"user.slice/"
+                       "libpod-3f2a9c1e.scope\",container=\"libpod-3f2a9c1e\"} 1"));
   EXPECT_FALSE(mentions(text, "container_info{cgroup=\"app.slice/jellyfin.service/libpod-payload"));
   EXPECT_FALSE(mentions(text, "container_info{cgroup=\"container.slice/immich-server.service/"));
   EXPECT_FALSE(mentions(text, "container=\"podman-pause"));
@@ -217,11 +230,13 @@ TEST(MetricsExporter, CountersFollowTheKernelTotalAndStartOverWhenItDrops) {
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
   snapshot.cgroups[0].pressure->some.total_us = 15'000'000;
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
-  EXPECT_TRUE(has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 15"));
+  EXPECT_TRUE(
+      has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 15"));
   // app.slice re-created under the same path: the kernel's total starts from 0 again.
   snapshot.cgroups[0].pressure->some.total_us = 2'000'000;
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
-  EXPECT_TRUE(has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 2"));
+  EXPECT_TRUE(
+      has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 2"));
 }
 
 TEST(MetricsExporter, VanishedCgroupsLoseTheirSeriesAndLimitsComeAndGo) {
@@ -277,11 +292,13 @@ TEST(MetricsExporter, OomKillEventsCountByKillerAndSurviveTheirCgroup) {
 
   Event oomd;
   oomd.type = EventType::OomKill;
-  oomd.with("CGROUP", std::string(kManager) + "/user.slice/libpod-3f2a9c1e.scope").with("KILLER", "systemd-oomd");
+  oomd.with("CGROUP", std::string(kManager) + "/user.slice/libpod-3f2a9c1e.scope")
+      .with("KILLER", "systemd-oomd");
   exporter.emit(oomd);
   Event firefox;  // a transient scope: counted on its slice
   firefox.type = EventType::OomKill;
-  firefox.with("CGROUP", std::string(kManager) + "/app.slice/app-gnome-firefox-4242.scope").with("KILLER", "systemd-oomd");
+  firefox.with("CGROUP", std::string(kManager) + "/app.slice/app-gnome-firefox-4242.scope")
+      .with("KILLER", "systemd-oomd");
   exporter.emit(firefox);
   Event kernel_seen;  // a kernel kill in a cgroup guardian reads: memory.events counts it already
   kernel_seen.type = EventType::OomKill;
@@ -301,12 +318,14 @@ TEST(MetricsExporter, OomKillEventsCountByKillerAndSurviveTheirCgroup) {
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
   const std::string text = exporter.render();
   EXPECT_TRUE(has_line(
-      text, "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"systemd-oomd\"} 1"))
+      text,
+      "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"systemd-oomd\"} 1"))
       << text;
   EXPECT_FALSE(mentions(text, "cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"kernel\""));
   EXPECT_TRUE(has_line(text, "guardian_oom_kills_total{cgroup=\"app.slice\",killer=\"systemd-oomd\"} 1"));
   EXPECT_TRUE(has_line(text, "guardian_oom_kills_total{cgroup=\"app.slice\",killer=\"kernel\"} 0"));
-  EXPECT_TRUE(has_line(text, "guardian_oom_kills_total{cgroup=\"/system.slice/packagekit.service\",killer=\"kernel\"} 1"));
+  EXPECT_TRUE(has_line(
+      text, "guardian_oom_kills_total{cgroup=\"/system.slice/packagekit.service\",killer=\"kernel\"} 1"));
   EXPECT_FALSE(mentions(text, "earlyoom"));
 }
 
@@ -323,7 +342,8 @@ TEST(MetricsExporter, OomdStateLevelAndActions) {
   const auto layout = fedora_layout();
   // Fedora: every user slice is watched at 80% for 20 s (10-oomd-per-slice-defaults.conf).
   OomdCgroupState app;
-  app.rule = WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
+  app.rule =
+      WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
   app.present = true;
   app.full_avg10 = 84.0;
   app.over_limit = true;
@@ -376,9 +396,11 @@ TEST(MetricsExporter, JellyfinVaapiAndRestarts) {
   MetricsExporter exporter;
   exporter.set_jellyfin_view({{"living-room", "software", 2, 2'900'000'000}});
   std::string text = exporter.render();
-  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"software\",jellyfin=\"living-room\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"software\",jellyfin=\"living-room\"} 2"))
+      << text;
   EXPECT_TRUE(has_line(
-      text, "guardian_jellyfin_transcode_memory_bytes{hwaccel=\"software\",jellyfin=\"living-room\"} 2900000000"));
+      text,
+      "guardian_jellyfin_transcode_memory_bytes{hwaccel=\"software\",jellyfin=\"living-room\"} 2900000000"));
   EXPECT_TRUE(has_line(text, "guardian_jellyfin_transcodes{hwaccel=\"vaapi\",jellyfin=\"living-room\"} 0"));
   exporter.set_jellyfin_view({});  // the instance left the policy
   EXPECT_FALSE(mentions(exporter.render(), "living-room"));
@@ -422,7 +444,8 @@ std::string http_get(uint16_t port, const std::string& target) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
   const std::string request = "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd.get(), request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) return "send failed";
+  if (::send(fd.get(), request.data(), request.size(), 0) != static_cast<ssize_t>(request.size()))
+    return "send failed";
   std::string response;
   char buffer[4096];
   for (;;) {
@@ -453,7 +476,8 @@ TEST(MetricsExporterServer, ServesMetricsOnTheConfiguredAddress) {
   const std::string response = http_get(port, "/metrics");
   EXPECT_TRUE(response.starts_with("HTTP/1.1 200")) << response.substr(0, 200);
   EXPECT_TRUE(mentions(response, "text/plain")) << response.substr(0, 300);
-  EXPECT_TRUE(mentions(response, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"current\"} 13200000000"));
+  EXPECT_TRUE(
+      mentions(response, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"current\"} 13200000000"));
   EXPECT_TRUE(loop.events.empty());
 
   Policy off;
