@@ -33,7 +33,26 @@ constexpr std::array<const char*, 3> kWindows = {"10s", "60s", "300s"};
 constexpr std::array<const char*, 7> kByteKinds = {"current", "high", "max", "anon", "file", "shmem", "swap"};
 constexpr const char* kKillerOomd = "systemd-oomd";
 constexpr const char* kKillerKernel = "kernel";
-constexpr std::array<const char*, 3> kActionResults = {"applied", "reverted", "failed"};
+// The `result` label: the daemon's RESULT field (act/registry.cpp outcome_name), with a dry run's
+// "dry-run" split by the event into what would have been applied or reverted. Anything else is
+// "other", so the label stays bounded.
+constexpr std::array<const char*, 5> kActionResults = {"applied", "reverted", "unchanged", "failed",
+                                                       "timed-out"};
+constexpr std::array<const char*, 2> kDryRunResults = {"dry-run-applied", "dry-run-reverted"};
+
+std::string action_result(const Event& event, std::string_view result) {
+  if (result.empty()) {
+    return event.type == EventType::ActionApplied    ? "applied"
+           : event.type == EventType::ActionReverted ? "reverted"
+                                                     : "failed";
+  }
+  if (result == "dry-run")
+    return event.type == EventType::ActionReverted ? "dry-run-reverted" : "dry-run-applied";
+  for (const char* known : kActionResults) {
+    if (result == known) return known;
+  }
+  return "other";
+}
 
 // A systemd transient unit named after a PID, session or run id: "app-gnome-firefox-4242.scope",
 // "session-2.scope", "run-u17.service", "run-p4242-i4243.scope". Each start makes a new name, so
@@ -208,7 +227,9 @@ struct MetricsExporter::Families {
   TextFamily level_info{"guardian_level_info", "guardian's current ladder level by name (always 1).",
                         Kind::Gauge};
   TextFamily actions{"guardian_actions_total",
-                     "Policy actions by action type and result (applied, reverted, failed).", Kind::Counter};
+                     "Policy actions by action type and result (applied, reverted, unchanged, failed, "
+                     "timed-out, dry-run-applied, dry-run-reverted, other).",
+                     Kind::Counter};
   TextFamily transcodes{
       "guardian_jellyfin_transcodes",
       "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).",
@@ -271,15 +292,23 @@ void MetricsExporter::on_policy(const Policy& policy) {
     std::lock_guard lock(mutex_);
     enabled_ = policy.metrics.enabled;
     wanted_listen_ = policy.metrics.listen;
-    // Actions start at 0 so the first one shows in increase() (a series born at 1 does not).
+    policy_action_types_.clear();
     for (const auto& level : policy.levels) {
-      for (const auto& action : level.actions) {
-        for (const char* result : kActionResults)
-          families_->actions.at({{"action", action.type}, {"result", result}});
-      }
+      for (const auto& action : level.actions) policy_action_types_.insert(action.type);
     }
+    seed_action_series();
   }
   if (loop_ != nullptr) apply_listen_settings();
+}
+
+// Actions start at 0 so the first one shows in increase() (a series born at 1 does not).
+void MetricsExporter::seed_action_series() {
+  for (const auto& type : policy_action_types_) {
+    for (const char* result : kActionResults) families_->actions.at({{"action", type}, {"result", result}});
+    if (dry_run_) {
+      for (const char* result : kDryRunResults) families_->actions.at({{"action", type}, {"result", result}});
+    }
+  }
 }
 
 int MetricsExporter::handle_metrics(mg_connection* connection, void* self) {
@@ -610,6 +639,10 @@ void MetricsExporter::on_tick(const TickView& tick) {
   for (const auto& label : vanished) remove_cgroup(label);
   sensed_paths_ = std::move(paths);
 
+  if (tick.dry_run && !dry_run_) {
+    dry_run_ = true;
+    seed_action_series();
+  }
   update_oomd(tick);
   update_level(tick);
   families_->last_tick.at({}) = std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count();
@@ -668,12 +701,7 @@ void MetricsExporter::emit(const Event& event) {
     case EventType::ActionFailed: {
       const std::string action = field(event, "ACTION");
       if (action.empty()) return;
-      std::string result = field(event, "RESULT");
-      if (result.empty()) {
-        result = event.type == EventType::ActionApplied    ? "applied"
-                 : event.type == EventType::ActionReverted ? "reverted"
-                                                           : "failed";
-      }
+      const std::string result = action_result(event, field(event, "RESULT"));
       std::lock_guard lock(mutex_);
       families_->actions.at({{"action", action}, {"result", result}}) += 1;
       return;

@@ -96,6 +96,7 @@ class MetricsExporter final : public DaemonComponent {
   void update_level(const TickView& tick);
   void update_oomd(const TickView& tick);
   void update_containers(const Snapshot& snapshot);
+  void seed_action_series();
   [[nodiscard]] std::string nearest_label(std::string_view path) const;  // of an unexported cgroup
   [[nodiscard]] std::string render_locked() const;
   static int handle_metrics(mg_connection* connection, void* self);
@@ -113,6 +114,8 @@ class MetricsExporter final : public DaemonComponent {
   std::map<std::string, std::unique_ptr<CgroupSeries>> cgroups_;  // by label
   uint64_t tick_count_ = 0;
   std::set<std::string> oomd_labels_;
+  std::set<std::string> policy_action_types_;
+  bool dry_run_ = false;
   std::map<std::string, std::string> containers_;  // exported container cgroups: label -> name
   std::string level_;                              // current level_info label value
   std::string user_manager_path_;

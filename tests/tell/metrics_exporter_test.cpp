@@ -368,7 +368,26 @@ TEST(MetricsExporter, OomdStateLevelAndActions) {
   failed.with("ACTION", "log").with("RESULT", "failed");
   exporter.emit(failed);
 
+  // As the daemon reports them (daemon.cpp): a dry run's apply and revert, an unknown result.
+  Event dry_apply;
+  dry_apply.type = EventType::ActionApplied;
+  dry_apply.with("ACTION", "log").with("RESULT", "dry-run");
+  exporter.emit(dry_apply);
+  Event dry_revert;
+  dry_revert.type = EventType::ActionReverted;
+  dry_revert.with("ACTION", "log").with("RESULT", "dry-run");
+  exporter.emit(dry_revert);
+  Event odd;
+  odd.type = EventType::ActionApplied;
+  odd.with("ACTION", "log").with("RESULT", "exploded-42");
+  exporter.emit(odd);
+
   std::string text = exporter.render();
+  EXPECT_TRUE(has_line(text, "guardian_actions_total{action=\"log\",result=\"dry-run-applied\"} 1"));
+  EXPECT_TRUE(has_line(text, "guardian_actions_total{action=\"log\",result=\"dry-run-reverted\"} 1"));
+  EXPECT_TRUE(has_line(text, "guardian_actions_total{action=\"log\",result=\"other\"} 1"));
+  EXPECT_TRUE(has_line(text, "guardian_actions_total{action=\"log\",result=\"timed-out\"} 0"));
+  EXPECT_FALSE(mentions(text, "exploded"));
   EXPECT_TRUE(has_line(text, "guardian_oomd_limit_ratio{cgroup=\"app.slice\"} 0.8"));
   EXPECT_TRUE(has_line(text, "guardian_oomd_duration_seconds{cgroup=\"app.slice\"} 20"));
   EXPECT_TRUE(has_line(text, "guardian_oomd_over_limit_seconds{cgroup=\"app.slice\"} 6"));
