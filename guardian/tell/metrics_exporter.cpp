@@ -282,9 +282,12 @@ MetricsExporter::MetricsExporter() : families_(std::make_unique<Families>()) {
 
 MetricsExporter::~MetricsExporter() { close_server(); }
 
+// The loop starts components before the first policy is in force (daemon.cpp), so the server
+// waits for a policy: listening on the default address first could take a port the policy does
+// not want, or serve when the policy says enabled = false.
 void MetricsExporter::start(DaemonLoop& loop) {
   loop_ = &loop;
-  apply_listen_settings();
+  if (policy_seen_) apply_listen_settings();
 }
 
 void MetricsExporter::on_policy(const Policy& policy) {
@@ -292,6 +295,7 @@ void MetricsExporter::on_policy(const Policy& policy) {
     std::lock_guard lock(mutex_);
     enabled_ = policy.metrics.enabled;
     wanted_listen_ = policy.metrics.listen;
+    policy_seen_ = true;
     policy_action_types_.clear();
     for (const auto& level : policy.levels) {
       for (const auto& action : level.actions) policy_action_types_.insert(action.type);

@@ -108,6 +108,7 @@ class MetricsExporter final : public DaemonComponent {
 
   DaemonLoop* loop_ = nullptr;
   bool enabled_ = true;
+  bool policy_seen_ = false;
   std::string wanted_listen_ = "127.0.0.1:9464";
   std::string serving_listen_;  // what server_ serves; empty when not serving
 

@@ -509,6 +509,18 @@ TEST(MetricsExporterServer, ServesMetricsOnTheConfiguredAddress) {
   EXPECT_EQ(http_get(port, "/metrics"), "connect failed");
 }
 
+TEST(MetricsExporterServer, ListensOnlyOnceAPolicyIsInForce) {
+  // The loop starts components first, then applies the policy (daemon.cpp).
+  MetricsExporter exporter;
+  RecordingLoop loop;
+  exporter.start(loop);
+  EXPECT_FALSE(exporter.listening_port()) << "must not take the default port before the policy says";
+  exporter.on_policy(policy_listening_on("127.0.0.1:0"));
+  ASSERT_TRUE(exporter.listening_port());
+  EXPECT_TRUE(mentions(http_get(*exporter.listening_port(), "/metrics"), "guardian_build_info"));
+  EXPECT_TRUE(loop.events.empty());
+}
+
 TEST(MetricsExporterServer, PortInUseIsAnErrorEventAndGuardianRunsOn) {
   // Hold a port the way another exporter would.
   UniqueFd holder(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
