@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -435,6 +437,58 @@ TEST(MetricsExporter, JellyfinVaapiAndRestarts) {
   EXPECT_TRUE(has_line(exporter.render(), "guardian_unit_restarts_total{unit=\"jellyfin.service\"} 4"));
   exporter.set_unit_restarts("jellyfin.service", 1);  // user manager restarted: NRestarts from 0
   EXPECT_TRUE(has_line(exporter.render(), "guardian_unit_restarts_total{unit=\"jellyfin.service\"} 1"));
+}
+
+TEST(MetricsExporter, PromtoolCheckMetricsIsClean) {
+  // Every family at once, linted by Prometheus's own promtool (Debian package prometheus).
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
+  MetricsExporter exporter;
+  Policy policy;
+  Level elevated;
+  elevated.name = "elevated";
+  elevated.actions.push_back(ActionSpec{"log", {}, {}});
+  policy.levels.push_back(elevated);
+  exporter.on_policy(policy);
+  auto snapshot = incident_snapshot();
+  snapshot.cgroups.push_back(cgroup("app.slice/jellyfin.service", 1'200'000'000));
+  snapshot.cgroups.push_back(cgroup("app.slice/jellyfin.service/libpod-payload-3f2a", 1'100'000'000));
+  const auto layout = fedora_layout();
+  OomdCgroupState app;
+  app.rule =
+      WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
+  app.present = true;
+  std::vector<OomdCgroupState> oomd = {app};
+  LadderState ladder;
+  exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "normal"));
+  exporter.set_jellyfin_view({{"living-room", "vaapi", 1, 900'000'000}});
+  exporter.set_vaapi_available(true);
+  exporter.set_unit_restarts("jellyfin.service", 3);
+  Event kill;
+  kill.type = EventType::OomKill;
+  kill.with("CGROUP", "/system.slice/packagekit.service").with("KILLER", "kernel");
+  exporter.emit(kill);
+  const std::string text = exporter.render();
+  for (const char* family :
+       {"guardian_container_info", "guardian_oomd_seconds_until_kill", "guardian_actions_total",
+        "guardian_jellyfin_transcode_memory_bytes", "guardian_vaapi_available",
+        "guardian_unit_restarts_total", "guardian_level_info"}) {
+    EXPECT_TRUE(mentions(text, std::string("# TYPE ") + family)) << family;
+  }
+
+  char path[] = "/tmp/guardian-metrics-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  FILE* lint = ::popen((std::string("promtool check metrics < ") + path + " 2>&1").c_str(), "r");
+  ASSERT_NE(lint, nullptr);
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, lint) != nullptr) output += buffer;
+  const int status = ::pclose(lint);
+  ::unlink(path);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "") << "promtool check metrics complains";
 }
 
 // --- over real sockets -------------------------------------------------------------------
