@@ -296,7 +296,9 @@ def main() -> int:
 
         guardian_log = open(tmp / "guardian.log", "wb")
         guardian = subprocess.Popen(
-            [args.guardian, "run", "--dry-run", "--host-root", str(root), "--policy", str(tmp / "policy.toml")],
+            # The fixture is uid 1000's desktop; the test may run as anyone (CI: root).
+            [args.guardian, "run", "--dry-run", "--host-root", str(root), "--uid", "1000", "--policy",
+             str(tmp / "policy.toml")],
             stdout=guardian_log, stderr=subprocess.STDOUT, env=dict(os.environ, XDG_STATE_HOME=str(tmp / "state")))
         procs.append(("guardian", guardian))
         try:
@@ -342,7 +344,9 @@ def main() -> int:
                  lambda: query(prom, "guardian:oomd_limit_fraction:full_avg10")["data"]["result"], 30, procs)
 
         failures, skipped, passed = [], [], 0
-        for where, kind, raw, constants in collect_expressions(source):
+        expressions = collect_expressions(source)
+        recorded = {where.rsplit(" ", 1)[1]: raw for where, kind, raw, _ in expressions if kind == "record"}
+        for where, kind, raw, constants in expressions:
             expr = substitute(raw, listen, constants)
             answer = query(prom, expr)
             if answer.get("status") != "success":
@@ -358,9 +362,16 @@ def main() -> int:
                 if not missing:
                     passed += 1
                     continue
-            unfed = [s for s in missing if metric_name(s) in NOT_FED and metric_name(s) not in exported]
-            if missing and len(unfed) == len(missing):
-                skipped.append(f"{where}: {NOT_FED[metric_name(unfed[0])]}")
+            # A recorded series (guardian:…) is as fed as the metrics its rule reads.
+            def sources(selector, depth=0):
+                name = metric_name(selector)
+                if name in recorded and depth < 5:
+                    return [m for inner in selectors(recorded[name]) for m in sources(inner, depth + 1)]
+                return [name]
+            names = [m for s in missing for m in sources(s)]
+            unfed = [m for m in names if m in NOT_FED and m not in exported]
+            if missing and len(unfed) == len(names):
+                skipped.append(f"{where}: {NOT_FED[unfed[0]]}")
             else:
                 failures.append(f"{where}: no data" + (f" (no series for {', '.join(missing)})" if missing else "")
                                 + f"\n    {expr}")
