@@ -235,7 +235,7 @@ struct MetricsExporter::Families {
       "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).",
       Kind::Gauge};
   TextFamily transcode_memory{"guardian_jellyfin_transcode_memory_bytes",
-                              "Resident memory of Jellyfin's transcoding ffmpeg processes, by instance and "
+                              "Memory (PSS) of Jellyfin's transcoding ffmpeg processes, by instance and "
                               "acceleration.",
                               Kind::Gauge};
   TextFamily vaapi{"guardian_vaapi_available",

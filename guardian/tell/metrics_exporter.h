@@ -42,7 +42,7 @@ struct JellyfinTranscodeTotals {
   std::string instance;  // the instance's name in the policy (bounded; not a URL, not a session)
   std::string hwaccel;   // "software", "vaapi", …
   uint32_t transcodes = 0;
-  uint64_t memory_bytes = 0;  // summed RSS of those ffmpeg processes
+  uint64_t memory_bytes = 0;  // summed PSS of those ffmpeg processes (RSS counts shared libraries twice)
 };
 
 // "host:port" from [metrics] listen, checked: an IPv4 literal, "localhost" or a bracketed IPv6
