@@ -8,6 +8,7 @@ const std::vector<Command>& commands() {
       {"sample", "one snapshot of everything sensed and modelled, then exit", run_sample},
       {"check-policy", "validate policy files: FILE:LINE:COL: message per error", run_check_policy},
       {"doctor", "the incident investigation as one command, with verdicts and next steps", run_doctor},
+      {"status", "ask the running daemon over D-Bus: level, watched cgroups, actions, why", run_status},
   };
   return kCommands;
 }

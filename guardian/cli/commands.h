@@ -24,5 +24,6 @@ int run_daemon(int argc, char** argv);
 int run_sample(int argc, char** argv);
 int run_check_policy(int argc, char** argv);
 int run_doctor(int argc, char** argv);
+int run_status(int argc, char** argv);
 
 }  // namespace guardian::cli

@@ -1,6 +1,7 @@
 // The components that run beside the loop. One line each; a component that cannot start
 // (no session bus, a port in use) reports that through an event and stays inert.
 #include "daemon/daemon.h"
+#include "tell/dbus_service.h"
 #include "tell/metrics_exporter.h"
 
 namespace guardian {
@@ -8,6 +9,7 @@ namespace guardian {
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& /*options*/) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
   components.push_back(std::make_unique<MetricsExporter>());  // /metrics ([metrics] in the policy)
+  components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
   return components;
 }
 

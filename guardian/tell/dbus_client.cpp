@@ -1,0 +1,113 @@
+#include "tell/dbus_client.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "tell/dbus/guardian1_proxy.h"
+
+namespace guardian {
+
+namespace {
+
+// The generated proxy, on a connection this process drives itself: synchronous calls only, no
+// event-loop thread (sdbus-c++ 1.2 sends them with sd_bus_call when no loop runs).
+class Guardian1Client final : public sdbus::ProxyInterfaces<io::github::guardian::Guardian1_proxy> {
+ public:
+  Guardian1Client(sdbus::IConnection& connection)
+      : ProxyInterfaces(connection, std::string(kDbusBusName), std::string(kDbusObjectPath)) {
+    registerProxy();
+  }
+  ~Guardian1Client() { unregisterProxy(); }
+  Guardian1Client(const Guardian1Client&) = delete;
+  Guardian1Client& operator=(const Guardian1Client&) = delete;
+
+ private:
+  // `guardian status` reads and leaves; it does not listen to signals.
+  void onLevelChanged(const std::string&, const std::string&, const std::string&) override {}
+  void onActionApplied(const std::string&, const std::string&, const std::string&, const std::string&) override {}
+  void onOomKillSeen(const std::string&, const std::string&, const std::string&) override {}
+};
+
+std::string bus_name(const DbusClientOptions& options) {
+  return options.bus_address.empty() ? "the session bus" : "bus " + options.bus_address;
+}
+
+Error explain_call_error(const sdbus::Error& error, const DbusClientOptions& options) {
+  const std::string& name = error.getName();
+  if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+    return make_error("guardian is not running on " + bus_name(options) + " (nobody owns " +
+                      std::string(kDbusBusName) + "); start it with `systemctl --user start guardian`");
+  }
+  if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout" ||
+      error.getMessage().find("Connection timed out") != std::string::npos) {
+    return make_error("guardian on " + bus_name(options) + " did not answer within " +
+                      std::to_string(options.timeout.count()) + " ms");
+  }
+  return make_error("D-Bus call to guardian on " + bus_name(options) + " failed: " + name + ": " +
+                    error.getMessage());
+}
+
+Result<std::unique_ptr<sdbus::IConnection>> open_connection(const DbusClientOptions& options) {
+  try {
+    auto connection = options.bus_address.empty() ? sdbus::createSessionBusConnection()
+                                                  : sdbus::createSessionBusConnectionWithAddress(options.bus_address);
+    connection->setMethodCallTimeout(options.timeout);
+    return connection;
+  } catch (const sdbus::Error& error) {
+    std::string hint = options.bus_address.empty()
+                           ? " (is DBUS_SESSION_BUS_ADDRESS set? guardian runs on the desktop user's session bus)"
+                           : "";
+    return make_error("cannot connect to " + bus_name(options) + ": " + error.getMessage() + hint);
+  }
+}
+
+}  // namespace
+
+Result<DaemonStatus> fetch_daemon_status(const DbusClientOptions& options) {
+  auto connection = open_connection(options);
+  if (!connection) return connection.error();
+  try {
+    Guardian1Client client(**connection);
+    DaemonStatus status;
+    status.level = client.Level();
+    status.level_index = client.LevelIndex();
+    for (const auto& entry : client.WatchedCgroups()) {
+      WatchedCgroupStatus watched;
+      watched.path = entry.get<0>();
+      watched.full_avg10 = entry.get<1>();
+      watched.limit_percent = entry.get<2>();
+      watched.duration_s = entry.get<3>();
+      watched.over_limit = entry.get<4>();
+      watched.seconds_over = entry.get<5>();
+      if (entry.get<6>() >= 0) watched.seconds_until_kill = entry.get<6>();
+      watched.likely_victim = entry.get<7>();
+      status.watched.push_back(std::move(watched));
+    }
+    const auto system = client.SystemPressure();
+    status.system_some_avg10 = system.get<0>();
+    status.system_full_avg10 = system.get<1>();
+    status.active_actions = client.ActiveActions();
+    status.policy_path = client.PolicyPath();
+    status.dry_run = client.DryRun();
+    status.mode = client.Mode();
+    status.mode_reason = client.ModeReason();
+    status.version = client.Version();
+    status.explanation = client.Explain();
+    return status;
+  } catch (const sdbus::Error& error) {
+    return explain_call_error(error, options);
+  }
+}
+
+Result<std::pair<bool, std::string>> request_daemon_reload(const DbusClientOptions& options) {
+  auto connection = open_connection(options);
+  if (!connection) return connection.error();
+  try {
+    Guardian1Client client(**connection);
+    auto [ok, message] = client.Reload();
+    return std::pair<bool, std::string>(ok, message);
+  } catch (const sdbus::Error& error) {
+    return explain_call_error(error, options);
+  }
+}
+
+}  // namespace guardian
