@@ -1,7 +1,7 @@
 // guardian status [--json] [--bus-address ADDR] [--timeout MS]: asks the running daemon over
 // its D-Bus API (units/README.md) and prints a table, or one JSON object.
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -57,7 +57,8 @@ int run_status(int argc, char** argv) {
       errno = 0;
       const long ms = std::strtol(text, &end, 10);
       if (errno != 0 || end == text || *end != '\0' || ms <= 0 || ms > 600'000) {
-        std::fprintf(stderr, "guardian status: --timeout wants milliseconds between 1 and 600000, got \"%s\"\n", text);
+        std::fprintf(
+            stderr, "guardian status: --timeout wants milliseconds between 1 and 600000, got \"%s\"\n", text);
         return kExitUsage;
       }
       options.timeout = std::chrono::milliseconds(ms);
@@ -72,9 +73,10 @@ int run_status(int argc, char** argv) {
   }
   if (options.bus_address.empty() && std::getenv("DBUS_SESSION_BUS_ADDRESS") == nullptr &&
       std::getenv("XDG_RUNTIME_DIR") == nullptr) {
-    std::fprintf(stderr,
-                 "guardian status: no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set "
-                 "(run it in the desktop session, or pass --bus-address)\n");
+    std::fprintf(
+        stderr,
+        "guardian status: no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set "
+        "(run it in the desktop session, or pass --bus-address)\n");
     return kExitUsage;
   }
 

@@ -23,7 +23,8 @@ class Guardian1Client final : public sdbus::ProxyInterfaces<io::github::guardian
  private:
   // `guardian status` reads and leaves; it does not listen to signals.
   void onLevelChanged(const std::string&, const std::string&, const std::string&) override {}
-  void onActionApplied(const std::string&, const std::string&, const std::string&, const std::string&) override {}
+  void onActionApplied(const std::string&, const std::string&, const std::string&,
+                       const std::string&) override {}
   void onOomKillSeen(const std::string&, const std::string&, const std::string&) override {}
 };
 
@@ -33,7 +34,8 @@ std::string bus_name(const DbusClientOptions& options) {
 
 Error explain_call_error(const sdbus::Error& error, const DbusClientOptions& options) {
   const std::string& name = error.getName();
-  if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+  if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+      name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
     return make_error("guardian is not running on " + bus_name(options) + " (nobody owns " +
                       std::string(kDbusBusName) + "); start it with `systemctl --user start guardian`");
   }
@@ -48,14 +50,16 @@ Error explain_call_error(const sdbus::Error& error, const DbusClientOptions& opt
 
 Result<std::unique_ptr<sdbus::IConnection>> open_connection(const DbusClientOptions& options) {
   try {
-    auto connection = options.bus_address.empty() ? sdbus::createSessionBusConnection()
-                                                  : sdbus::createSessionBusConnectionWithAddress(options.bus_address);
+    auto connection = options.bus_address.empty()
+                          ? sdbus::createSessionBusConnection()
+                          : sdbus::createSessionBusConnectionWithAddress(options.bus_address);
     connection->setMethodCallTimeout(options.timeout);
     return connection;
   } catch (const sdbus::Error& error) {
-    std::string hint = options.bus_address.empty()
-                           ? " (is DBUS_SESSION_BUS_ADDRESS set? guardian runs on the desktop user's session bus)"
-                           : "";
+    std::string hint =
+        options.bus_address.empty()
+            ? " (is DBUS_SESSION_BUS_ADDRESS set? guardian runs on the desktop user's session bus)"
+            : "";
     return make_error("cannot connect to " + bus_name(options) + ": " + error.getMessage() + hint);
   }
 }

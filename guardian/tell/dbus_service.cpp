@@ -1,12 +1,12 @@
 #include "tell/dbus_service.h"
 
+#include <sdbus-c++/sdbus-c++.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sdbus-c++/sdbus-c++.h>
 
 #include "daemon/daemon.h"
 #include "tell/dbus/guardian1_adaptor.h"
@@ -60,8 +60,8 @@ class DbusService::Object final : public sdbus::AdaptorInterfaces<io::github::gu
 
  private:
   void Reload(sdbus::Result<bool, std::string>&& result) override {
-    service_.on_reload_call(
-        PendingReload{std::move(result), std::chrono::steady_clock::now() + service_.options_.reload_timeout});
+    service_.on_reload_call(PendingReload{
+        std::move(result), std::chrono::steady_clock::now() + service_.options_.reload_timeout});
   }
   std::string Explain() override { return service_.explain(); }
   std::string Level() override { return service_.status_.level; }
@@ -208,7 +208,8 @@ void DbusService::handle_bus_failure(const std::string& what) {
     Event event;
     event.type = EventType::SenseProblem;
     event.priority = 4;
-    event.message = "D-Bus API: lost the session bus connection (" + what + "); `guardian status` will not "
+    event.message = "D-Bus API: lost the session bus connection (" + what +
+                    "); `guardian status` will not "
                     "reach this daemon until it restarts";
     event.with("COMPONENT", "dbus");
     loop_->tell(event);
@@ -250,10 +251,8 @@ void DbusService::emit(const Event& event) {
     case EventType::ActionFailed:
     case EventType::OomKill:
     case EventType::PolicyLoaded:
-    case EventType::PolicyRejected:
-      break;
-    default:
-      return;  // nothing on the bus for the others
+    case EventType::PolicyRejected: break;
+    default: return;  // nothing on the bus for the others
   }
   {
     std::lock_guard lock(queue_mutex_);
@@ -289,7 +288,8 @@ void DbusService::send_event(const Event& event) {
   try {
     if (event.type == EventType::OomKill) {
       std::string reason = field(event, "REASON");
-      object_->emitOomKillSeen(field(event, "CGROUP"), field(event, "KILLER"), reason.empty() ? event.message : reason);
+      object_->emitOomKillSeen(field(event, "CGROUP"), field(event, "KILLER"),
+                               reason.empty() ? event.message : reason);
       return;
     }
     std::string result = field(event, "RESULT");

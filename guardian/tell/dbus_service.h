@@ -12,7 +12,8 @@
 //   ActionApplied  from ActionApplied/ActionReverted/ActionFailed events;
 //   OomKillSeen    from OomKill events.
 // Reload() asks the loop to reload (DaemonLoop::request_reload) and replies when the loop tells
-// PolicyLoaded or PolicyRejected, or after reload_timeout without either.
+// PolicyLoaded or PolicyRejected, or with ok=false once reload_timeout has passed without
+// either (checked on each tick and wake-up, so within one sampling interval of it).
 //
 // Events may arrive from the action worker thread (EventTeller is thread-safe, sd-bus is not):
 // they are queued and an eventfd (one of fds()) wakes the loop to send them from its thread.

@@ -54,18 +54,21 @@ nlohmann::json status_to_json(const DaemonStatus& status) {
         {"seconds_over", cgroup.seconds_over},
         {"seconds_until_kill",
          cgroup.seconds_until_kill ? nlohmann::json(*cgroup.seconds_until_kill) : nlohmann::json(nullptr)},
-        {"likely_victim", cgroup.likely_victim.empty() ? nlohmann::json(nullptr) : nlohmann::json(cgroup.likely_victim)},
+        {"likely_victim",
+         cgroup.likely_victim.empty() ? nlohmann::json(nullptr) : nlohmann::json(cgroup.likely_victim)},
     });
   }
   return {
       {"level", status.level},
       {"level_index", status.level_index},
       {"mode", status.mode},
-      {"mode_reason", status.mode_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(status.mode_reason)},
+      {"mode_reason",
+       status.mode_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(status.mode_reason)},
       {"policy", status.policy_path},
       {"dry_run", status.dry_run},
       {"version", status.version},
-      {"system", {{"pressure", {{"some_avg10", status.system_some_avg10}, {"full_avg10", status.system_full_avg10}}}}},
+      {"system",
+       {{"pressure", {{"some_avg10", status.system_some_avg10}, {"full_avg10", status.system_full_avg10}}}}},
       {"watched_cgroups", std::move(watched)},
       {"active_actions", status.active_actions},
       {"explanation", status.explanation},
@@ -87,11 +90,13 @@ std::string printf_string(const char* format, auto... args) {
 
 std::string format_status_table(const DaemonStatus& status) {
   std::string out;
-  out += "level:    " + status.level + (status.level_index > 0 ? printf_string(" (%u)", status.level_index) : "") + "\n";
+  out += "level:    " + status.level +
+         (status.level_index > 0 ? printf_string(" (%u)", status.level_index) : "") + "\n";
   out += "mode:     " + status.mode + (status.mode_reason.empty() ? "" : " — " + status.mode_reason) + "\n";
-  out += "policy:   " + status.policy_path + (status.dry_run ? "  [dry run: decides, changes nothing]" : "") + "\n";
-  out += printf_string("system:   memory pressure some %.2f%%, full %.2f%% (avg10)\n", status.system_some_avg10,
-                       status.system_full_avg10);
+  out += "policy:   " + status.policy_path + (status.dry_run ? "  [dry run: decides, changes nothing]" : "") +
+         "\n";
+  out += printf_string("system:   memory pressure some %.2f%%, full %.2f%% (avg10)\n",
+                       status.system_some_avg10, status.system_full_avg10);
   out += "\n";
   if (status.watched.empty()) {
     out += "watched cgroups: none (systemd-oomd watches nothing guardian can see)\n";
@@ -100,15 +105,18 @@ std::string format_status_table(const DaemonStatus& status) {
     size_t path_width = 6;
     for (const auto& cgroup : status.watched) path_width = std::max(path_width, cgroup.path.size());
     const int width = static_cast<int>(path_width);
-    out += printf_string("%-*s  %14s  %14s  %10s  %s\n", width, "CGROUP", "FULL/LIMIT", "OVER", "KILL IN", "LIKELY VICTIM");
+    out += printf_string("%-*s  %14s  %14s  %10s  %s\n", width, "CGROUP", "FULL/LIMIT", "OVER", "KILL IN",
+                         "LIKELY VICTIM");
     for (const auto& cgroup : status.watched) {
       const std::string pressure = printf_string("%.2f/%.0f%%", cgroup.full_avg10, cgroup.limit_percent);
-      const std::string over = cgroup.over_limit ? printf_string("%.0fs of %.0fs", cgroup.seconds_over, cgroup.duration_s)
-                                                 : std::string("-");
+      const std::string over = cgroup.over_limit
+                                   ? printf_string("%.0fs of %.0fs", cgroup.seconds_over, cgroup.duration_s)
+                                   : std::string("-");
       const std::string kill_in =
           cgroup.seconds_until_kill ? printf_string("%.0fs", *cgroup.seconds_until_kill) : std::string("-");
-      out += printf_string("%-*s  %14s  %14s  %10s  %s\n", width, cgroup.path.c_str(), pressure.c_str(), over.c_str(),
-                           kill_in.c_str(), cgroup.likely_victim.empty() ? "-" : cgroup.likely_victim.c_str());
+      out += printf_string("%-*s  %14s  %14s  %10s  %s\n", width, cgroup.path.c_str(), pressure.c_str(),
+                           over.c_str(), kill_in.c_str(),
+                           cgroup.likely_victim.empty() ? "-" : cgroup.likely_victim.c_str());
     }
   }
   out += "\nactive actions: ";

@@ -3,12 +3,11 @@
 // one back over the bus and prints it as a table or JSON.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace guardian {
 
@@ -21,9 +20,9 @@ inline constexpr std::string_view kDbusInterface = "io.github.guardian.Guardian1
 // One cgroup systemd-oomd watches (the WatchedCgroups property, a(sdddbdds)).
 struct WatchedCgroupStatus {
   std::string path;
-  double full_avg10 = 0;      // percent
-  double limit_percent = 0;   // oomd's limit, percent
-  double duration_s = 0;      // oomd's duration, seconds
+  double full_avg10 = 0;     // percent
+  double limit_percent = 0;  // oomd's limit, percent
+  double duration_s = 0;     // oomd's duration, seconds
   bool over_limit = false;
   double seconds_over = 0;
   std::optional<double> seconds_until_kill;  // on the bus: -1 = no kill on course
