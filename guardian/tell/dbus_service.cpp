@@ -231,13 +231,10 @@ void DbusService::publish_status(DaemonStatus next) {
     if (next.mode != status_.mode) changed.emplace_back("Mode");
     if (next.mode_reason != status_.mode_reason) changed.emplace_back("ModeReason");
   }
-  const std::string previous_level = status_.level;
-  const bool level_moved = have_tick_ && next.level != previous_level;
   status_ = std::move(next);
   have_tick_ = true;
   if (!object_) return;
   try {
-    if (level_moved) object_->emitLevelChanged(previous_level, status_.level, status_.explanation);
     if (!changed.empty()) object_->properties_changed(changed);
   } catch (const sdbus::Error& error) {
     handle_bus_failure(error.getMessage());
@@ -246,6 +243,7 @@ void DbusService::publish_status(DaemonStatus next) {
 
 void DbusService::emit(const Event& event) {
   switch (event.type) {
+    case EventType::LevelChanged:
     case EventType::ActionApplied:
     case EventType::ActionReverted:
     case EventType::ActionFailed:
@@ -286,6 +284,12 @@ void DbusService::send_event(const Event& event) {
   }
   if (!object_) return;
   try {
+    if (event.type == EventType::LevelChanged) {
+      const std::string reason = field(event, "REASON");
+      object_->emitLevelChanged(field(event, "PREVIOUS_LEVEL"), field(event, "LEVEL"),
+                                reason.empty() ? event.message : reason);
+      return;
+    }
     if (event.type == EventType::OomKill) {
       std::string reason = field(event, "REASON");
       object_->emitOomKillSeen(field(event, "CGROUP"), field(event, "KILLER"),
@@ -294,8 +298,14 @@ void DbusService::send_event(const Event& event) {
     }
     std::string result = field(event, "RESULT");
     std::string detail = field(event, "DETAIL");
-    object_->emitActionApplied(field(event, "LEVEL"), field(event, "ACTION"),
-                               result.empty() ? default_result(event.type) : result,
+    std::string level = field(event, "LEVEL");
+    std::string action = field(event, "ACTION");
+    // An action told by its label alone ("critical/slice.set-memory-high"): split it.
+    if (const auto slash = action.find('/'); level.empty() && slash != std::string::npos) {
+      level = action.substr(0, slash);
+      action = action.substr(slash + 1);
+    }
+    object_->emitActionApplied(level, action, result.empty() ? default_result(event.type) : result,
                                detail.empty() ? event.message : detail);
   } catch (const sdbus::Error& error) {
     handle_bus_failure(error.getMessage());

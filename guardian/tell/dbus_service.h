@@ -7,10 +7,12 @@
 // the bus, except the one RequestName round trip in start().
 //
 // Properties come from the last tick (on_tick); PropertiesChanged is emitted for the ones that
-// changed (Level, LevelIndex, ActiveActions, PolicyPath, Mode, ModeReason). Signals:
-//   LevelChanged   from the ladder moving between two ticks (reason: the tick's explanation);
-//   ActionApplied  from ActionApplied/ActionReverted/ActionFailed events;
-//   OomKillSeen    from OomKill events.
+// changed (Level, LevelIndex, ActiveActions, PolicyPath, Mode, ModeReason). Signals,
+// one per event the loop tells, with the journal's fields (units/guardian.catalog):
+//   LevelChanged   from LevelChanged events (PREVIOUS_LEVEL, LEVEL, REASON);
+//   ActionApplied  from ActionApplied/ActionReverted/ActionFailed events (LEVEL, ACTION,
+//                  RESULT — or the event type —, DETAIL — or the message);
+//   OomKillSeen    from OomKill events (CGROUP, KILLER, REASON — or the message).
 // Reload() asks the loop to reload (DaemonLoop::request_reload) and replies when the loop tells
 // PolicyLoaded or PolicyRejected, or with ok=false once reload_timeout has passed without
 // either (checked on each tick and wake-up, so within one sampling interval of it).

@@ -210,15 +210,34 @@ TEST_F(DbusServiceTest, LevelChangeSignalsAndPropertiesChanged) {
   service.on_tick(fixture.view());  // first tick: normal, nothing to announce
 
   RecordingProxy proxy(bus.address());
+  // A tick that climbs two levels: the loop tells each transition (as the journal gets it),
+  // then hands the components the finished tick.
+  Event to_elevated;
+  to_elevated.type = EventType::LevelChanged;
+  to_elevated.message = "level normal -> elevated";
+  to_elevated.with("LEVEL", "elevated")
+      .with("PREVIOUS_LEVEL", "normal")
+      .with("REASON", "full avg10 of user.slice 86.09 > 60");
+  service.emit(to_elevated);
+  Event to_critical;
+  to_critical.type = EventType::LevelChanged;
+  to_critical.message = "level elevated -> critical";
+  to_critical.with("LEVEL", "critical")
+      .with("PREVIOUS_LEVEL", "elevated")
+      .with("REASON", "8 s until oomd kills in user.slice < 10");
+  service.emit(to_critical);
   fixture.at_level(2, "critical", "8 s until oomd kills in user.slice < 10",
                    {"elevated/log", "critical/notify"});
   service.on_tick(fixture.view());
-  ASSERT_TRUE(
-      pump_until(service, [&] { return proxy.has("LevelChanged") && !proxy.properties_changed().empty(); }));
+  ASSERT_TRUE(pump_until(service,
+                         [&] { return proxy.signals().size() == 2 && !proxy.properties_changed().empty(); }));
   const auto signals = proxy.signals();
-  ASSERT_EQ(signals.size(), 1u);
+  ASSERT_EQ(signals.size(), 2u);
+  EXPECT_EQ(signals[0].name, "LevelChanged");
   EXPECT_EQ(signals[0].args,
-            (std::vector<std::string>{"normal", "critical", "8 s until oomd kills in user.slice < 10"}));
+            (std::vector<std::string>{"normal", "elevated", "full avg10 of user.slice 86.09 > 60"}));
+  EXPECT_EQ(signals[1].args,
+            (std::vector<std::string>{"elevated", "critical", "8 s until oomd kills in user.slice < 10"}));
   const auto changed = proxy.properties_changed().front();
   ASSERT_EQ(changed.count("Level"), 1u);
   EXPECT_EQ(changed.at("Level").get<std::string>(), "critical");
@@ -227,10 +246,10 @@ TEST_F(DbusServiceTest, LevelChangeSignalsAndPropertiesChanged) {
             (std::vector<std::string>{"elevated/log", "critical/notify"}));
   EXPECT_EQ(changed.count("PolicyPath"), 0u);  // unchanged: not announced
 
-  // The same level again: no signal, no PropertiesChanged.
+  // The same state again: no PropertiesChanged.
   service.on_tick(fixture.view());
   testing::pump_for(service, std::chrono::milliseconds(200));
-  EXPECT_EQ(proxy.signals().size(), 1u);
+  EXPECT_EQ(proxy.signals().size(), 2u);
   EXPECT_EQ(proxy.properties_changed().size(), 1u);
   service.stop();
 }
@@ -252,7 +271,7 @@ TEST_F(DbusServiceTest, ActionAndOomKillEventsBecomeSignalsEvenFromTheWorkerThre
     Event failed;
     failed.type = EventType::ActionFailed;
     failed.message = "FreezeUnit immich-ml.service: org.freedesktop.systemd1.NoSuchUnit";
-    failed.with("LEVEL", "critical").with("ACTION", "unit.freeze");
+    failed.with("ACTION", "critical/unit.freeze");  // told by its label only
     service.emit(failed);
   });
   worker.join();

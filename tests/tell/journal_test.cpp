@@ -15,7 +15,8 @@ TEST(JournalSink, StructuredEntryReachesTheJournal) {
   if (!journald) GTEST_SKIP() << why;
   ASSERT_TRUE(journal_available());
 
-  const std::string run = "journal-test-" + std::to_string(::getpid()) + "-" + std::to_string(::time(nullptr));
+  const std::string run =
+      "journal-test-" + std::to_string(::getpid()) + "-" + std::to_string(::time(nullptr));
   Event event{EventType::LevelChanged, 4, "level normal -> elevated: full avg10 of app.slice 42.10 > 40", {}};
   event.with("LEVEL", "elevated").with("CGROUP", "app.slice").with("TEST_RUN", run);
   JournalSink().emit(event);
