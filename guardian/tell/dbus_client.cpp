@@ -10,7 +10,8 @@ namespace {
 
 // The generated proxy, on a connection this process drives itself: synchronous calls only, no
 // event-loop thread (sdbus-c++ 1.2 sends them with sd_bus_call when no loop runs).
-class Guardian1Client final : public sdbus::ProxyInterfaces<io::github::guardian::Guardian1_proxy> {
+class Guardian1Client final
+    : public sdbus::ProxyInterfaces<io::github::guardian::Guardian1_proxy, sdbus::Properties_proxy> {
  public:
   Guardian1Client(sdbus::IConnection& connection)
       : ProxyInterfaces(connection, std::string(kDbusBusName), std::string(kDbusObjectPath)) {
@@ -26,7 +27,20 @@ class Guardian1Client final : public sdbus::ProxyInterfaces<io::github::guardian
   void onActionApplied(const std::string&, const std::string&, const std::string&,
                        const std::string&) override {}
   void onOomKillSeen(const std::string&, const std::string&, const std::string&) override {}
+  void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
+                           const std::vector<std::string>&) override {}
 };
+
+// One property out of GetAll's answer, as the XML types it.
+template <class T>
+T property(const std::map<std::string, sdbus::Variant>& all, const std::string& name) {
+  const auto it = all.find(name);
+  if (it == all.end()) {
+    throw sdbus::Error("io.github.guardian.Error.MissingProperty",
+                       "the daemon did not send property " + name + " (a different guardian version?)");
+  }
+  return it->second.get<T>();
+}
 
 std::string bus_name(const DbusClientOptions& options) {
   return options.bus_address.empty() ? "the session bus" : "bus " + options.bus_address;
@@ -71,10 +85,13 @@ Result<DaemonStatus> fetch_daemon_status(const DbusClientOptions& options) {
   if (!connection) return connection.error();
   try {
     Guardian1Client client(**connection);
+    // One GetAll, so every property comes from the same tick (the daemon answers between ticks).
+    const auto all = client.GetAll(std::string(kDbusInterface));
     DaemonStatus status;
-    status.level = client.Level();
-    status.level_index = client.LevelIndex();
-    for (const auto& entry : client.WatchedCgroups()) {
+    status.level = property<std::string>(all, "Level");
+    status.level_index = property<uint32_t>(all, "LevelIndex");
+    using Watched = sdbus::Struct<std::string, double, double, double, bool, double, double, std::string>;
+    for (const auto& entry : property<std::vector<Watched>>(all, "WatchedCgroups")) {
       WatchedCgroupStatus watched;
       watched.path = entry.get<0>();
       watched.full_avg10 = entry.get<1>();
@@ -86,15 +103,15 @@ Result<DaemonStatus> fetch_daemon_status(const DbusClientOptions& options) {
       watched.likely_victim = entry.get<7>();
       status.watched.push_back(std::move(watched));
     }
-    const auto system = client.SystemPressure();
+    const auto system = property<sdbus::Struct<double, double>>(all, "SystemPressure");
     status.system_some_avg10 = system.get<0>();
     status.system_full_avg10 = system.get<1>();
-    status.active_actions = client.ActiveActions();
-    status.policy_path = client.PolicyPath();
-    status.dry_run = client.DryRun();
-    status.mode = client.Mode();
-    status.mode_reason = client.ModeReason();
-    status.version = client.Version();
+    status.active_actions = property<std::vector<std::string>>(all, "ActiveActions");
+    status.policy_path = property<std::string>(all, "PolicyPath");
+    status.dry_run = property<bool>(all, "DryRun");
+    status.mode = property<std::string>(all, "Mode");
+    status.mode_reason = property<std::string>(all, "ModeReason");
+    status.version = property<std::string>(all, "Version");
     status.explanation = client.Explain();
     return status;
   } catch (const sdbus::Error& error) {
