@@ -20,6 +20,8 @@ class Guardian1Client final
   ~Guardian1Client() { unregisterProxy(); }
   Guardian1Client(const Guardian1Client&) = delete;
   Guardian1Client& operator=(const Guardian1Client&) = delete;
+  Guardian1Client(Guardian1Client&&) = delete;
+  Guardian1Client& operator=(Guardian1Client&&) = delete;
 
  private:
   // `guardian status` reads and leaves; it does not listen to signals.

@@ -53,6 +53,8 @@ class DbusService::Object final : public sdbus::AdaptorInterfaces<io::github::gu
   ~Object() { unregisterAdaptor(); }
   Object(const Object&) = delete;
   Object& operator=(const Object&) = delete;
+  Object(Object&&) = delete;
+  Object& operator=(Object&&) = delete;
 
   void properties_changed(const std::vector<std::string>& names) {
     getObject().emitPropertiesChangedSignal(std::string(kDbusInterface), names);

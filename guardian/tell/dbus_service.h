@@ -54,6 +54,8 @@ class DbusService final : public DaemonComponent {
   ~DbusService() override;
   DbusService(const DbusService&) = delete;
   DbusService& operator=(const DbusService&) = delete;
+  DbusService(DbusService&&) = delete;
+  DbusService& operator=(DbusService&&) = delete;
 
   [[nodiscard]] std::string name() const override { return "dbus"; }
 

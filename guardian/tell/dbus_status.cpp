@@ -81,7 +81,7 @@ std::string printf_string(const char* format, auto... args) {
   const int size = std::snprintf(nullptr, 0, format, args...);
   if (size <= 0) return {};
   std::string text(static_cast<size_t>(size) + 1, '\0');
-  std::snprintf(text.data(), text.size(), format, args...);
+  (void)std::snprintf(text.data(), text.size(), format, args...);
   text.pop_back();  // the terminating NUL
   return text;
 }
