@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -230,16 +231,33 @@ TEST_F(StatusEndToEndTest, ReloadOverDbusReportsTheOutcome) {
 TEST_F(StatusEndToEndTest, DryRunDaemonOnTheFedoraFixture) {
   const std::string root = std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman";
   if (!std::filesystem::exists(root)) GTEST_SKIP() << root << " not there yet (sense fixture)";
-  auto json = status_of_running_daemon(root);
+  // The fixture's desktop user is uid 1000 (user@1000.service); tests may run as anyone.
+  auto json = status_of_running_daemon(root, {"--uid", "1000"});
   if (skipped_) GTEST_SKIP() << "guardian run is not built yet";
   ASSERT_FALSE(json.is_null());
   EXPECT_EQ(json["mode"], "full") << json.dump();
   EXPECT_EQ(json["dry_run"], true);
-  // Fedora's per-slice drop-in: oomd watches the slices inside user@1000.service at 80%.
-  ASSERT_FALSE(json["watched_cgroups"].empty()) << json.dump();
+  // Fedora's drop-ins (tests/fixtures/fedora42-podman): every slice inside user@1000.service
+  // plus system.slice, at 80% for 20 s.
+  const std::string manager = "/user.slice/user-1000.slice/user@1000.service";
+  std::set<std::string> paths;
   for (const auto& cgroup : json["watched_cgroups"]) {
-    EXPECT_TRUE(
-        cgroup["path"].get<std::string>().starts_with("/user.slice/user-1000.slice/user@1000.service"))
+    paths.insert(cgroup["path"].get<std::string>());
+    EXPECT_DOUBLE_EQ(cgroup["limit_percent"].get<double>(), 80.0) << cgroup.dump();
+    EXPECT_DOUBLE_EQ(cgroup["duration_s"].get<double>(), 20.0) << cgroup.dump();
+    // The fixture is calm: nothing over the limit, no kill on course.
+    EXPECT_EQ(cgroup["over_limit"], false) << cgroup.dump();
+    EXPECT_TRUE(cgroup["seconds_until_kill"].is_null()) << cgroup.dump();
+  }
+  EXPECT_EQ(paths,
+            (std::set<std::string>{manager + "/app.slice", manager + "/background.slice",
+                                   manager + "/session.slice", manager + "/user.slice", "/system.slice"}));
+  // The rootless podman slice: its pressure as the fixture's memory.pressure says, and its
+  // biggest container scope as the victim oomd would pick.
+  for (const auto& cgroup : json["watched_cgroups"]) {
+    if (cgroup["path"] != manager + "/user.slice") continue;
+    EXPECT_DOUBLE_EQ(cgroup["full_avg10"].get<double>(), 4.12);
+    EXPECT_TRUE(cgroup["likely_victim"].get<std::string>().starts_with(manager + "/user.slice/libpod-"))
         << cgroup.dump();
   }
 }
