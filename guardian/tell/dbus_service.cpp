@@ -136,7 +136,7 @@ void DbusService::start(DaemonLoop& loop) {
   auto result = connect();
   if (!result) {
     Event event;
-    event.type = EventType::SenseProblem;
+    event.type = EventType::ComponentFailed;
     event.priority = 4;
     event.message = result.error().message + "; `guardian status` will not reach this daemon";
     event.with("COMPONENT", "dbus");
@@ -208,7 +208,7 @@ void DbusService::handle_bus_failure(const std::string& what) {
   if (!failure_told_ && loop_ != nullptr) {
     failure_told_ = true;
     Event event;
-    event.type = EventType::SenseProblem;
+    event.type = EventType::ComponentFailed;
     event.priority = 4;
     event.message = "D-Bus API: lost the session bus connection (" + what +
                     "); `guardian status` will not "

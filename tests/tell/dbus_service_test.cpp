@@ -377,6 +377,7 @@ TEST_F(DbusServiceTest, SecondGuardianIsRefusedTheName) {
   second.start(loop);
   EXPECT_FALSE(second.connected());
   ASSERT_EQ(loop.told.size(), 1u);
+  EXPECT_EQ(loop.told[0].type, EventType::ComponentFailed);
   EXPECT_NE(loop.told[0].message.find("io.github.guardian.Guardian1 is already owned"), std::string::npos)
       << loop.told[0].message;
   EXPECT_EQ(second.fds().size(), 1u);  // only its wake-up fd: nothing on the bus to poll
@@ -406,6 +407,7 @@ TEST_F(DbusServiceTest, BusGoingAwayDropsTheConnection) {
   ASSERT_TRUE(pump_until(service, [&] { return !service.connected(); }));
   EXPECT_EQ(service.fds().size(), 1u);
   ASSERT_EQ(loop.told.size(), 1u);
+  EXPECT_EQ(loop.told[0].type, EventType::ComponentFailed);
   EXPECT_NE(loop.told[0].message.find("lost the session bus connection"), std::string::npos);
   service.on_tick(fixture.view());
   EXPECT_EQ(loop.told.size(), 1u);  // said once
