@@ -1,0 +1,96 @@
+#include "support/dbus_daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace guardian::testing {
+
+DbusDaemon::DbusDaemon() {
+  char dir_template[] = "/tmp/guardian-dbus-XXXXXX";
+  if (!::mkdtemp(dir_template)) {
+    error_ = std::string("mkdtemp: ") + std::strerror(errno);
+    return;
+  }
+  dir_ = dir_template;
+  listen_ = "unix:path=" + dir_ + "/bus";
+  spawn();
+}
+
+bool DbusDaemon::restart() {
+  kill_now();
+  ::unlink((dir_ + "/bus").c_str());
+  error_.clear();
+  address_.clear();
+  return spawn();
+}
+
+bool DbusDaemon::spawn() {
+  const std::string& listen = listen_;
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    error_ = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    // Its one warning as root ("Failed to set fd limit") is noise in test logs.
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDERR_FILENO);
+    ::execlp("dbus-daemon", "dbus-daemon", "--session", "--nofork", "--print-address",
+             ("--address=" + listen).c_str(), static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  ::close(out[1]);
+  if (pid_ < 0) {
+    error_ = std::string("fork: ") + std::strerror(errno);
+    ::close(out[0]);
+    return false;
+  }
+  // The daemon prints its address (with a guid) once it listens.
+  std::string printed;
+  pollfd ready{out[0], POLLIN, 0};
+  while (printed.find('\n') == std::string::npos && ::poll(&ready, 1, 5000) > 0) {
+    char buffer[512];
+    const ssize_t got = ::read(out[0], buffer, sizeof buffer);
+    if (got <= 0) break;
+    printed.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(out[0]);
+  const auto newline = printed.find('\n');
+  if (newline == std::string::npos) {
+    error_ = "dbus-daemon printed no address";
+    kill_now();
+    return false;
+  }
+  address_ = printed.substr(0, newline);
+  return true;
+}
+
+void DbusDaemon::kill_now() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+}
+
+DbusDaemon::~DbusDaemon() {
+  kill_now();
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+}  // namespace guardian::testing

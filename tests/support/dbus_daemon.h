@@ -1,0 +1,38 @@
+// A private dbus-daemon for tests: `dbus-daemon --session --nofork --print-address
+// --address=unix:path=<tmpdir>/bus`, started by the test and killed (only that pid) after.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace guardian::testing {
+
+class DbusDaemon {
+ public:
+  DbusDaemon();   // starts it; address() is empty when that failed (error() says why)
+  ~DbusDaemon();  // SIGTERM to the daemon this object started, then waitpid
+  DbusDaemon(const DbusDaemon&) = delete;
+  DbusDaemon& operator=(const DbusDaemon&) = delete;
+
+  // The address as the daemon printed it (with its guid).
+  [[nodiscard]] const std::string& address() const { return address_; }
+  // "unix:path=…" without a guid: clients that must reconnect to a restarted daemon use this.
+  [[nodiscard]] const std::string& listen_address() const { return listen_; }
+  // Starts a new daemon on the same socket path (after kill_now()).
+  bool restart();
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] bool running() const { return pid_ > 0; }
+  // Kills the daemon now (tests of a dead bus).
+  void kill_now();
+
+ private:
+  pid_t pid_ = -1;
+  std::string dir_;
+  bool spawn();
+  std::string address_;
+  std::string listen_;
+  std::string error_;
+};
+
+}  // namespace guardian::testing
