@@ -2,6 +2,7 @@
 
 #include "act/action.h"
 #include "act/basic_actions.h"
+#include "act/systemd_actions.h"
 
 namespace guardian {
 
@@ -43,6 +44,7 @@ ActionRegistry& builtin_actions() {
   static ActionRegistry registry = [] {
     ActionRegistry r;
     register_basic_actions(r);
+    register_systemd_actions(r);
     return r;
   }();
   return registry;

@@ -63,11 +63,11 @@ class BusTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(daemon_.running()) << daemon_.error();
   }
-  testing::DbusDaemon daemon_;
+  test::DbusDaemon daemon_;
 };
 
 TEST_F(BusTest, ReadsUnitPropertiesWithTheirDbusTypes) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   ASSERT_TRUE(systemd.ready());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   auto slice = client.get_unit_wait("container.slice", soon());
@@ -95,7 +95,7 @@ TEST_F(BusTest, ReadsUnitPropertiesWithTheirDbusTypes) {
 }
 
 TEST_F(BusTest, SetUnitPropertiesSendsRuntimeAndUint64) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   auto set = client.set_unit_properties_wait("container.slice", true, {{"MemoryHigh", uint64_t{6 * GiB}}}, soon());
   ASSERT_TRUE(set.ok()) << set.error().message;
@@ -113,7 +113,7 @@ TEST_F(BusTest, SetUnitPropertiesSendsRuntimeAndUint64) {
 }
 
 TEST_F(BusTest, ErrorsNameTheUnitAndSystemdsError) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   auto frozen = client.freeze_unit_wait("immich.service", soon());
   ASSERT_FALSE(frozen.ok());
@@ -123,7 +123,7 @@ TEST_F(BusTest, ErrorsNameTheUnitAndSystemdsError) {
 }
 
 TEST_F(BusTest, FreezeAndThaw) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   ASSERT_TRUE(client.freeze_unit_wait("jellyfin.service", soon()).ok());
   EXPECT_EQ(systemd.unit("jellyfin.service").freezer_state, "frozen");
@@ -135,7 +135,7 @@ TEST_F(BusTest, FreezeAndThaw) {
 }
 
 TEST_F(BusTest, ListUnits) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   auto units = client.list_units_wait(soon());
   ASSERT_TRUE(units.ok()) << units.error().message;
@@ -159,7 +159,7 @@ struct SignalLog {
 };
 
 TEST_F(BusTest, SubscribesAndSeesUnitsComeAndGoAndChange) {
-  testing::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
   SignalLog log;
   client.watch_units([&](const bus::UnitSignal& signal) {
@@ -220,7 +220,7 @@ constexpr const char* kDump252 =
     "\t\tLast Pgscan: 1822001\n";
 
 TEST_F(BusTest, OomdDumpThroughAMemfdAndKilledSignal) {
-  testing::OomdDouble oomd(daemon_.address(), kDump252);
+  test::OomdDouble oomd(daemon_.address(), kDump252);
   ASSERT_TRUE(oomd.ready());
   bus::OomdClient client(bus::BusAddress::at(daemon_.address()));
   SignalLog log;
@@ -248,7 +248,7 @@ TEST_F(BusTest, OomdDumpThroughAMemfdAndKilledSignal) {
 }
 
 TEST_F(BusTest, DeadBusFailsFastReportsAndReconnects) {
-  auto systemd = std::make_unique<testing::SystemdManagerDouble>(daemon_.listen_address(), incident_units());
+  auto systemd = std::make_unique<test::SystemdManagerDouble>(daemon_.listen_address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.listen_address()));
   client.set_retry_interval(50ms, 200ms);
   std::mutex mutex;
@@ -270,7 +270,7 @@ TEST_F(BusTest, DeadBusFailsFastReportsAndReconnects) {
   EXPECT_LT(bus::Clock::now() - started, 1s) << failed.error().message;
 
   ASSERT_TRUE(daemon_.restart()) << daemon_.error();
-  systemd = std::make_unique<testing::SystemdManagerDouble>(daemon_.listen_address(), incident_units());
+  systemd = std::make_unique<test::SystemdManagerDouble>(daemon_.listen_address(), incident_units());
   for (int i = 0; i < 300 && !client.connected(); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(client.connected());
   auto again = client.get_unit_wait("container.slice", soon());

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace guardian::testing {
+namespace guardian::test {
 
 DbusDaemon::DbusDaemon() {
   char dir_template[] = "/tmp/guardian-dbus-XXXXXX";
@@ -93,4 +93,4 @@ DbusDaemon::~DbusDaemon() {
   }
 }
 
-}  // namespace guardian::testing
+}  // namespace guardian::test

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace guardian::testing {
+namespace guardian::test {
 
 class DbusDaemon {
  public:
@@ -35,4 +35,4 @@ class DbusDaemon {
   std::string error_;
 };
 
-}  // namespace guardian::testing
+}  // namespace guardian::test

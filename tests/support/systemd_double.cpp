@@ -11,7 +11,7 @@
 
 #include "bus/bus_link.h"
 
-namespace guardian::testing {
+namespace guardian::test {
 namespace {
 
 constexpr const char* kManagerInterface = "org.freedesktop.systemd1.Manager";
@@ -353,4 +353,4 @@ void OomdDouble::emit_killed(const std::string& cgroup, const std::string& reaso
   });
 }
 
-}  // namespace guardian::testing
+}  // namespace guardian::test

@@ -30,7 +30,7 @@ namespace guardian::bus {
 class BusLink;
 }
 
-namespace guardian::testing {
+namespace guardian::test {
 
 struct RecordedSetProperties {
   std::string unit;
@@ -75,4 +75,4 @@ class OomdDouble {
   std::unique_ptr<bus::BusLink> link_;
 };
 
-}  // namespace guardian::testing
+}  // namespace guardian::test

@@ -1,0 +1,62 @@
+// The systemd actions: container.slice limits, freezing low-priority containers, and the
+// senpai-like balance mode. Each saves the value it changes in the StateStore first (kind
+// "systemd.unit-property" or "systemd.unit-freeze"), and the restorers of those kinds put the
+// values back after a crash.
+//
+//   slice.set-memory-high  value = "6G" | "25%" (of RAM) | "-20%" / "+10%" (of the current limit)
+//   slice.set-memory-max     [unit = "container.slice"] [min = "2G"] (lower bound for relative)
+//   unit.freeze            unit = "immich-ml.service"  (the policy must list it as low priority)
+//   unit.thaw              unit = "…"
+//   slice.balance          [unit = "container.slice"] [floor = "4G"] [ceiling = "10G"]
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "act/action.h"
+#include "decide/memory_balance.h"
+
+namespace guardian {
+
+namespace bus {
+class SystemdClient;
+}
+
+// Adds the actions above and their restorers.
+void register_systemd_actions(ActionRegistry& registry);
+
+// Where the systemd actions and restorers reach the user manager. The systemd component sets
+// it at start (tests set it to a client on their private bus); while unset, the actions fail
+// with a message that says so. Thread-safe.
+void set_systemd_for_actions(std::shared_ptr<bus::SystemdClient> client);
+std::shared_ptr<bus::SystemdClient> systemd_for_actions();
+
+// slice.balance hands its settings to the systemd component, which runs the controller on each
+// tick (the loop has the pressure readings; the action only turns the mode on and off).
+struct BalanceMode {
+  std::string unit = "container.slice";
+  BalanceSettings settings;
+};
+class BalanceSwitch {
+ public:
+  static BalanceSwitch& instance();
+  void turn_on(BalanceMode mode);
+  void turn_off();
+  [[nodiscard]] std::optional<BalanceMode> mode() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<BalanceMode> mode_;
+};
+
+// Default band for slice.balance when the action does not give one: the policy's
+// [container_slice] floor/ceiling, published by the systemd component when a policy comes in.
+void set_default_balance_band(uint64_t floor_bytes, uint64_t ceiling_bytes);
+
+// StateStore keys: "systemd.unit-property/<unit>/<Property>", "systemd.unit-freeze/<unit>".
+std::string unit_property_key(const std::string& unit, const std::string& property);
+std::string unit_freeze_key(const std::string& unit);
+
+}  // namespace guardian

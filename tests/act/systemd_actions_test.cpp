@@ -1,0 +1,232 @@
+// The systemd actions against the org.freedesktop.systemd1 double on a private dbus-daemon, with
+// a real StateStore file. Verified against the double only; the VM test bed checks real systemd.
+#include "act/systemd_actions.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "act/state_store.h"
+#include "bus/systemd_client.h"
+#include "support/dbus_daemon.h"
+#include "support/systemd_double.h"
+
+namespace guardian {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr uint64_t GiB = 1ULL << 30;
+
+Deadline soon() { return std::chrono::steady_clock::now() + 3s; }
+
+// The incident machine's slice (seed 002, Option 4): MemoryHigh=8G, MemoryMax=10G; immich-ml
+// as the low-priority container to freeze.
+std::vector<UnitProperties> units() {
+  UnitProperties slice;
+  slice.name = "container.slice";
+  slice.load_state = "loaded";
+  slice.active_state = "active";
+  slice.freezer_state = "running";
+  slice.control_group = "/user.slice/user-1000.slice/user@1000.service/container.slice";
+  slice.memory_current = 3'300'000'000ULL;
+  slice.memory_high = 8 * GiB;
+  slice.memory_max = 10 * GiB;
+  UnitProperties immich;
+  immich.name = "immich-ml.service";
+  immich.load_state = "loaded";
+  immich.active_state = "active";
+  immich.freezer_state = "running";
+  immich.slice = "container.slice";
+  immich.source_path = "/home/alice/.config/containers/systemd/immich-ml.container";
+  return {slice, immich};
+}
+
+ActionSpec spec(const std::string& type, std::map<std::string, ParamValue> params) {
+  ActionSpec out;
+  out.type = type;
+  out.pos = {"policy.toml", 12, 3};
+  uint32_t column = 5;
+  for (auto& [name, value] : params) out.params[name] = Param{std::move(value), {"policy.toml", 12, column++}};
+  return out;
+}
+
+class SystemdActionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(daemon_.running()) << daemon_.error();
+    systemd_ = std::make_unique<test::SystemdManagerDouble>(daemon_.address(), units());
+    ASSERT_TRUE(systemd_->ready());
+    set_systemd_for_actions(std::make_shared<bus::SystemdClient>(bus::BusAddress::at(daemon_.address())));
+    char dir[] = "/tmp/guardian-state-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    state_ = std::make_unique<StateStore>(dir_ + "/state.json");
+    ASSERT_TRUE(state_->load().ok());
+    env_.state = state_.get();
+  }
+  void TearDown() override {
+    set_systemd_for_actions(nullptr);
+    BalanceSwitch::instance().turn_off();
+    std::filesystem::remove_all(dir_);
+  }
+  std::unique_ptr<Action> make(const ActionSpec& action) {
+    const auto* entry = builtin_actions().find(action.type);
+    EXPECT_NE(entry, nullptr) << action.type;
+    if (!entry) return nullptr;
+    EXPECT_TRUE(entry->validate(action).empty());
+    auto created = entry->create(action, env_);
+    EXPECT_TRUE(created.ok());
+    return created.ok() ? std::move(*created) : nullptr;
+  }
+
+  test::DbusDaemon daemon_;
+  std::unique_ptr<test::SystemdManagerDouble> systemd_;
+  std::string dir_;
+  std::unique_ptr<StateStore> state_;
+  ActionEnv env_;
+};
+
+TEST_F(SystemdActionsTest, SetMemoryHighSavesTheOriginalFirstAndRevertRestoresIt) {
+  auto action = make(spec("slice.set-memory-high", {{"value", std::string("6G")}}));
+  ASSERT_TRUE(action);
+  auto applied = action->apply(soon());
+  ASSERT_EQ(applied.outcome, ActionResult::Outcome::Applied) << applied.detail;
+  EXPECT_EQ(applied.detail, "MemoryHigh of container.slice 8.00 GiB -> 6.00 GiB");
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 6 * GiB);
+  auto calls = systemd_->set_calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(calls[0].runtime);
+  EXPECT_EQ(calls[0].properties[0], std::make_tuple(std::string("MemoryHigh"), std::string("t"), std::to_string(6 * GiB)));
+  auto saved = state_->get(unit_property_key("container.slice", "MemoryHigh"));
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->kind, "systemd.unit-property");
+  EXPECT_NE(saved->original_json.find(std::to_string(8 * GiB)), std::string::npos) << saved->original_json;
+
+  auto reverted = action->revert(soon());
+  ASSERT_EQ(reverted.outcome, ActionResult::Outcome::Reverted) << reverted.detail;
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
+  EXPECT_FALSE(state_->get(unit_property_key("container.slice", "MemoryHigh")).has_value());
+}
+
+TEST_F(SystemdActionsTest, RelativeChangeIsOfTheCurrentLimitAndReapplyKeepsTheFirstOriginal) {
+  auto action = make(spec("slice.set-memory-max", {{"value", std::string("-20%")}}));
+  ASSERT_TRUE(action);
+  ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  EXPECT_EQ(systemd_->unit("container.slice").memory_max, static_cast<uint64_t>(10.0 * GiB * 0.8));
+  // Applying again lowers further but must not overwrite the saved original with guardian's value.
+  ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  EXPECT_EQ(systemd_->unit("container.slice").memory_max, static_cast<uint64_t>(static_cast<double>(static_cast<uint64_t>(10.0 * GiB * 0.8)) * 0.8));
+  ASSERT_EQ(action->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+  EXPECT_EQ(systemd_->unit("container.slice").memory_max, 10 * GiB);
+}
+
+TEST_F(SystemdActionsTest, ARuntimeChangeIsRestoredAfterKill9AndARestart) {
+  // guardian 1 applies and "dies by SIGKILL": no revert runs, only the state file remains.
+  {
+    auto action = make(spec("slice.set-memory-high", {{"value", std::string("5G")}}));
+    ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
+    ASSERT_EQ(systemd_->unit("container.slice").memory_high, 5 * GiB);
+    action.release();  // leaked on purpose: a killed process runs no destructor or revert
+    state_.reset();
+  }
+  // guardian 2 starts: loads the file and runs the restorer for every entry, then forgets it.
+  StateStore restarted(dir_ + "/state.json");
+  ASSERT_TRUE(restarted.load().ok());
+  auto entries = restarted.entries();
+  ASSERT_EQ(entries.size(), 1u);
+  for (const auto& [key, saved] : entries) {
+    const Restorer* restorer = builtin_actions().restorer(saved.kind);
+    ASSERT_NE(restorer, nullptr) << saved.kind;
+    auto restored = (*restorer)(key, saved.original_json, soon());
+    ASSERT_TRUE(restored.ok()) << restored.error().message;
+    ASSERT_TRUE(restarted.forget(key).ok());
+  }
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
+  auto calls = systemd_->set_calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(std::get<2>(calls[1].properties[0]), std::to_string(8 * GiB));
+}
+
+TEST_F(SystemdActionsTest, FreezeAndThawAreReversible) {
+  auto action = make(spec("unit.freeze", {{"unit", std::string("immich-ml.service")}}));
+  ASSERT_TRUE(action);
+  auto applied = action->apply(soon());
+  ASSERT_EQ(applied.outcome, ActionResult::Outcome::Applied) << applied.detail;
+  EXPECT_EQ(systemd_->unit("immich-ml.service").freezer_state, "frozen");
+  EXPECT_TRUE(state_->get(unit_freeze_key("immich-ml.service")).has_value());
+  EXPECT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Unchanged);
+  ASSERT_EQ(action->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+  EXPECT_EQ(systemd_->unit("immich-ml.service").freezer_state, "running");
+  EXPECT_FALSE(state_->get(unit_freeze_key("immich-ml.service")).has_value());
+}
+
+TEST_F(SystemdActionsTest, FailuresSayWhatAndKeepNothingHalfDone) {
+  systemd_->fail_next_set("org.freedesktop.DBus.Error.AccessDenied");
+  auto action = make(spec("slice.set-memory-high", {{"value", std::string("6G")}}));
+  auto applied = action->apply(soon());
+  EXPECT_EQ(applied.outcome, ActionResult::Outcome::Failed);
+  EXPECT_NE(applied.detail.find("AccessDenied"), std::string::npos) << applied.detail;
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
+
+  auto missing = make(spec("unit.freeze", {{"unit", std::string("loki.service")}}));
+  auto frozen = missing->apply(soon());
+  EXPECT_EQ(frozen.outcome, ActionResult::Outcome::Failed);
+  EXPECT_NE(frozen.detail.find("loki.service"), std::string::npos) << frozen.detail;
+
+  set_systemd_for_actions(nullptr);
+  auto without_bus = action->apply(soon());
+  EXPECT_EQ(without_bus.outcome, ActionResult::Outcome::Failed);
+  EXPECT_NE(without_bus.detail.find("user manager"), std::string::npos) << without_bus.detail;
+}
+
+TEST_F(SystemdActionsTest, BalanceSavesMemoryHighTurnsTheModeOnAndRevertRestores) {
+  auto action = make(spec("slice.balance", {{"floor", std::string("4G")}, {"ceiling", std::string("10G")}}));
+  ASSERT_TRUE(action);
+  ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  auto mode = BalanceSwitch::instance().mode();
+  ASSERT_TRUE(mode.has_value());
+  EXPECT_EQ(mode->unit, "container.slice");
+  EXPECT_EQ(mode->settings.floor_bytes, 4 * GiB);
+  EXPECT_EQ(mode->settings.ceiling_bytes, 10 * GiB);
+  // The component's controller moves the limit meanwhile.
+  systemd_->change_property("container.slice", "MemoryHigh", 5 * GiB);
+  ASSERT_EQ(action->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+  EXPECT_FALSE(BalanceSwitch::instance().mode().has_value());
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
+}
+
+TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
+  const auto& registry = builtin_actions();
+  auto problems = registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", std::string("-120%")}}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].first.find("-120%"), std::string::npos) << problems[0].first;
+  EXPECT_EQ(problems[0].second.line, 12u);
+
+  problems = registry.find("slice.set-memory-max")->validate(spec("slice.set-memory-max", {}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].first.find("needs argument \"value\""), std::string::npos);
+
+  problems = registry.find("slice.set-memory-high")->validate(
+      spec("slice.set-memory-high", {{"value", std::string("6G")}, {"unit", std::string("jellyfin.service")}}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].first.find(".slice"), std::string::npos);
+
+  EXPECT_TRUE(registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", int64_t{6442450944}}})).empty());
+  EXPECT_TRUE(registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", std::string("25%")}})).empty());
+
+  problems = registry.find("unit.freeze")->validate(spec("unit.freeze", {{"unit", std::string("immich")}}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].first.find("unit name"), std::string::npos);
+
+  auto restorer = registry.restorer("systemd.unit-property");
+  ASSERT_NE(restorer, nullptr);
+  auto refused = (*restorer)("k", R"({"unit":"container.slice","property":"CPUQuota","value":1})", soon());
+  EXPECT_FALSE(refused.ok());
+  auto garbage = (*restorer)("k", "{not json", soon());
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.error().message.find("state entry k"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace guardian
