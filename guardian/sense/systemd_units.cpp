@@ -143,7 +143,8 @@ Result<UnitProperties> parse_unit_show(std::string_view text) {
     else if (key == "ManagedOOMMemoryPressure") unit.managed_oom_memory_pressure = value;
     else if (key == "ManagedOOMPreference") unit.managed_oom_preference = value;
     else if (key == "ManagedOOMMemoryPressureLimit") {
-      // systemctl prints the percentage ("80%"); 0% means "oomd's default".
+      // systemctl prints the percentage ("80%"), or "0" when unset (oomd's default applies).
+      if (trim(value) == "0") continue;
       auto percent = parse_percent(value);
       if (!percent) return where(percent.error());
       if (*percent > 0) unit.managed_oom_memory_pressure_limit_percent = *percent;
@@ -214,27 +215,45 @@ std::optional<ContainerUnit> classify_container(const UnitProperties& unit) {
   return container;
 }
 
-Result<std::string> parse_podman_container_name(std::string_view config_json) {
-  // containers/storage's overlay-containers/containers.json lists every container:
-  // [{"id": "<64 hex>", "names": ["jellyfin"], …}, …] — this takes one entry, or the array and an id.
-  nlohmann::json document = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+namespace {
+std::optional<std::string> first_name(const nlohmann::json& entry) {
+  if (!entry.is_object()) return std::nullopt;
+  auto names = entry.find("names");
+  if (names != entry.end() && names->is_array() && !names->empty() && names->front().is_string()) {
+    return names->front().get<std::string>();
+  }
+  // An OCI runtime config (userdata/config.json) carries podman's annotations instead.
+  auto annotations = entry.find("annotations");
+  if (annotations != entry.end() && annotations->is_object()) {
+    for (const char* key : {"io.podman.annotations.name", "io.kubernetes.cri-o.ContainerName"}) {
+      auto found = annotations->find(key);
+      if (found != annotations->end() && found->is_string()) return found->get<std::string>();
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+Result<std::string> parse_podman_container_name(std::string_view json, std::string_view container_id) {
+  nlohmann::json document = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return make_error("not valid JSON");
+  if (document.is_array()) {
+    for (const auto& entry : document) {
+      if (!entry.is_object()) continue;
+      auto id = entry.find("id");
+      if (id == entry.end() || !id->is_string()) continue;
+      if (!container_id.empty() && id->get<std::string>() != container_id) continue;
+      if (auto name = first_name(entry)) return *name;
+      return make_error("container " + id->get<std::string>() + " has no name");
+    }
+    return make_error(container_id.empty() ? std::string("no containers listed")
+                                           : "no container with id " + std::string(container_id));
+  }
   if (document.is_object()) {
-    if (auto names = document.find("names"); names != document.end() && names->is_array() && !names->empty() &&
-                                              names->front().is_string()) {
-      return names->front().get<std::string>();
-    }
-    // An OCI runtime config (userdata/config.json) carries podman's annotations.
-    if (auto annotations = document.find("annotations"); annotations != document.end() && annotations->is_object()) {
-      for (const char* key : {"io.podman.annotations.name", "io.kubernetes.cri-o.ContainerName"}) {
-        if (auto found = annotations->find(key); found != annotations->end() && found->is_string()) {
-          return found->get<std::string>();
-        }
-      }
-    }
+    if (auto name = first_name(document)) return *name;
     return make_error("no \"names\" array and no name annotation");
   }
-  return make_error("expected a JSON object");
+  return make_error("expected a JSON array or object");
 }
 
 Result<QuadletInfo> parse_quadlet(std::string_view text, QuadletInfo base) {

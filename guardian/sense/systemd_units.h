@@ -92,11 +92,12 @@ std::optional<ContainerUnit> classify_container(const UnitProperties& unit);
 // The 64-hex container id in "libpod-<id>.scope"; nullopt otherwise.
 std::optional<std::string> podman_scope_id(std::string_view unit);
 
-// A container's name from podman's config.json
-// (~/.local/share/containers/storage/overlay-containers/<id>/userdata/config.json, an OCI
-// runtime spec): annotations["io.podman.annotations.name"] or
-// annotations["io.container.manager"]-style fallbacks; error when none is there.
-Result<std::string> parse_podman_container_name(std::string_view config_json);
+// A container's name without calling podman. containers/storage keeps every container in
+// ~/.local/share/containers/storage/overlay-containers/containers.json:
+//   [{"id": "<64 hex>", "names": ["jellyfin"], "image": …, "layer": …, "metadata": …}, …]
+// Given that array and an id, the entry's first name; given one entry object, its first name;
+// given podman's OCI config (userdata/config.json), its name annotation. Errors say what is missing.
+Result<std::string> parse_podman_container_name(std::string_view json, std::string_view container_id = {});
 
 // What a .container quadlet file (or its drop-ins) says: [Container] ContainerName= and
 // [Service] Slice=. systemd unit-file syntax: sections, Key=Value, '#'/';' comments, '\'
