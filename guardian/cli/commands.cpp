@@ -9,6 +9,7 @@ const std::vector<Command>& commands() {
       {"check-policy", "validate policy files: FILE:LINE:COL: message per error", run_check_policy},
       {"doctor", "the incident investigation as one command, with verdicts and next steps", run_doctor},
       {"status", "ask the running daemon over D-Bus: level, watched cgroups, actions, why", run_status},
+      {"adopt", "move a podman quadlet container into container.slice (writes a drop-in, restarts nothing)", run_adopt},
   };
   return kCommands;
 }
