@@ -4,12 +4,15 @@
 #include "tell/dbus_service.h"
 #include "tell/metrics_exporter.h"
 
+#include "bus/systemd_component.h"
+
 namespace guardian {
 
-std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& /*options*/) {
+std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
   components.push_back(std::make_unique<MetricsExporter>());  // /metrics ([metrics] in the policy)
   components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
+  components.push_back(bus::make_systemd_component(options));  // user manager, systemd-oomd, OOM kills
   return components;
 }
 

@@ -8,9 +8,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "act/action.h"
 #include "daemon/component.h"
+#include "model/oomd_config.h"
 #include "tell/event.h"
 
 namespace guardian {
@@ -38,6 +40,9 @@ class DaemonLoop {
   [[nodiscard]] virtual std::string explain() const = 0;  // why the current level
   virtual ActionEnv& action_env() = 0;
   [[nodiscard]] virtual const DaemonOptions& options() const = 0;
+  // systemd-oomd's live watch list (its D-Bus dump) replaces the drop-in reading in the model:
+  // oomd does not always watch what the drop-ins say (systemd #43174). Default: ignored.
+  virtual void use_live_oomd_rules(std::vector<WatchedCgroup> /*rules*/) {}
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.

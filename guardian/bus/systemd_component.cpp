@@ -1,0 +1,423 @@
+#include "bus/systemd_component.h"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "bus/systemd_client.h"
+#include "common/units.h"
+#include "sense/oomd_dump.h"
+
+namespace guardian::bus {
+
+namespace {
+constexpr uint64_t kInfinity = std::numeric_limits<uint64_t>::max();
+constexpr std::chrono::seconds kCallTimeout{2};
+
+std::string limit_text(std::optional<uint64_t> bytes) { return bytes ? format_bytes(*bytes) : "infinity"; }
+}  // namespace
+
+SystemdComponent::SystemdComponent(SystemdComponentOptions options) : options_(std::move(options)) {}
+
+SystemdComponent::~SystemdComponent() {
+  // Clients first: their threads may still post into the mailbox.
+  systemd_.reset();
+  oomd_.reset();
+}
+
+void SystemdComponent::set_wanted_slice(ContainerSliceWanted wanted) {
+  wanted_ = wanted;
+  if (loop_) check_slice();
+}
+
+void SystemdComponent::tell_once(const std::string& key, Event event) {
+  if (!told_.insert(key).second || !loop_) return;
+  loop_->tell(event);
+}
+
+void SystemdComponent::start(DaemonLoop& loop) {
+  loop_ = &loop;
+  systemd_ = std::make_shared<SystemdClient>(options_.user_bus);
+  oomd_ = std::make_unique<OomdClient>(options_.system_bus);
+  set_systemd_for_actions(systemd_);
+
+  systemd_->on_connection_change([this](bool connected, const std::string& why) {
+    mailbox_.post([this, connected, why] {
+      if (!connected) {
+        told_.erase("user-bus-up");
+        Event event{EventType::SenseProblem, 4,
+                    "lost the systemd user manager (" + why + "); keeping the last known state, reconnecting", {}};
+        event.with("SOURCE", "dbus").with("BUS", "user");
+        tell_once("user-bus-down", event);
+        return;
+      }
+      if (told_.erase("user-bus-down")) {
+        Event event{EventType::SenseProblem, 6, "reconnected to the systemd user manager", {}};
+        event.with("SOURCE", "dbus").with("BUS", "user");
+        loop_->tell(event);
+      }
+      check_slice();
+      refresh_containers();
+    });
+  });
+  systemd_->watch_units([this](const UnitSignal& signal) {
+    mailbox_.post([this, signal] {
+      if (signal.kind == UnitSignal::Kind::PropertiesChanged) {
+        if (signal.unit == options_.slice) check_slice();
+        return;
+      }
+      // A unit came or went: cgroups may have too, and so may containers.
+      loop_->request_rescan();
+      rescan_containers_ = true;
+    });
+  });
+  oomd_->on_connection_change([this](bool connected, const std::string& why) {
+    mailbox_.post([this, connected, why] {
+      if (connected) {
+        refresh_dump();
+        return;
+      }
+      Event event{EventType::SenseProblem, 4,
+                  "cannot reach systemd-oomd on the system bus (" + why +
+                      "); using the drop-in reading of its configuration",
+                  {}};
+      event.with("SOURCE", "dbus").with("BUS", "system");
+      tell_once("oomd-bus-down:" + why, event);
+    });
+  });
+  oomd_->watch_kills([this](const OomdKilled& killed) {
+    const MonoTime now = std::chrono::steady_clock::now();
+    mailbox_.post([this, killed, now] {
+      KillSeen kill;
+      kill.killer = KillSeen::Killer::SystemdOomd;
+      kill.source = KillSeen::Source::OomdSignal;
+      kill.cgroup = killed.cgroup;
+      kill.reason = killed.reason;
+      kill.seen = now;
+      on_kill(kill);
+    });
+  });
+  if (options_.follow_journal) {
+    auto reader = JournalKillReader::open();
+    if (reader) {
+      journal_ = std::move(*reader);
+    } else {
+      Event event{EventType::SenseProblem, 5,
+                  "cannot follow the journal for OOM kills (" + reader.error().message +
+                      "); the oomd signal and memory.events still report them",
+                  {}};
+      event.with("SOURCE", "journal");
+      tell_once("journal", event);
+    }
+  }
+}
+
+std::vector<int> SystemdComponent::fds() const {
+  std::vector<int> fds{mailbox_.fd()};
+  if (journal_ && journal_->fd() >= 0) fds.push_back(journal_->fd());
+  return fds;
+}
+
+void SystemdComponent::on_fd_ready(int fd) {
+  if (fd == mailbox_.fd()) {
+    mailbox_.drain();
+    return;
+  }
+  if (journal_ && fd == journal_->fd()) {
+    for (const auto& kill : journal_->read_new(std::chrono::steady_clock::now())) on_kill(kill);
+  }
+}
+
+void SystemdComponent::on_kill(const KillSeen& kill) {
+  auto fresh = merger_.offer(kill);
+  if (!fresh) return;
+  loop_->tell(kill_event(*fresh, level_, active_actions_));
+  if (fresh->killer == KillSeen::Killer::SystemdOomd) loop_->note_oomd_kill(fresh->seen);
+  loop_->request_tick();
+}
+
+// ---------------------------------------------------------------- container.slice
+
+void SystemdComponent::check_slice() {
+  if (!systemd_) return;
+  systemd_->get_unit(options_.slice, [this](Result<UnitProperties> result) {
+    mailbox_.post([this, result = std::move(result)]() mutable { on_slice(std::move(result)); });
+  }, kCallTimeout);
+}
+
+void SystemdComponent::on_slice(Result<UnitProperties> result) {
+  if (!result) {
+    Event event{EventType::SenseProblem, 4, "cannot read " + options_.slice + ": " + result.error().message, {}};
+    event.with("SOURCE", "dbus").with("UNIT", options_.slice);
+    tell_once("slice-read:" + result.error().message, event);
+    return;  // keep the last good view
+  }
+  slice_ = *result;
+  if (slice_->load_state != "loaded") {
+    Event event{EventType::SenseProblem, 4,
+                options_.slice + " is not installed (LoadState=" + slice_->load_state +
+                    "): containers share memory pressure with the desktop; see units/container.slice",
+                {}};
+    event.with("UNIT", options_.slice);
+    tell_once("slice-missing", event);
+    return;
+  }
+  if (wanted_.memory_high) correct("MemoryHigh", slice_->memory_high, *wanted_.memory_high);
+  if (wanted_.memory_max) correct("MemoryMax", slice_->memory_max, *wanted_.memory_max);
+}
+
+void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
+  if (now == wanted) return;
+  ActionEnv& env = loop_->action_env();
+  const std::string key = unit_property_key(options_.slice, property);
+  // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
+  if (env.state && env.state->get(key) && !corrections_.count(key)) return;
+  if (BalanceSwitch::instance().mode() && property == "MemoryHigh") return;
+  const std::string detail = property + " of " + options_.slice + " " + limit_text(now) + " -> " + format_bytes(wanted) +
+                             " (the policy's [container_slice])";
+  if (env.dry_run) {
+    Event event{EventType::ActionApplied, 6, "dry run: would correct " + detail, {}};
+    event.with("ACTION", "container-slice.correct").with("RESULT", "dry-run");
+    tell_once("dry-correct:" + detail, event);
+    return;
+  }
+  if (env.state) {
+    nlohmann::json original{{"unit", options_.slice}, {"property", property}};
+    original["value"] = now ? nlohmann::json(*now) : nlohmann::json(nullptr);
+    auto saved = env.state->save_original(key, "systemd.unit-property", original.dump());
+    if (!saved) {
+      Event event{EventType::ActionFailed, 4, "not correcting " + options_.slice + ": " + saved.error().message, {}};
+      event.with("ACTION", "container-slice.correct").with("RESULT", "failed");
+      loop_->tell(event);
+      return;
+    }
+    corrections_.insert(key);
+  }
+  systemd_->set_unit_properties(
+      options_.slice, true, {{property, wanted}},
+      [this, detail](Result<void> done) {
+        mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
+          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed, ok ? 5 : 4,
+                      ok ? "corrected " + detail : "could not correct " + detail + ": " + why, {}};
+          event.with("ACTION", "container-slice.correct").with("RESULT", ok ? "applied" : "failed");
+          loop_->tell(event);
+        });
+      },
+      kCallTimeout);
+}
+
+// ---------------------------------------------------------------- containers
+
+void SystemdComponent::refresh_containers() {
+  if (!systemd_) return;
+  std::shared_ptr<SystemdClient> client = systemd_;
+  systemd_->list_units([this, client](Result<std::vector<UnitListEntry>> units) {
+    if (!units) return;  // the connection handler says why
+    // Candidates: services (quadlets) and podman scopes; their properties tell which are containers.
+    auto pending = std::make_shared<std::vector<UnitProperties>>();
+    auto remaining = std::make_shared<size_t>(0);
+    std::vector<std::string> names;
+    for (const auto& unit : *units) {
+      if (unit.name.ends_with(".service") || podman_scope_id(unit.name)) names.push_back(unit.name);
+    }
+    if (names.empty()) {
+      mailbox_.post([this] { containers_.clear(); });
+      return;
+    }
+    *remaining = names.size();
+    // Runs on the bus thread: the callbacks of these calls run there too, one at a time.
+    for (const auto& name : names) {
+      client->get_unit(name, [this, pending, remaining](Result<UnitProperties> unit) {
+        if (unit) pending->push_back(std::move(*unit));
+        if (--*remaining > 0) return;
+        std::vector<ContainerUnit> found;
+        for (const auto& properties : *pending) {
+          if (auto container = classify_container(properties)) found.push_back(std::move(*container));
+        }
+        mailbox_.post([this, found = std::move(found)] {
+          containers_ = found;
+          for (const auto& container : containers_) {
+            if (container.in_container_slice) continue;
+            Event event{EventType::Notify, 5,
+                        container.name + " (" + container.unit + ") runs in " + container.slice + ", outside " +
+                            options_.slice + (container.kind == ContainerKind::Quadlet
+                                                  ? "; `guardian adopt " + container.name + "` moves it"
+                                                  : std::string("; run it as a quadlet to move it")),
+                        {}};
+            event.with("UNIT", container.unit).with("CONTAINER", container.name);
+            tell_once("outside:" + container.unit, event);
+          }
+        });
+      }, kCallTimeout);
+    }
+  }, kCallTimeout);
+}
+
+// ---------------------------------------------------------------- oomd's live view
+
+void SystemdComponent::refresh_dump() {
+  if (!oomd_) return;
+  last_dump_ = std::chrono::steady_clock::now();
+  oomd_->dump([this](Result<std::string> text) {
+    mailbox_.post([this, text = std::move(text)]() mutable { on_dump(std::move(text)); });
+  }, kCallTimeout);
+}
+
+void SystemdComponent::on_dump(Result<std::string> text) {
+  if (!text) {
+    Event event{EventType::SenseProblem, 5, "no live view from systemd-oomd: " + text.error().message, {}};
+    event.with("SOURCE", "oomd");
+    tell_once("dump:" + text.error().message, event);
+    return;
+  }
+  auto dump = parse_oomd_dump(*text);
+  if (!dump) {
+    Event event{EventType::SenseProblem, 4, "systemd-oomd's dump: " + dump.error().message, {}};
+    event.with("SOURCE", "oomd");
+    tell_once("dump-parse:" + dump.error().message, event);
+    return;
+  }
+  live_dump_ = std::move(*dump);
+  reconcile();
+}
+
+void SystemdComponent::reconcile() {
+  if (!live_dump_) return;
+  auto reconciliation = reconcile_watched(dropin_rules_, *live_dump_, user_manager_path_);
+  for (const auto& disagreement : reconciliation.disagreements) {
+    Event event{EventType::SenseProblem, disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? 4 : 5,
+                disagreement.detail + "; " + disagreement.next_step, {}};
+    event.with("SOURCE", "oomd").with("CGROUP", disagreement.path);
+    tell_once("oomd:" + disagreement.path + ":" + disagreement.detail, event);
+  }
+  loop_->use_live_oomd_rules(reconciliation.effective);
+  oomd_view_ = std::move(reconciliation);
+}
+
+// ---------------------------------------------------------------- ticks
+
+void SystemdComponent::on_tick(const TickView& tick) {
+  level_ = tick.level_name.empty() ? "normal" : tick.level_name;
+  active_actions_ = tick.active_actions;
+  if (tick.layout) user_manager_path_ = tick.layout->user_manager_path;
+  if (tick.oomd) {
+    std::vector<WatchedCgroup> rules;
+    for (const auto& state : *tick.oomd) {
+      if (state.rule.source != "oomd live dump") rules.push_back(state.rule);
+    }
+    // The model runs on the live rules once it has them; the drop-in reading only changes on reload.
+    if (!rules.empty() && rules != dropin_rules_) {
+      dropin_rules_ = std::move(rules);
+      reconcile();
+    }
+  }
+  if (tick.snapshot) {
+    // Kernel OOM kills: memory.events oom_kill rising between ticks.
+    Snapshot before;
+    before.cgroups.reserve(oom_kill_counts_.size());
+    for (const auto& [path, count] : oom_kill_counts_) {
+      CgroupSample sample;
+      sample.path = path;
+      sample.memory.events_oom_kill = count;
+      before.cgroups.push_back(std::move(sample));
+    }
+    const bool first = oom_kill_counts_.empty();
+    oom_kill_counts_.clear();
+    for (const auto& cgroup : tick.snapshot->cgroups) oom_kill_counts_[cgroup.path] = cgroup.memory.events_oom_kill;
+    if (!first) {
+      for (const auto& kill : kills_from_memory_events(before, *tick.snapshot)) on_kill(kill);
+    }
+  }
+  const MonoTime now = tick.snapshot ? tick.snapshot->mono : std::chrono::steady_clock::now();
+  if (last_dump_ == MonoTime{} || now - last_dump_ >= options_.dump_interval) refresh_dump();
+  if (rescan_containers_) {
+    rescan_containers_ = false;
+    refresh_containers();
+  }
+  run_balance(tick);
+}
+
+void SystemdComponent::run_balance(const TickView& tick) {
+  auto mode = BalanceSwitch::instance().mode();
+  if (!mode || !tick.snapshot || !tick.layout || tick.layout->user_manager_path.empty() || !systemd_) {
+    balance_totals_.clear();
+    return;
+  }
+  const MonoTime now = tick.snapshot->mono;
+  if (last_balance_ != MonoTime{} && now - last_balance_ < options_.balance_interval) return;
+  const double interval = last_balance_ == MonoTime{}
+                              ? 0
+                              : std::chrono::duration<double>(now - last_balance_).count();
+  last_balance_ = now;
+  const std::string& manager = tick.layout->user_manager_path;
+  const std::string slice_path = manager + "/" + mode->unit;
+  const CgroupSample* slice = tick.snapshot->find(slice_path);
+  if (!slice || !slice->pressure) return;
+  double container_stall = 0;
+  double desktop_stall = 0;
+  std::map<std::string, uint64_t> totals;
+  for (const auto& cgroup : tick.snapshot->cgroups) {
+    // The user manager's direct child slices: the containers' and the desktop's.
+    if (!cgroup.path.starts_with(manager + "/") || !cgroup.pressure) continue;
+    if (cgroup.path.find('/', manager.size() + 1) != std::string::npos) continue;
+    totals[cgroup.path] = cgroup.pressure->some.total_us;
+    auto previous = balance_totals_.find(cgroup.path);
+    if (previous == balance_totals_.end() || interval <= 0) continue;
+    const double share = stall_share_percent(previous->second, cgroup.pressure->some.total_us, interval);
+    if (cgroup.path == slice_path) container_stall = share;
+    else desktop_stall = std::max(desktop_stall, share);
+  }
+  const bool have_history = !balance_totals_.empty();
+  balance_totals_ = std::move(totals);
+  if (!have_history || interval <= 0) return;
+  BalanceInput input;
+  input.current_limit_bytes = slice->memory.high_bytes.value_or(kInfinity);
+  input.container_usage_bytes = slice->memory.current_bytes.value_or(0);
+  input.container_stall_percent = container_stall;
+  input.desktop_stall_percent = desktop_stall;
+  auto step = balance_step(mode->settings, input);
+  if (!step.new_limit_bytes) return;
+  const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " + limit_text(slice->memory.high_bytes) +
+                             " -> " + format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
+  if (loop_->action_env().dry_run) return;
+  systemd_->set_unit_properties(
+      mode->unit, true, {{"MemoryHigh", *step.new_limit_bytes}},
+      [this, detail](Result<void> done) {
+        mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
+          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed, ok ? 6 : 4,
+                      ok ? detail : detail + " failed: " + why, {}};
+          event.with("ACTION", "slice.balance").with("RESULT", ok ? "applied" : "failed");
+          loop_->tell(event);
+        });
+      },
+      kCallTimeout);
+}
+
+void SystemdComponent::stop() {
+  // Put back what the slice corrections changed; actions unwind themselves before this.
+  if (loop_ && systemd_) {
+    ActionEnv& env = loop_->action_env();
+    for (const auto& key : corrections_) {
+      if (!env.state) break;
+      auto saved = env.state->get(key);
+      if (!saved) continue;
+      const Restorer* restorer = builtin_actions().restorer(saved->kind);
+      if (!restorer) continue;
+      auto restored = (*restorer)(key, saved->original_json, std::chrono::steady_clock::now() + kCallTimeout);
+      if (restored) (void)env.state->forget(key);
+    }
+  }
+  corrections_.clear();
+  set_systemd_for_actions(nullptr);
+  systemd_.reset();
+  oomd_.reset();
+  journal_.reset();
+}
+
+std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& /*options*/) {
+  return std::make_unique<SystemdComponent>();
+}
+
+}  // namespace guardian::bus

@@ -1,0 +1,111 @@
+// The systemd component: everything guardian does with the user manager and systemd-oomd while
+// the daemon runs, beside the loop (daemon/component.h).
+//  - keeps container.slice at the policy's limits: checks at start, after every change
+//    (PropertiesChanged) and after a reconnect; corrects at run time (SetUnitProperties,
+//    runtime=true) after saving the previous value in the StateStore; restores it at stop;
+//  - watches units come and go (UnitNew/UnitRemoved -> rescan) and finds podman containers
+//    outside container.slice (one notice each);
+//  - reads oomd's live dump every minute, reconciles it with the drop-ins the model used, hands
+//    the live rules to the loop, and tells each disagreement once (systemd #43174);
+//  - hears OOM kills (oomd's Killed signal, the journal, memory.events), merges the sightings and
+//    tells one OomKill event each, with guardian's level and actions at that moment, and feeds
+//    the model's post-kill pause;
+//  - runs slice.balance's controller on the ticks while that mode is on.
+// D-Bus runs on the clients' own threads; their results come back through a Mailbox the loop
+// polls, so every handler here runs on the loop thread. A dead bus is told once; the last good
+// state stays in force and the clients reconnect on their own.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bus/bus_address.h"
+#include "bus/mailbox.h"
+#include "daemon/daemon.h"
+#include "sense/containers.h"
+#include "sense/kill_watch.h"
+
+namespace guardian::bus {
+
+class SystemdClient;
+class OomdClient;
+
+struct SystemdComponentOptions {
+  BusAddress user_bus = BusAddress::user();
+  BusAddress system_bus = BusAddress::system();
+  bool follow_journal = true;
+  std::string slice = "container.slice";
+  std::chrono::seconds dump_interval{60};
+  std::chrono::seconds balance_interval{6};  // senpai's default interval
+};
+
+class SystemdComponent final : public DaemonComponent {
+ public:
+  explicit SystemdComponent(SystemdComponentOptions options = {});
+  ~SystemdComponent() override;
+
+  [[nodiscard]] std::string name() const override { return "systemd"; }
+  void start(DaemonLoop& loop) override;
+  void on_tick(const TickView& tick) override;
+  [[nodiscard]] std::vector<int> fds() const override;
+  void on_fd_ready(int fd) override;
+  void stop() override;
+
+  // The policy's [container_slice] limits, resolved to bytes (the loader's section lands in
+  // decide/policy_containers; until then the daemon sets them here).
+  void set_wanted_slice(ContainerSliceWanted wanted);
+
+  // For `guardian doctor` / status: the latest view (loop thread).
+  [[nodiscard]] const std::optional<UnitProperties>& slice() const { return slice_; }
+  [[nodiscard]] const std::vector<ContainerUnit>& containers() const { return containers_; }
+  [[nodiscard]] const std::optional<WatchReconciliation>& oomd_view() const { return oomd_view_; }
+
+ private:
+  void check_slice();
+  void on_slice(Result<UnitProperties> result);
+  void correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted);
+  void refresh_containers();
+  void refresh_dump();
+  void on_dump(Result<std::string> text);
+  void reconcile();  // live dump vs. drop-in rules: tell differences, hand the live rules to the loop
+  void on_kill(const KillSeen& kill);
+  void run_balance(const TickView& tick);
+  void tell_once(const std::string& key, Event event);
+
+  SystemdComponentOptions options_;
+  Mailbox mailbox_;  // declared first: destroyed after the clients whose threads post into it
+  std::shared_ptr<SystemdClient> systemd_;
+  std::unique_ptr<OomdClient> oomd_;
+  std::unique_ptr<JournalKillReader> journal_;
+  DaemonLoop* loop_ = nullptr;
+
+  ContainerSliceWanted wanted_;
+  std::optional<UnitProperties> slice_;
+  std::set<std::string> corrections_;  // state keys saved by slice corrections (not by actions)
+  std::vector<ContainerUnit> containers_;
+  std::optional<WatchReconciliation> oomd_view_;
+  std::optional<OomdDump> live_dump_;
+  std::vector<WatchedCgroup> dropin_rules_;
+  std::set<std::string> told_;  // keys of things said once
+  bool rescan_containers_ = true;  // the first tick lists them
+  std::string user_manager_path_;
+
+  KillMerger merger_;
+  std::map<std::string, uint64_t> oom_kill_counts_;
+  std::string level_ = "normal";
+  std::vector<std::string> active_actions_;
+
+  MonoTime last_dump_{};
+  MonoTime last_balance_{};
+  std::map<std::string, uint64_t> balance_totals_;  // cgroup path -> PSI some total at last step
+};
+
+// The component as the daemon creates it (daemon/components.cpp).
+std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options);
+
+}  // namespace guardian::bus

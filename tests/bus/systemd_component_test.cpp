@@ -1,0 +1,182 @@
+// The systemd component end to end on a private dbus-daemon: container.slice corrected to the
+// policy and restored at stop, oomd's Killed signal told once with guardian's context, units
+// appearing trigger a rescan, and oomd's live list that dropped the user manager (#43174) is
+// told and handed to the loop. Doubles only; the VM test bed checks real systemd.
+#include "bus/systemd_component.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "act/state_store.h"
+#include "support/dbus_daemon.h"
+#include "support/systemd_double.h"
+
+namespace guardian {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr uint64_t GiB = 1ULL << 30;
+const std::string kManager = "/user.slice/user-1000.slice/user@1000.service";
+
+class FakeLoop : public DaemonLoop {
+ public:
+  void request_reload() override {}
+  void request_rescan() override { ++rescans; }
+  void request_tick() override { ++ticks_requested; }
+  void tell(const Event& event) override { events.push_back(event); }
+  void note_oomd_kill(MonoTime) override { ++oomd_kills; }
+  [[nodiscard]] std::string explain() const override { return "test"; }
+  ActionEnv& action_env() override { return env; }
+  [[nodiscard]] const DaemonOptions& options() const override { return daemon_options; }
+  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override { live_rules = std::move(rules); }
+
+  ActionEnv env;
+  DaemonOptions daemon_options;
+  std::vector<Event> events;
+  std::vector<WatchedCgroup> live_rules;
+  int rescans = 0;
+  int ticks_requested = 0;
+  int oomd_kills = 0;
+
+  bool has(EventType type, const std::string& text) const {
+    for (const auto& event : events) {
+      if (event.type == type && event.message.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+// Runs the component's fds like the daemon loop would, until `done` or 3 s.
+bool pump(bus::SystemdComponent& component, const std::function<bool()>& done,
+          std::chrono::milliseconds limit = 3000ms) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    auto fds = component.fds();
+    std::vector<pollfd> polled;
+    for (int fd : fds) polled.push_back({fd, POLLIN, 0});
+    if (::poll(polled.data(), polled.size(), 50) > 0) {
+      for (const auto& p : polled) {
+        if (p.revents & POLLIN) component.on_fd_ready(p.fd);
+      }
+    }
+  }
+  return done();
+}
+
+constexpr const char* kLiveDump =
+    "Dry Run: no\n"
+    "Swap Used Limit: 90.00%\n"
+    "Default Memory Pressure Limit: 60.00%\n"
+    "Default Memory Pressure Duration: 20s\n"
+    "System Context:\n"
+    "\tMemory: Used: 16.2G Total: 30.6G\n"
+    "\tSwap: Used: 1.1G Total: 8.0G\n"
+    "Swap Monitored CGroups:\n"
+    "Memory Pressure Monitored CGroups:\n"
+    "\tPath: /user.slice/user-1000.slice/user@1000.service/app.slice\n"
+    "\t\tMemory Pressure Limit: 80.00%\n"
+    "\t\tPressure: Avg10: 0.00 Avg60: 0.00 Avg300: 0.00 Total: 0\n"
+    "\t\tCurrent Memory Usage: 12.9G\n"
+    "\t\tMemory Min: 0B\n"
+    "\t\tMemory Low: 0B\n"
+    "\t\tPgscan: 0\n"
+    "\t\tLast Pgscan: 0\n";
+
+TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
+  test::DbusDaemon daemon;
+  ASSERT_TRUE(daemon.running()) << daemon.error();
+  UnitProperties slice;
+  slice.name = "container.slice";
+  slice.load_state = "loaded";
+  slice.active_state = "active";
+  slice.memory_high = 6 * GiB;  // someone lowered it; the policy wants 8G
+  slice.memory_max = 10 * GiB;
+  slice.memory_current = 3 * GiB;
+  test::SystemdManagerDouble systemd(daemon.address(), {slice});
+  test::OomdDouble oomd(daemon.address(), kLiveDump);
+  ASSERT_TRUE(systemd.ready() && oomd.ready());
+
+  char dir[] = "/tmp/guardian-state-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  StateStore state(std::string(dir) + "/state.json");
+  ASSERT_TRUE(state.load().ok());
+  FakeLoop loop;
+  loop.env.state = &state;
+
+  bus::SystemdComponentOptions options;
+  options.user_bus = bus::BusAddress::at(daemon.address());
+  options.system_bus = bus::BusAddress::at(daemon.address());
+  options.follow_journal = false;
+  bus::SystemdComponent component(options);
+  component.set_wanted_slice({8 * GiB, 10 * GiB});
+  component.start(loop);
+
+  // container.slice corrected at run time, the original saved first.
+  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::ActionApplied, "corrected MemoryHigh"); }));
+  EXPECT_EQ(systemd.unit("container.slice").memory_high, 8 * GiB);
+  auto saved = state.get("systemd.unit-property/container.slice/MemoryHigh");
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_NE(saved->original_json.find(std::to_string(6 * GiB)), std::string::npos);
+
+  // A tick with the drop-in reading (Debian's user@.service at 50%) and guardian's state.
+  Snapshot snapshot;
+  snapshot.mono = std::chrono::steady_clock::now();
+  HostLayout layout;
+  layout.user_manager_path = kManager;
+  std::vector<OomdCgroupState> model(1);
+  model[0].rule = {kManager, "user@1000.service", 50.0, 20s, "user@.service.d/10-oomd-user-service-defaults.conf"};
+  TickView tick;
+  tick.snapshot = &snapshot;
+  tick.layout = &layout;
+  tick.oomd = &model;
+  tick.level_name = "critical";
+  tick.active_actions = {"critical/slice.set-memory-high"};
+  ASSERT_TRUE(pump(component, [&] { return !loop.live_rules.empty(); }));  // the dump at connect
+  component.on_tick(tick);
+  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::SenseProblem, "#43174"); }));
+  ASSERT_EQ(loop.live_rules.size(), 1u);
+  EXPECT_EQ(loop.live_rules[0].path, kManager + "/app.slice");
+  EXPECT_TRUE(loop.has(EventType::SenseProblem, "#43174"));
+
+  // oomd kills Jellyfin: one event with the context, the model's pause fed.
+  for (int attempt = 0; attempt < 20 && loop.oomd_kills == 0; ++attempt) {
+    oomd.emit_killed(kManager + "/app.slice/jellyfin.service", "memory-pressure");
+    pump(component, [&] { return loop.oomd_kills > 0; });
+  }
+  ASSERT_EQ(loop.oomd_kills, 1);
+  oomd.emit_killed(kManager + "/app.slice/jellyfin.service", "memory-pressure");  // a second sighting
+  pump(component, [] { return false; }, 300ms);
+  int kill_events = 0;
+  for (const auto& event : loop.events) {
+    if (event.type != EventType::OomKill) continue;
+    ++kill_events;
+    EXPECT_NE(event.message.find("systemd-oomd killed jellyfin.service"), std::string::npos) << event.message;
+    EXPECT_NE(event.message.find("level critical"), std::string::npos) << event.message;
+  }
+  EXPECT_EQ(kill_events, 1);
+
+  // A container starting: the loop is asked to rescan.
+  UnitProperties immich;
+  immich.name = "immich-ml.service";
+  immich.load_state = "loaded";
+  immich.active_state = "active";
+  immich.slice = "app.slice";
+  immich.source_path = "/home/alice/.config/containers/systemd/immich-ml.container";
+  systemd.add_unit(immich);
+  ASSERT_TRUE(pump(component, [&] { return loop.rescans > 0; }));
+  component.on_tick(tick);
+  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::Notify, "guardian adopt immich-ml"); }));
+
+  // Stop: the correction is undone and forgotten.
+  component.stop();
+  EXPECT_EQ(systemd.unit("container.slice").memory_high, 6 * GiB);
+  EXPECT_FALSE(state.get("systemd.unit-property/container.slice/MemoryHigh").has_value());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace guardian
