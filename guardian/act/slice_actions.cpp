@@ -2,7 +2,6 @@
 // restorer, and the shared plumbing of the systemd actions.
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "act/basic_actions.h"
@@ -69,11 +68,13 @@ std::string format_limit(std::optional<uint64_t> bytes) {
 
 Result<std::shared_ptr<bus::SystemdClient>> client() {
   auto client = systemd_for_actions();
-  if (!client) return make_error("no connection to the systemd user manager (guardian runs without a user bus)");
+  if (!client)
+    return make_error("no connection to the systemd user manager (guardian runs without a user bus)");
   return client;
 }
 
-std::string property_json(const std::string& unit, const std::string& property, std::optional<uint64_t> value) {
+std::string property_json(const std::string& unit, const std::string& property,
+                          std::optional<uint64_t> value) {
   nlohmann::json json{{"unit", unit}, {"property", property}};
   json["value"] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
   return json.dump();
@@ -81,10 +82,12 @@ std::string property_json(const std::string& unit, const std::string& property, 
 
 Result<void> set_property(bus::SystemdClient& client, const std::string& unit, const std::string& property,
                           std::optional<uint64_t> value, Deadline deadline) {
-  return client.set_unit_properties_wait(unit, /*runtime=*/true, {{property, value.value_or(kInfinity)}}, deadline);
+  return client.set_unit_properties_wait(unit, /*runtime=*/true, {{property, value.value_or(kInfinity)}},
+                                         deadline);
 }
 
-Result<void> restore_unit_property(const std::string& key, const std::string& original_json, Deadline deadline) {
+Result<void> restore_unit_property(const std::string& key, const std::string& original_json,
+                                   Deadline deadline) {
   nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("unit") || !json["unit"].is_string() ||
       !json.contains("property") || !json["property"].is_string() || !json.contains("value") ||
@@ -96,7 +99,8 @@ Result<void> restore_unit_property(const std::string& key, const std::string& or
   const std::string unit = json["unit"].get<std::string>();
   const std::string property = json["property"].get<std::string>();
   if (property != "MemoryHigh" && property != "MemoryMax" && property != "MemoryLow") {
-    return make_error("state entry " + key + ": guardian never sets " + property + "; refusing to restore it");
+    return make_error("state entry " + key + ": guardian never sets " + property +
+                      "; refusing to restore it");
   }
   std::optional<uint64_t> value;
   if (json["value"].is_number_unsigned()) value = json["value"].get<uint64_t>();
@@ -116,7 +120,8 @@ uint64_t mem_total_bytes(const HostRoot* host) {
   const auto at = text->find("MemTotal:");
   if (at == std::string::npos) return 0;
   const auto end = text->find('\n', at);
-  std::string_view line = std::string_view(*text).substr(at + 9, end == std::string::npos ? std::string::npos : end - at - 9);
+  std::string_view line =
+      std::string_view(*text).substr(at + 9, end == std::string::npos ? std::string::npos : end - at - 9);
   line = trim(line);
   if (line.ends_with("kB")) line = trim(line.substr(0, line.size() - 2));
   auto kib = parse_u64(line);
@@ -194,21 +199,28 @@ class SliceMemoryAction final : public Action {
     if (target_.relative_percent) {
       // Relative to the current limit; with no limit, relative to what the slice uses now.
       const std::optional<uint64_t> base = before ? before : unit->memory_current;
-      if (!base) return {ActionResult::Outcome::Failed, unit_ + " has no " + property_ + " and no MemoryCurrent to start from"};
+      if (!base)
+        return {ActionResult::Outcome::Failed,
+                unit_ + " has no " + property_ + " and no MemoryCurrent to start from"};
       next = static_cast<uint64_t>(static_cast<double>(*base) * (1.0 + *target_.relative_percent / 100.0));
       if (min_) next = std::max(next, min_->resolve(ram));
     } else {
       next = target_.absolute->resolve(ram);
-      if (next == 0) return {ActionResult::Outcome::Failed, "could not resolve a percentage of RAM (no /proc/meminfo)"};
+      if (next == 0)
+        return {ActionResult::Outcome::Failed, "could not resolve a percentage of RAM (no /proc/meminfo)"};
     }
-    if (before && *before == next) return {ActionResult::Outcome::Unchanged, property_ + " of " + unit_ + " is already " + format_bytes(next)};
-    const std::string detail = property_ + " of " + unit_ + " " + format_limit(before) + " -> " + format_bytes(next);
+    if (before && *before == next)
+      return {ActionResult::Outcome::Unchanged,
+              property_ + " of " + unit_ + " is already " + format_bytes(next)};
+    const std::string detail =
+        property_ + " of " + unit_ + " " + format_limit(before) + " -> " + format_bytes(next);
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would set " + detail};
     // The original goes to disk before the change, so a crash between the two still restores.
     if (env_.state) {
       auto saved = env_.state->save_original(unit_property_key(unit_, property_), "systemd.unit-property",
                                              property_json(unit_, property_, before));
-      if (!saved) return {ActionResult::Outcome::Failed, "not changing " + unit_ + ": " + saved.error().message};
+      if (!saved)
+        return {ActionResult::Outcome::Failed, "not changing " + unit_ + ": " + saved.error().message};
     }
     auto set = set_property(**connection, unit_, property_, next, deadline);
     if (!set) return {ActionResult::Outcome::Failed, set.error().message};
@@ -219,7 +231,8 @@ class SliceMemoryAction final : public Action {
     const std::string key = unit_property_key(unit_, property_);
     auto saved = env_.state ? env_.state->get(key) : std::nullopt;
     if (!saved) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_ + " " + property_};
-    if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would restore " + unit_ + " " + property_};
+    if (env_.dry_run)
+      return {ActionResult::Outcome::Unchanged, "dry run: would restore " + unit_ + " " + property_};
     auto restored = restore_unit_property(key, saved->original_json, deadline);
     if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
     auto forgotten = env_.state->forget(key);
@@ -240,21 +253,25 @@ class SliceMemoryAction final : public Action {
 // tick) after saving the slice's MemoryHigh; revert turns it off and restores MemoryHigh.
 class SliceBalanceAction final : public Action {
  public:
-  SliceBalanceAction(const ActionSpec& spec, const ActionEnv& env) : unit_(param_string(spec, "unit", "container.slice")), env_(env) {
+  SliceBalanceAction(const ActionSpec& spec, const ActionEnv& env)
+      : unit_(param_string(spec, "unit", "container.slice")), env_(env) {
     auto size = [&](const char* name) -> std::optional<SizeSpec> {
       auto it = spec.params.find(name);
       if (it == spec.params.end()) return std::nullopt;
       if (const auto* text = std::get_if<std::string>(&it->second.value)) {
         if (auto parsed = parse_size(*text)) return *parsed;
       }
-      if (const auto* number = std::get_if<int64_t>(&it->second.value)) return SizeSpec{static_cast<uint64_t>(*number), std::nullopt};
+      if (const auto* number = std::get_if<int64_t>(&it->second.value))
+        return SizeSpec{static_cast<uint64_t>(*number), std::nullopt};
       return std::nullopt;
     };
     floor_ = size("floor");
     ceiling_ = size("ceiling");
   }
   [[nodiscard]] const std::string& type() const override { return type_; }
-  [[nodiscard]] std::string describe() const override { return "balance MemoryHigh of " + unit_ + " from pressure"; }
+  [[nodiscard]] std::string describe() const override {
+    return "balance MemoryHigh of " + unit_ + " from pressure";
+  }
 
   ActionResult apply(Deadline deadline) override {
     const uint64_t ram = mem_total_bytes(env_.host);
@@ -279,7 +296,8 @@ class SliceBalanceAction final : public Action {
     if (env_.state) {
       auto saved = env_.state->save_original(unit_property_key(unit_, "MemoryHigh"), "systemd.unit-property",
                                              property_json(unit_, "MemoryHigh", unit->memory_high));
-      if (!saved) return {ActionResult::Outcome::Failed, "not balancing " + unit_ + ": " + saved.error().message};
+      if (!saved)
+        return {ActionResult::Outcome::Failed, "not balancing " + unit_ + ": " + saved.error().message};
     }
     BalanceSwitch::instance().turn_on(mode);
     return {ActionResult::Outcome::Applied, "balancing MemoryHigh of " + unit_ + " between " +
@@ -308,7 +326,7 @@ class SliceBalanceAction final : public Action {
 };
 
 std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSpec& spec, const char* param,
-                                                                 std::string_view required_suffix) {
+                                                                  std::string_view required_suffix) {
   std::vector<std::pair<std::string, SourcePos>> problems;
   auto it = spec.params.find(param);
   if (it == spec.params.end()) return problems;
@@ -316,11 +334,12 @@ std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSp
   if (!text) return problems;
   const bool has_type = text->find('.') != std::string::npos && text->find('/') == std::string::npos;
   if (!has_type || (!required_suffix.empty() && !text->ends_with(required_suffix))) {
-    problems.emplace_back("argument \"" + std::string(param) + "\" of action \"" + spec.type + "\" must be a unit name" +
-                              (required_suffix.empty() ? std::string(" like \"immich-ml.service\"")
-                                                       : " ending in \"" + std::string(required_suffix) + "\"") +
-                              ", got \"" + *text + "\"",
-                          it->second.pos);
+    problems.emplace_back(
+        "argument \"" + std::string(param) + "\" of action \"" + spec.type + "\" must be a unit name" +
+            (required_suffix.empty() ? std::string(" like \"immich-ml.service\"")
+                                     : " ending in \"" + std::string(required_suffix) + "\"") +
+            ", got \"" + *text + "\"",
+        it->second.pos);
   }
   return problems;
 }
@@ -339,9 +358,13 @@ void add_slice_memory(ActionRegistry& registry, const std::string& type, const s
                   problem.first.find("\"value\"") != std::string::npos;
          });
          if (auto it = spec.params.find("value"); it != spec.params.end()) {
-           if (std::holds_alternative<std::string>(it->second.value) || std::holds_alternative<int64_t>(it->second.value)) {
+           if (std::holds_alternative<std::string>(it->second.value) ||
+               std::holds_alternative<int64_t>(it->second.value)) {
              auto target = parse_limit_target(it->second.value);
-             if (!target) problems.emplace_back("argument \"value\" of action \"" + type + "\": " + target.error().message, it->second.pos);
+             if (!target)
+               problems.emplace_back(
+                   "argument \"value\" of action \"" + type + "\": " + target.error().message,
+                   it->second.pos);
            }
          }
          auto unit_problems = validate_unit_name(spec, "unit", ".slice");
@@ -353,9 +376,11 @@ void add_slice_memory(ActionRegistry& registry, const std::string& type, const s
          if (it == spec.params.end()) return make_error("action \"" + type + "\" needs argument \"value\"");
          auto target = parse_limit_target(it->second.value);
          if (!target) return target.error();
-         return std::unique_ptr<Action>(std::make_unique<SliceMemoryAction>(type, property, spec, *target, env));
+         return std::unique_ptr<Action>(
+             std::make_unique<SliceMemoryAction>(type, property, spec, *target, env));
        },
-       "set " + property + " of container.slice (runtime): \"6G\", \"25%\" of RAM, or \"-20%\" of the current value"});
+       "set " + property +
+           " of container.slice (runtime): \"6G\", \"25%\" of RAM, or \"-20%\" of the current value"});
 }
 
 }  // namespace
@@ -363,7 +388,7 @@ void add_slice_memory(ActionRegistry& registry, const std::string& type, const s
 namespace systemd_actions {
 void register_unit_actions(ActionRegistry& registry);  // unit_actions.cpp
 std::vector<std::pair<std::string, SourcePos>> check_unit_name(const ActionSpec& spec, const char* param,
-                                                              std::string_view required_suffix) {
+                                                               std::string_view required_suffix) {
   return validate_unit_name(spec, param, required_suffix);
 }
 }  // namespace systemd_actions

@@ -18,8 +18,9 @@ namespace systemd_actions {
 Result<std::shared_ptr<bus::SystemdClient>> client();
 // Checks that argument `param` names a unit ("x.service"), ending in `required_suffix` if given.
 std::vector<std::pair<std::string, SourcePos>> check_unit_name(const ActionSpec& spec, const char* param,
-                                                              std::string_view required_suffix);
-Result<void> restore_unit_property(const std::string& key, const std::string& original_json, Deadline deadline);
+                                                               std::string_view required_suffix);
+Result<void> restore_unit_property(const std::string& key, const std::string& original_json,
+                                   Deadline deadline);
 
 }  // namespace systemd_actions
 }  // namespace guardian

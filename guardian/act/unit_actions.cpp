@@ -38,7 +38,10 @@ Result<void> restore_freeze(const std::string& key, const std::string& original_
 class FreezeAction final : public Action {
  public:
   FreezeAction(bool freeze, const ActionSpec& spec, const ActionEnv& env)
-      : freeze_(freeze), type_(freeze ? "unit.freeze" : "unit.thaw"), unit_(param_string(spec, "unit")), env_(env) {}
+      : freeze_(freeze),
+        type_(freeze ? "unit.freeze" : "unit.thaw"),
+        unit_(param_string(spec, "unit")),
+        env_(env) {}
   [[nodiscard]] const std::string& type() const override { return type_; }
   [[nodiscard]] std::string describe() const override { return (freeze_ ? "freeze " : "thaw ") + unit_; }
 
@@ -48,19 +51,25 @@ class FreezeAction final : public Action {
     auto unit = (*connection)->get_unit_wait(unit_, deadline);
     if (!unit) return {ActionResult::Outcome::Failed, unit.error().message};
     if (unit->active_state != "active") {
-      return {ActionResult::Outcome::Unchanged, unit_ + " is " + unit->active_state + ", nothing to " + (freeze_ ? "freeze" : "thaw")};
+      return {ActionResult::Outcome::Unchanged,
+              unit_ + " is " + unit->active_state + ", nothing to " + (freeze_ ? "freeze" : "thaw")};
     }
     const std::string wanted = freeze_ ? "frozen" : "running";
-    if (unit->freezer_state == wanted) return {ActionResult::Outcome::Unchanged, unit_ + " is already " + wanted};
+    if (unit->freezer_state == wanted)
+      return {ActionResult::Outcome::Unchanged, unit_ + " is already " + wanted};
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would " + describe()};
     if (env_.state) {
-      auto saved = env_.state->save_original(unit_freeze_key(unit_), "systemd.unit-freeze",
-                                             freeze_json(unit_, unit->freezer_state.empty() ? "running" : unit->freezer_state));
-      if (!saved) return {ActionResult::Outcome::Failed, "not touching " + unit_ + ": " + saved.error().message};
+      auto saved = env_.state->save_original(
+          unit_freeze_key(unit_), "systemd.unit-freeze",
+          freeze_json(unit_, unit->freezer_state.empty() ? "running" : unit->freezer_state));
+      if (!saved)
+        return {ActionResult::Outcome::Failed, "not touching " + unit_ + ": " + saved.error().message};
     }
-    auto done = freeze_ ? (*connection)->freeze_unit_wait(unit_, deadline) : (*connection)->thaw_unit_wait(unit_, deadline);
+    auto done = freeze_ ? (*connection)->freeze_unit_wait(unit_, deadline)
+                        : (*connection)->thaw_unit_wait(unit_, deadline);
     if (!done) return {ActionResult::Outcome::Failed, done.error().message};
-    return {ActionResult::Outcome::Applied, unit_ + " " + (unit->freezer_state.empty() ? "running" : unit->freezer_state) + " -> " + wanted};
+    return {ActionResult::Outcome::Applied,
+            unit_ + " " + (unit->freezer_state.empty() ? "running" : unit->freezer_state) + " -> " + wanted};
   }
 
   ActionResult revert(Deadline deadline) override {
@@ -84,17 +93,18 @@ class FreezeAction final : public Action {
 
 void add_freeze(ActionRegistry& registry, bool freeze) {
   const std::string type = freeze ? "unit.freeze" : "unit.thaw";
-  registry.add(type, {[](const ActionSpec& spec) {
-                        auto problems = check_params(spec, {{"unit", ParamRule::Type::String, true}});
-                        auto names = systemd_actions::check_unit_name(spec, "unit", {});
-                        problems.insert(problems.end(), names.begin(), names.end());
-                        return problems;
-                      },
-                      [freeze](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
-                        return std::unique_ptr<Action>(std::make_unique<FreezeAction>(freeze, spec, env));
-                      },
-                      freeze ? "freeze a low-priority container's unit (cgroup freezer); thawed when the level is left"
-                             : "thaw a unit guardian or the user froze"});
+  registry.add(
+      type, {[](const ActionSpec& spec) {
+               auto problems = check_params(spec, {{"unit", ParamRule::Type::String, true}});
+               auto names = systemd_actions::check_unit_name(spec, "unit", {});
+               problems.insert(problems.end(), names.begin(), names.end());
+               return problems;
+             },
+             [freeze](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
+               return std::unique_ptr<Action>(std::make_unique<FreezeAction>(freeze, spec, env));
+             },
+             freeze ? "freeze a low-priority container's unit (cgroup freezer); thawed when the level is left"
+                    : "thaw a unit guardian or the user froze"});
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "bus/bus_link.h"
 
 #include <poll.h>
+#include <sdbus-c++/sdbus-c++.h>
 #include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <sdbus-c++/sdbus-c++.h>
 
 namespace guardian::bus {
 
@@ -163,7 +163,8 @@ void BusLink::run() {
       }
     }
     if (!connection_) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ - std::chrono::steady_clock::now());
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ -
+                                                                        std::chrono::steady_clock::now());
       timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 60'000));
     }
     {

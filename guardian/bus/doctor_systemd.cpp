@@ -12,7 +12,8 @@ DoctorSystemdReport doctor_systemd(const HostRoot& host, const DoctorSystemdInpu
   auto slice = user.get_unit_wait(input.slice, deadline);
   std::optional<UnitProperties> slice_view;
   if (slice) slice_view = *slice;
-  for (auto& finding : check_container_slice(slice_view, input.wanted)) report.findings.push_back(std::move(finding));
+  for (auto& finding : check_container_slice(slice_view, input.wanted))
+    report.findings.push_back(std::move(finding));
 
   if (auto units = user.list_units_wait(deadline)) {
     std::string store;  // containers/storage's list, read once, for podman scopes' names
@@ -26,11 +27,13 @@ DoctorSystemdReport doctor_systemd(const HostRoot& host, const DoctorSystemdInpu
       if (container->kind == ContainerKind::PodmanScope && !input.home.empty()) {
         if (!store_read) {
           store_read = true;
-          auto text = read_file(host.path(input.home + "/.local/share/containers/storage/overlay-containers/containers.json"));
+          auto text = read_file(
+              host.path(input.home + "/.local/share/containers/storage/overlay-containers/containers.json"));
           if (text) store = std::move(*text);
         }
         if (!store.empty()) {
-          if (auto name = parse_podman_container_name(store, container->container_id)) container->name = *name;
+          if (auto name = parse_podman_container_name(store, container->container_id))
+            container->name = *name;
         }
       }
       report.containers.push_back(std::move(*container));
@@ -44,14 +47,15 @@ DoctorSystemdReport doctor_systemd(const HostRoot& host, const DoctorSystemdInpu
 
   auto text = oomd.dump_wait(deadline);
   if (!text) {
-    report.findings.push_back({Finding::Verdict::Warning, "systemd-oomd",
-                               "no live view from systemd-oomd: " + text.error().message,
-                               "is systemd-oomd running? `systemctl status systemd-oomd` (Debian: apt install systemd-oomd)"});
+    report.findings.push_back(
+        {Finding::Verdict::Warning, "systemd-oomd", "no live view from systemd-oomd: " + text.error().message,
+         "is systemd-oomd running? `systemctl status systemd-oomd` (Debian: apt install systemd-oomd)"});
     return report;
   }
   auto parsed = parse_oomd_dump(*text);
   if (!parsed) {
-    report.findings.push_back({Finding::Verdict::Warning, "systemd-oomd", "oomd's dump: " + parsed.error().message,
+    report.findings.push_back({Finding::Verdict::Warning, "systemd-oomd",
+                               "oomd's dump: " + parsed.error().message,
                                "compare with `oomctl`; please report the text"});
     return report;
   }

@@ -17,11 +17,11 @@ struct DoctorSystemdInput {
   BusAddress user_bus = BusAddress::user();
   BusAddress system_bus = BusAddress::system();
   std::string slice = "container.slice";
-  ContainerSliceWanted wanted;                  // the policy's [container_slice], in bytes
-  std::vector<WatchedCgroup> dropin_rules;      // what the drop-ins say oomd watches
-  std::string user_manager_path;                // "/user.slice/user-1000.slice/user@1000.service"
-  std::string home;                             // for podman's containers.json (scope names)
-  std::chrono::milliseconds timeout{3000};      // for all the calls together
+  ContainerSliceWanted wanted;              // the policy's [container_slice], in bytes
+  std::vector<WatchedCgroup> dropin_rules;  // what the drop-ins say oomd watches
+  std::string user_manager_path;            // "/user.slice/user-1000.slice/user@1000.service"
+  std::string home;                         // for podman's containers.json (scope names)
+  std::chrono::milliseconds timeout{3000};  // for all the calls together
 };
 
 struct DoctorSystemdReport {

@@ -1,5 +1,6 @@
 #include "bus/systemd_client.h"
 
+#include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,7 +9,6 @@
 #include <future>
 #include <limits>
 #include <map>
-#include <sdbus-c++/sdbus-c++.h>
 
 #include "bus/bus_link.h"
 #include "common/fd.h"
@@ -91,7 +91,8 @@ UnitProperties decode_unit(const std::string& name, std::map<std::string, sdbus:
     const uint32_t scaled = found->second.get<uint32_t>();
     if (scaled > 0) unit.managed_oom_memory_pressure_limit_percent = oom_limit_from_u32(scaled);
   }
-  if (auto found = properties.find("NRestarts"); found != properties.end() && found->second.containsValueOfType<uint32_t>()) {
+  if (auto found = properties.find("NRestarts");
+      found != properties.end() && found->second.containsValueOfType<uint32_t>()) {
     unit.n_restarts = found->second.get<uint32_t>();
   }
   if (auto found = properties.find("Environment");
@@ -116,12 +117,15 @@ SystemdClient::SystemdClient(BusAddress address) : link_(std::make_unique<BusLin
 SystemdClient::~SystemdClient() = default;
 
 bool SystemdClient::connected() const { return link_->connected(); }
-std::string SystemdClient::describe() const { return "systemd manager on the " + link_->address().describe(); }
+std::string SystemdClient::describe() const {
+  return "systemd manager on the " + link_->address().describe();
+}
 void SystemdClient::set_retry_interval(std::chrono::milliseconds first, std::chrono::milliseconds max) {
   link_->set_retry_interval(first, max);
 }
 
-void SystemdClient::get_unit(const std::string& unit, Done<UnitProperties> done, std::chrono::microseconds timeout) {
+void SystemdClient::get_unit(const std::string& unit, Done<UnitProperties> done,
+                             std::chrono::microseconds timeout) {
   BusLink* link = link_.get();
   link_->post([link, unit, done = std::move(done), timeout](sdbus::IConnection* connection) {
     const std::string what = "reading " + unit + " from the " + link->address().describe();
@@ -159,15 +163,16 @@ void SystemdClient::list_units(Done<std::vector<UnitListEntry>> done, std::chron
           if (error) return done(make_error(error_text(what, *error)));
           try {
             // a(ssssssouso): name, description, load, active, sub, following, path, job id, type, path.
-            std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::string,
-                                      sdbus::ObjectPath, uint32_t, std::string, sdbus::ObjectPath>>
+            std::vector<
+                sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::string,
+                              sdbus::ObjectPath, uint32_t, std::string, sdbus::ObjectPath>>
                 rows;
             reply >> rows;
             std::vector<UnitListEntry> units;
             units.reserve(rows.size());
             for (auto& row : rows) {
-              units.push_back(UnitListEntry{row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>(), row.get<4>(),
-                                            std::string(row.get<6>())});
+              units.push_back(UnitListEntry{row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>(),
+                                            row.get<4>(), std::string(row.get<6>())});
             }
             done(std::move(units));
           } catch (const sdbus::Error& decode_error) {
@@ -178,8 +183,9 @@ void SystemdClient::list_units(Done<std::vector<UnitListEntry>> done, std::chron
   });
 }
 
-void SystemdClient::set_unit_properties(const std::string& unit, bool runtime, std::vector<UnitPropertyValue> properties,
-                                        Done<void> done, std::chrono::microseconds timeout) {
+void SystemdClient::set_unit_properties(const std::string& unit, bool runtime,
+                                        std::vector<UnitPropertyValue> properties, Done<void> done,
+                                        std::chrono::microseconds timeout) {
   BusLink* link = link_.get();
   link_->post([link, unit, runtime, properties = std::move(properties), done = std::move(done),
                timeout](sdbus::IConnection* connection) {
@@ -240,25 +246,28 @@ Result<UnitProperties> SystemdClient::get_unit_wait(const std::string& unit, Dea
 }
 
 Result<std::vector<UnitListEntry>> SystemdClient::list_units_wait(Deadline deadline) {
-  return wait_until_done<std::vector<UnitListEntry>>([&](auto done) { list_units(std::move(done), until(deadline)); },
-                                                     deadline, "ListUnits");
+  return wait_until_done<std::vector<UnitListEntry>>(
+      [&](auto done) { list_units(std::move(done), until(deadline)); }, deadline, "ListUnits");
 }
 
 Result<void> SystemdClient::set_unit_properties_wait(const std::string& unit, bool runtime,
-                                                     std::vector<UnitPropertyValue> properties, Deadline deadline) {
+                                                     std::vector<UnitPropertyValue> properties,
+                                                     Deadline deadline) {
   return wait_until_done<void>(
-      [&](auto done) { set_unit_properties(unit, runtime, std::move(properties), std::move(done), until(deadline)); },
+      [&](auto done) {
+        set_unit_properties(unit, runtime, std::move(properties), std::move(done), until(deadline));
+      },
       deadline, "SetUnitProperties " + unit);
 }
 
 Result<void> SystemdClient::freeze_unit_wait(const std::string& unit, Deadline deadline) {
-  return wait_until_done<void>([&](auto done) { freeze_unit(unit, std::move(done), until(deadline)); }, deadline,
-                               "FreezeUnit " + unit);
+  return wait_until_done<void>([&](auto done) { freeze_unit(unit, std::move(done), until(deadline)); },
+                               deadline, "FreezeUnit " + unit);
 }
 
 Result<void> SystemdClient::thaw_unit_wait(const std::string& unit, Deadline deadline) {
-  return wait_until_done<void>([&](auto done) { thaw_unit(unit, std::move(done), until(deadline)); }, deadline,
-                               "ThawUnit " + unit);
+  return wait_until_done<void>([&](auto done) { thaw_unit(unit, std::move(done), until(deadline)); },
+                               deadline, "ThawUnit " + unit);
 }
 
 void SystemdClient::watch_units(std::function<void(const UnitSignal&)> handler) {
@@ -270,15 +279,16 @@ void SystemdClient::watch_units(std::function<void(const UnitSignal&)> handler) 
         sdbus::ObjectPath path;
         message >> id >> path;
         UnitSignal signal;
-        signal.kind = message.getMemberName() == "UnitNew" ? UnitSignal::Kind::New : UnitSignal::Kind::Removed;
+        signal.kind =
+            message.getMemberName() == "UnitNew" ? UnitSignal::Kind::New : UnitSignal::Kind::Removed;
         signal.unit = id;
         handler(signal);
       } catch (const sdbus::Error&) {
         // A malformed signal from the bus: nothing to deliver.
       }
     };
-    const std::string manager_match = std::string("type='signal',sender='") + kSystemdService +
-                                      "',path='" + kManagerPath + "',interface='" + kManagerInterface + "',member=";
+    const std::string manager_match = std::string("type='signal',sender='") + kSystemdService + "',path='" +
+                                      kManagerPath + "',interface='" + kManagerInterface + "',member=";
     connection.addMatch(manager_match + "'UnitNew'", on_unit, sdbus::floating_slot);
     connection.addMatch(manager_match + "'UnitRemoved'", on_unit, sdbus::floating_slot);
     connection.addMatch(
@@ -306,7 +316,8 @@ void SystemdClient::watch_units(std::function<void(const UnitSignal&)> handler) 
     // Without Subscribe() the manager sends most of these signals to nobody.
     auto& proxy = link->proxy(kSystemdService, kManagerPath);
     auto call = proxy.createMethodCall(kManagerInterface, "Subscribe");
-    proxy.callMethod(call, [](sdbus::MethodReply&, const sdbus::Error*) {}, to_usec(kDefaultCallTimeout));
+    proxy.callMethod(
+        call, [](sdbus::MethodReply&, const sdbus::Error*) {}, to_usec(kDefaultCallTimeout));
   });
 }
 
@@ -317,7 +328,9 @@ void SystemdClient::on_connection_change(std::function<void(bool, const std::str
 
 // ---------------------------------------------------------------- OomdClient
 
-OomdClient::OomdClient(BusAddress address) : link_(std::make_unique<BusLink>(std::move(address))) { link_->start(); }
+OomdClient::OomdClient(BusAddress address) : link_(std::make_unique<BusLink>(std::move(address))) {
+  link_->start();
+}
 OomdClient::~OomdClient() = default;
 bool OomdClient::connected() const { return link_->connected(); }
 void OomdClient::set_retry_interval(std::chrono::milliseconds first, std::chrono::milliseconds max) {
@@ -376,17 +389,18 @@ Result<std::string> OomdClient::dump_wait(Deadline deadline) {
 
 void OomdClient::watch_kills(std::function<void(const OomdKilled&)> handler) {
   link_->add_on_connect([handler](sdbus::IConnection& connection) {
-    connection.addMatch(std::string("type='signal',sender='") + kOomdService + "',path='" + kOomdPath +
-                            "',interface='" + kOomdInterface + "',member='Killed'",
-                        [handler](sdbus::Message& message) {
-                          try {
-                            OomdKilled killed;
-                            message >> killed.cgroup >> killed.reason;
-                            handler(killed);
-                          } catch (const sdbus::Error&) {
-                          }
-                        },
-                        sdbus::floating_slot);
+    connection.addMatch(
+        std::string("type='signal',sender='") + kOomdService + "',path='" + kOomdPath + "',interface='" +
+            kOomdInterface + "',member='Killed'",
+        [handler](sdbus::Message& message) {
+          try {
+            OomdKilled killed;
+            message >> killed.cgroup >> killed.reason;
+            handler(killed);
+          } catch (const sdbus::Error&) {
+          }
+        },
+        sdbus::floating_slot);
   });
 }
 

@@ -38,9 +38,9 @@ struct UnitPropertyValue {
 // What the manager tells subscribers (after Subscribe()).
 struct UnitSignal {
   enum class Kind { New, Removed, PropertiesChanged } kind = Kind::New;
-  std::string unit;                    // unit name ("container.slice")
-  std::string interface;               // PropertiesChanged: the interface
-  std::vector<std::string> properties; // PropertiesChanged: changed + invalidated names
+  std::string unit;                     // unit name ("container.slice")
+  std::string interface;                // PropertiesChanged: the interface
+  std::vector<std::string> properties;  // PropertiesChanged: changed + invalidated names
 };
 
 class SystemdClient {
@@ -56,12 +56,15 @@ class SystemdClient {
 
   void get_unit(const std::string& unit, Done<UnitProperties> done,
                 std::chrono::microseconds timeout = kDefaultCallTimeout);
-  void list_units(Done<std::vector<UnitListEntry>> done, std::chrono::microseconds timeout = kDefaultCallTimeout);
+  void list_units(Done<std::vector<UnitListEntry>> done,
+                  std::chrono::microseconds timeout = kDefaultCallTimeout);
   // Manager.SetUnitProperties(s name, b runtime, a(sv) properties).
   void set_unit_properties(const std::string& unit, bool runtime, std::vector<UnitPropertyValue> properties,
                            Done<void> done, std::chrono::microseconds timeout = kDefaultCallTimeout);
-  void freeze_unit(const std::string& unit, Done<void> done, std::chrono::microseconds timeout = kDefaultCallTimeout);
-  void thaw_unit(const std::string& unit, Done<void> done, std::chrono::microseconds timeout = kDefaultCallTimeout);
+  void freeze_unit(const std::string& unit, Done<void> done,
+                   std::chrono::microseconds timeout = kDefaultCallTimeout);
+  void thaw_unit(const std::string& unit, Done<void> done,
+                 std::chrono::microseconds timeout = kDefaultCallTimeout);
 
   // Blocking forms (worker thread, CLI): wait at most until `deadline`.
   Result<UnitProperties> get_unit_wait(const std::string& unit, Deadline deadline);

@@ -47,8 +47,10 @@ void SystemdComponent::start(DaemonLoop& loop) {
     mailbox_.post([this, connected, why] {
       if (!connected) {
         told_.erase("user-bus-up");
-        Event event{EventType::SenseProblem, 4,
-                    "lost the systemd user manager (" + why + "); keeping the last known state, reconnecting", {}};
+        Event event{EventType::SenseProblem,
+                    4,
+                    "lost the systemd user manager (" + why + "); keeping the last known state, reconnecting",
+                    {}};
         event.with("SOURCE", "dbus").with("BUS", "user");
         tell_once("user-bus-down", event);
         return;
@@ -79,7 +81,8 @@ void SystemdComponent::start(DaemonLoop& loop) {
         refresh_dump();
         return;
       }
-      Event event{EventType::SenseProblem, 4,
+      Event event{EventType::SenseProblem,
+                  4,
                   "cannot reach systemd-oomd on the system bus (" + why +
                       "); using the drop-in reading of its configuration",
                   {}};
@@ -104,7 +107,8 @@ void SystemdComponent::start(DaemonLoop& loop) {
     if (reader) {
       journal_ = std::move(*reader);
     } else {
-      Event event{EventType::SenseProblem, 5,
+      Event event{EventType::SenseProblem,
+                  5,
                   "cannot follow the journal for OOM kills (" + reader.error().message +
                       "); the oomd signal and memory.events still report them",
                   {}};
@@ -142,21 +146,26 @@ void SystemdComponent::on_kill(const KillSeen& kill) {
 
 void SystemdComponent::check_slice() {
   if (!systemd_) return;
-  systemd_->get_unit(options_.slice, [this](Result<UnitProperties> result) {
-    mailbox_.post([this, result = std::move(result)]() mutable { on_slice(std::move(result)); });
-  }, kCallTimeout);
+  systemd_->get_unit(
+      options_.slice,
+      [this](Result<UnitProperties> result) {
+        mailbox_.post([this, result = std::move(result)]() mutable { on_slice(std::move(result)); });
+      },
+      kCallTimeout);
 }
 
 void SystemdComponent::on_slice(Result<UnitProperties> result) {
   if (!result) {
-    Event event{EventType::SenseProblem, 4, "cannot read " + options_.slice + ": " + result.error().message, {}};
+    Event event{
+        EventType::SenseProblem, 4, "cannot read " + options_.slice + ": " + result.error().message, {}};
     event.with("SOURCE", "dbus").with("UNIT", options_.slice);
     tell_once("slice-read:" + result.error().message, event);
     return;  // keep the last good view
   }
   slice_ = *result;
   if (slice_->load_state != "loaded") {
-    Event event{EventType::SenseProblem, 4,
+    Event event{EventType::SenseProblem,
+                4,
                 options_.slice + " is not installed (LoadState=" + slice_->load_state +
                     "): containers share memory pressure with the desktop; see units/container.slice",
                 {}};
@@ -175,8 +184,8 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
   if (env.state && env.state->get(key) && !corrections_.count(key)) return;
   if (BalanceSwitch::instance().mode() && property == "MemoryHigh") return;
-  const std::string detail = property + " of " + options_.slice + " " + limit_text(now) + " -> " + format_bytes(wanted) +
-                             " (the policy's [container_slice])";
+  const std::string detail = property + " of " + options_.slice + " " + limit_text(now) + " -> " +
+                             format_bytes(wanted) + " (the policy's [container_slice])";
   if (env.dry_run) {
     Event event{EventType::ActionApplied, 6, "dry run: would correct " + detail, {}};
     event.with("ACTION", "container-slice.correct").with("RESULT", "dry-run");
@@ -188,7 +197,8 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
     original["value"] = now ? nlohmann::json(*now) : nlohmann::json(nullptr);
     auto saved = env.state->save_original(key, "systemd.unit-property", original.dump());
     if (!saved) {
-      Event event{EventType::ActionFailed, 4, "not correcting " + options_.slice + ": " + saved.error().message, {}};
+      Event event{
+          EventType::ActionFailed, 4, "not correcting " + options_.slice + ": " + saved.error().message, {}};
       event.with("ACTION", "container-slice.correct").with("RESULT", "failed");
       loop_->tell(event);
       return;
@@ -199,8 +209,10 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
       options_.slice, true, {{property, wanted}},
       [this, detail](Result<void> done) {
         mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
-          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed, ok ? 5 : 4,
-                      ok ? "corrected " + detail : "could not correct " + detail + ": " + why, {}};
+          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
+                      ok ? 5 : 4,
+                      ok ? "corrected " + detail : "could not correct " + detail + ": " + why,
+                      {}};
           event.with("ACTION", "container-slice.correct").with("RESULT", ok ? "applied" : "failed");
           loop_->tell(event);
         });
@@ -213,46 +225,53 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
 void SystemdComponent::refresh_containers() {
   if (!systemd_) return;
   std::shared_ptr<SystemdClient> client = systemd_;
-  systemd_->list_units([this, client](Result<std::vector<UnitListEntry>> units) {
-    if (!units) return;  // the connection handler says why
-    // Candidates: services (quadlets) and podman scopes; their properties tell which are containers.
-    auto pending = std::make_shared<std::vector<UnitProperties>>();
-    auto remaining = std::make_shared<size_t>(0);
-    std::vector<std::string> names;
-    for (const auto& unit : *units) {
-      if (unit.name.ends_with(".service") || podman_scope_id(unit.name)) names.push_back(unit.name);
-    }
-    if (names.empty()) {
-      mailbox_.post([this] { containers_.clear(); });
-      return;
-    }
-    *remaining = names.size();
-    // Runs on the bus thread: the callbacks of these calls run there too, one at a time.
-    for (const auto& name : names) {
-      client->get_unit(name, [this, pending, remaining](Result<UnitProperties> unit) {
-        if (unit) pending->push_back(std::move(*unit));
-        if (--*remaining > 0) return;
-        std::vector<ContainerUnit> found;
-        for (const auto& properties : *pending) {
-          if (auto container = classify_container(properties)) found.push_back(std::move(*container));
+  systemd_->list_units(
+      [this, client](Result<std::vector<UnitListEntry>> units) {
+        if (!units) return;  // the connection handler says why
+        // Candidates: services (quadlets) and podman scopes; their properties tell which are containers.
+        auto pending = std::make_shared<std::vector<UnitProperties>>();
+        auto remaining = std::make_shared<size_t>(0);
+        std::vector<std::string> names;
+        for (const auto& unit : *units) {
+          if (unit.name.ends_with(".service") || podman_scope_id(unit.name)) names.push_back(unit.name);
         }
-        mailbox_.post([this, found = std::move(found)] {
-          containers_ = found;
-          for (const auto& container : containers_) {
-            if (container.in_container_slice) continue;
-            Event event{EventType::Notify, 5,
-                        container.name + " (" + container.unit + ") runs in " + container.slice + ", outside " +
-                            options_.slice + (container.kind == ContainerKind::Quadlet
-                                                  ? "; `guardian adopt " + container.name + "` moves it"
-                                                  : std::string("; run it as a quadlet to move it")),
-                        {}};
-            event.with("UNIT", container.unit).with("CONTAINER", container.name);
-            tell_once("outside:" + container.unit, event);
-          }
-        });
-      }, kCallTimeout);
-    }
-  }, kCallTimeout);
+        if (names.empty()) {
+          mailbox_.post([this] { containers_.clear(); });
+          return;
+        }
+        *remaining = names.size();
+        // Runs on the bus thread: the callbacks of these calls run there too, one at a time.
+        for (const auto& name : names) {
+          client->get_unit(
+              name,
+              [this, pending, remaining](Result<UnitProperties> unit) {
+                if (unit) pending->push_back(std::move(*unit));
+                if (--*remaining > 0) return;
+                std::vector<ContainerUnit> found;
+                for (const auto& properties : *pending) {
+                  if (auto container = classify_container(properties)) found.push_back(std::move(*container));
+                }
+                mailbox_.post([this, found = std::move(found)] {
+                  containers_ = found;
+                  for (const auto& container : containers_) {
+                    if (container.in_container_slice) continue;
+                    Event event{EventType::Notify,
+                                5,
+                                container.name + " (" + container.unit + ") runs in " + container.slice +
+                                    ", outside " + options_.slice +
+                                    (container.kind == ContainerKind::Quadlet
+                                         ? "; `guardian adopt " + container.name + "` moves it"
+                                         : std::string("; run it as a quadlet to move it")),
+                                {}};
+                    event.with("UNIT", container.unit).with("CONTAINER", container.name);
+                    tell_once("outside:" + container.unit, event);
+                  }
+                });
+              },
+              kCallTimeout);
+        }
+      },
+      kCallTimeout);
 }
 
 // ---------------------------------------------------------------- oomd's live view
@@ -260,9 +279,11 @@ void SystemdComponent::refresh_containers() {
 void SystemdComponent::refresh_dump() {
   if (!oomd_) return;
   last_dump_ = std::chrono::steady_clock::now();
-  oomd_->dump([this](Result<std::string> text) {
-    mailbox_.post([this, text = std::move(text)]() mutable { on_dump(std::move(text)); });
-  }, kCallTimeout);
+  oomd_->dump(
+      [this](Result<std::string> text) {
+        mailbox_.post([this, text = std::move(text)]() mutable { on_dump(std::move(text)); });
+      },
+      kCallTimeout);
 }
 
 void SystemdComponent::on_dump(Result<std::string> text) {
@@ -287,8 +308,10 @@ void SystemdComponent::reconcile() {
   if (!live_dump_) return;
   auto reconciliation = reconcile_watched(dropin_rules_, *live_dump_, user_manager_path_);
   for (const auto& disagreement : reconciliation.disagreements) {
-    Event event{EventType::SenseProblem, disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? 4 : 5,
-                disagreement.detail + "; " + disagreement.next_step, {}};
+    Event event{EventType::SenseProblem,
+                disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? 4 : 5,
+                disagreement.detail + "; " + disagreement.next_step,
+                {}};
     event.with("SOURCE", "oomd").with("CGROUP", disagreement.path);
     tell_once("oomd:" + disagreement.path + ":" + disagreement.detail, event);
   }
@@ -325,7 +348,8 @@ void SystemdComponent::on_tick(const TickView& tick) {
     }
     const bool first = oom_kill_counts_.empty();
     oom_kill_counts_.clear();
-    for (const auto& cgroup : tick.snapshot->cgroups) oom_kill_counts_[cgroup.path] = cgroup.memory.events_oom_kill;
+    for (const auto& cgroup : tick.snapshot->cgroups)
+      oom_kill_counts_[cgroup.path] = cgroup.memory.events_oom_kill;
     if (!first) {
       for (const auto& kill : kills_from_memory_events(before, *tick.snapshot)) on_kill(kill);
     }
@@ -347,9 +371,8 @@ void SystemdComponent::run_balance(const TickView& tick) {
   }
   const MonoTime now = tick.snapshot->mono;
   if (last_balance_ != MonoTime{} && now - last_balance_ < options_.balance_interval) return;
-  const double interval = last_balance_ == MonoTime{}
-                              ? 0
-                              : std::chrono::duration<double>(now - last_balance_).count();
+  const double interval =
+      last_balance_ == MonoTime{} ? 0 : std::chrono::duration<double>(now - last_balance_).count();
   last_balance_ = now;
   const std::string& manager = tick.layout->user_manager_path;
   const std::string slice_path = manager + "/" + mode->unit;
@@ -366,8 +389,10 @@ void SystemdComponent::run_balance(const TickView& tick) {
     auto previous = balance_totals_.find(cgroup.path);
     if (previous == balance_totals_.end() || interval <= 0) continue;
     const double share = stall_share_percent(previous->second, cgroup.pressure->some.total_us, interval);
-    if (cgroup.path == slice_path) container_stall = share;
-    else desktop_stall = std::max(desktop_stall, share);
+    if (cgroup.path == slice_path)
+      container_stall = share;
+    else
+      desktop_stall = std::max(desktop_stall, share);
   }
   const bool have_history = !balance_totals_.empty();
   balance_totals_ = std::move(totals);
@@ -379,15 +404,18 @@ void SystemdComponent::run_balance(const TickView& tick) {
   input.desktop_stall_percent = desktop_stall;
   auto step = balance_step(mode->settings, input);
   if (!step.new_limit_bytes) return;
-  const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " + limit_text(slice->memory.high_bytes) +
-                             " -> " + format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
+  const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
+                             limit_text(slice->memory.high_bytes) + " -> " +
+                             format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
   if (loop_->action_env().dry_run) return;
   systemd_->set_unit_properties(
       mode->unit, true, {{"MemoryHigh", *step.new_limit_bytes}},
       [this, detail](Result<void> done) {
         mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
-          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed, ok ? 6 : 4,
-                      ok ? detail : detail + " failed: " + why, {}};
+          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
+                      ok ? 6 : 4,
+                      ok ? detail : detail + " failed: " + why,
+                      {}};
           event.with("ACTION", "slice.balance").with("RESULT", ok ? "applied" : "failed");
           loop_->tell(event);
         });

@@ -10,11 +10,11 @@
 namespace guardian::cli {
 
 struct AdoptOptions {
-  std::string name;                       // the quadlet's base name: NAME.container
-  std::string home;                       // the user's home (host view)
-  std::string config_home;                // $XDG_CONFIG_HOME if set, else home + "/.config"
+  std::string name;         // the quadlet's base name: NAME.container
+  std::string home;         // the user's home (host view)
+  std::string config_home;  // $XDG_CONFIG_HOME if set, else home + "/.config"
   std::string slice = "container.slice";
-  bool dry_run = false;                   // say what would be written, write nothing
+  bool dry_run = false;  // say what would be written, write nothing
 };
 
 struct AdoptOutcome {

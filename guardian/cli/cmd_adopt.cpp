@@ -55,16 +55,19 @@ Result<void> write_atomically(const std::string& path, const std::string& conten
 
 Result<AdoptOutcome> adopt_container(const HostRoot& host, const AdoptOptions& options) {
   if (!valid_name(options.name)) {
-    return make_error("\"" + options.name + "\" is not a quadlet name (expected NAME of NAME.container, e.g. \"jellyfin\")");
+    return make_error("\"" + options.name +
+                      "\" is not a quadlet name (expected NAME of NAME.container, e.g. \"jellyfin\")");
   }
-  const std::string config_home = options.config_home.empty() ? options.home + "/.config" : options.config_home;
+  const std::string config_home =
+      options.config_home.empty() ? options.home + "/.config" : options.config_home;
   const std::string quadlet_dir = config_home + "/containers/systemd";
   const std::string quadlet = quadlet_dir + "/" + options.name + ".container";
   auto base_text = read_file(host.path(quadlet));
   if (!base_text) {
-    return make_error("no quadlet " + quadlet + " (" + base_text.error().message +
-                      "); guardian adopt moves quadlet containers. A `podman run` container can be started with "
-                      "--cgroup-parent=container.slice instead");
+    return make_error(
+        "no quadlet " + quadlet + " (" + base_text.error().message +
+        "); guardian adopt moves quadlet containers. A `podman run` container can be started with "
+        "--cgroup-parent=container.slice instead");
   }
   auto info = parse_quadlet(*base_text);
   if (!info) return make_error(quadlet + ": " + info.error().message);
@@ -95,19 +98,23 @@ Result<AdoptOutcome> adopt_container(const HostRoot& host, const AdoptOptions& o
   if (merged.service_slice == options.slice) {
     outcome.already_adopted = true;
     outcome.report = options.name + " is already in " + options.slice + " (" +
-                     (info->service_slice == options.slice ? quadlet : dropin_dir) + " sets Slice=" + options.slice +
-                     ").\nIf `systemctl --user show -p Slice " + service + "` says otherwise, it has not been restarted since:\n"
-                     "  systemctl --user daemon-reload\n  systemctl --user restart " + service + "\n";
+                     (info->service_slice == options.slice ? quadlet : dropin_dir) +
+                     " sets Slice=" + options.slice + ").\nIf `systemctl --user show -p Slice " + service +
+                     "` says otherwise, it has not been restarted since:\n"
+                     "  systemctl --user daemon-reload\n  systemctl --user restart " +
+                     service + "\n";
     return outcome;
   }
 
   const std::string content =
-      "# Written by `guardian adopt " + options.name + "`: run this container in " + options.slice + ",\n"
+      "# Written by `guardian adopt " + options.name + "`: run this container in " + options.slice +
+      ",\n"
       "# the user slice guardian keeps apart from the desktop (units/container.slice), so desktop\n"
       "# memory pressure no longer makes systemd-oomd pick this container. Quadlet merges\n"
       "# NAME.container.d/*.conf drop-ins from podman 4.8 on. Delete this file to undo.\n"
       "[Service]\n"
-      "Slice=" + options.slice + "\n";
+      "Slice=" +
+      options.slice + "\n";
   if (!options.dry_run) {
     if (::mkdir(host.path(dropin_dir).c_str(), 0755) != 0 && errno != EEXIST) {
       return make_error(dropin_dir + ": " + std::strerror(errno));
@@ -118,14 +125,22 @@ Result<AdoptOutcome> adopt_container(const HostRoot& host, const AdoptOptions& o
   std::string report = (options.dry_run ? "Would write " : "Wrote ") + outcome.dropin_path + ":\n";
   report += "  [Service]\n  Slice=" + options.slice + "\n\n";
   if (!overriding.empty()) {
-    report += "Warning: " + dropin_dir + "/" + overriding + " sorts after it and sets Slice= again; it wins.\n\n";
+    report +=
+        "Warning: " + dropin_dir + "/" + overriding + " sorts after it and sets Slice= again; it wins.\n\n";
   }
   report +=
-      "Quadlet reads NAME.container.d/ drop-ins from podman 4.8 on (check `podman --version`); with an older\n"
-      "podman, put `Slice=" + options.slice + "` under [Service] in " + quadlet + " instead.\n\n"
-      "guardian does not restart containers. When a restart suits you (it interrupts " + options.name + "), run:\n"
+      "Quadlet reads NAME.container.d/ drop-ins from podman 4.8 on (check `podman --version`); with an "
+      "older\n"
+      "podman, put `Slice=" +
+      options.slice + "` under [Service] in " + quadlet +
+      " instead.\n\n"
+      "guardian does not restart containers. When a restart suits you (it interrupts " +
+      options.name +
+      "), run:\n"
       "  systemctl --user daemon-reload\n"
-      "  systemctl --user restart " + service + "\n\n"
+      "  systemctl --user restart " +
+      service +
+      "\n\n"
       "Warning: `systemctl --user daemon-reload` makes systemd-oomd drop the user manager's cgroups from\n"
       "its watch list (systemd issue #43174) until the next `sudo systemctl daemon-reload` or re-login.\n"
       "Run `sudo systemctl daemon-reload` afterwards, then `guardian doctor` to check oomd's live list.\n";
@@ -170,7 +185,8 @@ int run_adopt(int argc, char** argv) {
     } else if (options.name.empty()) {
       options.name = arg;
     } else {
-      std::fprintf(stderr, "guardian adopt: one container at a time (got \"%s\" and \"%s\")\n", options.name.c_str(), arg.c_str());
+      std::fprintf(stderr, "guardian adopt: one container at a time (got \"%s\" and \"%s\")\n",
+                   options.name.c_str(), arg.c_str());
       return kExitUsage;
     }
   }

@@ -24,8 +24,8 @@ BalanceStep balance_step(const BalanceSettings& settings, const BalanceInput& in
   char reason[160];
 
   if (input.container_stall_percent > settings.container_target_percent) {
-    const double overshoot =
-        (input.container_stall_percent - settings.container_target_percent) / settings.container_target_percent;
+    const double overshoot = (input.container_stall_percent - settings.container_target_percent) /
+                             settings.container_target_percent;
     const double fraction = std::min(settings.coeff_backoff * overshoot * overshoot, settings.max_backoff);
     target = current * (1.0 + fraction);
     std::snprintf(reason, sizeof reason, "containers stall %.1f%% > %.1f%%: back off +%.1f%%",
@@ -35,7 +35,8 @@ BalanceStep balance_step(const BalanceSettings& settings, const BalanceInput& in
         (input.desktop_stall_percent - settings.desktop_target_percent) / settings.desktop_target_percent;
     const double fraction = std::min(settings.max_probe * overshoot, settings.max_probe);
     target = current * (1.0 - fraction);
-    std::snprintf(reason, sizeof reason, "desktop stall %.1f%% > %.1f%%, containers %.1f%%: probe down -%.2f%%",
+    std::snprintf(reason, sizeof reason,
+                  "desktop stall %.1f%% > %.1f%%, containers %.1f%%: probe down -%.2f%%",
                   input.desktop_stall_percent, settings.desktop_target_percent, input.container_stall_percent,
                   fraction * 100);
   } else {

@@ -27,15 +27,15 @@ struct BalanceSettings {
   // Targets: stall share over the interval, percent of wall time ("some" PSI of the cgroup).
   double container_target_percent = 10.0;  // senpai's default is 10 ms per 1 s interval: 1%
   double desktop_target_percent = 10.0;
-  double max_probe = 0.01;    // at most 1% of the limit down per step (senpai: max_probe 0.01)
-  double max_backoff = 0.10;  // at most 10% up per step (senpai: max_backoff 1.0 of the delta; capped here)
+  double max_probe = 0.01;      // at most 1% of the limit down per step (senpai: max_probe 0.01)
+  double max_backoff = 0.10;    // at most 10% up per step (senpai: max_backoff 1.0 of the delta; capped here)
   double coeff_backoff = 0.05;  // backoff = coeff * (overshoot/target)^2
   double relax = 0.005;         // drift up per step when nobody is under pressure
   uint64_t min_step_bytes = 16ULL << 20;
 };
 
 struct BalanceInput {
-  uint64_t current_limit_bytes = 0;  // container.slice MemoryHigh now (UINT64_MAX = infinity)
+  uint64_t current_limit_bytes = 0;    // container.slice MemoryHigh now (UINT64_MAX = infinity)
   uint64_t container_usage_bytes = 0;  // memory.current of the slice (base when the limit is infinite)
   double container_stall_percent = 0;  // stall share in the slice over the last interval
   double desktop_stall_percent = 0;    // stall share in the desktop's slices over the last interval

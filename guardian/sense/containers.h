@@ -30,7 +30,8 @@ struct ContainerSliceWanted {
 // Is container.slice loaded, with the policy's limits, and not so tight that MemoryHigh
 // throttling itself pushes the slice toward oomd's limit? `slice` is nullopt when it could not be
 // read (no user bus).
-std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& slice, const ContainerSliceWanted& wanted);
+std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& slice,
+                                           const ContainerSliceWanted& wanted);
 
 // One finding per container outside container.slice, with the `guardian adopt` command (quadlets)
 // or how to move it (podman run scopes); one Ok finding when all are inside.

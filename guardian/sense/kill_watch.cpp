@@ -16,7 +16,8 @@ std::string last_component(const std::string& path) {
 }
 }  // namespace
 
-std::optional<KillSeen> kill_from_journal_fields(const std::map<std::string, std::string>& fields, MonoTime seen) {
+std::optional<KillSeen> kill_from_journal_fields(const std::map<std::string, std::string>& fields,
+                                                 MonoTime seen) {
   auto field = [&](const char* name) -> std::string {
     auto found = fields.find(name);
     return found == fields.end() ? std::string() : found->second;
@@ -58,7 +59,8 @@ std::vector<KillSeen> kills_from_memory_events(const Snapshot& before, const Sna
     uint64_t children = 0;
     const std::string prefix = path + "/";
     for (const auto& [other, other_delta] : rise) {
-      if (other.starts_with(prefix) && other.find('/', prefix.size()) == std::string::npos) children += other_delta;
+      if (other.starts_with(prefix) && other.find('/', prefix.size()) == std::string::npos)
+        children += other_delta;
     }
     if (delta <= children) continue;
     KillSeen kill;
@@ -99,11 +101,13 @@ std::optional<KillSeen> KillMerger::offer(const KillSeen& kill) {
   return stored;
 }
 
-Event kill_event(const KillSeen& kill, const std::string& level, const std::vector<std::string>& active_actions) {
+Event kill_event(const KillSeen& kill, const std::string& level,
+                 const std::vector<std::string>& active_actions) {
   const bool oomd = kill.killer == KillSeen::Killer::SystemdOomd;
   std::string where = kill.unit.empty() ? kill.cgroup : kill.unit;
   std::string message = (oomd ? "systemd-oomd killed " : "the kernel OOM killer killed in ") + where;
-  if (kill.processes) message += " (" + std::to_string(*kill.processes) + " process" + (*kill.processes == 1 ? "" : "es") + ")";
+  if (kill.processes)
+    message += " (" + std::to_string(*kill.processes) + " process" + (*kill.processes == 1 ? "" : "es") + ")";
   message += oomd ? " because of " + kill.reason : "";
   message += "; guardian was at level " + level;
   Event event{EventType::OomKill, 4, message, {}};
@@ -118,7 +122,7 @@ Event kill_event(const KillSeen& kill, const std::string& level, const std::vect
   event.with("ACTIVE_ACTIONS", actions.empty() ? "none" : actions);
   const char* source = kill.source == KillSeen::Source::OomdSignal ? "dbus-signal"
                        : kill.source == KillSeen::Source::Journal  ? "journal"
-                                                                    : "memory.events";
+                                                                   : "memory.events";
   event.with("SEEN_BY", source);
   return event;
 }
@@ -143,9 +147,11 @@ Result<std::unique_ptr<JournalKillReader>> JournalKillReader::open() {
     return make_error(std::string("journal match: ") + std::strerror(-r));
   }
   // Only what comes after guardian started: kills before it are `guardian events`' business.
-  if ((r = sd_journal_seek_tail(journal)) < 0) return make_error(std::string("journal seek: ") + std::strerror(-r));
+  if ((r = sd_journal_seek_tail(journal)) < 0)
+    return make_error(std::string("journal seek: ") + std::strerror(-r));
   sd_journal_previous(journal);
-  if ((r = sd_journal_get_fd(journal)) < 0) return make_error(std::string("journal fd: ") + std::strerror(-r));
+  if ((r = sd_journal_get_fd(journal)) < 0)
+    return make_error(std::string("journal fd: ") + std::strerror(-r));
   return reader;
 }
 

@@ -32,16 +32,17 @@ inline constexpr std::string_view kKernelOomMessageId = "fe6faa94e7774663a0da527
 struct KillSeen {
   enum class Killer { SystemdOomd, Kernel } killer = Killer::SystemdOomd;
   enum class Source { OomdSignal, Journal, MemoryEvents } source = Source::OomdSignal;
-  std::string cgroup;  // "/user.slice/…/app.slice/jellyfin.service" when known
-  std::string unit;    // "jellyfin.service" when known (journal), else the cgroup's last part
-  std::string reason;  // oomd: "memory-pressure" / "memory-used"; kernel: "oom-kill"
+  std::string cgroup;                 // "/user.slice/…/app.slice/jellyfin.service" when known
+  std::string unit;                   // "jellyfin.service" when known (journal), else the cgroup's last part
+  std::string reason;                 // oomd: "memory-pressure" / "memory-used"; kernel: "oom-kill"
   std::optional<uint64_t> processes;  // N_PROCESSES (oomd) or the oom_kill delta (kernel)
   MonoTime seen{};
 };
 
 // A journal entry's fields -> KillSeen, or nullopt when it is not an OOM-kill entry.
 // `fields` as sd_journal gives them: "MESSAGE_ID" -> "d989…", "USER_UNIT" -> "jellyfin.service".
-std::optional<KillSeen> kill_from_journal_fields(const std::map<std::string, std::string>& fields, MonoTime seen);
+std::optional<KillSeen> kill_from_journal_fields(const std::map<std::string, std::string>& fields,
+                                                 MonoTime seen);
 
 // Kernel OOM kills from memory.events between two snapshots. memory.events is hierarchical (a
 // kill in a leaf counts in every ancestor), so only cgroups whose rise is not explained by their
@@ -52,7 +53,8 @@ std::vector<KillSeen> kills_from_memory_events(const Snapshot& before, const Sna
 // other's unit) within `window`. The first sighting is reported; later ones only fill in fields.
 class KillMerger {
  public:
-  explicit KillMerger(std::chrono::milliseconds window = std::chrono::milliseconds(10'000)) : window_(window) {}
+  explicit KillMerger(std::chrono::milliseconds window = std::chrono::milliseconds(10'000))
+      : window_(window) {}
   // Returns the kill when it is new; nullopt when it is another sighting of a recent one.
   std::optional<KillSeen> offer(const KillSeen& kill);
 
@@ -62,7 +64,8 @@ class KillMerger {
 };
 
 // The guardian event for a kill, with what guardian was doing at that moment.
-Event kill_event(const KillSeen& kill, const std::string& level, const std::vector<std::string>& active_actions);
+Event kill_event(const KillSeen& kill, const std::string& level,
+                 const std::vector<std::string>& active_actions);
 
 // Follows the journal for the two MESSAGE_IDs above, from now on (sd_journal, libsystemd).
 // Non-blocking: fd() goes to the daemon loop's poll; read_new() on readiness.

@@ -78,11 +78,15 @@ void parse_pressure(std::string_view value, OomdDumpCgroup& into) {
     // The value runs to the next ", " or to the next " Word:" — Total's timespan may contain spaces.
     size_t value_end = value.size();
     for (size_t j = i; j < value.size(); ++j) {
-      if (value[j] == ',') { value_end = j; break; }
+      if (value[j] == ',') {
+        value_end = j;
+        break;
+      }
       if (value[j] == ' ') {
         const auto next_colon = value.find(':', j);
         const auto next_space = value.find(' ', j + 1);
-        if (next_colon != std::string_view::npos && (next_space == std::string_view::npos || next_colon < next_space)) {
+        if (next_colon != std::string_view::npos &&
+            (next_space == std::string_view::npos || next_colon < next_space)) {
           value_end = j;
           break;
         }
@@ -131,7 +135,8 @@ Result<OomdDump> parse_oomd_dump(std::string_view text) {
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
     if (trim(raw).empty()) continue;
     const Line line = split_line(raw, number);
-    if (!line.has_colon) return line_error(line, "expected \"Key: value\", got \"" + std::string(raw.substr(0, 80)) + "\"");
+    if (!line.has_colon)
+      return line_error(line, "expected \"Key: value\", got \"" + std::string(raw.substr(0, 80)) + "\"");
 
     if (line.depth == 0) {
       if (auto done = finish_cgroup(); !done) return done.error();
@@ -207,7 +212,8 @@ Result<OomdDump> parse_oomd_dump(std::string_view text) {
   if (!saw_pressure_section) {
     return make_error("oomd dump: no \"Memory Pressure Monitored CGroups:\" section (not an oomd dump?)");
   }
-  if (!saw_default_limit) return make_error("oomd dump: no \"Default Memory Pressure Limit:\" line (not an oomd dump?)");
+  if (!saw_default_limit)
+    return make_error("oomd dump: no \"Default Memory Pressure Limit:\" line (not an oomd dump?)");
   return dump;
 }
 
@@ -250,25 +256,30 @@ WatchReconciliation reconcile_watched(const std::vector<WatchedCgroup>& from_dro
       WatchDisagreement disagreement;
       disagreement.kind = WatchDisagreement::Kind::MissingFromLive;
       disagreement.path = expected.path;
-      disagreement.detail = "the drop-ins (" + expected.source + ") say systemd-oomd kills in " + expected.path +
-                            " at " + describe_rule(expected.limit_percent, expected.duration) +
+      disagreement.detail = "the drop-ins (" + expected.source + ") say systemd-oomd kills in " +
+                            expected.path + " at " +
+                            describe_rule(expected.limit_percent, expected.duration) +
                             ", but oomd's live list does not have it";
       const bool user_manager_or_inside =
           !user_manager_path.empty() && expected.path.starts_with(user_manager_path);
       if (user_manager_or_inside) {
         disagreement.next_step =
-            "a `systemctl --user daemon-reload` drops the user manager's cgroups from oomd's list until the next "
-            "system reload (systemd issue #43174); run `sudo systemctl daemon-reload` (or log out and back in), "
+            "a `systemctl --user daemon-reload` drops the user manager's cgroups from oomd's list until the "
+            "next "
+            "system reload (systemd issue #43174); run `sudo systemctl daemon-reload` (or log out and back "
+            "in), "
             "then `oomctl` to check";
       } else {
         disagreement.next_step =
-            "run `sudo systemctl daemon-reload` so the manager re-sends its ManagedOOM units to oomd, then `oomctl`";
+            "run `sudo systemctl daemon-reload` so the manager re-sends its ManagedOOM units to oomd, then "
+            "`oomctl`";
       }
       result.disagreements.push_back(std::move(disagreement));
       continue;
     }
     const WatchedCgroup& actual = *found->second;
-    if (std::fabs(actual.limit_percent - expected.limit_percent) > 0.005 || actual.duration != expected.duration) {
+    if (std::fabs(actual.limit_percent - expected.limit_percent) > 0.005 ||
+        actual.duration != expected.duration) {
       WatchDisagreement disagreement;
       disagreement.kind = WatchDisagreement::Kind::LimitDiffers;
       disagreement.path = expected.path;
@@ -289,7 +300,8 @@ WatchReconciliation reconcile_watched(const std::vector<WatchedCgroup>& from_dro
     disagreement.detail = "oomd kills in " + actual.path + " at " +
                           describe_rule(actual.limit_percent, actual.duration) +
                           ", which no drop-in guardian read explains (guardian models it anyway)";
-    disagreement.next_step = "check `systemctl show -p ManagedOOMMemoryPressure` for the unit owning " + actual.path;
+    disagreement.next_step =
+        "check `systemctl show -p ManagedOOMMemoryPressure` for the unit owning " + actual.path;
     result.disagreements.push_back(std::move(disagreement));
   }
   return result;

@@ -52,8 +52,8 @@ struct OomdDump {
   std::optional<double> swap_used_limit_percent;
   double default_limit_percent = 60.0;
   std::chrono::microseconds default_duration{30'000'000};
-  std::vector<std::string> swap_monitored;          // paths of "Swap Monitored CGroups"
-  std::vector<OomdDumpCgroup> pressure_monitored;   // "Memory Pressure Monitored CGroups"
+  std::vector<std::string> swap_monitored;         // paths of "Swap Monitored CGroups"
+  std::vector<OomdDumpCgroup> pressure_monitored;  // "Memory Pressure Monitored CGroups"
 };
 
 // Parses the dump. Unknown keys are skipped (newer oomd versions add lines); a line that is not
@@ -71,13 +71,13 @@ std::vector<WatchedCgroup> watched_from_dump(const OomdDump& dump);
 // Live view vs. drop-in reading. The live view wins; every difference is reported.
 struct WatchDisagreement {
   enum class Kind {
-    MissingFromLive,   // the drop-ins say oomd watches it, oomd does not (systemd #43174)
-    OnlyInLive,        // oomd watches it, the drop-ins guardian read do not say so
-    LimitDiffers,      // both watch it, with a different limit or duration
+    MissingFromLive,  // the drop-ins say oomd watches it, oomd does not (systemd #43174)
+    OnlyInLive,       // oomd watches it, the drop-ins guardian read do not say so
+    LimitDiffers,     // both watch it, with a different limit or duration
   } kind = Kind::MissingFromLive;
   std::string path;
-  std::string detail;    // "drop-ins: 80.00% for 20s, live: 50.00% for 20s"
-  std::string next_step; // what the user should run
+  std::string detail;     // "drop-ins: 80.00% for 20s, live: 50.00% for 20s"
+  std::string next_step;  // what the user should run
 };
 struct WatchReconciliation {
   std::vector<WatchedCgroup> effective;  // what guardian models: the live view

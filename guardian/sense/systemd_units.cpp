@@ -1,10 +1,9 @@
 #include "sense/systemd_units.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "common/units.h"
 
@@ -70,7 +69,8 @@ Result<std::optional<uint64_t>> parse_unit_memory_value(std::string_view text) {
   text = trim(text);
   if (text == "infinity" || text == "[not set]") return std::optional<uint64_t>{};
   auto value = parse_u64(text);
-  if (!value) return make_error("invalid memory value \"" + std::string(text) + "\": expected bytes or \"infinity\"");
+  if (!value)
+    return make_error("invalid memory value \"" + std::string(text) + "\": expected bytes or \"infinity\"");
   if (*value == std::numeric_limits<uint64_t>::max()) return std::optional<uint64_t>{};
   return std::optional<uint64_t>{*value};
 }
@@ -118,7 +118,8 @@ Result<UnitProperties> parse_unit_show(std::string_view text) {
     const std::string_view key = line.substr(0, equals);
     const std::string_view value = line.substr(equals + 1);
     auto where = [&](const Error& error) {
-      return make_error("line " + std::to_string(line_number) + " (" + std::string(key) + "): " + error.message);
+      return make_error("line " + std::to_string(line_number) + " (" + std::string(key) +
+                        "): " + error.message);
     };
     auto memory = [&](std::optional<uint64_t>& into) -> Result<void> {
       auto parsed = parse_unit_memory_value(value);
@@ -127,21 +128,36 @@ Result<UnitProperties> parse_unit_show(std::string_view text) {
       return {};
     };
     Result<void> status;
-    if (key == "Id") unit.name = value;
-    else if (key == "LoadState") unit.load_state = value;
-    else if (key == "ActiveState") unit.active_state = value;
-    else if (key == "SubState") unit.sub_state = value;
-    else if (key == "FreezerState") unit.freezer_state = value;
-    else if (key == "ControlGroup") unit.control_group = value;
-    else if (key == "Slice") unit.slice = value;
-    else if (key == "SourcePath") unit.source_path = value;
-    else if (key == "FragmentPath") unit.fragment_path = value;
-    else if (key == "MemoryCurrent") status = memory(unit.memory_current);
-    else if (key == "MemoryHigh") status = memory(unit.memory_high);
-    else if (key == "MemoryMax") status = memory(unit.memory_max);
-    else if (key == "MemoryLow") status = memory(unit.memory_low);
-    else if (key == "ManagedOOMMemoryPressure") unit.managed_oom_memory_pressure = value;
-    else if (key == "ManagedOOMPreference") unit.managed_oom_preference = value;
+    if (key == "Id")
+      unit.name = value;
+    else if (key == "LoadState")
+      unit.load_state = value;
+    else if (key == "ActiveState")
+      unit.active_state = value;
+    else if (key == "SubState")
+      unit.sub_state = value;
+    else if (key == "FreezerState")
+      unit.freezer_state = value;
+    else if (key == "ControlGroup")
+      unit.control_group = value;
+    else if (key == "Slice")
+      unit.slice = value;
+    else if (key == "SourcePath")
+      unit.source_path = value;
+    else if (key == "FragmentPath")
+      unit.fragment_path = value;
+    else if (key == "MemoryCurrent")
+      status = memory(unit.memory_current);
+    else if (key == "MemoryHigh")
+      status = memory(unit.memory_high);
+    else if (key == "MemoryMax")
+      status = memory(unit.memory_max);
+    else if (key == "MemoryLow")
+      status = memory(unit.memory_low);
+    else if (key == "ManagedOOMMemoryPressure")
+      unit.managed_oom_memory_pressure = value;
+    else if (key == "ManagedOOMPreference")
+      unit.managed_oom_preference = value;
     else if (key == "ManagedOOMMemoryPressureLimit") {
       // systemctl prints the percentage ("80%"), or "0" when unset (oomd's default applies).
       if (trim(value) == "0") continue;

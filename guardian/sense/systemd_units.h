@@ -17,25 +17,25 @@ namespace guardian {
 // Properties of one unit (org.freedesktop.systemd1.Unit + its type interface: Service, Scope,
 // Slice). Memory limits: nullopt for "infinity" (UINT64_MAX on D-Bus) or unknown.
 struct UnitProperties {
-  std::string name;            // Id, "jellyfin.service"
-  std::string load_state;      // LoadState: loaded, not-found, masked, …
-  std::string active_state;    // ActiveState: active, inactive, failed, …
-  std::string sub_state;       // SubState
-  std::string freezer_state;   // FreezerState: running, frozen, freezing, thawing (v246+)
-  std::string control_group;   // ControlGroup, relative to the cgroup2 mount
-  std::string slice;           // Slice
-  std::string source_path;     // SourcePath: quadlet's generator points it at NAME.container
-  std::string fragment_path;   // FragmentPath
-  std::optional<uint64_t> memory_current;  // MemoryCurrent (UINT64_MAX = unknown -> nullopt)
-  std::optional<uint64_t> memory_high;     // MemoryHigh
-  std::optional<uint64_t> memory_max;      // MemoryMax
-  std::optional<uint64_t> memory_low;      // MemoryLow (0 = none)
+  std::string name;                         // Id, "jellyfin.service"
+  std::string load_state;                   // LoadState: loaded, not-found, masked, …
+  std::string active_state;                 // ActiveState: active, inactive, failed, …
+  std::string sub_state;                    // SubState
+  std::string freezer_state;                // FreezerState: running, frozen, freezing, thawing (v246+)
+  std::string control_group;                // ControlGroup, relative to the cgroup2 mount
+  std::string slice;                        // Slice
+  std::string source_path;                  // SourcePath: quadlet's generator points it at NAME.container
+  std::string fragment_path;                // FragmentPath
+  std::optional<uint64_t> memory_current;   // MemoryCurrent (UINT64_MAX = unknown -> nullopt)
+  std::optional<uint64_t> memory_high;      // MemoryHigh
+  std::optional<uint64_t> memory_max;       // MemoryMax
+  std::optional<uint64_t> memory_low;       // MemoryLow (0 = none)
   std::string managed_oom_memory_pressure;  // ManagedOOMMemoryPressure: auto | kill
   // ManagedOOMMemoryPressureLimit: on D-Bus a u32 scaled to UINT32_MAX (0 = oomd's default).
   std::optional<double> managed_oom_memory_pressure_limit_percent;
-  std::string managed_oom_preference;      // ManagedOOMPreference: none | avoid | omit
-  std::optional<uint32_t> n_restarts;      // NRestarts (services only)
-  std::vector<std::string> environment;    // Environment (services: quadlet puts PODMAN_SYSTEMD_UNIT=%n)
+  std::string managed_oom_preference;    // ManagedOOMPreference: none | avoid | omit
+  std::optional<uint32_t> n_restarts;    // NRestarts (services only)
+  std::vector<std::string> environment;  // Environment (services: quadlet puts PODMAN_SYSTEMD_UNIT=%n)
 };
 
 // One row of Manager.ListUnits() (a(ssssssouso)).
@@ -68,18 +68,18 @@ Result<std::optional<uint64_t>> parse_unit_memory_value(std::string_view text);
 // ---- podman ----
 
 enum class ContainerKind {
-  Quadlet,     // a service generated from ~/.config/containers/systemd/NAME.container
-  PodmanScope, // libpod-<64 hex>.scope: `podman run` outside of a quadlet
+  Quadlet,      // a service generated from ~/.config/containers/systemd/NAME.container
+  PodmanScope,  // libpod-<64 hex>.scope: `podman run` outside of a quadlet
 };
 
 struct ContainerUnit {
   ContainerKind kind = ContainerKind::Quadlet;
-  std::string unit;            // "jellyfin.service", "libpod-3f2a….scope"
-  std::string name;            // the container's name ("jellyfin"), or the short id when unknown
-  std::string container_id;    // 64 hex digits for scopes; empty for quadlet services
-  std::string slice;           // the unit's Slice
+  std::string unit;          // "jellyfin.service", "libpod-3f2a….scope"
+  std::string name;          // the container's name ("jellyfin"), or the short id when unknown
+  std::string container_id;  // 64 hex digits for scopes; empty for quadlet services
+  std::string slice;         // the unit's Slice
   std::string control_group;
-  std::string quadlet_file;    // SourcePath for quadlets
+  std::string quadlet_file;  // SourcePath for quadlets
   std::optional<uint64_t> memory_current;
   bool in_container_slice = false;  // the slice is container.slice (or below it)
 };

@@ -47,7 +47,8 @@ ActionSpec spec(const std::string& type, std::map<std::string, ParamValue> param
   out.type = type;
   out.pos = {"policy.toml", 12, 3};
   uint32_t column = 5;
-  for (auto& [name, value] : params) out.params[name] = Param{std::move(value), {"policy.toml", 12, column++}};
+  for (auto& [name, value] : params)
+    out.params[name] = Param{std::move(value), {"policy.toml", 12, column++}};
   return out;
 }
 
@@ -97,7 +98,8 @@ TEST_F(SystemdActionsTest, SetMemoryHighSavesTheOriginalFirstAndRevertRestoresIt
   auto calls = systemd_->set_calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_TRUE(calls[0].runtime);
-  EXPECT_EQ(calls[0].properties[0], std::make_tuple(std::string("MemoryHigh"), std::string("t"), std::to_string(6 * GiB)));
+  EXPECT_EQ(calls[0].properties[0],
+            std::make_tuple(std::string("MemoryHigh"), std::string("t"), std::to_string(6 * GiB)));
   auto saved = state_->get(unit_property_key("container.slice", "MemoryHigh"));
   ASSERT_TRUE(saved.has_value());
   EXPECT_EQ(saved->kind, "systemd.unit-property");
@@ -116,7 +118,8 @@ TEST_F(SystemdActionsTest, RelativeChangeIsOfTheCurrentLimitAndReapplyKeepsTheFi
   EXPECT_EQ(systemd_->unit("container.slice").memory_max, static_cast<uint64_t>(10.0 * GiB * 0.8));
   // Applying again lowers further but must not overwrite the saved original with guardian's value.
   ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
-  EXPECT_EQ(systemd_->unit("container.slice").memory_max, static_cast<uint64_t>(static_cast<double>(static_cast<uint64_t>(10.0 * GiB * 0.8)) * 0.8));
+  EXPECT_EQ(systemd_->unit("container.slice").memory_max,
+            static_cast<uint64_t>(static_cast<double>(static_cast<uint64_t>(10.0 * GiB * 0.8)) * 0.8));
   ASSERT_EQ(action->revert(soon()).outcome, ActionResult::Outcome::Reverted);
   EXPECT_EQ(systemd_->unit("container.slice").memory_max, 10 * GiB);
 }
@@ -198,7 +201,8 @@ TEST_F(SystemdActionsTest, BalanceSavesMemoryHighTurnsTheModeOnAndRevertRestores
 
 TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
   const auto& registry = builtin_actions();
-  auto problems = registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", std::string("-120%")}}));
+  auto problems = registry.find("slice.set-memory-high")
+                      ->validate(spec("slice.set-memory-high", {{"value", std::string("-120%")}}));
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].first.find("-120%"), std::string::npos) << problems[0].first;
   EXPECT_EQ(problems[0].second.line, 12u);
@@ -207,13 +211,18 @@ TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].first.find("needs argument \"value\""), std::string::npos);
 
-  problems = registry.find("slice.set-memory-high")->validate(
-      spec("slice.set-memory-high", {{"value", std::string("6G")}, {"unit", std::string("jellyfin.service")}}));
+  problems = registry.find("slice.set-memory-high")
+                 ->validate(spec("slice.set-memory-high",
+                                 {{"value", std::string("6G")}, {"unit", std::string("jellyfin.service")}}));
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].first.find(".slice"), std::string::npos);
 
-  EXPECT_TRUE(registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", int64_t{6442450944}}})).empty());
-  EXPECT_TRUE(registry.find("slice.set-memory-high")->validate(spec("slice.set-memory-high", {{"value", std::string("25%")}})).empty());
+  EXPECT_TRUE(registry.find("slice.set-memory-high")
+                  ->validate(spec("slice.set-memory-high", {{"value", int64_t{6442450944}}}))
+                  .empty());
+  EXPECT_TRUE(registry.find("slice.set-memory-high")
+                  ->validate(spec("slice.set-memory-high", {{"value", std::string("25%")}}))
+                  .empty());
 
   problems = registry.find("unit.freeze")->validate(spec("unit.freeze", {{"unit", std::string("immich")}}));
   ASSERT_EQ(problems.size(), 1u);

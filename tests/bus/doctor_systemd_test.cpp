@@ -50,16 +50,18 @@ TEST(DoctorSystemd, FindingsWithNextSteps) {
   ASSERT_NE(::mkdtemp(home), nullptr);
   const std::string store = std::string(home) + "/.local/share/containers/storage/overlay-containers";
   std::filesystem::create_directories(store);
-  std::filesystem::copy_file(std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/podman_name/containers.json",
-                             store + "/containers.json");
+  std::filesystem::copy_file(
+      std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/podman_name/containers.json",
+      store + "/containers.json");
 
   bus::DoctorSystemdInput input;
   input.user_bus = bus::BusAddress::at(daemon.address());
   input.system_bus = bus::BusAddress::at(daemon.address());
   input.wanted = {8 * GiB, 10 * GiB};
-  input.dropin_rules = {{kManager, "user@1000.service", 50.0, std::chrono::seconds(20), "user@.service.d"},
-                        {kManager + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "slice.d"},
-                        {kManager + "/container.slice", "container.slice", 80.0, std::chrono::seconds(20), "slice.d"}};
+  input.dropin_rules = {
+      {kManager, "user@1000.service", 50.0, std::chrono::seconds(20), "user@.service.d"},
+      {kManager + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "slice.d"},
+      {kManager + "/container.slice", "container.slice", 80.0, std::chrono::seconds(20), "slice.d"}};
   input.user_manager_path = kManager;
   input.home = home;
   auto report = bus::doctor_systemd(HostRoot(), input);
@@ -67,11 +69,13 @@ TEST(DoctorSystemd, FindingsWithNextSteps) {
 
   std::string all;
   for (const auto& finding : report.findings) {
-    all += std::string(verdict_name(finding.verdict)) + " " + finding.topic + ": " + finding.summary + " -> " +
-           finding.next_step + "\n";
+    all += std::string(verdict_name(finding.verdict)) + " " + finding.topic + ": " + finding.summary +
+           " -> " + finding.next_step + "\n";
   }
   ASSERT_EQ(report.containers.size(), 2u) << all;
-  EXPECT_NE(all.find("warning container.slice: MemoryHigh is 6.00 GiB, the policy wants 8.00 GiB"), std::string::npos) << all;
+  EXPECT_NE(all.find("warning container.slice: MemoryHigh is 6.00 GiB, the policy wants 8.00 GiB"),
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find("-> guardian adopt jellyfin"), std::string::npos) << all;
   // The scope's name comes from containers/storage, without calling podman.
   EXPECT_NE(all.find("podman container jellyfin (libpod-"), std::string::npos) << all;
@@ -87,7 +91,8 @@ TEST(DoctorSystemd, NoBusIsAWarningNotACrash) {
   input.timeout = std::chrono::milliseconds(500);
   auto report = bus::doctor_systemd(HostRoot(), input);
   ASSERT_GE(report.findings.size(), 2u);
-  for (const auto& finding : report.findings) EXPECT_NE(finding.verdict, Finding::Verdict::Ok) << finding.summary;
+  for (const auto& finding : report.findings)
+    EXPECT_NE(finding.verdict, Finding::Verdict::Ok) << finding.summary;
 }
 
 }  // namespace

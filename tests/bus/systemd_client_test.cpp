@@ -60,9 +60,7 @@ std::vector<UnitProperties> incident_units() {
 
 class BusTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(daemon_.running()) << daemon_.error();
-  }
+  void SetUp() override { ASSERT_TRUE(daemon_.running()) << daemon_.error(); }
   test::DbusDaemon daemon_;
 };
 
@@ -97,7 +95,8 @@ TEST_F(BusTest, ReadsUnitPropertiesWithTheirDbusTypes) {
 TEST_F(BusTest, SetUnitPropertiesSendsRuntimeAndUint64) {
   test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
   bus::SystemdClient client(bus::BusAddress::at(daemon_.address()));
-  auto set = client.set_unit_properties_wait("container.slice", true, {{"MemoryHigh", uint64_t{6 * GiB}}}, soon());
+  auto set =
+      client.set_unit_properties_wait("container.slice", true, {{"MemoryHigh", uint64_t{6 * GiB}}}, soon());
   ASSERT_TRUE(set.ok()) << set.error().message;
   auto calls = systemd.set_calls();
   ASSERT_EQ(calls.size(), 1u);
@@ -238,7 +237,8 @@ TEST_F(BusTest, OomdDumpThroughAMemfdAndKilledSignal) {
 
   // The match is installed asynchronously after connect; retry the signal until it arrives.
   for (int attempt = 0; attempt < 30; ++attempt) {
-    oomd.emit_killed("/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service", "memory-pressure");
+    oomd.emit_killed("/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service",
+                     "memory-pressure");
     if (log.wait([&] { return !log.kills.empty(); })) break;
   }
   std::lock_guard lock(log.mutex);

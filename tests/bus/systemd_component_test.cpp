@@ -128,7 +128,8 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   HostLayout layout;
   layout.user_manager_path = kManager;
   std::vector<OomdCgroupState> model(1);
-  model[0].rule = {kManager, "user@1000.service", 50.0, 20s, "user@.service.d/10-oomd-user-service-defaults.conf"};
+  model[0].rule = {kManager, "user@1000.service", 50.0, 20s,
+                   "user@.service.d/10-oomd-user-service-defaults.conf"};
   TickView tick;
   tick.snapshot = &snapshot;
   tick.layout = &layout;
@@ -149,7 +150,8 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   }
   ASSERT_EQ(loop.oomd_kills, 1);
   oomd.emit_killed(kManager + "/app.slice/jellyfin.service", "memory-pressure");  // a second sighting
-  pump(component, [] { return false; }, 300ms);
+  pump(
+      component, [] { return false; }, 300ms);
   int kill_events = 0;
   for (const auto& event : loop.events) {
     if (event.type != EventType::OomKill) continue;

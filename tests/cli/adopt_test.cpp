@@ -43,8 +43,9 @@ class AdoptTest : public ::testing::Test {
     home_ = dir;
     quadlets_ = home_ / ".config/containers/systemd";
     std::filesystem::create_directories(quadlets_);
-    std::filesystem::copy_file(std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/quadlet/jellyfin.container",
-                               quadlets_ / "jellyfin.container");
+    std::filesystem::copy_file(
+        std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/quadlet/jellyfin.container",
+        quadlets_ / "jellyfin.container");
   }
   void TearDown() override { std::filesystem::remove_all(home_); }
   std::filesystem::path home_;

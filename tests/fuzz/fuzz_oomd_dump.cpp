@@ -11,9 +11,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!dump.ok()) return 0;
   auto watched = guardian::watched_from_dump(*dump);
   for (const auto& rule : watched) {
-    if (rule.limit_percent < 0 || rule.limit_percent > 100 || rule.path.empty() || rule.path.front() != '/') std::abort();
+    if (rule.limit_percent < 0 || rule.limit_percent > 100 || rule.path.empty() || rule.path.front() != '/')
+      std::abort();
   }
-  auto reconciled = guardian::reconcile_watched(watched, *dump, "/user.slice/user-1000.slice/user@1000.service");
+  auto reconciled =
+      guardian::reconcile_watched(watched, *dump, "/user.slice/user-1000.slice/user@1000.service");
   // Paths may repeat in a fuzzed dump; a unique-path dump agrees with itself.
   (void)reconciled;
   return 0;

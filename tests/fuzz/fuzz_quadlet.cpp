@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A parsed file layered on itself must parse the same way.
     auto twice = guardian::parse_quadlet(text, *info);
     if (!twice.ok()) std::abort();
-    if (twice->service_slice != info->service_slice || twice->container_name != info->container_name) std::abort();
+    if (twice->service_slice != info->service_slice || twice->container_name != info->container_name)
+      std::abort();
   }
   return 0;
 }

@@ -20,17 +20,21 @@ const std::string kApp = "/user.slice/user-1000.slice/user@1000.service/app.slic
 
 TEST(KillWatch, JournalFieldsOfOomdAndKernelKills) {
   const MonoTime now{};
-  auto oomd = kill_from_journal_fields(
-      {{"MESSAGE_ID", "d989611b15e44c9dbf31e3c81256e4ed"}, {"USER_UNIT", "jellyfin.service"}, {"N_PROCESSES", "12"}}, now);
+  auto oomd = kill_from_journal_fields({{"MESSAGE_ID", "d989611b15e44c9dbf31e3c81256e4ed"},
+                                        {"USER_UNIT", "jellyfin.service"},
+                                        {"N_PROCESSES", "12"}},
+                                       now);
   ASSERT_TRUE(oomd.has_value());
   EXPECT_EQ(oomd->killer, KillSeen::Killer::SystemdOomd);
   EXPECT_EQ(oomd->unit, "jellyfin.service");
   EXPECT_EQ(oomd->processes, 12u);
-  auto kernel = kill_from_journal_fields({{"MESSAGE_ID", "fe6faa94e7774663a0da52717891d8ef"}, {"UNIT", "user@1000.service"}}, now);
+  auto kernel = kill_from_journal_fields(
+      {{"MESSAGE_ID", "fe6faa94e7774663a0da52717891d8ef"}, {"UNIT", "user@1000.service"}}, now);
   ASSERT_TRUE(kernel.has_value());
   EXPECT_EQ(kernel->killer, KillSeen::Killer::Kernel);
   EXPECT_EQ(kernel->unit, "user@1000.service");
-  EXPECT_FALSE(kill_from_journal_fields({{"MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"}, {"UNIT", "x.service"}}, now));
+  EXPECT_FALSE(kill_from_journal_fields(
+      {{"MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"}, {"UNIT", "x.service"}}, now));
   EXPECT_FALSE(kill_from_journal_fields({{"MESSAGE_ID", "d989611b15e44c9dbf31e3c81256e4ed"}}, now));
 }
 
@@ -45,9 +49,11 @@ CgroupSample cgroup(const std::string& path, uint64_t oom_kill) {
 TEST(KillWatch, MemoryEventsRiseIsAttributedToTheDeepestCgroup) {
   // memory.events is hierarchical: one kill in jellyfin.service counts in app.slice too.
   Snapshot before;
-  before.cgroups = {cgroup(kApp, 1), cgroup(kApp + "/jellyfin.service", 1), cgroup(kApp + "/immich.service", 0)};
+  before.cgroups = {cgroup(kApp, 1), cgroup(kApp + "/jellyfin.service", 1),
+                    cgroup(kApp + "/immich.service", 0)};
   Snapshot after;
-  after.cgroups = {cgroup(kApp, 3), cgroup(kApp + "/jellyfin.service", 3), cgroup(kApp + "/immich.service", 0)};
+  after.cgroups = {cgroup(kApp, 3), cgroup(kApp + "/jellyfin.service", 3),
+                   cgroup(kApp + "/immich.service", 0)};
   auto kills = kills_from_memory_events(before, after);
   ASSERT_EQ(kills.size(), 1u);
   EXPECT_EQ(kills[0].cgroup, kApp + "/jellyfin.service");
@@ -59,12 +65,22 @@ TEST(KillWatch, MemoryEventsRiseIsAttributedToTheDeepestCgroup) {
 TEST(KillWatch, SignalThenJournalIsOneKill) {
   KillMerger merger;
   const MonoTime t0 = MonoTime{} + 1000s;
-  KillSeen signal{KillSeen::Killer::SystemdOomd, KillSeen::Source::OomdSignal, kApp + "/jellyfin.service", "",
-                  "memory-pressure", std::nullopt, t0};
+  KillSeen signal{KillSeen::Killer::SystemdOomd,
+                  KillSeen::Source::OomdSignal,
+                  kApp + "/jellyfin.service",
+                  "",
+                  "memory-pressure",
+                  std::nullopt,
+                  t0};
   auto first = merger.offer(signal);
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->unit, "jellyfin.service");
-  KillSeen journal{KillSeen::Killer::SystemdOomd, KillSeen::Source::Journal, "", "jellyfin.service", "memory-pressure", 12,
+  KillSeen journal{KillSeen::Killer::SystemdOomd,
+                   KillSeen::Source::Journal,
+                   "",
+                   "jellyfin.service",
+                   "memory-pressure",
+                   12,
                    t0 + 100ms};
   EXPECT_FALSE(merger.offer(journal).has_value());
   // A kernel kill of the same unit is a different kill; so is oomd again after the window.
@@ -99,9 +115,10 @@ TEST(KillWatch, FollowsTheJournal) {
   const std::string unit = "jellyfin-" + std::to_string(::getpid()) + ".service";
   // As the user manager writes it (src/core/unit.c unit_log_* for oomd kills).
   sd_journal_send("MESSAGE=%s: systemd-oomd killed 12 process(es) in this unit.", unit.c_str(),
-                  "MESSAGE_ID=d989611b15e44c9dbf31e3c81256e4ed", "USER_UNIT=%s", unit.c_str(), "N_PROCESSES=12",
-                  "PRIORITY=5", nullptr);
-  sd_journal_send("MESSAGE=unrelated", "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", "USER_UNIT=%s", unit.c_str(), nullptr);
+                  "MESSAGE_ID=d989611b15e44c9dbf31e3c81256e4ed", "USER_UNIT=%s", unit.c_str(),
+                  "N_PROCESSES=12", "PRIORITY=5", nullptr);
+  sd_journal_send("MESSAGE=unrelated", "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", "USER_UNIT=%s",
+                  unit.c_str(), nullptr);
   std::vector<KillSeen> kills;
   for (int i = 0; i < 60 && kills.empty(); ++i) {
     std::this_thread::sleep_for(50ms);

@@ -92,7 +92,8 @@ TEST(OomdDump, FormatBytes) {
 TEST(OomdDump, ReconcileFindsTheDroppedUserManagerAndTrustsTheLiveView) {
   WatchedCgroup user_manager{kUserManager, "user@1000.service", 50.0, std::chrono::seconds(20),
                              "/usr/lib/systemd/system/user@.service.d/10-oomd-user-service-defaults.conf"};
-  WatchedCgroup app_slice{std::string(kUserManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20),
+  WatchedCgroup app_slice{std::string(kUserManager) + "/app.slice", "app.slice", 80.0,
+                          std::chrono::seconds(20),
                           "/usr/lib/systemd/user/slice.d/10-oomd-per-slice-defaults.conf"};
   auto live = parse_oomd_dump(corpus("fedora42_257.txt"));
   ASSERT_TRUE(live.ok());
@@ -113,7 +114,8 @@ TEST(OomdDump, ReconcileFindsTheDroppedUserManagerAndTrustsTheLiveView) {
   result = reconcile_watched({app_slice, container_slice}, *live, kUserManager);
   ASSERT_EQ(result.disagreements.size(), 1u);
   EXPECT_EQ(result.disagreements[0].kind, WatchDisagreement::Kind::LimitDiffers);
-  EXPECT_NE(result.disagreements[0].detail.find("live: 80.00%"), std::string::npos) << result.disagreements[0].detail;
+  EXPECT_NE(result.disagreements[0].detail.find("live: 80.00%"), std::string::npos)
+      << result.disagreements[0].detail;
   EXPECT_DOUBLE_EQ(result.effective[0].limit_percent, 80.0);
 }
 

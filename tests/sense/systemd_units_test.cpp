@@ -25,7 +25,8 @@ TEST(SystemdUnits, ObjectPathEscapingIsSystemds) {
   EXPECT_EQ(unit_object_path("user@1000.service"), "/org/freedesktop/systemd1/unit/user_401000_2eservice");
   EXPECT_EQ(unit_object_path("app-gnome-org.gnome.Nautilus-1234.scope"),
             "/org/freedesktop/systemd1/unit/app_2dgnome_2dorg_2egnome_2eNautilus_2d1234_2escope");
-  EXPECT_EQ(unit_name_from_object_path("/org/freedesktop/systemd1/unit/user_401000_2eservice"), "user@1000.service");
+  EXPECT_EQ(unit_name_from_object_path("/org/freedesktop/systemd1/unit/user_401000_2eservice"),
+            "user@1000.service");
   EXPECT_FALSE(unit_name_from_object_path("/org/freedesktop/systemd1/unit/bad_2").has_value());
   EXPECT_FALSE(unit_name_from_object_path("/org/freedesktop/systemd1").has_value());
 }

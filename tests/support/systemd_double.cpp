@@ -1,5 +1,6 @@
 #include "support/systemd_double.h"
 
+#include <sdbus-c++/sdbus-c++.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -7,7 +8,6 @@
 #include <future>
 #include <limits>
 #include <map>
-#include <sdbus-c++/sdbus-c++.h>
 
 #include "bus/bus_link.h"
 
@@ -63,19 +63,35 @@ struct SystemdManagerDouble::State {
       return [this, name, field]() { return get(name).*field; };
     };
     object->registerProperty("Id").onInterface(kUnitInterface).withGetter(text(&UnitProperties::name));
-    object->registerProperty("LoadState").onInterface(kUnitInterface).withGetter(text(&UnitProperties::load_state));
-    object->registerProperty("ActiveState").onInterface(kUnitInterface).withGetter(text(&UnitProperties::active_state));
-    object->registerProperty("SubState").onInterface(kUnitInterface).withGetter(text(&UnitProperties::sub_state));
-    object->registerProperty("FreezerState").onInterface(kUnitInterface).withGetter(text(&UnitProperties::freezer_state));
-    object->registerProperty("SourcePath").onInterface(kUnitInterface).withGetter(text(&UnitProperties::source_path));
-    object->registerProperty("FragmentPath").onInterface(kUnitInterface).withGetter(text(&UnitProperties::fragment_path));
+    object->registerProperty("LoadState")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::load_state));
+    object->registerProperty("ActiveState")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::active_state));
+    object->registerProperty("SubState")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::sub_state));
+    object->registerProperty("FreezerState")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::freezer_state));
+    object->registerProperty("SourcePath")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::source_path));
+    object->registerProperty("FragmentPath")
+        .onInterface(kUnitInterface)
+        .withGetter(text(&UnitProperties::fragment_path));
     const std::string type = type_interface(name);
     object->registerProperty("Slice").onInterface(type).withGetter(text(&UnitProperties::slice));
-    object->registerProperty("ControlGroup").onInterface(type).withGetter(text(&UnitProperties::control_group));
+    object->registerProperty("ControlGroup")
+        .onInterface(type)
+        .withGetter(text(&UnitProperties::control_group));
     auto memory = [this, name](std::optional<uint64_t> UnitProperties::*field) {
       return [this, name, field]() { return or_infinity(get(name).*field); };
     };
-    object->registerProperty("MemoryCurrent").onInterface(type).withGetter(memory(&UnitProperties::memory_current));
+    object->registerProperty("MemoryCurrent")
+        .onInterface(type)
+        .withGetter(memory(&UnitProperties::memory_current));
     object->registerProperty("MemoryHigh").onInterface(type).withGetter(memory(&UnitProperties::memory_high));
     object->registerProperty("MemoryMax").onInterface(type).withGetter(memory(&UnitProperties::memory_max));
     object->registerProperty("MemoryLow").onInterface(type).withGetter([this, name]() {
@@ -88,7 +104,9 @@ struct SystemdManagerDouble::State {
       auto limit = get(name).managed_oom_memory_pressure_limit_percent;
       return limit ? oom_limit_to_u32(*limit) : uint32_t{0};
     });
-    object->registerProperty("ManagedOOMPreference").onInterface(type).withGetter(text(&UnitProperties::managed_oom_preference));
+    object->registerProperty("ManagedOOMPreference")
+        .onInterface(type)
+        .withGetter(text(&UnitProperties::managed_oom_preference));
     if (name.ends_with(".service")) {
       object->registerProperty("NRestarts").onInterface(type).withGetter([this, name]() {
         return get(name).n_restarts.value_or(0);
@@ -143,12 +161,18 @@ struct SystemdManagerDouble::State {
               if (signature == "t") {
                 const auto number = value.get<uint64_t>();
                 text = std::to_string(number);
-                const std::optional<uint64_t> limit =
-                    number == std::numeric_limits<uint64_t>::max() ? std::nullopt : std::optional<uint64_t>(number);
-                if (key == "MemoryHigh") found->second.memory_high = limit;
-                else if (key == "MemoryMax") found->second.memory_max = limit;
-                else if (key == "MemoryLow") found->second.memory_low = limit;
-                else throw sdbus::Error("org.freedesktop.DBus.Error.PropertyReadOnly", "Cannot set property " + key);
+                const std::optional<uint64_t> limit = number == std::numeric_limits<uint64_t>::max()
+                                                          ? std::nullopt
+                                                          : std::optional<uint64_t>(number);
+                if (key == "MemoryHigh")
+                  found->second.memory_high = limit;
+                else if (key == "MemoryMax")
+                  found->second.memory_max = limit;
+                else if (key == "MemoryLow")
+                  found->second.memory_low = limit;
+                else
+                  throw sdbus::Error("org.freedesktop.DBus.Error.PropertyReadOnly",
+                                     "Cannot set property " + key);
               } else {
                 throw sdbus::Error("org.freedesktop.DBus.Error.InvalidArgs", "Invalid type for " + key);
               }
@@ -158,7 +182,8 @@ struct SystemdManagerDouble::State {
             set_calls.push_back(std::move(record));
           }
           auto object = unit_objects.find(name);
-          if (object != unit_objects.end()) object->second->emitPropertiesChangedSignal(type_interface(name), changed);
+          if (object != unit_objects.end())
+            object->second->emitPropertiesChangedSignal(type_interface(name), changed);
         });
     auto freeze = [this](const std::string& method, const std::string& state) {
       return [this, method, state](const std::string& name) {
@@ -170,17 +195,26 @@ struct SystemdManagerDouble::State {
           found->second.freezer_state = state;
         }
         auto object = unit_objects.find(name);
-        if (object != unit_objects.end()) object->second->emitPropertiesChangedSignal(kUnitInterface, {"FreezerState"});
+        if (object != unit_objects.end())
+          object->second->emitPropertiesChangedSignal(kUnitInterface, {"FreezerState"});
       };
     };
-    manager->registerMethod("FreezeUnit").onInterface(kManagerInterface).implementedAs(freeze("FreezeUnit", "frozen"));
-    manager->registerMethod("ThawUnit").onInterface(kManagerInterface).implementedAs(freeze("ThawUnit", "running"));
+    manager->registerMethod("FreezeUnit")
+        .onInterface(kManagerInterface)
+        .implementedAs(freeze("FreezeUnit", "frozen"));
+    manager->registerMethod("ThawUnit")
+        .onInterface(kManagerInterface)
+        .implementedAs(freeze("ThawUnit", "running"));
     manager->registerMethod("Subscribe").onInterface(kManagerInterface).implementedAs([this]() {
       std::lock_guard lock(mutex);
       calls.push_back("Subscribe");
     });
-    manager->registerSignal("UnitNew").onInterface(kManagerInterface).withParameters<std::string, sdbus::ObjectPath>();
-    manager->registerSignal("UnitRemoved").onInterface(kManagerInterface).withParameters<std::string, sdbus::ObjectPath>();
+    manager->registerSignal("UnitNew")
+        .onInterface(kManagerInterface)
+        .withParameters<std::string, sdbus::ObjectPath>();
+    manager->registerSignal("UnitRemoved")
+        .onInterface(kManagerInterface)
+        .withParameters<std::string, sdbus::ObjectPath>();
     manager->finishRegistration();
   }
 };
@@ -267,16 +301,20 @@ void SystemdManagerDouble::remove_unit(const std::string& name) {
   });
 }
 
-void SystemdManagerDouble::change_property(const std::string& unit, const std::string& property, uint64_t value) {
+void SystemdManagerDouble::change_property(const std::string& unit, const std::string& property,
+                                           uint64_t value) {
   auto state = state_;
   run_on(*link_, [state, unit, property, value](sdbus::IConnection* connection) {
     if (!connection) return;
     {
       std::lock_guard lock(state->mutex);
       auto& target = state->units[unit];
-      if (property == "MemoryHigh") target.memory_high = value;
-      else if (property == "MemoryMax") target.memory_max = value;
-      else if (property == "MemoryCurrent") target.memory_current = value;
+      if (property == "MemoryHigh")
+        target.memory_high = value;
+      else if (property == "MemoryMax")
+        target.memory_max = value;
+      else if (property == "MemoryCurrent")
+        target.memory_current = value;
     }
     auto object = state->unit_objects.find(unit);
     if (object != state->unit_objects.end()) {
@@ -319,7 +357,9 @@ OomdDouble::OomdDouble(const std::string& address, std::string dump_text)
           }
           return sdbus::UnixFd(fd, sdbus::adopt_fd);
         });
-    state->manager->registerSignal("Killed").onInterface("org.freedesktop.oom1.Manager").withParameters<std::string, std::string>();
+    state->manager->registerSignal("Killed")
+        .onInterface("org.freedesktop.oom1.Manager")
+        .withParameters<std::string, std::string>();
     state->manager->finishRegistration();
     connection.requestName("org.freedesktop.oom1");
     std::lock_guard lock(state->mutex);
@@ -349,7 +389,9 @@ void OomdDouble::emit_killed(const std::string& cgroup, const std::string& reaso
   auto state = state_;
   run_on(*link_, [state, cgroup, reason](sdbus::IConnection* connection) {
     if (!connection || !state->manager) return;
-    state->manager->emitSignal("Killed").onInterface("org.freedesktop.oom1.Manager").withArguments(cgroup, reason);
+    state->manager->emitSignal("Killed")
+        .onInterface("org.freedesktop.oom1.Manager")
+        .withArguments(cgroup, reason);
   });
 }
 

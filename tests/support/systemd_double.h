@@ -49,10 +49,12 @@ class SystemdManagerDouble {
   // Thread-safe views and changes; changes emit the signals real systemd emits.
   UnitProperties unit(const std::string& name) const;
   std::vector<RecordedSetProperties> set_calls() const;
-  std::vector<std::string> calls() const;  // method names in call order ("Subscribe", "FreezeUnit jellyfin.service")
-  void add_unit(const UnitProperties& unit);     // + UnitNew
-  void remove_unit(const std::string& name);     // + UnitRemoved
-  void change_property(const std::string& unit, const std::string& property, uint64_t value);  // + PropertiesChanged
+  std::vector<std::string> calls()
+      const;  // method names in call order ("Subscribe", "FreezeUnit jellyfin.service")
+  void add_unit(const UnitProperties& unit);  // + UnitNew
+  void remove_unit(const std::string& name);  // + UnitRemoved
+  void change_property(const std::string& unit, const std::string& property,
+                       uint64_t value);                    // + PropertiesChanged
   void fail_next_set(const std::string& dbus_error_name);  // the next SetUnitProperties fails with it
 
  private:
