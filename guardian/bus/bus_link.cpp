@@ -3,9 +3,11 @@
 #include <poll.h>
 #include <sdbus-c++/sdbus-c++.h>
 #include <sys/eventfd.h>
+#include <systemd/sd-bus.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace guardian::bus {
 
@@ -78,7 +80,29 @@ sdbus::IProxy& BusLink::proxy(const std::string& destination, const std::string&
   return ref;
 }
 
+namespace {
+// sdbus-c++ 1.2's createSessionBusConnectionWithAddress() leaks its sd_bus when the bus cannot
+// be reached (SdBus::sd_bus_open_user_with_address returns without unref on failure). Probing
+// with libsystemd first keeps a retrying guardian from leaking ~2 KB per attempt.
+int probe_address(const std::string& address) {
+  sd_bus* bus = nullptr;
+  int r = sd_bus_new(&bus);
+  if (r < 0) return r;
+  if ((r = sd_bus_set_address(bus, address.c_str())) >= 0 && (r = sd_bus_set_bus_client(bus, 1)) >= 0) {
+    r = sd_bus_start(bus);
+  }
+  sd_bus_flush_close_unref(bus);
+  return r;
+}
+}  // namespace
+
 void BusLink::try_connect() {
+  if (address_.kind == BusAddress::Kind::Address) {
+    if (const int r = probe_address(address_.address); r < 0) {
+      drop_connection(address_.describe() + ": " + std::strerror(-r));
+      return;
+    }
+  }
   try {
     switch (address_.kind) {
       case BusAddress::Kind::User: connection_ = sdbus::createSessionBusConnection(); break;

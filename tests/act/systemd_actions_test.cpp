@@ -130,7 +130,8 @@ TEST_F(SystemdActionsTest, ARuntimeChangeIsRestoredAfterKill9AndARestart) {
     auto action = make(spec("slice.set-memory-high", {{"value", std::string("5G")}}));
     ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
     ASSERT_EQ(systemd_->unit("container.slice").memory_high, 5 * GiB);
-    action.release();  // leaked on purpose: a killed process runs no destructor or revert
+    // Dropping the action runs no revert (only revert() would undo the change), like SIGKILL.
+    action.reset();
     state_.reset();
   }
   // guardian 2 starts: loads the file and runs the restorer for every entry, then forgets it.
