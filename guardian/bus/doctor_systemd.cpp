@@ -40,23 +40,24 @@ DoctorSystemdReport doctor_systemd(const HostRoot& host, const DoctorSystemdInpu
     }
     for (auto& finding : check_containers(report.containers)) report.findings.push_back(std::move(finding));
   } else {
-    report.findings.push_back({Finding::Verdict::Warning, "containers",
-                               "could not list the user manager's units: " + units.error().message,
-                               "run guardian doctor inside the desktop session"});
+    report.findings.push_back(
+        make_finding(Finding::Verdict::Warning, "containers",
+                     "could not list the user manager's units: " + units.error().message,
+                     "run guardian doctor inside the desktop session"));
   }
 
   auto text = oomd.dump_wait(deadline);
   if (!text) {
-    report.findings.push_back(
-        {Finding::Verdict::Warning, "systemd-oomd", "no live view from systemd-oomd: " + text.error().message,
-         "is systemd-oomd running? `systemctl status systemd-oomd` (Debian: apt install systemd-oomd)"});
+    report.findings.push_back(make_finding(
+        Finding::Verdict::Warning, "systemd-oomd", "no live view from systemd-oomd: " + text.error().message,
+        "is systemd-oomd running? `systemctl status systemd-oomd` (Debian: apt install systemd-oomd)"));
     return report;
   }
   auto parsed = parse_oomd_dump(*text);
   if (!parsed) {
-    report.findings.push_back({Finding::Verdict::Warning, "systemd-oomd",
-                               "oomd's dump: " + parsed.error().message,
-                               "compare with `oomctl`; please report the text"});
+    report.findings.push_back(make_finding(Finding::Verdict::Warning, "systemd-oomd",
+                                           "oomd's dump: " + parsed.error().message,
+                                           "compare with `oomctl`; please report the text"));
     return report;
   }
   report.oomd = reconcile_watched(input.dropin_rules, *parsed, input.user_manager_path);

@@ -4,16 +4,6 @@
 
 namespace guardian {
 
-std::string_view verdict_name(Finding::Verdict verdict) {
-  switch (verdict) {
-    case Finding::Verdict::Ok: return "ok";
-    case Finding::Verdict::Info: return "info";
-    case Finding::Verdict::Warning: return "warning";
-    case Finding::Verdict::Problem: return "problem";
-  }
-  return "?";
-}
-
 namespace {
 std::string limit_text(const std::optional<uint64_t>& bytes) {
   return bytes ? format_bytes(*bytes) : "infinity";
@@ -29,18 +19,19 @@ std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& 
       "&& cp units/container.slice.d/50-guardian-oomd.conf ~/.config/systemd/user/container.slice.d/ && "
       "systemctl --user daemon-reload";
   if (!slice) {
-    findings.push_back({Finding::Verdict::Warning, "container.slice",
-                        "could not ask the user manager about container.slice (no user bus?)",
-                        "run guardian doctor inside the desktop session, or check `systemctl --user status "
-                        "container.slice`"});
+    findings.push_back(
+        make_finding(Finding::Verdict::Warning, "container.slice",
+                     "could not ask the user manager about container.slice (no user bus?)",
+                     "run guardian doctor inside the desktop session, or check `systemctl --user status "
+                     "container.slice`"));
     return findings;
   }
   if (slice->load_state != "loaded") {
-    findings.push_back(
-        {Finding::Verdict::Problem, "container.slice",
-         "container.slice does not exist (LoadState=" + slice->load_state +
-             "): containers share their slice with the desktop, so desktop pressure gets containers killed",
-         install});
+    findings.push_back(make_finding(
+        Finding::Verdict::Problem, "container.slice",
+        "container.slice does not exist (LoadState=" + slice->load_state +
+            "): containers share their slice with the desktop, so desktop pressure gets containers killed",
+        install));
     return findings;
   }
   bool differs = false;
@@ -57,38 +48,40 @@ std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& 
   }
   if (differs) {
     what.resize(what.size() - 2);
-    findings.push_back(
-        {Finding::Verdict::Warning, "container.slice", what,
-         "guardian corrects it at run time while it runs; to make it permanent, set the same values in "
-         "~/.config/systemd/user/container.slice (or its .d/ drop-ins) and `systemctl --user "
-         "daemon-reload`"});
+    findings.push_back(make_finding(
+        Finding::Verdict::Warning, "container.slice", what,
+        "guardian corrects it at run time while it runs; to make it permanent, set the same values in "
+        "~/.config/systemd/user/container.slice (or its .d/ drop-ins) and `systemctl --user "
+        "daemon-reload`"));
   } else {
-    findings.push_back({Finding::Verdict::Ok, "container.slice",
-                        "container.slice is loaded with MemoryHigh=" + limit_text(slice->memory_high) +
-                            ", MemoryMax=" + limit_text(slice->memory_max),
-                        ""});
+    findings.push_back(
+        make_finding(Finding::Verdict::Ok, "container.slice",
+                     "container.slice is loaded with MemoryHigh=" + limit_text(slice->memory_high) +
+                         ", MemoryMax=" + limit_text(slice->memory_max),
+                     ""));
   }
   // MemoryHigh throttles by reclaim: a limit below what the containers use keeps them stalled, and
   // stall inside the slice is exactly what oomd measures before it kills one of them.
   if (slice->memory_high && slice->memory_current &&
       static_cast<double>(*slice->memory_current) > static_cast<double>(*slice->memory_high) * 0.95) {
-    findings.push_back({Finding::Verdict::Warning, "container.slice",
-                        "the containers use " + format_bytes(*slice->memory_current) +
-                            ", at or above MemoryHigh=" + format_bytes(*slice->memory_high) +
-                            ": throttling raises memory pressure inside the slice, which can make "
-                            "systemd-oomd kill a container",
-                        "raise [container_slice] memory_high in the policy, or let slice.balance move it"});
+    findings.push_back(
+        make_finding(Finding::Verdict::Warning, "container.slice",
+                     "the containers use " + format_bytes(*slice->memory_current) +
+                         ", at or above MemoryHigh=" + format_bytes(*slice->memory_high) +
+                         ": throttling raises memory pressure inside the slice, which can make "
+                         "systemd-oomd kill a container",
+                     "raise [container_slice] memory_high in the policy, or let slice.balance move it"));
   }
   if (slice->managed_oom_memory_pressure == "kill") {
     const double limit = slice->managed_oom_memory_pressure_limit_percent.value_or(0);
-    findings.push_back(
-        {Finding::Verdict::Info, "container.slice",
-         "systemd-oomd kills inside container.slice above " +
-             (limit > 0 ? std::to_string(static_cast<int>(limit + 0.5)) + "%" : std::string("its default")) +
-             " memory pressure — only containers are candidates there, never the desktop",
-         limit > 0 && limit < 90 ? "install units/container.slice.d/50-guardian-oomd.conf (90%): guardian's "
-                                   "MemoryHigh throttling needs the headroom"
-                                 : ""});
+    findings.push_back(make_finding(
+        Finding::Verdict::Info, "container.slice",
+        "systemd-oomd kills inside container.slice above " +
+            (limit > 0 ? std::to_string(static_cast<int>(limit + 0.5)) + "%" : std::string("its default")) +
+            " memory pressure — only containers are candidates there, never the desktop",
+        limit > 0 && limit < 90 ? "install units/container.slice.d/50-guardian-oomd.conf (90%): guardian's "
+                                  "MemoryHigh throttling needs the headroom"
+                                : ""));
   }
   return findings;
 }
@@ -102,27 +95,28 @@ std::vector<Finding> check_containers(const std::vector<ContainerUnit>& containe
     const std::string usage =
         container.memory_current ? ", using " + format_bytes(*container.memory_current) : "";
     if (container.kind == ContainerKind::Quadlet) {
-      findings.push_back({Finding::Verdict::Warning, "containers",
-                          container.name + " (" + container.unit + ") runs in " +
-                              (container.slice.empty() ? std::string("an unknown slice") : container.slice) +
-                              ", outside container.slice" + usage,
-                          "guardian adopt " + container.name});
-    } else {
       findings.push_back(
-          {Finding::Verdict::Warning, "containers",
-           "podman container " + container.name + " (" + container.unit + ") runs in " +
-               (container.slice.empty() ? std::string("an unknown slice") : container.slice) +
-               ", outside container.slice" + usage,
-           "run it as a quadlet (~/.config/containers/systemd/NAME.container) and `guardian adopt NAME`, "
-           "or start it with `podman run --cgroup-parent=container.slice`"});
+          make_finding(Finding::Verdict::Warning, "containers",
+                       container.name + " (" + container.unit + ") runs in " +
+                           (container.slice.empty() ? std::string("an unknown slice") : container.slice) +
+                           ", outside container.slice" + usage,
+                       "guardian adopt " + container.name));
+    } else {
+      findings.push_back(make_finding(
+          Finding::Verdict::Warning, "containers",
+          "podman container " + container.name + " (" + container.unit + ") runs in " +
+              (container.slice.empty() ? std::string("an unknown slice") : container.slice) +
+              ", outside container.slice" + usage,
+          "run it as a quadlet (~/.config/containers/systemd/NAME.container) and `guardian adopt NAME`, "
+          "or start it with `podman run --cgroup-parent=container.slice`"));
     }
   }
   if (outside == 0) {
-    findings.push_back({Finding::Verdict::Ok, "containers",
-                        containers.empty() ? "no podman containers found in the user manager"
-                                           : "all " + std::to_string(containers.size()) +
-                                                 " podman containers run in container.slice",
-                        ""});
+    findings.push_back(make_finding(Finding::Verdict::Ok, "containers",
+                                    containers.empty() ? "no podman containers found in the user manager"
+                                                       : "all " + std::to_string(containers.size()) +
+                                                             " podman containers run in container.slice",
+                                    ""));
   }
   return findings;
 }
@@ -133,13 +127,13 @@ std::vector<Finding> check_oomd_watch(const WatchReconciliation& reconciliation)
     const auto verdict = disagreement.kind == WatchDisagreement::Kind::MissingFromLive
                              ? Finding::Verdict::Problem
                              : Finding::Verdict::Warning;
-    findings.push_back({verdict, "systemd-oomd", disagreement.detail, disagreement.next_step});
+    findings.push_back(make_finding(verdict, "systemd-oomd", disagreement.detail, disagreement.next_step));
   }
   if (findings.empty()) {
-    findings.push_back({Finding::Verdict::Ok, "systemd-oomd",
-                        "oomd's live list matches the drop-ins (" +
-                            std::to_string(reconciliation.effective.size()) + " cgroups watched)",
-                        ""});
+    findings.push_back(make_finding(Finding::Verdict::Ok, "systemd-oomd",
+                                    "oomd's live list matches the drop-ins (" +
+                                        std::to_string(reconciliation.effective.size()) + " cgroups watched)",
+                                    ""));
   }
   return findings;
 }

@@ -7,18 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "model/findings.h"
 #include "sense/oomd_dump.h"
 #include "sense/systemd_units.h"
 
 namespace guardian {
 
-struct Finding {
-  enum class Verdict { Ok, Info, Warning, Problem } verdict = Verdict::Ok;
-  std::string topic;      // "container.slice", "containers", "systemd-oomd"
-  std::string summary;    // one line: what is the case
-  std::string next_step;  // what to do about it ("" when nothing)
-};
-std::string_view verdict_name(Finding::Verdict verdict);
+// Finding and verdict_name() are the doctor's (model/findings.h).
+inline Finding make_finding(Finding::Verdict verdict, std::string topic, std::string summary,
+                            std::string next_step) {
+  return Finding{verdict, std::move(topic), std::move(summary), {}, std::move(next_step)};
+}
 
 // What the policy wants for container.slice ([container_slice] memory_high / memory_max),
 // resolved to bytes.
