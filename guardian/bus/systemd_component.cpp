@@ -7,7 +7,9 @@
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
 #include "bus/systemd_client.h"
+#include "common/host_root.h"
 #include "common/units.h"
+#include "decide/policy.h"
 #include "sense/oomd_dump.h"
 
 namespace guardian::bus {
@@ -30,6 +32,32 @@ SystemdComponent::~SystemdComponent() {
 void SystemdComponent::set_wanted_slice(ContainerSliceWanted wanted) {
   wanted_ = wanted;
   if (loop_) check_slice();
+}
+
+void SystemdComponent::on_policy(const Policy& policy) {
+  const auto& wanted = policy.container_slice;
+  options_.slice = wanted.unit;
+  uint64_t ram = 0;
+  const HostRoot host = options_.host_root.empty() ? HostRoot() : HostRoot(options_.host_root);
+  if (auto meminfo = read_file(host.path("/proc/meminfo"))) {
+    // "MemTotal:       31457280 kB"
+    const auto at = meminfo->find("MemTotal:");
+    if (at != std::string::npos) {
+      std::string_view line = std::string_view(*meminfo).substr(at + 9);
+      line = trim(line.substr(0, line.find('\n')));
+      if (line.ends_with("kB")) line = trim(line.substr(0, line.size() - 2));
+      ram = parse_u64(line).value_or(0) * 1024;
+    }
+  }
+  auto resolve = [&](const std::optional<SizeSpec>& size) -> std::optional<uint64_t> {
+    if (!size) return std::nullopt;
+    const uint64_t bytes = size->resolve(ram);
+    return bytes > 0 ? std::optional<uint64_t>(bytes) : std::nullopt;  // a percentage without MemTotal
+  };
+  set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max)});
+  if (auto floor = resolve(wanted.floor), ceiling = resolve(wanted.ceiling); floor && ceiling) {
+    set_default_balance_band(*floor, *ceiling);
+  }
 }
 
 void SystemdComponent::tell_once(const std::string& key, Event event) {
@@ -444,8 +472,10 @@ void SystemdComponent::stop() {
   journal_.reset();
 }
 
-std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& /*options*/) {
-  return std::make_unique<SystemdComponent>();
+std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options) {
+  SystemdComponentOptions component;
+  component.host_root = options.host_root;
+  return std::make_unique<SystemdComponent>(component);
 }
 
 }  // namespace guardian::bus

@@ -42,6 +42,7 @@ struct SystemdComponentOptions {
   std::string slice = "container.slice";
   std::chrono::seconds dump_interval{60};
   std::chrono::seconds balance_interval{6};  // senpai's default interval
+  std::string host_root;  // for /proc/meminfo when the policy gives percentages of RAM
 };
 
 class SystemdComponent final : public DaemonComponent {
@@ -51,6 +52,7 @@ class SystemdComponent final : public DaemonComponent {
 
   [[nodiscard]] std::string name() const override { return "systemd"; }
   void start(DaemonLoop& loop) override;
+  void on_policy(const Policy& policy) override;
   void on_tick(const TickView& tick) override;
   [[nodiscard]] std::vector<int> fds() const override;
   void on_fd_ready(int fd) override;

@@ -100,6 +100,22 @@ struct Policy {
     bool enabled = true;
     std::string listen = "127.0.0.1:9464";
   } metrics;
+
+  // [container_slice]: the limits guardian keeps container.slice at, and slice.balance's band.
+  struct ContainerSlice {
+    std::string unit = "container.slice";
+    std::optional<SizeSpec> memory_high;
+    std::optional<SizeSpec> memory_max;
+    std::optional<SizeSpec> floor;    // slice.balance never sets MemoryHigh below this
+    std::optional<SizeSpec> ceiling;  // … nor above this
+  } container_slice;
+
+  // [containers]: which containers' units matter. unit.freeze may only name low_priority ones,
+  // and never a protected one.
+  struct Containers {
+    std::vector<std::string> protected_units;     // "jellyfin.service"
+    std::vector<std::string> low_priority_units;  // "immich-ml.service"
+  } containers;
 };
 
 }  // namespace guardian

@@ -36,6 +36,9 @@ const std::vector<SectionParser>& policy_sections() {
       {"sampling", false, parse_sampling_section},
       {"metrics", false, parse_metrics_section},
       {"level", true, parse_level_section},
+      // After [[level]]: [containers] checks the levels' unit.freeze actions against its lists.
+      {"container_slice", false, parse_container_slice_section},
+      {"containers", false, parse_containers_section},
   };
   return kSections;
 }

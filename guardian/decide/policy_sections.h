@@ -104,6 +104,8 @@ const std::vector<SectionParser>& policy_sections();
 void parse_sampling_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_metrics_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_level_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
+void parse_container_slice_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
+void parse_containers_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 
 // Parses a PSI trigger the way a policy writes it: "some 150ms 2s" (kind, stall, window; the
 // durations in systemd.time(7) form). Checks the kernel's rules for an unprivileged trigger:
