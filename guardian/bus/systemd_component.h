@@ -42,7 +42,7 @@ struct SystemdComponentOptions {
   std::string slice = "container.slice";
   std::chrono::seconds dump_interval{60};
   std::chrono::seconds balance_interval{6};  // senpai's default interval
-  std::string host_root;  // for /proc/meminfo when the policy gives percentages of RAM
+  std::string host_root;                     // for /proc/meminfo when the policy gives percentages of RAM
 };
 
 class SystemdComponent final : public DaemonComponent {

@@ -29,8 +29,8 @@ bool looks_like_unit(const std::string& name) {
   return dot != std::string::npos && dot > 0 && dot + 1 < name.size() && name.find('/') == std::string::npos;
 }
 
-std::vector<std::string> unit_list(const toml::table& table, std::string_view key, PolicyParseContext& context,
-                                   std::string_view where) {
+std::vector<std::string> unit_list(const toml::table& table, std::string_view key,
+                                   PolicyParseContext& context, std::string_view where) {
   std::vector<std::string> units;
   const toml::array* array = context.get_array(table, key, where);
   if (!array) return units;
@@ -60,7 +60,8 @@ void parse_container_slice_section(const toml::table& table, PolicyParseContext&
   auto& slice = policy.container_slice;
   if (auto unit = context.get_string(table, "unit", kWhere)) {
     if (!unit->ends_with(".slice") || !looks_like_unit(*unit))
-      context.error(*table.get("unit"), "\"unit\": expected a slice unit like \"container.slice\", got \"" + *unit + "\"");
+      context.error(*table.get("unit"),
+                    "\"unit\": expected a slice unit like \"container.slice\", got \"" + *unit + "\"");
     else
       slice.unit = *unit;
   }
@@ -69,11 +70,12 @@ void parse_container_slice_section(const toml::table& table, PolicyParseContext&
   slice.floor = context.get_size(table, "floor", kWhere);
   slice.ceiling = context.get_size(table, "ceiling", kWhere);
   // Order: floor <= memory_high <= ceiling, memory_high <= memory_max (where comparable).
-  auto check = [&](const std::optional<SizeSpec>& low, const char* low_name, const std::optional<SizeSpec>& high,
-                   const char* high_name) {
+  auto check = [&](const std::optional<SizeSpec>& low, const char* low_name,
+                   const std::optional<SizeSpec>& high, const char* high_name) {
     if (!low || !high) return;
     if (less_than(*high, *low).value_or(false)) {
-      context.error(*table.get(high_name), std::string("\"") + high_name + "\" must not be below \"" + low_name + "\"");
+      context.error(*table.get(high_name),
+                    std::string("\"") + high_name + "\" must not be below \"" + low_name + "\"");
     }
   };
   check(slice.floor, "floor", slice.memory_high, "memory_high");
@@ -84,7 +86,8 @@ void parse_container_slice_section(const toml::table& table, PolicyParseContext&
       {"memory_high", &slice.memory_high}, {"memory_max", &slice.memory_max}, {"floor", &slice.floor}};
   for (const auto& [key, value] : minimums) {
     if (*value && (*value)->bytes && *(*value)->bytes < (256ULL << 20)) {
-      context.error(*table.get(key), std::string("\"") + key + "\": below 256M the containers would do nothing but stall");
+      context.error(*table.get(key),
+                    std::string("\"") + key + "\": below 256M the containers would do nothing but stall");
     }
   }
 }
@@ -115,8 +118,9 @@ void parse_containers_section(const toml::table& table, PolicyParseContext& cont
         context.error(param->second.pos, "unit.freeze in level \"" + level.name + "\": \"" + *unit +
                                              "\" is protected in [containers]; guardian never freezes it");
       } else if (std::find(low.begin(), low.end(), *unit) == low.end()) {
-        context.error(param->second.pos, "unit.freeze in level \"" + level.name + "\": \"" + *unit +
-                                             "\" is not in [containers] low_priority; add it there to allow freezing it");
+        context.error(param->second.pos,
+                      "unit.freeze in level \"" + level.name + "\": \"" + *unit +
+                          "\" is not in [containers] low_priority; add it there to allow freezing it");
       }
     }
   }

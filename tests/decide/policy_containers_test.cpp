@@ -32,7 +32,8 @@ actions = [
 
 TEST(PolicyContainers, ParsesTheSectionsAndAllowsFreezingLowPriority) {
   auto result = parse_policy(kPolicy, "incident.toml", &builtin_actions());
-  ASSERT_TRUE(result.policy.has_value()) << (result.diagnostics.empty() ? "" : result.diagnostics[0].to_string());
+  ASSERT_TRUE(result.policy.has_value())
+      << (result.diagnostics.empty() ? "" : result.diagnostics[0].to_string());
   const auto& slice = result.policy->container_slice;
   EXPECT_EQ(slice.unit, "container.slice");
   EXPECT_EQ(slice.memory_high->bytes, 8ULL << 30);
@@ -60,14 +61,16 @@ TEST(PolicyContainers, RefusesFreezingProtectedOrUnlistedUnitsAtTheArgument) {
 
 TEST(PolicyContainers, BadValuesNameTheKey) {
   auto result = parse_policy(
-      "version = 1\n[container_slice]\nmemory_high = \"12G\"\nmemory_max = \"10G\"\nunit = \"containers\"\nmemroy_low = 1\n"
+      "version = 1\n[container_slice]\nmemory_high = \"12G\"\nmemory_max = \"10G\"\nunit = "
+      "\"containers\"\nmemroy_low = 1\n"
       "[containers]\nprotected = [\"jellyfin\"]\nlow_priority = [\"a.service\"]\n",
       "bad.toml", &builtin_actions());
   ASSERT_FALSE(result.policy.has_value());
   std::vector<std::string> messages;
   for (const auto& diagnostic : result.diagnostics) messages.push_back(diagnostic.to_string());
   auto has = [&](const std::string& text) {
-    return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.find(text) != std::string::npos; });
+    return std::any_of(messages.begin(), messages.end(),
+                       [&](const std::string& m) { return m.find(text) != std::string::npos; });
   };
   EXPECT_TRUE(has("bad.toml:4:")) << ::testing::PrintToString(messages);  // memory_max below memory_high
   EXPECT_TRUE(has("expected a slice unit")) << ::testing::PrintToString(messages);
