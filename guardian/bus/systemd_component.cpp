@@ -74,15 +74,17 @@ void SystemdComponent::start(DaemonLoop& loop) {
   systemd_->on_connection_change([this](bool connected, const std::string& why) {
     mailbox_.post([this, connected, why] {
       if (!connected) {
-        told_.erase("user-bus-up");
-        Event event{EventType::SenseProblem,
-                    4,
-                    "lost the systemd user manager (" + why + "); keeping the last known state, reconnecting",
-                    {}};
+        Event event{
+            EventType::SenseProblem,
+            4,
+            (user_bus_seen_ ? "lost the systemd user manager (" : "cannot reach the systemd user manager (") +
+                why + "); keeping the last known state, retrying",
+            {}};
         event.with("SOURCE", "dbus").with("BUS", "user");
         tell_once("user-bus-down", event);
         return;
       }
+      user_bus_seen_ = true;
       if (told_.erase("user-bus-down")) {
         Event event{EventType::SenseProblem, 6, "reconnected to the systemd user manager", {}};
         event.with("SOURCE", "dbus").with("BUS", "user");
@@ -184,6 +186,7 @@ void SystemdComponent::check_slice() {
 
 void SystemdComponent::on_slice(Result<UnitProperties> result) {
   if (!result) {
+    if (systemd_ && !systemd_->connected()) return;  // the connection message already said why
     Event event{
         EventType::SenseProblem, 4, "cannot read " + options_.slice + ": " + result.error().message, {}};
     event.with("SOURCE", "dbus").with("UNIT", options_.slice);
@@ -316,6 +319,7 @@ void SystemdComponent::refresh_dump() {
 
 void SystemdComponent::on_dump(Result<std::string> text) {
   if (!text) {
+    if (oomd_ && !oomd_->connected()) return;  // the connection message already said why
     Event event{EventType::SenseProblem, 5, "no live view from systemd-oomd: " + text.error().message, {}};
     event.with("SOURCE", "oomd");
     tell_once("dump:" + text.error().message, event);

@@ -93,8 +93,9 @@ class SystemdComponent final : public DaemonComponent {
   std::optional<WatchReconciliation> oomd_view_;
   std::optional<OomdDump> live_dump_;
   std::vector<WatchedCgroup> dropin_rules_;
-  std::set<std::string> told_;     // keys of things said once
-  bool rescan_containers_ = true;  // the first tick lists them
+  std::set<std::string> told_;  // keys of things said once
+  bool rescan_containers_ = true;
+  bool user_bus_seen_ = false;  // "lost" vs "cannot reach" in the message  // the first tick lists them
   std::string user_manager_path_;
 
   KillMerger merger_;

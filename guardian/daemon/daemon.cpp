@@ -79,6 +79,13 @@ class Daemon final : public DaemonLoop {
   void request_tick() override { tick_requested_ = true; }
   void tell(const Event& event) override { teller_.emit(event); }
   void note_oomd_kill(MonoTime when) override { model_.note_kill(when); }
+  // oomd's live list (the systemd component reads its dump) wins over the drop-in reading.
+  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override {
+    live_rules_ = true;
+    if (rules == model_.rules()) return;
+    model_.set_rules(std::move(rules));
+    arm_triggers();
+  }
   [[nodiscard]] std::string explain() const override { return explanation_; }
   ActionEnv& action_env() override { return env_; }
   [[nodiscard]] const DaemonOptions& options() const override { return options_; }
@@ -125,6 +132,7 @@ class Daemon final : public DaemonLoop {
   bool reload_requested_ = false;
   bool tick_requested_ = false;
   bool rules_stale_ = true;
+  bool live_rules_ = false;  // the model runs on oomd's live list; drop-ins only for warnings
   bool stopping_ = false;
   uint64_t ticks_ = 0;
   uint64_t watchdog_usec_ = 0;
@@ -221,7 +229,7 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
   for (const auto& warning : rules.warnings) {
     teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
   }
-  if (rules.watched != model_.rules()) {
+  if (!live_rules_ && rules.watched != model_.rules()) {
     std::string list;
     for (const auto& watched : rules.watched) {
       list += (list.empty() ? "" : ", ") + short_cgroup(watched.path, sampler_.layout().user_manager_path) + " " +
@@ -477,14 +485,15 @@ int Daemon::run() {
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
-  restore_saved_state();
-
   components_ = make_components(options_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
     for (int fd : component->fds()) watch(fd, EPOLLIN);
   }
+  // After the components start: the systemd restorers need the user-manager connection the
+  // systemd component opens.
+  restore_saved_state();
   apply_policy(std::move(policy.value()));
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
