@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bus/doctor_systemd.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/units.h"
 #include "daemon/oomd_rules.h"
+#include "decide/policy_loader.h"
 #include "model/findings.h"
 #include "model/workloads.h"
 #include "sense/sampler.h"
@@ -76,11 +78,33 @@ int run_doctor(int argc, char** argv) {
                          !rules.defaults.sources.empty();
   std::vector<Finding> findings = core_findings(input);
   for (const auto& warning : rules.warnings) {
-    findings.push_back({Finding::Verdict::Warning, "oomd-config", "configuration problem: " + warning, {},
+    findings.push_back({Finding::Verdict::Warning,
+                        "oomd-config",
+                        "configuration problem: " + warning,
+                        {},
                         "fix the file; systemd ignores the bad line the same way"});
   }
   for (const auto& problem : sampler.take_problems()) {
-    findings.push_back({Finding::Verdict::Warning, "unreadable", problem.where + ": " + problem.message, {}, {}});
+    findings.push_back(
+        {Finding::Verdict::Warning, "unreadable", problem.where + ": " + problem.message, {}, {}});
+  }
+  // Over D-Bus (real host with a user manager only): container.slice against the policy, the
+  // containers outside it with their `guardian adopt` command, and oomd's live watch list.
+  if (host.is_real_host() && !sampler.layout().user_manager_path.empty()) {
+    bus::DoctorSystemdInput systemd_input;
+    auto policy = parse_policy(embedded_default_policy(), "<embedded default>", nullptr);
+    if (policy.policy) {
+      const uint64_t ram = second.meminfo.total_bytes;
+      const auto& slice = policy.policy->container_slice;
+      systemd_input.slice = slice.unit;
+      if (slice.memory_high) systemd_input.wanted.memory_high = slice.memory_high->resolve(ram);
+      if (slice.memory_max) systemd_input.wanted.memory_max = slice.memory_max->resolve(ram);
+    }
+    systemd_input.dropin_rules = rules.watched;
+    systemd_input.user_manager_path = sampler.layout().user_manager_path;
+    if (const char* home = std::getenv("HOME")) systemd_input.home = home;
+    auto report = bus::doctor_systemd(host, systemd_input);
+    for (auto& finding : report.findings) findings.push_back(std::move(finding));
   }
 
   bool clean = true;
