@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Jellyfin stand-in for the VM test bed (runs as jellyfin.service in container.slice).
+
+- A managed heap that Jellyfin keeps in use (--heap-mb, touched every second).
+- --streams concurrent software transcodes with REAL ffmpeg (libx264, the HLS command line
+  Jellyfin builds) of a generated clip (lavfi testsrc2). When a transcode ends (clip done, or
+  ffmpeg killed) it starts the next one with the then-current encoding options, as Jellyfin
+  does: the options are re-read from $ENCODING_FILE (JSON: width, height, fps, preset, threads,
+  crf) at every start, so an outside actor can downgrade transcodes.
+- Logs one line per new HLS segment ("segment stream=I n=N file=…") so the harness can show
+  the stand-in kept serving, and a "transcode start …" line per ffmpeg start.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--heap-mb", type=int, default=96)
+ap.add_argument("--streams", type=int, default=2)
+ap.add_argument("--clip-seconds", type=int, default=60)
+ap.add_argument("--workdir", default=os.path.expanduser("~/.cache/fake-jellyfin/transcodes"))
+ap.add_argument("--encoding-file",
+                default=os.environ.get("ENCODING_FILE",
+                                       os.path.expanduser("~/.config/fake-jellyfin/encoding.json")))
+a = ap.parse_args()
+
+DEFAULTS = {"width": 640, "height": 360, "fps": 24, "preset": "veryfast", "threads": 2, "crf": 23}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def options():
+    opts = dict(DEFAULTS)
+    try:
+        with open(a.encoding_file) as f:
+            opts.update(json.load(f))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        log(f"bad encoding file {a.encoding_file}: {e}; using defaults")
+    return opts
+
+
+def start(i, gen):
+    o = options()
+    d = os.path.join(a.workdir, f"stream{i}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    src = (f"testsrc2=size={o['width']}x{o['height']}:rate={o['fps']}:duration={a.clip_seconds}")
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+           "-f", "lavfi", "-i", src,
+           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={a.clip_seconds}",
+           "-map", "0:0", "-map", "1:0",
+           "-codec:v:0", "libx264", "-preset", str(o["preset"]), "-crf", str(o["crf"]),
+           "-maxrate", "2000000", "-bufsize", "4000000", "-profile:v:0", "high",
+           "-threads", str(o["threads"]), "-g", str(o["fps"] * 3), "-keyint_min", str(o["fps"] * 3),
+           "-sc_threshold:v:0", "0", "-codec:a:0", "aac", "-ac", "2", "-ab", "128000",
+           "-max_muxing_queue_size", "2048", "-f", "hls", "-max_delay", "5000000",
+           "-hls_time", "3", "-hls_segment_type", "mpegts", "-start_number", "0",
+           "-hls_segment_filename", os.path.join(d, "seg%d.ts"),
+           "-hls_playlist_type", "vod", "-hls_list_size", "0", "-y", os.path.join(d, "main.m3u8")]
+    log(f"transcode start stream={i} gen={gen} {o['width']}x{o['height']}@{o['fps']} "
+        f"preset={o['preset']} threads={o['threads']}")
+    return subprocess.Popen(cmd), d
+
+
+heap = bytearray(a.heap_mb << 20)
+heap[::4096] = b"\x01" * len(range(0, len(heap), 4096))
+log(f"fake-jellyfin: heap {a.heap_mb} MiB, {a.streams} streams, clip {a.clip_seconds}s, pid {os.getpid()}")
+
+procs, seen, gens, total = {}, {}, {}, 0
+for i in range(a.streams):
+    gens[i] = 1
+    procs[i] = start(i, 1)
+    seen[i] = set()
+tick = 0
+while True:
+    time.sleep(1)
+    tick += 1
+    heap[tick % 4096::4096] = b"\x02" * len(range(tick % 4096, len(heap), 4096))
+    for i, (p, d) in list(procs.items()):
+        try:
+            segs = [f for f in os.listdir(d) if f.endswith(".ts")]
+        except OSError:
+            segs = []
+        for f in sorted(set(segs) - seen[i], key=lambda s: int(s[3:-3])):
+            seen[i].add(f)
+            total += 1
+            log(f"segment stream={i} n={total} file={f}")
+        rc = p.poll()
+        if rc is not None:
+            log(f"transcode end stream={i} gen={gens[i]} rc={rc} segments={len(seen[i])}")
+            gens[i] += 1
+            seen[i] = set()
+            procs[i] = start(i, gens[i])
