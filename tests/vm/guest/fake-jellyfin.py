@@ -28,7 +28,7 @@ ap.add_argument("--encoding-file",
                                        os.path.expanduser("~/.config/fake-jellyfin/encoding.json")))
 a = ap.parse_args()
 
-DEFAULTS = {"width": 640, "height": 360, "fps": 24, "preset": "veryfast", "threads": 2, "crf": 23}
+DEFAULTS = {"width": 640, "height": 360, "fps": 24, "preset": "veryfast", "threads": 1, "crf": 23}
 
 
 def log(msg):

@@ -85,10 +85,10 @@ oomd_kills_since() {
 
 # wait_oomd_kill SINCE TIMEOUT -> 0 when oomd killed something, 1 on timeout
 wait_oomd_kill() {
-  local since=$1 timeout=$2 i
-  for ((i = 0; i < timeout; i++)); do
+  local since=$1 deadline=$(( $(date +%s) + $2 ))
+  while (( $(date +%s) < deadline )); do
     if [[ -n $(oomd_kills_since "$since") ]]; then return 0; fi
-    sleep 1
+    sleep 2
   done
   return 1
 }

@@ -17,8 +17,8 @@ fact mem_total_mb "$(mem_total_mb)"
 fact mem_available_before_ramp_mb "$(mem_avail_mb)"
 budget=$(user_budget_mb)
 # The desktop grows to DESKTOP_PCT of the user's budget; with Jellyfin that is more than it has.
-browser_max=$(( budget * ${DESKTOP_PCT:-90} * 6 / 1000 ))
-mail_max=$(( budget * ${DESKTOP_PCT:-90} * 4 / 1000 ))
+browser_max=$(( budget * ${DESKTOP_PCT:-100} * 6 / 1000 ))
+mail_max=$(( budget * ${DESKTOP_PCT:-100} * 4 / 1000 ))
 mark ramp_start
 ramp_real=$(date +%s)
 start_desktop browser 64 "${DESKTOP_STEP_MB:-24}" 1 "$browser_max"
