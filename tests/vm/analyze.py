@@ -156,6 +156,10 @@ def main():
         res.update(verdict="SKIP", reason=a.skip)
         return finish(out, res)
 
+    skip = os.path.join(out, "skip.txt")
+    if os.path.exists(skip):
+        res.update(verdict="SKIP", reason=open(skip).read().strip()[:300])
+        return finish(out, res)
     facts = load_env(os.path.join(out, "facts.env"))
     marks = load_marks(os.path.join(out, "marks.csv"))
     journal = load_journal(os.path.join(out, "journal.json"))
@@ -240,7 +244,7 @@ def main():
         r1 = ramps[i + 1] if i + 1 < len(ramps) else (t_end or math.inf)
         win = [e for e in gev if r0 <= e["_t"] < r1]
         entry = next((e for e in win if e.get("GUARDIAN_LEVEL") not in (None, "", "normal")), None)
-        act = next((e for e in win if e.get("GUARDIAN_ACTION")), None)
+        act = next((e for e in win if e.get("GUARDIAN_EVENT") == "action-applied"), None)
         if entry and act and act["_t"] >= entry["_t"]:
             reactions.append(act["_t"] - entry["_t"])
         if act:
@@ -249,6 +253,9 @@ def main():
                 leads.append(min(float(v) for v in until))
             except ValueError:
                 pass
+    first_act = next((e for e in gev if e.get("GUARDIAN_EVENT") == "action-applied"
+                      and t_start and e["_t"] >= t_start), None)
+    res["first_action_since_pressure_s"] = (first_act["_t"] - t_start) if first_act else None
     res["reaction_s"] = {"n": len(reactions), "p50": pct(reactions, 50), "p99": pct(reactions, 99),
                          "all": reactions}
     res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "all": leads}
@@ -276,7 +283,7 @@ def main():
         need(not kills, f"systemd-oomd killed {len(kills)}x: " + ", ".join(short(k['victim']) for k in kills))
         need(not kernel_oom, f"{len(kernel_oom)} kernel OOM kills")
         need(gev, "no guardian journal events (GUARDIAN_EVENT=)")
-        need(any(e.get("GUARDIAN_ACTION") for e in gev), "guardian took no action")
+        need(any(e.get("GUARDIAN_EVENT") == "action-applied" for e in gev), "guardian applied no action")
         need(res.get("segments", {}).get("last_30s", 0) > 0, "the Jellyfin stand-in stopped producing segments")
         over = [short(k) for k, v in maxfull.items() if v["over_limit"]]
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))

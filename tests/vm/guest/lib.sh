@@ -114,3 +114,96 @@ user_budget_mb() {
   fact user_memory_high_mb "$mb" >&2
   echo "$mb"
 }
+
+# --- the incident stand-in, shared by the scenarios --------------------------------------------
+# incident_start: Jellyfin in container.slice, warm-up, the user's budget; sets BUDGET_MB.
+incident_start() {
+  log "oomd watches: $(oomd_watched | tr '\n' ' ')"
+  start_jellyfin
+  log "warming up ${WARMUP_S:-20}s (transcodes running, segments appearing)"
+  sleep "${WARMUP_S:-20}"
+  fact mem_total_mb "$(mem_total_mb)"
+  fact mem_available_before_ramp_mb "$(mem_avail_mb)"
+  BUDGET_MB=$(user_budget_mb)
+}
+
+# ramp_desktop N: the "desktop" (two apps in app.slice) grows to DESKTOP_PCT of the user's
+# budget — together with Jellyfin, more than the budget.
+ramp_desktop() {
+  local browser_max mail_max
+  browser_max=$(( BUDGET_MB * ${DESKTOP_PCT:-100} * 6 / 1000 ))
+  mail_max=$(( BUDGET_MB * ${DESKTOP_PCT:-100} * 4 / 1000 ))
+  mark ramp_start
+  start_desktop "browser$1" 64 "${DESKTOP_STEP_MB:-24}" 1 "$browser_max"
+  start_desktop "mail$1" 32 "${DESKTOP_STEP_MB:-24}" 2 "$mail_max"
+}
+
+# relieve_desktop N: the user closes the desktop apps.
+relieve_desktop() {
+  kill_unit "desktop-browser$1.service"
+  kill_unit "desktop-mail$1.service"
+  uctl reset-failed >/dev/null 2>&1 || true
+  mark ramp_end
+}
+
+# check NAME PASS|FAIL DETAIL: a guest-side assertion for the analysis (checks.txt).
+check() {
+  echo "$1 $2 ${3:-}" >>"$OUT/checks.txt"
+  log "CHECK $1 $2 ${3:-}"
+}
+
+# The guardian user service (installed by early.sh when the run has a binary).
+start_guardian() {
+  [[ -x /usr/local/bin/guardian ]] || die "no guardian binary in the guest"
+  log "guardian: $(cat /etc/guardian-vm.env)"
+  if ! uctl start guardian.service; then
+    uctl status guardian.service --no-pager -l || true
+    die "guardian.service did not start (Type=notify: no READY=1?)"
+  fi
+  mark guardian_ready
+  log "guardian.service active: $(uctl show -p MainPID -p ActiveState guardian.service | tr '\n' ' ')"
+}
+
+# Snapshot of guardian's view for the record (as the test user, like the desktop user would).
+guardian_snapshot() {
+  u /usr/local/bin/guardian sample --json >"$OUT/guardian-sample-$1.json" 2>"$OUT/guardian-sample-$1.err" || true
+  u /usr/local/bin/guardian status >"$OUT/guardian-status-$1.txt" 2>&1 || true
+}
+
+# guardian events of one type since a realtime timestamp, as JSON lines (journal fields).
+guardian_events_since() {
+  journalctl -q --no-pager -o json --since "@${1%.*}" "GUARDIAN_EVENT=$2" 2>/dev/null || true
+}
+
+# wait_guardian_event SINCE EVENT TIMEOUT [JQ_FILTER] -> 0 once such an event was logged
+wait_guardian_event() {
+  local since=$1 ev=$2 deadline=$(( $(date +%s) + $3 )) filter=${4:-.}
+  while (( $(date +%s) < deadline )); do
+    if [[ -n $(guardian_events_since "$since" "$ev" | jq -c "select($filter)" 2>/dev/null) ]]; then
+      return 0
+    fi
+    sleep 2
+  done
+  return 1
+}
+
+# The low-priority service of the systemd/restore scenarios: a counter, visibly stopped when frozen.
+start_indexer() {
+  u systemd-run --user --quiet --unit=indexer --slice=background.slice \
+    --description="low-priority indexer stand-in" \
+    /bin/sh -c 'i=0; while :; do i=$((i+1)); echo "indexed $i"; sleep 1; done'
+}
+
+unit_prop() { uctl show -p "$2" --value "$1" 2>/dev/null; }
+
+# A policy for the scenario; SKIP (exit 0 with a SKIP check) when this guardian rejects it.
+use_policy() {
+  local p=$SHARE/guest/policies/$1
+  if ! out=$(/usr/local/bin/guardian check-policy "$p" 2>&1); then
+    echo "guardian check-policy rejects $1: $out" >"$OUT/skip.txt"
+    log "SKIP: this guardian does not accept $1: $out"
+    exit 0
+  fi
+  install -D -m644 "$p" "/etc/guardian/policies/$1"
+  printf 'GUARDIAN_ARGS=--policy /etc/guardian/policies/%s %s\n' "$1" "${GUARDIAN_EXTRA_ARGS:-}" >/etc/guardian-vm.env
+}
