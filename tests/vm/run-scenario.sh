@@ -7,7 +7,8 @@
 #   --guardian  the guardian binary to copy into the guest (e.g. build/guardian)
 #   --policies  policy dir to copy (default: the repo's policies/ if it has files)
 #   --set       scenario parameter, passed to the guest (see the scenario script's header)
-#   --timeout   hard limit for the whole VM run, host side (default: the scenario's "# timeout:")
+#   --timeout   the scenario's own time limit inside the guest (default: its "# timeout:" line);
+#               the host kills its qemu GUARDIAN_VM_BOOT_MARGIN (300) s after that
 #   --out       result dir (default tests/vm/out/NAME)
 # Results: OUT/{console.log,scenario.log,journal.json,journal.txt,journal.export,trace.csv,
 #          oomctl-*.txt,marks.csv,facts.env,system.txt,result.json,result.md}
@@ -80,7 +81,7 @@ chmod 1777 "$share/out"
 cp -r "$here/guest" "$share/guest"
 {
   echo "SCENARIO=$name"
-  echo "SCENARIO_TIMEOUT=$(( timeout_s - 90 ))"
+  echo "SCENARIO_TIMEOUT=$timeout_s"
   for kv in ${sets[@]+"${sets[@]}"}; do printf '%s=%q\n' "${kv%%=*}" "${kv#*=}"; done
 } >"$share/scenario.env"
 if [[ -n $guardian ]]; then
@@ -89,10 +90,11 @@ if [[ -n $guardian ]]; then
 fi
 [[ -n $policies ]] && cp -r "$policies" "$share/policies"
 
-log "scenario $name: image $image, ${mem} MiB, $smp vCPU (TCG), hard timeout ${timeout_s}s"
+hard_s=$(( timeout_s + ${GUARDIAN_VM_BOOT_MARGIN:-300} ))
+log "scenario $name: image $image, ${mem} MiB, $smp vCPU (TCG), hard timeout ${hard_s}s"
 start=$(date +%s)
 set +e
-timeout -s KILL "$timeout_s" qemu-system-x86_64 \
+timeout -s KILL "$hard_s" qemu-system-x86_64 \
   -name "guardian-vm-$name" \
   -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
   -nic none -display none -monitor none -no-reboot \
@@ -106,7 +108,7 @@ qemu_rc=$?
 set -e
 wall=$(( $(date +%s) - start ))
 if [[ $qemu_rc -eq 137 ]]; then
-  log "hard timeout: qemu killed after ${timeout_s}s"
+  log "hard timeout: qemu killed after ${hard_s}s"
 fi
 mv "$share/out/"* "$out/" 2>/dev/null || true
 rm -rf "$share"

@@ -7,6 +7,8 @@
   ffmpeg killed) it starts the next one with the then-current encoding options, as Jellyfin
   does: the options are re-read from $ENCODING_FILE (JSON: width, height, fps, preset, threads,
   crf) at every start, so an outside actor can downgrade transcodes.
+- Viewers come and go: $LOAD_FILE (JSON: streams, buffer_mb) is re-read every second; each
+  stream needs transcode buffers of buffer_mb, held and used by the server (Jellyfin's heavy-transcoding spike).
 - Logs one line per new HLS segment ("segment stream=I n=N file=…") so the harness can show
   the stand-in kept serving, and a "transcode start …" line per ffmpeg start.
 """
@@ -22,6 +24,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--heap-mb", type=int, default=96)
 ap.add_argument("--streams", type=int, default=2)
 ap.add_argument("--clip-seconds", type=int, default=60)
+ap.add_argument("--buffer-mb", type=int, default=16, help="transcode buffers per stream")
+ap.add_argument("--load-file", default=os.path.expanduser("~/.config/fake-jellyfin/load.json"),
+                help="JSON {streams, buffer_mb}: the viewers right now (re-read every second)")
 ap.add_argument("--workdir", default=os.path.expanduser("~/.cache/fake-jellyfin/transcodes"))
 ap.add_argument("--encoding-file",
                 default=os.environ.get("ENCODING_FILE",
@@ -70,32 +75,67 @@ def start(i, gen):
     return subprocess.Popen(cmd), d
 
 
-heap = bytearray(a.heap_mb << 20)
-heap[::4096] = b"\x01" * len(range(0, len(heap), 4096))
+def load():
+    """Active viewers and per-transcode buffer size, re-read every second from $LOAD_FILE."""
+    d = {"streams": a.streams, "buffer_mb": a.buffer_mb}
+    try:
+        with open(a.load_file) as f:
+            d.update(json.load(f))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        log(f"bad load file {a.load_file}: {e}")
+    return int(d["streams"]), int(d["buffer_mb"])
+
+
+def touch(buf, tick):
+    if buf:
+        buf[tick % 4096::4096] = b"\x02" * len(range(tick % 4096, len(buf), 4096))
+
+
+def new_buffer(mb):
+    b = bytearray(mb << 20)
+    b[::4096] = b"\x01" * len(range(0, len(b), 4096))
+    return b
+
+
+heap = new_buffer(a.heap_mb)
 log(f"fake-jellyfin: heap {a.heap_mb} MiB, {a.streams} streams, clip {a.clip_seconds}s, pid {os.getpid()}")
 
-procs, seen, gens, total = {}, {}, {}, 0
-for i in range(a.streams):
-    gens[i] = 1
-    procs[i] = start(i, 1)
-    seen[i] = set()
-tick = 0
+streams, total, tick = {}, 0, 0   # i -> dict(proc, dir, seen, gen)
+cache, cache_mb = None, 0          # transcode buffers: buffer_mb per active stream
 while True:
+    want, buffer_mb = load()
+    if want * buffer_mb != cache_mb:
+        cache, cache_mb = None, want * buffer_mb
+        cache = new_buffer(cache_mb)
+        log(f"transcode buffers: {cache_mb} MiB for {want} streams")
+    for i in range(want):
+        if i not in streams:
+            p, d = start(i, 1)
+            streams[i] = {"proc": p, "dir": d, "seen": set(), "gen": 1}
+            log(f"viewer {i} joined: {want} streams")
+    for i in [i for i in streams if i >= want]:
+        streams[i]["proc"].kill()
+        streams[i]["proc"].wait()
+        del streams[i]
+        log(f"viewer {i} left: {want} streams")
     time.sleep(1)
     tick += 1
-    heap[tick % 4096::4096] = b"\x02" * len(range(tick % 4096, len(heap), 4096))
-    for i, (p, d) in list(procs.items()):
+    touch(heap, tick)
+    touch(cache, tick)
+    for i, st in streams.items():
         try:
-            segs = [f for f in os.listdir(d) if f.endswith(".ts")]
+            segs = [f for f in os.listdir(st["dir"]) if f.endswith(".ts")]
         except OSError:
             segs = []
-        for f in sorted(set(segs) - seen[i], key=lambda s: int(s[3:-3])):
-            seen[i].add(f)
+        for f in sorted(set(segs) - st["seen"], key=lambda s: int(s[3:-3])):
+            st["seen"].add(f)
             total += 1
             log(f"segment stream={i} n={total} file={f}")
-        rc = p.poll()
+        rc = st["proc"].poll()
         if rc is not None:
-            log(f"transcode end stream={i} gen={gens[i]} rc={rc} segments={len(seen[i])}")
-            gens[i] += 1
-            seen[i] = set()
-            procs[i] = start(i, gens[i])
+            log(f"transcode end stream={i} gen={st['gen']} rc={rc} segments={len(st['seen'])}")
+            st["gen"] += 1
+            st["seen"] = set()
+            st["proc"], st["dir"] = start(i, st["gen"])

@@ -47,7 +47,7 @@ mem_avail_mb() { awk '/^MemAvailable:/ {print int($2/1024)}' /proc/meminfo; }
 # The incident's "Jellyfin": fake-jellyfin.py with real ffmpeg transcodes, in container.slice,
 # with the seed's MemoryHigh/MemoryMax scaled to the VM and Restart=always as in the incident.
 start_jellyfin() {
-  local args=(--heap-mb "${JF_HEAP_MB:-96}" --streams "${JF_STREAMS:-2}" --clip-seconds "${JF_CLIP_SECONDS:-60}")
+  local args=(--heap-mb "${JF_HEAP_MB:-96}" --clip-seconds "${JF_CLIP_SECONDS:-60}")
   local props=(-p Restart=always -p RestartSec=2)
   [[ -n ${JF_MEMORY_HIGH:-} ]] && props+=(-p "MemoryHigh=$JF_MEMORY_HIGH")
   [[ -n ${JF_MEMORY_MAX:-} ]] && props+=(-p "MemoryMax=$JF_MEMORY_MAX")
@@ -102,44 +102,66 @@ segments_since() {
     | grep -c '^segment ' || true
 }
 
-# The test user's memory budget: MemoryHigh on user@UID.service, USER_HIGH_PCT of RAM.
-# Stands in for "RAM + swap exhausted" on the incident machine: without swap in the guest, plain
-# RAM exhaustion brings the kernel OOM killer within seconds (measured: the desktop stand-in was
-# OOM-killed with system some avg10 at 18%), whereas memory.high reclaims and throttles — the
-# sustained stall that systemd-oomd acts on. Set at runtime (no daemon-reload of anything).
-user_budget_mb() {
-  local pct=${USER_HIGH_PCT:-60} mb
+# Optional: a memory budget for the whole user, MemoryHigh on user@UID.service = USER_HIGH_PCT
+# of RAM (0 = none, the default). Set at runtime (no daemon-reload of anything).
+user_budget() {
+  local pct=${USER_HIGH_PCT:-0} mb
+  ((pct > 0)) || return 0
   mb=$(( $(mem_total_mb) * pct / 100 ))
-  systemctl set-property --runtime "user@$TEST_UID.service" "MemoryHigh=${mb}M" >&2
-  fact user_memory_high_mb "$mb" >&2
-  echo "$mb"
+  systemctl set-property --runtime "user@$TEST_UID.service" "MemoryHigh=${mb}M"
+  fact user_memory_high_mb "$mb"
+}
+
+# container.slice with the limits of the seed's "Option 4", scaled to the VM. Started before
+# Jellyfin so the limits are there from the first byte (set-property: no reload).
+container_slice() {
+  uctl start container.slice
+  uctl set-property --runtime container.slice "MemoryHigh=${CONTAINER_HIGH:-320M}" \
+    "MemoryMax=${CONTAINER_MAX:-640M}"
+  fact container_memory_high "$(uctl show -p MemoryHigh --value container.slice)"
+  fact container_memory_max "$(uctl show -p MemoryMax --value container.slice)"
+}
+
+# Viewers of the Jellyfin stand-in (re-read by it every second).
+viewers() {
+  u mkdir -p /home/$TEST_USER/.config/fake-jellyfin
+  echo "{\"streams\": $1, \"buffer_mb\": $2}" | u tee /home/$TEST_USER/.config/fake-jellyfin/load.json.new >/dev/null
+  u mv /home/$TEST_USER/.config/fake-jellyfin/load.json.new /home/$TEST_USER/.config/fake-jellyfin/load.json
+  log "viewers: $1 streams, transcode buffers ${2} MiB each"
 }
 
 # --- the incident stand-in, shared by the scenarios --------------------------------------------
-# incident_start: Jellyfin in container.slice, warm-up, the user's budget; sets BUDGET_MB.
+# incident_start: container.slice with its limits, Jellyfin in it, warm-up; sets AVAIL_MB.
 incident_start() {
   log "oomd watches: $(oomd_watched | tr '\n' ' ')"
+  user_budget
+  container_slice
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
   start_jellyfin
   log "warming up ${WARMUP_S:-20}s (transcodes running, segments appearing)"
   sleep "${WARMUP_S:-20}"
   fact mem_total_mb "$(mem_total_mb)"
-  fact mem_available_before_ramp_mb "$(mem_avail_mb)"
-  BUDGET_MB=$(user_budget_mb)
+  AVAIL_MB=$(mem_avail_mb)
+  fact mem_available_before_ramp_mb "$AVAIL_MB"
 }
 
-# ramp_desktop N: the "desktop" (two apps in app.slice) grows to DESKTOP_PCT of the user's
-# budget — together with Jellyfin, more than the budget.
-ramp_desktop() {
+# ramp N: the incident's moment. The "desktop" (two apps in app.slice) grows to DESKTOP_PCT of
+# the memory that was available, and a third viewer makes Jellyfin transcode one more stream with
+# bigger buffers (the seed: "heavy transcoding, 2-3 streams, can spike"), which takes
+# container.slice over its MemoryHigh.
+ramp() {
   local browser_max mail_max
-  browser_max=$(( BUDGET_MB * ${DESKTOP_PCT:-100} * 6 / 1000 ))
-  mail_max=$(( BUDGET_MB * ${DESKTOP_PCT:-100} * 4 / 1000 ))
+  browser_max=$(( AVAIL_MB * ${DESKTOP_PCT:-60} * 6 / 1000 ))
+  mail_max=$(( AVAIL_MB * ${DESKTOP_PCT:-60} * 4 / 1000 ))
   mark ramp_start
   start_desktop "browser$1" 64 "${DESKTOP_STEP_MB:-24}" 1 "$browser_max"
   start_desktop "mail$1" 32 "${DESKTOP_STEP_MB:-24}" 2 "$mail_max"
+  viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-64}"
 }
 
-# relieve_desktop N: the user closes the desktop apps.
-relieve_desktop() {
+# relieve N: the extra viewer leaves, the user closes the desktop apps.
+relieve() {
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
   kill_unit "desktop-browser$1.service"
   kill_unit "desktop-mail$1.service"
   uctl reset-failed >/dev/null 2>&1 || true

@@ -1,18 +1,19 @@
 #!/bin/bash
 # baseline: the incident stand-in with no guardian. Expect systemd-oomd to kill a cgroup.
-# timeout: 720
+# timeout: 540
 # A "Jellyfin" (real ffmpeg HLS transcodes) runs in container.slice; "desktop" apps in app.slice
-# grow until the user's memory budget is overcommitted; oomd (Fedora profile: every user slice at
+# grow while a third viewer takes container.slice over its MemoryHigh; oomd (Fedora profile: every user slice at
 # 80% full avg10 for the configured duration, 20 s) kills. Analysed on the host (analyze.py).
-# Parameters (--set): WARMUP_S, USER_HIGH_PCT, DESKTOP_PCT, DESKTOP_STEP_MB, JF_HEAP_MB,
-# JF_STREAMS, JF_MEMORY_HIGH, JF_MEMORY_MAX, OOMD_DURATION, BASELINE_MAX_WAIT_S, AFTERMATH_S.
+# Parameters (--set): WARMUP_S, CONTAINER_HIGH (320M), CONTAINER_MAX (640M), DESKTOP_PCT (60),
+# DESKTOP_STEP_MB, JF_HEAP_MB, JF_STREAMS, JF_BUFFER_MB, SPIKE_STREAMS (3), SPIKE_BUFFER_MB (64),
+# USER_HIGH_PCT (0: off), OOMD_DURATION, BASELINE_MAX_WAIT_S (360), AFTERMATH_S.
 set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
 
 incident_start
 ramp_real=$(date +%s)
-ramp_desktop 1
+ramp 1
 mark pressure_start
 if wait_oomd_kill "$ramp_real" "${BASELINE_MAX_WAIT_S:-360}"; then
   mark oomd_kill_seen

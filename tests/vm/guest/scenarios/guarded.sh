@@ -19,13 +19,13 @@ mark pressure_start
 for ((r = 1; r <= ${RAMPS:-2}; r++)); do
   log "ramp $r of ${RAMPS:-2}"
   ramp_real=$(date +%s)
-  ramp_desktop "$r"
-  # the desktop grows for about BUDGET/STEP seconds, then holds at its peak
-  sleep $(( BUDGET_MB / ${DESKTOP_STEP_MB:-24} + ${HOLD_S:-60} ))
+  ramp "$r"
+  # the desktop grows for about RAMP_S seconds, then holds at its peak
+  sleep $(( ${RAMP_S:-40} + ${HOLD_S:-60} ))
   guardian_snapshot "peak$r"
   n=$(oomd_kills_since "$ramp_real" | wc -l)
   log "ramp $r: $n oomd kills, $(segments_since "$ramp_real") segments"
-  relieve_desktop "$r"
+  relieve "$r"
   sleep "${COOLDOWN_S:-45}"
 done
 guardian_snapshot end

@@ -15,15 +15,13 @@ use_policy restore.toml
 start_indexer
 start_guardian
 t0=$(date +%s)
-start_jellyfin
-sleep 5
+WARMUP_S=${WARMUP_S:-10} incident_start
 high_before=$(unit_prop container.slice MemoryHigh)
 frz_before=$(unit_prop indexer.service FreezerState)
 log "before: container.slice MemoryHigh=$high_before, indexer FreezerState=$frz_before"
 
 mark pressure_start
-BUDGET_MB=$(user_budget_mb)
-ramp_desktop 1
+ramp 1
 if ! wait_guardian_event "$t0" action-applied 240 '.GUARDIAN_ACTION=="slice.set-memory-high"'; then
   check actions_applied FAIL "no action-applied slice.set-memory-high within 240 s of pressure"
   stop_workload; mark workload_stopped; exit 0
@@ -56,7 +54,7 @@ else
   check changes_survive_sigkill FAIL "MemoryHigh=$high_k indexer $frz_k right after SIGKILL (expected unchanged)"
 fi
 
-relieve_desktop 1
+relieve 1
 log "pressure relieved; waiting ${SETTLE_S:-30}s before restarting guardian"
 sleep "${SETTLE_S:-30}"
 uctl reset-failed guardian.service >/dev/null 2>&1 || true

@@ -22,8 +22,7 @@ else
   check status_over_session_bus FAIL "exit $?: $(head -c 200 "$OUT/guardian-status.txt" | tr '\n' ' ')"
 fi
 
-start_jellyfin
-sleep 5
+WARMUP_S=${WARMUP_S:-10} incident_start
 guardian_snapshot idle
 limit=$(jq -r '.cgroups[] | select(.unit=="app.slice") | .oomd.limit_percent // empty' \
   "$OUT/guardian-sample-idle.json" 2>/dev/null || true)
@@ -38,8 +37,7 @@ frz_before=$(unit_prop indexer.service FreezerState)
 log "before: container.slice MemoryHigh=$high_before, indexer FreezerState=$frz_before"
 
 mark pressure_start
-BUDGET_MB=$(user_budget_mb)
-ramp_desktop 1
+ramp 1
 if wait_guardian_event "$t0" action-applied 240 '.GUARDIAN_ACTION=="unit.freeze"'; then
   sleep 3
   frz=$(unit_prop indexer.service FreezerState)
@@ -52,7 +50,7 @@ else
   check freeze_applied FAIL "no action-applied unit.freeze event within 240 s of pressure"
 fi
 guardian_snapshot peak
-relieve_desktop 1
+relieve 1
 mark relieved
 if wait_guardian_event "$t0" level-changed 180 '.GUARDIAN_LEVEL=="normal"'; then
   sleep 3
