@@ -177,6 +177,9 @@ check() {
 # The guardian user service (installed by early.sh when the run has a binary).
 start_guardian() {
   [[ -x /usr/local/bin/guardian ]] || die "no guardian binary in the guest"
+  local missing
+  missing=$(ldd /usr/local/bin/guardian 2>&1 | awk '/not found/ {print $1}' | tr '\n' ' ')
+  [[ -z $missing ]] || die "guardian needs libraries the image lacks: $missing(add their packages to tests/vm/build-image.sh)"
   log "guardian: $(cat /etc/guardian-vm.env)"
   if ! uctl start guardian.service; then
     uctl status guardian.service --no-pager -l || true

@@ -16,12 +16,11 @@ finish() {
   log "collecting"
   [[ -n ${trace_pid:-} ]] && kill "$trace_pid" 2>/dev/null
   [[ -n ${oomctl_pid:-} ]] && kill "$oomctl_pid" 2>/dev/null
-  wait 2>/dev/null
-  oomctl dump >"$OUT/oomctl-after.txt" 2>&1
-  u journalctl --user --no-pager -o short-precise >"$OUT/journal-user-view.txt" 2>&1
-  journalctl --no-pager -o json >"$OUT/journal.json" 2>/dev/null
-  journalctl --no-pager -o short-precise >"$OUT/journal.txt" 2>/dev/null
-  journalctl --no-pager -o export >"$OUT/journal.export" 2>/dev/null
+  # Every step bounded: a hung collector must not keep the VM up until the host's hard timeout.
+  timeout 180 journalctl --no-pager -o json >"$OUT/journal.json" 2>"$OUT/journalctl.err"
+  timeout 120 journalctl --no-pager -o short-precise >"$OUT/journal.txt" 2>>"$OUT/journalctl.err"
+  timeout 120 journalctl --no-pager -o export >"$OUT/journal.export" 2>>"$OUT/journalctl.err"
+  timeout 30 oomctl dump >"$OUT/oomctl-after.txt" 2>&1
   log "done; powering off"
   sync
   systemctl poweroff --no-block
