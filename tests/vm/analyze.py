@@ -222,8 +222,11 @@ def main():
         }
 
     # the Jellyfin stand-in: did it keep serving?
-    segs = [e["_t"] for e in journal
+    # a segment's time is its file's mtime (the logger may itself be stalled), else the entry's
+    segs = [float(re.search(r"mtime=([\d.]+)", e["MESSAGE"]).group(1)) if "mtime=" in e["MESSAGE"] else e["_t"]
+            for e in journal
             if e.get("_SYSTEMD_USER_UNIT") == "jellyfin.service" and e["MESSAGE"].startswith("segment ")]
+    segs.sort()
     if t_start and t_end:
         during = [t for t in segs if t_start <= t <= t_end]
         pts = [t_start] + during + [t_end]

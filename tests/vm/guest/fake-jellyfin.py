@@ -33,7 +33,7 @@ ap.add_argument("--encoding-file",
                                        os.path.expanduser("~/.config/fake-jellyfin/encoding.json")))
 a = ap.parse_args()
 
-DEFAULTS = {"width": 640, "height": 360, "fps": 24, "preset": "veryfast", "threads": 1, "crf": 23}
+DEFAULTS = {"width": 320, "height": 180, "fps": 12, "preset": "veryfast", "threads": 1, "crf": 23}
 
 
 def log(msg):
@@ -64,10 +64,10 @@ def start(i, gen):
            "-map", "0:0", "-map", "1:0",
            "-codec:v:0", "libx264", "-preset", str(o["preset"]), "-crf", str(o["crf"]),
            "-maxrate", "2000000", "-bufsize", "4000000", "-profile:v:0", "high",
-           "-threads", str(o["threads"]), "-g", str(o["fps"] * 3), "-keyint_min", str(o["fps"] * 3),
+           "-threads", str(o["threads"]), "-g", str(o["fps"] * 2), "-keyint_min", str(o["fps"] * 2),
            "-sc_threshold:v:0", "0", "-codec:a:0", "aac", "-ac", "2", "-ab", "128000",
            "-max_muxing_queue_size", "2048", "-f", "hls", "-max_delay", "5000000",
-           "-hls_time", "3", "-hls_segment_type", "mpegts", "-start_number", "0",
+           "-hls_time", "2", "-hls_segment_type", "mpegts", "-start_number", "0",
            "-hls_segment_filename", os.path.join(d, "seg%d.ts"),
            "-hls_playlist_type", "vod", "-hls_list_size", "0", "-y", os.path.join(d, "main.m3u8")]
     log(f"transcode start stream={i} gen={gen} {o['width']}x{o['height']}@{o['fps']} "
@@ -132,7 +132,11 @@ while True:
         for f in sorted(set(segs) - st["seen"], key=lambda s: int(s[3:-3])):
             st["seen"].add(f)
             total += 1
-            log(f"segment stream={i} n={total} file={f}")
+            try:
+                mtime = os.stat(os.path.join(st["dir"], f)).st_mtime
+            except OSError:
+                mtime = time.time()
+            log(f"segment stream={i} n={total} file={f} mtime={mtime:.3f}")
         rc = st["proc"].poll()
         if rc is not None:
             log(f"transcode end stream={i} gen={st['gen']} rc={rc} segments={len(st['seen'])}")

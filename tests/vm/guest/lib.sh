@@ -156,7 +156,7 @@ ramp() {
   mark ramp_start
   start_desktop "browser$1" 64 "${DESKTOP_STEP_MB:-24}" 1 "$browser_max"
   start_desktop "mail$1" 32 "${DESKTOP_STEP_MB:-24}" 2 "$mail_max"
-  viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-64}"
+  viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-80}"
 }
 
 # relieve N: the extra viewer leaves, the user closes the desktop apps.

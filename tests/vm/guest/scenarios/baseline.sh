@@ -5,7 +5,7 @@
 # grow while a third viewer takes container.slice over its MemoryHigh; oomd (Fedora profile: every user slice at
 # 80% full avg10 for the configured duration, 20 s) kills. Analysed on the host (analyze.py).
 # Parameters (--set): WARMUP_S, CONTAINER_HIGH (320M), CONTAINER_MAX (640M), DESKTOP_PCT (60),
-# DESKTOP_STEP_MB, JF_HEAP_MB, JF_STREAMS, JF_BUFFER_MB, SPIKE_STREAMS (3), SPIKE_BUFFER_MB (64),
+# DESKTOP_STEP_MB, JF_HEAP_MB, JF_STREAMS, JF_BUFFER_MB, SPIKE_STREAMS (3), SPIKE_BUFFER_MB (80),
 # USER_HIGH_PCT (0: off), OOMD_DURATION, BASELINE_MAX_WAIT_S (360), AFTERMATH_S.
 set -euo pipefail
 # shellcheck source=../lib.sh
