@@ -202,7 +202,7 @@ def main():
         s = [x for x in trace.get(cg, []) if not math.isnan(x[1])]
         if s:
             mx = max(s, key=lambda x: x[1])
-            maxfull[cg] = {"max_full_avg10": mx[1], "at_s": (mx[0] - t_start) if t_start else None,
+            maxfull[cg] = {"max_full_avg10": mx[1], "at_s": (mx[0] - t_start) if (t_start and mx[1] > 0) else None,
                            "limit": lim, "over_limit": lim is not None and mx[1] > lim}
     res["max_full_avg10"] = {short(k): v for k, v in maxfull.items()}
 
@@ -233,6 +233,10 @@ def main():
         res["segments"] = {"during_pressure": len(during),
                            "max_gap_s": max(b - a for a, b in zip(pts, pts[1:])),
                            "last_30s": sum(1 for t in during if t >= t_end - 30)}
+        # per pressure ramp: segments in its last 30 s (the stand-in still serving at the peak)
+        ends = sorted(marks.get("ramp_end", []))
+        res["segments"]["per_ramp_last_30s"] = [
+            sum(1 for t in segs if r1 - 30 <= t <= r1) for r1 in ends]
     res["jellyfin_restarts"] = sum(1 for e in journal if e.get("_SYSTEMD_USER_UNIT") == "jellyfin.service"
                                    and e["MESSAGE"].startswith("fake-jellyfin: heap")) - 1
 
@@ -287,7 +291,10 @@ def main():
         need(not kernel_oom, f"{len(kernel_oom)} kernel OOM kills")
         need(gev, "no guardian journal events (GUARDIAN_EVENT=)")
         need(any(e.get("GUARDIAN_EVENT") == "action-applied" for e in gev), "guardian applied no action")
-        need(res.get("segments", {}).get("last_30s", 0) > 0, "the Jellyfin stand-in stopped producing segments")
+        per_ramp = res.get("segments", {}).get("per_ramp_last_30s") or [res.get("segments", {}).get("last_30s", 0)]
+        need(all(n > 0 for n in per_ramp),
+             f"the Jellyfin stand-in produced no segment in the last 30 s of a pressure ramp ({per_ramp})")
+        need(res["jellyfin_restarts"] == 0, f"jellyfin.service restarted {res['jellyfin_restarts']}x")
         over = [short(k) for k, v in maxfull.items() if v["over_limit"]]
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))
     for c in checks:

@@ -6,7 +6,7 @@
   Jellyfin builds) of a generated clip (lavfi testsrc2). When a transcode ends (clip done, or
   ffmpeg killed) it starts the next one with the then-current encoding options, as Jellyfin
   does: the options are re-read from $ENCODING_FILE (JSON: width, height, fps, preset, threads,
-  crf) at every start, so an outside actor can downgrade transcodes.
+  crf, audio) at every start, so an outside actor can downgrade transcodes.
 - Viewers come and go: $LOAD_FILE (JSON: streams, buffer_mb) is re-read every second; each
   stream needs transcode buffers of buffer_mb, held and used by the server (Jellyfin's heavy-transcoding spike).
 - Logs one line per new HLS segment ("segment stream=I n=N file=…") so the harness can show
@@ -33,7 +33,10 @@ ap.add_argument("--encoding-file",
                                        os.path.expanduser("~/.config/fake-jellyfin/encoding.json")))
 a = ap.parse_args()
 
-DEFAULTS = {"width": 320, "height": 180, "fps": 12, "preset": "veryfast", "threads": 1, "crf": 23}
+# Sized for TCG: audio off by default — the AAC encoder is float code, and qemu's software
+# floating point made it cost more than the video (no segment in 2 minutes with AAC at 640x360).
+DEFAULTS = {"width": 320, "height": 180, "fps": 12, "preset": "veryfast", "threads": 1, "crf": 23,
+            "audio": "none"}
 
 
 def log(msg):
@@ -58,14 +61,16 @@ def start(i, gen):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     src = (f"testsrc2=size={o['width']}x{o['height']}:rate={o['fps']}:duration={a.clip_seconds}")
+    audio_in, audio_out = [], ["-an"]
+    if o["audio"] == "aac":
+        audio_in = ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={a.clip_seconds}"]
+        audio_out = ["-map", "1:0", "-codec:a:0", "aac", "-ac", "2", "-ab", "128000"]
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-           "-f", "lavfi", "-i", src,
-           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={a.clip_seconds}",
-           "-map", "0:0", "-map", "1:0",
+           "-f", "lavfi", "-i", src] + audio_in + ["-map", "0:0"] + audio_out + [
            "-codec:v:0", "libx264", "-preset", str(o["preset"]), "-crf", str(o["crf"]),
            "-maxrate", "2000000", "-bufsize", "4000000", "-profile:v:0", "high",
            "-threads", str(o["threads"]), "-g", str(o["fps"] * 2), "-keyint_min", str(o["fps"] * 2),
-           "-sc_threshold:v:0", "0", "-codec:a:0", "aac", "-ac", "2", "-ab", "128000",
+           "-sc_threshold:v:0", "0",
            "-max_muxing_queue_size", "2048", "-f", "hls", "-max_delay", "5000000",
            "-hls_time", "2", "-hls_segment_type", "mpegts", "-start_number", "0",
            "-hls_segment_filename", os.path.join(d, "seg%d.ts"),
