@@ -18,6 +18,13 @@ ap.add_argument("--wall", type=int)
 ap.add_argument("dirs", nargs="+")
 a = ap.parse_args()
 
+def mib(v):
+    try:
+        return f"{int(v) >> 20} MiB"
+    except (TypeError, ValueError):
+        return str(v or "?")
+
+
 results = []
 for d in a.dirs:
     p = os.path.join(d, "result.json")
@@ -31,7 +38,10 @@ print("# VM test bed summary\n")
 facts = next((r.get("facts") for r in results if r.get("facts")), {}) or {}
 print(f"qemu TCG, 2 vCPU, 2 GiB, no swap; Debian 12 (systemd 252) with Fedora's oomd profile "
       f"(every user slice 80% full avg10, duration {next((r.get('oomd_duration_s') for r in results if r.get('oomd_duration_s')), '?')} s). "
-      f"User budget: MemoryHigh on user@1000.service = {facts.get('user_memory_high_mb', '?')} MiB. "
+      f"container.slice MemoryHigh {mib(facts.get('container_memory_high'))} / MemoryMax "
+      f"{mib(facts.get('container_memory_max'))}"
+      + (f"; MemoryHigh on user@1000.service {facts['user_memory_high_mb']} MiB" if facts.get('user_memory_high_mb') else "")
+      + ". "
       f"Image {facts.get('image', '?')} (built in {facts.get('image_build_seconds', '?')} s).\n")
 print(TABLE_HEADER)
 for r in results:
@@ -42,11 +52,17 @@ base = [r for r in results if r.get("scenario") == "baseline" and r.get("first_k
 if base:
     kills = [r["first_kill"]["since_pressure_start_s"] for r in base if r["first_kill"].get("since_pressure_start_s")]
     onset = [r["first_kill"]["stall_onset_to_kill_s"] for r in base if r["first_kill"].get("stall_onset_to_kill_s")]
+    over = [r["first_kill"]["over_limit_to_kill_s"] for r in base if r["first_kill"].get("over_limit_to_kill_s")]
+    boots = [float(r["facts"]["userspace_ready_uptime_s"]) for r in results
+             if r.get("facts", {}).get("userspace_ready_uptime_s")]
     victims = sorted({r["first_kill"]["victim"].split("/")[-1] for r in base})
     print(f"- baseline: oomd killed in {len(base)} of {sum(1 for r in results if r.get('scenario') == 'baseline')} runs "
           f"(victims: {', '.join(victims)}); pressure start → kill "
           + ", ".join(f"{x:.0f} s" for x in kills)
-          + (f"; stall onset → kill " + ", ".join(f"{x:.0f} s" for x in onset) if onset else ""))
+          + (f"; stall onset → kill " + ", ".join(f"{x:.0f} s" for x in onset) if onset else "")
+          + (f"; full avg10 first over the limit → kill " + ", ".join(f"{x:.0f} s" for x in over) if over else ""))
+    if boots:
+        print(f"- boot to the scenario runner (guest uptime): " + ", ".join(f"{x:.0f} s" for x in boots))
     for r in base:
         print(f"  - `{r['first_kill']['line']}`")
     if kills:
