@@ -46,6 +46,12 @@ log "runner started at uptime ${up}s"
 
 wait_user_manager
 log "user manager of $TEST_USER is up"
+# How fast is a software transcode here? (4 s of the stand-in's video, once, for the record)
+probe_start=$(date +%s.%N)
+u timeout 90 ffmpeg -hide_banner -nostdin -benchmark -f lavfi -i testsrc2=size=320x180:rate=12:duration=4 \
+  -c:v libx264 -preset veryfast -threads 1 -f null - >"$OUT/ffmpeg-probe.txt" 2>&1
+echo "ffmpeg_probe_rc=$? ffmpeg_probe_wall_s=$(awk "BEGIN {print $(date +%s.%N) - $probe_start}")" >>"$OUT/ffmpeg-probe.txt"
+log "ffmpeg probe: $(grep -o 'speed=[^ ]*' "$OUT/ffmpeg-probe.txt" | tail -1)"
 # The user slices must exist (and be reported to oomd) before the dump: start nothing yet.
 oomctl dump >"$OUT/oomctl-before.txt" 2>&1
 
