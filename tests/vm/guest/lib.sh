@@ -137,9 +137,17 @@ incident_start() {
   user_budget
   container_slice
   viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
+  local t_jf
+  t_jf=$(date +%s)
   start_jellyfin
-  log "warming up ${WARMUP_S:-20}s (transcodes running, segments appearing)"
-  sleep "${WARMUP_S:-20}"
+  # Under TCG an ffmpeg start alone takes ~20 s (measured by the probe in ffmpeg-probe.txt):
+  # wait until segments flow, so the pressure hits a Jellyfin that is serving.
+  local deadline=$(( t_jf + ${WARMUP_MAX_S:-240} ))
+  while (( $(segments_since "$t_jf") < ${WARMUP_SEGMENTS:-3} && $(date +%s) < deadline )); do sleep 3; done
+  fact warmup_segments "$(segments_since "$t_jf")"
+  fact warmup_wait_s "$(( $(date +%s) - t_jf ))"
+  log "Jellyfin serving; warming up ${WARMUP_S:-10}s more"
+  sleep "${WARMUP_S:-10}"
   fact mem_total_mb "$(mem_total_mb)"
   AVAIL_MB=$(mem_avail_mb)
   fact mem_available_before_ramp_mb "$AVAIL_MB"
