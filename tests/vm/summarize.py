@@ -61,10 +61,10 @@ if base:
           + ", ".join(f"{x:.0f} s" for x in kills)
           + (f"; stall onset → kill " + ", ".join(f"{x:.0f} s" for x in onset) if onset else "")
           + (f"; full avg10 first over the limit → kill " + ", ".join(f"{x:.0f} s" for x in over) if over else ""))
-    if boots:
-        print(f"- boot to the scenario runner (guest uptime): " + ", ".join(f"{x:.0f} s" for x in boots))
     for r in base:
         print(f"  - `{r['first_kill']['line']}`")
+    if boots:
+        print(f"- boot to the scenario runner (guest uptime): " + ", ".join(f"{x:.0f} s" for x in boots))
     if kills:
         ref = statistics.median(kills)
         for r in results:

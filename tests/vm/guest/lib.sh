@@ -98,7 +98,8 @@ oomd_watched() { oomctl dump 2>/dev/null | sed -n 's/^[[:space:]]*Path: //p' | s
 
 # Segments the Jellyfin stand-in produced since a realtime timestamp.
 segments_since() {
-  journalctl -q --no-pager --user-unit=jellyfin.service --since "@${1%.*}" -o cat 2>/dev/null \
+  # (not --user-unit: as root that also matches _UID=0 and finds nothing)
+  journalctl -q --no-pager _SYSTEMD_USER_UNIT=jellyfin.service --since "@${1%.*}" -o cat 2>/dev/null \
     | grep -c '^segment ' || true
 }
 
