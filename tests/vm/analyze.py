@@ -216,6 +216,7 @@ def main():
         res["first_kill"] = {
             "victim": k["victim"], "monitored": k["monitored"], "line": k["line"],
             "since_pressure_start_s": (k["t"] - t_start) if t_start else None,
+            "since_ramp_start_s": (k["t"] - marks["ramp_start"][0]) if marks.get("ramp_start") else None,
             "stall_onset_to_kill_s": (k["t"] - onset) if onset else None,
             "over_limit_to_kill_s": (k["t"] - over) if over else None,
             "manager_entry": next((m for m in manager if m["t"] >= k["t"] - 1), None),
@@ -263,6 +264,8 @@ def main():
     first_act = next((e for e in gev if e.get("GUARDIAN_EVENT") == "action-applied"
                       and t_start and e["_t"] >= t_start), None)
     res["first_action_since_pressure_s"] = (first_act["_t"] - t_start) if first_act else None
+    r0 = min(marks.get("ramp_start", [0])) or None
+    res["first_action_since_ramp_s"] = (first_act["_t"] - r0) if (first_act and r0) else None
     res["reaction_s"] = {"n": len(reactions), "p50": pct(reactions, 50), "p99": pct(reactions, 99),
                          "all": reactions}
     res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "all": leads}

@@ -30,6 +30,7 @@ for d in a.dirs:
     p = os.path.join(d, "result.json")
     if os.path.exists(p):
         results.append(json.load(open(p)))
+        results[-1]["_dir"] = d
     else:
         results.append({"scenario": os.path.basename(d), "verdict": "FAIL", "reason": "no result.json",
                         "table_row": f"| {os.path.basename(d)} | FAIL (no result.json) | – | – | – | – | – | – | – | – |"})
@@ -50,14 +51,14 @@ print()
 
 base = [r for r in results if r.get("scenario") == "baseline" and r.get("first_kill")]
 if base:
-    kills = [r["first_kill"]["since_pressure_start_s"] for r in base if r["first_kill"].get("since_pressure_start_s")]
+    kills = [r["first_kill"]["since_ramp_start_s"] for r in base if r["first_kill"].get("since_ramp_start_s")]
     onset = [r["first_kill"]["stall_onset_to_kill_s"] for r in base if r["first_kill"].get("stall_onset_to_kill_s")]
     over = [r["first_kill"]["over_limit_to_kill_s"] for r in base if r["first_kill"].get("over_limit_to_kill_s")]
     boots = [float(r["facts"]["userspace_ready_uptime_s"]) for r in results
              if r.get("facts", {}).get("userspace_ready_uptime_s")]
     victims = sorted({r["first_kill"]["victim"].split("/")[-1] for r in base})
     print(f"- baseline: oomd killed in {len(base)} of {sum(1 for r in results if r.get('scenario') == 'baseline')} runs "
-          f"(victims: {', '.join(victims)}); pressure start → kill "
+          f"(victims: {', '.join(victims)}); ramp start → kill "
           + ", ".join(f"{x:.0f} s" for x in kills)
           + (f"; stall onset → kill " + ", ".join(f"{x:.0f} s" for x in onset) if onset else "")
           + (f"; full avg10 first over the limit → kill " + ", ".join(f"{x:.0f} s" for x in over) if over else ""))
@@ -73,11 +74,11 @@ if base:
             ev = [e for e in r.get("guardian_events", []) if e.get("event") == "action-applied"]
             t0 = None
             # first action relative to the first ramp, from the run's own marks
-            if ev and r.get("first_action_since_pressure_s") is not None:
-                t0 = r["first_action_since_pressure_s"]
+            if ev and r.get("first_action_since_ramp_s") is not None:
+                t0 = r["first_action_since_ramp_s"]
             if t0 is not None:
-                print(f"- guarded: first action {t0:.1f} s after pressure start; baseline's median kill at "
-                      f"{ref:.0f} s → lead ≈ {ref - t0:.0f} s over oomd's kill")
+                print(f"- {os.path.basename(r.get('_dir', 'guarded'))}: first action {t0:.1f} s after the first ramp started; "
+                      f"baseline's median kill came {ref:.0f} s after its ramp started → lead ≈ {ref - t0:.0f} s over oomd's kill")
 fails = [r for r in results if r.get("verdict") == "FAIL"]
 for r in fails:
     print(f"- {r['scenario']} FAIL: {r.get('reason', '')}")
