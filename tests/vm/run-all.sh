@@ -31,7 +31,7 @@ for s in "${scenarios[@]}"; do
   for ((i = 1; i <= repeat; i++)); do
     d=$here/out/$s
     ((repeat > 1)) && d=$here/out/$s-$i
-    echo "=== $s${repeat:+ (run $i of $repeat)}" >&2
+    if ((repeat > 1)); then echo "=== $s (run $i of $repeat)" >&2; else echo "=== $s" >&2; fi
     rc=0
     "$here/run-scenario.sh" "$s" --out "$d" ${pass_args[@]+"${pass_args[@]}"} || rc=$?
     ((rc == 2)) && { echo "run-all: harness error in $s" >&2; exit 2; }
