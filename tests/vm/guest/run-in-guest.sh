@@ -1,0 +1,78 @@
+#!/bin/bash
+# Scenario runner inside the VM (guardian-vm-scenario.service, after boot): starts the pressure
+# trace and oomctl sampling, runs guest/scenarios/$SCENARIO.sh, exports the journal and the
+# dumps into the share's out/ and powers the VM off — whatever happened.
+set -uo pipefail
+SHARE=/mnt/share
+OUT=$SHARE/out
+mkdir -p "$OUT"
+# shellcheck source=/dev/null
+. "$SHARE/scenario.env"
+# shellcheck source=lib.sh
+. "$SHARE/guest/lib.sh"
+export SHARE OUT SCENARIO
+
+finish() {
+  log "collecting"
+  [[ -n ${trace_pid:-} ]] && kill "$trace_pid" 2>/dev/null
+  [[ -n ${oomctl_pid:-} ]] && kill "$oomctl_pid" 2>/dev/null
+  # Every step bounded: a hung collector must not keep the VM up until the host's hard timeout.
+  timeout 180 journalctl --no-pager -o json >"$OUT/journal.json" 2>"$OUT/journalctl.err"
+  timeout 120 journalctl --no-pager -o short-precise >"$OUT/journal.txt" 2>>"$OUT/journalctl.err"
+  timeout 120 journalctl --no-pager -o export >"$OUT/journal.export" 2>>"$OUT/journalctl.err"
+  timeout 30 oomctl dump >"$OUT/oomctl-after.txt" 2>&1
+  log "done; powering off"
+  sync
+  systemctl poweroff --no-block
+}
+trap finish EXIT
+
+read -r up _ </proc/uptime
+echo "userspace_ready_uptime_s=$up" >>"$OUT/facts.env"
+log "runner started at uptime ${up}s"
+{
+  systemd-analyze 2>&1
+  echo
+  uname -a
+  systemctl --version | head -1
+  echo "oomd profile: $(cat /etc/guardian-vm-oomd-profile 2>/dev/null)"
+  echo
+  systemd-analyze cat-config systemd/oomd.conf 2>&1
+  echo
+  free -m
+  nproc
+  cat /proc/cmdline
+} >"$OUT/system.txt" 2>&1
+
+wait_user_manager
+log "user manager of $TEST_USER is up"
+# How fast is a software transcode here? (4 s of the stand-in's video, once, for the record)
+probe_start=$(date +%s.%N)
+u timeout 90 ffmpeg -hide_banner -nostdin -benchmark -f lavfi -i testsrc2=size=320x180:rate=12:duration=4 \
+  -c:v libx264 -preset veryfast -threads 1 -f null - >"$OUT/ffmpeg-probe.txt" 2>&1
+echo "ffmpeg_probe_rc=$? ffmpeg_probe_wall_s=$(awk "BEGIN {print $(date +%s.%N) - $probe_start}")" >>"$OUT/ffmpeg-probe.txt"
+log "ffmpeg probe: $(grep -o 'speed=[^ ]*' "$OUT/ffmpeg-probe.txt" | tail -1)"
+# The user slices must exist (and be reported to oomd) before the dump: start nothing yet.
+oomctl dump >"$OUT/oomctl-before.txt" 2>&1
+
+python3 "$SHARE/guest/pressure-trace.py" "$OUT/trace.csv" "$TEST_UID" &
+trace_pid=$!
+(
+  while sleep "${OOMCTL_INTERVAL:-10}"; do
+    echo "=== $(date -u +%FT%T.%3NZ) uptime=$(cut -d' ' -f1 /proc/uptime)"
+    timeout 10 oomctl dump 2>&1
+  done
+) >"$OUT/oomctl-during.txt" &
+oomctl_pid=$!
+
+script=$SHARE/guest/scenarios/$SCENARIO.sh
+[[ -f $script ]] || die "no scenario script $script"
+mark scenario_start
+set +e
+timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$script" 2>&1 | tee "$OUT/scenario.log"
+rc=${PIPESTATUS[0]}
+set -e
+mark scenario_end
+echo "scenario_rc=$rc" >>"$OUT/facts.env"
+log "scenario exited with $rc"
+exit 0

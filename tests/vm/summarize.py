@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Summary table of VM test-bed runs: summarize.py [--wall SECONDS] RESULT_DIR... > summary.md
+
+Reads each RESULT_DIR/result.json (written by analyze.py) and prints markdown: the table, the
+baseline's kill timing over its runs, and guardian's lead over the baseline's kill.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from analyze import TABLE_HEADER, fmt_s  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--wall", type=int)
+ap.add_argument("dirs", nargs="+")
+a = ap.parse_args()
+
+def mib(v):
+    try:
+        return f"{int(v) >> 20} MiB"
+    except (TypeError, ValueError):
+        return str(v or "?")
+
+
+results = []
+for d in a.dirs:
+    p = os.path.join(d, "result.json")
+    if os.path.exists(p):
+        results.append(json.load(open(p)))
+        results[-1]["_dir"] = d
+    else:
+        results.append({"scenario": os.path.basename(d), "verdict": "FAIL", "reason": "no result.json",
+                        "table_row": f"| {os.path.basename(d)} | FAIL (no result.json) | – | – | – | – | – | – | – | – |"})
+
+print("# VM test bed summary\n")
+facts = next((r.get("facts") for r in results if r.get("facts")), {}) or {}
+print(f"qemu TCG, 2 vCPU, 2 GiB, no swap; Debian 12 (systemd 252) with Fedora's oomd profile "
+      f"(every user slice 80% full avg10, duration {next((r.get('oomd_duration_s') for r in results if r.get('oomd_duration_s')), '?')} s). "
+      f"container.slice MemoryHigh {mib(facts.get('container_memory_high'))} / MemoryMax "
+      f"{mib(facts.get('container_memory_max'))}"
+      + (f"; MemoryHigh on user@1000.service {facts['user_memory_high_mb']} MiB" if facts.get('user_memory_high_mb') else "")
+      + ". "
+      f"Image {facts.get('image', '?')} (built in {facts.get('image_build_seconds', '?')} s).\n")
+print(TABLE_HEADER)
+for r in results:
+    print(r.get("table_row", ""))
+print()
+
+base = [r for r in results if r.get("scenario") == "baseline" and r.get("first_kill")]
+if base:
+    kills = [r["first_kill"]["since_ramp_start_s"] for r in base if r["first_kill"].get("since_ramp_start_s")]
+    onset = [r["first_kill"]["stall_onset_to_kill_s"] for r in base if r["first_kill"].get("stall_onset_to_kill_s")]
+    over = [r["first_kill"]["over_limit_to_kill_s"] for r in base if r["first_kill"].get("over_limit_to_kill_s")]
+    boots = [float(r["facts"]["userspace_ready_uptime_s"]) for r in results
+             if r.get("facts", {}).get("userspace_ready_uptime_s")]
+    victims = sorted({r["first_kill"]["victim"].split("/")[-1] for r in base})
+    print(f"- baseline: oomd killed in {len(base)} of {sum(1 for r in results if r.get('scenario') == 'baseline')} runs "
+          f"(victims: {', '.join(victims)}); ramp start → kill "
+          + ", ".join(f"{x:.0f} s" for x in kills)
+          + (f"; stall onset → kill " + ", ".join(f"{x:.0f} s" for x in onset) if onset else "")
+          + (f"; full avg10 first over the limit → kill " + ", ".join(f"{x:.0f} s" for x in over) if over else ""))
+    for r in base:
+        print(f"  - `{r['first_kill']['line']}`")
+    if boots:
+        print(f"- boot to the scenario runner (guest uptime): " + ", ".join(f"{x:.0f} s" for x in boots))
+    if kills:
+        ref = statistics.median(kills)
+        for r in results:
+            if r.get("scenario") != "guarded":
+                continue
+            ev = [e for e in r.get("guardian_events", []) if e.get("event") == "action-applied"]
+            t0 = None
+            # first action relative to the first ramp, from the run's own marks
+            if ev and r.get("first_action_since_ramp_s") is not None:
+                t0 = r["first_action_since_ramp_s"]
+            if t0 is not None:
+                print(f"- {os.path.basename(r.get('_dir', 'guarded'))}: first action {t0:.1f} s after the first ramp started; "
+                      f"baseline's median kill came {ref:.0f} s after its ramp started → lead ≈ {ref - t0:.0f} s over oomd's kill")
+fails = [r for r in results if r.get("verdict") == "FAIL"]
+for r in fails:
+    print(f"- {r['scenario']} FAIL: {r.get('reason', '')}")
+if a.wall:
+    print(f"\nTotal wall time: {a.wall} s ({a.wall / 60:.1f} min).")
