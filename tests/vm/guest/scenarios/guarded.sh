@@ -12,6 +12,7 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
 
+use_policy guarded.toml
 start_guardian
 guardian_snapshot idle
 incident_start
