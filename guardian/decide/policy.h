@@ -89,6 +89,28 @@ struct SamplingSettings {
   std::optional<PsiTriggerSpec> trigger = PsiTriggerSpec{};  // armed on every watched cgroup
 };
 
+// [[jellyfin]]: one Jellyfin server guardian watches and steers (docs/jellyfin.md). Several may
+// be listed; actions name theirs with `instance = "…"` (optional when there is only one).
+struct JellyfinInstanceSettings {
+  std::string name = "jellyfin";
+  std::string url = "http://127.0.0.1:8096";
+  std::string api_key_file;  // a file only its owner can read, or …
+  std::string credential;    // … a systemd credential name ($CREDENTIALS_DIRECTORY/NAME)
+  std::chrono::milliseconds timeout{2000};         // per request
+  std::chrono::milliseconds poll_interval{5000};   // GET /Sessions
+  // The instance's cgroup, where its ffmpeg children run: relative to the user manager
+  // ("container.slice/jellyfin.service") or absolute from the cgroup2 mount ("/system.slice/…").
+  std::string cgroup;
+  unsigned failure_threshold = 3;                  // circuit breaker: failures before it opens
+  std::chrono::milliseconds retry_after{30'000};   // … and how long it stays open at first
+  std::string render_node = "/dev/dri/renderD128";
+  // jellyfin.stop-lowest-priority: lower = stopped first. By user name, then by client name.
+  std::map<std::string, int64_t> user_priority;
+  std::map<std::string, int64_t> client_priority;
+  int64_t default_priority = 50;
+  SourcePos pos;
+};
+
 struct Policy {
   std::string name = "default";  // top-level `name`, else the file's stem
   std::string source;            // file path, or "<embedded default>"
@@ -116,6 +138,7 @@ struct Policy {
     std::vector<std::string> protected_units;     // "jellyfin.service"
     std::vector<std::string> low_priority_units;  // "immich-ml.service"
   } containers;
+  std::vector<JellyfinInstanceSettings> jellyfin;
 };
 
 }  // namespace guardian

@@ -1,0 +1,51 @@
+// A circuit breaker for one Jellyfin instance. After `failure_threshold` failures in a row it
+// opens: calls are refused locally (no socket, no wait) until `open_for` has passed; then one
+// probe call is let through (half-open). Success closes it; another failure opens it again for
+// twice as long, up to `max_open_for`. Like the leader-election fallback in seed 001: when the
+// coordinator is gone, stop asking it and carry on with what can be seen locally (/proc).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace guardian::jellyfin {
+
+class CircuitBreaker {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Settings {
+    unsigned failure_threshold = 3;
+    std::chrono::milliseconds open_for{30'000};
+    std::chrono::milliseconds max_open_for{300'000};
+  };
+  enum class State { Closed, Open, HalfOpen };
+
+  explicit CircuitBreaker(Settings settings) : settings_(settings), current_open_for_(settings.open_for) {}
+
+  // Whether a call may go out now. In Open state after the wait this admits exactly one caller
+  // (the probe) and moves to HalfOpen; others are refused until it reports.
+  bool allow(Clock::time_point now);
+  void record_success();
+  void record_failure(Clock::time_point now, std::string why);
+
+  [[nodiscard]] State state() const;
+  [[nodiscard]] std::string last_error() const;
+  [[nodiscard]] unsigned consecutive_failures() const;
+  // When an open breaker lets the next probe through.
+  [[nodiscard]] Clock::time_point retry_at() const;
+
+ private:
+  mutable std::mutex mutex_;
+  Settings settings_;
+  State state_ = State::Closed;
+  unsigned failures_ = 0;
+  std::chrono::milliseconds current_open_for_;
+  Clock::time_point retry_at_{};
+  std::string last_error_;
+};
+
+std::string_view breaker_state_name(CircuitBreaker::State state);
+
+}  // namespace guardian::jellyfin

@@ -1,0 +1,160 @@
+#include "jellyfin/client.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "jellyfin/api_key.h"
+
+namespace guardian::jellyfin {
+namespace {
+
+// Jellyfin ids are 32 hex digits (Guid "N" format); anything else is not sent as a path segment.
+bool safe_path_segment(const std::string& id) {
+  return !id.empty() && id.size() <= 64 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+}
+
+}  // namespace
+
+std::string authorization_header(const std::string& api_key, const std::string& device_id) {
+  return "MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"" + device_id + "\", Version=\"" +
+         std::string(GUARDIAN_VERSION) + "\", Token=\"" + api_key + "\"";
+}
+
+Client::Client(ClientSettings settings) : settings_(std::move(settings)), breaker_(settings_.breaker) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  // Stable per host and instance, so Jellyfin shows one "guardian" device, not one per call.
+  device_id_ = "guardian-" + std::string(host) + "-" + settings_.name;
+  std::replace_if(device_id_.begin(), device_id_.end(), [](char c) { return c == '"' || c == ',' || c == ' '; }, '_');
+}
+
+void Client::note_bad_answer(const std::string& why) {
+  breaker_.record_failure(std::chrono::steady_clock::now(), why);
+}
+
+Result<HttpResponse> Client::call(const std::string& method, const std::string& path, std::string body,
+                                  Deadline deadline) {
+  auto now = std::chrono::steady_clock::now();
+  std::string what = method + " " + settings_.url.to_string() + path;
+  if (!breaker_.allow(now)) {
+    return make_error(what + ": not called, circuit breaker open after " +
+                      std::to_string(breaker_.consecutive_failures()) + " failures (last: " + breaker_.last_error() + ")");
+  }
+  HttpRequest request;
+  request.method = method;
+  request.target = settings_.url.base_path + path;
+  request.headers.emplace_back("Authorization", authorization_header(settings_.api_key, device_id_));
+  request.headers.emplace_back("Accept", "application/json");
+  if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+  request.body = std::move(body);
+  auto response = http_send(settings_.url, request, std::min(deadline, now + settings_.timeout));
+  if (!response.ok()) {
+    breaker_.record_failure(std::chrono::steady_clock::now(), response.error().message);
+    return response.error();
+  }
+  if (response->status < 200 || response->status > 299) {
+    std::string why = what + ": HTTP " + std::to_string(response->status);
+    if (response->status == 401 || response->status == 403) why += " (the API key was refused)";
+    breaker_.record_failure(std::chrono::steady_clock::now(), why);
+    return make_error(why);
+  }
+  breaker_.record_success();
+  return response;
+}
+
+Result<EncodingOptions> Client::get_encoding_options(Deadline deadline) {
+  auto response = call("GET", "/System/Configuration/encoding", "", deadline);
+  if (!response.ok()) return response.error();
+  auto options = parse_encoding_options(response->body, "GET " + settings_.url.to_string() + "/System/Configuration/encoding");
+  if (!options.ok()) note_bad_answer(options.error().message);
+  return options;
+}
+
+Result<void> Client::post_encoding_options(const nlohmann::json& options, Deadline deadline) {
+  if (!options.is_object()) return make_error("refusing to POST EncodingOptions that are not an object");
+  auto response = call("POST", "/System/Configuration/encoding", options.dump(), deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<std::vector<SessionInfo>> Client::get_sessions(Deadline deadline) {
+  auto response = call("GET", "/Sessions", "", deadline);
+  if (!response.ok()) return response.error();
+  auto sessions = parse_sessions(response->body, "GET " + settings_.url.to_string() + "/Sessions");
+  if (!sessions.ok()) note_bad_answer(sessions.error().message);
+  return sessions;
+}
+
+Result<std::vector<ScheduledTask>> Client::get_scheduled_tasks(Deadline deadline) {
+  auto response = call("GET", "/ScheduledTasks", "", deadline);
+  if (!response.ok()) return response.error();
+  auto tasks = parse_scheduled_tasks(response->body, "GET " + settings_.url.to_string() + "/ScheduledTasks");
+  if (!tasks.ok()) note_bad_answer(tasks.error().message);
+  return tasks;
+}
+
+Result<void> Client::stop_task(const std::string& task_id, Deadline deadline) {
+  if (!safe_path_segment(task_id)) return make_error("task id \"" + task_id + "\" is not a Jellyfin id");
+  auto response = call("DELETE", "/ScheduledTasks/Running/" + task_id, "", deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<void> Client::start_task(const std::string& task_id, Deadline deadline) {
+  if (!safe_path_segment(task_id)) return make_error("task id \"" + task_id + "\" is not a Jellyfin id");
+  auto response = call("POST", "/ScheduledTasks/Running/" + task_id, "", deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<void> Client::send_command(const std::string& session_id, const std::string& command,
+                                  const nlohmann::json& arguments, Deadline deadline) {
+  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+  nlohmann::json body = {{"Name", command}, {"Arguments", arguments}};
+  auto response = call("POST", "/Sessions/" + session_id + "/Command", body.dump(), deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<void> Client::send_message(const std::string& session_id, const std::string& header, const std::string& text,
+                                  int64_t timeout_ms, Deadline deadline) {
+  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+  nlohmann::json body = {{"Header", header}, {"Text", text}, {"TimeoutMs", timeout_ms}};
+  auto response = call("POST", "/Sessions/" + session_id + "/Message", body.dump(), deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<void> Client::stop_playback(const std::string& session_id, Deadline deadline) {
+  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+  auto response = call("POST", "/Sessions/" + session_id + "/Playing/Stop", "", deadline);
+  if (!response.ok()) return response.error();
+  return {};
+}
+
+Result<std::shared_ptr<Client>> make_client(const JellyfinInstanceSettings& settings) {
+  auto url = parse_url(settings.url);
+  if (!url.ok()) return make_error("[[jellyfin]] \"" + settings.name + "\": " + url.error().message);
+  Result<std::string> key = make_error("no key");
+  if (!settings.credential.empty()) {
+    key = read_api_key_credential(settings.credential);
+  } else if (!settings.api_key_file.empty()) {
+    key = read_api_key_file(settings.api_key_file);
+  } else {
+    return make_error("[[jellyfin]] \"" + settings.name + "\": set api_key_file or credential");
+  }
+  if (!key.ok()) return make_error("[[jellyfin]] \"" + settings.name + "\": " + key.error().message);
+  ClientSettings client;
+  client.name = settings.name;
+  client.url = std::move(*url);
+  client.api_key = std::move(*key);
+  client.timeout = settings.timeout;
+  client.breaker.failure_threshold = std::max(1u, settings.failure_threshold);
+  client.breaker.open_for = settings.retry_after;
+  client.breaker.max_open_for = std::max(settings.retry_after, std::chrono::milliseconds(300'000));
+  return std::make_shared<Client>(std::move(client));
+}
+
+}  // namespace guardian::jellyfin

@@ -1,0 +1,72 @@
+// The typed Jellyfin REST API guardian uses, for one instance. Every call has a deadline (the
+// smaller of the caller's and now + the instance's timeout) and goes through the instance's
+// circuit breaker: when Jellyfin is down or lying, calls fail fast without touching the network.
+// Thread-safe: the watcher thread and the action worker share one Client per instance.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "decide/policy.h"
+#include "jellyfin/circuit_breaker.h"
+#include "jellyfin/http.h"
+#include "jellyfin/models.h"
+
+namespace guardian::jellyfin {
+
+struct ClientSettings {
+  std::string name = "jellyfin";
+  Url url;
+  std::string api_key;
+  std::chrono::milliseconds timeout{2000};
+  CircuitBreaker::Settings breaker;
+};
+
+// The Authorization header Jellyfin 10.x accepts from every client kind (the legacy
+// X-Emby-Token header is off by default from 12.0).
+std::string authorization_header(const std::string& api_key, const std::string& device_id);
+
+class Client {
+ public:
+  explicit Client(ClientSettings settings);
+
+  [[nodiscard]] const std::string& name() const { return settings_.name; }
+  [[nodiscard]] const Url& url() const { return settings_.url; }
+  [[nodiscard]] CircuitBreaker& breaker() { return breaker_; }
+  [[nodiscard]] const CircuitBreaker& breaker() const { return breaker_; }
+
+  Result<EncodingOptions> get_encoding_options(Deadline deadline);
+  // POSTs the whole object (Jellyfin resets missing fields to defaults).
+  Result<void> post_encoding_options(const nlohmann::json& options, Deadline deadline);
+  Result<std::vector<SessionInfo>> get_sessions(Deadline deadline);
+  Result<std::vector<ScheduledTask>> get_scheduled_tasks(Deadline deadline);
+  Result<void> stop_task(const std::string& task_id, Deadline deadline);   // DELETE /ScheduledTasks/Running/{id}
+  Result<void> start_task(const std::string& task_id, Deadline deadline);  // POST /ScheduledTasks/Running/{id}
+  // POST /Sessions/{id}/Command {"Name": name, "Arguments": {...}}
+  Result<void> send_command(const std::string& session_id, const std::string& command,
+                            const nlohmann::json& arguments, Deadline deadline);
+  // POST /Sessions/{id}/Message {"Header","Text","TimeoutMs"}: a toast on the client.
+  Result<void> send_message(const std::string& session_id, const std::string& header, const std::string& text,
+                            int64_t timeout_ms, Deadline deadline);
+  Result<void> stop_playback(const std::string& session_id, Deadline deadline);  // POST /Sessions/{id}/Playing/Stop
+
+ private:
+  // One request through the breaker. 2xx = success; anything else is an error naming the
+  // endpoint and the status, and counts as a failure.
+  Result<HttpResponse> call(const std::string& method, const std::string& path, std::string body, Deadline deadline);
+  void note_bad_answer(const std::string& why);
+  ClientSettings settings_;
+  CircuitBreaker breaker_;
+  std::string device_id_;
+};
+
+// Builds a client from a [[jellyfin]] policy entry: parses the URL and reads the API key (file or
+// credential), each error naming the instance.
+Result<std::shared_ptr<Client>> make_client(const JellyfinInstanceSettings& settings);
+
+}  // namespace guardian::jellyfin
