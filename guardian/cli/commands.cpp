@@ -10,6 +10,7 @@ const std::vector<Command>& commands() {
       {"doctor", "the incident investigation as one command, with verdicts and next steps", run_doctor},
       {"status", "ask the running daemon over D-Bus: level, watched cgroups, actions, why", run_status},
       {"adopt", "move a podman quadlet container into container.slice (writes a drop-in, restarts nothing)", run_adopt},
+      {"probe", "short-lived hardware probes for the daemon: `probe vaapi --json`", run_probe},
   };
   return kCommands;
 }

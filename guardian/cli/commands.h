@@ -26,5 +26,6 @@ int run_check_policy(int argc, char** argv);
 int run_doctor(int argc, char** argv);
 int run_status(int argc, char** argv);
 int run_adopt(int argc, char** argv);
+int run_probe(int argc, char** argv);
 
 }  // namespace guardian::cli
