@@ -3,6 +3,7 @@
 #include "act/action.h"
 #include "act/basic_actions.h"
 #include "act/systemd_actions.h"
+#include "act/jellyfin_actions.h"
 
 namespace guardian {
 
@@ -45,6 +46,7 @@ ActionRegistry& builtin_actions() {
     ActionRegistry r;
     register_basic_actions(r);
     register_systemd_actions(r);
+    register_jellyfin_actions(r);
     return r;
   }();
   return registry;
