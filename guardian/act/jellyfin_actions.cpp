@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -425,7 +426,9 @@ void check_positive(const ActionSpec& spec, const std::string& name, double low,
   if (it == spec.params.end()) return;
   double value = param_number(spec, name, low);
   if (!(value >= low && value <= high)) {
-    problems.emplace_back(name + " must be between " + show(json(low)) + " and " + show(json(high)), it->second.pos);
+    char range[96];
+    std::snprintf(range, sizeof range, " must be between %g and %g", low, high);
+    problems.emplace_back(name + range, it->second.pos);
   }
 }
 
