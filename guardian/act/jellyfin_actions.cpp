@@ -89,6 +89,13 @@ Result<Instance> find_instance(const ActionSpec& spec) {
 
 ActionResult failed(std::string detail) { return {Outcome::Failed, std::move(detail)}; }
 
+// A policy without [[jellyfin]] (the embedded default on a machine without Jellyfin) makes the
+// Jellyfin actions no-ops, not failures.
+ActionResult not_found(const Error& error) {
+  if (InstanceDirectory::global().all().empty()) return {Outcome::Unchanged, "no [[jellyfin]] instance configured"};
+  return failed(error.message);
+}
+
 // The action kinds share this base: type, spec, env, and a describe() from the summary.
 class JellyfinAction : public Action {
  public:
@@ -113,7 +120,7 @@ class EncodingOptionsAction final : public JellyfinAction {
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
-    if (!instance.ok()) return failed(instance.error().message);
+    if (!instance.ok()) return not_found(instance.error());
     auto& client = *instance->client;
     auto options = client.get_encoding_options(deadline);
     if (!options.ok()) return failed(options.error().message);
@@ -185,7 +192,7 @@ class RespawnAction final : public JellyfinAction {
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
-    if (!instance.ok()) return failed(instance.error().message);
+    if (!instance.ok()) return not_found(instance.error());
     if (instance->cgroup_host_path.empty()) {
       return failed("Jellyfin \"" + instance->settings.name + "\": its cgroup is not known (set cgroup = \"…\" in [[jellyfin]])");
     }
@@ -252,7 +259,7 @@ class PauseTasksAction final : public JellyfinAction {
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
-    if (!instance.ok()) return failed(instance.error().message);
+    if (!instance.ok()) return not_found(instance.error());
     auto tasks = instance->client->get_scheduled_tasks(deadline);
     if (!tasks.ok()) return failed(tasks.error().message);
     auto keys = param_strings(spec_, "tasks");
@@ -351,7 +358,7 @@ class CapBitrateAction final : public JellyfinAction {
   [[nodiscard]] int64_t bitrate() const { return static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000)); }
   ActionResult send(Deadline deadline, int64_t bits, const std::string& message, Outcome done) {
     auto instance = find_instance(spec_);
-    if (!instance.ok()) return failed(instance.error().message);
+    if (!instance.ok()) return not_found(instance.error());
     auto sessions = instance->client->get_sessions(deadline);
     if (!sessions.ok()) return failed(sessions.error().message);
     auto targets = transcoding_sessions(*sessions);
@@ -376,7 +383,7 @@ class StopLowestAction final : public JellyfinAction {
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
-    if (!instance.ok()) return failed(instance.error().message);
+    if (!instance.ok()) return not_found(instance.error());
     auto sessions = instance->client->get_sessions(deadline);
     if (!sessions.ok()) return failed(sessions.error().message);
     auto candidates = param_bool(spec_, "only_transcodes", true) ? transcoding_sessions(*sessions) : *sessions;
