@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "jellyfin/api_key.h"
 
@@ -141,7 +142,13 @@ Result<std::shared_ptr<Client>> make_client(const JellyfinInstanceSettings& sett
   if (!settings.credential.empty()) {
     key = read_api_key_credential(settings.credential);
   } else if (!settings.api_key_file.empty()) {
-    key = read_api_key_file(settings.api_key_file);
+    std::string path = settings.api_key_file;
+    if (path.starts_with("~/")) {
+      const char* home = std::getenv("HOME");
+      if (home == nullptr || *home == '\0') return make_error("[[jellyfin]] \"" + settings.name + "\": api_key_file starts with ~ but $HOME is not set");
+      path = std::string(home) + path.substr(1);
+    }
+    key = read_api_key_file(path);
   } else {
     return make_error("[[jellyfin]] \"" + settings.name + "\": set api_key_file or credential");
   }
