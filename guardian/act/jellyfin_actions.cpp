@@ -23,15 +23,17 @@
 namespace guardian {
 namespace {
 
-using nlohmann::json;
 using jellyfin::Instance;
 using jellyfin::InstanceDirectory;
+using nlohmann::json;
 using Outcome = ActionResult::Outcome;
 
 // Jellyfin's EncoderPreset enum, slowest (most memory and CPU per frame) to fastest.
-constexpr std::array<std::string_view, 10> kPresets = {"placebo", "veryslow", "slower", "slow", "medium",
-                                                      "fast", "faster", "veryfast", "superfast", "ultrafast"};
-constexpr std::array<std::string_view, 7> kCodecs = {"h264", "hevc", "mpeg2video", "vc1", "vp8", "vp9", "av1"};
+constexpr std::array<std::string_view, 10> kPresets = {"placebo",   "veryslow", "slower", "slow",
+                                                       "medium",    "fast",     "faster", "veryfast",
+                                                       "superfast", "ultrafast"};
+constexpr std::array<std::string_view, 7> kCodecs = {"h264", "hevc", "mpeg2video", "vc1",
+                                                     "vp8",  "vp9",  "av1"};
 
 int preset_rank(const std::string& preset) {
   auto it = std::find(kPresets.begin(), kPresets.end(), preset);
@@ -64,7 +66,8 @@ Result<std::shared_ptr<jellyfin::Client>> client_for_saved(const json& saved) {
     return make_error("saved Jellyfin entry has no instance name");
   }
   std::string name = saved["instance"].get<std::string>();
-  if (auto instance = InstanceDirectory::global().find(name); instance.ok() && instance->client) return instance->client;
+  if (auto instance = InstanceDirectory::global().find(name); instance.ok() && instance->client)
+    return instance->client;
   JellyfinInstanceSettings settings;
   settings.name = name;
   auto text = [&](const char* key) {
@@ -82,7 +85,8 @@ Result<Instance> find_instance(const ActionSpec& spec) {
   auto instance = InstanceDirectory::global().find(instance_param(spec));
   if (!instance.ok()) return instance.error();
   if (!instance->client) {
-    return make_error("Jellyfin \"" + instance->settings.name + "\" has no client: " + instance->client_error);
+    return make_error("Jellyfin \"" + instance->settings.name +
+                      "\" has no client: " + instance->client_error);
   }
   return instance;
 }
@@ -92,7 +96,8 @@ ActionResult failed(std::string detail) { return {Outcome::Failed, std::move(det
 // A policy without [[jellyfin]] (the embedded default on a machine without Jellyfin) makes the
 // Jellyfin actions no-ops, not failures.
 ActionResult not_found(const Error& error) {
-  if (InstanceDirectory::global().all().empty()) return {Outcome::Unchanged, "no [[jellyfin]] instance configured"};
+  if (InstanceDirectory::global().all().empty())
+    return {Outcome::Unchanged, "no [[jellyfin]] instance configured"};
   return failed(error.message);
 }
 
@@ -114,8 +119,9 @@ class EncodingOptionsAction final : public JellyfinAction {
  public:
   using JellyfinAction::JellyfinAction;
   [[nodiscard]] std::string describe() const override {
-    return type_ == "jellyfin.prefer-vaapi" ? "Jellyfin: hardware (VA-API) decode and encode for new transcodes"
-                                            : "Jellyfin: cheaper software transcodes (preset, threads, CRF, queues)";
+    return type_ == "jellyfin.prefer-vaapi"
+               ? "Jellyfin: hardware (VA-API) decode and encode for new transcodes"
+               : "Jellyfin: cheaper software transcodes (preset, threads, CRF, queues)";
   }
 
   ActionResult apply(Deadline deadline) override {
@@ -145,8 +151,10 @@ class EncodingOptionsAction final : public JellyfinAction {
     saved["applied"] = *changes;
     saved["original"] = options->raw;
     // Durable before the change (first original wins: a re-apply after a crash keeps the true one).
-    auto stored = env_.state->save_original(encoding_key(instance->settings.name, type_), kJellyfinEncodingKind, saved.dump());
-    if (!stored.ok()) return failed("not changed, the original could not be saved: " + stored.error().message);
+    auto stored = env_.state->save_original(encoding_key(instance->settings.name, type_),
+                                            kJellyfinEncodingKind, saved.dump());
+    if (!stored.ok())
+      return failed("not changed, the original could not be saved: " + stored.error().message);
     json next = options->raw;
     for (const auto& [field, value] : changes->items()) next[field] = value;
     auto posted = client.post_encoding_options(next, deadline);
@@ -194,7 +202,8 @@ class RespawnAction final : public JellyfinAction {
     auto instance = find_instance(spec_);
     if (!instance.ok()) return not_found(instance.error());
     if (instance->cgroup_host_path.empty()) {
-      return failed("Jellyfin \"" + instance->settings.name + "\": its cgroup is not known (set cgroup = \"…\" in [[jellyfin]])");
+      return failed("Jellyfin \"" + instance->settings.name +
+                    "\": its cgroup is not known (set cgroup = \"…\" in [[jellyfin]])");
     }
     HostRoot host = env_.host ? *env_.host : HostRoot();
     auto scan = scan_ffmpeg_processes(host, instance->cgroup_host_path);
@@ -216,8 +225,8 @@ class RespawnAction final : public JellyfinAction {
         continue;
       }
       ++ended;
-      detail += (detail.empty() ? "" : ", ") + std::string("ended ffmpeg ") + std::to_string(process.pid) + " (" +
-                process.command.video_encoder + ", " + process.command.input_path + ")";
+      detail += (detail.empty() ? "" : ", ") + std::string("ended ffmpeg ") + std::to_string(process.pid) +
+                " (" + process.command.video_encoder + ", " + process.command.input_path + ")";
     }
     if (ended == 0 && !env_.dry_run) {
       return {Outcome::Unchanged, detail.empty() ? "no software playback transcode running" : detail};
@@ -236,16 +245,19 @@ class RespawnAction final : public JellyfinAction {
     UniqueFd pidfd;
     if (host.is_real_host()) {
       pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, process.pid, 0)));
-      if (!pidfd && errno == ESRCH) return make_error("ffmpeg " + std::to_string(process.pid) + " already gone");
+      if (!pidfd && errno == ESRCH)
+        return make_error("ffmpeg " + std::to_string(process.pid) + " already gone");
     }
     auto again = read_ffmpeg_process(host, process.pid);
-    if (!again.ok() || again->start_time_ticks != process.start_time_ticks || !again->command.software_playback() ||
-        again->command.argv != process.command.argv) {
+    if (!again.ok() || again->start_time_ticks != process.start_time_ticks ||
+        !again->command.software_playback() || again->command.argv != process.command.argv) {
       return make_error("ffmpeg " + std::to_string(process.pid) + " changed since the scan, left alone");
     }
-    int rc = pidfd ? static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd.get(), signal_number, nullptr, 0))
-                   : ::kill(process.pid, signal_number);
-    if (rc != 0) return make_error("signal to ffmpeg " + std::to_string(process.pid) + ": " + std::strerror(errno));
+    int rc = pidfd
+                 ? static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd.get(), signal_number, nullptr, 0))
+                 : ::kill(process.pid, signal_number);
+    if (rc != 0)
+      return make_error("signal to ffmpeg " + std::to_string(process.pid) + ": " + std::strerror(errno));
     return {};
   }
 };
@@ -255,7 +267,9 @@ class RespawnAction final : public JellyfinAction {
 class PauseTasksAction final : public JellyfinAction {
  public:
   using JellyfinAction::JellyfinAction;
-  [[nodiscard]] std::string describe() const override { return "Jellyfin: stop running background tasks until pressure falls"; }
+  [[nodiscard]] std::string describe() const override {
+    return "Jellyfin: stop running background tasks until pressure falls";
+  }
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
@@ -268,11 +282,14 @@ class PauseTasksAction final : public JellyfinAction {
     for (const auto& task : *tasks) {
       if (task.state != "Running") continue;
       if (!keys.empty() && std::find(keys.begin(), keys.end(), task.key) == keys.end()) continue;
-      if (!categories.empty() && std::find(categories.begin(), categories.end(), task.category) == categories.end()) continue;
+      if (!categories.empty() &&
+          std::find(categories.begin(), categories.end(), task.category) == categories.end())
+        continue;
       running.push_back(&task);
     }
     if (running.empty()) return {Outcome::Unchanged, "no matching task running"};
-    if (env_.dry_run) return {Outcome::Unchanged, "dry run: would stop " + std::to_string(running.size()) + " task(s)"};
+    if (env_.dry_run)
+      return {Outcome::Unchanged, "dry run: would stop " + std::to_string(running.size()) + " task(s)"};
     if (env_.state == nullptr) return failed("no state store");
     std::string key = tasks_key(instance->settings.name);
     json saved = instance_identity(*instance);
@@ -287,12 +304,14 @@ class PauseTasksAction final : public JellyfinAction {
     }
     saved["task_ids"] = ids;
     auto stored = env_.state->save_original(key, kJellyfinTasksKind, saved.dump());
-    if (!stored.ok()) return failed("not stopped, the task list could not be saved: " + stored.error().message);
+    if (!stored.ok())
+      return failed("not stopped, the task list could not be saved: " + stored.error().message);
     std::string detail;
     size_t stopped = 0;
     for (const auto* task : running) {
       auto result = instance->client->stop_task(task->id, deadline);
-      detail += (detail.empty() ? "" : ", ") + (result.ok() ? "stopped " + task->name : result.error().message);
+      detail +=
+          (detail.empty() ? "" : ", ") + (result.ok() ? "stopped " + task->name : result.error().message);
       stopped += result.ok() ? 1 : 0;
     }
     return {stopped > 0 ? Outcome::Applied : Outcome::Failed, detail};
@@ -313,7 +332,8 @@ class PauseTasksAction final : public JellyfinAction {
  public:
   static Result<std::string> restart_tasks(const std::string& saved_json, Deadline deadline) {
     json saved = json::parse(saved_json, nullptr, false);
-    if (saved.is_discarded() || !saved.is_object() || !saved.contains("task_ids") || !saved["task_ids"].is_array()) {
+    if (saved.is_discarded() || !saved.is_object() || !saved.contains("task_ids") ||
+        !saved["task_ids"].is_array()) {
       return make_error("saved task list is not valid JSON");
     }
     auto client = client_for_saved(saved);
@@ -346,16 +366,24 @@ class CapBitrateAction final : public JellyfinAction {
   [[nodiscard]] std::string describe() const override {
     return "Jellyfin: ask transcoding clients for at most " + std::to_string(bitrate()) + " bit/s";
   }
-  ActionResult apply(Deadline deadline) override { return send(deadline, bitrate(), param_string(spec_, "message",
-      "The server is short of memory: video quality is lowered for a while."), Outcome::Applied); }
+  ActionResult apply(Deadline deadline) override {
+    return send(deadline, bitrate(),
+                param_string(spec_, "message",
+                             "The server is short of memory: video quality is lowered for a while."),
+                Outcome::Applied);
+  }
   ActionResult revert(Deadline deadline) override {
     auto restore = static_cast<int64_t>(param_number(spec_, "restore_bitrate", 0));
-    if (restore <= 0) return {Outcome::Unchanged, "no restore_bitrate set: clients keep their cap until they restart playback"};
+    if (restore <= 0)
+      return {Outcome::Unchanged,
+              "no restore_bitrate set: clients keep their cap until they restart playback"};
     return send(deadline, restore, param_string(spec_, "restore_message"), Outcome::Reverted);
   }
 
  private:
-  [[nodiscard]] int64_t bitrate() const { return static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000)); }
+  [[nodiscard]] int64_t bitrate() const {
+    return static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000));
+  }
   ActionResult send(Deadline deadline, int64_t bits, const std::string& message, Outcome done) {
     auto instance = find_instance(spec_);
     if (!instance.ok()) return not_found(instance.error());
@@ -363,12 +391,16 @@ class CapBitrateAction final : public JellyfinAction {
     if (!sessions.ok()) return failed(sessions.error().message);
     auto targets = transcoding_sessions(*sessions);
     if (targets.empty()) return {Outcome::Unchanged, "no transcoding session"};
-    if (env_.dry_run) return {Outcome::Unchanged, "dry run: would cap " + std::to_string(targets.size()) + " session(s)"};
+    if (env_.dry_run)
+      return {Outcome::Unchanged, "dry run: would cap " + std::to_string(targets.size()) + " session(s)"};
     std::string detail;
     for (const auto& s : targets) {
-      auto sent = instance->client->send_command(s.id, "SetMaxStreamingBitrate", {{"Bitrate", std::to_string(bits)}}, deadline);
-      if (sent.ok() && !message.empty()) sent = instance->client->send_message(s.id, "guardian", message, 10'000, deadline);
-      detail += (detail.empty() ? "" : ", ") + (sent.ok() ? s.user_name + "@" + s.client : sent.error().message);
+      auto sent = instance->client->send_command(s.id, "SetMaxStreamingBitrate",
+                                                 {{"Bitrate", std::to_string(bits)}}, deadline);
+      if (sent.ok() && !message.empty())
+        sent = instance->client->send_message(s.id, "guardian", message, 10'000, deadline);
+      detail +=
+          (detail.empty() ? "" : ", ") + (sent.ok() ? s.user_name + "@" + s.client : sent.error().message);
     }
     return {done, "SetMaxStreamingBitrate " + std::to_string(bits) + " to " + detail};
   }
@@ -379,20 +411,25 @@ class CapBitrateAction final : public JellyfinAction {
 class StopLowestAction final : public JellyfinAction {
  public:
   using JellyfinAction::JellyfinAction;
-  [[nodiscard]] std::string describe() const override { return "Jellyfin: stop the lowest-priority transcode, after a message"; }
+  [[nodiscard]] std::string describe() const override {
+    return "Jellyfin: stop the lowest-priority transcode, after a message";
+  }
 
   ActionResult apply(Deadline deadline) override {
     auto instance = find_instance(spec_);
     if (!instance.ok()) return not_found(instance.error());
     auto sessions = instance->client->get_sessions(deadline);
     if (!sessions.ok()) return failed(sessions.error().message);
-    auto candidates = param_bool(spec_, "only_transcodes", true) ? transcoding_sessions(*sessions) : *sessions;
+    auto candidates =
+        param_bool(spec_, "only_transcodes", true) ? transcoding_sessions(*sessions) : *sessions;
     std::erase_if(candidates, [](const jellyfin::SessionInfo& s) { return !s.playing(); });
     if (candidates.empty()) return {Outcome::Unchanged, "nothing playing to stop"};
     const auto& settings = instance->settings;
     auto priority = [&](const jellyfin::SessionInfo& s) {
-      if (auto it = settings.user_priority.find(s.user_name); it != settings.user_priority.end()) return it->second;
-      if (auto it = settings.client_priority.find(s.client); it != settings.client_priority.end()) return it->second;
+      if (auto it = settings.user_priority.find(s.user_name); it != settings.user_priority.end())
+        return it->second;
+      if (auto it = settings.client_priority.find(s.client); it != settings.client_priority.end())
+        return it->second;
       return settings.default_priority;
     };
     // Lowest priority first; among equals the heaviest stream (highest bitrate) goes.
@@ -402,12 +439,15 @@ class StopLowestAction final : public JellyfinAction {
       int64_t bb = b.transcoding && b.transcoding->bitrate ? *b.transcoding->bitrate : 0;
       return ba > bb;
     });
-    std::string who = victim->user_name + " on " + victim->client + " (" + victim->now_playing_name + ", priority " +
-                      std::to_string(priority(*victim)) + ")";
+    std::string who = victim->user_name + " on " + victim->client + " (" + victim->now_playing_name +
+                      ", priority " + std::to_string(priority(*victim)) + ")";
     if (env_.dry_run) return {Outcome::Unchanged, "dry run: would stop " + who};
-    std::string message = param_string(spec_, "message", "The server is short of memory: this stream stops in a few seconds.");
-    auto wait = std::chrono::milliseconds(static_cast<int64_t>(param_number(spec_, "message_seconds", 5) * 1000));
-    auto messaged = instance->client->send_message(victim->id, "guardian", message, wait.count() + 2000, deadline);
+    std::string message =
+        param_string(spec_, "message", "The server is short of memory: this stream stops in a few seconds.");
+    auto wait =
+        std::chrono::milliseconds(static_cast<int64_t>(param_number(spec_, "message_seconds", 5) * 1000));
+    auto messaged =
+        instance->client->send_message(victim->id, "guardian", message, wait.count() + 2000, deadline);
     if (messaged.ok() && wait.count() > 0) {
       // Leave a second of the deadline for the stop itself.
       auto until = std::min(std::chrono::steady_clock::now() + wait, deadline - std::chrono::seconds(1));
@@ -415,14 +455,17 @@ class StopLowestAction final : public JellyfinAction {
     }
     auto stopped = instance->client->stop_playback(victim->id, deadline);
     if (!stopped.ok()) return failed(stopped.error().message);
-    return {Outcome::Applied, "stopped " + who + (messaged.ok() ? " after a message" : " (the message failed)")};
+    return {Outcome::Applied,
+            "stopped " + who + (messaged.ok() ? " after a message" : " (the message failed)")};
   }
   ActionResult revert(Deadline /*deadline*/) override {
-    return {Outcome::Unchanged, "a stopped stream cannot be restarted by guardian; the viewer can press play"};
+    return {Outcome::Unchanged,
+            "a stopped stream cannot be restarted by guardian; the viewer can press play"};
   }
 };
 
-std::vector<std::pair<std::string, SourcePos>> validate_common(const ActionSpec& spec, std::vector<ParamRule> rules) {
+std::vector<std::pair<std::string, SourcePos>> validate_common(const ActionSpec& spec,
+                                                               std::vector<ParamRule> rules) {
   rules.push_back({"instance", ParamRule::Type::String, false});
   return check_params(spec, rules);
 }
@@ -460,7 +503,8 @@ ActionRegistry::Entry entry(std::string type, std::vector<ParamRule> rules,
 
 Result<json> jellyfin_encoding_changes(const std::string& action_type, const ActionSpec& spec,
                                        const jellyfin::EncodingOptions& current,
-                                       const std::vector<std::string>& probed_decoding_codecs, bool transcodes_active) {
+                                       const std::vector<std::string>& probed_decoding_codecs,
+                                       bool transcodes_active) {
   json changes = json::object();
   auto set_if_different = [&](const char* field, const json& value) {
     if (!current.raw.contains(field) || current.raw[field] != value) changes[field] = value;
@@ -476,7 +520,9 @@ Result<json> jellyfin_encoding_changes(const std::string& action_type, const Act
                           "\": set it to VA-API in Dashboard > Playback > Transcoding and restart Jellyfin "
                           "(or allow switch_type_when_idle)");
       }
-      if (transcodes_active) return make_error("HardwareAccelerationType is \"" + type + "\" and transcodes are running: not switching now");
+      if (transcodes_active)
+        return make_error("HardwareAccelerationType is \"" + type +
+                          "\" and transcodes are running: not switching now");
       changes["HardwareAccelerationType"] = "vaapi";
     }
     set_if_different("EnableHardwareEncoding", true);
@@ -506,7 +552,8 @@ Result<json> jellyfin_encoding_changes(const std::string& action_type, const Act
       set_if_different("EncoderPreset", preset);
     }
     auto int_field = [&](const char* field, int64_t fallback) -> int64_t {
-      return current.raw.contains(field) && current.raw[field].is_number() ? current.raw[field].get<int64_t>() : fallback;
+      return current.raw.contains(field) && current.raw[field].is_number() ? current.raw[field].get<int64_t>()
+                                                                           : fallback;
     };
     auto threads = static_cast<int64_t>(param_number(spec, "threads", 2));
     int64_t have_threads = int_field("EncodingThreadCount", -1);  // -1 / 0 = auto (all cores)
@@ -528,9 +575,10 @@ Result<json> jellyfin_encoding_changes(const std::string& action_type, const Act
   return make_error("not an EncodingOptions action: " + action_type);
 }
 
-Result<std::string> restore_jellyfin_encoding(jellyfin::Client& client, const json& saved, Deadline deadline) {
-  if (!saved.is_object() || !saved.contains("fields") || !saved["fields"].is_object() || !saved.contains("applied") ||
-      !saved["applied"].is_object()) {
+Result<std::string> restore_jellyfin_encoding(jellyfin::Client& client, const json& saved,
+                                              Deadline deadline) {
+  if (!saved.is_object() || !saved.contains("fields") || !saved["fields"].is_object() ||
+      !saved.contains("applied") || !saved["applied"].is_object()) {
     return make_error("saved EncodingOptions entry lacks fields/applied");
   }
   auto current = client.get_encoding_options(deadline);
@@ -544,8 +592,10 @@ Result<std::string> restore_jellyfin_encoding(jellyfin::Client& client, const js
       kept += (kept.empty() ? "" : ", ") + field + " (changed since to " + show(now) + ")";
       continue;
     }
-    if (original.is_null()) next.erase(field);
-    else next[field] = original;
+    if (original.is_null())
+      next.erase(field);
+    else
+      next[field] = original;
     restored += (restored.empty() ? "" : ", ") + field + " " + show(now) + " -> " + show(original);
   }
   if (!restored.empty()) {
@@ -565,23 +615,33 @@ void register_jellyfin_actions(ActionRegistry& registry) {
                    [](const ActionSpec& spec, std::vector<std::pair<std::string, SourcePos>>& problems) {
                      for (const auto& codec : param_strings(spec, "codecs")) {
                        if (std::find(kCodecs.begin(), kCodecs.end(), codec) == kCodecs.end()) {
-                         problems.emplace_back("unknown codec \"" + codec + "\" (Jellyfin knows h264, hevc, mpeg2video, vc1, vp8, vp9, av1)",
-                                               spec.params.at("codecs").pos);
+                         problems.emplace_back(
+                             "unknown codec \"" + codec +
+                                 "\" (Jellyfin knows h264, hevc, mpeg2video, vc1, vp8, vp9, av1)",
+                             spec.params.at("codecs").pos);
                        }
                      }
                    },
-                   "Jellyfin: turn on VA-API encoding and the hardware decoders the GPU has (HardwareAccelerationType must be vaapi)"));
+                   "Jellyfin: turn on VA-API encoding and the hardware decoders the GPU has "
+                   "(HardwareAccelerationType must be vaapi)"));
   registry.add("jellyfin.cheaper-software",
                entry<EncodingOptionsAction>(
                    "jellyfin.cheaper-software",
-                   {{"preset", T::String}, {"threads", T::Number}, {"h264_crf", T::Number}, {"h265_crf", T::Number},
-                    {"max_muxing_queue_size", T::Number}, {"throttling", T::Bool}, {"segment_deletion", T::Bool},
+                   {{"preset", T::String},
+                    {"threads", T::Number},
+                    {"h264_crf", T::Number},
+                    {"h265_crf", T::Number},
+                    {"max_muxing_queue_size", T::Number},
+                    {"throttling", T::Bool},
+                    {"segment_deletion", T::Bool},
                     {"segment_keep_seconds", T::Number}},
                    [](const ActionSpec& spec, std::vector<std::pair<std::string, SourcePos>>& problems) {
                      if (auto it = spec.params.find("preset"); it != spec.params.end()) {
                        std::string preset = param_string(spec, "preset");
                        if (std::find(kPresets.begin(), kPresets.end(), preset) == kPresets.end()) {
-                         problems.emplace_back("preset \"" + preset + "\" is not an x264 preset (ultrafast … placebo)", it->second.pos);
+                         problems.emplace_back(
+                             "preset \"" + preset + "\" is not an x264 preset (ultrafast … placebo)",
+                             it->second.pos);
                        }
                      }
                      check_positive(spec, "threads", 1, 64, problems);
@@ -590,26 +650,33 @@ void register_jellyfin_actions(ActionRegistry& registry) {
                      check_positive(spec, "max_muxing_queue_size", 128, 65536, problems);
                      check_positive(spec, "segment_keep_seconds", 30, 86400, problems);
                    },
-                   "Jellyfin: cheaper software transcodes (faster preset, fewer threads, higher CRF, shorter queues, throttling, segment deletion)"));
+                   "Jellyfin: cheaper software transcodes (faster preset, fewer threads, higher CRF, shorter "
+                   "queues, throttling, segment deletion)"));
   registry.add("jellyfin.respawn-software-transcodes",
                entry<RespawnAction>(
                    "jellyfin.respawn-software-transcodes", {{"signal", T::String}, {"max", T::Number}},
                    [](const ActionSpec& spec, std::vector<std::pair<std::string, SourcePos>>& problems) {
                      if (auto it = spec.params.find("signal"); it != spec.params.end()) {
                        std::string sig = param_string(spec, "signal");
-                       if (sig != "TERM" && sig != "INT") problems.emplace_back("signal must be \"TERM\" or \"INT\"", it->second.pos);
+                       if (sig != "TERM" && sig != "INT")
+                         problems.emplace_back("signal must be \"TERM\" or \"INT\"", it->second.pos);
                      }
                      check_positive(spec, "max", 1, 1000, problems);
                    },
-                   "Jellyfin: end software playback ffmpegs in the instance's cgroup so they restart on the new settings"));
-  registry.add("jellyfin.pause-background-tasks",
-               entry<PauseTasksAction>("jellyfin.pause-background-tasks",
-                                       {{"tasks", T::StringList}, {"categories", T::StringList}}, nullptr,
-                                       "Jellyfin: stop running scheduled tasks (trickplay, scans); restart them afterwards"));
+                   "Jellyfin: end software playback ffmpegs in the instance's cgroup so they restart on the "
+                   "new settings"));
+  registry.add(
+      "jellyfin.pause-background-tasks",
+      entry<PauseTasksAction>(
+          "jellyfin.pause-background-tasks", {{"tasks", T::StringList}, {"categories", T::StringList}},
+          nullptr, "Jellyfin: stop running scheduled tasks (trickplay, scans); restart them afterwards"));
   registry.add("jellyfin.cap-bitrate",
                entry<CapBitrateAction>(
                    "jellyfin.cap-bitrate",
-                   {{"bitrate", T::Number, true}, {"message", T::String}, {"restore_bitrate", T::Number}, {"restore_message", T::String}},
+                   {{"bitrate", T::Number, true},
+                    {"message", T::String},
+                    {"restore_bitrate", T::Number},
+                    {"restore_message", T::String}},
                    [](const ActionSpec& spec, std::vector<std::pair<std::string, SourcePos>>& problems) {
                      check_positive(spec, "bitrate", 100'000, 1e9, problems);
                      check_positive(spec, "restore_bitrate", 100'000, 1e9, problems);
@@ -624,20 +691,24 @@ void register_jellyfin_actions(ActionRegistry& registry) {
                    },
                    "Jellyfin: message, then stop, the lowest-priority stream (priorities in [[jellyfin]])"));
 
-  registry.add_restorer(kJellyfinEncodingKind, [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
-    json saved = json::parse(original_json, nullptr, false);
-    if (saved.is_discarded()) return make_error(key + ": saved value is not JSON");
-    auto client = client_for_saved(saved);
-    if (!client.ok()) return make_error(key + ": " + client.error().message);
-    auto restored = restore_jellyfin_encoding(**client, saved, deadline);
-    if (!restored.ok()) return make_error(key + ": " + restored.error().message);
-    return {};
-  });
-  registry.add_restorer(kJellyfinTasksKind, [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
-    auto restarted = PauseTasksAction::restart_tasks(original_json, deadline);
-    if (!restarted.ok()) return make_error(key + ": " + restarted.error().message);
-    return {};
-  });
+  registry.add_restorer(
+      kJellyfinEncodingKind,
+      [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
+        json saved = json::parse(original_json, nullptr, false);
+        if (saved.is_discarded()) return make_error(key + ": saved value is not JSON");
+        auto client = client_for_saved(saved);
+        if (!client.ok()) return make_error(key + ": " + client.error().message);
+        auto restored = restore_jellyfin_encoding(**client, saved, deadline);
+        if (!restored.ok()) return make_error(key + ": " + restored.error().message);
+        return {};
+      });
+  registry.add_restorer(
+      kJellyfinTasksKind,
+      [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
+        auto restarted = PauseTasksAction::restart_tasks(original_json, deadline);
+        if (!restarted.ok()) return make_error(key + ": " + restarted.error().message);
+        return {};
+      });
 }
 
 }  // namespace guardian

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -40,6 +39,7 @@ Result<nlohmann::json> jellyfin_encoding_changes(const std::string& action_type,
 // Puts back the fields saved by an encoding action (`saved_json` as written to the StateStore):
 // GETs the current options, restores each field still holding guardian's value (a field the user
 // changed since is left alone and named in the detail), POSTs the whole object.
-Result<std::string> restore_jellyfin_encoding(jellyfin::Client& client, const nlohmann::json& saved, Deadline deadline);
+Result<std::string> restore_jellyfin_encoding(jellyfin::Client& client, const nlohmann::json& saved,
+                                              Deadline deadline);
 
 }  // namespace guardian

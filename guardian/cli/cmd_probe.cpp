@@ -23,9 +23,15 @@ void probe_usage(FILE* out) {
 
 void print_text(const VaapiProbeResult& r) {
   std::printf("render node   %s: %s", r.render_node.c_str(),
-              !r.node_exists ? "missing" : r.node_openable ? "opens" : "does not open");
-  if (r.node_exists) std::printf(" (group %s, mode %04o, you are%s in the group)", r.node_group.c_str(), r.node_mode, r.user_in_node_group ? "" : " not");
-  std::printf("\nlibva         %s", !r.libva_loaded ? "not loaded" : r.va_initialized ? "initialised" : "loaded, not initialised");
+              !r.node_exists    ? "missing"
+              : r.node_openable ? "opens"
+                                : "does not open");
+  if (r.node_exists)
+    std::printf(" (group %s, mode %04o, you are%s in the group)", r.node_group.c_str(), r.node_mode,
+                r.user_in_node_group ? "" : " not");
+  std::printf("\nlibva         %s", !r.libva_loaded    ? "not loaded"
+                                    : r.va_initialized ? "initialised"
+                                                       : "loaded, not initialised");
   if (r.va_initialized) std::printf(" (VA-API %s, %s)", r.va_version.c_str(), r.vendor.c_str());
   std::printf("\n");
   for (const auto& p : r.profiles) {
@@ -75,7 +81,8 @@ int run_probe(int argc, char** argv) {
     }
   }
   if (device.empty() || device.front() != '/') {
-    std::fprintf(stderr, "guardian probe vaapi: --device must be an absolute path, got \"%s\"\n", device.c_str());
+    std::fprintf(stderr, "guardian probe vaapi: --device must be an absolute path, got \"%s\"\n",
+                 device.c_str());
     return kExitUsage;
   }
   HostRoot host = host_root.empty() ? HostRoot() : HostRoot(host_root);

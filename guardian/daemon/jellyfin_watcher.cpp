@@ -37,13 +37,17 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
   for (const auto& settings : policy.jellyfin) {
     jellyfin::Instance instance;
     instance.settings = settings;
-    instance.cgroup_host_path = jellyfin::resolve_cgroup_host_path(settings.cgroup, cgroup2_mount_, user_manager_path_);
+    instance.cgroup_host_path =
+        jellyfin::resolve_cgroup_host_path(settings.cgroup, cgroup2_mount_, user_manager_path_);
     auto client = jellyfin::make_client(settings);
     if (client.ok()) {
       instance.client = *client;
     } else {
       instance.client_error = client.error().message;
-      Event event{EventType::SenseProblem, 4, client.error().message + " (watching its ffmpeg jobs through /proc only)", {}};
+      Event event{EventType::SenseProblem,
+                  4,
+                  client.error().message + " (watching its ffmpeg jobs through /proc only)",
+                  {}};
       event.with("JELLYFIN_INSTANCE", settings.name);
       queue_event(std::move(event));
     }
@@ -57,13 +61,15 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
   }
   wake_.notify_all();
   // Before start() the thread waits for it; after, the first policy with instances starts it.
-  if (!policy.jellyfin.empty() && !thread_.joinable() && loop_ != nullptr) thread_ = std::thread([this] { run(); });
+  if (!policy.jellyfin.empty() && !thread_.joinable() && loop_ != nullptr)
+    thread_ = std::thread([this] { run(); });
 }
 
 void JellyfinWatcher::on_tick(const TickView& tick) {
   // Only cheap work here: learn where cgroups live (once, or when it changes).
   if (tick.layout == nullptr) return;
-  if (tick.layout->cgroup2_mount == cgroup2_mount_ && tick.layout->user_manager_path == user_manager_path_) return;
+  if (tick.layout->cgroup2_mount == cgroup2_mount_ && tick.layout->user_manager_path == user_manager_path_)
+    return;
   cgroup2_mount_ = tick.layout->cgroup2_mount;
   user_manager_path_ = tick.layout->user_manager_path;
   std::vector<JellyfinInstanceSettings> settings;
@@ -129,7 +135,8 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
     std::string state(jellyfin::breaker_state_name(instance->client->breaker().state()));
     std::string& last = last_breaker_state_[name];
     if (state == "open" && last != "open" && last != "half-open") {
-      Event event{EventType::SenseProblem, 4,
+      Event event{EventType::SenseProblem,
+                  4,
                   "Jellyfin \"" + name + "\" unreachable, not calling it for a while (" +
                       instance->client->breaker().last_error() + "); ffmpeg jobs still watched through /proc",
                   {}};
@@ -155,7 +162,8 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
       queue_event(std::move(event));
     }
   }
-  auto view = std::make_shared<const TranscodeView>(build_transcode_view(std::move(processes), sessions ? &*sessions : nullptr));
+  auto view = std::make_shared<const TranscodeView>(
+      build_transcode_view(std::move(processes), sessions ? &*sessions : nullptr));
   InstanceDirectory::global().set_view(name, std::move(view));
 }
 
@@ -174,14 +182,16 @@ void JellyfinWatcher::run() {
     if (!options_.probe_binary.empty()) {
       for (const auto& s : settings) {
         if (!probed_nodes.insert(s.render_node).second) continue;
-        auto probe = run_probe_child(options_.probe_binary, s.render_node, options_.host_root, options_.probe_timeout);
+        auto probe =
+            run_probe_child(options_.probe_binary, s.render_node, options_.host_root, options_.probe_timeout);
         if (!probe.ok()) {
           queue_event(Event{EventType::SenseProblem, 4, "VA-API probe: " + probe.error().message, {}});
           continue;
         }
-        std::string verdict = probe->available() ? "VA-API available on " + s.render_node + " (" + probe->vendor + ")"
-                                                 : "VA-API not available on " + s.render_node +
-                                                       (probe->errors.empty() ? "" : ": " + probe->errors.front());
+        std::string verdict = probe->available()
+                                  ? "VA-API available on " + s.render_node + " (" + probe->vendor + ")"
+                                  : "VA-API not available on " + s.render_node +
+                                        (probe->errors.empty() ? "" : ": " + probe->errors.front());
         queue_event(Event{EventType::SenseProblem, probe->available() ? 6 : 5, verdict, {}});
         for (const auto& other : settings) {
           if (other.render_node == s.render_node) InstanceDirectory::global().set_probe(other.name, *probe);

@@ -64,7 +64,7 @@ class JellyfinWatcher final : public DaemonComponent {
   std::vector<JellyfinInstanceSettings> settings_;
   std::deque<Event> events_;
   std::map<std::string, std::string> last_breaker_state_;  // watcher thread only
-  std::map<std::string, bool> reported_problem_;            // watcher thread only
+  std::map<std::string, bool> reported_problem_;           // watcher thread only
   uint64_t rounds_ = 0;
   std::thread thread_;
 };

@@ -38,7 +38,8 @@ Result<std::string> validate_api_key(std::string text, const std::string& source
   if (key.empty()) return make_error(source + ": empty; put the API key (Dashboard > API Keys) in it");
   for (char c : key) {
     if (c <= ' ' || c > '~' || c == '"' || c == ',' || c == '\\') {
-      return make_error(source + ": the key must be one word of printable characters (Jellyfin keys are 32 hex digits)");
+      return make_error(
+          source + ": the key must be one word of printable characters (Jellyfin keys are 32 hex digits)");
     }
   }
   return key;
@@ -73,7 +74,8 @@ Result<std::string> read_api_key_credential(const std::string& name, const char*
   const char* dir = credentials_directory ? credentials_directory : std::getenv("CREDENTIALS_DIRECTORY");
   if (dir == nullptr || *dir == '\0') {
     return make_error("credential \"" + name +
-                      "\": $CREDENTIALS_DIRECTORY is not set (give the unit LoadCredential=" + name + ":FILE)");
+                      "\": $CREDENTIALS_DIRECTORY is not set (give the unit LoadCredential=" + name +
+                      ":FILE)");
   }
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
     return make_error("credential \"" + name + "\": not a valid credential name");

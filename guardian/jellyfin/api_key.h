@@ -14,7 +14,8 @@ namespace guardian::jellyfin {
 Result<std::string> read_api_key_file(const std::string& path);
 
 // Reads $CREDENTIALS_DIRECTORY/`name`. `credentials_directory` overrides the environment (tests).
-Result<std::string> read_api_key_credential(const std::string& name, const char* credentials_directory = nullptr);
+Result<std::string> read_api_key_credential(const std::string& name,
+                                            const char* credentials_directory = nullptr);
 
 // Checks a key's text: non-empty, printable ASCII, no quotes, spaces or commas (it goes inside
 // the Authorization header's Token="…").

@@ -12,8 +12,9 @@ namespace {
 
 // Jellyfin ids are 32 hex digits (Guid "N" format); anything else is not sent as a path segment.
 bool safe_path_segment(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+  });
 }
 
 }  // namespace
@@ -28,7 +29,8 @@ Client::Client(ClientSettings settings) : settings_(std::move(settings)), breake
   ::gethostname(host, sizeof host - 1);
   // Stable per host and instance, so Jellyfin shows one "guardian" device, not one per call.
   device_id_ = "guardian-" + std::string(host) + "-" + settings_.name;
-  std::replace_if(device_id_.begin(), device_id_.end(), [](char c) { return c == '"' || c == ',' || c == ' '; }, '_');
+  std::replace_if(
+      device_id_.begin(), device_id_.end(), [](char c) { return c == '"' || c == ',' || c == ' '; }, '_');
 }
 
 void Client::note_bad_answer(const std::string& why) {
@@ -41,7 +43,8 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
   std::string what = method + " " + settings_.url.to_string() + path;
   if (!breaker_.allow(now)) {
     return make_error(what + ": not called, circuit breaker open after " +
-                      std::to_string(breaker_.consecutive_failures()) + " failures (last: " + breaker_.last_error() + ")");
+                      std::to_string(breaker_.consecutive_failures()) +
+                      " failures (last: " + breaker_.last_error() + ")");
   }
   HttpRequest request;
   request.method = method;
@@ -68,7 +71,8 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
 Result<EncodingOptions> Client::get_encoding_options(Deadline deadline) {
   auto response = call("GET", "/System/Configuration/encoding", "", deadline);
   if (!response.ok()) return response.error();
-  auto options = parse_encoding_options(response->body, "GET " + settings_.url.to_string() + "/System/Configuration/encoding");
+  auto options = parse_encoding_options(
+      response->body, "GET " + settings_.url.to_string() + "/System/Configuration/encoding");
   if (!options.ok()) note_bad_answer(options.error().message);
   return options;
 }
@@ -112,16 +116,18 @@ Result<void> Client::start_task(const std::string& task_id, Deadline deadline) {
 
 Result<void> Client::send_command(const std::string& session_id, const std::string& command,
                                   const nlohmann::json& arguments, Deadline deadline) {
-  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+  if (!safe_path_segment(session_id))
+    return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
   nlohmann::json body = {{"Name", command}, {"Arguments", arguments}};
   auto response = call("POST", "/Sessions/" + session_id + "/Command", body.dump(), deadline);
   if (!response.ok()) return response.error();
   return {};
 }
 
-Result<void> Client::send_message(const std::string& session_id, const std::string& header, const std::string& text,
-                                  int64_t timeout_ms, Deadline deadline) {
-  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+Result<void> Client::send_message(const std::string& session_id, const std::string& header,
+                                  const std::string& text, int64_t timeout_ms, Deadline deadline) {
+  if (!safe_path_segment(session_id))
+    return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
   nlohmann::json body = {{"Header", header}, {"Text", text}, {"TimeoutMs", timeout_ms}};
   auto response = call("POST", "/Sessions/" + session_id + "/Message", body.dump(), deadline);
   if (!response.ok()) return response.error();
@@ -129,7 +135,8 @@ Result<void> Client::send_message(const std::string& session_id, const std::stri
 }
 
 Result<void> Client::stop_playback(const std::string& session_id, Deadline deadline) {
-  if (!safe_path_segment(session_id)) return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
+  if (!safe_path_segment(session_id))
+    return make_error("session id \"" + session_id + "\" is not a Jellyfin id");
   auto response = call("POST", "/Sessions/" + session_id + "/Playing/Stop", "", deadline);
   if (!response.ok()) return response.error();
   return {};
@@ -145,7 +152,9 @@ Result<std::shared_ptr<Client>> make_client(const JellyfinInstanceSettings& sett
     std::string path = settings.api_key_file;
     if (path.starts_with("~/")) {
       const char* home = std::getenv("HOME");
-      if (home == nullptr || *home == '\0') return make_error("[[jellyfin]] \"" + settings.name + "\": api_key_file starts with ~ but $HOME is not set");
+      if (home == nullptr || *home == '\0')
+        return make_error("[[jellyfin]] \"" + settings.name +
+                          "\": api_key_file starts with ~ but $HOME is not set");
       path = std::string(home) + path.substr(1);
     }
     key = read_api_key_file(path);

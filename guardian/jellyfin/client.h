@@ -4,10 +4,9 @@
 // Thread-safe: the watcher thread and the action worker share one Client per instance.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -45,20 +44,24 @@ class Client {
   Result<void> post_encoding_options(const nlohmann::json& options, Deadline deadline);
   Result<std::vector<SessionInfo>> get_sessions(Deadline deadline);
   Result<std::vector<ScheduledTask>> get_scheduled_tasks(Deadline deadline);
-  Result<void> stop_task(const std::string& task_id, Deadline deadline);   // DELETE /ScheduledTasks/Running/{id}
-  Result<void> start_task(const std::string& task_id, Deadline deadline);  // POST /ScheduledTasks/Running/{id}
+  Result<void> stop_task(const std::string& task_id,
+                         Deadline deadline);  // DELETE /ScheduledTasks/Running/{id}
+  Result<void> start_task(const std::string& task_id,
+                          Deadline deadline);  // POST /ScheduledTasks/Running/{id}
   // POST /Sessions/{id}/Command {"Name": name, "Arguments": {...}}
   Result<void> send_command(const std::string& session_id, const std::string& command,
                             const nlohmann::json& arguments, Deadline deadline);
   // POST /Sessions/{id}/Message {"Header","Text","TimeoutMs"}: a toast on the client.
   Result<void> send_message(const std::string& session_id, const std::string& header, const std::string& text,
                             int64_t timeout_ms, Deadline deadline);
-  Result<void> stop_playback(const std::string& session_id, Deadline deadline);  // POST /Sessions/{id}/Playing/Stop
+  Result<void> stop_playback(const std::string& session_id,
+                             Deadline deadline);  // POST /Sessions/{id}/Playing/Stop
 
  private:
   // One request through the breaker. 2xx = success; anything else is an error naming the
   // endpoint and the status, and counts as a failure.
-  Result<HttpResponse> call(const std::string& method, const std::string& path, std::string body, Deadline deadline);
+  Result<HttpResponse> call(const std::string& method, const std::string& path, std::string body,
+                            Deadline deadline);
   void note_bad_answer(const std::string& why);
   ClientSettings settings_;
   CircuitBreaker breaker_;

@@ -32,7 +32,8 @@ std::string_view verdict_name(DoctorFinding::Verdict verdict) {
 }
 
 std::vector<DoctorFinding> vaapi_findings(const std::optional<VaapiProbeResult>& probe,
-                                          const std::optional<EncodingOptions>& options, const TranscodeView* view) {
+                                          const std::optional<EncodingOptions>& options,
+                                          const TranscodeView* view) {
   std::vector<DoctorFinding> out;
   bool available = probe && probe->available();
   if (!probe) {
@@ -46,7 +47,8 @@ std::vector<DoctorFinding> vaapi_findings(const std::optional<VaapiProbeResult>&
       out.push_back({V::Problem, "vaapi.render-node",
                      p.render_node + " does not open for this user (group " + p.node_group + ")",
                      p.user_in_node_group ? "check the device's permissions and SELinux labels"
-                                          : "add the user to group \"" + p.node_group + "\" (rootless podman: --group-add keep-groups)"});
+                                          : "add the user to group \"" + p.node_group +
+                                                "\" (rootless podman: --group-add keep-groups)"});
     } else {
       out.push_back({V::Ok, "vaapi.render-node", p.render_node + " opens (group " + p.node_group + ")", ""});
     }
@@ -57,12 +59,14 @@ std::vector<DoctorFinding> vaapi_findings(const std::optional<VaapiProbeResult>&
       out.push_back({V::Ok, "vaapi.driver", "VA-API " + p.va_version + ": " + p.vendor, ""});
     }
     if (p.va_initialized && !p.ffmpeg_hwdevice) {
-      out.push_back({V::Problem, "vaapi.ffmpeg", "FFmpeg could not create a VA-API device on " + p.render_node,
+      out.push_back({V::Problem, "vaapi.ffmpeg",
+                     "FFmpeg could not create a VA-API device on " + p.render_node,
                      "see `guardian probe vaapi` for FFmpeg's error"});
     }
     if (p.va_initialized && p.hardware_encoding_codecs.empty()) {
-      out.push_back({V::Warning, "vaapi.encode", "the GPU decodes but has no H.264/HEVC encode entrypoint",
-                     "hardware decode still helps; keep software encoding cheap (jellyfin.cheaper-software)"});
+      out.push_back(
+          {V::Warning, "vaapi.encode", "the GPU decodes but has no H.264/HEVC encode entrypoint",
+           "hardware decode still helps; keep software encoding cheap (jellyfin.cheaper-software)"});
     }
   }
   if (options) {
@@ -71,27 +75,33 @@ std::vector<DoctorFinding> vaapi_findings(const std::optional<VaapiProbeResult>&
       if (available) {
         out.push_back({V::Problem, "jellyfin.hwaccel-type",
                        "Jellyfin's hardware acceleration is \"" + type + "\" although VA-API works here",
-                       "Dashboard > Playback > Transcoding: Hardware acceleration = VA-API, device " + probe->render_node +
+                       "Dashboard > Playback > Transcoding: Hardware acceleration = VA-API, device " +
+                           probe->render_node +
                            "; then restart Jellyfin (it detects the driver only at start)"});
       } else {
-        out.push_back({V::Info, "jellyfin.hwaccel-type", "Jellyfin transcodes in software (hardware acceleration \"" + type + "\")",
+        out.push_back({V::Info, "jellyfin.hwaccel-type",
+                       "Jellyfin transcodes in software (hardware acceleration \"" + type + "\")",
                        probe ? "fix VA-API first (findings above)" : ""});
       }
     } else {
       if (probe && !available) {
-        out.push_back({V::Problem, "jellyfin.hwaccel-type", "Jellyfin is set to VA-API but VA-API does not work on this machine",
+        out.push_back({V::Problem, "jellyfin.hwaccel-type",
+                       "Jellyfin is set to VA-API but VA-API does not work on this machine",
                        "fix the VA-API findings above, or transcodes fail or fall back to software"});
       } else {
         out.push_back({V::Ok, "jellyfin.hwaccel-type", "Jellyfin is set to VA-API", ""});
       }
       if (!options->enable_hardware_encoding()) {
-        out.push_back({V::Warning, "jellyfin.hw-encoding", "hardware encoding is off: decode on the GPU, encode with libx264",
-                       "Dashboard > Playback > Transcoding: Enable hardware encoding (or jellyfin.prefer-vaapi)"});
+        out.push_back(
+            {V::Warning, "jellyfin.hw-encoding",
+             "hardware encoding is off: decode on the GPU, encode with libx264",
+             "Dashboard > Playback > Transcoding: Enable hardware encoding (or jellyfin.prefer-vaapi)"});
       }
       if (probe && probe->va_initialized && options->vaapi_device() != probe->render_node) {
-        out.push_back({V::Warning, "jellyfin.vaapi-device",
-                       "Jellyfin uses " + options->vaapi_device() + ", the probe checked " + probe->render_node,
-                       "set render_node in [[jellyfin]] to Jellyfin's VA-API device"});
+        out.push_back(
+            {V::Warning, "jellyfin.vaapi-device",
+             "Jellyfin uses " + options->vaapi_device() + ", the probe checked " + probe->render_node,
+             "set render_node in [[jellyfin]] to Jellyfin's VA-API device"});
       }
     }
     if (probe && probe->va_initialized) {
@@ -117,11 +127,13 @@ std::vector<DoctorFinding> vaapi_findings(const std::optional<VaapiProbeResult>&
   }
   if (view != nullptr) {
     if (view->software_count > 0) {
-      out.push_back({available ? V::Warning : V::Info, "jellyfin.vaapi-used",
-                     std::to_string(view->software_count) + " software transcode(s) hold " +
-                         format_bytes(view->software_pss_bytes) + " (PSS)" +
-                         (view->hardware_count ? ", " + std::to_string(view->hardware_count) + " on VA-API" : ""),
-                     available ? "VA-API is available: move them (jellyfin.prefer-vaapi + respawn-software-transcodes)" : ""});
+      out.push_back(
+          {available ? V::Warning : V::Info, "jellyfin.vaapi-used",
+           std::to_string(view->software_count) + " software transcode(s) hold " +
+               format_bytes(view->software_pss_bytes) + " (PSS)" +
+               (view->hardware_count ? ", " + std::to_string(view->hardware_count) + " on VA-API" : ""),
+           available ? "VA-API is available: move them (jellyfin.prefer-vaapi + respawn-software-transcodes)"
+                     : ""});
     } else if (view->hardware_count > 0) {
       out.push_back({V::Ok, "jellyfin.vaapi-used",
                      std::to_string(view->hardware_count) + " transcode(s) on VA-API, " +

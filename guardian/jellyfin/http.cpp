@@ -29,7 +29,8 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 int remaining_ms(Deadline deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return 0;
   return static_cast<int>(std::min<int64_t>(left.count(), 1 << 30));
 }
@@ -230,7 +231,8 @@ size_t curl_header(char* data, size_t size, size_t count, void* user) {
   std::string_view line(data, size * count);
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    headers->emplace_back(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    headers->emplace_back(std::string(trim(line.substr(0, colon))),
+                          std::string(trim(line.substr(colon + 1))));
   }
   return size * count;
 }
@@ -244,7 +246,8 @@ Result<HttpResponse> https_send(const Url& url, const HttpRequest& request, Dead
   if (curl == nullptr) return make_error("curl_easy_init failed");
   HttpResponse response;
   curl_slist* headers = nullptr;
-  for (const auto& [name, value] : request.headers) headers = api.slist_append(headers, (name + ": " + value).c_str());
+  for (const auto& [name, value] : request.headers)
+    headers = api.slist_append(headers, (name + ": " + value).c_str());
   std::string full_url = url.origin() + request.target;
   api.easy_setopt(curl, CURLOPT_URL, full_url.c_str());
   api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -275,10 +278,14 @@ Result<size_t> parse_hex(std::string_view text) {
   size_t value = 0;
   for (char c : text) {
     int digit;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-    else return make_error("bad chunk size \"" + std::string(text) + "\"");
+    if (c >= '0' && c <= '9')
+      digit = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      digit = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      digit = c - 'A' + 10;
+    else
+      return make_error("bad chunk size \"" + std::string(text) + "\"");
     value = value * 16 + static_cast<size_t>(digit);
   }
   return value;
@@ -381,7 +388,8 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
     if (colon == std::string_view::npos || colon == 0) {
       return make_error("malformed header line \"" + std::string(line.substr(0, 40)) + "\"");
     }
-    out.response.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+    out.response.headers.emplace_back(std::string(line.substr(0, colon)),
+                                      std::string(trim(line.substr(colon + 1))));
   }
   int status = out.response.status;
   if (status < 200 || status == 204 || status == 304) {
@@ -428,7 +436,8 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
   std::string length_text = out.response.header("Content-Length");
   if (!length_text.empty()) {
     auto length = parse_u64(length_text);
-    if (!length || *length > kMaxResponseBytes) return make_error("bad Content-Length \"" + length_text + "\"");
+    if (!length || *length > kMaxResponseBytes)
+      return make_error("bad Content-Length \"" + length_text + "\"");
     if (body.size() < *length) {
       if (connection_closed) {
         return make_error("connection closed after " + std::to_string(body.size()) + " of " +
@@ -448,7 +457,8 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
 }
 
 Result<HttpResponse> http_send(const Url& url, const HttpRequest& request, Deadline deadline) {
-  auto result = url.scheme == "https" ? https_send(url, request, deadline) : plain_send(url, request, deadline);
+  auto result =
+      url.scheme == "https" ? https_send(url, request, deadline) : plain_send(url, request, deadline);
   if (!result.ok()) {
     return make_error(request.method + " " + url.origin() + request.target + ": " + result.error().message);
   }

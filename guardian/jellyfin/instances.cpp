@@ -4,8 +4,9 @@ namespace guardian::jellyfin {
 namespace {
 
 bool same_client(const JellyfinInstanceSettings& a, const JellyfinInstanceSettings& b) {
-  return a.name == b.name && a.url == b.url && a.api_key_file == b.api_key_file && a.credential == b.credential &&
-         a.timeout == b.timeout && a.failure_threshold == b.failure_threshold && a.retry_after == b.retry_after;
+  return a.name == b.name && a.url == b.url && a.api_key_file == b.api_key_file &&
+         a.credential == b.credential && a.timeout == b.timeout &&
+         a.failure_threshold == b.failure_threshold && a.retry_after == b.retry_after;
 }
 
 }  // namespace
@@ -20,7 +21,8 @@ void InstanceDirectory::set_instances(std::vector<Instance> instances) {
   std::map<std::string, Instance> next;
   for (auto& instance : instances) {
     auto old = instances_.find(instance.settings.name);
-    if (old != instances_.end() && old->second.client && same_client(old->second.settings, instance.settings)) {
+    if (old != instances_.end() && old->second.client &&
+        same_client(old->second.settings, instance.settings)) {
       instance.client = old->second.client;
       instance.client_error.clear();
       if (instance.cgroup_host_path.empty()) instance.cgroup_host_path = old->second.cgroup_host_path;

@@ -22,7 +22,7 @@ struct Instance {
   JellyfinInstanceSettings settings;
   std::shared_ptr<Client> client;  // null when the client could not be made (bad key file: see error)
   std::string client_error;
-  std::string cgroup_host_path;     // "/sys/fs/cgroup/…/jellyfin.service"; "" until known
+  std::string cgroup_host_path;  // "/sys/fs/cgroup/…/jellyfin.service"; "" until known
   std::optional<VaapiProbeResult> probe;
   std::shared_ptr<const TranscodeView> view;  // the watcher's latest
 };

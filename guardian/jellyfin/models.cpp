@@ -30,7 +30,8 @@ class Reader {
   [[nodiscard]] bool failed() const { return error_.has_value(); }
   [[nodiscard]] Error error() const { return *error_; }
 
-  const json* field(const json& object, std::string_view name, bool (json::*is)() const, std::string_view expected) {
+  const json* field(const json& object, std::string_view name, bool (json::*is)() const,
+                    std::string_view expected) {
     if (failed()) return nullptr;
     auto it = object.find(name);
     if (it == object.end() || it->is_null()) return nullptr;
@@ -60,8 +61,9 @@ class Reader {
     if (const json* v = field(object, name, &json::is_number, "a number")) into = v->get<double>();
   }
   void fail(std::string_view name, const std::string& what) {
-    if (!error_) error_ = make_error(std::string(endpoint_) + ": " + path_ + (path_.empty() ? "" : ".") +
-                                     std::string(name) + ": " + what);
+    if (!error_)
+      error_ = make_error(std::string(endpoint_) + ": " + path_ + (path_.empty() ? "" : ".") +
+                          std::string(name) + ": " + what);
   }
 
  private:
@@ -74,14 +76,16 @@ Result<json> parse_json(std::string_view body, std::string_view endpoint) {
   json value = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     std::string start(body.substr(0, 40));
-    std::replace_if(start.begin(), start.end(), [](char c) { return !std::isprint(static_cast<unsigned char>(c)); }, '?');
+    std::replace_if(
+        start.begin(), start.end(), [](char c) { return !std::isprint(static_cast<unsigned char>(c)); }, '?');
     return make_error(std::string(endpoint) + ": not JSON (starts with \"" + start + "\")");
   }
   return value;
 }
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -122,7 +126,8 @@ std::string EncodingOptions::encoder_preset() const {
 Result<EncodingOptions> parse_encoding_options(std::string_view body, std::string_view endpoint) {
   auto value = parse_json(body, endpoint);
   if (!value.ok()) return value.error();
-  if (!value->is_object()) return make_error(std::string(endpoint) + ": expected an object, got " + type_name(*value));
+  if (!value->is_object())
+    return make_error(std::string(endpoint) + ": expected an object, got " + type_name(*value));
   // Check the types of every field guardian reads or writes, so a lying server is caught before
   // guardian POSTs anything derived from it.
   Reader reader(endpoint, "");
@@ -144,7 +149,8 @@ Result<EncodingOptions> parse_encoding_options(std::string_view body, std::strin
   if (const json* codecs = reader.field(object, "HardwareDecodingCodecs", &json::is_array, "an array")) {
     for (size_t n = 0; n < codecs->size(); ++n) {
       if (!(*codecs)[n].is_string()) {
-        reader.fail("HardwareDecodingCodecs[" + std::to_string(n) + "]", "expected a string, got " + type_name((*codecs)[n]));
+        reader.fail("HardwareDecodingCodecs[" + std::to_string(n) + "]",
+                    "expected a string, got " + type_name((*codecs)[n]));
       }
     }
   }
@@ -155,12 +161,15 @@ Result<EncodingOptions> parse_encoding_options(std::string_view body, std::strin
 Result<std::vector<SessionInfo>> parse_sessions(std::string_view body, std::string_view endpoint) {
   auto value = parse_json(body, endpoint);
   if (!value.ok()) return value.error();
-  if (!value->is_array()) return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
+  if (!value->is_array())
+    return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
   std::vector<SessionInfo> sessions;
   for (size_t n = 0; n < value->size(); ++n) {
     const json& item = (*value)[n];
     std::string where = "[" + std::to_string(n) + "]";
-    if (!item.is_object()) return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " + type_name(item));
+    if (!item.is_object())
+      return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " +
+                        type_name(item));
     Reader r(endpoint, where);
     SessionInfo s;
     r.string(item, "Id", s.id);
@@ -233,12 +242,15 @@ Result<std::vector<SessionInfo>> parse_sessions(std::string_view body, std::stri
 Result<std::vector<ScheduledTask>> parse_scheduled_tasks(std::string_view body, std::string_view endpoint) {
   auto value = parse_json(body, endpoint);
   if (!value.ok()) return value.error();
-  if (!value->is_array()) return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
+  if (!value->is_array())
+    return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
   std::vector<ScheduledTask> tasks;
   for (size_t n = 0; n < value->size(); ++n) {
     const json& item = (*value)[n];
     std::string where = "[" + std::to_string(n) + "]";
-    if (!item.is_object()) return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " + type_name(item));
+    if (!item.is_object())
+      return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " +
+                        type_name(item));
     Reader r(endpoint, where);
     ScheduledTask task;
     r.string(item, "Id", task.id);

@@ -5,9 +5,8 @@
 // a string"); fields guardian does not use are ignored, missing optional fields are defaults.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,10 +34,17 @@ Result<EncodingOptions> parse_encoding_options(std::string_view body, std::strin
 // The fields of EncodingOptions guardian may change, with the JSON type each must have; a policy
 // can only name these, and the fake server test checks nothing else moved.
 inline constexpr std::string_view kGuardianEncodingFields[] = {
-    "EnableHardwareEncoding", "HardwareDecodingCodecs", "HardwareAccelerationType",
-    "EncoderPreset",          "EncodingThreadCount",    "H264Crf",
-    "H265Crf",                "MaxMuxingQueueSize",     "EnableThrottling",
-    "EnableSegmentDeletion",  "SegmentKeepSeconds",
+    "EnableHardwareEncoding",
+    "HardwareDecodingCodecs",
+    "HardwareAccelerationType",
+    "EncoderPreset",
+    "EncodingThreadCount",
+    "H264Crf",
+    "H265Crf",
+    "MaxMuxingQueueSize",
+    "EnableThrottling",
+    "EnableSegmentDeletion",
+    "SegmentKeepSeconds",
 };
 
 struct TranscodingInfo {

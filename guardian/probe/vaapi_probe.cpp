@@ -100,7 +100,8 @@ void probe_node(const HostRoot& host, VaapiProbeResult& r, UniqueFd& fd) {
   if (!fd) {
     std::string why = std::strerror(errno);
     if (errno == EACCES && !r.user_in_node_group) {
-      why += " (add the user to group \"" + r.node_group + "\": usermod -aG " + r.node_group + " $USER, then log in again)";
+      why += " (add the user to group \"" + r.node_group + "\": usermod -aG " + r.node_group +
+             " $USER, then log in again)";
     }
     r.errors.push_back("render node " + r.render_node + ": " + why);
     return;
@@ -112,7 +113,8 @@ void probe_libva(VaapiProbeResult& r, int fd) {
   Library va("libva.so.2");
   Library va_drm("libva-drm.so.2");
   if (!va.ok() || !va_drm.ok()) {
-    r.errors.push_back("libva: " + (va.ok() ? va_drm.error() : va.error()) + " (install libva2 and libva-drm2)");
+    r.errors.push_back("libva: " + (va.ok() ? va_drm.error() : va.error()) +
+                       " (install libva2 and libva-drm2)");
     return;
   }
   auto get_display = va_drm.get<VADisplay (*)(int)>("vaGetDisplayDRM");
@@ -123,10 +125,11 @@ void probe_libva(VaapiProbeResult& r, int fd) {
   auto max_profiles = va.get<int (*)(VADisplay)>("vaMaxNumProfiles");
   auto query_profiles = va.get<VAStatus (*)(VADisplay, VAProfile*, int*)>("vaQueryConfigProfiles");
   auto max_entrypoints = va.get<int (*)(VADisplay)>("vaMaxNumEntrypoints");
-  auto query_entrypoints = va.get<VAStatus (*)(VADisplay, VAProfile, VAEntrypoint*, int*)>("vaQueryConfigEntrypoints");
+  auto query_entrypoints =
+      va.get<VAStatus (*)(VADisplay, VAProfile, VAEntrypoint*, int*)>("vaQueryConfigEntrypoints");
   auto profile_str = va.get<const char* (*)(VAProfile)>("vaProfileStr");
-  if (!get_display || !initialize || !terminate || !error_str || !vendor || !max_profiles || !query_profiles ||
-      !max_entrypoints || !query_entrypoints || !profile_str) {
+  if (!get_display || !initialize || !terminate || !error_str || !vendor || !max_profiles ||
+      !query_profiles || !max_entrypoints || !query_entrypoints || !profile_str) {
     r.errors.push_back("libva: a required symbol is missing (libva older than 2.x?)");
     return;
   }
@@ -158,8 +161,8 @@ void probe_libva(VaapiProbeResult& r, int fd) {
       const char* name = profile_str(profiles[static_cast<size_t>(p)]);
       profile.name = name ? name : std::to_string(static_cast<int>(profiles[static_cast<size_t>(p)]));
       int entry_count = 0;
-      if (!entrypoints.empty() &&
-          query_entrypoints(display, profiles[static_cast<size_t>(p)], entrypoints.data(), &entry_count) == VA_STATUS_SUCCESS) {
+      if (!entrypoints.empty() && query_entrypoints(display, profiles[static_cast<size_t>(p)],
+                                                    entrypoints.data(), &entry_count) == VA_STATUS_SUCCESS) {
         for (int e = 0; e < entry_count; ++e) {
           switch (entrypoints[static_cast<size_t>(e)]) {
             case VAEntrypointVLD: profile.decode = true; break;
@@ -182,7 +185,8 @@ void probe_ffmpeg(const HostRoot& host, VaapiProbeResult& r) {
     r.errors.push_back("FFmpeg libraries: " + (avutil.ok() ? avcodec.error() : avutil.error()));
     return;
   }
-  auto create = avutil.get<int (*)(AVBufferRef**, AVHWDeviceType, const char*, AVDictionary*, int)>("av_hwdevice_ctx_create");
+  auto create = avutil.get<int (*)(AVBufferRef**, AVHWDeviceType, const char*, AVDictionary*, int)>(
+      "av_hwdevice_ctx_create");
   auto unref = avutil.get<void (*)(AVBufferRef**)>("av_buffer_unref");
   auto strerror_av = avutil.get<int (*)(int, char*, size_t)>("av_strerror");
   auto find_encoder = avcodec.get<const void* (*)(const char*)>("avcodec_find_encoder_by_name");
@@ -208,8 +212,8 @@ void probe_ffmpeg(const HostRoot& host, VaapiProbeResult& r) {
   unref(&device);
 }
 
-std::vector<std::string> codecs_with(const std::vector<VaapiProfile>& profiles, bool (*has)(const VaapiProfile&),
-                                     bool only_video_encoders) {
+std::vector<std::string> codecs_with(const std::vector<VaapiProfile>& profiles,
+                                     bool (*has)(const VaapiProfile&), bool only_video_encoders) {
   std::vector<std::string> codecs;
   for (const auto& [codec, prefix] : kCodecProfiles) {
     if (only_video_encoders && codec != "h264" && codec != "hevc" && codec != "av1") continue;
@@ -230,15 +234,18 @@ bool VaapiProbeResult::available() const {
                         hardware_encoding_codecs.end() ||
                     std::find(hardware_encoding_codecs.begin(), hardware_encoding_codecs.end(), "hevc") !=
                         hardware_encoding_codecs.end();
-  return node_openable && va_initialized && ffmpeg_hwdevice && !hardware_decoding_codecs.empty() && can_encode;
+  return node_openable && va_initialized && ffmpeg_hwdevice && !hardware_decoding_codecs.empty() &&
+         can_encode;
 }
 
 std::vector<std::string> decoding_codecs_from_profiles(const std::vector<VaapiProfile>& profiles) {
-  return codecs_with(profiles, [](const VaapiProfile& p) { return p.decode; }, false);
+  return codecs_with(
+      profiles, [](const VaapiProfile& p) { return p.decode; }, false);
 }
 
 std::vector<std::string> encoding_codecs_from_profiles(const std::vector<VaapiProfile>& profiles) {
-  return codecs_with(profiles, [](const VaapiProfile& p) { return p.encode || p.encode_low_power; }, true);
+  return codecs_with(
+      profiles, [](const VaapiProfile& p) { return p.encode || p.encode_low_power; }, true);
 }
 
 VaapiProbeResult probe_vaapi(const HostRoot& host, const std::string& render_node) {
@@ -272,9 +279,15 @@ nlohmann::json probe_result_to_json(const VaapiProbeResult& r) {
         {"mode", r.node_mode},
         {"user_in_group", r.user_in_node_group}}},
       {"libva",
-       {{"loaded", r.libva_loaded}, {"initialized", r.va_initialized}, {"version", r.va_version}, {"vendor", r.vendor},
+       {{"loaded", r.libva_loaded},
+        {"initialized", r.va_initialized},
+        {"version", r.va_version},
+        {"vendor", r.vendor},
         {"profiles", profiles}}},
-      {"ffmpeg", {{"loaded", r.ffmpeg_loaded}, {"hwdevice", r.ffmpeg_hwdevice}, {"vaapi_encoders", r.ffmpeg_vaapi_encoders}}},
+      {"ffmpeg",
+       {{"loaded", r.ffmpeg_loaded},
+        {"hwdevice", r.ffmpeg_hwdevice},
+        {"vaapi_encoders", r.ffmpeg_vaapi_encoders}}},
       {"HardwareDecodingCodecs", r.hardware_decoding_codecs},
       {"hardware_encoding_codecs", r.hardware_encoding_codecs},
       {"errors", r.errors},
@@ -299,14 +312,18 @@ Result<VaapiProbeResult> parse_probe_result(std::string_view json_text) {
   auto boolean = [&](const json* parent, const char* key, bool& into) {
     if (parent == nullptr) return;
     auto it = parent->find(key);
-    if (it != parent->end() && it->is_boolean()) into = it->get<bool>();
-    else if (!error) error = make_error(std::string("probe output: ") + key + ": expected a boolean");
+    if (it != parent->end() && it->is_boolean())
+      into = it->get<bool>();
+    else if (!error)
+      error = make_error(std::string("probe output: ") + key + ": expected a boolean");
   };
   auto string = [&](const json* parent, const char* key, std::string& into) {
     if (parent == nullptr) return;
     auto it = parent->find(key);
-    if (it != parent->end() && it->is_string()) into = it->get<std::string>();
-    else if (!error) error = make_error(std::string("probe output: ") + key + ": expected a string");
+    if (it != parent->end() && it->is_string())
+      into = it->get<std::string>();
+    else if (!error)
+      error = make_error(std::string("probe output: ") + key + ": expected a string");
   };
   auto strings = [&](const json* parent, const char* key, std::vector<std::string>& into) {
     if (parent == nullptr) return;
@@ -357,9 +374,12 @@ Result<VaapiProbeResult> parse_probe_result(std::string_view json_text) {
         string(&p, "profile", profile.name);
         strings(&p, "entrypoints", entrypoints);
         for (const auto& e : entrypoints) {
-          if (e == "VLD") profile.decode = true;
-          else if (e == "EncSlice") profile.encode = true;
-          else if (e == "EncSliceLP") profile.encode_low_power = true;
+          if (e == "VLD")
+            profile.decode = true;
+          else if (e == "EncSlice")
+            profile.encode = true;
+          else if (e == "EncSliceLP")
+            profile.encode_low_power = true;
         }
         r.profiles.push_back(std::move(profile));
       }
@@ -404,7 +424,8 @@ Result<VaapiProbeResult> run_probe_child(const std::string& binary, const std::s
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool timed_out = false;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -427,7 +448,9 @@ Result<VaapiProbeResult> run_probe_child(const std::string& binary, const std::s
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) return make_error("guardian probe vaapi did not answer within " + std::to_string(timeout.count()) + " ms");
+  if (timed_out)
+    return make_error("guardian probe vaapi did not answer within " + std::to_string(timeout.count()) +
+                      " ms");
   // Exit status 1 means "probe ran, VA-API not available": the JSON still describes why.
   if (!WIFEXITED(status) || WEXITSTATUS(status) > 1) {
     return make_error("guardian probe vaapi failed (status " + std::to_string(status) + ")");

@@ -4,9 +4,8 @@
 // (it runs the probe as a child and reads its JSON, run_probe_child below).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +17,7 @@
 namespace guardian {
 
 struct VaapiProfile {
-  std::string name;  // vaProfileStr(): "VAProfileH264Main"
+  std::string name;               // vaProfileStr(): "VAProfileH264Main"
   bool decode = false;            // VAEntrypointVLD
   bool encode = false;            // VAEntrypointEncSlice
   bool encode_low_power = false;  // VAEntrypointEncSliceLP
@@ -40,12 +39,12 @@ struct VaapiProbeResult {
   std::vector<VaapiProfile> profiles;
   // FFmpeg.
   bool ffmpeg_loaded = false;
-  bool ffmpeg_hwdevice = false;  // av_hwdevice_ctx_create(AV_HWDEVICE_TYPE_VAAPI) worked
+  bool ffmpeg_hwdevice = false;                    // av_hwdevice_ctx_create(AV_HWDEVICE_TYPE_VAAPI) worked
   std::vector<std::string> ffmpeg_vaapi_encoders;  // of h264_vaapi, hevc_vaapi, av1_vaapi
   // Derived: what to put in Jellyfin's HardwareDecodingCodecs (its names, its order).
   std::vector<std::string> hardware_decoding_codecs;
   std::vector<std::string> hardware_encoding_codecs;  // "h264", "hevc", "av1" with an encode entrypoint
-  std::vector<std::string> errors;  // each step that failed, with the reason and the path
+  std::vector<std::string> errors;                    // each step that failed, with the reason and the path
 
   // VA-API can take transcodes: the device opens, libva initialises, FFmpeg creates the device,
   // and the hardware decodes at least one codec and encodes H.264 or HEVC.

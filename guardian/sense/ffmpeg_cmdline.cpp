@@ -14,7 +14,8 @@ bool ends_with_any(std::string_view text, std::initializer_list<std::string_view
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -30,10 +31,11 @@ bool is_video_codec_option(std::string_view arg) {
 
 // The hardware API an encoder name belongs to ("h264_vaapi" -> "vaapi"), or "".
 std::string hardware_api_of_encoder(std::string_view encoder) {
-  static constexpr std::array<std::string_view, 8> kApis = {"vaapi", "qsv", "nvenc", "amf", "v4l2m2m",
-                                                            "videotoolbox", "rkmpp", "vulkan"};
+  static constexpr std::array<std::string_view, 8> kApis = {"vaapi",   "qsv",          "nvenc", "amf",
+                                                            "v4l2m2m", "videotoolbox", "rkmpp", "vulkan"};
   for (std::string_view api : kApis) {
-    if (encoder.size() > api.size() + 1 && encoder.ends_with(api) && encoder[encoder.size() - api.size() - 1] == '_') {
+    if (encoder.size() > api.size() + 1 && encoder.ends_with(api) &&
+        encoder[encoder.size() - api.size() - 1] == '_') {
       return std::string(api);
     }
   }
@@ -42,7 +44,8 @@ std::string hardware_api_of_encoder(std::string_view encoder) {
 
 std::string strip_input(std::string_view input) {
   if (input.starts_with("file:")) input.remove_prefix(5);
-  if (input.size() >= 2 && input.front() == '"' && input.back() == '"') input = input.substr(1, input.size() - 2);
+  if (input.size() >= 2 && input.front() == '"' && input.back() == '"')
+    input = input.substr(1, input.size() - 2);
   return std::string(input);
 }
 
@@ -176,10 +179,10 @@ Result<FfmpegCommand> parse_ffmpeg_cmdline(std::vector<std::string> argv) {
     command.kind = FfmpegJobKind::ImageExtraction;
   } else if (subtitle_output || subtitle_map_only || (no_video && no_audio)) {
     command.kind = FfmpegJobKind::SubtitleExtraction;
-  } else if (command.output_format == "hls" || output.ends_with(".m3u8") || command.encode != VideoEncode::None ||
-             !command.video_encoder.empty() || command.output_format == "mp4" ||
-             command.output_format == "matroska" || command.output_format == "mpegts" ||
-             command.output_format == "webm") {
+  } else if (command.output_format == "hls" || output.ends_with(".m3u8") ||
+             command.encode != VideoEncode::None || !command.video_encoder.empty() ||
+             command.output_format == "mp4" || command.output_format == "matroska" ||
+             command.output_format == "mpegts" || command.output_format == "webm") {
     command.kind = FfmpegJobKind::Playback;
   } else {
     command.kind = FfmpegJobKind::Other;

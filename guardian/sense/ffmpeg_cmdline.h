@@ -20,9 +20,9 @@
 namespace guardian {
 
 enum class FfmpegJobKind {
-  Playback,              // a stream to a client: HLS segments or a progressive file/pipe
-  Trickplay,             // scrubbing thumbnails
-  ImageExtraction,       // a poster / chapter image
+  Playback,         // a stream to a client: HLS segments or a progressive file/pipe
+  Trickplay,        // scrubbing thumbnails
+  ImageExtraction,  // a poster / chapter image
   SubtitleExtraction,
   AttachmentExtraction,  // fonts (-dump_attachment)
   Other,                 // probing, anything not recognised
@@ -36,14 +36,14 @@ struct FfmpegCommand {
   std::vector<std::string> argv;
   FfmpegJobKind kind = FfmpegJobKind::Other;
   VideoEncode encode = VideoEncode::None;
-  std::string video_encoder;   // "libx264", "h264_vaapi", "copy", "" (none given)
-  std::string hardware_api;    // "vaapi", "qsv", "nvenc", … from the encoder or -hwaccel; "" = none
-  bool hardware_decode = false;   // -hwaccel X (X != none)
-  std::string input_path;      // the first -i, "file:" prefix and quotes removed
-  std::string output_format;   // the last -f before the output ("hls", "image2", "mp4", …)
-  std::string output_path;     // the last argument
-  std::string preset;          // -preset
-  std::optional<int> threads;  // -threads (the output's, i.e. the last one)
+  std::string video_encoder;     // "libx264", "h264_vaapi", "copy", "" (none given)
+  std::string hardware_api;      // "vaapi", "qsv", "nvenc", … from the encoder or -hwaccel; "" = none
+  bool hardware_decode = false;  // -hwaccel X (X != none)
+  std::string input_path;        // the first -i, "file:" prefix and quotes removed
+  std::string output_format;     // the last -f before the output ("hls", "image2", "mp4", …)
+  std::string output_path;       // the last argument
+  std::string preset;            // -preset
+  std::optional<int> threads;    // -threads (the output's, i.e. the last one)
 
   // A software video transcode serving a client: what jellyfin.respawn-software-transcodes may end.
   [[nodiscard]] bool software_playback() const {

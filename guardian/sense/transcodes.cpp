@@ -52,7 +52,8 @@ Result<ProcessMemory> parse_smaps_rollup(std::string_view text) {
     std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     ++line_no;
-    if (line_no == 1 && line.find('[') != std::string_view::npos) continue;  // "00400000-… ---p 00000000 00:00 0   [rollup]"
+    if (line_no == 1 && line.find('[') != std::string_view::npos)
+      continue;  // "00400000-… ---p 00000000 00:00 0   [rollup]"
     auto colon = line.find(':');
     if (colon == std::string_view::npos) {
       if (trim(line).empty()) continue;
@@ -60,15 +61,21 @@ Result<ProcessMemory> parse_smaps_rollup(std::string_view text) {
     }
     std::string_view key = line.substr(0, colon);
     uint64_t* into = nullptr;
-    if (key == "Rss") into = &memory.rss_bytes;
-    else if (key == "Pss") into = &memory.pss_bytes;
-    else if (key == "Pss_Anon") into = &memory.pss_anon_bytes;
-    else if (key == "Swap") into = &memory.swap_bytes;
+    if (key == "Rss")
+      into = &memory.rss_bytes;
+    else if (key == "Pss")
+      into = &memory.pss_bytes;
+    else if (key == "Pss_Anon")
+      into = &memory.pss_anon_bytes;
+    else if (key == "Swap")
+      into = &memory.swap_bytes;
     if (into == nullptr) continue;
     std::string_view value = trim(line.substr(colon + 1));
-    if (!value.ends_with(" kB")) return make_error("smaps_rollup " + std::string(key) + ": expected \"N kB\"");
+    if (!value.ends_with(" kB"))
+      return make_error("smaps_rollup " + std::string(key) + ": expected \"N kB\"");
     auto kb = parse_u64(trim(value.substr(0, value.size() - 3)));
-    if (!kb || *kb > (UINT64_MAX >> 10)) return make_error("smaps_rollup " + std::string(key) + ": bad number");
+    if (!kb || *kb > (UINT64_MAX >> 10))
+      return make_error("smaps_rollup " + std::string(key) + ": bad number");
     *into = *kb * 1024;
     if (key == "Rss") saw_rss = true;
   }
@@ -200,10 +207,22 @@ TranscodeView build_transcode_view(std::vector<FfmpegProcess> processes,
         }
       }
       switch (process.command.encode) {
-        case VideoEncode::Hardware: view.hardware_pss_bytes += pss; ++view.hardware_count; break;
-        case VideoEncode::Software: view.software_pss_bytes += pss; ++view.software_count; break;
-        case VideoEncode::Copy: view.copy_pss_bytes += pss; ++view.copy_count; break;
-        case VideoEncode::None: view.other_pss_bytes += pss; ++view.other_count; break;
+        case VideoEncode::Hardware:
+          view.hardware_pss_bytes += pss;
+          ++view.hardware_count;
+          break;
+        case VideoEncode::Software:
+          view.software_pss_bytes += pss;
+          ++view.software_count;
+          break;
+        case VideoEncode::Copy:
+          view.copy_pss_bytes += pss;
+          ++view.copy_count;
+          break;
+        case VideoEncode::None:
+          view.other_pss_bytes += pss;
+          ++view.other_count;
+          break;
       }
     } else {
       view.other_pss_bytes += pss;
@@ -215,7 +234,8 @@ TranscodeView build_transcode_view(std::vector<FfmpegProcess> processes,
   if (sessions != nullptr) {
     for (size_t i = 0; i < sessions->size(); ++i) {
       const auto& s = (*sessions)[i];
-      if (!session_taken[i] && s.transcoding && !s.transcoding->is_video_direct) view.sessions_without_process.push_back(s.id);
+      if (!session_taken[i] && s.transcoding && !s.transcoding->is_video_direct)
+        view.sessions_without_process.push_back(s.id);
     }
   }
   return view;

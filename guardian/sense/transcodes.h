@@ -40,7 +40,8 @@ Result<uint64_t> parse_proc_stat_start_time(std::string_view text);
 
 struct FfmpegScan {
   std::vector<FfmpegProcess> processes;
-  std::vector<std::string> problems;  // unreadable files, each naming the path (processes that exit mid-scan are not problems)
+  std::vector<std::string>
+      problems;  // unreadable files, each naming the path (processes that exit mid-scan are not problems)
 };
 // Scans the cgroup at `cgroup_host_path` (a host path: "/sys/fs/cgroup/…/jellyfin.service") and
 // every cgroup below it. Errors only when the cgroup itself cannot be read.
@@ -56,7 +57,7 @@ struct Transcode {
 };
 
 struct TranscodeView {
-  std::vector<Transcode> transcodes;  // playback jobs first, then other ffmpeg work
+  std::vector<Transcode> transcodes;            // playback jobs first, then other ffmpeg work
   std::vector<jellyfin::SessionInfo> sessions;  // Jellyfin's sessions (empty when unknown)
   bool sessions_known = false;
   // Sessions that Jellyfin says are transcoding but whose ffmpeg was not found in the cgroup.

@@ -87,7 +87,8 @@ class JellyfinActionsTest : public ::testing::Test {
   json posted_encodings() {
     json out = json::array();
     for (const auto& r : fake_->requests()) {
-      if (r["method"] == "POST" && r["path"] == "/System/Configuration/encoding") out.push_back(json::parse(std::string(r["body"])));
+      if (r["method"] == "POST" && r["path"] == "/System/Configuration/encoding")
+        out.push_back(json::parse(std::string(r["body"])));
     }
     return out;
   }
@@ -103,15 +104,17 @@ class JellyfinActionsTest : public ::testing::Test {
 };
 
 TEST_F(JellyfinActionsTest, CheaperSoftwarePostsWholeObjectWithOnlyItsFieldsAndRevertsExactly) {
-  auto action = make("jellyfin.cheaper-software", {{"preset", {std::string("veryfast"), {}}}, {"threads", {int64_t{2}, {}}}});
+  auto action = make("jellyfin.cheaper-software",
+                     {{"preset", {std::string("veryfast"), {}}}, {"threads", {int64_t{2}, {}}}});
   auto applied = action->apply(in(5s));
   ASSERT_EQ(applied.outcome, Outcome::Applied) << applied.detail;
   auto posts = posted_encodings();
   ASSERT_EQ(posts.size(), 1u);
   EXPECT_EQ(posts[0].size(), original_.size());  // the whole object, all 47 fields
   EXPECT_EQ(changed_fields(original_, posts[0]),
-            (std::set<std::string>{"EncoderPreset", "EncodingThreadCount", "H264Crf", "H265Crf", "MaxMuxingQueueSize",
-                                   "EnableThrottling", "EnableSegmentDeletion", "SegmentKeepSeconds"}));
+            (std::set<std::string>{"EncoderPreset", "EncodingThreadCount", "H264Crf", "H265Crf",
+                                   "MaxMuxingQueueSize", "EnableThrottling", "EnableSegmentDeletion",
+                                   "SegmentKeepSeconds"}));
   EXPECT_EQ(posts[0]["EncoderPreset"], "veryfast");
   EXPECT_EQ(posts[0]["EncodingThreadCount"], 2);
   EXPECT_EQ(posts[0]["EncoderAppPath"], original_["EncoderAppPath"]);  // echoed unchanged
@@ -138,7 +141,8 @@ TEST_F(JellyfinActionsTest, PreferVaapiUsesTheProbedCodecsAndReverts) {
   auto applied = action->apply(in(5s));
   ASSERT_EQ(applied.outcome, Outcome::Applied) << applied.detail;
   auto now = fake_->encoding();
-  EXPECT_EQ(changed_fields(original_, now), (std::set<std::string>{"EnableHardwareEncoding", "HardwareDecodingCodecs"}));
+  EXPECT_EQ(changed_fields(original_, now),
+            (std::set<std::string>{"EnableHardwareEncoding", "HardwareDecodingCodecs"}));
   EXPECT_EQ(now["HardwareDecodingCodecs"], json({"h264", "hevc", "mpeg2video", "vc1", "vp8", "vp9"}));
   EXPECT_EQ(now["EnableHardwareEncoding"], true);
   // Applying again changes nothing and keeps the first original.
@@ -158,7 +162,8 @@ TEST_F(JellyfinActionsTest, RevertLeavesAFieldTheUserChangedMeanwhile) {
   ASSERT_TRUE(client->post_encoding_options(current->raw, in(2s)).ok());
   auto reverted = action->revert(in(5s));
   ASSERT_EQ(reverted.outcome, Outcome::Reverted);
-  EXPECT_NE(reverted.detail.find("EncoderPreset (changed since to faster)"), std::string::npos) << reverted.detail;
+  EXPECT_NE(reverted.detail.find("EncoderPreset (changed since to faster)"), std::string::npos)
+      << reverted.detail;
   auto now = fake_->encoding();
   EXPECT_EQ(changed_fields(original_, now), std::set<std::string>{"EncoderPreset"});
   EXPECT_EQ(now["EncoderPreset"], "faster");
@@ -208,7 +213,8 @@ TEST_F(JellyfinActionsTest, KillNineMidChangeIsRestoredAtNextStart) {
   // Both stopped tasks were started again.
   std::vector<std::string> restarted;
   for (const auto& r : fake_->requests()) {
-    if (r["method"] == "POST" && std::string(r["path"]).starts_with("/ScheduledTasks/Running/")) restarted.push_back(r["path"]);
+    if (r["method"] == "POST" && std::string(r["path"]).starts_with("/ScheduledTasks/Running/"))
+      restarted.push_back(r["path"]);
   }
   EXPECT_EQ(restarted.size(), 2u);
 }
@@ -222,12 +228,14 @@ TEST_F(JellyfinActionsTest, PauseBackgroundTasksAndRestart) {
   ASSERT_EQ(action->revert(in(5s)).outcome, Outcome::Reverted);
   std::vector<std::string> calls;
   for (const auto& r : fake_->requests()) {
-    if (std::string(r["path"]).starts_with("/ScheduledTasks/Running/")) calls.push_back(std::string(r["method"]) + " " + std::string(r["path"]));
+    if (std::string(r["path"]).starts_with("/ScheduledTasks/Running/"))
+      calls.push_back(std::string(r["method"]) + " " + std::string(r["path"]));
   }
-  EXPECT_EQ(calls, (std::vector<std::string>{"DELETE /ScheduledTasks/Running/7738148ffcd07979c7ceb148e06b3aed",
-                                             "DELETE /ScheduledTasks/Running/4e6637c832ed644d1af3370a2506e80a",
-                                             "POST /ScheduledTasks/Running/7738148ffcd07979c7ceb148e06b3aed",
-                                             "POST /ScheduledTasks/Running/4e6637c832ed644d1af3370a2506e80a"}));
+  EXPECT_EQ(calls,
+            (std::vector<std::string>{"DELETE /ScheduledTasks/Running/7738148ffcd07979c7ceb148e06b3aed",
+                                      "DELETE /ScheduledTasks/Running/4e6637c832ed644d1af3370a2506e80a",
+                                      "POST /ScheduledTasks/Running/7738148ffcd07979c7ceb148e06b3aed",
+                                      "POST /ScheduledTasks/Running/4e6637c832ed644d1af3370a2506e80a"}));
 }
 
 TEST_F(JellyfinActionsTest, CapBitrateCommandsAndMessagesTranscodingSessionsOnly) {
@@ -297,7 +305,8 @@ TEST_F(JellyfinActionsTest, RespawnEndsOnlySoftwarePlaybackFfmpegsInTheCgroup) {
   pid_t remux = jobs.start_remux_hls();
   pid_t sleeper = jobs.start_sleep();
   pid_t outside = jobs.start_software_hls();  // a software transcode NOT in the instance's cgroup
-  const std::string cgroup = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
+  const std::string cgroup =
+      "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
   std::string root = jobs.make_host_root(cgroup, {sleeper}, {software, remux});
   std::this_thread::sleep_for(800ms);
   HostRoot host(root);

@@ -45,8 +45,11 @@ class WatcherTest : public ::testing::Test {
     settings.cgroup = "app.slice/jellyfin.service";
     policy_.jellyfin.push_back(settings);
     // A fixture cgroup with no processes (the ffmpeg side is tested in tests/sense).
-    std::filesystem::create_directories(dir_ + "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service");
-    std::ofstream(dir_ + "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service/cgroup.procs");
+    std::filesystem::create_directories(
+        dir_ + "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service");
+    std::ofstream(dir_ +
+                  "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                  "jellyfin.service/cgroup.procs");
     layout_.cgroup2_mount = "/sys/fs/cgroup";
     layout_.memory_controller = true;
     layout_.user_manager_path = "/user.slice/user-1000.slice/user@1000.service";
@@ -85,7 +88,8 @@ TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
   EXPECT_LT(slowest, 5ms) << "on_tick waited on Jellyfin";
   auto events = watcher.take_events();
   ASSERT_FALSE(events.empty());
-  EXPECT_NE(events.back().message.find("unreachable, not calling it for a while"), std::string::npos) << events.back().message;
+  EXPECT_NE(events.back().message.find("unreachable, not calling it for a while"), std::string::npos)
+      << events.back().message;
   auto instance = jellyfin::InstanceDirectory::global().find("home");
   ASSERT_TRUE(instance.ok());
   EXPECT_EQ(instance->client->breaker().state() == jellyfin::CircuitBreaker::State::Closed, false);
@@ -93,7 +97,8 @@ TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
   ASSERT_TRUE(instance->view);
   EXPECT_FALSE(instance->view->sessions_known);
   EXPECT_NE(instance->cgroup_host_path.find("app.slice/jellyfin.service"), std::string::npos);
-  EXPECT_NE(jellyfin::render_metrics(jellyfin::InstanceDirectory::global().all()).find("guardian_jellyfin_circuit_open{instance=\"home\"} 1"),
+  EXPECT_NE(jellyfin::render_metrics(jellyfin::InstanceDirectory::global().all())
+                .find("guardian_jellyfin_circuit_open{instance=\"home\"} 1"),
             std::string::npos);
   auto stop_start = std::chrono::steady_clock::now();
   watcher.stop();
@@ -109,8 +114,9 @@ TEST_F(WatcherTest, LyingJellyfinIsContained) {
   auto instance = jellyfin::InstanceDirectory::global().find("home");
   ASSERT_TRUE(instance.ok() && instance->view);
   EXPECT_FALSE(instance->view->sessions_known);
-  EXPECT_NE(instance->client->breaker().last_error().find("GET " + fake_.url() + "/Sessions: expected an array"),
-            std::string::npos)
+  EXPECT_NE(
+      instance->client->breaker().last_error().find("GET " + fake_.url() + "/Sessions: expected an array"),
+      std::string::npos)
       << instance->client->breaker().last_error();
 }
 

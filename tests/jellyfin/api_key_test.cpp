@@ -37,12 +37,15 @@ TEST_F(ApiKeyTest, GroupOrWorldReadableIsRefusedWithModeAndFile) {
   std::string path = write("jellyfin.key", "4f1b2c3d4e5f60718293a4b5c6d7e8f9\n", 0644);
   auto key = read_api_key_file(path);
   ASSERT_FALSE(key.ok());
-  EXPECT_EQ(key.error().message, "API key file " + path + " has mode 0644: readable by group or others, refusing it; run: chmod 600 " + path);
+  EXPECT_EQ(key.error().message,
+            "API key file " + path +
+                " has mode 0644: readable by group or others, refusing it; run: chmod 600 " + path);
   EXPECT_FALSE(read_api_key_file(write("g.key", "abc", 0640)).ok());
 }
 
 TEST_F(ApiKeyTest, EmptyMissingOrSymlinked) {
-  EXPECT_NE(read_api_key_file(write("empty.key", "\n", 0600)).error().message.find("empty"), std::string::npos);
+  EXPECT_NE(read_api_key_file(write("empty.key", "\n", 0600)).error().message.find("empty"),
+            std::string::npos);
   EXPECT_NE(read_api_key_file(dir_ + "/nope").error().message.find("No such file"), std::string::npos);
   std::string target = write("real.key", "abc", 0600);
   std::filesystem::create_symlink(target, dir_ + "/link.key");

@@ -2,7 +2,6 @@
 #include "jellyfin/client.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -42,16 +41,15 @@ TEST_F(ClientTest, SendsMediaBrowserAuthorizationAndParses) {
   auto requests = fake_.requests();
   ASSERT_EQ(requests.size(), 1u);
   std::string auth = requests[0]["authorization"];
-  EXPECT_TRUE(auth.starts_with("MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"guardian-")) << auth;
+  EXPECT_TRUE(auth.starts_with("MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"guardian-"))
+      << auth;
   EXPECT_NE(auth.find("Token=\"" + std::string(kKey) + "\""), std::string::npos);
 }
 
 TEST_F(ClientTest, WrongKeySaysSo) {
   std::string key_file = dir_ + "/wrong.key";
   auto settings = fake_.settings(dir_);
-  {
-    std::ofstream(key_file) << "00000000000000000000000000000000\n";
-  }
+  { std::ofstream(key_file) << "00000000000000000000000000000000\n"; }
   ::chmod(key_file.c_str(), 0600);
   settings.api_key_file = key_file;
   auto client = make_client(settings);
@@ -73,7 +71,8 @@ TEST_F(ClientTest, ServerErrorGarbageAndLiesAreErrorsNamingTheEndpoint) {
   fake_.set_mode("lying", 0, 1);
   auto lie = client_->get_encoding_options(in(2s));
   ASSERT_FALSE(lie.ok());
-  EXPECT_NE(lie.error().message.find("HardwareAccelerationType: expected a string, got a number"), std::string::npos);
+  EXPECT_NE(lie.error().message.find("HardwareAccelerationType: expected a string, got a number"),
+            std::string::npos);
 }
 
 TEST_F(ClientTest, HangingServerIsBoundedByTheTimeout) {

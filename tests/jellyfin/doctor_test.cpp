@@ -27,7 +27,8 @@ TEST(VaapiProbeRecord, ParsesAndDerivesCodecs) {
   auto probe = parse_probe_result(intel_probe());
   ASSERT_TRUE(probe.ok()) << probe.error().message;
   EXPECT_TRUE(probe->available());
-  EXPECT_EQ(probe->hardware_decoding_codecs, (std::vector<std::string>{"h264", "hevc", "mpeg2video", "vc1", "vp8", "vp9"}));
+  EXPECT_EQ(probe->hardware_decoding_codecs,
+            (std::vector<std::string>{"h264", "hevc", "mpeg2video", "vc1", "vp8", "vp9"}));
   EXPECT_EQ(probe->hardware_encoding_codecs, (std::vector<std::string>{"h264", "hevc"}));
   // Round trip through the JSON the probe prints.
   auto again = parse_probe_result(probe_result_to_json(*probe).dump());
@@ -38,7 +39,8 @@ TEST(VaapiProbeRecord, ParsesAndDerivesCodecs) {
 
 TEST(Doctor, IncidentMachineVaapiConfiguredButHalfUsed) {
   auto probe = parse_probe_result(intel_probe());
-  auto options = parse_encoding_options(testing::FakeJellyfin::fixture("encoding-10.11.json").dump(), "fixture");
+  auto options =
+      parse_encoding_options(testing::FakeJellyfin::fixture("encoding-10.11.json").dump(), "fixture");
   ASSERT_TRUE(probe.ok() && options.ok());
   TranscodeView view;
   view.software_count = 2;
@@ -50,7 +52,8 @@ TEST(Doctor, IncidentMachineVaapiConfiguredButHalfUsed) {
   EXPECT_EQ(find(findings, "jellyfin.hw-encoding")->verdict, DoctorFinding::Verdict::Warning);
   const auto* codecs = find(findings, "jellyfin.decoding-codecs");
   ASSERT_TRUE(codecs);
-  EXPECT_EQ(codecs->title, "the GPU decodes hevc, mpeg2video, vc1, vp8, vp9 but Jellyfin decodes them in software");
+  EXPECT_EQ(codecs->title,
+            "the GPU decodes hevc, mpeg2video, vc1, vp8, vp9 but Jellyfin decodes them in software");
   const auto* used = find(findings, "jellyfin.vaapi-used");
   ASSERT_TRUE(used);
   EXPECT_EQ(used->verdict, DoctorFinding::Verdict::Warning);
@@ -64,12 +67,14 @@ TEST(Doctor, RealProbeOnThisMachineSaysWhyNot) {
   EXPECT_FALSE(probe.node_exists);
   ASSERT_FALSE(probe.errors.empty());
   EXPECT_NE(probe.errors.front().find("/dev/dri/renderD128: No such file or directory"), std::string::npos);
-  auto options = parse_encoding_options(testing::FakeJellyfin::fixture("encoding-10.11.json").dump(), "fixture");
+  auto options =
+      parse_encoding_options(testing::FakeJellyfin::fixture("encoding-10.11.json").dump(), "fixture");
   auto findings = vaapi_findings(probe, *options, nullptr);
   ASSERT_TRUE(find(findings, "vaapi.render-node"));
   EXPECT_EQ(find(findings, "vaapi.render-node")->verdict, DoctorFinding::Verdict::Problem);
   ASSERT_TRUE(find(findings, "jellyfin.hwaccel-type"));
-  EXPECT_EQ(find(findings, "jellyfin.hwaccel-type")->title, "Jellyfin is set to VA-API but VA-API does not work on this machine");
+  EXPECT_EQ(find(findings, "jellyfin.hwaccel-type")->title,
+            "Jellyfin is set to VA-API but VA-API does not work on this machine");
 }
 
 TEST(Doctor, RealProbeOnANodeThatIsNotAGpu) {

@@ -32,8 +32,10 @@ TEST(ParseUrl, RejectsWithReason) {
 // Kestrel (Jellyfin's server) answers JSON with chunked transfer coding.
 TEST(ParseHttpResponse, ChunkedAsKestrelSendsIt) {
   std::string wire =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nDate: Thu, 26 Nov 2026 12:00:00 GMT\r\n"
-      "Server: Kestrel\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[{\"a\"\r\nA\r\n:1},{\"b\":2\r\n2\r\n}]\r\n0\r\n\r\n";
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nDate: Thu, 26 Nov 2026 12:00:00 "
+      "GMT\r\n"
+      "Server: Kestrel\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\n[{\"a\"\r\nA\r\n:1},{\"b\":2\r\n2\r\n}]\r\n0\r\n\r\n";
   auto parsed = parse_http_response(wire, false);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   ASSERT_TRUE(parsed->complete);
@@ -63,7 +65,8 @@ TEST(ParseHttpResponse, TruncatedAndGarbage) {
   ASSERT_FALSE(cut.ok());
   EXPECT_NE(cut.error().message.find("3 of 10"), std::string::npos);
   EXPECT_FALSE(parse_http_response("SSH-2.0-OpenSSH_9.2\r\n\r\n", false).ok());
-  EXPECT_FALSE(parse_http_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false).ok());
+  EXPECT_FALSE(
+      parse_http_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false).ok());
   EXPECT_FALSE(parse_http_response("", true).ok());
 }
 

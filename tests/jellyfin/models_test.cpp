@@ -11,19 +11,22 @@ using guardian::testing::FakeJellyfin;
 
 // Fixtures: tests/support/fake_jellyfin/fixtures (shaped from @jellyfin/sdk 0.11/0.12 models).
 TEST(Models, EncodingOptionsFromBothVersions) {
-  auto v11 = parse_encoding_options(FakeJellyfin::fixture("encoding-10.11.json").dump(), "GET /System/Configuration/encoding");
+  auto v11 = parse_encoding_options(FakeJellyfin::fixture("encoding-10.11.json").dump(),
+                                    "GET /System/Configuration/encoding");
   ASSERT_TRUE(v11.ok()) << v11.error().message;
   EXPECT_EQ(v11->hardware_acceleration_type(), "vaapi");
   EXPECT_FALSE(v11->enable_hardware_encoding());
   EXPECT_EQ(v11->hardware_decoding_codecs(), std::vector<std::string>{"h264"});
   EXPECT_EQ(v11->raw.size(), 47u);  // every field of the SDK model
-  auto v10 = parse_encoding_options(FakeJellyfin::fixture("encoding-10.10.json").dump(), "GET /System/Configuration/encoding");
+  auto v10 = parse_encoding_options(FakeJellyfin::fixture("encoding-10.10.json").dump(),
+                                    "GET /System/Configuration/encoding");
   ASSERT_TRUE(v10.ok());
   EXPECT_EQ(v10->hardware_acceleration_type(), "none");
 }
 
 TEST(Models, EncodingOptionsWrongTypeNamesTheField) {
-  auto bad = parse_encoding_options(R"({"HardwareDecodingCodecs":["h264",7]})", "GET /System/Configuration/encoding");
+  auto bad = parse_encoding_options(R"({"HardwareDecodingCodecs":["h264",7]})",
+                                    "GET /System/Configuration/encoding");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
             "GET /System/Configuration/encoding: HardwareDecodingCodecs[1]: expected a string, got a number");
@@ -46,7 +49,7 @@ TEST(Models, SessionsFromFixture) {
   EXPECT_EQ(alice.transcoding->hardware_acceleration_type, "vaapi");
   EXPECT_EQ(alice.transcoding->transcode_reasons.size(), 2u);
   EXPECT_FALSE((*sessions)[2].transcoding);  // bob direct-plays
-  EXPECT_FALSE((*sessions)[3].playing());   // idle app
+  EXPECT_FALSE((*sessions)[3].playing());    // idle app
 }
 
 TEST(Models, SessionsErrorsNameThePath) {
@@ -54,13 +57,16 @@ TEST(Models, SessionsErrorsNameThePath) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message, "GET /Sessions: [1].TranscodingInfo.Width: expected a number, got a string");
   // 10.9 wrote TranscodeReasons as one comma-separated string.
-  auto old = parse_sessions(R"([{"Id":"a","TranscodingInfo":{"TranscodeReasons":"VideoCodecNotSupported, AudioCodecNotSupported"}}])", "GET /Sessions");
+  auto old = parse_sessions(
+      R"([{"Id":"a","TranscodingInfo":{"TranscodeReasons":"VideoCodecNotSupported, AudioCodecNotSupported"}}])",
+      "GET /Sessions");
   ASSERT_TRUE(old.ok());
   EXPECT_EQ(old->front().transcoding->transcode_reasons.size(), 2u);
 }
 
 TEST(Models, ScheduledTasks) {
-  auto tasks = parse_scheduled_tasks(FakeJellyfin::fixture("scheduled-tasks.json").dump(), "GET /ScheduledTasks");
+  auto tasks =
+      parse_scheduled_tasks(FakeJellyfin::fixture("scheduled-tasks.json").dump(), "GET /ScheduledTasks");
   ASSERT_TRUE(tasks.ok()) << tasks.error().message;
   ASSERT_EQ(tasks->size(), 4u);
   EXPECT_EQ((*tasks)[0].key, "RefreshTrickplayImages");

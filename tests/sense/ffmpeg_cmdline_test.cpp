@@ -18,18 +18,79 @@ std::string nul_join(const std::vector<std::string>& args) {
 }
 
 const std::vector<std::string> kSoftwareHls = {
-    "/usr/lib/jellyfin-ffmpeg/ffmpeg", "-analyzeduration", "200M", "-probesize", "1G", "-f", "matroska", "-i",
-    "file:/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv", "-map_metadata", "-1", "-map_chapters", "-1",
-    "-threads", "0", "-map", "0:0", "-map", "0:1", "-map", "-0:s", "-codec:v:0", "libx264", "-preset", "veryfast",
-    "-crf", "23", "-maxrate", "8000000", "-bufsize", "16000000", "-profile:v:0", "high", "-level", "41",
-    "-x264opts:0", "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0", "-force_key_frames:0",
-    "expr:gte(t,n_forced*3)", "-sc_threshold:v:0", "0", "-vf",
-    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,ih*a)\\,1920)/2)*2:trunc(ow/a/2)*2,format=yuv420p",
-    "-codec:a:0", "aac", "-ac", "2", "-ab", "256000", "-copyts", "-avoid_negative_ts", "disabled",
-    "-max_muxing_queue_size", "2048", "-f", "hls", "-max_delay", "5000000", "-hls_time", "3", "-hls_segment_type",
-    "mpegts", "-start_number", "0", "-hls_segment_filename",
-    "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d%d.ts", "-hls_playlist_type", "vod", "-hls_list_size", "0",
-    "-y", "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d.m3u8"};
+    "/usr/lib/jellyfin-ffmpeg/ffmpeg",
+    "-analyzeduration",
+    "200M",
+    "-probesize",
+    "1G",
+    "-f",
+    "matroska",
+    "-i",
+    "file:/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv",
+    "-map_metadata",
+    "-1",
+    "-map_chapters",
+    "-1",
+    "-threads",
+    "0",
+    "-map",
+    "0:0",
+    "-map",
+    "0:1",
+    "-map",
+    "-0:s",
+    "-codec:v:0",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-maxrate",
+    "8000000",
+    "-bufsize",
+    "16000000",
+    "-profile:v:0",
+    "high",
+    "-level",
+    "41",
+    "-x264opts:0",
+    "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0",
+    "-force_key_frames:0",
+    "expr:gte(t,n_forced*3)",
+    "-sc_threshold:v:0",
+    "0",
+    "-vf",
+    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,ih*a)\\,1920)/"
+    "2)*2:trunc(ow/a/2)*2,format=yuv420p",
+    "-codec:a:0",
+    "aac",
+    "-ac",
+    "2",
+    "-ab",
+    "256000",
+    "-copyts",
+    "-avoid_negative_ts",
+    "disabled",
+    "-max_muxing_queue_size",
+    "2048",
+    "-f",
+    "hls",
+    "-max_delay",
+    "5000000",
+    "-hls_time",
+    "3",
+    "-hls_segment_type",
+    "mpegts",
+    "-start_number",
+    "0",
+    "-hls_segment_filename",
+    "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d%d.ts",
+    "-hls_playlist_type",
+    "vod",
+    "-hls_list_size",
+    "0",
+    "-y",
+    "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d.m3u8"};
 
 TEST(FfmpegCmdline, SoftwareHlsPlayback) {
   auto command = parse_ffmpeg_cmdline(nul_join(kSoftwareHls));
@@ -46,13 +107,50 @@ TEST(FfmpegCmdline, SoftwareHlsPlayback) {
 }
 
 TEST(FfmpegCmdline, VaapiFullHardware) {
-  std::vector<std::string> args = {
-      "/usr/lib/jellyfin-ffmpeg/ffmpeg", "-analyzeduration", "200M", "-probesize", "1G", "-init_hw_device",
-      "vaapi=va:/dev/dri/renderD128,driver=iHD", "-filter_hw_device", "va", "-hwaccel", "vaapi",
-      "-hwaccel_output_format", "vaapi", "-noautorotate", "-f", "matroska", "-i", "file:/media/shows/Bluey/Season 01/Bluey S01E01.mkv",
-      "-map_metadata", "-1", "-map", "0:0", "-map", "0:1", "-codec:v:0", "h264_vaapi", "-rc_mode", "VBR", "-b:v",
-      "4000000", "-maxrate", "4000000", "-bufsize", "8000000", "-vf", "setparams=color_primaries=bt709,scale_vaapi=w=1280:h=720:format=nv12",
-      "-codec:a:0", "copy", "-f", "hls", "-hls_time", "3", "-y", "/cache/transcodes/aa.m3u8"};
+  std::vector<std::string> args = {"/usr/lib/jellyfin-ffmpeg/ffmpeg",
+                                   "-analyzeduration",
+                                   "200M",
+                                   "-probesize",
+                                   "1G",
+                                   "-init_hw_device",
+                                   "vaapi=va:/dev/dri/renderD128,driver=iHD",
+                                   "-filter_hw_device",
+                                   "va",
+                                   "-hwaccel",
+                                   "vaapi",
+                                   "-hwaccel_output_format",
+                                   "vaapi",
+                                   "-noautorotate",
+                                   "-f",
+                                   "matroska",
+                                   "-i",
+                                   "file:/media/shows/Bluey/Season 01/Bluey S01E01.mkv",
+                                   "-map_metadata",
+                                   "-1",
+                                   "-map",
+                                   "0:0",
+                                   "-map",
+                                   "0:1",
+                                   "-codec:v:0",
+                                   "h264_vaapi",
+                                   "-rc_mode",
+                                   "VBR",
+                                   "-b:v",
+                                   "4000000",
+                                   "-maxrate",
+                                   "4000000",
+                                   "-bufsize",
+                                   "8000000",
+                                   "-vf",
+                                   "setparams=color_primaries=bt709,scale_vaapi=w=1280:h=720:format=nv12",
+                                   "-codec:a:0",
+                                   "copy",
+                                   "-f",
+                                   "hls",
+                                   "-hls_time",
+                                   "3",
+                                   "-y",
+                                   "/cache/transcodes/aa.m3u8"};
   auto command = parse_ffmpeg_cmdline(args);
   ASSERT_TRUE(command.ok());
   EXPECT_EQ(command->kind, FfmpegJobKind::Playback);
@@ -63,8 +161,8 @@ TEST(FfmpegCmdline, VaapiFullHardware) {
 }
 
 TEST(FfmpegCmdline, HardwareDecodeSoftwareEncodeIsSoftware) {
-  std::vector<std::string> args = {"ffmpeg", "-hwaccel", "vaapi", "-i", "file:/m/a.mkv", "-codec:v:0", "libx265",
-                                   "-f", "hls", "/t/a.m3u8"};
+  std::vector<std::string> args = {"ffmpeg",     "-hwaccel", "vaapi", "-i",  "file:/m/a.mkv",
+                                   "-codec:v:0", "libx265",  "-f",    "hls", "/t/a.m3u8"};
   auto command = parse_ffmpeg_cmdline(args);
   ASSERT_TRUE(command.ok());
   EXPECT_TRUE(command->hardware_decode);
@@ -73,8 +171,8 @@ TEST(FfmpegCmdline, HardwareDecodeSoftwareEncodeIsSoftware) {
 }
 
 TEST(FfmpegCmdline, RemuxIsCopy) {
-  std::vector<std::string> args = {"ffmpeg", "-i", "file:/m/a.mkv", "-codec:v:0", "copy", "-codec:a:0", "aac",
-                                   "-f", "hls", "/t/a.m3u8"};
+  std::vector<std::string> args = {"ffmpeg", "-i", "file:/m/a.mkv", "-codec:v:0", "copy", "-codec:a:0",
+                                   "aac",    "-f", "hls",           "/t/a.m3u8"};
   auto command = parse_ffmpeg_cmdline(args);
   ASSERT_TRUE(command.ok());
   EXPECT_EQ(command->kind, FfmpegJobKind::Playback);
@@ -84,10 +182,28 @@ TEST(FfmpegCmdline, RemuxIsCopy) {
 
 TEST(FfmpegCmdline, NotPlayback) {
   // Trickplay tiles (Jellyfin 10.9+ TrickplayManager).
-  auto trickplay = parse_ffmpeg_cmdline(std::vector<std::string>{
-      "ffmpeg", "-loglevel", "error", "-threads", "1", "-skip_interval", "10", "-i", "file:/m/a.mkv", "-an", "-sn",
-      "-vf", "fps=1/10,scale=320:-1", "-threads", "1", "-c:v", "mjpeg", "-qscale:v", "4", "-f", "image2",
-      "/cache/temp/3f2e/%08d.jpg"});
+  auto trickplay = parse_ffmpeg_cmdline(std::vector<std::string>{"ffmpeg",
+                                                                 "-loglevel",
+                                                                 "error",
+                                                                 "-threads",
+                                                                 "1",
+                                                                 "-skip_interval",
+                                                                 "10",
+                                                                 "-i",
+                                                                 "file:/m/a.mkv",
+                                                                 "-an",
+                                                                 "-sn",
+                                                                 "-vf",
+                                                                 "fps=1/10,scale=320:-1",
+                                                                 "-threads",
+                                                                 "1",
+                                                                 "-c:v",
+                                                                 "mjpeg",
+                                                                 "-qscale:v",
+                                                                 "4",
+                                                                 "-f",
+                                                                 "image2",
+                                                                 "/cache/temp/3f2e/%08d.jpg"});
   ASSERT_TRUE(trickplay.ok());
   EXPECT_EQ(trickplay->kind, FfmpegJobKind::Trickplay);
   EXPECT_FALSE(trickplay->software_playback());
@@ -97,18 +213,20 @@ TEST(FfmpegCmdline, NotPlayback) {
   ASSERT_TRUE(attachment.ok());
   EXPECT_EQ(attachment->kind, FfmpegJobKind::AttachmentExtraction);
   // Subtitle extraction.
-  auto subtitle = parse_ffmpeg_cmdline(std::vector<std::string>{
-      "ffmpeg", "-i", "file:/m/a.mkv", "-copyts", "-map", "0:3", "-an", "-vn", "-c:s", "subrip", "/cache/subtitles/a.srt"});
+  auto subtitle = parse_ffmpeg_cmdline(std::vector<std::string>{"ffmpeg", "-i", "file:/m/a.mkv", "-copyts",
+                                                                "-map", "0:3", "-an", "-vn", "-c:s", "subrip",
+                                                                "/cache/subtitles/a.srt"});
   ASSERT_TRUE(subtitle.ok());
   EXPECT_EQ(subtitle->kind, FfmpegJobKind::SubtitleExtraction);
   // A chapter image / poster.
   auto image = parse_ffmpeg_cmdline(std::vector<std::string>{
-      "ffmpeg", "-ss", "00:05:00", "-i", "file:/m/a.mkv", "-threads", "0", "-v", "quiet", "-vframes", "1", "-vf",
-      "scale=trunc(iw*sar):ih", "-f", "image2", "/cache/images/a.jpg"});
+      "ffmpeg", "-ss", "00:05:00", "-i", "file:/m/a.mkv", "-threads", "0", "-v", "quiet", "-vframes", "1",
+      "-vf", "scale=trunc(iw*sar):ih", "-f", "image2", "/cache/images/a.jpg"});
   ASSERT_TRUE(image.ok());
   EXPECT_EQ(image->kind, FfmpegJobKind::ImageExtraction);
   // Jellyfin's start-up probes.
-  auto version = parse_ffmpeg_cmdline(std::vector<std::string>{"/usr/lib/jellyfin-ffmpeg/ffmpeg", "-version"});
+  auto version =
+      parse_ffmpeg_cmdline(std::vector<std::string>{"/usr/lib/jellyfin-ffmpeg/ffmpeg", "-version"});
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->kind, FfmpegJobKind::Other);
 }
@@ -116,7 +234,8 @@ TEST(FfmpegCmdline, NotPlayback) {
 TEST(FfmpegCmdline, RejectsNonFfmpeg) {
   EXPECT_FALSE(parse_ffmpeg_cmdline(std::string_view("")).ok());
   EXPECT_FALSE(parse_ffmpeg_cmdline(nul_join({"/usr/bin/ffprobe", "-i", "x"})).ok());
-  EXPECT_FALSE(parse_ffmpeg_cmdline(nul_join({"jellyfin", "--ffmpeg", "/usr/lib/jellyfin-ffmpeg/ffmpeg"})).ok());
+  EXPECT_FALSE(
+      parse_ffmpeg_cmdline(nul_join({"jellyfin", "--ffmpeg", "/usr/lib/jellyfin-ffmpeg/ffmpeg"})).ok());
 }
 
 }  // namespace

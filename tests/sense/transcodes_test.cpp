@@ -65,7 +65,8 @@ TEST(ProcStat, StartTimeWithAwkwardComm) {
   EXPECT_EQ(*start, 987654u);
 }
 
-const std::string kCgroup = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
+const std::string kCgroup =
+    "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
 
 TEST(Transcodes, RealFfmpegProcessesAreFoundClassifiedMeasuredAndJoined) {
   testing::FfmpegJobs jobs;

@@ -24,14 +24,15 @@ namespace {
 std::string fake_dir() { return std::string(GUARDIAN_SOURCE_DIR) + "/tests/support/fake_jellyfin"; }
 }  // namespace
 
-FakeJellyfin::FakeJellyfin(const std::string& api_key, const std::string& version, const std::string& state_file)
+FakeJellyfin::FakeJellyfin(const std::string& api_key, const std::string& version,
+                           const std::string& state_file)
     : api_key_(api_key) {
   int in_pipe[2], out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) return;
   UniqueFd in_read(in_pipe[0]), out_write(out_pipe[1]), out_read(out_pipe[0]);
   stdin_.reset(in_pipe[1]);
-  std::vector<std::string> args = {"/usr/bin/python3", fake_dir() + "/fake_jellyfin.py", "--version", version,
-                                   "--api-key", api_key};
+  std::vector<std::string> args = {
+      "/usr/bin/python3", fake_dir() + "/fake_jellyfin.py", "--version", version, "--api-key", api_key};
   if (!state_file.empty()) {
     args.emplace_back("--state-file");
     args.push_back(state_file);
@@ -72,13 +73,15 @@ FakeJellyfin::~FakeJellyfin() {
   }
 }
 
-nlohmann::json FakeJellyfin::control(const std::string& method, const std::string& path, const std::string& body) {
+nlohmann::json FakeJellyfin::control(const std::string& method, const std::string& path,
+                                     const std::string& body) {
   auto url = jellyfin::parse_url(this->url());
   jellyfin::HttpRequest request;
   request.method = method;
   request.target = path;
   request.body = body;
-  auto response = jellyfin::http_send(*url, request, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  auto response =
+      jellyfin::http_send(*url, request, std::chrono::steady_clock::now() + std::chrono::seconds(5));
   if (!response.ok()) throw std::runtime_error(response.error().message);
   if (response->body.empty()) return nullptr;
   return nlohmann::json::parse(response->body);
@@ -91,7 +94,9 @@ void FakeJellyfin::set_mode(const std::string& mode, double delay, int count) {
   if (count > 0) body["count"] = count;
   control("POST", "/__mode", body.dump());
 }
-void FakeJellyfin::set_sessions(const nlohmann::json& sessions) { control("POST", "/__sessions", sessions.dump()); }
+void FakeJellyfin::set_sessions(const nlohmann::json& sessions) {
+  control("POST", "/__sessions", sessions.dump());
+}
 void FakeJellyfin::set_tasks(const nlohmann::json& tasks) { control("POST", "/__tasks", tasks.dump()); }
 void FakeJellyfin::clear_requests() { control("POST", "/__clear"); }
 

@@ -2,10 +2,10 @@
 // port) and talks to its control endpoints. The server exits when this object closes its stdin.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
-#include <string>
 #include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/fd.h"
 #include "decide/policy.h"
@@ -25,8 +25,8 @@ class FakeJellyfin {
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  nlohmann::json requests();   // every API request so far
-  nlohmann::json encoding();   // the server's current EncodingOptions
+  nlohmann::json requests();  // every API request so far
+  nlohmann::json encoding();  // the server's current EncodingOptions
   void set_mode(const std::string& mode, double delay = 0, int count = -1);
   void set_sessions(const nlohmann::json& sessions);
   void set_tasks(const nlohmann::json& tasks);

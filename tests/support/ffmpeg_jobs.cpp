@@ -21,11 +21,32 @@ FfmpegJobs::FfmpegJobs() {
   std::filesystem::create_directories(dir_ + "/media/movies/Big Buck Bunny (2008)");
   std::string clip = dir_ + "/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv";
   // 40 s of 640x360 H.264 + AAC: long enough for a real-time job to outlive the test's checks.
-  pid_t pid = start({"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                     "testsrc2=size=640x360:rate=24", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-                     "-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-y", clip});
+  pid_t pid = start({"/usr/bin/ffmpeg",
+                     "-nostdin",
+                     "-hide_banner",
+                     "-loglevel",
+                     "error",
+                     "-f",
+                     "lavfi",
+                     "-i",
+                     "testsrc2=size=640x360:rate=24",
+                     "-f",
+                     "lavfi",
+                     "-i",
+                     "sine=frequency=440:sample_rate=48000",
+                     "-t",
+                     "40",
+                     "-c:v",
+                     "libx264",
+                     "-preset",
+                     "ultrafast",
+                     "-c:a",
+                     "aac",
+                     "-y",
+                     clip});
   int status = 0;
-  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) clip_ = clip;
+  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    clip_ = clip;
   std::erase(children_, pid);
 }
 
@@ -57,25 +78,107 @@ pid_t FfmpegJobs::start(const std::vector<std::string>& args) {
 pid_t FfmpegJobs::start_software_hls() {
   std::filesystem::create_directories(dir_ + "/transcodes");
   // As EncodingHelper builds it for a software H.264 HLS transcode (Jellyfin 10.10).
-  return start({"/usr/bin/ffmpeg", "-analyzeduration", "200M", "-probesize", "1G", "-re", "-f", "matroska", "-i",
-                "file:" + clip_, "-map_metadata", "-1", "-map_chapters", "-1", "-threads", "0", "-map", "0:0", "-map",
-                "0:1", "-map", "-0:s", "-codec:v:0", "libx264", "-preset", "veryfast", "-crf", "23", "-maxrate",
-                "8000000", "-bufsize", "16000000", "-profile:v:0", "high", "-x264opts:0",
-                "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0", "-force_key_frames:0",
-                "expr:gte(t,n_forced*3)", "-sc_threshold:v:0", "0", "-vf",
-                "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,ih*a)\\,1280)/2)*2:trunc(ow/a/2)*2,format=yuv420p",
-                "-codec:a:0", "aac", "-ac", "2", "-ab", "256000", "-copyts", "-avoid_negative_ts", "disabled",
-                "-max_muxing_queue_size", "2048", "-f", "hls", "-max_delay", "5000000", "-hls_time", "3",
-                "-hls_segment_type", "mpegts", "-start_number", "0", "-hls_segment_filename",
-                dir_ + "/transcodes/5d1b9a1c%d.ts", "-hls_playlist_type", "vod", "-hls_list_size", "0", "-y",
+  return start({"/usr/bin/ffmpeg",
+                "-analyzeduration",
+                "200M",
+                "-probesize",
+                "1G",
+                "-re",
+                "-f",
+                "matroska",
+                "-i",
+                "file:" + clip_,
+                "-map_metadata",
+                "-1",
+                "-map_chapters",
+                "-1",
+                "-threads",
+                "0",
+                "-map",
+                "0:0",
+                "-map",
+                "0:1",
+                "-map",
+                "-0:s",
+                "-codec:v:0",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "23",
+                "-maxrate",
+                "8000000",
+                "-bufsize",
+                "16000000",
+                "-profile:v:0",
+                "high",
+                "-x264opts:0",
+                "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0",
+                "-force_key_frames:0",
+                "expr:gte(t,n_forced*3)",
+                "-sc_threshold:v:0",
+                "0",
+                "-vf",
+                "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,"
+                "ih*a)\\,1280)/2)*2:trunc(ow/a/2)*2,format=yuv420p",
+                "-codec:a:0",
+                "aac",
+                "-ac",
+                "2",
+                "-ab",
+                "256000",
+                "-copyts",
+                "-avoid_negative_ts",
+                "disabled",
+                "-max_muxing_queue_size",
+                "2048",
+                "-f",
+                "hls",
+                "-max_delay",
+                "5000000",
+                "-hls_time",
+                "3",
+                "-hls_segment_type",
+                "mpegts",
+                "-start_number",
+                "0",
+                "-hls_segment_filename",
+                dir_ + "/transcodes/5d1b9a1c%d.ts",
+                "-hls_playlist_type",
+                "vod",
+                "-hls_list_size",
+                "0",
+                "-y",
                 dir_ + "/transcodes/5d1b9a1c.m3u8"});
 }
 
 pid_t FfmpegJobs::start_remux_hls() {
   std::filesystem::create_directories(dir_ + "/transcodes");
-  return start({"/usr/bin/ffmpeg", "-analyzeduration", "200M", "-re", "-f", "matroska", "-i", "file:" + clip_,
-                "-map_metadata", "-1", "-map", "0:0", "-map", "0:1", "-codec:v:0", "copy", "-codec:a:0", "aac",
-                "-f", "hls", "-hls_time", "3", "-hls_segment_filename", dir_ + "/transcodes/77aa%d.ts", "-y",
+  return start({"/usr/bin/ffmpeg",
+                "-analyzeduration",
+                "200M",
+                "-re",
+                "-f",
+                "matroska",
+                "-i",
+                "file:" + clip_,
+                "-map_metadata",
+                "-1",
+                "-map",
+                "0:0",
+                "-map",
+                "0:1",
+                "-codec:v:0",
+                "copy",
+                "-codec:a:0",
+                "aac",
+                "-f",
+                "hls",
+                "-hls_time",
+                "3",
+                "-hls_segment_filename",
+                dir_ + "/transcodes/77aa%d.ts",
+                "-y",
                 dir_ + "/transcodes/77aa.m3u8"});
 }
 
@@ -85,7 +188,8 @@ std::string FfmpegJobs::make_host_root(const std::string& cgroup, const std::vec
                                        const std::vector<pid_t>& child_pids) {
   std::string root = dir_ + "/root";
   std::filesystem::create_directories(root + cgroup + "/payload");
-  if (!std::filesystem::exists(root + "/proc")) std::filesystem::create_directory_symlink("/proc", root + "/proc");
+  if (!std::filesystem::exists(root + "/proc"))
+    std::filesystem::create_directory_symlink("/proc", root + "/proc");
   auto write_procs = [](const std::string& path, const std::vector<pid_t>& pids) {
     std::ofstream out(path);
     for (pid_t pid : pids) out << pid << "\n";
