@@ -86,6 +86,20 @@ TEST_F(ClientTest, HangingServerIsBoundedByTheTimeout) {
   EXPECT_GE(took, 290ms);
 }
 
+TEST_F(ClientTest, SlowServerWithinTheTimeoutIsFineBeyondItIsNot) {
+  fake_.set_mode("slow", 0.2, 1);
+  auto slow = client_->get_sessions(in(1s));
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  fake_.set_mode("slow", 1.0, 1);
+  auto too_slow = client_->get_sessions(in(400ms));
+  ASSERT_FALSE(too_slow.ok());
+  EXPECT_NE(too_slow.error().message.find("timed out waiting for the response"), std::string::npos);
+  fake_.set_mode("close", 0, 1);
+  auto closed = client_->get_sessions(in(1s));
+  ASSERT_FALSE(closed.ok());
+  EXPECT_NE(closed.error().message.find("connection closed without a response"), std::string::npos) << closed.error().message;
+}
+
 TEST_F(ClientTest, BreakerStopsCallingAfterThreeFailures) {
   fake_.set_mode("error500");
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(client_->get_sessions(in(2s)).ok());
