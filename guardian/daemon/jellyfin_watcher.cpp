@@ -1,6 +1,7 @@
 #include "daemon/jellyfin_watcher.h"
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -168,7 +169,9 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
 }
 
 void JellyfinWatcher::run() {
-  std::set<std::string> probed_nodes;
+  // Render node -> what it looked like when last probed; a change (the GPU appears, the driver
+  // reloads, permissions change) probes again.
+  std::map<std::string, std::string> probed_nodes;
   for (;;) {
     std::vector<JellyfinInstanceSettings> settings;
     {
@@ -177,11 +180,21 @@ void JellyfinWatcher::run() {
       settings = settings_;
       policy_changed_ = false;
     }
-    // The VA-API probe, once per render node, as a child process (libva and FFmpeg never load
-    // into the daemon).
+    // The VA-API probe as a child process (libva and FFmpeg never load into the daemon): at
+    // start and whenever the render node changes.
     if (!options_.probe_binary.empty()) {
+      std::set<std::string> this_round;
       for (const auto& s : settings) {
-        if (!probed_nodes.insert(s.render_node).second) continue;
+        if (!this_round.insert(s.render_node).second) continue;
+        struct stat st {};
+        std::string seen = ::stat(host_.path(s.render_node).c_str(), &st) == 0
+                               ? std::to_string(st.st_rdev) + ":" + std::to_string(st.st_ino) + ":" +
+                                     std::to_string(st.st_mode) + ":" + std::to_string(st.st_gid) + ":" +
+                                     std::to_string(st.st_ctim.tv_sec)
+                               : "absent";
+        auto known = probed_nodes.find(s.render_node);
+        if (known != probed_nodes.end() && known->second == seen) continue;
+        probed_nodes[s.render_node] = seen;
         auto probe =
             run_probe_child(options_.probe_binary, s.render_node, options_.host_root, options_.probe_timeout);
         if (!probe.ok()) {

@@ -146,3 +146,38 @@ TEST_F(WatcherTest, HealthyJellyfinPublishesSessionsAndEventsReachTheLoop) {
 
 }  // namespace
 }  // namespace guardian
+
+namespace guardian {
+namespace {
+
+TEST_F(WatcherTest, ProbesVaapiInAChildAndPublishesTheVerdict) {
+  // The real `guardian probe vaapi` binary; this machine has no /dev/dri, so the verdict is "no".
+  JellyfinWatcher watcher({"", GUARDIAN_BINARY, 10s});
+  watcher.on_policy(policy_);
+  watcher.start(loop_);
+  std::optional<jellyfin::Instance> instance;
+  for (int i = 0; i < 200; ++i) {
+    auto found = jellyfin::InstanceDirectory::global().find("home");
+    if (found.ok() && found->probe) {
+      instance = *found;
+      break;
+    }
+    std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(instance) << "no probe result within 5 s";
+  EXPECT_FALSE(instance->probe->available());
+  EXPECT_TRUE(instance->probe->libva_loaded);
+  bool told = false;
+  for (const auto& event : watcher.take_events()) {
+    told = told || event.message.starts_with("VA-API not available on /dev/dri/renderD128: render node");
+  }
+  EXPECT_TRUE(told);
+  // The daemon process itself never mapped libva or FFmpeg.
+  auto maps = read_file("/proc/self/maps");
+  ASSERT_TRUE(maps.ok());
+  EXPECT_EQ(maps->find("libva"), std::string::npos);
+  EXPECT_EQ(maps->find("libavcodec"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace guardian

@@ -97,7 +97,8 @@ TEST_F(ClientTest, SlowServerWithinTheTimeoutIsFineBeyondItIsNot) {
   fake_.set_mode("close", 0, 1);
   auto closed = client_->get_sessions(in(1s));
   ASSERT_FALSE(closed.ok());
-  EXPECT_NE(closed.error().message.find("connection closed without a response"), std::string::npos) << closed.error().message;
+  EXPECT_NE(closed.error().message.find("connection closed without a response"), std::string::npos)
+      << closed.error().message;
 }
 
 TEST_F(ClientTest, BreakerStopsCallingAfterThreeFailures) {
