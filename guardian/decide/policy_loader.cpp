@@ -39,6 +39,7 @@ const std::vector<SectionParser>& policy_sections() {
       // After [[level]]: [containers] checks the levels' unit.freeze actions against its lists.
       {"container_slice", false, parse_container_slice_section},
       {"containers", false, parse_containers_section},
+      {"jellyfin", true, parse_jellyfin_section},
   };
   return kSections;
 }

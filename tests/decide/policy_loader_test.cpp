@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "act/action.h"
+#include "act/jellyfin_actions.h"
 #include "decide/policy_sections.h"
 
 namespace guardian {
@@ -84,7 +85,9 @@ enter = [ { signal = "full_avg10", cgroup = "app.slice", above = 40 } ]
 )";
 
 TEST(PolicyLoader, EmbeddedDefaultLoads) {
-  auto result = parse_policy(embedded_default_policy(), "<embedded default>", &registry());
+  ActionRegistry with_jellyfin = test_registry();
+  register_jellyfin_actions(with_jellyfin);  // the embedded default's ladder uses them
+  auto result = parse_policy(embedded_default_policy(), "<embedded default>", &with_jellyfin);
   ASSERT_TRUE(result.policy) << (result.diagnostics.empty() ? "" : result.diagnostics[0].to_string());
   const Policy& policy = *result.policy;
   EXPECT_EQ(policy.name, "default");
@@ -104,7 +107,7 @@ TEST(PolicyLoader, EmbeddedDefaultLoads) {
   EXPECT_EQ(policy.levels[0].enter[0].compare, Condition::Compare::Above);
   EXPECT_EQ(policy.levels[0].enter[0].threshold, 50);
   EXPECT_EQ(policy.levels[1].name, "critical");
-  ASSERT_EQ(policy.levels[1].actions.size(), 1u);
+  ASSERT_EQ(policy.levels[1].actions.size(), 4u);  // notify + three Jellyfin actions
   EXPECT_EQ(policy.levels[1].actions[0].type, "notify");
   // Every exit threshold sits on the calm side of the matching enter threshold (hysteresis).
   for (const auto& level : policy.levels) {
