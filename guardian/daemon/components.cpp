@@ -12,15 +12,28 @@ namespace guardian {
 
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
-  components.push_back(std::make_unique<MetricsExporter>());  // /metrics ([metrics] in the policy)
+  auto metrics = std::make_unique<MetricsExporter>();  // /metrics ([metrics] in the policy)
+  // The Jellyfin watcher's thread publishes into the exporter: the watcher comes first in the
+  // vector so it is destroyed (its thread joined) before the exporter.
+  MetricsExporter* exporter = metrics.get();
+  JellyfinWatcherOptions jellyfin;
+  jellyfin.host_root = options.host_root;
+  jellyfin.probe_binary = [] {
+    char self[4096] = {};  // `guardian probe vaapi` runs as a child of this same binary
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    return n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  }();
+  jellyfin.publish_totals = [exporter](const std::vector<JellyfinTranscodeTotals>& rows) {
+    exporter->set_jellyfin_view(rows);
+  };
+  jellyfin.publish_vaapi = [exporter](std::optional<bool> available) {
+    exporter->set_vaapi_available(available);
+  };
+  components.push_back(
+      std::make_unique<JellyfinWatcher>(std::move(jellyfin)));  // Jellyfin sessions + ffmpeg jobs
+  components.push_back(std::move(metrics));
   components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
   components.push_back(bus::make_systemd_component(options));  // user manager, systemd-oomd, OOM kills
-  components.push_back(std::make_unique<JellyfinWatcher>(JellyfinWatcherOptions{
-      options.host_root, [] {
-        char self[4096] = {};  // `guardian probe vaapi` runs as a child of this same binary
-        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-        return n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
-      }(), std::chrono::milliseconds(10'000)}));
   return components;
 }
 

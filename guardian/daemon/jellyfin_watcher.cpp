@@ -8,6 +8,7 @@
 #include <set>
 
 #include "jellyfin/instances.h"
+#include "jellyfin/status.h"
 #include "probe/vaapi_probe.h"
 #include "sense/transcodes.h"
 
@@ -209,6 +210,7 @@ void JellyfinWatcher::run() {
         for (const auto& other : settings) {
           if (other.render_node == s.render_node) InstanceDirectory::global().set_probe(other.name, *probe);
         }
+        if (options_.publish_vaapi) options_.publish_vaapi(probe->available());
       }
     }
     auto interval = std::chrono::milliseconds(5000);
@@ -216,6 +218,8 @@ void JellyfinWatcher::run() {
       poll_instance(s.name);
       interval = std::min(interval, s.poll_interval);
     }
+    if (options_.publish_totals)
+      options_.publish_totals(jellyfin::transcode_totals(InstanceDirectory::global().all()));
     std::unique_lock lock(mutex_);
     ++rounds_;
     wake_.wait_for(lock, interval, [this] { return stopping_ || policy_changed_; });

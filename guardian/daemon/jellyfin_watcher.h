@@ -9,8 +9,10 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "common/host_root.h"
 #include "daemon/component.h"
 #include "daemon/daemon.h"
+#include "tell/metrics_exporter.h"
 
 namespace guardian {
 
@@ -26,6 +29,9 @@ struct JellyfinWatcherOptions {
   std::string host_root;     // "" = "/"
   std::string probe_binary;  // the guardian binary for `probe vaapi`; "" = do not probe
   std::chrono::milliseconds probe_timeout{10'000};
+  // Where the view goes after each round and each probe (the metrics exporter; any thread).
+  std::function<void(const std::vector<JellyfinTranscodeTotals>&)> publish_totals;
+  std::function<void(std::optional<bool>)> publish_vaapi;
 };
 
 class JellyfinWatcher final : public DaemonComponent {

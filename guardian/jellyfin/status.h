@@ -1,5 +1,5 @@
-// The Jellyfin watcher's view, rendered for the parts that tell: Prometheus text (the metrics
-// exporter appends it) and JSON (`guardian status`, `guardian sample --json` "jellyfin" key).
+// The Jellyfin watcher's view, rendered for the parts that tell: the rows the metrics exporter
+// publishes (guardian_jellyfin_transcodes / _transcode_memory_bytes) and JSON for status output.
 // Pure functions of the instances' latest state.
 #pragma once
 
@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "jellyfin/instances.h"
+#include "tell/metrics_exporter.h"
 
 namespace guardian::jellyfin {
 
-// guardian_jellyfin_up, guardian_jellyfin_transcodes{acceleration}, guardian_jellyfin_transcode_pss_bytes,
-// guardian_jellyfin_circuit_open, guardian_vaapi_available — one series per instance.
-std::string render_metrics(const std::vector<Instance>& instances);
+// Per instance: playback transcodes by "software" or the hardware API of the encoder ("vaapi", …),
+// with their summed PSS.
+std::vector<JellyfinTranscodeTotals> transcode_totals(const std::vector<Instance>& instances);
 nlohmann::json status_json(const std::vector<Instance>& instances);
 
 }  // namespace guardian::jellyfin
