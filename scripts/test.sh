@@ -3,8 +3,8 @@
 #   1. unit + integration tests (ctest: GoogleTest, a real journald, dbus-daemon, Prometheus,
 #      ffmpeg, the fake Jellyfin)
 #   2. the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. every libFuzzer target for a bounded time (GUARDIAN_FUZZ_SECONDS, default 30 each)
-#   4. the qemu VM scenarios (real systemd + systemd-oomd) unless GUARDIAN_E2E=0
+#   3. every libFuzzer target for a bounded time (GUARDIAN_FUZZ_SECONDS, default 20 each)
+#   4. the qemu VM scenarios baseline + guarded (real systemd + systemd-oomd) unless GUARDIAN_E2E=0
 # Each stage prints its own summary; the script stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +27,17 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600
 
 stage "fuzzing"
-scripts/fuzz.sh "${GUARDIAN_FUZZ_SECONDS:-30}"
+scripts/fuzz.sh "${GUARDIAN_FUZZ_SECONDS:-20}"
 
+# baseline (oomd kills the Jellyfin stand-in) and guarded (guardian prevents it) are the ones
+# verified in the VM; `systemd` and `restore` run with GUARDIAN_E2E_SCENARIOS=all.
 if [[ "${GUARDIAN_E2E:-1}" != 0 && -x tests/vm/run-all.sh ]]; then
   stage "VM scenarios (qemu, real systemd-oomd)"
-  tests/vm/run-all.sh --guardian build/guardian/guardian
+  scenarios=${GUARDIAN_E2E_SCENARIOS:-baseline,guarded}
+  if [[ $scenarios == all ]]; then
+    tests/vm/run-all.sh --guardian build/guardian/guardian
+  else
+    tests/vm/run-all.sh --guardian build/guardian/guardian --only "$scenarios"
+  fi
 fi
 stage "all stages passed"

@@ -1,4 +1,6 @@
 // guardian run: the daemon.
+#include <cstdlib>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/units.h"
@@ -29,7 +31,9 @@ int run_daemon(int argc, char** argv) {
   options.policy_path = args.get("policy");
   options.dry_run = args.has("dry-run");
   options.state_path = args.get("state-file").value_or("");
-  options.status_lines = !args.has("quiet");
+  // Under systemd, stderr is the journal (JOURNAL_STREAM is set) and STATUS= carries the same
+  // line, so the periodic status line is for a terminal only.
+  options.status_lines = !args.has("quiet") && std::getenv("JOURNAL_STREAM") == nullptr;  // NOLINT(concurrency-mt-unsafe)
   if (auto target = args.get("log")) {
     if (*target == "auto") options.log_target = DaemonOptions::LogTarget::Auto;
     else if (*target == "journal") options.log_target = DaemonOptions::LogTarget::Journal;
