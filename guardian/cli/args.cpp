@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "common/units.h"
+
 namespace guardian::cli {
 
 bool Args::parse(int argc, char** argv, const std::vector<OptionSpec>& specs) {
@@ -54,6 +56,30 @@ void Args::print_help(FILE* out, const std::string& usage, const std::vector<Opt
     std::string left = "--" + spec.name + (spec.takes_value ? " VALUE" : "");
     std::fprintf(out, "  %-22s %s\n", left.c_str(), spec.help.c_str());
   }
+}
+
+bool read_uid_option(const Args& args, const char* command, std::optional<uint32_t>& uid) {
+  auto text = args.get("uid");
+  if (!text) return true;
+  auto parsed = parse_u64(*text);
+  if (!parsed || *parsed > UINT32_MAX) {
+    std::fprintf(stderr, "guardian %s: --uid wants a number, got \"%s\"\n", command, text->c_str());
+    return false;
+  }
+  uid = static_cast<uint32_t>(*parsed);
+  return true;
+}
+
+bool read_interval_option(const Args& args, const char* command, std::chrono::microseconds& interval) {
+  auto text = args.get("interval");
+  if (!text) return true;
+  auto parsed = parse_duration(*text);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "guardian %s: --interval: %s\n", command, parsed.error().message.c_str());
+    return false;
+  }
+  interval = *parsed;
+  return true;
 }
 
 }  // namespace guardian::cli

@@ -2,6 +2,8 @@
 // Unknown options are a usage error naming the option.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -29,5 +31,11 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// Shared options: `--uid N` and `--interval DURATION`. Each returns false after printing the
+// problem as "guardian COMMAND: --NAME ..." to stderr; the value is left alone when the option
+// is absent.
+bool read_uid_option(const Args& args, const char* command, std::optional<uint32_t>& uid);
+bool read_interval_option(const Args& args, const char* command, std::chrono::microseconds& interval);
 
 }  // namespace guardian::cli

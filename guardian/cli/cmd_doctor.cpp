@@ -33,22 +33,9 @@ int run_doctor(int argc, char** argv) {
     return kExitOk;
   }
   SamplerOptions sampler_options;
-  if (auto uid = args.get("uid")) {
-    auto parsed = parse_u64(*uid);
-    if (!parsed || *parsed > UINT32_MAX) {
-      std::fprintf(stderr, "guardian doctor: --uid wants a number\n");
-      return kExitUsage;
-    }
-    sampler_options.uid = static_cast<uint32_t>(*parsed);
-  }
   std::chrono::microseconds interval{1'000'000};
-  if (auto text = args.get("interval")) {
-    auto parsed = parse_duration(*text);
-    if (!parsed.ok()) {
-      std::fprintf(stderr, "guardian doctor: --interval: %s\n", parsed.error().message.c_str());
-      return kExitUsage;
-    }
-    interval = *parsed;
+  if (!read_uid_option(args, "doctor", sampler_options.uid) || !read_interval_option(args, "doctor", interval)) {
+    return kExitUsage;
   }
 
   HostRoot host(args.get("host-root").value_or(""));

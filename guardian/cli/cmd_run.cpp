@@ -43,14 +43,7 @@ int run_daemon(int argc, char** argv) {
       return kExitUsage;
     }
   }
-  if (auto uid = args.get("uid")) {
-    auto parsed = parse_u64(*uid);
-    if (!parsed || *parsed > UINT32_MAX) {
-      std::fprintf(stderr, "guardian run: --uid wants a number, got \"%s\"\n", uid->c_str());
-      return kExitUsage;
-    }
-    options.uid = static_cast<uint32_t>(*parsed);
-  }
+  if (!read_uid_option(args, "run", options.uid)) return kExitUsage;
   if (auto ticks = args.get("ticks")) {
     auto parsed = parse_u64(*ticks);
     if (!parsed) {

@@ -31,22 +31,9 @@ int run_sample(int argc, char** argv) {
     return kExitOk;
   }
   SamplerOptions sampler_options;
-  if (auto uid = args.get("uid")) {
-    auto parsed = parse_u64(*uid);
-    if (!parsed || *parsed > UINT32_MAX) {
-      std::fprintf(stderr, "guardian sample: --uid wants a number\n");
-      return kExitUsage;
-    }
-    sampler_options.uid = static_cast<uint32_t>(*parsed);
-  }
   std::chrono::microseconds interval{1'000'000};
-  if (auto text = args.get("interval")) {
-    auto parsed = parse_duration(*text);
-    if (!parsed.ok()) {
-      std::fprintf(stderr, "guardian sample: --interval: %s\n", parsed.error().message.c_str());
-      return kExitUsage;
-    }
-    interval = *parsed;
+  if (!read_uid_option(args, "sample", sampler_options.uid) || !read_interval_option(args, "sample", interval)) {
+    return kExitUsage;
   }
   PolicyLoadResult loaded = args.get("policy") ? load_policy_file(*args.get("policy"), &builtin_actions())
                                                : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
