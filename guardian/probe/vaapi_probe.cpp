@@ -28,7 +28,10 @@ extern char** environ;
 namespace guardian {
 namespace {
 
-// dlopen() handle that closes itself.
+// dlopen() handle. It is never dlclose()d: the probe is a short child that exits right after
+// printing, and libva drivers and FFmpeg keep global state that is not safe to unload (unloaded,
+// their allocations also become "<unknown module>" to LeakSanitizer, which then cannot tell
+// them from ours; tests/lsan.supp names these libraries instead).
 class Library {
  public:
   explicit Library(const char* soname) : handle_(::dlopen(soname, RTLD_NOW | RTLD_LOCAL)) {
@@ -39,9 +42,7 @@ class Library {
   }
   Library(const Library&) = delete;
   Library& operator=(const Library&) = delete;
-  ~Library() {
-    if (handle_ != nullptr) ::dlclose(handle_);
-  }
+  ~Library() = default;
   [[nodiscard]] bool ok() const { return handle_ != nullptr; }
   [[nodiscard]] const std::string& error() const { return error_; }
   template <class F>
