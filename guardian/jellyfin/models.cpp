@@ -158,113 +158,117 @@ Result<EncodingOptions> parse_encoding_options(std::string_view body, std::strin
   return EncodingOptions{std::move(*value)};
 }
 
-Result<std::vector<SessionInfo>> parse_sessions(std::string_view body, std::string_view endpoint) {
+// Jellyfin's list endpoints answer a JSON array of objects: parses the body, checks both shapes,
+// and hands each object with its "[n]" location to parse_item, stopping at the first error.
+template <class T, class ParseItem>
+Result<std::vector<T>> parse_object_array(std::string_view body, std::string_view endpoint,
+                                          ParseItem parse_item) {
   auto value = parse_json(body, endpoint);
   if (!value.ok()) return value.error();
   if (!value->is_array())
     return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
-  std::vector<SessionInfo> sessions;
+  std::vector<T> items;
+  items.reserve(value->size());
   for (size_t n = 0; n < value->size(); ++n) {
     const json& item = (*value)[n];
-    std::string where = "[" + std::to_string(n) + "]";
+    const std::string where = "[" + std::to_string(n) + "]";
     if (!item.is_object())
       return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " +
                         type_name(item));
-    Reader r(endpoint, where);
-    SessionInfo s;
-    r.string(item, "Id", s.id);
-    r.string(item, "UserId", s.user_id);
-    r.string(item, "UserName", s.user_name);
-    r.string(item, "Client", s.client);
-    r.string(item, "DeviceName", s.device_name);
-    r.string(item, "DeviceId", s.device_id);
-    r.boolean(item, "IsActive", s.is_active);
-    r.boolean(item, "SupportsRemoteControl", s.supports_remote_control);
-    if (const json* state = r.field(item, "PlayState", &json::is_object, "an object")) {
-      Reader rs(endpoint, where + ".PlayState");
-      rs.boolean(*state, "IsPaused", s.is_paused);
-      if (rs.failed()) return rs.error();
-    }
-    if (const json* now = r.field(item, "NowPlayingItem", &json::is_object, "an object")) {
-      Reader rn(endpoint, where + ".NowPlayingItem");
-      std::string id;
-      rn.string(*now, "Id", id);
-      rn.string(*now, "Name", s.now_playing_name);
-      rn.string(*now, "Path", s.now_playing_path);
-      if (rn.failed()) return rn.error();
-      s.now_playing_id = id;
-    }
-    if (const json* t = r.field(item, "TranscodingInfo", &json::is_object, "an object")) {
-      Reader rt(endpoint, where + ".TranscodingInfo");
-      TranscodingInfo info;
-      rt.string(*t, "VideoCodec", info.video_codec);
-      rt.string(*t, "AudioCodec", info.audio_codec);
-      rt.string(*t, "Container", info.container);
-      rt.boolean(*t, "IsVideoDirect", info.is_video_direct);
-      rt.boolean(*t, "IsAudioDirect", info.is_audio_direct);
-      rt.integer(*t, "Bitrate", info.bitrate);
-      rt.integer(*t, "Width", info.width);
-      rt.integer(*t, "Height", info.height);
-      rt.number(*t, "CompletionPercentage", info.completion_percentage);
-      rt.string(*t, "HardwareAccelerationType", info.hardware_acceleration_type);
-      info.hardware_acceleration_type = lower(info.hardware_acceleration_type);
-      // An array of enum names in 10.10+; older servers wrote one comma-separated string.
-      auto reasons = t->find("TranscodeReasons");
-      if (reasons != t->end() && reasons->is_array()) {
-        for (const auto& reason : *reasons) {
-          if (!reason.is_string()) {
-            rt.fail("TranscodeReasons", "expected strings in the array, got " + type_name(reason));
-            break;
-          }
-          info.transcode_reasons.push_back(reason.get<std::string>());
-        }
-      } else if (reasons != t->end() && reasons->is_string()) {
-        std::string_view list = reasons->get_ref<const std::string&>();
-        while (!list.empty()) {
-          auto comma = list.find(',');
-          std::string_view one = list.substr(0, comma);
-          while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
-          if (!one.empty()) info.transcode_reasons.emplace_back(one);
-          list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        }
-      } else if (reasons != t->end() && !reasons->is_null()) {
-        rt.fail("TranscodeReasons", "expected an array, got " + type_name(*reasons));
-      }
-      if (rt.failed()) return rt.error();
-      s.transcoding = std::move(info);
-    }
-    if (r.failed()) return r.error();
-    sessions.push_back(std::move(s));
+    Result<T> parsed = parse_item(item, where);
+    if (!parsed.ok()) return parsed.error();
+    items.push_back(std::move(parsed.value()));
   }
-  return sessions;
+  return items;
+}
+
+Result<std::vector<SessionInfo>> parse_sessions(std::string_view body, std::string_view endpoint) {
+  return parse_object_array<SessionInfo>(
+      body, endpoint, [&](const json& item, const std::string& where) -> Result<SessionInfo> {
+        Reader r(endpoint, where);
+        SessionInfo s;
+        r.string(item, "Id", s.id);
+        r.string(item, "UserId", s.user_id);
+        r.string(item, "UserName", s.user_name);
+        r.string(item, "Client", s.client);
+        r.string(item, "DeviceName", s.device_name);
+        r.string(item, "DeviceId", s.device_id);
+        r.boolean(item, "IsActive", s.is_active);
+        r.boolean(item, "SupportsRemoteControl", s.supports_remote_control);
+        if (const json* state = r.field(item, "PlayState", &json::is_object, "an object")) {
+          Reader rs(endpoint, where + ".PlayState");
+          rs.boolean(*state, "IsPaused", s.is_paused);
+          if (rs.failed()) return rs.error();
+        }
+        if (const json* now = r.field(item, "NowPlayingItem", &json::is_object, "an object")) {
+          Reader rn(endpoint, where + ".NowPlayingItem");
+          std::string id;
+          rn.string(*now, "Id", id);
+          rn.string(*now, "Name", s.now_playing_name);
+          rn.string(*now, "Path", s.now_playing_path);
+          if (rn.failed()) return rn.error();
+          s.now_playing_id = id;
+        }
+        if (const json* t = r.field(item, "TranscodingInfo", &json::is_object, "an object")) {
+          Reader rt(endpoint, where + ".TranscodingInfo");
+          TranscodingInfo info;
+          rt.string(*t, "VideoCodec", info.video_codec);
+          rt.string(*t, "AudioCodec", info.audio_codec);
+          rt.string(*t, "Container", info.container);
+          rt.boolean(*t, "IsVideoDirect", info.is_video_direct);
+          rt.boolean(*t, "IsAudioDirect", info.is_audio_direct);
+          rt.integer(*t, "Bitrate", info.bitrate);
+          rt.integer(*t, "Width", info.width);
+          rt.integer(*t, "Height", info.height);
+          rt.number(*t, "CompletionPercentage", info.completion_percentage);
+          rt.string(*t, "HardwareAccelerationType", info.hardware_acceleration_type);
+          info.hardware_acceleration_type = lower(info.hardware_acceleration_type);
+          // An array of enum names in 10.10+; older servers wrote one comma-separated string.
+          auto reasons = t->find("TranscodeReasons");
+          if (reasons != t->end() && reasons->is_array()) {
+            for (const auto& reason : *reasons) {
+              if (!reason.is_string()) {
+                rt.fail("TranscodeReasons", "expected strings in the array, got " + type_name(reason));
+                break;
+              }
+              info.transcode_reasons.push_back(reason.get<std::string>());
+            }
+          } else if (reasons != t->end() && reasons->is_string()) {
+            std::string_view list = reasons->get_ref<const std::string&>();
+            while (!list.empty()) {
+              auto comma = list.find(',');
+              std::string_view one = list.substr(0, comma);
+              while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+              if (!one.empty()) info.transcode_reasons.emplace_back(one);
+              list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            }
+          } else if (reasons != t->end() && !reasons->is_null()) {
+            rt.fail("TranscodeReasons", "expected an array, got " + type_name(*reasons));
+          }
+          if (rt.failed()) return rt.error();
+          s.transcoding = std::move(info);
+        }
+        if (r.failed()) return r.error();
+        return s;
+      });
 }
 
 Result<std::vector<ScheduledTask>> parse_scheduled_tasks(std::string_view body, std::string_view endpoint) {
-  auto value = parse_json(body, endpoint);
-  if (!value.ok()) return value.error();
-  if (!value->is_array())
-    return make_error(std::string(endpoint) + ": expected an array, got " + type_name(*value));
-  std::vector<ScheduledTask> tasks;
-  for (size_t n = 0; n < value->size(); ++n) {
-    const json& item = (*value)[n];
-    std::string where = "[" + std::to_string(n) + "]";
-    if (!item.is_object())
-      return make_error(std::string(endpoint) + ": " + where + ": expected an object, got " +
-                        type_name(item));
-    Reader r(endpoint, where);
-    ScheduledTask task;
-    r.string(item, "Id", task.id);
-    r.string(item, "Name", task.name);
-    r.string(item, "Key", task.key);
-    r.string(item, "Category", task.category);
-    r.string(item, "State", task.state);
-    r.boolean(item, "IsHidden", task.is_hidden);
-    r.number(item, "CurrentProgressPercentage", task.progress_percent);
-    if (r.failed()) return r.error();
-    if (task.id.empty()) return make_error(std::string(endpoint) + ": " + where + ".Id: missing");
-    tasks.push_back(std::move(task));
-  }
-  return tasks;
+  return parse_object_array<ScheduledTask>(
+      body, endpoint, [&](const json& item, const std::string& where) -> Result<ScheduledTask> {
+        Reader r(endpoint, where);
+        ScheduledTask task;
+        r.string(item, "Id", task.id);
+        r.string(item, "Name", task.name);
+        r.string(item, "Key", task.key);
+        r.string(item, "Category", task.category);
+        r.string(item, "State", task.state);
+        r.boolean(item, "IsHidden", task.is_hidden);
+        r.number(item, "CurrentProgressPercentage", task.progress_percent);
+        if (r.failed()) return r.error();
+        if (task.id.empty()) return make_error(std::string(endpoint) + ": " + where + ".Id: missing");
+        return task;
+      });
 }
 
 }  // namespace guardian::jellyfin
