@@ -16,26 +16,16 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// A level that is always entered: MemAvailable is always below 100% of MemTotal.
-constexpr const char* kPolicyA = R"(version = 1
-[sampling]
-interval = "1s"
-[[level]]
-name = "always-a"
-hold = "1s"
-enter = [ { signal = "mem_available_percent", cgroup = "system", below = 100 } ]
-actions = [ { type = "log", message = "policy A is in force" } ]
-)";
-
-constexpr const char* kPolicyB = R"(version = 1
-[sampling]
-interval = "1s"
-[[level]]
-name = "always-b"
-hold = "1s"
-enter = [ { signal = "mem_available_percent", cgroup = "system", below = 100 } ]
-actions = [ { type = "log", message = "policy B is in force" } ]
-)";
+// A policy whose one level is always entered (MemAvailable is always below 100% of MemTotal),
+// named after `tag` so a test can tell which policy is in force: "always-<tag>".
+std::string always_policy(const std::string& tag) {
+  return "version = 1\n[sampling]\ninterval = \"1s\"\n[[level]]\nname = \"always-" + tag +
+         "\"\nhold = \"1s\"\n"
+         "enter = [ { signal = \"mem_available_percent\", cgroup = \"system\", below = 100 } ]\n"
+         "actions = [ { type = \"log\", message = \"policy " + tag + " is in force\" } ]\n";
+}
+const std::string kPolicyA = always_policy("a");
+const std::string kPolicyB = always_policy("b");
 
 // A typo'd key and a wrong type: the reload must be refused with FILE:LINE:COL lines.
 constexpr const char* kBroken = R"(version = 1
