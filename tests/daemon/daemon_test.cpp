@@ -22,7 +22,8 @@ std::string always_policy(const std::string& tag) {
   return "version = 1\n[sampling]\ninterval = \"1s\"\n[[level]]\nname = \"always-" + tag +
          "\"\nhold = \"1s\"\n"
          "enter = [ { signal = \"mem_available_percent\", cgroup = \"system\", below = 100 } ]\n"
-         "actions = [ { type = \"log\", message = \"policy " + tag + " is in force\" } ]\n";
+         "actions = [ { type = \"log\", message = \"policy " +
+         tag + " is in force\" } ]\n";
 }
 const std::string kPolicyA = always_policy("a");
 const std::string kPolicyB = always_policy("b");
@@ -50,8 +51,13 @@ class DaemonTest : public ::testing::Test {
     return path;
   }
   std::vector<std::string> run_args(const std::string& fixture, const std::string& policy) {
-    return {GUARDIAN_BINARY, "run", "--host-root", std::string(GUARDIAN_FIXTURES_DIR) + "/" + fixture,
-            "--uid", "1000", "--policy", policy, "--state-file", (dir_ / "state.json").string(), "--log", "stderr", "--dry-run"};
+    return {GUARDIAN_BINARY, "run",
+            "--host-root",   std::string(GUARDIAN_FIXTURES_DIR) + "/" + fixture,
+            "--uid",         "1000",
+            "--policy",      policy,
+            "--state-file",  (dir_ / "state.json").string(),
+            "--log",         "stderr",
+            "--dry-run"};
   }
   fs::path dir_;
 };
@@ -67,7 +73,8 @@ TEST_F(DaemonTest, ClimbsOnAFixtureAndUnwindsOnSigterm) {
   EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
   EXPECT_NE(guardian.stderr_text().find("guardian stopping: reverting 1 active action(s)"), std::string::npos)
       << guardian.stderr_text();
-  EXPECT_NE(guardian.stderr_text().find("dry run: would revert log"), std::string::npos) << guardian.stderr_text();
+  EXPECT_NE(guardian.stderr_text().find("dry run: would revert log"), std::string::npos)
+      << guardian.stderr_text();
 }
 
 TEST_F(DaemonTest, BrokenPolicyOnSighupIsRefusedAndTheOldOneStaysInForce) {
@@ -119,8 +126,9 @@ TEST_F(DaemonTest, RefusesToStartOnABrokenPolicy) {
 
 TEST_F(DaemonTest, UnknownKindInTheStateFileIsKeptAndReported) {
   // A state file left by a crashed guardian with a kind this build has no restorer for.
-  write("state.json",
-        R"({"version":1,"saved":{"future:thing":{"kind":"future.kind","original":42,"saved_at":"2026-11-26T12:00:00Z"}}})");
+  write(
+      "state.json",
+      R"({"version":1,"saved":{"future:thing":{"kind":"future.kind","original":42,"saved_at":"2026-11-26T12:00:00Z"}}})");
   const auto policy = write("a.toml", kPolicyA);
   auto args = run_args("fedora42-podman", policy);
   args.erase(args.end() - 1);  // not a dry run: restoring is real
