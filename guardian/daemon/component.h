@@ -35,7 +35,9 @@ class DaemonComponent : public EventSink {
  public:
   ~DaemonComponent() override = default;
   [[nodiscard]] virtual std::string name() const = 0;
-  // Called once after the first tick's policy is in force, before READY=1.
+  // Called once at start-up, before saved state is restored, the policy applied and the first
+  // tick taken (READY=1 follows that tick). A component serving clients answers them only from
+  // its first on_tick, when there is a status to give.
   virtual void start(DaemonLoop& /*loop*/) {}
   // Called with every policy that comes into force (at start and after each good reload).
   virtual void on_policy(const Policy& /*policy*/) {}

@@ -175,7 +175,10 @@ void DbusService::on_fd_ready(int fd) {
 
 void DbusService::process_pending() {
   if (processing_) return;
-  if (connection_) {
+  // Calls wait in the socket until the first tick is published: before it, Status would answer
+  // with an empty policy and level (start() runs before the policy is applied and the first
+  // sample taken), and a client that saw the name would believe it.
+  if (connection_ && have_tick_) {
     processing_ = true;
     try {
       int handled = 0;

@@ -315,6 +315,7 @@ TEST_F(DbusServiceTest, ReloadCallsTheLoopAndRepliesWithTheOutcome) {
   };
   service.start(loop);
   ASSERT_TRUE(service.connected());
+  service.on_tick(fixture.view());  // the API answers from the first published tick on
   auto ok = call_pumped(service, [&] {
     return request_daemon_reload({bus.address(), std::chrono::seconds(5)});
   });
@@ -341,6 +342,29 @@ TEST_F(DbusServiceTest, ReloadCallsTheLoopAndRepliesWithTheOutcome) {
   EXPECT_FALSE(rejected->first);
   EXPECT_NE(rejected->second.find("policy.toml:12:3: unknown key"), std::string::npos);
   EXPECT_EQ(loop.reloads, 2);
+  service.stop();
+}
+
+TEST_F(DbusServiceTest, CallsBeforeTheFirstTickWaitForIt) {
+  // The daemon starts its components before it applies the policy and samples: a `guardian
+  // status` in that gap must not be answered with an empty policy (CI saw exactly that once).
+  DbusService service(options);
+  FakeLoop loop;
+  service.start(loop);
+  ASSERT_TRUE(service.connected());
+  auto future = std::async(std::launch::async, [&] {
+    return fetch_daemon_status({bus.address(), std::chrono::seconds(5)});
+  });
+  testing::pump_for(service, std::chrono::milliseconds(300));
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
+      << "answered before any tick was published";
+  service.on_tick(fixture.view());
+  ASSERT_TRUE(pump_until(service, [&] {
+    return future.wait_for(std::chrono::milliseconds(20)) == std::future_status::ready;
+  }));
+  auto status = future.get();
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->policy_path, "/home/user/.config/guardian/policy.toml");
   service.stop();
 }
 
@@ -402,6 +426,7 @@ TEST_F(DbusServiceTest, BusGoingAwayDropsTheConnection) {
   FakeLoop loop;
   service.start(loop);
   ASSERT_TRUE(service.connected());
+  service.on_tick(fixture.view());  // the bus is read from the first published tick on
   bus.stop();
   // The socket reports the hang-up; the service must let go of it rather than spin on it.
   ASSERT_TRUE(pump_until(service, [&] { return !service.connected(); }));
