@@ -359,9 +359,8 @@ TEST_F(DbusServiceTest, CallsBeforeTheFirstTickWaitForIt) {
   EXPECT_EQ(future.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout)
       << "answered before any tick was published";
   service.on_tick(fixture.view());
-  ASSERT_TRUE(pump_until(service, [&] {
-    return future.wait_for(std::chrono::milliseconds(20)) == std::future_status::ready;
-  }));
+  ASSERT_TRUE(pump_until(
+      service, [&] { return future.wait_for(std::chrono::milliseconds(20)) == std::future_status::ready; }));
   auto status = future.get();
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(status->policy_path, "/home/user/.config/guardian/policy.toml");
