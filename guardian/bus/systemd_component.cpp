@@ -357,16 +357,11 @@ void SystemdComponent::on_tick(const TickView& tick) {
   level_ = tick.level_name.empty() ? "normal" : tick.level_name;
   active_actions_ = tick.active_actions;
   if (tick.layout) user_manager_path_ = tick.layout->user_manager_path;
-  if (tick.oomd) {
-    std::vector<WatchedCgroup> rules;
-    for (const auto& state : *tick.oomd) {
-      if (state.rule.source != "oomd live dump") rules.push_back(state.rule);
-    }
-    // The model runs on the live rules once it has them; the drop-in reading only changes on reload.
-    if (!rules.empty() && rules != dropin_rules_) {
-      dropin_rules_ = std::move(rules);
-      reconcile();
-    }
+  // The drop-in reading is compared with oomd's live list; the daemon re-reads it when slices
+  // come and go, so a slice started after guardian is not reported as unexplained.
+  if (tick.oomd_dropin_rules && *tick.oomd_dropin_rules != dropin_rules_) {
+    dropin_rules_ = *tick.oomd_dropin_rules;
+    reconcile();
   }
   if (tick.snapshot) {
     // Kernel OOM kills: memory.events oom_kill rising between ticks.

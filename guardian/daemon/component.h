@@ -21,6 +21,8 @@ struct TickView {
   const Snapshot* snapshot = nullptr;
   const HostLayout* layout = nullptr;
   const std::vector<OomdCgroupState>* oomd = nullptr;
+  // oomd's rule as the unit drop-ins state it (the model may run on oomd's live list instead).
+  const std::vector<WatchedCgroup>* oomd_dropin_rules = nullptr;
   const Policy* policy = nullptr;
   const LadderState* ladder = nullptr;
   std::string level_name;

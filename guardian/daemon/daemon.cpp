@@ -42,8 +42,20 @@ std::string fmt(const char* format, double value) {
 
 // A path relative to the user manager for messages ("app.slice"), or the full path.
 std::string short_cgroup(const std::string& path, const std::string& user_manager) {
-  if (!user_manager.empty() && path.starts_with(user_manager + "/")) return path.substr(user_manager.size() + 1);
+  if (!user_manager.empty() && path.starts_with(user_manager + "/"))
+    return path.substr(user_manager.size() + 1);
   return path;
+}
+
+// The slice units inside the user manager (the ones oomd's per-slice drop-ins can cover).
+std::set<std::string> user_slice_units(const Snapshot& snapshot, const std::string& user_manager) {
+  std::set<std::string> slices;
+  if (user_manager.empty()) return slices;
+  const std::string prefix = user_manager + "/";
+  for (const auto& cgroup : snapshot.cgroups) {
+    if (cgroup.unit.ends_with(".slice") && cgroup.path.starts_with(prefix)) slices.insert(cgroup.path);
+  }
+  return slices;
 }
 
 class Daemon final : public DaemonLoop {
@@ -53,8 +65,8 @@ class Daemon final : public DaemonLoop {
         host_(options_.host_root),
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
-               : options_.state_path.empty()    ? StateStore::default_path()
-                                                : options_.state_path) {
+               : options_.state_path.empty()     ? StateStore::default_path()
+                                                 : options_.state_path) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -75,7 +87,10 @@ class Daemon final : public DaemonLoop {
 
   // DaemonLoop
   void request_reload() override { reload_requested_ = true; }
-  void request_rescan() override { sampler_.request_rescan(); rules_stale_ = true; }
+  void request_rescan() override {
+    sampler_.request_rescan();
+    rules_stale_ = true;
+  }
   void request_tick() override { tick_requested_ = true; }
   void tell(const Event& event) override { teller_.emit(event); }
   void note_oomd_kill(MonoTime when) override { model_.note_kill(when); }
@@ -122,8 +137,10 @@ class Daemon final : public DaemonLoop {
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
   std::vector<std::unique_ptr<DaemonComponent>> components_;
   std::vector<PsiTrigger> triggers_;
-  std::set<std::string> fired_;  // cgroup paths whose trigger fired since the last tick
-  std::set<std::string> trigger_problems_;  // paths whose trigger could not be armed (told once)
+  std::vector<WatchedCgroup> dropin_rules_;  // what the unit drop-ins say, even when live rules win
+  std::set<std::string> user_slices_;        // slices in the user manager at the last rule refresh
+  std::set<std::string> fired_;              // cgroup paths whose trigger fired since the last tick
+  std::set<std::string> trigger_problems_;   // paths whose trigger could not be armed (told once)
   std::string explanation_ = "starting";
   std::string last_status_;
   UniqueFd epoll_;
@@ -140,12 +157,13 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = options_.policy_path
-                                ? load_policy_file(*options_.policy_path, &builtin_actions())
-                                : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = options_.policy_path ? load_policy_file(*options_.policy_path, &builtin_actions())
+                                                 : parse_policy(embedded_default_policy(),
+                                                                "<embedded default>", &builtin_actions());
   if (!loaded.policy) {
     std::string text;
-    for (const auto& diagnostic : loaded.diagnostics) text += (text.empty() ? "" : "\n") + diagnostic.to_string();
+    for (const auto& diagnostic : loaded.diagnostics)
+      text += (text.empty() ? "" : "\n") + diagnostic.to_string();
     return make_error(text.empty() ? "policy did not load" : text);
   }
   return std::move(*loaded.policy);
@@ -153,7 +171,8 @@ Result<Policy> Daemon::read_policy() {
 
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
-  Event event{EventType::PolicyLoaded, 6,
+  Event event{EventType::PolicyLoaded,
+              6,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
                   " levels) from " + policy_->source,
               {}};
@@ -172,8 +191,10 @@ void Daemon::reload() {
   reload_requested_ = false;
   auto policy = read_policy();
   if (!policy.ok()) {
-    Event event{EventType::PolicyRejected, 3,
-                "policy reload refused, the previous policy stays in force:\n" + policy.error().message, {}};
+    Event event{EventType::PolicyRejected,
+                3,
+                "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
+                {}};
     event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
     teller_.emit(event);
     return;
@@ -186,7 +207,8 @@ void Daemon::reload() {
 
 void Daemon::restore_saved_state() {
   if (auto loaded = state_.load(); !loaded.ok()) {
-    teller_.emit(Event{EventType::SenseProblem, 3,
+    teller_.emit(Event{EventType::SenseProblem,
+                       3,
                        "state file unreadable, original values it held cannot be restored automatically: " +
                            loaded.error().message,
                        {}});
@@ -198,7 +220,8 @@ void Daemon::restore_saved_state() {
     event.with("KEY", key).with("KIND", saved.kind);
     if (!restorer) {
       event.priority = 4;
-      event.message = "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
+      event.message =
+          "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
       event.with("RESULT", "unknown-kind");
       teller_.emit(event);
       continue;
@@ -209,14 +232,16 @@ void Daemon::restore_saved_state() {
       teller_.emit(event);
       continue;
     }
-    auto restored = (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    auto restored =
+        (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
     if (restored.ok()) {
       (void)state_.forget(key);
       event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
       event.with("RESULT", "restored");
     } else {
       event.priority = 3;
-      event.message = "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
+      event.message =
+          "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
       event.with("RESULT", "failed");
     }
     teller_.emit(event);
@@ -225,18 +250,22 @@ void Daemon::restore_saved_state() {
 
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
+  user_slices_ = user_slice_units(snapshot, sampler_.layout().user_manager_path);
   OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
   for (const auto& warning : rules.warnings) {
     teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
   }
+  dropin_rules_ = rules.watched;
   if (!live_rules_ && rules.watched != model_.rules()) {
     std::string list;
     for (const auto& watched : rules.watched) {
-      list += (list.empty() ? "" : ", ") + short_cgroup(watched.path, sampler_.layout().user_manager_path) + " " +
-              fmt("%.0f%%", watched.limit_percent) + "/" +
-              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(watched.duration).count()) + "s";
+      list += (list.empty() ? "" : ", ") + short_cgroup(watched.path, sampler_.layout().user_manager_path) +
+              " " + fmt("%.0f%%", watched.limit_percent) + "/" +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(watched.duration).count()) +
+              "s";
     }
-    Event event{EventType::PolicyLoaded, 6,
+    Event event{EventType::PolicyLoaded,
+                6,
                 rules.watched.empty() ? "systemd-oomd watches no cgroup guardian can see"
                                       : "systemd-oomd watches " + list,
                 {}};
@@ -302,9 +331,10 @@ std::vector<std::string> Daemon::active_action_labels() const {
 
 void Daemon::execute(const Decision& decision) {
   for (const auto& transition : decision.transitions) {
-    Event event{EventType::LevelChanged, transition.to > transition.from ? 4 : 5,
-                "level " + level_name(*policy_, transition.from) + " -> " + level_name(*policy_, transition.to) +
-                    ": " + transition.reason,
+    Event event{EventType::LevelChanged,
+                transition.to > transition.from ? 4 : 5,
+                "level " + level_name(*policy_, transition.from) + " -> " +
+                    level_name(*policy_, transition.to) + ": " + transition.reason,
                 {}};
     event.with("LEVEL", level_name(*policy_, transition.to))
         .with("PREVIOUS_LEVEL", level_name(*policy_, transition.from))
@@ -317,10 +347,13 @@ void Daemon::execute(const Decision& decision) {
     const std::string label = level_name(*policy_, command.level) + "/" + spec.type;
     if (command.kind == ActionCommand::Kind::Apply) {
       const ActionRegistry::Entry* entry = builtin_actions().find(spec.type);
-      auto action = entry ? entry->create(spec, env_) : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
+      auto action = entry ? entry->create(spec, env_)
+                          : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
         Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
-        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "failed");
+        event.with("ACTION", spec.type)
+            .with("LEVEL", level_name(*policy_, command.level))
+            .with("RESULT", "failed");
         teller_.emit(event);
         continue;
       }
@@ -328,7 +361,9 @@ void Daemon::execute(const Decision& decision) {
       active_[key] = shared;
       if (options_.dry_run) {
         Event event{EventType::ActionApplied, 5, "dry run: would " + shared->describe(), {}};
-        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "dry-run");
+        event.with("ACTION", spec.type)
+            .with("LEVEL", level_name(*policy_, command.level))
+            .with("RESULT", "dry-run");
         teller_.emit(event);
         continue;
       }
@@ -340,7 +375,9 @@ void Daemon::execute(const Decision& decision) {
       active_.erase(it);
       if (options_.dry_run) {
         Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
-        event.with("ACTION", spec.type).with("LEVEL", level_name(*policy_, command.level)).with("RESULT", "dry-run");
+        event.with("ACTION", spec.type)
+            .with("LEVEL", level_name(*policy_, command.level))
+            .with("RESULT", "dry-run");
         teller_.emit(event);
         continue;
       }
@@ -353,10 +390,11 @@ void Daemon::collect_action_results() {
   for (auto& done : worker_.drain()) {
     const bool failed = done.result.outcome == ActionResult::Outcome::Failed ||
                         done.result.outcome == ActionResult::Outcome::TimedOut;
-    const EventType type = failed                                     ? EventType::ActionFailed
+    const EventType type = failed                                    ? EventType::ActionFailed
                            : done.job.kind == ActionJob::Kind::Apply ? EventType::ActionApplied
-                                                                      : EventType::ActionReverted;
-    Event event{type, failed ? 3 : 5,
+                                                                     : EventType::ActionReverted;
+    Event event{type,
+                failed ? 3 : 5,
                 done.job.label + (done.job.kind == ActionJob::Kind::Apply ? " applied" : " reverted") +
                     (done.result.detail.empty() ? "" : ": " + done.result.detail),
                 {}};
@@ -388,7 +426,8 @@ void Daemon::print_status_line(const Snapshot& snapshot) {
             "% full avg10=" + fmt("%.2f", snapshot.system_pressure->full.avg10) + "%";
   }
   if (snapshot.meminfo.total_bytes) {
-    line += " available=" + format_bytes(snapshot.meminfo.available_bytes) + "/" + format_bytes(snapshot.meminfo.total_bytes);
+    line += " available=" + format_bytes(snapshot.meminfo.available_bytes) + "/" +
+            format_bytes(snapshot.meminfo.total_bytes);
   }
   for (const auto& state : model_.states()) {
     if (!state.present) continue;
@@ -403,9 +442,12 @@ void Daemon::notify_systemd(bool ready) {
   std::string status = "level " + level_name(*policy_, ladder_.level);
   double worst = 0;
   for (const auto& state : model_.states()) worst = std::max(worst, state.limit_fraction);
-  if (!model_.states().empty()) status += ", worst watched cgroup at " + fmt("%.0f", worst * 100) + "% of oomd's limit";
-  if (ready) sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
-  else if (status != last_status_) sd_notify(0, ("STATUS=" + status).c_str());
+  if (!model_.states().empty())
+    status += ", worst watched cgroup at " + fmt("%.0f", worst * 100) + "% of oomd's limit";
+  if (ready)
+    sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
+  else if (status != last_status_)
+    sd_notify(0, ("STATUS=" + status).c_str());
   last_status_ = status;
   if (watchdog_usec_) sd_notify(0, "WATCHDOG=1");
 }
@@ -420,7 +462,12 @@ void Daemon::tick() {
     event.with("WHERE", problem.where);
     teller_.emit(event);
   }
-  if (rules_stale_ || ticks_ % 30 == 0) refresh_rules(snapshot);
+  // A slice that appeared since the last reading (container.slice started after guardian, a
+  // `systemd-run --slice=`) has drop-ins of its own: read them now, not up to 30 ticks later.
+  if (rules_stale_ || ticks_ % 30 == 0 ||
+      user_slice_units(snapshot, sampler_.layout().user_manager_path) != user_slices_) {
+    refresh_rules(snapshot);
+  }
   model_.observe(snapshot);
 
   ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path};
@@ -433,6 +480,7 @@ void Daemon::tick() {
   tick_view.snapshot = &snapshot;
   tick_view.layout = &sampler_.layout();
   tick_view.oomd = &model_.states();
+  tick_view.oomd_dropin_rules = &dropin_rules_;
   tick_view.policy = &*policy_;
   tick_view.ladder = &ladder_;
   tick_view.level_name = level_name(*policy_, ladder_.level);
@@ -447,7 +495,8 @@ void Daemon::tick() {
 int Daemon::run() {
   auto policy = read_policy();
   if (!policy.ok()) {
-    std::fprintf(stderr, "guardian: the policy has errors, not starting:\n%s\n", policy.error().message.c_str());
+    std::fprintf(stderr, "guardian: the policy has errors, not starting:\n%s\n",
+                 policy.error().message.c_str());
     return 1;
   }
   epoll_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
@@ -473,11 +522,14 @@ int Daemon::run() {
 
   const HostLayout& layout = sampler_.layout();
   {
-    Event started{EventType::Started, 6,
-                  std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
-                      (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
-                  {}};
-    started.with("MODE", layout.system_only() ? "system-only" : "full").with("DRY_RUN", options_.dry_run ? "1" : "0");
+    Event started{
+        EventType::Started,
+        6,
+        std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
+            (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
+        {}};
+    started.with("MODE", layout.system_only() ? "system-only" : "full")
+        .with("DRY_RUN", options_.dry_run ? "1" : "0");
     teller_.emit(started);
   }
   if (layout.system_only()) {
@@ -522,8 +574,10 @@ int Daemon::run() {
       } else if (fd == signals_.get()) {
         signalfd_siginfo info{};
         while (read(fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-          if (info.ssi_signo == SIGHUP) reload_requested_ = true;
-          else stopping_ = true;
+          if (info.ssi_signo == SIGHUP)
+            reload_requested_ = true;
+          else
+            stopping_ = true;
         }
       } else if (fd == worker_.fd()) {
         collect_action_results();
@@ -533,8 +587,10 @@ int Daemon::run() {
           // ".../app.slice/memory.pressure" -> "/…/app.slice"; "/proc/pressure/memory" -> "/".
           std::string path = trigger.path().substr(host_.root().size());
           const auto& mount = sampler_.layout().cgroup2_mount;
-          if (path.starts_with(mount)) path = path.substr(mount.size(), path.size() - mount.size() - std::strlen("/memory.pressure"));
-          else path = "/";
+          if (path.starts_with(mount))
+            path = path.substr(mount.size(), path.size() - mount.size() - std::strlen("/memory.pressure"));
+          else
+            path = "/";
           fired_.insert(path);
           due = true;
         }
@@ -555,7 +611,10 @@ int Daemon::run() {
   }
 
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
-  teller_.emit(Event{EventType::Stopping, 6, "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)", {}});
+  teller_.emit(Event{EventType::Stopping,
+                     6,
+                     "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
+                     {}});
   unwind_all();
   worker_.wait_idle();
   collect_action_results();

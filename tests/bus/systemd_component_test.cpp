@@ -130,10 +130,12 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   std::vector<OomdCgroupState> model(1);
   model[0].rule = {kManager, "user@1000.service", 50.0, 20s,
                    "user@.service.d/10-oomd-user-service-defaults.conf"};
+  const std::vector<WatchedCgroup> dropin_rules = {model[0].rule};
   TickView tick;
   tick.snapshot = &snapshot;
   tick.layout = &layout;
   tick.oomd = &model;
+  tick.oomd_dropin_rules = &dropin_rules;
   tick.level_name = "critical";
   tick.active_actions = {"critical/slice.set-memory-high"};
   ASSERT_TRUE(pump(component, [&] { return !loop.live_rules.empty(); }));  // the dump at connect

@@ -117,6 +117,31 @@ TEST_F(DaemonTest, SaysOnceThatItIsInSystemOnlyModeOnAHybridHost) {
   EXPECT_NE(result.err.find("no memory controller"), std::string::npos) << result.err;
 }
 
+TEST_F(DaemonTest, ASliceStartedAfterGuardianGetsItsOomdRuleAtOnce) {
+  // container.slice usually starts after guardian (podman's first container). Fedora's
+  // user/slice.d drop-in puts it under oomd at 80%/20s; guardian must read that when the slice
+  // appears (one sampler rescan, 5 ticks), not at its half-minute refresh, or its model and
+  // its comparison with oomd's live list miss the slice meanwhile.
+  const fs::path root = dir_ / "host";
+  fs::copy(std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman", root, fs::copy_options::recursive);
+  const auto policy = write("a.toml", kPolicyA);
+  auto args = run_args("fedora42-podman", policy);
+  args[3] = root.string();
+  test::Subprocess guardian(args);
+  const std::string first = guardian.wait_for("systemd-oomd watches", 10s);
+  ASSERT_NE(first, "") << guardian.stderr_text();
+  EXPECT_EQ(first.find("container.slice"), std::string::npos) << first;
+
+  const fs::path manager = root / "sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service";
+  fs::copy(manager / "background.slice", manager / "container.slice", fs::copy_options::recursive);
+  fs::rename(manager / "container.slice/localsearch-3.service",
+             manager / "container.slice/libpod-conmon.scope");
+  const std::string second = guardian.wait_for("container.slice 80%/20s", 12s);
+  EXPECT_NE(second, "") << guardian.stderr_text();
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0);
+}
+
 TEST_F(DaemonTest, RefusesToStartOnABrokenPolicy) {
   const auto policy = write("broken.toml", kBroken);
   auto result = test::run(run_args("fedora42-podman", policy), 10s);
