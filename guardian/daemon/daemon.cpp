@@ -47,6 +47,25 @@ std::string short_cgroup(const std::string& path, const std::string& user_manage
   return path;
 }
 
+// The watched cgroup closest to an oomd kill: the soonest predicted kill, else the one nearest
+// its limit. nullptr when none is present.
+const OomdCgroupState* nearest_to_kill(const std::vector<OomdCgroupState>& states) {
+  const OomdCgroupState* nearest = nullptr;
+  for (const auto& state : states) {
+    if (!state.present) continue;
+    if (nearest == nullptr) {
+      nearest = &state;
+    } else if (state.seconds_until_kill && nearest->seconds_until_kill) {
+      if (*state.seconds_until_kill < *nearest->seconds_until_kill) nearest = &state;
+    } else if (state.seconds_until_kill) {
+      nearest = &state;
+    } else if (!nearest->seconds_until_kill && state.limit_fraction > nearest->limit_fraction) {
+      nearest = &state;
+    }
+  }
+  return nearest;
+}
+
 // The slice units inside the user manager (the ones oomd's per-slice drop-ins can cover).
 std::set<std::string> user_slice_units(const Snapshot& snapshot, const std::string& user_manager) {
   std::set<std::string> slices;
@@ -339,6 +358,16 @@ void Daemon::execute(const Decision& decision) {
     event.with("LEVEL", level_name(*policy_, transition.to))
         .with("PREVIOUS_LEVEL", level_name(*policy_, transition.from))
         .with("REASON", transition.reason);
+    // oomd's figures at this moment, for the watched cgroup nearest a kill: a review of the
+    // journal (and the VM test bed's "lead over oomd's deadline") reads them from here.
+    if (const OomdCgroupState* nearest = nearest_to_kill(model_.states())) {
+      event.with("CGROUP", nearest->rule.path)
+          .with("FULL_AVG10", fmt("%.2f", nearest->full_avg10))
+          .with("OOMD_LIMIT_PERCENT", fmt("%.2f", nearest->rule.limit_percent))
+          .with("SECONDS_OVER", fmt("%.1f", nearest->seconds_over));
+      if (nearest->seconds_until_kill)
+        event.with("SECONDS_UNTIL_KILL", fmt("%.1f", *nearest->seconds_until_kill));
+    }
     teller_.emit(event);
   }
   for (const auto& command : decision.commands) {

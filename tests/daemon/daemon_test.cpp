@@ -67,7 +67,16 @@ TEST_F(DaemonTest, ClimbsOnAFixtureAndUnwindsOnSigterm) {
   test::Subprocess guardian(run_args("fedora42-podman", policy));
   ASSERT_NE(guardian.wait_for("started", 10s), "") << guardian.stderr_text();
   EXPECT_EQ(guardian.stderr_text().find("system-only"), std::string::npos) << guardian.stderr_text();
-  ASSERT_NE(guardian.wait_for("level normal -> always-a", 10s), "") << guardian.stderr_text();
+  const std::string climbed = guardian.wait_for("level normal -> always-a", 10s);
+  ASSERT_NE(climbed, "") << guardian.stderr_text();
+  // The step carries oomd's figures for the watched cgroup nearest a kill: on the fixture's calm
+  // host that is the one nearest its limit, user.slice (full avg10 4.12 of 80, its memory.pressure).
+  EXPECT_NE(climbed.find("cgroup=/user.slice/user-1000.slice/user@1000.service/user.slice"),
+            std::string::npos)
+      << climbed;
+  EXPECT_NE(climbed.find("full_avg10=4.12"), std::string::npos) << climbed;
+  EXPECT_NE(climbed.find("oomd_limit_percent=80.00"), std::string::npos) << climbed;
+  EXPECT_EQ(climbed.find("seconds_until_kill="), std::string::npos) << climbed;
   ASSERT_NE(guardian.wait_for("dry run: would log", 5s), "") << guardian.stderr_text();
   guardian.signal(SIGTERM);
   EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();

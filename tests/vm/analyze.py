@@ -246,21 +246,31 @@ def main():
     res["guardian_events"] = [{"t": e["_t"], "event": e.get("GUARDIAN_EVENT"), "level": e.get("GUARDIAN_LEVEL"),
                                "action": e.get("GUARDIAN_ACTION"), "result": e.get("GUARDIAN_RESULT"),
                                "message": e["MESSAGE"]} for e in gev]
-    reactions, leads = [], []
-    ramps = sorted(marks.get("ramp_start", []))
-    for i, r0 in enumerate(ramps):
-        r1 = ramps[i + 1] if i + 1 < len(ramps) else (t_end or math.inf)
-        win = [e for e in gev if r0 <= e["_t"] < r1]
-        entry = next((e for e in win if e.get("GUARDIAN_LEVEL") not in (None, "", "normal")), None)
-        act = next((e for e in win if e.get("GUARDIAN_EVENT") == "action-applied"), None)
-        if entry and act and act["_t"] >= entry["_t"]:
-            reactions.append(act["_t"] - entry["_t"])
-        if act:
-            until = [v for k, v in act.items() if k.startswith("GUARDIAN_") and "UNTIL_KILL" in k]
-            try:
-                leads.append(min(float(v) for v in until))
-            except ValueError:
-                pass
+    # Every climb (a level-changed event to a higher level) and the first action applied after
+    # it: the reaction time. guardian's predicted seconds until oomd's kill at that climb, less
+    # the reaction, is its lead over oomd's deadline at the moment the action took effect; a
+    # climb with no kill on course (pressure below anything that would reach the limit) has a
+    # lead of at least oomd's duration and is counted apart.
+    reactions, leads, climbs_without_kill_course = [], [], 0
+    level_rank = {}
+    for e in gev:
+        if e.get("GUARDIAN_EVENT") != "level-changed":
+            continue
+        prev, cur = e.get("GUARDIAN_PREVIOUS_LEVEL"), e.get("GUARDIAN_LEVEL")
+        level_rank.setdefault(prev, len(level_rank))
+        level_rank.setdefault(cur, len(level_rank))
+        if level_rank[cur] <= level_rank[prev]:
+            continue
+        act = next((a for a in gev if a.get("GUARDIAN_EVENT") == "action-applied"
+                    and a.get("GUARDIAN_LEVEL") == cur and e["_t"] <= a["_t"] <= e["_t"] + 60), None)
+        if not act:
+            continue
+        reaction = act["_t"] - e["_t"]
+        reactions.append(reaction)
+        try:
+            leads.append(float(e["GUARDIAN_SECONDS_UNTIL_KILL"]) - reaction)
+        except (KeyError, ValueError):
+            climbs_without_kill_course += 1
     first_act = next((e for e in gev if e.get("GUARDIAN_EVENT") == "action-applied"
                       and t_start and e["_t"] >= t_start), None)
     res["first_action_since_pressure_s"] = (first_act["_t"] - t_start) if first_act else None
@@ -268,7 +278,8 @@ def main():
     res["first_action_since_ramp_s"] = (first_act["_t"] - r0) if (first_act and r0) else None
     res["reaction_s"] = {"n": len(reactions), "p50": pct(reactions, 50), "p99": pct(reactions, 99),
                          "all": reactions}
-    res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "all": leads}
+    res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "p50": pct(leads, 50),
+                     "all": leads, "climbs_without_kill_course": climbs_without_kill_course}
 
     # checks written inside the guest (checks.txt: NAME PASS|FAIL detail)
     checks = []
@@ -326,7 +337,10 @@ def row(res):
     r = res.get("reaction_s", {})
     react = f"{fmt_s(r.get('p50'))} / {fmt_s(r.get('p99'))} (n={r.get('n')})" if r.get("n") else "–"
     lead = res.get("lead_s", {})
-    leads = f"≥ {lead['min']:.1f} s" if lead.get("min") is not None else "–"
+    leads = (f"min {lead['min']:.1f} s, p50 {lead['p50']:.1f} s (n={lead['n']})"
+             if lead.get("min") is not None else "–")
+    if lead.get("climbs_without_kill_course"):
+        leads += f"; {lead['climbs_without_kill_course']} climb(s) with no kill on course"
     seg = res.get("segments")
     segs = f"{seg['during_pressure']} (max gap {seg['max_gap_s']:.0f} s)" if seg else "–"
     wall = res.get("facts", {}).get("host_wall_s")

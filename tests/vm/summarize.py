@@ -79,6 +79,19 @@ if base:
             if t0 is not None:
                 print(f"- {os.path.basename(r.get('_dir', 'guarded'))}: first action {t0:.1f} s after the first ramp started; "
                       f"baseline's median kill came {ref:.0f} s after its ramp started → lead ≈ {ref - t0:.0f} s over oomd's kill")
+# guardian's reaction (climb -> first action) and lead (predicted seconds until oomd's kill at
+# the moment the action took effect), pooled over every run that has them.
+from analyze import pct  # noqa: E402
+reactions = [x for r in results for x in r.get("reaction_s", {}).get("all", [])]
+leads = [x for r in results for x in r.get("lead_s", {}).get("all", [])]
+no_course = sum(r.get("lead_s", {}).get("climbs_without_kill_course", 0) for r in results)
+if reactions:
+    print(f"- guardian, pooled over {sum(1 for r in results if r.get('reaction_s', {}).get('n'))} run(s): "
+          f"reaction (climb → first action applied) p50 {fmt_s(pct(reactions, 50))}, p99 "
+          f"{fmt_s(pct(reactions, 99))}, n={len(reactions)}"
+          + (f"; lead over oomd's predicted deadline min {min(leads):.1f} s, p50 {pct(leads, 50):.1f} s, "
+             f"n={len(leads)}" if leads else "")
+          + (f"; {no_course} climb(s) with no kill on course yet (lead ≥ oomd's duration)" if no_course else ""))
 fails = [r for r in results if r.get("verdict") == "FAIL"]
 for r in fails:
     print(f"- {r['scenario']} FAIL: {r.get('reason', '')}")

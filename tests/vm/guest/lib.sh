@@ -222,6 +222,19 @@ wait_guardian_event() {
   return 1
 }
 
+# Waits until guardian's own status (over the session bus) reports level $1, for up to $2 s.
+# A level-changed event is not enough: guardian may go up and down several times in a ramp, and
+# an older "-> normal" would match before the last relief took effect.
+wait_guardian_level() {
+  local want=$1 deadline=$(( $(date +%s) + $2 )) level
+  while (( $(date +%s) < deadline )); do
+    level=$(u /usr/local/bin/guardian status --json 2>/dev/null | jq -r '.level // empty' 2>/dev/null || true)
+    [[ $level == "$want" ]] && return 0
+    sleep 2
+  done
+  return 1
+}
+
 # The low-priority service of the systemd/restore scenarios: a counter, visibly stopped when frozen.
 start_indexer() {
   u systemd-run --user --quiet --unit=indexer --slice=background.slice \
