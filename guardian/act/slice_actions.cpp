@@ -113,6 +113,53 @@ namespace {
 
 using namespace systemd_actions;
 
+// The value of a unit property an action found before changing it. The state file keeps the
+// user's original under one key per property, saved by whoever changed it first; an action
+// that found the key taken (container.slice corrected to the policy's [container_slice], or a
+// lower level's action on the same property) must put back what it found — not the user's
+// original, which belongs to the change beneath it and would undo that change too.
+class FoundValue {
+ public:
+  // Saves the original (durably, before the change) if nobody holds it yet.
+  Result<void> save(const ActionEnv& env, const std::string& unit, const std::string& property,
+                    std::optional<uint64_t> value) {
+    if (json_) return {};  // applied again before a revert: what it found the first time stands
+    key_ = unit_property_key(unit, property);
+    json_ = property_json(unit, property, value);
+    value_ = value;
+    owner_ = false;
+    if (!env.state) return {};
+    auto saved = env.state->save_original(key_, "systemd.unit-property", *json_);
+    if (!saved) return saved.error();
+    owner_ = *saved;
+    return {};
+  }
+  // Puts the value back: the saved original when this action saved it (then forgets it), else the
+  // value found. false when apply never got as far as saving.
+  Result<bool> restore(const ActionEnv& env, Deadline deadline) {
+    if (!json_) return false;
+    std::string original = *json_;
+    if (owner_ && env.state) {
+      if (auto saved = env.state->get(key_)) original = saved->original_json;
+    }
+    auto restored = restore_unit_property(key_, original, deadline);
+    if (!restored) return restored.error();
+    if (owner_ && env.state) {
+      auto forgotten = env.state->forget(key_);
+      if (!forgotten) return make_error("restored, but " + forgotten.error().message);
+    }
+    json_.reset();
+    return true;
+  }
+  [[nodiscard]] std::string text() const { return format_limit(value_); }
+
+ private:
+  std::string key_;
+  std::optional<std::string> json_;
+  std::optional<uint64_t> value_;
+  bool owner_ = false;
+};
+
 uint64_t mem_total_bytes(const HostRoot* host) {
   auto text = read_file(host ? host->path("/proc/meminfo") : std::string("/proc/meminfo"));
   if (!text) return 0;
@@ -216,28 +263,21 @@ class SliceMemoryAction final : public Action {
         property_ + " of " + unit_ + " " + format_limit(before) + " -> " + format_bytes(next);
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would set " + detail};
     // The original goes to disk before the change, so a crash between the two still restores.
-    if (env_.state) {
-      auto saved = env_.state->save_original(unit_property_key(unit_, property_), "systemd.unit-property",
-                                             property_json(unit_, property_, before));
-      if (!saved)
-        return {ActionResult::Outcome::Failed, "not changing " + unit_ + ": " + saved.error().message};
-    }
+    auto saved = found_.save(env_, unit_, property_, before);
+    if (!saved)
+      return {ActionResult::Outcome::Failed, "not changing " + unit_ + ": " + saved.error().message};
     auto set = set_property(**connection, unit_, property_, next, deadline);
     if (!set) return {ActionResult::Outcome::Failed, set.error().message};
     return {ActionResult::Outcome::Applied, detail};
   }
 
   ActionResult revert(Deadline deadline) override {
-    const std::string key = unit_property_key(unit_, property_);
-    auto saved = env_.state ? env_.state->get(key) : std::nullopt;
-    if (!saved) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_ + " " + property_};
     if (env_.dry_run)
       return {ActionResult::Outcome::Unchanged, "dry run: would restore " + unit_ + " " + property_};
-    auto restored = restore_unit_property(key, saved->original_json, deadline);
+    auto restored = found_.restore(env_, deadline);
     if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
-    auto forgotten = env_.state->forget(key);
-    if (!forgotten) return {ActionResult::Outcome::Failed, "restored, but " + forgotten.error().message};
-    return {ActionResult::Outcome::Reverted, property_ + " of " + unit_ + " restored"};
+    if (!*restored) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_ + " " + property_};
+    return {ActionResult::Outcome::Reverted, property_ + " of " + unit_ + " restored to " + found_.text()};
   }
 
  private:
@@ -247,6 +287,7 @@ class SliceMemoryAction final : public Action {
   LimitTarget target_;
   std::optional<SizeSpec> min_;
   ActionEnv env_;
+  FoundValue found_;
 };
 
 // slice.balance: turns the balance mode on (the systemd component runs the controller each
@@ -293,12 +334,9 @@ class SliceBalanceAction final : public Action {
     if (!connection) return {ActionResult::Outcome::Failed, connection.error().message};
     auto unit = (*connection)->get_unit_wait(unit_, deadline);
     if (!unit) return {ActionResult::Outcome::Failed, unit.error().message};
-    if (env_.state) {
-      auto saved = env_.state->save_original(unit_property_key(unit_, "MemoryHigh"), "systemd.unit-property",
-                                             property_json(unit_, "MemoryHigh", unit->memory_high));
-      if (!saved)
-        return {ActionResult::Outcome::Failed, "not balancing " + unit_ + ": " + saved.error().message};
-    }
+    auto saved = found_.save(env_, unit_, "MemoryHigh", unit->memory_high);
+    if (!saved)
+      return {ActionResult::Outcome::Failed, "not balancing " + unit_ + ": " + saved.error().message};
     BalanceSwitch::instance().turn_on(mode);
     return {ActionResult::Outcome::Applied, "balancing MemoryHigh of " + unit_ + " between " +
                                                 format_bytes(mode.settings.floor_bytes) + " and " +
@@ -307,14 +345,11 @@ class SliceBalanceAction final : public Action {
 
   ActionResult revert(Deadline deadline) override {
     BalanceSwitch::instance().turn_off();
-    const std::string key = unit_property_key(unit_, "MemoryHigh");
-    auto saved = env_.state ? env_.state->get(key) : std::nullopt;
-    if (!saved) return {ActionResult::Outcome::Reverted, "balancing of " + unit_ + " stopped"};
-    auto restored = restore_unit_property(key, saved->original_json, deadline);
+    auto restored = found_.restore(env_, deadline);
     if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
-    auto forgotten = env_.state->forget(key);
-    if (!forgotten) return {ActionResult::Outcome::Failed, "restored, but " + forgotten.error().message};
-    return {ActionResult::Outcome::Reverted, "balancing of " + unit_ + " stopped, MemoryHigh restored"};
+    if (!*restored) return {ActionResult::Outcome::Reverted, "balancing of " + unit_ + " stopped"};
+    return {ActionResult::Outcome::Reverted,
+            "balancing of " + unit_ + " stopped, MemoryHigh restored to " + found_.text()};
   }
 
  private:
@@ -323,6 +358,7 @@ class SliceBalanceAction final : public Action {
   std::optional<SizeSpec> floor_;
   std::optional<SizeSpec> ceiling_;
   ActionEnv env_;
+  FoundValue found_;
 };
 
 std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSpec& spec, const char* param,

@@ -132,21 +132,25 @@ Result<void> StateStore::write_locked() {
     if (auto written = write_all(fd.get(), serialize(entries_), tmp); !written.ok()) return written;
     if (::fsync(fd.get()) != 0) return make_error(tmp + ": fsync: " + std::strerror(errno));
   }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return make_error(path_ + ": rename: " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path_.c_str()) != 0)
+    return make_error(path_ + ": rename: " + std::strerror(errno));
   // The rename is durable only once the directory is synced.
   UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd) ::fsync(dir_fd.get());
   return {};
 }
 
-Result<void> StateStore::save_original(const std::string& key, const std::string& kind,
+Result<bool> StateStore::save_original(const std::string& key, const std::string& kind,
                                        const std::string& original_json) {
   std::lock_guard lock(mutex_);
-  if (entries_.contains(key)) return {};
+  if (entries_.contains(key)) return false;
   entries_[key] = SavedValue{kind, original_json, now_iso8601()};
   auto written = write_locked();
-  if (!written.ok()) entries_.erase(key);  // not durable: the caller must not make the change
-  return written;
+  if (!written.ok()) {
+    entries_.erase(key);  // not durable: the caller must not make the change
+    return written.error();
+  }
+  return true;
 }
 
 std::optional<SavedValue> StateStore::get(const std::string& key) const {

@@ -30,7 +30,10 @@ class StateStore {
 
   // Saves `original_json` under `key` unless the key already holds an original (the first
   // original wins: re-applying must not overwrite it with guardian's own value). Durable on return.
-  Result<void> save_original(const std::string& key, const std::string& kind,
+  // true: this call saved it (the caller owns the entry and forgets it after restoring); false:
+  // an earlier change (a slice correction, a lower level's action) holds the user's original, and
+  // the caller restores only the value it found, leaving that entry for its owner.
+  Result<bool> save_original(const std::string& key, const std::string& kind,
                              const std::string& original_json);
   std::optional<SavedValue> get(const std::string& key) const;
   // Forgets `key` after its value was restored. Durable on return.

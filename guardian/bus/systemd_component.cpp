@@ -209,7 +209,7 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
 }
 
 void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
-  if (now == wanted) return;
+  if (now == wanted || correcting_.count(property)) return;
   ActionEnv& env = loop_->action_env();
   const std::string key = unit_property_key(options_.slice, property);
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
@@ -236,17 +236,20 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
     }
     corrections_.insert(key);
   }
+  correcting_.insert(property);
   systemd_->set_unit_properties(
       options_.slice, true, {{property, wanted}},
-      [this, detail](Result<void> done) {
-        mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
-          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
-                      ok ? 5 : 4,
-                      ok ? "corrected " + detail : "could not correct " + detail + ": " + why,
-                      {}};
-          event.with("ACTION", "container-slice.correct").with("RESULT", ok ? "applied" : "failed");
-          loop_->tell(event);
-        });
+      [this, detail, property](Result<void> done) {
+        mailbox_.post(
+            [this, detail, property, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
+              correcting_.erase(property);
+              Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
+                          ok ? 5 : 4,
+                          ok ? "corrected " + detail : "could not correct " + detail + ": " + why,
+                          {}};
+              event.with("ACTION", "container-slice.correct").with("RESULT", ok ? "applied" : "failed");
+              loop_->tell(event);
+            });
       },
       kCallTimeout);
 }

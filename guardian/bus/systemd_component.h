@@ -89,6 +89,9 @@ class SystemdComponent final : public DaemonComponent {
   ContainerSliceWanted wanted_;
   std::optional<UnitProperties> slice_;
   std::set<std::string> corrections_;  // state keys saved by slice corrections (not by actions)
+  // Properties with a correction on its way to the manager: the unit's next PropertiesChanged
+  // may still show the old value, which must not start a second, identical correction.
+  std::set<std::string> correcting_;
   std::vector<ContainerUnit> containers_;
   std::optional<WatchReconciliation> oomd_view_;
   std::optional<OomdDump> live_dump_;

@@ -394,6 +394,14 @@ void Sampler::Impl::rescan() {
 }
 
 bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
+  if (!cgroup.fds[kCurrent] && cgroup.open_errno[kCurrent] == ENOENT) {
+    // No memory.current: its parent does not enable the memory controller for it (Debian 12's
+    // system.slice/systemd-udevd.service/udev), or it went away since the walk. Neither is worth
+    // a message per file; only the second is worth one at all.
+    struct stat st {};
+    if (::stat(cgroup.open_dir.c_str(), &st) != 0) problem(cgroup.host_dir, "cgroup vanished before it was read");
+    return false;
+  }
   CgroupSample sample;
   for (size_t slot = 0; slot < kSlots; ++slot) {
     const std::string_view file_name = kFileNames[slot];

@@ -28,8 +28,9 @@ TEST_F(StateStoreTest, OriginalIsDurableBeforeTheChangeAndSurvivesARestart) {
   {
     StateStore store(path());
     ASSERT_TRUE(store.load().ok());  // no file yet: empty
-    ASSERT_TRUE(store.save_original("systemd:container.slice:MemoryHigh", "systemd.unit-property",
-                                    R"({"unit":"container.slice","property":"MemoryHigh","value":8589934592})")
+    ASSERT_TRUE(store
+                    .save_original("systemd:container.slice:MemoryHigh", "systemd.unit-property",
+                                   R"({"unit":"container.slice","property":"MemoryHigh","value":8589934592})")
                     .ok());
   }
   // A new process (crash + restart) sees it.
@@ -46,8 +47,12 @@ TEST_F(StateStoreTest, OriginalIsDurableBeforeTheChangeAndSurvivesARestart) {
 
 TEST_F(StateStoreTest, FirstOriginalWinsSoReapplyingCannotOverwriteIt) {
   StateStore store(path());
-  ASSERT_TRUE(store.save_original("k", "kind", "1").ok());
-  ASSERT_TRUE(store.save_original("k", "kind", "2").ok());
+  auto first = store.save_original("k", "kind", "1");
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);  // this call saved it: the caller owns the entry
+  auto second = store.save_original("k", "kind", "2");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(*second);  // an original is already held: kept, and the caller is told
   EXPECT_EQ(store.get("k")->original_json, "1");
   ASSERT_TRUE(store.forget("k").ok());
   EXPECT_FALSE(store.get("k"));
@@ -70,14 +75,16 @@ TEST(StateStoreParse, RejectsWrongShapes) {
   EXPECT_FALSE(StateStore::parse(R"({"version":2,"saved":{}})").ok());
   EXPECT_FALSE(StateStore::parse(R"({"version":1,"saved":{"k":{"original":1}}})").ok());
   EXPECT_FALSE(StateStore::parse(R"({"version":1,"saved":{"k":{"kind":"x"}}})").ok());
-  auto ok = StateStore::parse(R"({"version":1,"saved":{"k":{"kind":"x","original":{"a":[1,2]},"saved_at":"t"}}})");
+  auto ok =
+      StateStore::parse(R"({"version":1,"saved":{"k":{"kind":"x","original":{"a":[1,2]},"saved_at":"t"}}})");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->at("k").original_json, R"({"a":[1,2]})");
 }
 
 TEST(StateStoreParse, SerializeParseRoundTrip) {
   std::map<std::string, SavedValue> entries = {
-      {"jellyfin:http://127.0.0.1:8096:encoding", {"jellyfin.encoding-options", R"({"EncoderPreset":"medium"})", "2026-11-26T12:00:00Z"}},
+      {"jellyfin:http://127.0.0.1:8096:encoding",
+       {"jellyfin.encoding-options", R"({"EncoderPreset":"medium"})", "2026-11-26T12:00:00Z"}},
       {"systemd:container.slice:MemoryMax", {"systemd.unit-property", "null", "2026-11-26T12:00:01Z"}}};
   auto parsed = StateStore::parse(StateStore::serialize(entries));
   ASSERT_TRUE(parsed.ok());

@@ -200,6 +200,42 @@ TEST_F(SystemdActionsTest, BalanceSavesMemoryHighTurnsTheModeOnAndRevertRestores
   EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
 }
 
+TEST_F(SystemdActionsTest, OnTopOfAnEarlierChangeRevertPutsBackWhatTheActionFound) {
+  // guardian's systemd component corrected container.slice to the policy's [container_slice]
+  // (8G -> 6G) and holds the user's 8G in the state file until guardian stops. A level's actions
+  // then change the same property: reverting them must return to 6G — the user's 8G would undo
+  // the correction (the VM test bed saw exactly that: the next pressure ramp met no limit at all).
+  const std::string key = unit_property_key("container.slice", "MemoryHigh");
+  ASSERT_TRUE(state_
+                  ->save_original(key, "systemd.unit-property",
+                                  R"({"property":"MemoryHigh","unit":"container.slice","value":8589934592})")
+                  .ok());
+  systemd_->change_property("container.slice", "MemoryHigh", 6 * GiB);
+
+  auto balance = make(spec("slice.balance", {{"floor", std::string("4G")}, {"ceiling", std::string("10G")}}));
+  auto raise = make(spec("slice.set-memory-high", {{"value", std::string("9G")}}));
+  ASSERT_EQ(balance->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  systemd_->change_property("container.slice", "MemoryHigh", 7 * GiB);  // the controller moved it
+  ASSERT_EQ(raise->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 9 * GiB);
+
+  // Levels unwind top down: each puts back what it found, the user's original stays saved.
+  auto lowered = raise->revert(soon());
+  ASSERT_EQ(lowered.outcome, ActionResult::Outcome::Reverted) << lowered.detail;
+  EXPECT_EQ(lowered.detail, "MemoryHigh of container.slice restored to 7.00 GiB");
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 7 * GiB);
+  auto stopped = balance->revert(soon());
+  ASSERT_EQ(stopped.outcome, ActionResult::Outcome::Reverted) << stopped.detail;
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 6 * GiB);
+  auto saved = state_->get(key);
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_NE(saved->original_json.find("8589934592"), std::string::npos) << saved->original_json;
+
+  // A revert twice changes nothing the second time.
+  EXPECT_EQ(balance->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 6 * GiB);
+}
+
 TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
   const auto& registry = builtin_actions();
   auto problems = registry.find("slice.set-memory-high")

@@ -283,10 +283,10 @@ TEST(Sampler, RescanFindsNewAndRemovedCgroups) {
   sampler.request_rescan();
   Snapshot after = sampler.sample();
   EXPECT_TRUE(after.find(kJellyfin)->has_children);
-  // The new child has no memory files: one problem per missing file, the tick goes on.
-  EXPECT_NE(after.find(kJellyfin + "/container"), nullptr);
-  auto problems = sampler.take_problems();
-  EXPECT_EQ(problems.size(), 10u);
+  // The new child has no memory files (its parent does not enable the memory controller for
+  // it, as systemd-udevd.service/udev on Debian 12): not sampled, and not a problem to report.
+  EXPECT_EQ(after.find(kJellyfin + "/container"), nullptr);
+  EXPECT_TRUE(sampler.take_problems().empty());
   EXPECT_EQ(after.find(kJellyfin)->memory.current_bytes, std::optional<uint64_t>(1099997184ULL));
 }
 
