@@ -399,7 +399,8 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
     // system.slice/systemd-udevd.service/udev), or it went away since the walk. Neither is worth
     // a message per file; only the second is worth one at all.
     struct stat st {};
-    if (::stat(cgroup.open_dir.c_str(), &st) != 0) problem(cgroup.host_dir, "cgroup vanished before it was read");
+    if (::stat(cgroup.open_dir.c_str(), &st) != 0)
+      problem(cgroup.host_dir, "cgroup vanished before it was read");
     return false;
   }
   CgroupSample sample;
