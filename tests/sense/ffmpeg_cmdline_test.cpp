@@ -1,9 +1,10 @@
-// Command lines as Jellyfin 10.10/10.11 builds them (MediaBrowser.Controller/MediaEncoding/
-// EncodingHelper.cs and the HLS controller), as they appear in /proc/PID/cmdline: .NET splits
-// Jellyfin's argument string, so file:"…" arrives without the quotes.
+// Command lines as Jellyfin 10.10/10.11 builds them (the software HLS one from
+// tests/support/jellyfin_ffmpeg.h), as they appear in /proc/PID/cmdline.
 #include "sense/ffmpeg_cmdline.h"
 
 #include <gtest/gtest.h>
+
+#include "support/jellyfin_ffmpeg.h"
 
 namespace guardian {
 namespace {
@@ -17,80 +18,9 @@ std::string nul_join(const std::vector<std::string>& args) {
   return out;
 }
 
-const std::vector<std::string> kSoftwareHls = {
-    "/usr/lib/jellyfin-ffmpeg/ffmpeg",
-    "-analyzeduration",
-    "200M",
-    "-probesize",
-    "1G",
-    "-f",
-    "matroska",
-    "-i",
-    "file:/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv",
-    "-map_metadata",
-    "-1",
-    "-map_chapters",
-    "-1",
-    "-threads",
-    "0",
-    "-map",
-    "0:0",
-    "-map",
-    "0:1",
-    "-map",
-    "-0:s",
-    "-codec:v:0",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "23",
-    "-maxrate",
-    "8000000",
-    "-bufsize",
-    "16000000",
-    "-profile:v:0",
-    "high",
-    "-level",
-    "41",
-    "-x264opts:0",
-    "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0",
-    "-force_key_frames:0",
-    "expr:gte(t,n_forced*3)",
-    "-sc_threshold:v:0",
-    "0",
-    "-vf",
-    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,ih*a)\\,1920)/"
-    "2)*2:trunc(ow/a/2)*2,format=yuv420p",
-    "-codec:a:0",
-    "aac",
-    "-ac",
-    "2",
-    "-ab",
-    "256000",
-    "-copyts",
-    "-avoid_negative_ts",
-    "disabled",
-    "-max_muxing_queue_size",
-    "2048",
-    "-f",
-    "hls",
-    "-max_delay",
-    "5000000",
-    "-hls_time",
-    "3",
-    "-hls_segment_type",
-    "mpegts",
-    "-start_number",
-    "0",
-    "-hls_segment_filename",
-    "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d%d.ts",
-    "-hls_playlist_type",
-    "vod",
-    "-hls_list_size",
-    "0",
-    "-y",
-    "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d.m3u8"};
+const std::vector<std::string> kSoftwareHls = testing::jellyfin_software_hls_cmdline(
+    {.input = "/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv",
+     .output_prefix = "/cache/transcodes/5d1b9a1c2e3f4a5b6c7d8e9f0a1b2c3d"});
 
 TEST(FfmpegCmdline, SoftwareHlsPlayback) {
   auto command = parse_ffmpeg_cmdline(nul_join(kSoftwareHls));

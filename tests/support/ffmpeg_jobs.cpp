@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/jellyfin_ffmpeg.h"
+
 extern char** environ;
 
 namespace guardian::testing {
@@ -77,109 +79,18 @@ pid_t FfmpegJobs::start(const std::vector<std::string>& args) {
 
 pid_t FfmpegJobs::start_software_hls() {
   std::filesystem::create_directories(dir_ + "/transcodes");
-  // As EncodingHelper builds it for a software H.264 HLS transcode (Jellyfin 10.10).
-  return start({"/usr/bin/ffmpeg",
-                "-analyzeduration",
-                "200M",
-                "-probesize",
-                "1G",
-                "-re",
-                "-f",
-                "matroska",
-                "-i",
-                "file:" + clip_,
-                "-map_metadata",
-                "-1",
-                "-map_chapters",
-                "-1",
-                "-threads",
-                "0",
-                "-map",
-                "0:0",
-                "-map",
-                "0:1",
-                "-map",
-                "-0:s",
-                "-codec:v:0",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-crf",
-                "23",
-                "-maxrate",
-                "8000000",
-                "-bufsize",
-                "16000000",
-                "-profile:v:0",
-                "high",
-                "-x264opts:0",
-                "subme=0:me_range=16:rc_lookahead=10:me=hex:open_gop=0",
-                "-force_key_frames:0",
-                "expr:gte(t,n_forced*3)",
-                "-sc_threshold:v:0",
-                "0",
-                "-vf",
-                "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709,scale=trunc(min(max(iw\\,"
-                "ih*a)\\,1280)/2)*2:trunc(ow/a/2)*2,format=yuv420p",
-                "-codec:a:0",
-                "aac",
-                "-ac",
-                "2",
-                "-ab",
-                "256000",
-                "-copyts",
-                "-avoid_negative_ts",
-                "disabled",
-                "-max_muxing_queue_size",
-                "2048",
-                "-f",
-                "hls",
-                "-max_delay",
-                "5000000",
-                "-hls_time",
-                "3",
-                "-hls_segment_type",
-                "mpegts",
-                "-start_number",
-                "0",
-                "-hls_segment_filename",
-                dir_ + "/transcodes/5d1b9a1c%d.ts",
-                "-hls_playlist_type",
-                "vod",
-                "-hls_list_size",
-                "0",
-                "-y",
-                dir_ + "/transcodes/5d1b9a1c.m3u8"});
+  return start(jellyfin_software_hls_cmdline({.ffmpeg = "/usr/bin/ffmpeg",
+                                              .input = clip_,
+                                              .output_prefix = dir_ + "/transcodes/5d1b9a1c",
+                                              .realtime = true}));
 }
 
 pid_t FfmpegJobs::start_remux_hls() {
   std::filesystem::create_directories(dir_ + "/transcodes");
-  return start({"/usr/bin/ffmpeg",
-                "-analyzeduration",
-                "200M",
-                "-re",
-                "-f",
-                "matroska",
-                "-i",
-                "file:" + clip_,
-                "-map_metadata",
-                "-1",
-                "-map",
-                "0:0",
-                "-map",
-                "0:1",
-                "-codec:v:0",
-                "copy",
-                "-codec:a:0",
-                "aac",
-                "-f",
-                "hls",
-                "-hls_time",
-                "3",
-                "-hls_segment_filename",
-                dir_ + "/transcodes/77aa%d.ts",
-                "-y",
-                dir_ + "/transcodes/77aa.m3u8"});
+  return start(jellyfin_remux_hls_cmdline({.ffmpeg = "/usr/bin/ffmpeg",
+                                           .input = clip_,
+                                           .output_prefix = dir_ + "/transcodes/77aa",
+                                           .realtime = true}));
 }
 
 pid_t FfmpegJobs::start_sleep() { return start({"/bin/sleep", "60"}); }

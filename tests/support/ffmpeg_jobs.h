@@ -22,10 +22,10 @@ class FfmpegJobs {
   [[nodiscard]] const std::string& dir() const { return dir_; }
   [[nodiscard]] const std::string& clip() const { return clip_; }
 
-  // Jellyfin's software HLS command line (libx264), reading the clip in real time (-re stands in
-  // for Jellyfin's throttling, so the job stays alive while the test looks at it).
+  // Jellyfin's software HLS command line (support/jellyfin_ffmpeg.h) on the clip, read in real
+  // time so the job stays alive while the test looks at it.
   pid_t start_software_hls();
-  // The same with -codec:v:0 copy (a remux).
+  // Jellyfin's remux to HLS (-codec:v:0 copy) on the clip, likewise.
   pid_t start_remux_hls();
   // Not an ffmpeg at all.
   pid_t start_sleep();
