@@ -11,6 +11,7 @@
 #include "bus/systemd_client.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
+#include "support/systemd_fixtures.h"
 
 namespace guardian {
 namespace {
@@ -20,26 +21,10 @@ constexpr uint64_t GiB = 1ULL << 30;
 
 Deadline soon() { return std::chrono::steady_clock::now() + 3s; }
 
-// The incident machine's slice (seed 002, Option 4): MemoryHigh=8G, MemoryMax=10G; immich-ml
-// as the low-priority container to freeze.
+// The incident machine's slice (MemoryHigh=8G, MemoryMax=10G) with immich-ml as the low-priority
+// container to freeze (support/systemd_fixtures.h).
 std::vector<UnitProperties> units() {
-  UnitProperties slice;
-  slice.name = "container.slice";
-  slice.load_state = "loaded";
-  slice.active_state = "active";
-  slice.freezer_state = "running";
-  slice.control_group = "/user.slice/user-1000.slice/user@1000.service/container.slice";
-  slice.memory_current = 3'300'000'000ULL;
-  slice.memory_high = 8 * GiB;
-  slice.memory_max = 10 * GiB;
-  UnitProperties immich;
-  immich.name = "immich-ml.service";
-  immich.load_state = "loaded";
-  immich.active_state = "active";
-  immich.freezer_state = "running";
-  immich.slice = "container.slice";
-  immich.source_path = "/home/alice/.config/containers/systemd/immich-ml.container";
-  return {slice, immich};
+  return {test::incident_container_slice(), test::incident_immich_ml_service()};
 }
 
 ActionSpec spec(const std::string& type, std::map<std::string, ParamValue> params) {

@@ -11,6 +11,7 @@
 
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
+#include "support/systemd_fixtures.h"
 
 namespace guardian {
 namespace {
@@ -22,17 +23,9 @@ const std::string kId = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f1a3c5
 TEST(DoctorSystemd, FindingsWithNextSteps) {
   test::DbusDaemon daemon;
   ASSERT_TRUE(daemon.running()) << daemon.error();
-  UnitProperties slice;
-  slice.name = "container.slice";
-  slice.load_state = "loaded";
-  slice.memory_high = 6 * GiB;
-  slice.memory_max = 10 * GiB;
-  slice.memory_current = 1 * GiB;
-  UnitProperties jellyfin;
-  jellyfin.name = "jellyfin.service";
-  jellyfin.load_state = "loaded";
-  jellyfin.slice = "app.slice";
-  jellyfin.source_path = "/home/alice/.config/containers/systemd/jellyfin.container";
+  UnitProperties slice = test::incident_container_slice();
+  slice.memory_high = 6 * GiB;  // lowered; the policy wants 8G
+  UnitProperties jellyfin = test::incident_jellyfin_service();
   UnitProperties scope;
   scope.name = "libpod-" + kId + ".scope";
   scope.load_state = "loaded";

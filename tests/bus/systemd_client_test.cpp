@@ -13,6 +13,7 @@
 #include "sense/oomd_dump.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
+#include "support/systemd_fixtures.h"
 
 namespace guardian {
 namespace {
@@ -22,40 +23,9 @@ constexpr uint64_t GiB = 1ULL << 30;
 
 bus::Deadline soon() { return bus::Clock::now() + 3s; }
 
-// The incident machine (seed 002): container.slice with MemoryHigh=8G, MemoryMax=10G; Jellyfin
-// still in the user manager's app.slice; Fedora's per-slice oomd default (80%).
+// The incident machine (support/systemd_fixtures.h): container.slice and Jellyfin.
 std::vector<UnitProperties> incident_units() {
-  UnitProperties slice;
-  slice.name = "container.slice";
-  slice.load_state = "loaded";
-  slice.active_state = "active";
-  slice.sub_state = "active";
-  slice.freezer_state = "running";
-  slice.slice = "-.slice";
-  slice.control_group = "/user.slice/user-1000.slice/user@1000.service/container.slice";
-  slice.memory_current = 3'300'000'000ULL;
-  slice.memory_high = 8 * GiB;
-  slice.memory_max = 10 * GiB;
-  slice.managed_oom_memory_pressure = "kill";
-  slice.managed_oom_memory_pressure_limit_percent = 80.0;
-  slice.managed_oom_preference = "none";
-
-  UnitProperties jellyfin;
-  jellyfin.name = "jellyfin.service";
-  jellyfin.load_state = "loaded";
-  jellyfin.active_state = "active";
-  jellyfin.sub_state = "running";
-  jellyfin.freezer_state = "running";
-  jellyfin.slice = "app.slice";
-  jellyfin.control_group = "/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
-  jellyfin.source_path = "/home/alice/.config/containers/systemd/jellyfin.container";
-  jellyfin.memory_current = 2'684'354'560ULL;  // 2.5 GiB, the incident's Jellyfin
-  jellyfin.memory_high = 3 * GiB;
-  jellyfin.memory_max = 4 * GiB;
-  jellyfin.managed_oom_memory_pressure = "auto";
-  jellyfin.n_restarts = 3;  // three oomd kills in a week
-  jellyfin.environment = {"PODMAN_SYSTEMD_UNIT=jellyfin.service"};
-  return {slice, jellyfin};
+  return {test::incident_container_slice(), test::incident_jellyfin_service()};
 }
 
 class BusTest : public ::testing::Test {
@@ -194,32 +164,8 @@ TEST_F(BusTest, SubscribesAndSeesUnitsComeAndGoAndChange) {
   EXPECT_EQ(log.signals[2].kind, bus::UnitSignal::Kind::Removed);
 }
 
-// systemd 252's dump format (Debian 12, strings of /lib/systemd/systemd-oomd 252.39): a
-// `systemctl --user daemon-reload` has dropped user@1000.service (systemd #43174), so only the
-// per-slice entries remain.
-constexpr const char* kDump252 =
-    "Dry Run: no\n"
-    "Swap Used Limit: 90.00%\n"
-    "Default Memory Pressure Limit: 60.00%\n"
-    "Default Memory Pressure Duration: 20s\n"
-    "System Context:\n"
-    "\tMemory: Used: 16.2G Total: 30.6G\n"
-    "\tSwap: Used: 1.1G Total: 8.0G\n"
-    "Swap Monitored CGroups:\n"
-    "\tPath: /\n"
-    "\t\tSwap Usage: (see System Context)\n"
-    "Memory Pressure Monitored CGroups:\n"
-    "\tPath: /user.slice/user-1000.slice/user@1000.service/app.slice\n"
-    "\t\tMemory Pressure Limit: 80.00%\n"
-    "\t\tPressure: Avg10: 12.34 Avg60: 8.01 Avg300: 2.50 Total: 14s\n"
-    "\t\tCurrent Memory Usage: 12.9G\n"
-    "\t\tMemory Min: 0B\n"
-    "\t\tMemory Low: 0B\n"
-    "\t\tPgscan: 1822312\n"
-    "\t\tLast Pgscan: 1822001\n";
-
 TEST_F(BusTest, OomdDumpThroughAMemfdAndKilledSignal) {
-  test::OomdDouble oomd(daemon_.address(), kDump252);
+  test::OomdDouble oomd(daemon_.address(), test::kOomdDump252WithoutUserManager);
   ASSERT_TRUE(oomd.ready());
   bus::OomdClient client(bus::BusAddress::at(daemon_.address()));
   SignalLog log;
@@ -230,7 +176,7 @@ TEST_F(BusTest, OomdDumpThroughAMemfdAndKilledSignal) {
   });
   auto text = client.dump_wait(soon());
   ASSERT_TRUE(text.ok()) << text.error().message;
-  EXPECT_EQ(*text, kDump252);
+  EXPECT_EQ(*text, test::kOomdDump252WithoutUserManager);
   auto dump = parse_oomd_dump(*text);
   ASSERT_TRUE(dump.ok()) << dump.error().message;
   ASSERT_EQ(dump->pressure_monitored.size(), 1u);

@@ -13,6 +13,7 @@
 #include "act/state_store.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
+#include "support/systemd_fixtures.h"
 
 namespace guardian {
 namespace {
@@ -67,37 +68,13 @@ bool pump(bus::SystemdComponent& component, const std::function<bool()>& done,
   return done();
 }
 
-constexpr const char* kLiveDump =
-    "Dry Run: no\n"
-    "Swap Used Limit: 90.00%\n"
-    "Default Memory Pressure Limit: 60.00%\n"
-    "Default Memory Pressure Duration: 20s\n"
-    "System Context:\n"
-    "\tMemory: Used: 16.2G Total: 30.6G\n"
-    "\tSwap: Used: 1.1G Total: 8.0G\n"
-    "Swap Monitored CGroups:\n"
-    "Memory Pressure Monitored CGroups:\n"
-    "\tPath: /user.slice/user-1000.slice/user@1000.service/app.slice\n"
-    "\t\tMemory Pressure Limit: 80.00%\n"
-    "\t\tPressure: Avg10: 0.00 Avg60: 0.00 Avg300: 0.00 Total: 0\n"
-    "\t\tCurrent Memory Usage: 12.9G\n"
-    "\t\tMemory Min: 0B\n"
-    "\t\tMemory Low: 0B\n"
-    "\t\tPgscan: 0\n"
-    "\t\tLast Pgscan: 0\n";
-
 TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   test::DbusDaemon daemon;
   ASSERT_TRUE(daemon.running()) << daemon.error();
-  UnitProperties slice;
-  slice.name = "container.slice";
-  slice.load_state = "loaded";
-  slice.active_state = "active";
+  UnitProperties slice = test::incident_container_slice();
   slice.memory_high = 6 * GiB;  // someone lowered it; the policy wants 8G
-  slice.memory_max = 10 * GiB;
-  slice.memory_current = 3 * GiB;
   test::SystemdManagerDouble systemd(daemon.address(), {slice});
-  test::OomdDouble oomd(daemon.address(), kLiveDump);
+  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
   ASSERT_TRUE(systemd.ready() && oomd.ready());
 
   char dir[] = "/tmp/guardian-state-XXXXXX";
@@ -164,12 +141,8 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   EXPECT_EQ(kill_events, 1);
 
   // A container starting: the loop is asked to rescan.
-  UnitProperties immich;
-  immich.name = "immich-ml.service";
-  immich.load_state = "loaded";
-  immich.active_state = "active";
-  immich.slice = "app.slice";
-  immich.source_path = "/home/alice/.config/containers/systemd/immich-ml.container";
+  UnitProperties immich = test::incident_immich_ml_service();
+  immich.slice = "app.slice";  // not adopted into container.slice yet
   systemd.add_unit(immich);
   ASSERT_TRUE(pump(component, [&] { return loop.rescans > 0; }));
   component.on_tick(tick);
