@@ -87,11 +87,53 @@ TickView tick_of(const Snapshot& snapshot, const HostLayout& layout, const std::
   return view;
 }
 
+// The tick most cases need: Fedora's layout, level normal, no oomd model or ladder. The exporter
+// keeps nothing of the view but copies.
+void tick_normal(MetricsExporter& exporter, const Snapshot& snapshot) {
+  const HostLayout layout = fedora_layout();
+  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+}
+
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos;
 }
 bool mentions(const std::string& text, const std::string& fragment) {
   return text.find(fragment) != std::string::npos;
+}
+
+// An action's outcome as the daemon tells it (daemon.cpp): ACTION, and RESULT where it has one.
+Event action_event(EventType type, const std::string& action, const std::string& result = "") {
+  Event event;
+  event.type = type;
+  event.with("ACTION", action);
+  if (!result.empty()) event.with("RESULT", result);
+  return event;
+}
+
+Event oom_kill_event(const std::string& cgroup, const std::string& killer) {
+  Event event;
+  event.type = EventType::OomKill;
+  event.with("CGROUP", cgroup).with("KILLER", killer);
+  return event;
+}
+
+// One level, "elevated", whose only action is log.
+Policy elevated_log_policy() {
+  Policy policy;
+  Level elevated;
+  elevated.name = "elevated";
+  elevated.actions.push_back(ActionSpec{"log", {}, {}});
+  policy.levels.push_back(elevated);
+  return policy;
+}
+
+// Fedora: every user slice is watched at 80% for 20 s (10-oomd-per-slice-defaults.conf).
+OomdCgroupState watched_app_slice() {
+  OomdCgroupState app;
+  app.rule =
+      WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
+  app.present = true;
+  return app;
 }
 
 TEST(ParseListenAddress, AcceptsHostPort) {
@@ -189,7 +231,6 @@ TEST(MetricsExporter, RendersPressureMemoryAndBuildInfoFromTheTick) {
 TEST(MetricsExporter, ContainersAreNamedOnceAtTheirOutermostCgroup) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
   // Quadlet (podman >= 4.4, --cgroups=split): jellyfin.service holds the container's payload.
   auto quadlet = cgroup("app.slice/jellyfin.service", 1'200'000'000);
   auto payload = cgroup("app.slice/jellyfin.service/libpod-payload-3f2a9c1e5b7d", 1'100'000'000);
@@ -202,7 +243,7 @@ TEST(MetricsExporter, ContainersAreNamedOnceAtTheirOutermostCgroup) {
   auto conmon = cgroup("user.slice/libpod-conmon-3f2a9c1e.scope", 2'000'000);
   snapshot.cgroups.insert(snapshot.cgroups.begin() + 2, {quadlet, payload, runtime});
   snapshot.cgroups.insert(snapshot.cgroups.end(), {slice, immich, immich_payload, pause, conmon});
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   std::string text = exporter.render();
   EXPECT_TRUE(has_line(
       text, "guardian_container_info{cgroup=\"app.slice/jellyfin.service\",container=\"jellyfin\"} 1"))
@@ -221,22 +262,21 @@ TEST(MetricsExporter, ContainersAreNamedOnceAtTheirOutermostCgroup) {
 
   // Jellyfin stops: its container series goes with it.
   snapshot.cgroups.erase(snapshot.cgroups.begin() + 2, snapshot.cgroups.begin() + 5);
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   EXPECT_FALSE(mentions(exporter.render(), "container=\"jellyfin\""));
 }
 
 TEST(MetricsExporter, CountersFollowTheKernelTotalAndStartOverWhenItDrops) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   snapshot.cgroups[0].pressure->some.total_us = 15'000'000;
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   EXPECT_TRUE(
       has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 15"));
   // app.slice re-created under the same path: the kernel's total starts from 0 again.
   snapshot.cgroups[0].pressure->some.total_us = 2'000'000;
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   EXPECT_TRUE(
       has_line(exporter.render(), "guardian_pressure_memory_waiting_seconds_total{cgroup=\"app.slice\"} 2"));
 }
@@ -244,15 +284,14 @@ TEST(MetricsExporter, CountersFollowTheKernelTotalAndStartOverWhenItDrops) {
 TEST(MetricsExporter, VanishedCgroupsLoseTheirSeriesAndLimitsComeAndGo) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   ASSERT_TRUE(mentions(exporter.render(), "libpod-3f2a9c1e.scope"));
 
   // The container stops: its cgroup is gone from the next snapshot.
   snapshot.cgroups.pop_back();
   // And app.slice gets a MemoryHigh.
   snapshot.cgroups[0].memory.high_bytes = 12ULL << 30;
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   std::string text = exporter.render();
   EXPECT_FALSE(mentions(text, "libpod-3f2a9c1e.scope")) << text;
   EXPECT_TRUE(has_line(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice\",kind=\"high\"} 12884901888"));
@@ -260,7 +299,7 @@ TEST(MetricsExporter, VanishedCgroupsLoseTheirSeriesAndLimitsComeAndGo) {
   // MemoryHigh back to "max"; memory.pressure unreadable.
   snapshot.cgroups[0].memory.high_bytes.reset();
   snapshot.cgroups[0].pressure.reset();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   text = exporter.render();
   EXPECT_FALSE(mentions(text, "cgroup=\"app.slice\",kind=\"high\""));
   EXPECT_FALSE(mentions(text, "guardian_pressure_memory_some_ratio{cgroup=\"app.slice\""));
@@ -270,15 +309,14 @@ TEST(MetricsExporter, VanishedCgroupsLoseTheirSeriesAndLimitsComeAndGo) {
 TEST(MetricsExporter, KernelKillsCountWhereTheyHappenedNotInEveryAncestor) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   // memory.events oom_kill is hierarchical: one kill in the Jellyfin container shows in
   // user.slice too; one in the transient Firefox scope shows in app.slice.
   snapshot.cgroups[3].memory.events_oom_kill += 1;
   snapshot.cgroups[2].memory.events_oom_kill += 1;
   snapshot.cgroups[1].memory.events_oom_kill += 1;
   snapshot.cgroups[0].memory.events_oom_kill += 1;
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   const std::string text = exporter.render();
   EXPECT_TRUE(has_line(
       text, "guardian_oom_kills_total{cgroup=\"user.slice/libpod-3f2a9c1e.scope\",killer=\"kernel\"} 1"));
@@ -289,35 +327,22 @@ TEST(MetricsExporter, KernelKillsCountWhereTheyHappenedNotInEveryAncestor) {
 TEST(MetricsExporter, OomKillEventsCountByKillerAndSurviveTheirCgroup) {
   MetricsExporter exporter;
   auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
 
-  Event oomd;
-  oomd.type = EventType::OomKill;
-  oomd.with("CGROUP", std::string(kManager) + "/user.slice/libpod-3f2a9c1e.scope")
-      .with("KILLER", "systemd-oomd");
-  exporter.emit(oomd);
-  Event firefox;  // a transient scope: counted on its slice
-  firefox.type = EventType::OomKill;
-  firefox.with("CGROUP", std::string(kManager) + "/app.slice/app-gnome-firefox-4242.scope")
-      .with("KILLER", "systemd-oomd");
-  exporter.emit(firefox);
-  Event kernel_seen;  // a kernel kill in a cgroup guardian reads: memory.events counts it already
-  kernel_seen.type = EventType::OomKill;
-  kernel_seen.with("CGROUP", std::string(kManager) + "/app.slice").with("KILLER", "kernel");
-  exporter.emit(kernel_seen);
-  Event kernel_elsewhere;  // outside what guardian reads: counted from the event
-  kernel_elsewhere.type = EventType::OomKill;
-  kernel_elsewhere.with("CGROUP", "/system.slice/packagekit.service").with("KILLER", "kernel");
-  exporter.emit(kernel_elsewhere);
-  Event unknown;  // an unknown killer would make the label unbounded
-  unknown.type = EventType::OomKill;
-  unknown.with("CGROUP", "/system.slice/x.service").with("KILLER", "earlyoom-1234");
-  exporter.emit(unknown);
+  exporter.emit(oom_kill_event(std::string(kManager) + "/user.slice/libpod-3f2a9c1e.scope", "systemd-oomd"));
+  // A transient scope: counted on its slice.
+  exporter.emit(
+      oom_kill_event(std::string(kManager) + "/app.slice/app-gnome-firefox-4242.scope", "systemd-oomd"));
+  // A kernel kill in a cgroup guardian reads: memory.events counts it already.
+  exporter.emit(oom_kill_event(std::string(kManager) + "/app.slice", "kernel"));
+  // Outside what guardian reads: counted from the event.
+  exporter.emit(oom_kill_event("/system.slice/packagekit.service", "kernel"));
+  // An unknown killer would make the label unbounded.
+  exporter.emit(oom_kill_event("/system.slice/x.service", "earlyoom-1234"));
 
   // The killed container's cgroup is gone on the next tick; its kill count stays.
   snapshot.cgroups.pop_back();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   const std::string text = exporter.render();
   EXPECT_TRUE(has_line(
       text,
@@ -333,20 +358,11 @@ TEST(MetricsExporter, OomKillEventsCountByKillerAndSurviveTheirCgroup) {
 
 TEST(MetricsExporter, OomdStateLevelAndActions) {
   MetricsExporter exporter;
-  Policy policy;
-  Level elevated;
-  elevated.name = "elevated";
-  elevated.actions.push_back(ActionSpec{"log", {}, {}});
-  policy.levels.push_back(elevated);
-  exporter.on_policy(policy);
+  exporter.on_policy(elevated_log_policy());
 
   const auto snapshot = incident_snapshot();
   const auto layout = fedora_layout();
-  // Fedora: every user slice is watched at 80% for 20 s (10-oomd-per-slice-defaults.conf).
-  OomdCgroupState app;
-  app.rule =
-      WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
-  app.present = true;
+  OomdCgroupState app = watched_app_slice();
   app.full_avg10 = 84.0;
   app.over_limit = true;
   app.seconds_over = 6.0;
@@ -361,28 +377,12 @@ TEST(MetricsExporter, OomdStateLevelAndActions) {
   ladder.level = 1;
   exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "elevated"));
 
-  Event applied;
-  applied.type = EventType::ActionApplied;
-  applied.with("ACTION", "log");
-  exporter.emit(applied);
-  Event failed;
-  failed.type = EventType::ActionFailed;
-  failed.with("ACTION", "log").with("RESULT", "failed");
-  exporter.emit(failed);
-
-  // As the daemon reports them (daemon.cpp): a dry run's apply and revert, an unknown result.
-  Event dry_apply;
-  dry_apply.type = EventType::ActionApplied;
-  dry_apply.with("ACTION", "log").with("RESULT", "dry-run");
-  exporter.emit(dry_apply);
-  Event dry_revert;
-  dry_revert.type = EventType::ActionReverted;
-  dry_revert.with("ACTION", "log").with("RESULT", "dry-run");
-  exporter.emit(dry_revert);
-  Event odd;
-  odd.type = EventType::ActionApplied;
-  odd.with("ACTION", "log").with("RESULT", "exploded-42");
-  exporter.emit(odd);
+  exporter.emit(action_event(EventType::ActionApplied, "log"));
+  exporter.emit(action_event(EventType::ActionFailed, "log", "failed"));
+  // A dry run's apply and revert, an unknown result.
+  exporter.emit(action_event(EventType::ActionApplied, "log", "dry-run"));
+  exporter.emit(action_event(EventType::ActionReverted, "log", "dry-run"));
+  exporter.emit(action_event(EventType::ActionApplied, "log", "exploded-42"));
 
   std::string text = exporter.render();
   EXPECT_TRUE(has_line(text, "guardian_actions_total{action=\"log\",result=\"dry-run-applied\"} 1"));
@@ -443,30 +443,18 @@ TEST(MetricsExporter, PromtoolCheckMetricsIsClean) {
   // Every family at once, linted by Prometheus's own promtool (Debian package prometheus).
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
   MetricsExporter exporter;
-  Policy policy;
-  Level elevated;
-  elevated.name = "elevated";
-  elevated.actions.push_back(ActionSpec{"log", {}, {}});
-  policy.levels.push_back(elevated);
-  exporter.on_policy(policy);
+  exporter.on_policy(elevated_log_policy());
   auto snapshot = incident_snapshot();
   snapshot.cgroups.push_back(cgroup("app.slice/jellyfin.service", 1'200'000'000));
   snapshot.cgroups.push_back(cgroup("app.slice/jellyfin.service/libpod-payload-3f2a", 1'100'000'000));
   const auto layout = fedora_layout();
-  OomdCgroupState app;
-  app.rule =
-      WatchedCgroup{std::string(kManager) + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "x"};
-  app.present = true;
-  std::vector<OomdCgroupState> oomd = {app};
+  std::vector<OomdCgroupState> oomd = {watched_app_slice()};
   LadderState ladder;
   exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "normal"));
   exporter.set_jellyfin_view({{"living-room", "vaapi", 1, 900'000'000}});
   exporter.set_vaapi_available(true);
   exporter.set_unit_restarts("jellyfin.service", 3);
-  Event kill;
-  kill.type = EventType::OomKill;
-  kill.with("CGROUP", "/system.slice/packagekit.service").with("KILLER", "kernel");
-  exporter.emit(kill);
+  exporter.emit(oom_kill_event("/system.slice/packagekit.service", "kernel"));
   const std::string text = exporter.render();
   for (const char* family :
        {"guardian_container_info", "guardian_oomd_seconds_until_kill", "guardian_actions_total",
@@ -542,8 +530,7 @@ TEST(MetricsExporterServer, ServesMetricsOnTheConfiguredAddress) {
   exporter.start(loop);
   ASSERT_TRUE(exporter.listening_port()) << (loop.events.empty() ? "" : loop.events[0].message);
   const auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
 
   const uint16_t port = *exporter.listening_port();
   const std::string response = http_get(port, "/metrics");
@@ -599,8 +586,7 @@ TEST(MetricsExporterServer, PortInUseIsAnErrorEventAndGuardianRunsOn) {
   EXPECT_TRUE(mentions(loop.events[0].message, "port in use"));
   // Still renders (and still takes ticks) without a server.
   const auto snapshot = incident_snapshot();
-  const auto layout = fedora_layout();
-  exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
+  tick_normal(exporter, snapshot);
   EXPECT_TRUE(mentions(exporter.render(), "guardian_build_info"));
 
   // A bad address in a reloaded policy is reported too.
