@@ -106,6 +106,47 @@ sdbus::Variant to_variant(const UnitPropertyValue& property) {
   return std::visit([](const auto& value) { return sdbus::Variant(value); }, property.value);
 }
 
+// Where a method call goes.
+struct MethodTarget {
+  const char* service;
+  std::string object_path;
+  const char* interface;
+  std::string method;
+};
+
+// One asynchronous method call, made on the link's thread. `done` is answered exactly once: not
+// connected, the callee's error, or what `decode` makes of the reply (an sdbus::Error thrown
+// while reading the reply becomes the error). `what` names the call in every error.
+template <class T, class AddArguments, class Decode>
+void call_method(BusLink& link, MethodTarget target, std::string what, AddArguments add_arguments,
+                 Decode decode, std::function<void(Result<T>)> done, std::chrono::microseconds timeout) {
+  link.post([&link, target = std::move(target), what = std::move(what),
+             add_arguments = std::move(add_arguments), decode = std::move(decode), done = std::move(done),
+             timeout](sdbus::IConnection* connection) {
+    if (!connection) return done(make_error(what + ": not connected"));
+    auto& proxy = link.proxy(target.service, target.object_path);
+    auto call = proxy.createMethodCall(target.interface, target.method);
+    add_arguments(call);
+    proxy.callMethod(
+        call,
+        [done, what, decode](sdbus::MethodReply& reply, const sdbus::Error* error) {
+          if (error) return done(make_error(error_text(what, *error)));
+          auto decoded = [&]() -> Result<T> {
+            try {
+              return decode(reply);
+            } catch (const sdbus::Error& decode_error) {
+              return make_error(error_text(what, decode_error));
+            }
+          }();
+          done(std::move(decoded));
+        },
+        to_usec(timeout));
+  });
+}
+
+void no_arguments(sdbus::MethodCall&) {}
+Result<void> ignore_reply(sdbus::MethodReply&) { return {}; }
+
 }  // namespace
 
 // ---------------------------------------------------------------- SystemdClient
@@ -126,103 +167,60 @@ void SystemdClient::set_retry_interval(std::chrono::milliseconds first, std::chr
 
 void SystemdClient::get_unit(const std::string& unit, Done<UnitProperties> done,
                              std::chrono::microseconds timeout) {
-  BusLink* link = link_.get();
-  link_->post([link, unit, done = std::move(done), timeout](sdbus::IConnection* connection) {
-    const std::string what = "reading " + unit + " from the " + link->address().describe();
-    if (!connection) return done(make_error(what + ": not connected"));
-    auto& proxy = link->proxy(kSystemdService, unit_object_path(unit));
-    auto call = proxy.createMethodCall(kPropertiesInterface, "GetAll");
-    // "" = every interface of the object (sd-bus's GetAll): Unit plus Service/Scope/Slice.
-    call << std::string();
-    proxy.callMethod(
-        call,
-        [done, unit, what](sdbus::MethodReply& reply, const sdbus::Error* error) {
-          if (error) return done(make_error(error_text(what, *error)));
-          try {
-            std::map<std::string, sdbus::Variant> properties;
-            reply >> properties;
-            done(decode_unit(unit, properties));
-          } catch (const sdbus::Error& decode_error) {
-            done(make_error(error_text(what, decode_error)));
-          }
-        },
-        to_usec(timeout));
-  });
+  // "" = every interface of the object (sd-bus's GetAll): Unit plus Service/Scope/Slice.
+  call_method<UnitProperties>(
+      *link_, {kSystemdService, unit_object_path(unit), kPropertiesInterface, "GetAll"},
+      "reading " + unit + " from the " + link_->address().describe(),
+      [](sdbus::MethodCall& call) { call << std::string(); },
+      [unit](sdbus::MethodReply& reply) -> Result<UnitProperties> {
+        std::map<std::string, sdbus::Variant> properties;
+        reply >> properties;
+        return decode_unit(unit, properties);
+      },
+      std::move(done), timeout);
 }
 
 void SystemdClient::list_units(Done<std::vector<UnitListEntry>> done, std::chrono::microseconds timeout) {
-  BusLink* link = link_.get();
-  link_->post([link, done = std::move(done), timeout](sdbus::IConnection* connection) {
-    const std::string what = "ListUnits on the " + link->address().describe();
-    if (!connection) return done(make_error(what + ": not connected"));
-    auto& proxy = link->proxy(kSystemdService, kManagerPath);
-    auto call = proxy.createMethodCall(kManagerInterface, "ListUnits");
-    proxy.callMethod(
-        call,
-        [done, what](sdbus::MethodReply& reply, const sdbus::Error* error) {
-          if (error) return done(make_error(error_text(what, *error)));
-          try {
-            // a(ssssssouso): name, description, load, active, sub, following, path, job id, type, path.
-            std::vector<
-                sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::string,
-                              sdbus::ObjectPath, uint32_t, std::string, sdbus::ObjectPath>>
-                rows;
-            reply >> rows;
-            std::vector<UnitListEntry> units;
-            units.reserve(rows.size());
-            for (auto& row : rows) {
-              units.push_back(UnitListEntry{row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>(),
-                                            row.get<4>(), std::string(row.get<6>())});
-            }
-            done(std::move(units));
-          } catch (const sdbus::Error& decode_error) {
-            done(make_error(error_text(what, decode_error)));
-          }
-        },
-        to_usec(timeout));
-  });
+  call_method<std::vector<UnitListEntry>>(
+      *link_, {kSystemdService, kManagerPath, kManagerInterface, "ListUnits"},
+      "ListUnits on the " + link_->address().describe(), no_arguments,
+      [](sdbus::MethodReply& reply) -> Result<std::vector<UnitListEntry>> {
+        // a(ssssssouso): name, description, load, active, sub, following, path, job id, type, path.
+        std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                                  std::string, sdbus::ObjectPath, uint32_t, std::string, sdbus::ObjectPath>>
+            rows;
+        reply >> rows;
+        std::vector<UnitListEntry> units;
+        units.reserve(rows.size());
+        for (auto& row : rows) {
+          units.push_back(UnitListEntry{row.get<0>(), row.get<1>(), row.get<2>(), row.get<3>(), row.get<4>(),
+                                        std::string(row.get<6>())});
+        }
+        return units;
+      },
+      std::move(done), timeout);
 }
 
 void SystemdClient::set_unit_properties(const std::string& unit, bool runtime,
                                         std::vector<UnitPropertyValue> properties, Done<void> done,
                                         std::chrono::microseconds timeout) {
-  BusLink* link = link_.get();
-  link_->post([link, unit, runtime, properties = std::move(properties), done = std::move(done),
-               timeout](sdbus::IConnection* connection) {
-    const std::string what = "SetUnitProperties " + unit + " on the " + link->address().describe();
-    if (!connection) return done(make_error(what + ": not connected"));
-    auto& proxy = link->proxy(kSystemdService, kManagerPath);
-    auto call = proxy.createMethodCall(kManagerInterface, "SetUnitProperties");
-    std::vector<sdbus::Struct<std::string, sdbus::Variant>> assignments;
-    for (const auto& property : properties) assignments.emplace_back(property.name, to_variant(property));
-    call << unit << runtime << assignments;
-    proxy.callMethod(
-        call,
-        [done, what](sdbus::MethodReply&, const sdbus::Error* error) {
-          if (error) return done(make_error(error_text(what, *error)));
-          done(Result<void>{});
-        },
-        to_usec(timeout));
-  });
+  call_method<void>(
+      *link_, {kSystemdService, kManagerPath, kManagerInterface, "SetUnitProperties"},
+      "SetUnitProperties " + unit + " on the " + link_->address().describe(),
+      [unit, runtime, properties = std::move(properties)](sdbus::MethodCall& call) {
+        std::vector<sdbus::Struct<std::string, sdbus::Variant>> assignments;
+        for (const auto& property : properties) assignments.emplace_back(property.name, to_variant(property));
+        call << unit << runtime << assignments;
+      },
+      ignore_reply, std::move(done), timeout);
 }
 
 void SystemdClient::call_void(const std::string& method, const std::string& unit, Done<void> done,
                               std::chrono::microseconds timeout) {
-  BusLink* link = link_.get();
-  link_->post([link, method, unit, done = std::move(done), timeout](sdbus::IConnection* connection) {
-    const std::string what = method + " " + unit + " on the " + link->address().describe();
-    if (!connection) return done(make_error(what + ": not connected"));
-    auto& proxy = link->proxy(kSystemdService, kManagerPath);
-    auto call = proxy.createMethodCall(kManagerInterface, method);
-    call << unit;
-    proxy.callMethod(
-        call,
-        [done, what](sdbus::MethodReply&, const sdbus::Error* error) {
-          if (error) return done(make_error(error_text(what, *error)));
-          done(Result<void>{});
-        },
-        to_usec(timeout));
-  });
+  call_method<void>(
+      *link_, {kSystemdService, kManagerPath, kManagerInterface, method},
+      method + " " + unit + " on the " + link_->address().describe(),
+      [unit](sdbus::MethodCall& call) { call << unit; }, ignore_reply, std::move(done), timeout);
 }
 
 void SystemdClient::freeze_unit(const std::string& unit, Done<void> done, std::chrono::microseconds timeout) {
@@ -358,28 +356,17 @@ Result<std::string> read_memfd(int fd) {
 }  // namespace
 
 void OomdClient::dump(SystemdClient::Done<std::string> done, std::chrono::microseconds timeout) {
-  BusLink* link = link_.get();
-  link_->post([link, done = std::move(done), timeout](sdbus::IConnection* connection) {
-    const std::string what = "systemd-oomd DumpByFileDescriptor on the " + link->address().describe();
-    if (!connection) return done(make_error(what + ": not connected"));
-    auto& proxy = link->proxy(kOomdService, kOomdPath);
-    auto call = proxy.createMethodCall(kOomdInterface, "DumpByFileDescriptor");
-    proxy.callMethod(
-        call,
-        [done, what](sdbus::MethodReply& reply, const sdbus::Error* error) {
-          if (error) return done(make_error(error_text(what, *error)));
-          try {
-            sdbus::UnixFd fd;
-            reply >> fd;
-            auto text = read_memfd(fd.get());
-            if (!text) return done(make_error(what + ": " + text.error().message));
-            done(std::move(*text));
-          } catch (const sdbus::Error& decode_error) {
-            done(make_error(error_text(what, decode_error)));
-          }
-        },
-        to_usec(timeout));
-  });
+  std::string what = "systemd-oomd DumpByFileDescriptor on the " + link_->address().describe();
+  call_method<std::string>(
+      *link_, {kOomdService, kOomdPath, kOomdInterface, "DumpByFileDescriptor"}, what, no_arguments,
+      [what](sdbus::MethodReply& reply) -> Result<std::string> {
+        sdbus::UnixFd fd;
+        reply >> fd;
+        auto text = read_memfd(fd.get());
+        if (!text) return make_error(what + ": " + text.error().message);
+        return text;
+      },
+      std::move(done), timeout);
 }
 
 Result<std::string> OomdClient::dump_wait(Deadline deadline) {
