@@ -55,6 +55,8 @@ class BusLink {
   sdbus::IProxy& proxy(const std::string& destination, const std::string& object_path);
 
   [[nodiscard]] bool connected() const { return connected_.load(); }
+  // True on the link's own thread (its callbacks run there).
+  [[nodiscard]] bool on_link_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   [[nodiscard]] const BusAddress& address() const { return address_; }
   // Starts the thread and the first connection attempt (idempotent).
   void start();

@@ -5,10 +5,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "bus/bus_link.h"
 #include "common/fd.h"
@@ -158,6 +161,37 @@ SystemdClient::SystemdClient(BusAddress address) : link_(std::make_unique<BusLin
 SystemdClient::~SystemdClient() = default;
 
 bool SystemdClient::connected() const { return link_->connected(); }
+bool SystemdClient::on_bus_thread() const { return link_->on_link_thread(); }
+
+namespace {
+std::mutex g_released_mutex;
+std::condition_variable g_released_cv;
+size_t g_released_pending = 0;
+}  // namespace
+
+std::shared_ptr<SystemdClient> make_shared_systemd_client(BusAddress address) {
+  return {new SystemdClient(std::move(address)), [](SystemdClient* client) {
+            if (!client->on_bus_thread()) {
+              delete client;
+              return;
+            }
+            {
+              std::lock_guard lock(g_released_mutex);
+              ++g_released_pending;
+            }
+            std::thread([client] {
+              delete client;  // joins the bus thread, which finishes the callback it is in first
+              std::lock_guard lock(g_released_mutex);
+              --g_released_pending;
+              g_released_cv.notify_all();
+            }).detach();
+          }};
+}
+
+void wait_for_released_clients(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(g_released_mutex);
+  g_released_cv.wait_for(lock, timeout, [] { return g_released_pending == 0; });
+}
 std::string SystemdClient::describe() const {
   return "systemd manager on the " + link_->address().describe();
 }

@@ -81,6 +81,7 @@ class SystemdClient {
   void on_connection_change(std::function<void(bool connected, const std::string& why)> handler);
 
   [[nodiscard]] bool connected() const;
+  [[nodiscard]] bool on_bus_thread() const;
   [[nodiscard]] std::string describe() const;
   void set_retry_interval(std::chrono::milliseconds first, std::chrono::milliseconds max);
 
@@ -89,6 +90,16 @@ class SystemdClient {
                  std::chrono::microseconds timeout);
   std::unique_ptr<BusLink> link_;
 };
+
+// A SystemdClient to share between the daemon loop, the action worker and the client's own
+// callbacks. The last reference can drop on the client's own bus thread (a callback that kept
+// the client alive while the daemon stopped), and its destructor joins that thread, which the
+// thread cannot do itself: guardian aborted on SIGTERM with std::system_error "Resource
+// deadlock avoided". Such a client is deleted from a short-lived thread once its bus thread is
+// done instead.
+std::shared_ptr<SystemdClient> make_shared_systemd_client(BusAddress address);
+// Waits, up to `timeout`, until the clients handed to such a thread are gone (before exit).
+void wait_for_released_clients(std::chrono::milliseconds timeout);
 
 // org.freedesktop.oom1.Manager on the system bus.
 struct OomdKilled {

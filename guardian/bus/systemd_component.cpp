@@ -67,7 +67,7 @@ void SystemdComponent::tell_once(const std::string& key, Event event) {
 
 void SystemdComponent::start(DaemonLoop& loop) {
   loop_ = &loop;
-  systemd_ = std::make_shared<SystemdClient>(options_.user_bus);
+  systemd_ = make_shared_systemd_client(options_.user_bus);
   oomd_ = std::make_unique<OomdClient>(options_.system_bus);
   set_systemd_for_actions(systemd_);
 
@@ -472,6 +472,9 @@ void SystemdComponent::stop() {
   systemd_.reset();
   oomd_.reset();
   journal_.reset();
+  // A callback still running on the systemd client's bus thread may have held the last
+  // reference: let that client finish going away before the process exits.
+  wait_for_released_clients(std::chrono::seconds(2));
 }
 
 std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options) {

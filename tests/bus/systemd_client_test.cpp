@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -60,6 +61,34 @@ TEST_F(BusTest, ReadsUnitPropertiesWithTheirDbusTypes) {
   ASSERT_TRUE(container.has_value());
   EXPECT_EQ(container->name, "jellyfin");
   EXPECT_FALSE(container->in_container_slice);
+}
+
+TEST_F(BusTest, LastReferenceDroppedInItsOwnCallbackIsReleasedSafely) {
+  // The systemd component's container scan keeps the client alive in a callback that runs on the
+  // client's bus thread; when guardian stops meanwhile, that callback drops the last reference
+  // there. The client's destructor joins its bus thread: done from that thread it threw
+  // std::system_error (EDEADLK) and aborted guardian on SIGTERM.
+  test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
+  auto client = bus::make_shared_systemd_client(bus::BusAddress::at(daemon_.address()));
+  std::promise<void> in_callback;
+  std::promise<void> outside_reference_dropped;
+  auto dropped = outside_reference_dropped.get_future().share();
+  std::atomic<bool> callback_finished{false};
+  client->get_unit("container.slice", [keep = client, &in_callback, dropped,
+                                       &callback_finished](Result<UnitProperties>) mutable {
+    in_callback.set_value();
+    dropped.wait();
+    keep.reset();  // the last reference, on the bus thread
+    callback_finished = true;
+  });
+  ASSERT_EQ(in_callback.get_future().wait_for(5s), std::future_status::ready);
+  std::weak_ptr<bus::SystemdClient> watch = client;
+  client.reset();
+  outside_reference_dropped.set_value();
+  for (int i = 0; i < 500 && !callback_finished; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(callback_finished);
+  bus::wait_for_released_clients(5s);
+  EXPECT_TRUE(watch.expired());
 }
 
 TEST_F(BusTest, SetUnitPropertiesSendsRuntimeAndUint64) {
