@@ -10,6 +10,7 @@
 
 #include "act/action.h"
 #include "act/jellyfin_actions.h"
+#include "act/systemd_actions.h"
 #include "decide/policy_sections.h"
 
 namespace guardian {
@@ -87,6 +88,7 @@ enter = [ { signal = "full_avg10", cgroup = "app.slice", above = 40 } ]
 TEST(PolicyLoader, EmbeddedDefaultLoads) {
   ActionRegistry with_jellyfin = test_registry();
   register_jellyfin_actions(with_jellyfin);  // the embedded default's ladder uses them
+  register_systemd_actions(with_jellyfin);   // and slice.balance
   auto result = parse_policy(embedded_default_policy(), "<embedded default>", &with_jellyfin);
   ASSERT_TRUE(result.policy) << (result.diagnostics.empty() ? "" : result.diagnostics[0].to_string());
   const Policy& policy = *result.policy;
