@@ -252,17 +252,15 @@ def main():
     # climb with no kill on course (pressure below anything that would reach the limit) has a
     # lead of at least oomd's duration and is counted apart.
     reactions, leads, climbs_without_kill_course = [], [], 0
-    level_rank = {}
-    for e in gev:
-        if e.get("GUARDIAN_EVENT") != "level-changed":
+    changes = [e for e in gev if e.get("GUARDIAN_EVENT") == "level-changed"]
+    for i, e in enumerate(changes):
+        # guardian logs a climb at priority 4 (warning), a step down at 5 (notice)
+        if str(e.get("PRIORITY")) != "4":
             continue
-        prev, cur = e.get("GUARDIAN_PREVIOUS_LEVEL"), e.get("GUARDIAN_LEVEL")
-        level_rank.setdefault(prev, len(level_rank))
-        level_rank.setdefault(cur, len(level_rank))
-        if level_rank[cur] <= level_rank[prev]:
-            continue
+        cur = e.get("GUARDIAN_LEVEL")
+        until = changes[i + 1]["_t"] if i + 1 < len(changes) else math.inf
         act = next((a for a in gev if a.get("GUARDIAN_EVENT") == "action-applied"
-                    and a.get("GUARDIAN_LEVEL") == cur and e["_t"] <= a["_t"] <= e["_t"] + 60), None)
+                    and a.get("GUARDIAN_LEVEL") == cur and e["_t"] <= a["_t"] < until), None)
         if not act:
             continue
         reaction = act["_t"] - e["_t"]
