@@ -336,13 +336,22 @@ void SystemdComponent::on_dump(Result<std::string> text) {
     return;
   }
   live_dump_ = std::move(*dump);
-  reconcile();
+  reconcile(/*tell_missing=*/std::chrono::steady_clock::now() >= quiet_missing_until_);
 }
 
-void SystemdComponent::reconcile() {
+bool SystemdComponent::live_lacks_dropin_cgroups() const {
+  if (!oomd_view_) return true;
+  return std::any_of(
+      oomd_view_->disagreements.begin(), oomd_view_->disagreements.end(),
+      [](const WatchDisagreement& d) { return d.kind == WatchDisagreement::Kind::MissingFromLive; });
+}
+
+void SystemdComponent::reconcile(bool tell_missing) {
   if (!live_dump_) return;
   auto reconciliation = reconcile_watched(dropin_rules_, *live_dump_, user_manager_path_);
   for (const auto& disagreement : reconciliation.disagreements) {
+    // Right after a slice appeared oomd may not list it yet: said only if it lasts.
+    if (disagreement.kind == WatchDisagreement::Kind::MissingFromLive && !tell_missing) continue;
     Event event{EventType::SenseProblem,
                 disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? 4 : 5,
                 disagreement.detail + "; " + disagreement.next_step,
@@ -362,9 +371,19 @@ void SystemdComponent::on_tick(const TickView& tick) {
   if (tick.layout) user_manager_path_ = tick.layout->user_manager_path;
   // The drop-in reading is compared with oomd's live list; the daemon re-reads it when slices
   // come and go, so a slice started after guardian is not reported as unexplained.
+  const MonoTime now = tick.snapshot ? tick.snapshot->mono : std::chrono::steady_clock::now();
   if (tick.oomd_dropin_rules && *tick.oomd_dropin_rules != dropin_rules_) {
+    const bool first_reading = dropin_rules_.empty();
     dropin_rules_ = *tick.oomd_dropin_rules;
-    reconcile();
+    // A slice came or went (container.slice started after guardian): oomd's list is about to
+    // change too, and until guardian has read it again the model runs on the old list, blind
+    // to the new slice — measured in the VM: a whole minute, in which container.slice went
+    // from 0 to 97% of oomd's limit unseen. Ask oomd at once, then every 2 s for a while.
+    // (At start the reading is oomd's configuration as it stands: a difference is told at once.)
+    fast_dumps_until_ = now + kFastDumpWindow;
+    quiet_missing_until_ = first_reading ? MonoTime{} : fast_dumps_until_;
+    last_dump_ = MonoTime{};
+    reconcile(/*tell_missing=*/first_reading);
   }
   if (tick.snapshot) {
     // Kernel OOM kills: memory.events oom_kill rising between ticks.
@@ -384,8 +403,9 @@ void SystemdComponent::on_tick(const TickView& tick) {
       for (const auto& kill : kills_from_memory_events(before, *tick.snapshot)) on_kill(kill);
     }
   }
-  const MonoTime now = tick.snapshot ? tick.snapshot->mono : std::chrono::steady_clock::now();
-  if (last_dump_ == MonoTime{} || now - last_dump_ >= options_.dump_interval) refresh_dump();
+  const bool fast = now < fast_dumps_until_ && live_lacks_dropin_cgroups();
+  const auto interval = fast ? std::chrono::seconds(2) : std::chrono::seconds(options_.dump_interval);
+  if (last_dump_ == MonoTime{} || now - last_dump_ >= interval) refresh_dump();
   if (rescan_containers_) {
     rescan_containers_ = false;
     refresh_containers();

@@ -74,7 +74,10 @@ class SystemdComponent final : public DaemonComponent {
   void refresh_containers();
   void refresh_dump();
   void on_dump(Result<std::string> text);
-  void reconcile();  // live dump vs. drop-in rules: tell differences, hand the live rules to the loop
+  // Live dump vs. drop-in rules: tell differences (a cgroup oomd does not list yet only when
+  // `tell_missing`), hand the live rules to the loop.
+  void reconcile(bool tell_missing = true);
+  [[nodiscard]] bool live_lacks_dropin_cgroups() const;
   void on_kill(const KillSeen& kill);
   void run_balance(const TickView& tick);
   void tell_once(const std::string& key, Event event);
@@ -107,6 +110,10 @@ class SystemdComponent final : public DaemonComponent {
   std::vector<std::string> active_actions_;
 
   MonoTime last_dump_{};
+  // Until then oomd's list is read every 2 s while it lacks a cgroup the drop-ins name.
+  MonoTime fast_dumps_until_{};
+  MonoTime quiet_missing_until_{};  // a slice that just appeared: oomd may not list it yet
+  static constexpr std::chrono::seconds kFastDumpWindow{30};
   MonoTime last_balance_{};
   std::map<std::string, uint64_t> balance_totals_;  // cgroup path -> PSI some total at last step
 };

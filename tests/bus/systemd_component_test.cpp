@@ -155,5 +155,67 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
+  // guardian starts before container.slice (podman's first container); oomd learns the slice
+  // when it starts. Until guardian reads oomd's list again the model runs without the slice:
+  // in the VM test bed that was the whole 60 s dump interval, in which container.slice went
+  // from 0 to 97% of oomd's limit unseen. A changed drop-in reading asks oomd at once.
+  test::DbusDaemon daemon;
+  ASSERT_TRUE(daemon.running()) << daemon.error();
+  test::SystemdManagerDouble systemd(daemon.address(), {test::incident_container_slice()});
+  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
+  ASSERT_TRUE(systemd.ready() && oomd.ready());
+  FakeLoop loop;
+  bus::SystemdComponentOptions options;
+  options.user_bus = bus::BusAddress::at(daemon.address());
+  options.system_bus = bus::BusAddress::at(daemon.address());
+  options.follow_journal = false;
+  bus::SystemdComponent component(options);
+  component.start(loop);
+
+  HostLayout layout;
+  layout.user_manager_path = kManager;
+  Snapshot snapshot;
+  const WatchedCgroup app{kManager + "/app.slice", "app.slice", 80.0, 20s,
+                          "slice.d/10-oomd-per-slice-defaults.conf"};
+  const WatchedCgroup containers{kManager + "/container.slice", "container.slice", 80.0, 20s,
+                                 "slice.d/10-oomd-per-slice-defaults.conf"};
+  std::vector<WatchedCgroup> dropin_rules = {app};
+  auto tick = [&] {
+    snapshot.mono = std::chrono::steady_clock::now();
+    TickView view;
+    view.snapshot = &snapshot;
+    view.layout = &layout;
+    view.oomd_dropin_rules = &dropin_rules;
+    component.on_tick(view);
+  };
+  tick();
+  ASSERT_TRUE(pump(component, [&] { return loop.live_rules.size() == 1; }));
+
+  // container.slice starts: oomd lists it, the daemon's next drop-in reading names it.
+  oomd.set_dump(std::string(test::kOomdDump252WithoutUserManager) + "\tPath: " + kManager +
+                "/container.slice\n"
+                "\t\tMemory Pressure Limit: 80.00%\n"
+                "\t\tPressure: Avg10: 0.00 Avg60: 0.00 Avg300: 0.00 Total: 0\n"
+                "\t\tCurrent Memory Usage: 2.9G\n"
+                "\t\tMemory Min: 0B\n"
+                "\t\tMemory Low: 0B\n"
+                "\t\tPgscan: 0\n"
+                "\t\tLast Pgscan: 0\n");
+  dropin_rules.push_back(containers);
+  const auto changed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pump(
+      component,
+      [&] {
+        tick();  // the daemon ticks every second; faster here
+        return loop.live_rules.size() == 2;
+      },
+      5000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - changed, 5s);
+  EXPECT_EQ(loop.live_rules[1].path, kManager + "/container.slice");
+  // oomd listed it by the time guardian asked: nothing to tell.
+  EXPECT_FALSE(loop.has(EventType::SenseProblem, "container.slice")) << loop.events.back().message;
+}
+
 }  // namespace
 }  // namespace guardian
