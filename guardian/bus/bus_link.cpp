@@ -14,10 +14,14 @@ namespace guardian::bus {
 BusLink::BusLink(BusAddress address)
     : address_(std::move(address)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-BusLink::~BusLink() {
+BusLink::~BusLink() { shutdown(); }
+
+void BusLink::shutdown() {
   stop_ = true;
   wake();
-  if (thread_.joinable()) thread_.join();
+  // Never from the link's own thread (EDEADLK): owners shared with callbacks are released
+  // elsewhere (make_shared_systemd_client).
+  if (thread_.joinable() && !on_link_thread()) thread_.join();
 }
 
 void BusLink::start() {
@@ -33,6 +37,14 @@ void BusLink::set_retry_interval(std::chrono::milliseconds first, std::chrono::m
 }
 
 void BusLink::post(Task task) {
+  if (finished_) {
+    // The thread is gone (shutdown): fail the caller at once rather than never.
+    try {
+      task(nullptr);
+    } catch (...) {
+    }
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     tasks_.push_back(std::move(task));
@@ -215,6 +227,7 @@ void BusLink::run() {
   }
   proxies_.clear();
   connection_.reset();
+  finished_ = true;
   // Callers still waiting get a definite answer.
   std::vector<Task> tasks;
   {

@@ -60,6 +60,8 @@ class BusLink {
   [[nodiscard]] const BusAddress& address() const { return address_; }
   // Starts the thread and the first connection attempt (idempotent).
   void start();
+  // Stops the thread and waits for it (from any other thread): no callback runs afterwards.
+  void shutdown();
 
   // Back-off between reconnect attempts (tests shorten it).
   void set_retry_interval(std::chrono::milliseconds first, std::chrono::milliseconds max);
@@ -74,6 +76,7 @@ class BusLink {
   std::thread thread_;
   UniqueFd wake_fd_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};  // run() has returned
   std::atomic<bool> connected_{false};
   std::mutex mutex_;  // tasks_ and hooks
   std::vector<Task> tasks_;

@@ -162,6 +162,7 @@ SystemdClient::~SystemdClient() = default;
 
 bool SystemdClient::connected() const { return link_->connected(); }
 bool SystemdClient::on_bus_thread() const { return link_->on_link_thread(); }
+void SystemdClient::shutdown() { link_->shutdown(); }
 
 namespace {
 std::mutex g_released_mutex;

@@ -82,6 +82,9 @@ class SystemdClient {
 
   [[nodiscard]] bool connected() const;
   [[nodiscard]] bool on_bus_thread() const;
+  // Stops the bus thread and waits for it: after this no callback of this client runs, even if
+  // callbacks still hold references to it. Not from the bus thread.
+  void shutdown();
   [[nodiscard]] std::string describe() const;
   void set_retry_interval(std::chrono::milliseconds first, std::chrono::milliseconds max);
 

@@ -24,7 +24,12 @@ std::string limit_text(std::optional<uint64_t> bytes) { return bytes ? format_by
 SystemdComponent::SystemdComponent(SystemdComponentOptions options) : options_(std::move(options)) {}
 
 SystemdComponent::~SystemdComponent() {
-  // Clients first: their threads may still post into the mailbox.
+  // Clients first: their threads may still post into the mailbox. A callback in flight may
+  // hold the systemd client: stop its thread, so nothing posts into a destroyed mailbox.
+  if (systemd_) {
+    set_systemd_for_actions(nullptr);
+    systemd_->shutdown();
+  }
   systemd_.reset();
   oomd_.reset();
 }
@@ -489,6 +494,7 @@ void SystemdComponent::stop() {
   }
   corrections_.clear();
   set_systemd_for_actions(nullptr);
+  if (systemd_) systemd_->shutdown();  // no callback of it runs after this
   systemd_.reset();
   oomd_.reset();
   journal_.reset();
