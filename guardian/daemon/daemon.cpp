@@ -66,17 +66,6 @@ const OomdCgroupState* nearest_to_kill(const std::vector<OomdCgroupState>& state
   return nearest;
 }
 
-// The slice units inside the user manager (the ones oomd's per-slice drop-ins can cover).
-std::set<std::string> user_slice_units(const Snapshot& snapshot, const std::string& user_manager) {
-  std::set<std::string> slices;
-  if (user_manager.empty()) return slices;
-  const std::string prefix = user_manager + "/";
-  for (const auto& cgroup : snapshot.cgroups) {
-    if (cgroup.unit.ends_with(".slice") && cgroup.path.starts_with(prefix)) slices.insert(cgroup.path);
-  }
-  return slices;
-}
-
 class Daemon final : public DaemonLoop {
  public:
   explicit Daemon(DaemonOptions options)
@@ -157,7 +146,7 @@ class Daemon final : public DaemonLoop {
   std::vector<std::unique_ptr<DaemonComponent>> components_;
   std::vector<PsiTrigger> triggers_;
   std::vector<WatchedCgroup> dropin_rules_;  // what the unit drop-ins say, even when live rules win
-  std::set<std::string> user_slices_;        // slices in the user manager at the last rule refresh
+  std::set<std::string> user_slices_;        // user_manager_slices() at the last rule refresh
   std::set<std::string> fired_;              // cgroup paths whose trigger fired since the last tick
   std::set<std::string> trigger_problems_;   // paths whose trigger could not be armed (told once)
   std::string explanation_ = "starting";
@@ -269,7 +258,7 @@ void Daemon::restore_saved_state() {
 
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
-  user_slices_ = user_slice_units(snapshot, sampler_.layout().user_manager_path);
+  user_slices_ = user_manager_slices(sampler_.layout(), snapshot);
   OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
   for (const auto& warning : rules.warnings) {
     teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
@@ -493,8 +482,7 @@ void Daemon::tick() {
   }
   // A slice that appeared since the last reading (container.slice started after guardian, a
   // `systemd-run --slice=`) has drop-ins of its own: read them now, not up to 30 ticks later.
-  if (rules_stale_ || ticks_ % 30 == 0 ||
-      user_slice_units(snapshot, sampler_.layout().user_manager_path) != user_slices_) {
+  if (rules_stale_ || ticks_ % 30 == 0 || user_manager_slices(sampler_.layout(), snapshot) != user_slices_) {
     refresh_rules(snapshot);
   }
   model_.observe(snapshot);

@@ -35,6 +35,16 @@ std::string home_of(const HostRoot& host, uint32_t uid) {
 
 }  // namespace
 
+std::set<std::string> user_manager_slices(const HostLayout& layout, const Snapshot& snapshot) {
+  std::set<std::string> slices;
+  if (layout.user_manager_path.empty()) return slices;
+  const std::string prefix = layout.user_manager_path + "/";
+  for (const auto& cgroup : snapshot.cgroups) {
+    if (cgroup.path.starts_with(prefix) && cgroup.unit.ends_with(".slice")) slices.insert(cgroup.unit);
+  }
+  return slices;
+}
+
 OomdRuleSet load_oomd_rules(const HostRoot& host, const HostLayout& layout, const Snapshot& snapshot) {
   OomdRuleSet rules;
   rules.defaults = parse_oomd_conf(read_oomd_conf(host), &rules.warnings);
@@ -43,24 +53,21 @@ OomdRuleSet load_oomd_rules(const HostRoot& host, const HostLayout& layout, cons
     auto fragments = read_unit_config(host, scope, unit, home);
     if (fragments.empty()) return;
     ManagedOomSettings settings = parse_managed_oom(fragments, &rules.warnings);
-    rules.units.emplace_back((scope == ManagerScope::System ? "system/" : "user/") + unit, std::move(settings));
+    rules.units.emplace_back((scope == ManagerScope::System ? "system/" : "user/") + unit,
+                             std::move(settings));
   };
 
   // System manager units that can be oomd targets guardian can see: the user's manager
   // (Debian 12 and older Fedora: user@.service at 50%) and system.slice (Fedora, read-only).
-  if (!layout.user_manager_path.empty()) add(ManagerScope::System, "user@" + std::to_string(layout.uid) + ".service", {});
+  if (!layout.user_manager_path.empty())
+    add(ManagerScope::System, "user@" + std::to_string(layout.uid) + ".service", {});
   add(ManagerScope::System, "system.slice", {});
 
   // Every slice inside the user manager, by name: its fragments include the type drop-ins
   // (Fedora's user/slice.d/10-oomd-per-slice-defaults.conf) and its own.
   if (!layout.user_manager_path.empty()) {
     const std::string home = home_of(host, layout.uid);
-    const std::string prefix = layout.user_manager_path + "/";
-    std::set<std::string> seen;
-    for (const auto& cgroup : snapshot.cgroups) {
-      if (!cgroup.path.starts_with(prefix) || !cgroup.unit.ends_with(".slice")) continue;
-      if (seen.insert(cgroup.unit).second) add(ManagerScope::User, cgroup.unit, home);
-    }
+    for (const auto& slice : user_manager_slices(layout, snapshot)) add(ManagerScope::User, slice, home);
   }
   rules.watched = resolve_watched(rules.defaults, rules.units, snapshot);
   return rules;

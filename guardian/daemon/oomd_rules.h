@@ -3,6 +3,7 @@
 // live view from oomd itself (D-Bus dump) overrides this where it is available.
 #pragma once
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,10 @@ struct OomdRuleSet {
   std::vector<WatchedCgroup> watched;
   std::vector<std::string> warnings;
 };
+
+// The slice units inside the user manager: the ones whose drop-ins (Fedora's user/slice.d) can
+// put them under oomd. load_oomd_rules reads each; the daemon re-reads when this set changes.
+std::set<std::string> user_manager_slices(const HostLayout& layout, const Snapshot& snapshot);
 
 OomdRuleSet load_oomd_rules(const HostRoot& host, const HostLayout& layout, const Snapshot& snapshot);
 
