@@ -90,6 +90,13 @@ if [[ -n $guardian ]]; then
 fi
 [[ -n $policies ]] && cp -r "$policies" "$share/policies"
 
+# One VM at a time on this machine: two TCG guests on 2 cores would each get half the CPU and
+# the scenario's timing (oomd's durations are real seconds) would no longer mean anything.
+exec 8>"${GUARDIAN_VM_LOCK:-/var/lock/guardian-vm.lock}"
+if ! flock -n 8; then
+  log "another VM scenario is running; waiting for it (lock ${GUARDIAN_VM_LOCK:-/var/lock/guardian-vm.lock})"
+  flock 8
+fi
 hard_s=$(( timeout_s + ${GUARDIAN_VM_BOOT_MARGIN:-300} ))
 log "scenario $name: image $image, ${mem} MiB, $smp vCPU (TCG), hard timeout ${hard_s}s"
 start=$(date +%s)
