@@ -22,8 +22,8 @@ cat >"$out/stub.cpp" <<'CPP'
 #ifdef WITH_CURL
 #include <curl/curl.h>
 #endif
-#include "daemon/jellyfin_watcher.h"
-#include "jellyfin/http.h"
+#include "jellyfin/jellyfin_watcher.h"
+#include "net/http.h"
 int main(int argc, char** argv) {
   std::string mode = argv[1];
   guardian::JellyfinWatcher* watcher = nullptr;

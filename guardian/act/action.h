@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "decide/policy.h"
+#include "config/policy.h"
 
 namespace guardian {
 

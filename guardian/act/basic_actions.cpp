@@ -1,7 +1,7 @@
 #include "act/basic_actions.h"
 
+#include "common/event.h"
 #include "common/units.h"
-#include "tell/event.h"
 
 namespace guardian {
 

@@ -14,11 +14,11 @@
 
 #include "act/basic_actions.h"
 #include "act/state_store.h"
+#include "common/event.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "jellyfin/instances.h"
-#include "sense/transcodes.h"
-#include "tell/event.h"
+#include "jellyfin/transcodes.h"
 
 namespace guardian {
 namespace {

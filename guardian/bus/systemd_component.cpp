@@ -9,7 +9,7 @@
 #include "bus/systemd_client.h"
 #include "common/host_root.h"
 #include "common/units.h"
-#include "decide/policy.h"
+#include "config/policy.h"
 #include "sense/oomd_dump.h"
 
 namespace guardian::bus {

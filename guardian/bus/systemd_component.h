@@ -27,7 +27,7 @@
 #include "bus/bus_address.h"
 #include "bus/mailbox.h"
 #include "daemon/daemon.h"
-#include "sense/containers.h"
+#include "model/containers.h"
 #include "sense/kill_watch.h"
 
 namespace guardian::bus {

@@ -10,9 +10,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/units.h"
-#include "daemon/oomd_rules.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 #include "model/findings.h"
+#include "model/oomd_rules.h"
 #include "model/workloads.h"
 #include "sense/sampler.h"
 

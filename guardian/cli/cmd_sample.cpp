@@ -6,10 +6,10 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/units.h"
-#include "daemon/oomd_rules.h"
+#include "config/policy_loader.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
 #include "model/oomd_model.h"
+#include "model/oomd_rules.h"
 #include "sense/sampler.h"
 #include "tell/snapshot_json.h"
 

@@ -4,7 +4,7 @@
 
 #include "bus/systemd_component.h"
 #include "daemon/daemon.h"
-#include "daemon/jellyfin_watcher.h"
+#include "jellyfin/jellyfin_watcher.h"
 #include "tell/dbus_service.h"
 #include "tell/metrics_exporter.h"
 

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "act/action.h"
-#include "daemon/component.h"
+#include "common/event.h"
+#include "component/component.h"
 #include "model/oomd_config.h"
-#include "tell/event.h"
 
 namespace guardian {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "decide/policy.h"
+#include "config/policy.h"
 #include "jellyfin/client.h"
+#include "jellyfin/transcodes.h"
 #include "probe/vaapi_probe.h"
-#include "sense/transcodes.h"
 
 namespace guardian::jellyfin {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "daemon/component.h"
+#include "component/component.h"
 #include "tell/exposition.h"
 
 struct mg_context;

@@ -7,9 +7,9 @@
 #include <string_view>
 
 #include "act/action.h"
+#include "config/policy_loader.h"
+#include "config/policy_sections.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
-#include "decide/policy_sections.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/component.h"
+#include "component/component.h"
 
 namespace guardian::testing {
 

@@ -1,4 +1,4 @@
-#include "decide/policy.h"
+#include "config/policy.h"
 
 #include <array>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "tell/event.h"
+#include "common/event.h"
 
 #include <gtest/gtest.h>
 

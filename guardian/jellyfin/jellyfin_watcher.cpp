@@ -1,4 +1,4 @@
-#include "daemon/jellyfin_watcher.h"
+#include "jellyfin/jellyfin_watcher.h"
 
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 
 #include "jellyfin/instances.h"
 #include "jellyfin/status.h"
+#include "jellyfin/transcodes.h"
 #include "probe/vaapi_probe.h"
-#include "sense/transcodes.h"
 
 namespace guardian {
 

@@ -1,4 +1,4 @@
-#include "sense/transcodes.h"
+#include "jellyfin/transcodes.h"
 
 #include <dirent.h>
 

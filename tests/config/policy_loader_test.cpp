@@ -1,7 +1,7 @@
 // The policy loader: TOML in, Policy or FILE:LINE:COL diagnostics out. Policies here are written
 // the way a user would hand-edit one; line and column numbers are those of the text below
 // (1-based, as toml++ reports them and as editors show them).
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "act/action.h"
 #include "act/jellyfin_actions.h"
 #include "act/systemd_actions.h"
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "decide/policy.h"
+#include "config/policy.h"
 
 namespace guardian {
 

@@ -19,7 +19,7 @@
 
 #include "common/fd.h"
 #include "common/host_root.h"
-#include "daemon/component.h"
+#include "component/component.h"
 #include "daemon/daemon.h"
 #include "tell/metrics_exporter.h"
 

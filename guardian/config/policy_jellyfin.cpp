@@ -10,8 +10,8 @@
 #include <cctype>
 #include <chrono>
 
-#include "decide/policy_sections.h"
-#include "jellyfin/http.h"
+#include "config/policy_sections.h"
+#include "net/http.h"
 
 namespace guardian {
 namespace {

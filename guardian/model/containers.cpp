@@ -1,4 +1,4 @@
-#include "sense/containers.h"
+#include "model/containers.h"
 
 #include "common/units.h"
 

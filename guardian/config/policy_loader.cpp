@@ -1,12 +1,12 @@
 // The policy loader: TOML text -> Policy, or diagnostics. toml++ throws on a syntax error; that is
 // caught here, at the edge, and becomes one Diagnostic like any other problem.
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 #include <exception>
 #include <filesystem>
 
 #include "common/host_root.h"
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

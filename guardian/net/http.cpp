@@ -1,4 +1,4 @@
-#include "jellyfin/http.h"
+#include "net/http.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

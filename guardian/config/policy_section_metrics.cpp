@@ -1,7 +1,7 @@
 // [metrics]: the Prometheus exporter.
 //   listen = "127.0.0.1:9464"    # HOST:PORT, IPv6 as "[::1]:9464"
 //   enabled = true
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

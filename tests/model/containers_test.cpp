@@ -1,6 +1,6 @@
 // Doctor findings (sense/containers.h) on the incident machine (seed 002): 30 GB RAM,
 // container.slice meant to be MemoryHigh=8G / MemoryMax=10G, Jellyfin still in app.slice.
-#include "sense/containers.h"
+#include "model/containers.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "act/action.h"
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

@@ -1,7 +1,7 @@
 // The Jellyfin watcher against a dead, lying and healthy fake Jellyfin: on_tick (the loop's
 // thread) stays fast whatever Jellyfin does; the breaker opens and says so; the transcode view
 // still comes from /proc when Jellyfin does not answer.
-#include "daemon/jellyfin_watcher.h"
+#include "jellyfin/jellyfin_watcher.h"
 
 #include <gtest/gtest.h>
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/units.h"
-#include "decide/policy.h"
-#include "decide/policy_loader.h"
+#include "config/policy.h"
+#include "config/policy_loader.h"
 
 namespace guardian {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "common/event.h"
+#include "config/policy.h"
 #include "decide/ladder.h"
-#include "decide/policy.h"
 #include "model/oomd_model.h"
 #include "sense/snapshot.h"
-#include "tell/event.h"
 
 namespace guardian {
 

@@ -1,4 +1,4 @@
-#include "daemon/oomd_rules.h"
+#include "model/oomd_rules.h"
 
 #include <set>
 #include <string_view>

@@ -12,7 +12,7 @@
 //   low_priority = ["immich-ml.service"]    # unit.freeze may name these
 #include <algorithm>
 
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

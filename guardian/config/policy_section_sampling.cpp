@@ -3,7 +3,7 @@
 //   trigger = "some 150ms 2s"   # or false: no trigger, interval only
 #include <vector>
 
-#include "decide/policy_sections.h"
+#include "config/policy_sections.h"
 
 namespace guardian {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "act/action.h"
 #include "common/host_root.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 namespace guardian {
 namespace {

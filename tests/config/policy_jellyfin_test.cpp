@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "act/action.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 namespace guardian {
 namespace {
