@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/action_catalog.h"
 #include "config/policy.h"
 
 namespace guardian {
@@ -52,7 +53,9 @@ struct ActionEnv {
 using Restorer = std::function<Result<void>(const std::string& key, const std::string& original_json,
                                             Deadline deadline)>;
 
-class ActionRegistry {
+// Every action type with its checks and its factory, and the restorers by saved-value kind. The
+// policy loader sees it as an ActionCatalog (config/action_catalog.h).
+class ActionRegistry final : public ActionCatalog {
  public:
   struct Entry {
     // Checks arguments; returns one message per problem (the loader adds FILE:LINE:COL).
@@ -63,7 +66,11 @@ class ActionRegistry {
 
   void add(const std::string& type, Entry entry);
   [[nodiscard]] const Entry* find(const std::string& type) const;
-  [[nodiscard]] std::vector<std::string> types() const;
+  [[nodiscard]] std::vector<std::string> types() const override;
+
+  // ActionCatalog
+  [[nodiscard]] bool has_type(const std::string& type) const override { return find(type) != nullptr; }
+  [[nodiscard]] std::vector<std::pair<std::string, SourcePos>> check(const ActionSpec& spec) const override;
 
   void add_restorer(const std::string& kind, Restorer restorer);
   [[nodiscard]] const Restorer* restorer(const std::string& kind) const;

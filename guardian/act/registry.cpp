@@ -32,6 +32,13 @@ std::vector<std::string> ActionRegistry::types() const {
   return out;
 }
 
+std::vector<std::pair<std::string, SourcePos>> ActionRegistry::check(const ActionSpec& spec) const {
+  const Entry* entry = find(spec.type);
+  if (entry == nullptr) return {{"unknown action type \"" + spec.type + "\"", spec.pos}};
+  if (!entry->validate) return {};
+  return entry->validate(spec);
+}
+
 void ActionRegistry::add_restorer(const std::string& kind, Restorer restorer) {
   restorers_[kind] = std::move(restorer);
 }

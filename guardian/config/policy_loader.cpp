@@ -45,7 +45,7 @@ const std::vector<SectionParser>& policy_sections() {
 }
 
 PolicyLoadResult parse_policy(std::string_view text, const std::string& source_name,
-                              const ActionRegistry* actions) {
+                              const ActionCatalog* actions) {
   PolicyLoadResult result;
   PolicyParseContext context(source_name, actions);
   toml::table root;
@@ -118,7 +118,7 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
   return result;
 }
 
-PolicyLoadResult load_policy_file(const std::string& path, const ActionRegistry* actions) {
+PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* actions) {
   // The daemon calls this on SIGHUP: nothing may escape it.
   try {
     auto text = read_file(path);

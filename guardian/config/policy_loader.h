@@ -7,11 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "config/action_catalog.h"
 #include "config/policy.h"
 
 namespace guardian {
-
-class ActionRegistry;
 
 struct Diagnostic {
   SourcePos pos;
@@ -26,13 +25,13 @@ struct PolicyLoadResult {
 };
 
 // Parses `text` as the policy file `source_name`. When `actions` is given, each action's type
-// and arguments are validated by the registry too.
+// and arguments are checked against it too (act's registry in guardian; nullptr skips that).
 PolicyLoadResult parse_policy(std::string_view text, const std::string& source_name,
-                              const ActionRegistry* actions);
+                              const ActionCatalog* actions);
 
 // Reads and parses a file. Never throws: an unreadable file is a diagnostic too (read_failed).
 // The daemon's SIGHUP reload uses this and keeps the old policy when diagnostics is not empty.
-PolicyLoadResult load_policy_file(const std::string& path, const ActionRegistry* actions);
+PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* actions);
 
 // policies/default.toml, compiled into the binary.
 std::string_view embedded_default_policy();

@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cmath>
 
-#include "act/action.h"
 #include "config/policy_sections.h"
 
 namespace guardian {
@@ -204,10 +203,9 @@ std::optional<ActionSpec> parse_action(const toml::node& node, PolicyParseContex
     spec.params.emplace(std::string(key.str()), Param{std::move(*param), context.pos(value)});
   }
 
-  if (const ActionRegistry* registry = context.actions()) {
-    const ActionRegistry::Entry* entry = registry->find(spec.type);
-    if (!entry) {
-      const auto known = registry->types();
+  if (const ActionCatalog* catalog = context.actions()) {
+    if (!catalog->has_type(spec.type)) {
+      const auto known = catalog->types();
       const std::vector<std::string_view> candidates(known.begin(), known.end());
       std::string list;
       for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
@@ -216,19 +214,17 @@ std::optional<ActionSpec> parse_action(const toml::node& node, PolicyParseContex
                                              " (this build knows: " + list + ")");
       return std::nullopt;
     }
-    if (entry->validate) {
-      // The registry is other stages' code: an exception there must not escape the loader.
-      try {
-        for (auto& [message, where] : entry->validate(spec)) {
-          SourcePos at = where.line == 0 ? spec.pos : where;
-          if (at.file.empty()) at.file = context.source_name();
-          context.error(at, message);  // the registry names the action in its messages
-          ok = false;
-        }
-      } catch (const std::exception& e) {
-        context.error(spec.pos, "action \"" + spec.type + "\": validation failed: " + e.what());
+    // The catalog is other stages' code: an exception there must not escape the loader.
+    try {
+      for (auto& [message, where] : catalog->check(spec)) {
+        SourcePos at = where.line == 0 ? spec.pos : where;
+        if (at.file.empty()) at.file = context.source_name();
+        context.error(at, message);  // the catalog names the action in its messages
         ok = false;
       }
+    } catch (const std::exception& e) {
+      context.error(spec.pos, "action \"" + spec.type + "\": validation failed: " + e.what());
+      ok = false;
     }
   }
   if (!ok) return std::nullopt;

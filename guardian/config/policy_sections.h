@@ -22,17 +22,15 @@
 
 namespace guardian {
 
-class ActionRegistry;
-
 // Collects diagnostics while one policy file is parsed.
 class PolicyParseContext {
  public:
-  PolicyParseContext(std::string source_name, const ActionRegistry* actions)
+  PolicyParseContext(std::string source_name, const ActionCatalog* actions)
       : source_name_(std::move(source_name)), actions_(actions) {}
 
   [[nodiscard]] const std::string& source_name() const { return source_name_; }
   // nullptr when the caller asked for no action validation.
-  [[nodiscard]] const ActionRegistry* actions() const { return actions_; }
+  [[nodiscard]] const ActionCatalog* actions() const { return actions_; }
 
   [[nodiscard]] SourcePos pos(const toml::source_region& region) const;
   [[nodiscard]] SourcePos pos(const toml::node& node) const { return pos(node.source()); }
@@ -75,7 +73,7 @@ class PolicyParseContext {
   const toml::node* lookup(const toml::table& table, std::string_view key, std::string_view where,
                            bool required);
   std::string source_name_;
-  const ActionRegistry* actions_;
+  const ActionCatalog* actions_;
   std::vector<Diagnostic> diagnostics_;
 };
 
