@@ -10,6 +10,7 @@
 #include "common/host_root.h"
 #include "common/units.h"
 #include "config/policy.h"
+#include "model/oomd_live.h"
 #include "sense/oomd_dump.h"
 
 namespace guardian::bus {

@@ -41,7 +41,8 @@ int run_doctor(int argc, char** argv) {
   HostRoot host(args.get("host-root").value_or(""));
   Sampler sampler(host, sampler_options);
   Snapshot first = sampler.sample();
-  OomdRuleSet rules = load_oomd_rules(host, sampler.layout(), first);
+  OomdRuleSet rules = oomd_rules_from_files(
+      read_oomd_config_files(host, sampler.layout(), user_manager_slices(sampler.layout(), first)), first);
   OomdModel model;
   model.set_rules(rules.watched);
   model.observe(first);

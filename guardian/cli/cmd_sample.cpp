@@ -46,7 +46,10 @@ int run_sample(int argc, char** argv) {
   Sampler sampler(host, sampler_options);
   OomdModel model;
   Snapshot first = sampler.sample();
-  model.set_rules(load_oomd_rules(host, sampler.layout(), first).watched);
+  model.set_rules(
+      oomd_rules_from_files(
+          read_oomd_config_files(host, sampler.layout(), user_manager_slices(sampler.layout(), first)), first)
+          .watched);
   model.observe(first);
   std::this_thread::sleep_for(interval);
   Snapshot second = sampler.sample();

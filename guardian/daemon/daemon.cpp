@@ -259,7 +259,8 @@ void Daemon::restore_saved_state() {
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
   user_slices_ = user_manager_slices(sampler_.layout(), snapshot);
-  OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
+  OomdRuleSet rules =
+      oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), user_slices_), snapshot);
   for (const auto& warning : rules.warnings) {
     teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
   }

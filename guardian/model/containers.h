@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "model/findings.h"
-#include "sense/oomd_dump.h"
+#include "model/oomd_live.h"
 #include "sense/systemd_units.h"
 
 namespace guardian {

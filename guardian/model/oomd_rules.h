@@ -1,6 +1,7 @@
-// Which cgroups systemd-oomd watches, from the configuration files on the host: reads oomd.conf
-// and the unit drop-ins (sense/systemd_config) and interprets them (model/oomd_config). The
-// live view from oomd itself (D-Bus dump) overrides this where it is available.
+// Which cgroups systemd-oomd watches, from the configuration files on the host: the files as
+// sense/systemd_config reads them (read_oomd_config_files), interpreted with model/oomd_config.
+// Pure. The live view from oomd itself (its D-Bus dump, model/oomd_live) overrides this where it
+// is available.
 #pragma once
 
 #include <set>
@@ -8,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "common/host_root.h"
 #include "model/oomd_config.h"
 #include "model/oomd_model.h"
 #include "sense/snapshot.h"
+#include "sense/systemd_config.h"
 
 namespace guardian {
 
@@ -23,9 +24,11 @@ struct OomdRuleSet {
 };
 
 // The slice units inside the user manager: the ones whose drop-ins (Fedora's user/slice.d) can
-// put them under oomd. load_oomd_rules reads each; the daemon re-reads when this set changes.
+// put them under oomd. read_oomd_config_files reads each; the daemon re-reads when this set changes.
 std::set<std::string> user_manager_slices(const HostLayout& layout, const Snapshot& snapshot);
 
-OomdRuleSet load_oomd_rules(const HostRoot& host, const HostLayout& layout, const Snapshot& snapshot);
+// oomd's defaults and the ManagedOOM settings of each unit in `files`, resolved against the
+// cgroups of `snapshot` (model/oomd_config resolve_watched); problems become warnings.
+OomdRuleSet oomd_rules_from_files(const OomdConfigFiles& files, const Snapshot& snapshot);
 
 }  // namespace guardian
