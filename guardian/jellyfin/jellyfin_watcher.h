@@ -21,7 +21,7 @@
 #include "common/host_root.h"
 #include "component/component.h"
 #include "daemon/daemon.h"
-#include "tell/metrics_exporter.h"
+#include "jellyfin/transcode_totals.h"
 
 namespace guardian {
 
