@@ -22,6 +22,7 @@ cat >"$out/stub.cpp" <<'CPP'
 #ifdef WITH_CURL
 #include <curl/curl.h>
 #endif
+#include "jellyfin/instances.h"
 #include "jellyfin/jellyfin_watcher.h"
 #include "net/http.h"
 int main(int argc, char** argv) {
@@ -32,15 +33,13 @@ int main(int argc, char** argv) {
     guardian::JellyfinInstanceSettings s;
     s.name = "home"; s.url = argv[2]; s.api_key_file = argv[3];
     policy.jellyfin.push_back(s);
-    watcher = new guardian::JellyfinWatcher({"", "", std::chrono::milliseconds(1000)});
+    static guardian::jellyfin::InstanceDirectory instances;
+    watcher = new guardian::JellyfinWatcher({"", "", std::chrono::milliseconds(1000), {}, {}, &instances});
     watcher->on_policy(policy);
     struct Loop : guardian::DaemonLoop {
       void request_reload() override {} void request_rescan() override {} void request_tick() override {}
       void tell(const guardian::Event&) override {} void note_oomd_kill(guardian::MonoTime) override {}
       std::string explain() const override { return ""; }
-      guardian::ActionEnv& action_env() override { return env; }
-      const guardian::DaemonOptions& options() const override { return opts; }
-      guardian::ActionEnv env; guardian::DaemonOptions opts;
     };
     static Loop loop;
     watcher->start(loop);

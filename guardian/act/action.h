@@ -21,6 +21,11 @@ namespace guardian {
 class StateStore;
 class EventTeller;
 class HostRoot;
+class UnitManagerSlot;
+class BalanceSwitch;
+namespace jellyfin {
+class InstanceDirectory;
+}
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -40,18 +45,24 @@ class Action {
   virtual ActionResult revert(Deadline deadline) = 0;
 };
 
-// What an action may use. Owned by the daemon, outlives every action.
+// What an action may use. Everything it points to is owned by the daemon and outlives every
+// action; components that fill or read a part (the systemd component plugs the user manager in
+// and runs slice.balance's controller, the Jellyfin watcher keeps the instances current) get
+// the same pointers.
 struct ActionEnv {
   const HostRoot* host = nullptr;
   StateStore* state = nullptr;
   EventTeller* teller = nullptr;  // for actions whose whole effect is telling (log, notify)
   bool dry_run = false;
+  UnitManagerSlot* systemd = nullptr;               // the user manager (act/unit_manager.h)
+  BalanceSwitch* balance = nullptr;                 // slice.balance's mode (act/systemd_actions.h)
+  jellyfin::InstanceDirectory* jellyfin = nullptr;  // the policy's Jellyfin instances
 };
 
 // Restores a value saved in the StateStore by an earlier guardian (crash recovery). Registered
 // per saved-value kind ("systemd.unit-property", "jellyfin.encoding-options", …).
-using Restorer = std::function<Result<void>(const std::string& key, const std::string& original_json,
-                                            Deadline deadline)>;
+using Restorer = std::function<Result<void>(const ActionEnv& env, const std::string& key,
+                                            const std::string& original_json, Deadline deadline)>;
 
 // Every action type with its checks and its factory, and the restorers by saved-value kind. The
 // policy loader sees it as an ActionCatalog (config/action_catalog.h).

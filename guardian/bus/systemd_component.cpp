@@ -22,13 +22,14 @@ constexpr std::chrono::seconds kCallTimeout{2};
 std::string limit_text(std::optional<uint64_t> bytes) { return bytes ? format_bytes(*bytes) : "infinity"; }
 }  // namespace
 
-SystemdComponent::SystemdComponent(SystemdComponentOptions options) : options_(std::move(options)) {}
+SystemdComponent::SystemdComponent(SystemdComponentOptions options, const ActionEnv& actions)
+    : options_(std::move(options)), env_(actions), released_(std::make_shared<ReleasedClients>()) {}
 
 SystemdComponent::~SystemdComponent() {
   // Clients first: their threads may still post into the mailbox. A callback in flight may
   // hold the systemd client: stop its thread, so nothing posts into a destroyed mailbox.
   if (systemd_) {
-    set_systemd_for_actions(nullptr);
+    if (env_.systemd != nullptr) env_.systemd->unplug();
     systemd_->shutdown();
   }
   systemd_.reset();
@@ -62,7 +63,7 @@ void SystemdComponent::on_policy(const Policy& policy) {
   };
   set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max)});
   if (auto floor = resolve(wanted.floor), ceiling = resolve(wanted.ceiling); floor && ceiling) {
-    set_default_balance_band(*floor, *ceiling);
+    if (env_.balance != nullptr) env_.balance->set_default_band(*floor, *ceiling);
   }
 }
 
@@ -73,9 +74,9 @@ void SystemdComponent::tell_once(const std::string& key, Event event) {
 
 void SystemdComponent::start(DaemonLoop& loop) {
   loop_ = &loop;
-  systemd_ = make_shared_systemd_client(options_.user_bus);
+  systemd_ = make_shared_systemd_client(options_.user_bus, released_);
   oomd_ = std::make_unique<OomdClient>(options_.system_bus);
-  set_systemd_for_actions(systemd_);
+  if (env_.systemd != nullptr) env_.systemd->plug(systemd_);
 
   systemd_->on_connection_change([this](bool connected, const std::string& why) {
     mailbox_.post([this, connected, why] {
@@ -216,11 +217,11 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
 
 void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
   if (now == wanted || correcting_.count(property)) return;
-  ActionEnv& env = loop_->action_env();
+  const ActionEnv& env = env_;
   const std::string key = unit_property_key(options_.slice, property);
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
   if (env.state && env.state->get(key) && !corrections_.count(key)) return;
-  if (BalanceSwitch::instance().mode() && property == "MemoryHigh") return;
+  if (env.balance != nullptr && env.balance->mode() && property == "MemoryHigh") return;
   const std::string detail = property + " of " + options_.slice + " " + limit_text(now) + " -> " +
                              format_bytes(wanted) + " (the policy's [container_slice])";
   if (env.dry_run) {
@@ -420,7 +421,7 @@ void SystemdComponent::on_tick(const TickView& tick) {
 }
 
 void SystemdComponent::run_balance(const TickView& tick) {
-  auto mode = BalanceSwitch::instance().mode();
+  auto mode = env_.balance != nullptr ? env_.balance->mode() : std::nullopt;
   if (!mode || !tick.snapshot || !tick.layout || tick.layout->user_manager_path.empty() || !systemd_) {
     balance_totals_.clear();
     return;
@@ -463,7 +464,7 @@ void SystemdComponent::run_balance(const TickView& tick) {
   const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
                              limit_text(slice->memory.high_bytes) + " -> " +
                              format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
-  if (loop_->action_env().dry_run) return;
+  if (env_.dry_run) return;
   systemd_->set_unit_properties(
       mode->unit, true, {{"MemoryHigh", *step.new_limit_bytes}},
       [this, detail](Result<void> done) {
@@ -482,32 +483,27 @@ void SystemdComponent::run_balance(const TickView& tick) {
 void SystemdComponent::stop() {
   // Put back what the slice corrections changed; actions unwind themselves before this.
   if (loop_ && systemd_) {
-    ActionEnv& env = loop_->action_env();
+    const ActionEnv& env = env_;
     for (const auto& key : corrections_) {
       if (!env.state) break;
       auto saved = env.state->get(key);
       if (!saved) continue;
       const Restorer* restorer = builtin_actions().restorer(saved->kind);
       if (!restorer) continue;
-      auto restored = (*restorer)(key, saved->original_json, std::chrono::steady_clock::now() + kCallTimeout);
+      auto restored =
+          (*restorer)(env, key, saved->original_json, std::chrono::steady_clock::now() + kCallTimeout);
       if (restored) (void)env.state->forget(key);
     }
   }
   corrections_.clear();
-  set_systemd_for_actions(nullptr);
+  if (env_.systemd != nullptr) env_.systemd->unplug();
   if (systemd_) systemd_->shutdown();  // no callback of it runs after this
   systemd_.reset();
   oomd_.reset();
   journal_.reset();
   // A callback still running on the systemd client's bus thread may have held the last
   // reference: let that client finish going away before the process exits.
-  wait_for_released_clients(std::chrono::seconds(2));
-}
-
-std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options) {
-  SystemdComponentOptions component;
-  component.host_root = options.host_root;
-  return std::make_unique<SystemdComponent>(component);
+  released_->wait(std::chrono::seconds(2));
 }
 
 }  // namespace guardian::bus

@@ -1,5 +1,5 @@
 // The systemd component: everything guardian does with the user manager and systemd-oomd while
-// the daemon runs, beside the loop (daemon/component.h).
+// the daemon runs, beside the loop (component/component.h).
 //  - keeps container.slice at the policy's limits: checks at start, after every change
 //    (PropertiesChanged) and after a reconnect; corrects at run time (SetUnitProperties,
 //    runtime=true) after saving the previous value in the StateStore; restores it at stop;
@@ -24,9 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "act/action.h"
 #include "bus/bus_address.h"
 #include "bus/mailbox.h"
-#include "daemon/daemon.h"
+#include "component/component.h"
 #include "model/containers.h"
 #include "sense/kill_watch.h"
 
@@ -34,6 +35,7 @@ namespace guardian::bus {
 
 class SystemdClient;
 class OomdClient;
+class ReleasedClients;
 
 struct SystemdComponentOptions {
   BusAddress user_bus = BusAddress::user();
@@ -47,7 +49,9 @@ struct SystemdComponentOptions {
 
 class SystemdComponent final : public DaemonComponent {
  public:
-  explicit SystemdComponent(SystemdComponentOptions options = {});
+  // `actions`: what the daemon owns for act (the state file, dry run, the slot the client is
+  // plugged into, slice.balance's switch); it outlives the component.
+  SystemdComponent(SystemdComponentOptions options, const ActionEnv& actions);
   ~SystemdComponent() override;
 
   [[nodiscard]] std::string name() const override { return "systemd"; }
@@ -58,8 +62,7 @@ class SystemdComponent final : public DaemonComponent {
   void on_fd_ready(int fd) override;
   void stop() override;
 
-  // The policy's [container_slice] limits, resolved to bytes (the loader's section lands in
-  // decide/policy_containers; until then the daemon sets them here).
+  // The policy's [container_slice] limits, resolved to bytes (on_policy sets them; tests too).
   void set_wanted_slice(ContainerSliceWanted wanted);
 
   // For `guardian doctor` / status: the latest view (loop thread).
@@ -83,6 +86,9 @@ class SystemdComponent final : public DaemonComponent {
   void tell_once(const std::string& key, Event event);
 
   SystemdComponentOptions options_;
+  ActionEnv env_;
+  // Clients deleted from a thread of their own (make_shared_systemd_client); stop() waits for them.
+  std::shared_ptr<ReleasedClients> released_;
   Mailbox mailbox_;  // declared first: destroyed after the clients whose threads post into it
   std::shared_ptr<SystemdClient> systemd_;
   std::unique_ptr<OomdClient> oomd_;
@@ -117,8 +123,5 @@ class SystemdComponent final : public DaemonComponent {
   MonoTime last_balance_{};
   std::map<std::string, uint64_t> balance_totals_;  // cgroup path -> PSI some total at last step
 };
-
-// The component as the daemon creates it (daemon/components.cpp).
-std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options);
 
 }  // namespace guardian::bus

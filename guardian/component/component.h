@@ -3,6 +3,9 @@
 // the systemd and Jellyfin watchers). The loop owns the components and calls them from its one
 // thread; a component must never block — slow work goes to its own thread or to the action
 // worker, and results come back through an fd the component gives the loop.
+//
+// This header is the contract between the daemon and its components, below both: tell, bus and
+// jellyfin implement components without depending on the daemon.
 #pragma once
 
 #include <string>
@@ -31,7 +34,22 @@ struct TickView {
   bool dry_run = false;
 };
 
-class DaemonLoop;  // lets a component ask the loop for things (reload, rescan)
+// What the loop offers its components: the narrow host interface. All calls on the loop thread.
+// A component that changes the system gets act's objects from the daemon when it is made
+// (daemon/components.cpp), not through here.
+class DaemonLoop {
+ public:
+  virtual ~DaemonLoop() = default;
+  virtual void request_reload() = 0;                      // as SIGHUP: reload the policy file
+  virtual void request_rescan() = 0;                      // re-walk cgroups on the next tick
+  virtual void request_tick() = 0;                        // sample again now (e.g. an oomd kill seen)
+  virtual void tell(const Event& event) = 0;              // journal + every component
+  virtual void note_oomd_kill(MonoTime when) = 0;         // feeds the model's 15 s post-kill pause
+  [[nodiscard]] virtual std::string explain() const = 0;  // why the current level
+  // systemd-oomd's live watch list (its D-Bus dump) replaces the drop-in reading in the model:
+  // oomd does not always watch what the drop-ins say (systemd #43174). Default: ignored.
+  virtual void use_live_oomd_rules(std::vector<WatchedCgroup> /*rules*/) {}
+};
 
 class DaemonComponent : public EventSink {
  public:

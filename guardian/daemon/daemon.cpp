@@ -21,10 +21,13 @@
 
 #include "act/action_worker.h"
 #include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "act/unit_manager.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "config/policy_loader.h"
 #include "decide/ladder.h"
+#include "jellyfin/instances.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
 #include "sense/psi_trigger.h"
@@ -83,6 +86,9 @@ class Daemon final : public DaemonLoop {
     env_.state = &state_;
     env_.teller = &teller_;
     env_.dry_run = options_.dry_run;
+    env_.systemd = &user_manager_;
+    env_.balance = &balance_;
+    env_.jellyfin = &jellyfin_;
   }
 
   ~Daemon() override {
@@ -110,8 +116,6 @@ class Daemon final : public DaemonLoop {
     arm_triggers();
   }
   [[nodiscard]] std::string explain() const override { return explanation_; }
-  ActionEnv& action_env() override { return env_; }
-  [[nodiscard]] const DaemonOptions& options() const override { return options_; }
 
  private:
   Result<Policy> read_policy();
@@ -134,6 +138,12 @@ class Daemon final : public DaemonLoop {
   Sampler sampler_;
   OomdModel model_;
   StateStore state_;
+  // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
+  // components that fill or read them: the user manager the systemd component plugs in,
+  // slice.balance's switch, the Jellyfin instances the watcher keeps current.
+  UnitManagerSlot user_manager_;
+  BalanceSwitch balance_;
+  jellyfin::InstanceDirectory jellyfin_;
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
@@ -240,8 +250,8 @@ void Daemon::restore_saved_state() {
       teller_.emit(event);
       continue;
     }
-    auto restored =
-        (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    auto restored = (*restorer)(env_, key, saved.original_json,
+                                std::chrono::steady_clock::now() + std::chrono::seconds(10));
     if (restored.ok()) {
       (void)state_.forget(key);
       event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
@@ -555,7 +565,7 @@ int Daemon::run() {
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
-  components_ = make_components(options_);
+  components_ = make_components(options_, env_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);

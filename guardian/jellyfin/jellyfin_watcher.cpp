@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <set>
 
 #include "jellyfin/instances.h"
@@ -14,12 +15,12 @@
 
 namespace guardian {
 
-using jellyfin::InstanceDirectory;
-
 JellyfinWatcher::JellyfinWatcher(JellyfinWatcherOptions options)
     : options_(std::move(options)),
       host_(options_.host_root.empty() ? HostRoot() : HostRoot(options_.host_root)),
-      event_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+      event_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  assert(options_.instances != nullptr && "the daemon hands the watcher its InstanceDirectory");
+}
 
 JellyfinWatcher::~JellyfinWatcher() { stop(); }
 
@@ -55,7 +56,7 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
     }
     instances.push_back(std::move(instance));
   }
-  InstanceDirectory::global().set_instances(std::move(instances));
+  options_.instances->set_instances(std::move(instances));
   {
     std::lock_guard lock(mutex_);
     settings_ = policy.jellyfin;
@@ -80,7 +81,7 @@ void JellyfinWatcher::on_tick(const TickView& tick) {
     settings = settings_;
   }
   for (const auto& s : settings) {
-    InstanceDirectory::global().set_cgroup_host_path(
+    options_.instances->set_cgroup_host_path(
         s.name, jellyfin::resolve_cgroup_host_path(s.cgroup, cgroup2_mount_, user_manager_path_));
   }
 }
@@ -127,7 +128,7 @@ void JellyfinWatcher::queue_event(Event event) {
 }
 
 void JellyfinWatcher::poll_instance(const std::string& name) {
-  auto instance = InstanceDirectory::global().find(name);
+  auto instance = options_.instances->find(name);
   if (!instance.ok()) return;
   std::optional<std::vector<jellyfin::SessionInfo>> sessions;
   if (instance->client) {
@@ -166,7 +167,7 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
   }
   auto view = std::make_shared<const TranscodeView>(
       build_transcode_view(std::move(processes), sessions ? &*sessions : nullptr));
-  InstanceDirectory::global().set_view(name, std::move(view));
+  options_.instances->set_view(name, std::move(view));
 }
 
 void JellyfinWatcher::run() {
@@ -208,7 +209,7 @@ void JellyfinWatcher::run() {
                                         (probe->errors.empty() ? "" : ": " + probe->errors.front());
         queue_event(Event{EventType::SenseProblem, probe->available() ? 6 : 5, verdict, {}});
         for (const auto& other : settings) {
-          if (other.render_node == s.render_node) InstanceDirectory::global().set_probe(other.name, *probe);
+          if (other.render_node == s.render_node) options_.instances->set_probe(other.name, *probe);
         }
         if (options_.publish_vaapi) options_.publish_vaapi(probe->available());
       }
@@ -219,7 +220,7 @@ void JellyfinWatcher::run() {
       interval = std::min(interval, s.poll_interval);
     }
     if (options_.publish_totals)
-      options_.publish_totals(jellyfin::transcode_totals(InstanceDirectory::global().all()));
+      options_.publish_totals(jellyfin::transcode_totals(options_.instances->all()));
     std::unique_lock lock(mutex_);
     ++rounds_;
     wake_.wait_for(lock, interval, [this] { return stopping_ || policy_changed_; });

@@ -1,7 +1,7 @@
 // The Jellyfin watcher: a component with its own thread that, per [[jellyfin]] instance, scans
 // the instance's cgroup for ffmpeg jobs (always — /proc needs no Jellyfin) and polls GET /Sessions
 // through the instance's circuit breaker (per-request timeout), then publishes the joined
-// transcode view in jellyfin::InstanceDirectory. At start it runs `guardian probe vaapi --json`
+// transcode view in the daemon's jellyfin::InstanceDirectory. At start it runs `guardian probe vaapi --json`
 // as a child per render node. The loop thread only copies pointers: on_tick never waits on
 // Jellyfin. Events from the thread (breaker opened/closed, VA-API verdict, a bad key file) come
 // back through an eventfd and are told on the loop thread.
@@ -20,10 +20,13 @@
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "component/component.h"
-#include "daemon/daemon.h"
 #include "jellyfin/transcode_totals.h"
 
 namespace guardian {
+
+namespace jellyfin {
+class InstanceDirectory;
+}
 
 struct JellyfinWatcherOptions {
   std::string host_root;     // "" = "/"
@@ -32,6 +35,8 @@ struct JellyfinWatcherOptions {
   // Where the view goes after each round and each probe (the metrics exporter; any thread).
   std::function<void(const std::vector<JellyfinTranscodeTotals>&)> publish_totals;
   std::function<void(std::optional<bool>)> publish_vaapi;
+  // Where the instances and their views go (owned by the daemon, shared with the actions).
+  jellyfin::InstanceDirectory* instances = nullptr;
 };
 
 class JellyfinWatcher final : public DaemonComponent {

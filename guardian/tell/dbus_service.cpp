@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "daemon/daemon.h"
 #include "tell/dbus/guardian1_adaptor.h"
 
 namespace guardian {

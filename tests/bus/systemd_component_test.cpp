@@ -11,6 +11,8 @@
 #include <functional>
 
 #include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "act/unit_manager.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
@@ -30,12 +32,8 @@ class FakeLoop : public DaemonLoop {
   void tell(const Event& event) override { events.push_back(event); }
   void note_oomd_kill(MonoTime) override { ++oomd_kills; }
   [[nodiscard]] std::string explain() const override { return "test"; }
-  ActionEnv& action_env() override { return env; }
-  [[nodiscard]] const DaemonOptions& options() const override { return daemon_options; }
   void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override { live_rules = std::move(rules); }
 
-  ActionEnv env;
-  DaemonOptions daemon_options;
   std::vector<Event> events;
   std::vector<WatchedCgroup> live_rules;
   int rescans = 0;
@@ -82,13 +80,20 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   StateStore state(std::string(dir) + "/state.json");
   ASSERT_TRUE(state.load().ok());
   FakeLoop loop;
-  loop.env.state = &state;
+  // What the daemon owns for act: the state file, the slot the component plugs its client into
+  // (the correction is undone through it at stop), slice.balance's switch.
+  UnitManagerSlot user_manager;
+  BalanceSwitch balance;
+  ActionEnv env;
+  env.state = &state;
+  env.systemd = &user_manager;
+  env.balance = &balance;
 
   bus::SystemdComponentOptions options;
   options.user_bus = bus::BusAddress::at(daemon.address());
   options.system_bus = bus::BusAddress::at(daemon.address());
   options.follow_journal = false;
-  bus::SystemdComponent component(options);
+  bus::SystemdComponent component(options, env);
   component.set_wanted_slice({8 * GiB, 10 * GiB});
   component.start(loop);
 
@@ -170,7 +175,7 @@ TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
   options.user_bus = bus::BusAddress::at(daemon.address());
   options.system_bus = bus::BusAddress::at(daemon.address());
   options.follow_journal = false;
-  bus::SystemdComponent component(options);
+  bus::SystemdComponent component(options, ActionEnv{});
   component.start(loop);
 
   HostLayout layout;

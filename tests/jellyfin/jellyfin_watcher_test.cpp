@@ -27,11 +27,7 @@ class RecordingLoop final : public DaemonLoop {
   void tell(const Event& event) override { told.push_back(event); }
   void note_oomd_kill(MonoTime) override {}
   [[nodiscard]] std::string explain() const override { return ""; }
-  ActionEnv& action_env() override { return env; }
-  [[nodiscard]] const DaemonOptions& options() const override { return opts; }
   std::vector<Event> told;
-  ActionEnv env;
-  DaemonOptions opts;
 };
 
 class WatcherTest : public ::testing::Test {
@@ -56,10 +52,7 @@ class WatcherTest : public ::testing::Test {
     layout_.user_manager_path = "/user.slice/user-1000.slice/user@1000.service";
     tick_.layout = &layout_;
   }
-  void TearDown() override {
-    jellyfin::InstanceDirectory::global().set_instances({});
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
   // Ticks like the loop does for `duration`, returning the slowest on_tick.
   std::chrono::nanoseconds tick_for(JellyfinWatcher& watcher, std::chrono::milliseconds duration) {
     std::chrono::nanoseconds slowest{0};
@@ -78,11 +71,12 @@ class WatcherTest : public ::testing::Test {
   HostLayout layout_;
   TickView tick_;
   RecordingLoop loop_;
+  jellyfin::InstanceDirectory instances_;  // the daemon's, here the test's
 };
 
 TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
   fake_.set_mode("hang");
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}});
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   auto slowest = tick_for(watcher, 1500ms);
@@ -91,7 +85,7 @@ TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
   ASSERT_FALSE(events.empty());
   EXPECT_NE(events.back().message.find("unreachable, not calling it for a while"), std::string::npos)
       << events.back().message;
-  auto instance = jellyfin::InstanceDirectory::global().find("home");
+  auto instance = instances_.find("home");
   ASSERT_TRUE(instance.ok());
   EXPECT_EQ(instance->client->breaker().state() == jellyfin::CircuitBreaker::State::Closed, false);
   // Degraded, not blind: the view still comes from /proc and the cgroup.
@@ -105,11 +99,11 @@ TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
 
 TEST_F(WatcherTest, LyingJellyfinIsContained) {
   fake_.set_mode("lying");
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}});
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   EXPECT_LT(tick_for(watcher, 600ms), 5ms);
-  auto instance = jellyfin::InstanceDirectory::global().find("home");
+  auto instance = instances_.find("home");
   ASSERT_TRUE(instance.ok() && instance->view);
   EXPECT_FALSE(instance->view->sessions_known);
   EXPECT_NE(
@@ -119,18 +113,18 @@ TEST_F(WatcherTest, LyingJellyfinIsContained) {
 }
 
 TEST_F(WatcherTest, HealthyJellyfinPublishesSessionsAndEventsReachTheLoop) {
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}});
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   watcher.on_tick(tick_);
   for (int i = 0; i < 100 && watcher.rounds() < 3; ++i) std::this_thread::sleep_for(20ms);
-  auto instance = jellyfin::InstanceDirectory::global().find("home");
+  auto instance = instances_.find("home");
   ASSERT_TRUE(instance.ok() && instance->view);
   EXPECT_TRUE(instance->view->sessions_known);
   EXPECT_EQ(instance->view->sessions.size(), 4u);
   // alice's and the kids' sessions say "transcoding" but no ffmpeg runs in the fixture cgroup.
   EXPECT_EQ(instance->view->sessions_without_process.size(), 2u);
-  auto status = jellyfin::status_json(jellyfin::InstanceDirectory::global().all());
+  auto status = jellyfin::status_json(instances_.all());
   EXPECT_EQ(status[0]["circuit"], "closed");
   // The breaker-open event is told on the loop thread via the eventfd.
   fake_.set_mode("error500");
@@ -151,14 +145,18 @@ namespace {
 TEST_F(WatcherTest, ProbesVaapiInAChildAndPublishesTheVerdict) {
   // The real `guardian probe vaapi` binary; this machine has no /dev/dri, so the verdict is "no".
   std::atomic<int> vaapi_published{-1};
-  JellyfinWatcher watcher({"", GUARDIAN_BINARY, 10s, {}, [&](std::optional<bool> available) {
-                             vaapi_published = available ? (*available ? 1 : 0) : -1;
-                           }});
+  JellyfinWatcher watcher(
+      {"",
+       GUARDIAN_BINARY,
+       10s,
+       {},
+       [&](std::optional<bool> available) { vaapi_published = available ? (*available ? 1 : 0) : -1; },
+       &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   std::optional<jellyfin::Instance> instance;
   for (int i = 0; i < 200; ++i) {
-    auto found = jellyfin::InstanceDirectory::global().find("home");
+    auto found = instances_.find("home");
     if (found.ok() && found->probe) {
       instance = *found;
       break;
