@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures what the Jellyfin client costs an idle daemon, on stubs that link what `guardian run`
-# links (guardian_core: libsystemd, toml++, nlohmann-json, pthread):
+# links (guardian's stage libraries: libsystemd, toml++, nlohmann-json, pthread):
 #   base     idles, no Jellyfin code used
 #   watcher  the Jellyfin watcher polling a fake Jellyfin over http:// every 5 s (our client)
 #   libcurl  the same requests through a linked libcurl (what the issue warned against)
@@ -60,7 +60,10 @@ int main(int argc, char** argv) {
   for (;;) pause();
 }
 CPP
-flags=(-std=c++20 -O2 -Iguardian "$out/stub.cpp" "$build/guardian/libguardian_core.a" -ltomlplusplus -lsystemd -lpthread -ldl)
+# The stages the stub uses, each before the ones it uses (guardian/CMakeLists.txt).
+libs=()
+for stage in jellyfin config model sense probe net common; do libs+=("$build/guardian/libguardian_$stage.a"); done
+flags=(-std=c++20 -O2 -Iguardian "$out/stub.cpp" "${libs[@]}" -ltomlplusplus -lsystemd -lpthread -ldl)
 c++ "${flags[@]}" -o "$out/stub"
 c++ -DWITH_CURL "${flags[@]}" -lcurl -o "$out/stub-curl"
 key=$out/key; echo 4f1b2c3d4e5f60718293a4b5c6d7e8f9 >"$key"; chmod 600 "$key"
