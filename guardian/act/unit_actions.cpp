@@ -2,7 +2,7 @@
 // Manager.FreezeUnit) stops a low-priority container from allocating without killing it: its
 // memory stays, but it stops adding pressure, and oomd's pgscan-based choice no longer favours a
 // busy container the user cares about. Which units may be frozen is the policy's [containers]
-// low_priority list; protected ones are refused when the policy is loaded (decide/policy_containers).
+// low_priority list; protected ones are refused when the policy is loaded (config/policy_containers).
 #include <nlohmann/json.hpp>
 
 #include "act/basic_actions.h"

@@ -4,7 +4,7 @@
 // known keys with a "did you mean" suggestion, typed getters that report FILE:LINE:COL and what
 // was expected — so a section parser is only its own rules.
 //
-// toml++ types stay in this header and the decide/*.cpp that include it; policy.h is plain values.
+// toml++ types stay in this header and the config/*.cpp that include it; policy.h is plain values.
 #pragma once
 
 #include <toml++/toml.h>
@@ -95,7 +95,7 @@ struct SectionParser {
 };
 
 // Every section the loader knows, in the order they are parsed (so a later section may rely on
-// an earlier one). Add a section here, implement it in decide/policy_section_<key>.cpp.
+// an earlier one). Add a section here, implement it in config/policy_section_<key>.cpp.
 const std::vector<SectionParser>& policy_sections();
 
 // The section parsers (one file each).

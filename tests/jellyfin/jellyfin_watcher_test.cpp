@@ -41,7 +41,7 @@ class WatcherTest : public ::testing::Test {
     settings.poll_interval = 50ms;
     settings.cgroup = "app.slice/jellyfin.service";
     policy_.jellyfin.push_back(settings);
-    // A fixture cgroup with no processes (the ffmpeg side is tested in tests/sense).
+    // A fixture cgroup with no processes (the ffmpeg side is tested in tests/jellyfin/transcodes_test).
     std::filesystem::create_directories(
         dir_ + "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service");
     std::ofstream(dir_ +

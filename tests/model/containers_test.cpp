@@ -1,4 +1,4 @@
-// Doctor findings (sense/containers.h) on the incident machine (seed 002): 30 GB RAM,
+// Doctor findings (model/containers.h) on the incident machine (seed 002): 30 GB RAM,
 // container.slice meant to be MemoryHigh=8G / MemoryMax=10G, Jellyfin still in app.slice.
 #include "model/containers.h"
 
