@@ -341,6 +341,92 @@ class SliceBalanceAction final : public Action {
   FoundValue found_;
 };
 
+// container.slice held at the policy's [container_slice] (systemd_actions.h).
+class SliceCorrectionAction final : public Action {
+ public:
+  SliceCorrectionAction(const ActionEnv& env, std::string unit, std::string property,
+                        std::optional<uint64_t> found, uint64_t wanted)
+      : env_(env),
+        unit_(std::move(unit)),
+        property_(std::move(property)),
+        found_(found),
+        wanted_(wanted),
+        detail_(property_ + " of " + unit_ + " " + format_limit(found_) + " -> " + format_bytes(wanted_) +
+                " (the policy's [container_slice])") {}
+  [[nodiscard]] const std::string& type() const override { return type_; }
+  [[nodiscard]] std::string describe() const override { return "correct " + detail_; }
+
+  ActionResult apply(Deadline deadline) override {
+    const std::string key = unit_property_key(unit_, property_);
+    if (env_.state) {
+      // The original goes to disk before the change, so a crash between the two still restores.
+      auto saved =
+          env_.state->save_original(key, "systemd.unit-property", property_json(unit_, property_, found_));
+      if (!saved)
+        return {ActionResult::Outcome::Failed, "not correcting " + unit_ + ": " + saved.error().message};
+    }
+    auto connection = client(env_);
+    if (!connection)
+      return {ActionResult::Outcome::Failed,
+              "could not correct " + detail_ + ": " + connection.error().message};
+    auto set = set_property(**connection, unit_, property_, wanted_, deadline);
+    if (!set)
+      return {ActionResult::Outcome::Failed, "could not correct " + detail_ + ": " + set.error().message};
+    return {ActionResult::Outcome::Applied, "corrected " + detail_};
+  }
+
+  ActionResult revert(Deadline deadline) override {
+    const std::string key = unit_property_key(unit_, property_);
+    auto saved = env_.state ? env_.state->get(key) : std::nullopt;
+    if (!saved) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_ + " " + property_};
+    auto restored = restore_unit_property(env_, key, saved->original_json, deadline);
+    if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
+    if (auto forgotten = env_.state->forget(key); !forgotten)
+      return {ActionResult::Outcome::Failed, "restored, but " + forgotten.error().message};
+    return {ActionResult::Outcome::Reverted,
+            property_ + " of " + unit_ + " back to the value saved before the correction"};
+  }
+
+ private:
+  std::string type_ = "container-slice.correct";
+  ActionEnv env_;
+  std::string unit_;
+  std::string property_;
+  std::optional<uint64_t> found_;
+  uint64_t wanted_;
+  std::string detail_;
+};
+
+// One step of slice.balance's controller (systemd_actions.h).
+class BalanceStepAction final : public Action {
+ public:
+  BalanceStepAction(const ActionEnv& env, std::string unit, uint64_t limit, std::string detail)
+      : env_(env), unit_(std::move(unit)), limit_(limit), detail_(std::move(detail)) {}
+  [[nodiscard]] const std::string& type() const override { return type_; }
+  [[nodiscard]] std::string describe() const override {
+    return "set MemoryHigh of " + unit_ + " to " + format_bytes(limit_) + " (slice.balance)";
+  }
+
+  ActionResult apply(Deadline deadline) override {
+    auto connection = client(env_);
+    if (!connection)
+      return {ActionResult::Outcome::Failed, detail_ + " failed: " + connection.error().message};
+    auto set = set_property(**connection, unit_, "MemoryHigh", limit_, deadline);
+    if (!set) return {ActionResult::Outcome::Failed, detail_ + " failed: " + set.error().message};
+    return {ActionResult::Outcome::Applied, detail_};
+  }
+  ActionResult revert(Deadline /*deadline*/) override {
+    return {ActionResult::Outcome::Unchanged, "slice.balance's revert restores MemoryHigh"};
+  }
+
+ private:
+  std::string type_ = "slice.balance";
+  ActionEnv env_;
+  std::string unit_;
+  uint64_t limit_;
+  std::string detail_;
+};
+
 std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSpec& spec, const char* param,
                                                                   std::string_view required_suffix) {
   std::vector<std::pair<std::string, SourcePos>> problems;
@@ -408,6 +494,17 @@ std::vector<std::pair<std::string, SourcePos>> check_unit_name(const ActionSpec&
   return validate_unit_name(spec, param, required_suffix);
 }
 }  // namespace systemd_actions
+
+std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
+                                              const std::string& property, std::optional<uint64_t> found,
+                                              uint64_t wanted) {
+  return std::make_shared<SliceCorrectionAction>(env, unit, property, found, wanted);
+}
+
+std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,
+                                          std::string detail) {
+  return std::make_shared<BalanceStepAction>(env, unit, limit, std::move(detail));
+}
 
 void register_systemd_actions(ActionRegistry& registry) {
   add_slice_memory(registry, "slice.set-memory-high", "MemoryHigh");

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,6 +50,20 @@ class BalanceSwitch {
   std::optional<BalanceMode> mode_;
   std::optional<std::pair<uint64_t, uint64_t>> default_band_;
 };
+
+// The systemd component's own changes to container.slice, as actions it submits to the
+// ActionRunner like the ladder's:
+//  - the correction to the policy's [container_slice] (type "container-slice.correct"): apply
+//    saves the value found (the first original wins) and sets `wanted`; revert, at stop, puts the
+//    saved original back and forgets it;
+//  - one step of slice.balance's controller (type "slice.balance"): MemoryHigh to `limit`, told
+//    with `detail`. slice.balance saved MemoryHigh when it was turned on and restores it when
+//    turned off, so a step has nothing to revert.
+std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
+                                              const std::string& property, std::optional<uint64_t> found,
+                                              uint64_t wanted);
+std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,
+                                          std::string detail);
 
 // StateStore keys: "systemd.unit-property/<unit>/<Property>", "systemd.unit-freeze/<unit>".
 std::string unit_property_key(const std::string& unit, const std::string& property);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <nlohmann/json.hpp>
 
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
@@ -22,14 +21,14 @@ constexpr std::chrono::seconds kCallTimeout{2};
 std::string limit_text(std::optional<uint64_t> bytes) { return bytes ? format_bytes(*bytes) : "infinity"; }
 }  // namespace
 
-SystemdComponent::SystemdComponent(SystemdComponentOptions options, const ActionEnv& actions)
-    : options_(std::move(options)), env_(actions), released_(std::make_shared<ReleasedClients>()) {}
+SystemdComponent::SystemdComponent(SystemdComponentOptions options, ActionRunner& actions)
+    : options_(std::move(options)), actions_(actions), released_(std::make_shared<ReleasedClients>()) {}
 
 SystemdComponent::~SystemdComponent() {
   // Clients first: their threads may still post into the mailbox. A callback in flight may
   // hold the systemd client: stop its thread, so nothing posts into a destroyed mailbox.
   if (systemd_) {
-    if (env_.systemd != nullptr) env_.systemd->unplug();
+    if (actions_.env().systemd != nullptr) actions_.env().systemd->unplug();
     systemd_->shutdown();
   }
   systemd_.reset();
@@ -63,7 +62,7 @@ void SystemdComponent::on_policy(const Policy& policy) {
   };
   set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max)});
   if (auto floor = resolve(wanted.floor), ceiling = resolve(wanted.ceiling); floor && ceiling) {
-    if (env_.balance != nullptr) env_.balance->set_default_band(*floor, *ceiling);
+    if (actions_.env().balance != nullptr) actions_.env().balance->set_default_band(*floor, *ceiling);
   }
 }
 
@@ -76,7 +75,7 @@ void SystemdComponent::start(DaemonLoop& loop) {
   loop_ = &loop;
   systemd_ = make_shared_systemd_client(options_.user_bus, released_);
   oomd_ = std::make_unique<OomdClient>(options_.system_bus);
-  if (env_.systemd != nullptr) env_.systemd->plug(systemd_);
+  if (actions_.env().systemd != nullptr) actions_.env().systemd->plug(systemd_);
 
   systemd_->on_connection_change([this](bool connected, const std::string& why) {
     mailbox_.post([this, connected, why] {
@@ -217,48 +216,29 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
 
 void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
   if (now == wanted || correcting_.count(property)) return;
-  const ActionEnv& env = env_;
+  const ActionEnv& env = actions_.env();
   const std::string key = unit_property_key(options_.slice, property);
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
   if (env.state && env.state->get(key) && !corrections_.count(key)) return;
   if (env.balance != nullptr && env.balance->mode() && property == "MemoryHigh") return;
-  const std::string detail = property + " of " + options_.slice + " " + limit_text(now) + " -> " +
-                             format_bytes(wanted) + " (the policy's [container_slice])";
-  if (env.dry_run) {
-    Event event{EventType::ActionApplied, 6, "dry run: would correct " + detail, {}};
-    event.with("ACTION", "container-slice.correct").with("RESULT", "dry-run");
-    tell_once("dry-correct:" + detail, event);
+  std::shared_ptr<Action> correction = make_slice_correction(env, options_.slice, property, now, wanted);
+  if (actions_.dry_run()) {
+    // Said once per value: the slice is checked again after every change and reconnect.
+    if (!told_.insert("dry-correct:" + correction->describe()).second) return;
+    actions_.submit({ActionJob::Kind::Apply, correction, {}, kCallTimeout, {}, 6, 4});
     return;
   }
-  if (env.state) {
-    nlohmann::json original{{"unit", options_.slice}, {"property", property}};
-    original["value"] = now ? nlohmann::json(*now) : nlohmann::json(nullptr);
-    auto saved = env.state->save_original(key, "systemd.unit-property", original.dump());
-    if (!saved) {
-      Event event{
-          EventType::ActionFailed, 4, "not correcting " + options_.slice + ": " + saved.error().message, {}};
-      event.with("ACTION", "container-slice.correct").with("RESULT", "failed");
-      loop_->tell(event);
-      return;
-    }
-    corrections_.insert(key);
-  }
+  corrections_[key] = correction;
+  // Until the correction is done, the unit's next PropertiesChanged may still show the old value.
   correcting_.insert(property);
-  systemd_->set_unit_properties(
-      options_.slice, true, {{property, wanted}},
-      [this, detail, property](Result<void> done) {
-        mailbox_.post(
-            [this, detail, property, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
-              correcting_.erase(property);
-              Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
-                          ok ? 5 : 4,
-                          ok ? "corrected " + detail : "could not correct " + detail + ": " + why,
-                          {}};
-              event.with("ACTION", "container-slice.correct").with("RESULT", ok ? "applied" : "failed");
-              loop_->tell(event);
-            });
-      },
-      kCallTimeout);
+  actions_.submit({ActionJob::Kind::Apply,
+                   correction,
+                   {},
+                   kCallTimeout,
+                   {},
+                   5,
+                   4,
+                   [this, property](const ActionJobResult&) { correcting_.erase(property); }});
 }
 
 // ---------------------------------------------------------------- containers
@@ -421,7 +401,8 @@ void SystemdComponent::on_tick(const TickView& tick) {
 }
 
 void SystemdComponent::run_balance(const TickView& tick) {
-  auto mode = env_.balance != nullptr ? env_.balance->mode() : std::nullopt;
+  const ActionEnv& env = actions_.env();
+  auto mode = env.balance != nullptr ? env.balance->mode() : std::nullopt;
   if (!mode || !tick.snapshot || !tick.layout || tick.layout->user_manager_path.empty() || !systemd_) {
     balance_totals_.clear();
     return;
@@ -464,39 +445,25 @@ void SystemdComponent::run_balance(const TickView& tick) {
   const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
                              limit_text(slice->memory.high_bytes) + " -> " +
                              format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
-  if (env_.dry_run) return;
-  systemd_->set_unit_properties(
-      mode->unit, true, {{"MemoryHigh", *step.new_limit_bytes}},
-      [this, detail](Result<void> done) {
-        mailbox_.post([this, detail, ok = done.ok(), why = done.ok() ? std::string() : done.error().message] {
-          Event event{ok ? EventType::ActionApplied : EventType::ActionFailed,
-                      ok ? 6 : 4,
-                      ok ? detail : detail + " failed: " + why,
-                      {}};
-          event.with("ACTION", "slice.balance").with("RESULT", ok ? "applied" : "failed");
-          loop_->tell(event);
-        });
-      },
-      kCallTimeout);
+  actions_.submit({ActionJob::Kind::Apply,
+                   make_balance_step(env, mode->unit, *step.new_limit_bytes, detail),
+                   {},
+                   kCallTimeout,
+                   {},
+                   6,
+                   4});
 }
 
 void SystemdComponent::stop() {
-  // Put back what the slice corrections changed; actions unwind themselves before this.
-  if (loop_ && systemd_) {
-    const ActionEnv& env = env_;
-    for (const auto& key : corrections_) {
-      if (!env.state) break;
-      auto saved = env.state->get(key);
-      if (!saved) continue;
-      const Restorer* restorer = builtin_actions().restorer(saved->kind);
-      if (!restorer) continue;
-      auto restored =
-          (*restorer)(env, key, saved->original_json, std::chrono::steady_clock::now() + kCallTimeout);
-      if (restored) (void)env.state->forget(key);
-    }
+  // Put back what the slice corrections changed (the ladder's actions were unwound before this),
+  // through the action path, while the client is still plugged in.
+  if (loop_ && systemd_ && !corrections_.empty()) {
+    for (const auto& [key, correction] : corrections_)
+      actions_.submit({ActionJob::Kind::Revert, correction, {}, kCallTimeout, {}, 5, 4});
+    actions_.finish();
   }
   corrections_.clear();
-  if (env_.systemd != nullptr) env_.systemd->unplug();
+  if (actions_.env().systemd != nullptr) actions_.env().systemd->unplug();
   if (systemd_) systemd_->shutdown();  // no callback of it runs after this
   systemd_.reset();
   oomd_.reset();

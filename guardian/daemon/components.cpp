@@ -11,14 +11,14 @@
 namespace guardian {
 
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options,
-                                                              const ActionEnv& actions) {
+                                                              ActionRunner& actions) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
   auto metrics = std::make_unique<MetricsExporter>();  // /metrics ([metrics] in the policy)
   // The Jellyfin watcher's thread publishes into the exporter: the watcher comes first in the
   // vector so it is destroyed (its thread joined) before the exporter.
   MetricsExporter* exporter = metrics.get();
   JellyfinWatcherOptions jellyfin;
-  jellyfin.instances = actions.jellyfin;
+  jellyfin.instances = actions.env().jellyfin;
   jellyfin.host_root = options.host_root;
   jellyfin.probe_binary = [] {
     char self[4096] = {};  // `guardian probe vaapi` runs as a child of this same binary

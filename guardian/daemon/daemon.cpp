@@ -19,7 +19,7 @@
 #include <map>
 #include <set>
 
-#include "act/action_worker.h"
+#include "act/action_runner.h"
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
 #include "act/unit_manager.h"
@@ -77,7 +77,8 @@ class Daemon final : public DaemonLoop {
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
                : options_.state_path.empty()     ? StateStore::default_path()
-                                                 : options_.state_path) {
+                                                 : options_.state_path),
+        actions_(env_, [this](const Event& event) { teller_.emit(event); }) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -121,13 +122,11 @@ class Daemon final : public DaemonLoop {
   Result<Policy> read_policy();
   void apply_policy(Policy policy);
   void reload();
-  void restore_saved_state();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
   Result<void> set_timer();
   void tick();
   void execute(const Decision& decision);
-  void collect_action_results();
   void unwind_all();
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
@@ -149,7 +148,7 @@ class Daemon final : public DaemonLoop {
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
   ActionEnv env_;
-  ActionWorker worker_;
+  ActionRunner actions_;  // the one path of every change: worker, dry run, result events
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
@@ -221,49 +220,6 @@ void Daemon::reload() {
   // policy (reverting what it applied), then let the next tick climb the new one.
   unwind_all();
   apply_policy(std::move(policy.value()));
-}
-
-void Daemon::restore_saved_state() {
-  if (auto loaded = state_.load(); !loaded.ok()) {
-    teller_.emit(Event{EventType::SenseProblem,
-                       3,
-                       "state file unreadable, original values it held cannot be restored automatically: " +
-                           loaded.error().message,
-                       {}});
-    return;
-  }
-  for (const auto& [key, saved] : state_.entries()) {
-    const Restorer* restorer = builtin_actions().restorer(saved.kind);
-    Event event{EventType::StateRestored, 5, {}, {}};
-    event.with("KEY", key).with("KIND", saved.kind);
-    if (!restorer) {
-      event.priority = 4;
-      event.message =
-          "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
-      event.with("RESULT", "unknown-kind");
-      teller_.emit(event);
-      continue;
-    }
-    if (options_.dry_run) {
-      event.message = "would restore " + key + " to the value saved by an earlier run (dry run)";
-      event.with("RESULT", "dry-run");
-      teller_.emit(event);
-      continue;
-    }
-    auto restored = (*restorer)(env_, key, saved.original_json,
-                                std::chrono::steady_clock::now() + std::chrono::seconds(10));
-    if (restored.ok()) {
-      (void)state_.forget(key);
-      event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
-      event.with("RESULT", "restored");
-    } else {
-      event.priority = 3;
-      event.message =
-          "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
-      event.with("RESULT", "failed");
-    }
-    teller_.emit(event);
-  }
 }
 
 void Daemon::refresh_rules(const Snapshot& snapshot) {
@@ -388,52 +344,16 @@ void Daemon::execute(const Decision& decision) {
       }
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
-      if (options_.dry_run) {
-        Event event{EventType::ActionApplied, 5, "dry run: would " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000)});
+      actions_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000),
+                       level_name(*policy_, command.level)});
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
       std::shared_ptr<Action> shared = it->second;
       active_.erase(it);
-      if (options_.dry_run) {
-        Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000)});
+      actions_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000),
+                       level_name(*policy_, command.level)});
     }
-  }
-}
-
-void Daemon::collect_action_results() {
-  for (auto& done : worker_.drain()) {
-    const bool failed = done.result.outcome == ActionResult::Outcome::Failed ||
-                        done.result.outcome == ActionResult::Outcome::TimedOut;
-    const EventType type = failed                                    ? EventType::ActionFailed
-                           : done.job.kind == ActionJob::Kind::Apply ? EventType::ActionApplied
-                                                                     : EventType::ActionReverted;
-    Event event{type,
-                failed ? 3 : 5,
-                done.job.label + (done.job.kind == ActionJob::Kind::Apply ? " applied" : " reverted") +
-                    (done.result.detail.empty() ? "" : ": " + done.result.detail),
-                {}};
-    const auto slash = done.job.label.find('/');
-    event.with("ACTION", done.job.action->type())
-        .with("LEVEL", done.job.label.substr(0, slash))
-        .with("RESULT", std::string(outcome_name(done.result.outcome)))
-        .with("DURATION_MS", std::to_string(done.took.count()));
-    if (failed) event.message = done.job.label + " failed: " + done.result.detail;
-    teller_.emit(event);
   }
 }
 
@@ -545,7 +465,7 @@ int Daemon::run() {
   };
   watch(timer_.get(), EPOLLIN);
   watch(signals_.get(), EPOLLIN);
-  watch(worker_.fd(), EPOLLIN);
+  watch(actions_.fd(), EPOLLIN);
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
 
   const HostLayout& layout = sampler_.layout();
@@ -565,7 +485,7 @@ int Daemon::run() {
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
-  components_ = make_components(options_, env_);
+  components_ = make_components(options_, actions_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
@@ -573,7 +493,7 @@ int Daemon::run() {
   }
   // After the components start: the systemd restorers need the user-manager connection the
   // systemd component opens.
-  restore_saved_state();
+  actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
@@ -607,8 +527,8 @@ int Daemon::run() {
           else
             stopping_ = true;
         }
-      } else if (fd == worker_.fd()) {
-        collect_action_results();
+      } else if (fd == actions_.fd()) {
+        actions_.collect();
       } else if (events[i].events & EPOLLPRI) {
         for (const auto& trigger : triggers_) {
           if (trigger.fd() != fd) continue;
@@ -644,8 +564,7 @@ int Daemon::run() {
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
                      {}});
   unwind_all();
-  worker_.wait_idle();
-  collect_action_results();
+  actions_.finish();
   for (auto& component : components_) component->stop();
   return 0;
 }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "act/action.h"
+#include "act/action_runner.h"
 #include "component/component.h"
 
 namespace guardian {
@@ -30,9 +30,10 @@ struct DaemonOptions {
 int run_daemon(const DaemonOptions& options);
 
 // The components guardian runs beside the loop (daemon/components.cpp: one line per component).
-// `actions` points at what the daemon owns for act: the components that change the system or
-// keep a part of it current get it from here.
+// `actions` is the daemon's one action path: a component that changes the system submits its
+// changes there, and one that keeps a part of act's world current (the user-manager slot, the
+// Jellyfin instances) finds it through actions.env().
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options,
-                                                              const ActionEnv& actions);
+                                                              ActionRunner& actions);
 
 }  // namespace guardian
