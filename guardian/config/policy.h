@@ -23,7 +23,9 @@ struct SourcePos {
   uint32_t column = 0;
 };
 
-// What a condition measures.
+// What a condition measures. Each has one row in config/signals.cpp (its name, threshold range,
+// where it is measured, which side is worse, how it is read); a new signal is an enumerator here,
+// at the end, and its row there.
 enum class Signal {
   SomeAvg10,  // PSI some avg10, percent
   FullAvg10,  // PSI full avg10, percent
@@ -35,11 +37,6 @@ enum class Signal {
   MemAvailablePercent,  // system MemAvailable as percent of MemTotal
   TriggerFired,         // a PSI trigger fired on the cgroup since the last tick (1 or 0)
 };
-
-// Signal names as a policy writes them ("full_avg10", …) and back.
-std::optional<Signal> signal_from_name(std::string_view name);
-std::string_view signal_name(Signal signal);
-const std::vector<std::string_view>& signal_names();
 
 // Which cgroups a condition looks at.
 //  "system"        -> /proc/pressure/memory and /proc/meminfo

@@ -8,27 +8,12 @@
 #include <cmath>
 
 #include "config/policy_sections.h"
+#include "config/signals.h"
 
 namespace guardian {
 namespace {
 
 std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-// Which selectors a signal can be measured on.
-bool signal_has_system_value(Signal signal) {
-  switch (signal) {
-    case Signal::SomeAvg10:
-    case Signal::FullAvg10:
-    case Signal::SomeAvg60:
-    case Signal::FullAvg60:
-    case Signal::MemAvailablePercent:
-    case Signal::TriggerFired: return true;
-    case Signal::OomdLimitPercent:
-    case Signal::SecondsUntilKill:
-    case Signal::MemoryHighPercent: return false;
-  }
-  return false;
-}
 
 // A relative cgroup path: components separated by '/', no empty, "." or ".." components; '*'
 // is a wildcard inside one component. Returns the problem, or "" when fine.
@@ -54,24 +39,10 @@ std::string cgroup_selector_problem(std::string_view selector) {
   return {};
 }
 
-// Threshold range per signal; returns the problem or "".
-std::string threshold_problem(Signal signal, double threshold) {
+// Threshold range per signal (its row in config/signals.cpp); returns the problem or "".
+std::string threshold_problem(const SignalInfo& info, double threshold) {
   if (threshold < 0) return "a threshold cannot be negative";
-  switch (signal) {
-    case Signal::SomeAvg10:
-    case Signal::FullAvg10:
-    case Signal::SomeAvg60:
-    case Signal::FullAvg60:
-    case Signal::MemAvailablePercent:
-      if (threshold > 100) return std::string(signal_name(signal)) + " is a percentage: 0 to 100";
-      return {};
-    case Signal::TriggerFired:
-      if (threshold > 1) return "trigger_fired is 1 or 0: write above = 0 (fired) or below = 1 (not fired)";
-      return {};
-    case Signal::OomdLimitPercent:
-    case Signal::SecondsUntilKill:
-    case Signal::MemoryHighPercent: return {};
-  }
+  if (threshold > info.max) return std::string(info.name) + std::string(info.too_high);
   return {};
 }
 
@@ -102,23 +73,24 @@ std::optional<Condition> parse_condition(const toml::node& node, PolicyParseCont
   }
   if (signal) condition.signal = *signal;
 
+  const SignalInfo* info = signal ? &signal_info(*signal) : nullptr;
   const toml::node* cgroup_node = table->get("cgroup");
   if (auto cgroup = context.get_string(*table, "cgroup", where)) {
     condition.cgroup = *cgroup;
-  } else if (!cgroup_node && signal) {
-    condition.cgroup = *signal == Signal::MemAvailablePercent ? "system" : "oomd-watched";
+  } else if (!cgroup_node && info) {
+    condition.cgroup = std::string(info->default_cgroup);
   }
-  if (signal && (!cgroup_node || cgroup_node->is_string())) {
+  if (info && (!cgroup_node || cgroup_node->is_string())) {
     const toml::node& at = cgroup_node ? *cgroup_node : node;
     if (condition.cgroup == "system") {
-      if (!signal_has_system_value(*signal)) {
+      if (!info->on_system) {
         context.error(
-            at, quoted(signal_name(*signal)) +
+            at, quoted(info->name) +
                     " is measured on a cgroup, not on \"system\": use \"oomd-watched\" or a cgroup path");
       }
-    } else if (*signal == Signal::MemAvailablePercent) {
-      context.error(
-          at, "\"mem_available_percent\" is system-wide: use cgroup = \"system\" (or leave cgroup out)");
+    } else if (!info->on_cgroup) {
+      context.error(at,
+                    quoted(info->name) + " is system-wide: use cgroup = \"system\" (or leave cgroup out)");
     } else if (condition.cgroup != "oomd-watched") {
       const std::string problem = cgroup_selector_problem(condition.cgroup);
       if (!problem.empty()) context.error(at, "\"cgroup\": " + problem);
@@ -136,8 +108,8 @@ std::optional<Condition> parse_condition(const toml::node& node, PolicyParseCont
   } else if (above || below) {
     condition.compare = above ? Condition::Compare::Above : Condition::Compare::Below;
     condition.threshold = above ? *above : *below;
-    if (signal) {
-      const std::string problem = threshold_problem(*signal, condition.threshold);
+    if (info) {
+      const std::string problem = threshold_problem(*info, condition.threshold);
       if (!problem.empty()) context.error(*table->get(above ? "above" : "below"), problem);
     }
   }

@@ -12,6 +12,7 @@
 #include "act/jellyfin_actions.h"
 #include "act/systemd_actions.h"
 #include "config/policy_sections.h"
+#include "config/signals.h"
 
 namespace guardian {
 namespace {
