@@ -58,7 +58,7 @@ void ActionRunner::restore_saved(const ActionRegistry& registry) {
   if (state == nullptr) return;
   if (auto loaded = state->load(); !loaded.ok()) {
     tell_(Event{EventType::SenseProblem,
-                3,
+                Priority::Error,
                 "state file unreadable, original values it held cannot be restored automatically: " +
                     loaded.error().message,
                 {}});
@@ -66,10 +66,10 @@ void ActionRunner::restore_saved(const ActionRegistry& registry) {
   }
   for (const auto& [key, saved] : state->entries()) {
     const Restorer* restorer = registry.restorer(saved.kind);
-    Event event{EventType::StateRestored, 5, {}, {}};
+    Event event{EventType::StateRestored, Priority::Notice, {}, {}};
     event.with("KEY", key).with("KIND", saved.kind);
     if (!restorer) {
-      event.priority = 4;
+      event.priority = Priority::Warning;
       event.message =
           "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state->path();
       event.with("RESULT", "unknown-kind");
@@ -89,7 +89,7 @@ void ActionRunner::restore_saved(const ActionRegistry& registry) {
       event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
       event.with("RESULT", "restored");
     } else {
-      event.priority = 3;
+      event.priority = Priority::Error;
       event.message =
           "could not restore " + key + ": " + restored.error().message + " (kept in " + state->path() + ")";
       event.with("RESULT", "failed");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "act/action.h"
+#include "common/event.h"
 #include "common/fd.h"
 
 namespace guardian {
@@ -31,8 +32,8 @@ struct ActionJob {
   // How ActionRunner tells the result: the ladder level whose action this is (GUARDIAN_LEVEL;
   // empty for none), and the syslog priority when it worked (or would, in a dry run) and when not.
   std::string level{};
-  int priority = 5;
-  int failure_priority = 3;
+  int priority = Priority::Notice;
+  int failure_priority = Priority::Error;
   // Runs on the loop thread once the result has been told (ActionRunner::collect).
   std::function<void(const ActionJobResult&)> done = nullptr;
 };

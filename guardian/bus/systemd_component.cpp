@@ -82,7 +82,7 @@ void SystemdComponent::start(DaemonLoop& loop) {
       if (!connected) {
         Event event{
             EventType::SenseProblem,
-            4,
+            Priority::Warning,
             (user_bus_seen_ ? "lost the systemd user manager (" : "cannot reach the systemd user manager (") +
                 why + "); keeping the last known state, retrying",
             {}};
@@ -92,7 +92,7 @@ void SystemdComponent::start(DaemonLoop& loop) {
       }
       user_bus_seen_ = true;
       if (told_.erase("user-bus-down")) {
-        Event event{EventType::SenseProblem, 6, "reconnected to the systemd user manager", {}};
+        Event event{EventType::SenseProblem, Priority::Info, "reconnected to the systemd user manager", {}};
         event.with("SOURCE", "dbus").with("BUS", "user");
         loop_->tell(event);
       }
@@ -118,7 +118,7 @@ void SystemdComponent::start(DaemonLoop& loop) {
         return;
       }
       Event event{EventType::SenseProblem,
-                  4,
+                  Priority::Warning,
                   "cannot reach systemd-oomd on the system bus (" + why +
                       "); using the drop-in reading of its configuration",
                   {}};
@@ -144,7 +144,7 @@ void SystemdComponent::start(DaemonLoop& loop) {
       journal_ = std::move(*reader);
     } else {
       Event event{EventType::SenseProblem,
-                  5,
+                  Priority::Notice,
                   "cannot follow the journal for OOM kills (" + reader.error().message +
                       "); the oomd signal and memory.events still report them",
                   {}};
@@ -193,8 +193,10 @@ void SystemdComponent::check_slice() {
 void SystemdComponent::on_slice(Result<UnitProperties> result) {
   if (!result) {
     if (systemd_ && !systemd_->connected()) return;  // the connection message already said why
-    Event event{
-        EventType::SenseProblem, 4, "cannot read " + options_.slice + ": " + result.error().message, {}};
+    Event event{EventType::SenseProblem,
+                Priority::Warning,
+                "cannot read " + options_.slice + ": " + result.error().message,
+                {}};
     event.with("SOURCE", "dbus").with("UNIT", options_.slice);
     tell_once("slice-read:" + result.error().message, event);
     return;  // keep the last good view
@@ -202,7 +204,7 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
   slice_ = *result;
   if (slice_->load_state != "loaded") {
     Event event{EventType::SenseProblem,
-                4,
+                Priority::Warning,
                 options_.slice + " is not installed (LoadState=" + slice_->load_state +
                     "): containers share memory pressure with the desktop; see units/container.slice",
                 {}};
@@ -225,20 +227,20 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
   if (actions_.dry_run()) {
     // Said once per value: the slice is checked again after every change and reconnect.
     if (!told_.insert("dry-correct:" + correction->describe()).second) return;
-    actions_.submit({ActionJob::Kind::Apply, correction, {}, kCallTimeout, {}, 6, 4});
+    actions_.submit({.action = correction,
+                     .timeout = kCallTimeout,
+                     .priority = Priority::Info,
+                     .failure_priority = Priority::Warning});
     return;
   }
   corrections_[key] = correction;
   // Until the correction is done, the unit's next PropertiesChanged may still show the old value.
   correcting_.insert(property);
-  actions_.submit({ActionJob::Kind::Apply,
-                   correction,
-                   {},
-                   kCallTimeout,
-                   {},
-                   5,
-                   4,
-                   [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+  actions_.submit({.action = correction,
+                   .timeout = kCallTimeout,
+                   .priority = Priority::Notice,
+                   .failure_priority = Priority::Warning,
+                   .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
 }
 
 // ---------------------------------------------------------------- containers
@@ -277,7 +279,7 @@ void SystemdComponent::refresh_containers() {
                   for (const auto& container : containers_) {
                     if (container.in_container_slice) continue;
                     Event event{EventType::Notify,
-                                5,
+                                Priority::Notice,
                                 container.name + " (" + container.unit + ") runs in " + container.slice +
                                     ", outside " + options_.slice +
                                     (container.kind == ContainerKind::Quadlet
@@ -310,14 +312,18 @@ void SystemdComponent::refresh_dump() {
 void SystemdComponent::on_dump(Result<std::string> text) {
   if (!text) {
     if (oomd_ && !oomd_->connected()) return;  // the connection message already said why
-    Event event{EventType::SenseProblem, 5, "no live view from systemd-oomd: " + text.error().message, {}};
+    Event event{EventType::SenseProblem,
+                Priority::Notice,
+                "no live view from systemd-oomd: " + text.error().message,
+                {}};
     event.with("SOURCE", "oomd");
     tell_once("dump:" + text.error().message, event);
     return;
   }
   auto dump = parse_oomd_dump(*text);
   if (!dump) {
-    Event event{EventType::SenseProblem, 4, "systemd-oomd's dump: " + dump.error().message, {}};
+    Event event{
+        EventType::SenseProblem, Priority::Warning, "systemd-oomd's dump: " + dump.error().message, {}};
     event.with("SOURCE", "oomd");
     tell_once("dump-parse:" + dump.error().message, event);
     return;
@@ -339,10 +345,11 @@ void SystemdComponent::reconcile(bool tell_missing) {
   for (const auto& disagreement : reconciliation.disagreements) {
     // Right after a slice appeared oomd may not list it yet: said only if it lasts.
     if (disagreement.kind == WatchDisagreement::Kind::MissingFromLive && !tell_missing) continue;
-    Event event{EventType::SenseProblem,
-                disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? 4 : 5,
-                disagreement.detail + "; " + disagreement.next_step,
-                {}};
+    Event event{
+        EventType::SenseProblem,
+        disagreement.kind == WatchDisagreement::Kind::MissingFromLive ? Priority::Warning : Priority::Notice,
+        disagreement.detail + "; " + disagreement.next_step,
+        {}};
     event.with("SOURCE", "oomd").with("CGROUP", disagreement.path);
     tell_once("oomd:" + disagreement.path + ":" + disagreement.detail, event);
   }
@@ -445,13 +452,11 @@ void SystemdComponent::run_balance(const TickView& tick) {
   const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
                              limit_text(slice->memory.high_bytes) + " -> " +
                              format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
-  actions_.submit({ActionJob::Kind::Apply,
-                   make_balance_step(env, mode->unit, *step.new_limit_bytes, detail),
-                   {},
-                   kCallTimeout,
-                   {},
-                   6,
-                   4});
+  // A step every few seconds: told at info level.
+  actions_.submit({.action = make_balance_step(env, mode->unit, *step.new_limit_bytes, detail),
+                   .timeout = kCallTimeout,
+                   .priority = Priority::Info,
+                   .failure_priority = Priority::Warning});
 }
 
 void SystemdComponent::stop() {
@@ -459,7 +464,11 @@ void SystemdComponent::stop() {
   // through the action path, while the client is still plugged in.
   if (loop_ && systemd_ && !corrections_.empty()) {
     for (const auto& [key, correction] : corrections_)
-      actions_.submit({ActionJob::Kind::Revert, correction, {}, kCallTimeout, {}, 5, 4});
+      actions_.submit({.kind = ActionJob::Kind::Revert,
+                       .action = correction,
+                       .timeout = kCallTimeout,
+                       .priority = Priority::Notice,
+                       .failure_priority = Priority::Warning});
     actions_.finish();
   }
   corrections_.clear();

@@ -28,9 +28,15 @@ enum class EventType {
   ComponentFailed,  // a component could not start (a port in use, no bus); guardian runs on without it
 };
 
+// syslog(3) priorities, the journal's PRIORITY= (the ones guardian uses). Event::priority is an
+// int so a plain number still compiles; write these names.
+struct Priority {
+  enum Level : int { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+};
+
 struct Event {
   EventType type = EventType::Started;
-  int priority = 6;  // syslog priority: 3 err, 4 warning, 5 notice, 6 info, 7 debug
+  int priority = Priority::Info;
   std::string message;
   // Extra journal fields, names without the GUARDIAN_ prefix ("LEVEL", "CGROUP", …).
   std::vector<std::pair<std::string, std::string>> fields;

@@ -189,7 +189,7 @@ Result<Policy> Daemon::read_policy() {
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   Event event{EventType::PolicyLoaded,
-              6,
+              Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
                   " levels) from " + policy_->source,
               {}};
@@ -198,7 +198,8 @@ void Daemon::apply_policy(Policy policy) {
   for (auto& component : components_) component->on_policy(*policy_);
   if (timer_) {
     if (auto armed = set_timer(); !armed.ok()) {
-      teller_.emit(Event{EventType::SenseProblem, 4, "sampling timer: " + armed.error().message, {}});
+      teller_.emit(
+          Event{EventType::SenseProblem, Priority::Warning, "sampling timer: " + armed.error().message, {}});
     }
   }
   rules_stale_ = true;  // triggers follow the policy's trigger spec
@@ -209,7 +210,7 @@ void Daemon::reload() {
   auto policy = read_policy();
   if (!policy.ok()) {
     Event event{EventType::PolicyRejected,
-                3,
+                Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
     event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
@@ -228,7 +229,7 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
   OomdRuleSet rules =
       oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), user_slices_), snapshot);
   for (const auto& warning : rules.warnings) {
-    teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
+    teller_.emit(Event{EventType::SenseProblem, Priority::Warning, "oomd configuration: " + warning, {}});
   }
   dropin_rules_ = rules.watched;
   if (!live_rules_ && rules.watched != model_.rules()) {
@@ -240,7 +241,7 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
               "s";
     }
     Event event{EventType::PolicyLoaded,
-                6,
+                Priority::Info,
                 rules.watched.empty() ? "systemd-oomd watches no cgroup guardian can see"
                                       : "systemd-oomd watches " + list,
                 {}};
@@ -271,7 +272,10 @@ void Daemon::arm_triggers() {
     if (!trigger.ok()) {
       // Said once per path: the rules refresh every 30 ticks and would repeat it.
       if (trigger_problems_.insert(path).second) {
-        Event event{EventType::SenseProblem, 4, "PSI trigger not armed: " + trigger.error().message, {}};
+        Event event{EventType::SenseProblem,
+                    Priority::Warning,
+                    "PSI trigger not armed: " + trigger.error().message,
+                    {}};
         event.with("WHERE", path);
         teller_.emit(event);
       }
@@ -307,7 +311,7 @@ std::vector<std::string> Daemon::active_action_labels() const {
 void Daemon::execute(const Decision& decision) {
   for (const auto& transition : decision.transitions) {
     Event event{EventType::LevelChanged,
-                transition.to > transition.from ? 4 : 5,
+                transition.to > transition.from ? Priority::Warning : Priority::Notice,
                 "level " + level_name(*policy_, transition.from) + " -> " +
                     level_name(*policy_, transition.to) + ": " + transition.reason,
                 {}};
@@ -335,7 +339,7 @@ void Daemon::execute(const Decision& decision) {
       auto action = entry ? entry->create(spec, env_)
                           : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
-        Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
+        Event event{EventType::ActionFailed, Priority::Error, label + ": " + action.error().message, {}};
         event.with("ACTION", spec.type)
             .with("LEVEL", level_name(*policy_, command.level))
             .with("RESULT", "failed");
@@ -344,15 +348,16 @@ void Daemon::execute(const Decision& decision) {
       }
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
-      actions_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000),
-                       level_name(*policy_, command.level)});
+      actions_.submit({.action = shared, .label = label, .level = level_name(*policy_, command.level)});
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
       std::shared_ptr<Action> shared = it->second;
       active_.erase(it);
-      actions_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000),
-                       level_name(*policy_, command.level)});
+      actions_.submit({.kind = ActionJob::Kind::Revert,
+                       .action = shared,
+                       .label = label,
+                       .level = level_name(*policy_, command.level)});
     }
   }
 }
@@ -407,7 +412,7 @@ void Daemon::tick() {
   for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
   fired_.clear();
   for (const auto& problem : sampler_.take_problems()) {
-    Event event{EventType::SenseProblem, 4, problem.where + ": " + problem.message, {}};
+    Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};
     event.with("WHERE", problem.where);
     teller_.emit(event);
   }
@@ -472,7 +477,7 @@ int Daemon::run() {
   {
     Event started{
         EventType::Started,
-        6,
+        Priority::Info,
         std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
             (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
         {}};
@@ -481,7 +486,7 @@ int Daemon::run() {
     teller_.emit(started);
   }
   if (layout.system_only()) {
-    Event event{EventType::SystemOnlyMode, 5, layout.system_only_reason, {}};
+    Event event{EventType::SystemOnlyMode, Priority::Notice, layout.system_only_reason, {}};
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
@@ -560,7 +565,7 @@ int Daemon::run() {
 
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
-                     6,
+                     Priority::Info,
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
                      {}});
   unwind_all();

@@ -48,7 +48,7 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
     } else {
       instance.client_error = client.error().message;
       Event event{EventType::SenseProblem,
-                  4,
+                  Priority::Warning,
                   client.error().message + " (watching its ffmpeg jobs through /proc only)",
                   {}};
       event.with("JELLYFIN_INSTANCE", settings.name);
@@ -139,14 +139,14 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
     std::string& last = last_breaker_state_[name];
     if (state == "open" && last != "open" && last != "half-open") {
       Event event{EventType::SenseProblem,
-                  4,
+                  Priority::Warning,
                   "Jellyfin \"" + name + "\" unreachable, not calling it for a while (" +
                       instance->client->breaker().last_error() + "); ffmpeg jobs still watched through /proc",
                   {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "open");
       queue_event(std::move(event));
     } else if (state == "closed" && (last == "open" || last == "half-open")) {
-      Event event{EventType::SenseProblem, 5, "Jellyfin \"" + name + "\" answers again", {}};
+      Event event{EventType::SenseProblem, Priority::Notice, "Jellyfin \"" + name + "\" answers again", {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "closed");
       queue_event(std::move(event));
     }
@@ -160,7 +160,10 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
       reported_problem_[name] = false;
     } else if (!reported_problem_[name]) {
       reported_problem_[name] = true;  // said once, not every round
-      Event event{EventType::SenseProblem, 4, "Jellyfin \"" + name + "\": " + scan.error().message, {}};
+      Event event{EventType::SenseProblem,
+                  Priority::Warning,
+                  "Jellyfin \"" + name + "\": " + scan.error().message,
+                  {}};
       event.with("JELLYFIN_INSTANCE", name);
       queue_event(std::move(event));
     }
@@ -200,14 +203,16 @@ void JellyfinWatcher::run() {
         auto probe =
             run_probe_child(options_.probe_binary, s.render_node, options_.host_root, options_.probe_timeout);
         if (!probe.ok()) {
-          queue_event(Event{EventType::SenseProblem, 4, "VA-API probe: " + probe.error().message, {}});
+          queue_event(Event{
+              EventType::SenseProblem, Priority::Warning, "VA-API probe: " + probe.error().message, {}});
           continue;
         }
         std::string verdict = probe->available()
                                   ? "VA-API available on " + s.render_node + " (" + probe->vendor + ")"
                                   : "VA-API not available on " + s.render_node +
                                         (probe->errors.empty() ? "" : ": " + probe->errors.front());
-        queue_event(Event{EventType::SenseProblem, probe->available() ? 6 : 5, verdict, {}});
+        queue_event(Event{
+            EventType::SenseProblem, probe->available() ? Priority::Info : Priority::Notice, verdict, {}});
         for (const auto& other : settings) {
           if (other.render_node == s.render_node) options_.instances->set_probe(other.name, *probe);
         }

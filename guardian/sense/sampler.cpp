@@ -126,6 +126,9 @@ bool read_bool_xattr(const std::string& dir, const char* name) {
   return text == "1" || text == "yes" || text == "y" || text == "true" || text == "t" || text == "on";
 }
 
+// kernfs answers ENODEV on an open file of a removed cgroup.
+bool vanished(const Error& error) { return error.code == ENODEV || error.code == ENOENT; }
+
 }  // namespace
 
 struct Sampler::Impl {
@@ -158,8 +161,8 @@ struct Sampler::Impl {
   }
 
   void discover_layout();
-  enum class ReadStatus { kOk, kVanished, kFailed };
-  ReadStatus read_fd(int fd, std::string_view& text, int& error);
+  // The file's text (valid until the next read), or the errno of the failed read.
+  Result<std::string_view> read_fd(int fd);
   void read_system(Snapshot& snapshot);
   void rescan();
   // The cgroups of the previous walk, taken over by the next one: in the same pre-order, so the
@@ -237,22 +240,19 @@ void Sampler::Impl::discover_layout() {
   }
 }
 
-Sampler::Impl::ReadStatus Sampler::Impl::read_fd(int fd, std::string_view& text, int& error) {
+Result<std::string_view> Sampler::Impl::read_fd(int fd) {
   for (;;) {
     // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
     const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      error = errno;
-      // kernfs answers ENODEV on an open file of a removed cgroup.
-      return error == ENODEV || error == ENOENT ? ReadStatus::kVanished : ReadStatus::kFailed;
+      return make_error("cannot read", errno);
     }
     if (static_cast<size_t>(n) == buffer.size()) {
       buffer.resize(buffer.size() * 2);  // memory.stat grows with kernel versions; never truncate
       continue;
     }
-    text = std::string_view(buffer.data(), static_cast<size_t>(n));
-    return ReadStatus::kOk;
+    return std::string_view(buffer.data(), static_cast<size_t>(n));
   }
 }
 
@@ -270,13 +270,13 @@ void Sampler::Impl::read_system(Snapshot& snapshot) {
         continue;
       }
     }
-    std::string_view text;
-    int error = 0;
-    if (read_fd(file.fd->get(), text, error) != ReadStatus::kOk) {
-      problem(file.host_path, std::strerror(error));
+    auto read = read_fd(file.fd->get());
+    if (!read) {
+      problem(file.host_path, std::strerror(read.error().code));
       file.fd->reset();
       continue;
     }
+    const std::string_view text = *read;
     if (file.fd == &meminfo_fd) {
       if (auto meminfo = parse_meminfo(text))
         snapshot.meminfo = *meminfo;
@@ -411,18 +411,17 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
               std::string("cannot open: ") + std::strerror(cgroup.open_errno[slot]));
       continue;
     }
-    std::string_view text;
-    int error = 0;
-    const ReadStatus status = read_fd(cgroup.fds[slot].get(), text, error);
-    if (status == ReadStatus::kVanished) {
-      problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
-      return false;
-    }
-    if (status == ReadStatus::kFailed) {
+    auto read = read_fd(cgroup.fds[slot].get());
+    if (!read) {
+      if (vanished(read.error())) {
+        problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
+        return false;
+      }
       problem(cgroup.host_dir + "/" + std::string(file_name),
-              std::string("cannot read: ") + std::strerror(error));
+              std::string("cannot read: ") + std::strerror(read.error().code));
       continue;
     }
+    const std::string_view text = *read;
     Result<void> parsed;
     auto set_value = [&](std::optional<uint64_t>& field) {
       auto value = parse_cgroup_value(text);

@@ -64,9 +64,14 @@ TEST(ActionRunner, ADryRunTellsWhatWouldBeDoneAndRunsNothing) {
       "slice.set-memory-high",
       ActionResult{ActionResult::Outcome::Applied, "MemoryHigh 8.00 GiB -> 6.00 GiB"});
   bool done = false;
-  runner.submit({ActionJob::Kind::Apply, action, "critical/slice.set-memory-high", 10s, "critical", 5, 3,
-                 [&](const ActionJobResult&) { done = true; }});
-  runner.submit({ActionJob::Kind::Revert, action, "critical/slice.set-memory-high", 10s, "critical"});
+  runner.submit({.action = action,
+                 .label = "critical/slice.set-memory-high",
+                 .level = "critical",
+                 .done = [&](const ActionJobResult&) { done = true; }});
+  runner.submit({.kind = ActionJob::Kind::Revert,
+                 .action = action,
+                 .label = "critical/slice.set-memory-high",
+                 .level = "critical"});
   runner.finish();
   EXPECT_EQ(action->applied, 0);
   EXPECT_EQ(action->reverted, 0);
@@ -92,8 +97,11 @@ TEST(ActionRunner, EachResultIsOneEventThenDoneRuns) {
       "container-slice.correct",
       ActionResult{ActionResult::Outcome::Failed, "could not correct MemoryHigh of container.slice: denied"});
   size_t events_when_done = 0;
-  runner.submit({ActionJob::Kind::Apply, ladder, "critical/slice.set-memory-high", 10s, "critical"});
-  runner.submit({ActionJob::Kind::Apply, correction, {}, 2s, {}, 5, 4, [&](const ActionJobResult& result) {
+  runner.submit({.action = ladder, .label = "critical/slice.set-memory-high", .level = "critical"});
+  runner.submit({.action = correction,
+                 .timeout = 2s,
+                 .failure_priority = Priority::Warning,
+                 .done = [&](const ActionJobResult& result) {
                    events_when_done = told.size();
                    EXPECT_EQ(result.result.outcome, ActionResult::Outcome::Failed);
                  }});
@@ -101,14 +109,14 @@ TEST(ActionRunner, EachResultIsOneEventThenDoneRuns) {
   EXPECT_EQ(ladder->applied, 1);
   ASSERT_EQ(told.size(), 2u);
   EXPECT_EQ(told[0].type, EventType::ActionApplied);
-  EXPECT_EQ(told[0].priority, 5);
+  EXPECT_EQ(told[0].priority, Priority::Notice);
   EXPECT_EQ(told[0].message, "critical/slice.set-memory-high applied: MemoryHigh 8.00 GiB -> 6.00 GiB");
   EXPECT_EQ(field(told[0], "LEVEL"), "critical");
   EXPECT_EQ(field(told[0], "RESULT"), "applied");
   EXPECT_NE(field(told[0], "DURATION_MS"), "<absent>");
   // A component's change: its own words, no level, its own priority.
   EXPECT_EQ(told[1].type, EventType::ActionFailed);
-  EXPECT_EQ(told[1].priority, 4);
+  EXPECT_EQ(told[1].priority, Priority::Warning);
   EXPECT_EQ(told[1].message, "could not correct MemoryHigh of container.slice: denied");
   EXPECT_EQ(field(told[1], "ACTION"), "container-slice.correct");
   EXPECT_EQ(field(told[1], "LEVEL"), "<absent>");
