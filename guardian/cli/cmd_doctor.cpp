@@ -80,7 +80,7 @@ int run_doctor(int argc, char** argv) {
   // containers outside it with their `guardian adopt` command, and oomd's live watch list.
   if (host.is_real_host() && !sampler.layout().user_manager_path.empty()) {
     bus::DoctorSystemdInput systemd_input;
-    auto policy = parse_policy(embedded_default_policy(), "<embedded default>", nullptr);
+    auto policy = load_policy_or_default(std::nullopt, nullptr);
     if (policy.policy) {
       const uint64_t ram = second.meminfo.total_bytes;
       const auto& slice = policy.policy->container_slice;

@@ -35,8 +35,7 @@ int run_sample(int argc, char** argv) {
   if (!read_uid_option(args, "sample", sampler_options.uid) || !read_interval_option(args, "sample", interval)) {
     return kExitUsage;
   }
-  PolicyLoadResult loaded = args.get("policy") ? load_policy_file(*args.get("policy"), &builtin_actions())
-                                               : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = load_policy_or_default(args.get("policy"), &builtin_actions());
   if (!loaded.policy) {
     for (const auto& diagnostic : loaded.diagnostics) std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
     return kExitFinding;

@@ -141,4 +141,9 @@ PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* 
   }
 }
 
+PolicyLoadResult load_policy_or_default(const std::optional<std::string>& path, const ActionCatalog* actions) {
+  if (path) return load_policy_file(*path, actions);
+  return parse_policy(embedded_default_policy(), kEmbeddedPolicyName, actions);
+}
+
 }  // namespace guardian

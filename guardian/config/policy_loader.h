@@ -33,7 +33,12 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
 // The daemon's SIGHUP reload uses this and keeps the old policy when diagnostics is not empty.
 PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* actions);
 
-// policies/default.toml, compiled into the binary.
+// policies/default.toml, compiled into the binary, and the name its diagnostics and events use.
 std::string_view embedded_default_policy();
+inline constexpr const char* kEmbeddedPolicyName = "<embedded default>";
+
+// The policy file `path` names, or without one the embedded default: what `guardian run` reads
+// at start and on every reload, and `guardian sample` reads. Never throws.
+PolicyLoadResult load_policy_or_default(const std::optional<std::string>& path, const ActionCatalog* actions);
 
 }  // namespace guardian

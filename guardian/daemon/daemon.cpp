@@ -174,9 +174,7 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = options_.policy_path ? load_policy_file(*options_.policy_path, &builtin_actions())
-                                                 : parse_policy(embedded_default_policy(),
-                                                                "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = load_policy_or_default(options_.policy_path, &builtin_actions());
   if (!loaded.policy) {
     std::string text;
     for (const auto& diagnostic : loaded.diagnostics)
@@ -213,7 +211,7 @@ void Daemon::reload() {
                 Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
+    event.with("POLICY", options_.policy_path.value_or(kEmbeddedPolicyName));
     teller_.emit(event);
     return;
   }
