@@ -13,7 +13,8 @@
 //    the model's post-kill pause;
 //  - runs slice.balance's controller on the ticks while that mode is on, each step an action.
 // Every change goes through the daemon's ActionRunner, like the ladder's actions.
-// D-Bus runs on the clients' own threads; their results come back through a Mailbox the loop
+// One file per concern: this one's .cpp (lifecycle, fds, kills, ticks), _slice.cpp, _containers.cpp,
+// _oomd.cpp. D-Bus runs on the clients' own threads; their results come back through a Mailbox the loop
 // polls, so every handler here runs on the loop thread. A dead bus is told once; the last good
 // state stays in force and the clients reconnect on their own.
 #pragma once
@@ -124,6 +125,7 @@ class SystemdComponent final : public DaemonComponent {
   MonoTime fast_dumps_until_{};
   MonoTime quiet_missing_until_{};  // a slice that just appeared: oomd may not list it yet
   static constexpr std::chrono::seconds kFastDumpWindow{30};
+  static constexpr std::chrono::seconds kCallTimeout{2};  // every D-Bus call and every change
   MonoTime last_balance_{};
   std::map<std::string, uint64_t> balance_totals_;  // cgroup path -> PSI some total at last step
 };
