@@ -91,7 +91,8 @@ class ActionRegistry final : public ActionCatalog {
   std::map<std::string, Restorer> restorers_;
 };
 
-// The registry with every action guardian ships.
-ActionRegistry& builtin_actions();
+// The registry with every action guardian ships: built once, read-only after that (the actions
+// reach what they change through the ActionEnv they are made with, not through the registry).
+const ActionRegistry& builtin_actions();
 
 }  // namespace guardian

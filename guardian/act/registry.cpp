@@ -48,8 +48,8 @@ const Restorer* ActionRegistry::restorer(const std::string& kind) const {
   return it == restorers_.end() ? nullptr : &it->second;
 }
 
-ActionRegistry& builtin_actions() {
-  static ActionRegistry registry = [] {
+const ActionRegistry& builtin_actions() {
+  static const ActionRegistry registry = [] {
     ActionRegistry r;
     register_basic_actions(r);
     register_systemd_actions(r);
