@@ -98,8 +98,17 @@ struct Sampler::Impl {
     }
   }
 
-  // The file's text (valid until the next read), or the errno of the failed read.
-  Result<std::string_view> read_fd(int fd);
+  // The file's text (valid until the next read), or the errno of the failed read. The common case
+  // (one pread that fits the buffer) is inline: it runs for every file of every tick.
+  Result<std::string_view> read_fd(int fd) {
+    // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+    if (n >= 0 && static_cast<size_t>(n) < buffer.size()) [[likely]]
+      return std::string_view(buffer.data(), static_cast<size_t>(n));
+    return read_fd_again(fd, n);
+  }
+  // An interrupted read, a failed one, or a file larger than the buffer (grown, then read again).
+  Result<std::string_view> read_fd_again(int fd, ssize_t first);
   void read_system(Snapshot& snapshot);
   void rescan();
   // The cgroups of the previous walk, taken over by the next one: in the same pre-order, so the
@@ -121,10 +130,8 @@ struct Sampler::Impl {
   }
 };
 
-Result<std::string_view> Sampler::Impl::read_fd(int fd) {
-  for (;;) {
-    // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
-    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+Result<std::string_view> Sampler::Impl::read_fd_again(int fd, ssize_t first) {
+  for (ssize_t n = first;; n = ::pread(fd, buffer.data(), buffer.size(), 0)) {
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error("cannot read", errno);
