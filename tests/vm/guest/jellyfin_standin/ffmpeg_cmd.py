@@ -140,7 +140,8 @@ def hls_command(options, request, cpu_count):
                  str(request.bitrate), "-bufsize", str(request.bitrate * 2), "-profile:v:0", "high"]
         argv += keyframes
         scale = f"scale_vaapi=w={width}:h={height}:format=nv12"
-        argv += ["-vf", f"{colour},{scale}" if hw_decode else f"{colour},format=nv12,hwupload_vaapi,{scale}"]
+        # Jellyfin names jellyfin-ffmpeg's hwupload_vaapi; a distribution's ffmpeg has the generic hwupload.
+        argv += ["-vf", f"{colour},{scale}" if hw_decode else f"{colour},format=nv12,hwupload,{scale}"]
     else:
         encoder, preset, crf = "libx264", encoder_preset(options), h264_crf(options)
         argv += ["-codec:v:0", "libx264", "-preset", preset, "-crf", str(crf), "-maxrate", str(request.bitrate),
