@@ -182,7 +182,7 @@ class Server:
         return None
 
     def all_sessions(self):
-        extra = [v.session for v in self.viewers.values() if v.session not in self.sessions]
+        extra = [v.session for v in list(self.viewers.values()) if v.session not in self.sessions]
         return self.sessions + extra
 
     def task(self, task_id):
@@ -203,7 +203,7 @@ class Server:
                               "hardware_decode": hls.hardware_decode})
             out.append(entry)
         viewers = []
-        for i, v in sorted(self.viewers.items()):
+        for i, v in sorted(list(self.viewers.items())):
             pb = v.playback
             viewers.append({"viewer": i, "session": v.session.id, "client": v.session.template.get("Client"),
                             "item": v.session.item_id, "play_session": pb.play_session_id if pb else None,
@@ -448,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
     def _video(self, parts, lparts, query):
         app = self.app
         play_session = (query.get("PlaySessionId") or query.get("playSessionId") or [""])[0]
-        viewer = next((v for v in app.viewers.values()
+        viewer = next((v for v in list(app.viewers.values())
                        if v.playback is not None and v.playback.play_session_id == play_session), None)
         if viewer is None:
             return self._send(404)
