@@ -19,7 +19,7 @@ Then two dynamic measurements:
   request starts the new one, and until the new one's Pss is below the old one's steady Pss.
 
 Figures on a shared machine are noisy: compare ratios within one run; repeat a row with --only.
-Usage: tests/bench/jellyfin_transcode_bench.py [--seconds 40] [--only NAME,...] [--json OUT]
+Usage: tests/bench/jellyfin_transcode_bench.py [--seconds 40] [--repeat N] [--only NAME,...] [--json OUT]
 """
 import argparse
 import json
@@ -45,6 +45,7 @@ QUALITY = {"EncoderPreset": "slow", "EncodingThreadCount": -1, "H264Crf": 23, "M
 CHEAPER = {"EncoderPreset": "veryfast", "EncodingThreadCount": 2, "H264Crf": 28, "MaxMuxingQueueSize": 1024,
            "EnableThrottling": True, "EnableSegmentDeletion": True, "SegmentKeepSeconds": 120}
 
+DECODER_THREADS = "decoder threads"  # not an EncodingOptions field: the machine's automatic count
 # name, what changes from QUALITY, the -threads value forced (None = Jellyfin's rule), what it shows
 CONFIGS = [
     ("quality", {}, None, "a quality-minded admin: slow, automatic threads, CRF 23, queue 2048"),
@@ -63,8 +64,22 @@ CONFIGS = [
     ("cheaper-software default", {k: CHEAPER[k] for k in ("EncoderPreset", "EncodingThreadCount", "H264Crf",
                                                            "MaxMuxingQueueSize")}, None,
      "veryfast, 2 threads, CRF 28, queue 1024"),
+    ("veryfast 1 thread crf 28", {"EncoderPreset": "veryfast", "EncodingThreadCount": 1, "H264Crf": 28,
+                                  "MaxMuxingQueueSize": 1024}, None, "a critical-level candidate"),
     ("critical: ultrafast 1 thread crf 30", {"EncoderPreset": "ultrafast", "EncodingThreadCount": 1,
                                              "H264Crf": 30, "MaxMuxingQueueSize": 1024}, None, "a harsher level"),
+    # Bigger machines: Jellyfin gives the decoder no -threads, so ffmpeg decodes with its automatic
+    # count too (CPUs + 1, at most 16); these rows pass both counts those machines would get.
+    ("8 CPUs: quality", {DECODER_THREADS: 9}, 12, "decoder 9 threads, x264 12"),
+    ("8 CPUs: cheaper-software default", {DECODER_THREADS: 9, "EncoderPreset": "veryfast", "EncodingThreadCount": 2,
+                                          "H264Crf": 28, "MaxMuxingQueueSize": 1024}, None, "decoder 9 threads"),
+    ("16 CPUs: quality", {DECODER_THREADS: 16}, 24, "decoder 16 threads, x264 24"),
+    ("16 CPUs: cheaper-software default", {DECODER_THREADS: 16, "EncoderPreset": "veryfast",
+                                           "EncodingThreadCount": 2, "H264Crf": 28, "MaxMuxingQueueSize": 1024},
+     None, "decoder 16 threads"),
+    ("16 CPUs: veryfast 1 thread crf 28", {DECODER_THREADS: 16, "EncoderPreset": "veryfast",
+                                           "EncodingThreadCount": 1, "H264Crf": 28, "MaxMuxingQueueSize": 1024},
+     None, "decoder 16 threads"),
 ]
 
 
@@ -84,10 +99,14 @@ def run_job(source, info, options, threads_override, seconds, settle, workdir, n
                                     runtime_seconds=info["duration"])
     # Jellyfin caps EncodingThreadCount at the processor count; to measure what a bigger machine's
     # count costs, the -threads value is set directly (memory does not depend on idle cores).
+    decoder_threads = options.pop(DECODER_THREADS, None)
     hls = ffmpeg_cmd.hls_command(options, request, cpu_count=os.cpu_count() or 1)
     argv = list(hls.argv)
     if threads_override is not None:
         argv[argv.index("-threads") + 1] = str(threads_override)
+    if decoder_threads is not None:
+        i = argv.index("-i")
+        argv[i:i] = ["-threads", str(decoder_threads)]
     job = FfmpegJob(argv, os.path.join(out, "ffmpeg.log"), name)
     samples, start = [], time.monotonic()
     paused_at = paused_cpu = None
@@ -135,6 +154,64 @@ def api(base, key, method, path, body=None):
                                 timeout=30) as r:
         raw = r.read()
         return json.loads(raw) if raw else None
+
+
+def cap_bitrate(source, workdir, settle, after):
+    """The stand-in with one viewer (alice, 1080p at 8 Mbit/s) whose client obeys
+    SetMaxStreamingBitrate; once steady, 3 Mbit/s is sent as jellyfin.cap-bitrate sends it."""
+    tmp = tempfile.mkdtemp(prefix="standin-", dir=workdir)
+    os.makedirs(os.path.join(tmp, "config"))
+    with open(os.path.join(tmp, "config", "load.json"), "w") as f:
+        json.dump({"streams": 1, "buffer_mb": 0, "obeys_bitrate": ["Jellyfin Web"]}, f)
+    port_file = os.path.join(tmp, "port")
+    log = open(os.path.join(tmp, "standin.log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "tests", "vm", "guest", "fake-jellyfin.py"), "--fixtures", FIXTURES,
+         "--port", "0", "--port-file", port_file, "--config-dir", os.path.join(tmp, "config"), "--workdir", tmp,
+         "--media", source, "--initial-encoding", json.dumps(QUALITY)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while not os.path.exists(port_file):
+            time.sleep(0.2)
+        base = "http://127.0.0.1:" + open(port_file).read().strip()
+        key = open(os.path.join(tmp, "config", "api-key")).read().strip()
+
+        def jobs():
+            with urllib.request.urlopen(base + "/__standin/state", timeout=30) as r:
+                return [j for j in json.loads(r.read())["jobs"] if j["kind"] == "transcode" and j["running"]]
+
+        while not jobs():
+            time.sleep(0.2)
+        old = jobs()[0]
+        t0, trace = time.monotonic(), []
+        while time.monotonic() - t0 < settle:
+            trace.append((time.monotonic() - t0, pss_kib(old["pid"]) or 0))
+            time.sleep(0.25)
+        session = next(s for s in api(base, key, "GET", "/Sessions") if s.get("TranscodingInfo"))
+        api(base, key, "POST", f"/Sessions/{session['Id']}/Command",
+            {"Name": "SetMaxStreamingBitrate", "Arguments": {"Bitrate": "3000000"}})
+        ts, new = time.monotonic(), None
+        samples = []
+        while time.monotonic() - ts < after:
+            if new is None:
+                new = next((j for j in jobs() if j["pid"] != old["pid"]), None)
+                started = time.monotonic() - ts
+            elif time.monotonic() - ts > started + 5:
+                samples.append(pss_kib(new["pid"]) or 0)
+            time.sleep(0.25)
+        info = next(s for s in api(base, key, "GET", "/Sessions") if s["Id"] == session["Id"])["TranscodingInfo"]
+        return {"old_mib": statistics.median([p for t, p in trace if t >= settle / 2]) / 1024,
+                "old_size": f"{session['TranscodingInfo']['Width']}x{session['TranscodingInfo']['Height']}",
+                "new_mib": statistics.median(samples) / 1024 if samples else None,
+                "new_size": f"{info['Width']}x{info['Height']}", "new_maxrate": new["maxrate"] if new else None,
+                "new_job_started_s": started if new else None}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 def respawn(source, workdir, settle, after):
@@ -237,6 +314,8 @@ def main():
     ap.add_argument("--only", help="comma-separated configuration names (and/or 'throttled', 'respawn')")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
                                                     "guardian-bench"))
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per configuration, interleaved; the table shows medians and the CPU spread")
     ap.add_argument("--json", help="write every figure here")
     args = ap.parse_args()
     os.makedirs(args.cache, exist_ok=True)
@@ -244,15 +323,23 @@ def main():
     info = media.probe(source)
     only = set(args.only.split(",")) if args.only else None
     results = []
-    for name, changes, threads, what in CONFIGS:
-        if only and name not in only:
-            continue
-        r = run_job(source, info, options_with(changes), threads, args.seconds, args.settle, args.cache, name)
-        r["what"] = what
-        results.append(r)
-        print(f"{name}: Pss steady {r['pss_steady_mib']:.0f} MiB, peak {r['pss_peak_mib']:.0f} MiB, "
-              f"{r['cpu_per_video_second']:.2f} core-s per video-s, {r['fps']:.1f} fps, "
-              f"{r['segment_mib_per_minute']:.1f} MiB of segments per minute", flush=True)
+    chosen = [c for c in CONFIGS if not only or c[0] in only]
+    runs = {c[0]: [] for c in chosen}
+    for _ in range(args.repeat):  # interleaved, so a busy minute on the machine hits every row alike
+        for name, changes, threads, what in chosen:
+            r = run_job(source, info, options_with(changes), threads, args.seconds, args.settle, args.cache, name)
+            runs[name].append(r)
+            print(f"{name}: Pss steady {r['pss_steady_mib']:.0f} MiB, peak {r['pss_peak_mib']:.0f} MiB, "
+                  f"{r['cpu_per_video_second']:.2f} core-s per video-s, {r['fps']:.1f} fps, "
+                  f"{r['segment_mib_per_minute']:.1f} MiB of segments per minute", flush=True)
+    for name, changes, threads, what in chosen:
+        rs = runs[name]
+        cpu = [r["cpu_per_video_second"] for r in rs]
+        results.append({"name": name, "what": what, "runs": rs, "argv": rs[0]["argv"],
+                        "pss_steady_mib": statistics.median(r["pss_steady_mib"] for r in rs),
+                        "pss_peak_mib": max(r["pss_peak_mib"] for r in rs),
+                        "cpu_per_video_second": statistics.median(cpu), "cpu_min": min(cpu), "cpu_max": max(cpu),
+                        "segment_mib_per_minute": statistics.median(r["segment_mib_per_minute"] for r in rs)})
     extra = {}
     if not only or "throttled" in only:
         r = run_job(source, info, options_with({}), None, args.seconds, args.settle, args.cache, "throttled",
@@ -275,14 +362,21 @@ def main():
                   f" s, steady {x['new_steady_mib']:.0f} MiB", flush=True)
     if results:
         base = next((r for r in results if r["name"] == "quality"), results[0])
-        print("\n| configuration | Pss steady (MiB) | Pss peak (MiB) | vs quality | core-s per video-s | vs quality "
+        print(f"\n{args.repeat} run(s) per row, medians; CPU range over the runs in brackets")
+        print("| configuration | Pss steady (MiB) | vs quality | core-s per video-s | vs quality "
               "| segments (MiB/min) |")
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|")
         for r in results:
-            print(f"| {r['name']} | {r['pss_steady_mib']:.0f} | {r['pss_peak_mib']:.0f} | "
-                  f"{r['pss_steady_mib'] / base['pss_steady_mib']:.2f}x | {r['cpu_per_video_second']:.2f} | "
+            print(f"| {r['name']} | {r['pss_steady_mib']:.0f} | {r['pss_steady_mib'] / base['pss_steady_mib']:.2f}x | "
+                  f"{r['cpu_per_video_second']:.2f} ({r['cpu_min']:.2f}–{r['cpu_max']:.2f}) | "
                   f"{r['cpu_per_video_second'] / base['cpu_per_video_second']:.2f}x | "
                   f"{r['segment_mib_per_minute']:.1f} |")
+    if not only or "cap-bitrate" in only:
+        r = cap_bitrate(source, args.cache, settle=max(20.0, args.settle * 2), after=30.0)
+        extra["cap_bitrate"] = r
+        print(f"cap-bitrate 3 Mbit/s to an obeying client: {r['old_size']} job {r['old_mib']:.0f} MiB -> reloaded "
+              f"at {r['new_job_started_s']:.1f} s as {r['new_size']} maxrate {r['new_maxrate']}, {r['new_mib']:.0f} MiB",
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"source": info, "machine": {"cpus": os.cpu_count(), "load": os.getloadavg()},
