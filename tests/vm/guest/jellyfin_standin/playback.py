@@ -134,7 +134,7 @@ class Playback:
                 return path
             if not exists and (job is None or not job.running):
                 return None  # "cannot serve … as transcoding quit before we got there"
-            time.sleep(0.1)
+            time.sleep(0.25)  # light enough for a TCG guest
         return None
 
     # --- Jellyfin's per-job timers ------------------------------------------------------------
