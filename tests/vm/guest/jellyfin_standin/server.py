@@ -363,6 +363,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._api(method, path, low, query, body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as e:  # a bug here answers 500 (as Kestrel would) and is logged, the server stays
+            log(f"error in {method} {self.path}: {type(e).__name__}: {e}")
+            try:
+                self._problem(500, "An error occurred while processing your request.", str(e))
+            except OSError:
+                pass
 
     def _api(self, method, path, low, query, body):
         app = self.app
