@@ -5,8 +5,10 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "common/child.h"
 #include "common/fd.h"
 #include "config/policy.h"
 
@@ -41,7 +43,7 @@ class FakeJellyfin {
  private:
   nlohmann::json control(const std::string& method, const std::string& path, const std::string& body = "");
   std::string api_key_;
-  pid_t pid_ = -1;
+  std::optional<Child> child_;  // while it runs
   UniqueFd stdin_;
   int port_ = 0;
 };
