@@ -20,12 +20,14 @@
 #include <set>
 
 #include "act/action_worker.h"
+#include "act/jellyfin_steering.h"
 #include "act/state_store.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "daemon/oomd_rules.h"
 #include "decide/ladder.h"
 #include "decide/policy_loader.h"
+#include "jellyfin/instances.h"
 #include "model/oomd_model.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
@@ -74,7 +76,8 @@ class Daemon final : public DaemonLoop {
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
                : options_.state_path.empty()     ? StateStore::default_path()
-                                                 : options_.state_path) {
+                                                 : options_.state_path),
+        jellyfin_(state_, jellyfin::InstanceDirectory::global(), &host_) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -82,6 +85,7 @@ class Daemon final : public DaemonLoop {
     env_.host = &host_;
     env_.state = &state_;
     env_.teller = &teller_;
+    env_.jellyfin = &jellyfin_;
     env_.dry_run = options_.dry_run;
   }
 
@@ -118,6 +122,8 @@ class Daemon final : public DaemonLoop {
   void apply_policy(Policy policy);
   void reload();
   void restore_saved_state();
+  void restore_jellyfin_state();
+  void submit_due_retries();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
   Result<void> set_timer();
@@ -134,6 +140,7 @@ class Daemon final : public DaemonLoop {
   Sampler sampler_;
   OomdModel model_;
   StateStore state_;
+  JellyfinSteering jellyfin_;  // what guardian changed in Jellyfin, restored through the policy's instances
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
@@ -143,6 +150,17 @@ class Daemon final : public DaemonLoop {
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
+  // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again while
+  // their level holds: at most kApplyRetries times, 1 s, 2 s, 4 s … after each failure.
+  struct ApplyRetry {
+    std::pair<size_t, size_t> key;
+    std::shared_ptr<Action> action;
+    std::string label;
+    MonoTime due;
+  };
+  static constexpr unsigned kApplyRetries = 5;
+  std::vector<ApplyRetry> retries_;
+  std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
   std::vector<PsiTrigger> triggers_;
   std::vector<WatchedCgroup> dropin_rules_;  // what the unit drop-ins say, even when live rules win
@@ -223,6 +241,8 @@ void Daemon::restore_saved_state() {
     return;
   }
   for (const auto& [key, saved] : state_.entries()) {
+    // Restored once the policy is in force, through its instances (restore_jellyfin_state).
+    if (JellyfinSteering::handles_kind(saved.kind)) continue;
     const Restorer* restorer = builtin_actions().restorer(saved.kind);
     Event event{EventType::StateRestored, 5, {}, {}};
     event.with("KEY", key).with("KIND", saved.kind);
@@ -253,6 +273,40 @@ void Daemon::restore_saved_state() {
       event.with("RESULT", "failed");
     }
     teller_.emit(event);
+  }
+}
+
+void Daemon::restore_jellyfin_state() {
+  // What an earlier guardian changed in Jellyfin is restored only through the policy's instance
+  // of that name — its URL and key, never the state file's — so this waits for the policy.
+  if (options_.dry_run) {
+    for (const auto& [key, saved] : state_.entries()) {
+      if (!JellyfinSteering::handles_kind(saved.kind)) continue;
+      Event event{EventType::StateRestored,
+                  5,
+                  "would restore " + key + " to the value saved by an earlier run (dry run)",
+                  {}};
+      event.with("KEY", key).with("KIND", saved.kind).with("RESULT", "dry-run");
+      teller_.emit(event);
+    }
+    return;
+  }
+  for (const auto& event :
+       jellyfin_.restore_saved(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+    teller_.emit(event);
+}
+
+void Daemon::submit_due_retries() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->due > now) {
+      ++it;
+      continue;
+    }
+    auto active = active_.find(it->key);
+    if (active != active_.end() && active->second == it->action)
+      worker_.submit({ActionJob::Kind::Apply, it->action, it->label, std::chrono::milliseconds(10'000)});
+    it = retries_.erase(it);
   }
 }
 
@@ -365,7 +419,11 @@ void Daemon::execute(const Decision& decision) {
     const std::string label = level_name(*policy_, command.level) + "/" + spec.type;
     if (command.kind == ActionCommand::Kind::Apply) {
       const ActionRegistry::Entry* entry = builtin_actions().find(spec.type);
-      auto action = entry ? entry->create(spec, env_)
+      ActionEnv env = env_;  // the same environment, and where in the ladder this action sits
+      env.level = level_name(*policy_, command.level);
+      env.level_number = command.level;
+      env.action_index = command.action_index;
+      auto action = entry ? entry->create(spec, env)
                           : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
         Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
@@ -391,6 +449,8 @@ void Daemon::execute(const Decision& decision) {
       if (it == active_.end()) continue;
       std::shared_ptr<Action> shared = it->second;
       active_.erase(it);
+      std::erase_if(retries_, [&](const ApplyRetry& retry) { return retry.action == shared; });
+      retry_counts_.erase(shared.get());
       if (options_.dry_run) {
         Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
         event.with("ACTION", spec.type)
@@ -422,6 +482,26 @@ void Daemon::collect_action_results() {
         .with("RESULT", std::string(outcome_name(done.result.outcome)))
         .with("DURATION_MS", std::to_string(done.took.count()));
     if (failed) event.message = done.job.label + " failed: " + done.result.detail;
+    if (failed && done.result.retry && done.job.kind == ActionJob::Kind::Apply) {
+      // Still in force (its level holds)? Then try again, a bounded number of times.
+      for (const auto& [key, action] : active_) {
+        if (action != done.job.action) continue;
+        unsigned& tried = retry_counts_[action.get()];
+        if (tried >= kApplyRetries) {
+          event.message +=
+              " (tried " + std::to_string(kApplyRetries + 1) + " times; not again while this level holds)";
+          break;
+        }
+        auto wait = std::chrono::seconds(1LL << tried);
+        ++tried;
+        retries_.push_back({key, action, done.job.label, std::chrono::steady_clock::now() + wait});
+        event.message += " (trying again in " + std::to_string(wait.count()) + " s, " +
+                         std::to_string(tried) + " of " + std::to_string(kApplyRetries) + ")";
+        break;
+      }
+    } else if (!failed && done.job.kind == ActionJob::Kind::Apply) {
+      retry_counts_.erase(done.job.action.get());
+    }
     teller_.emit(event);
   }
 }
@@ -432,6 +512,8 @@ void Daemon::unwind_all() {
   execute(decision);
   ladder_ = decision.next;
   active_.clear();
+  retries_.clear();
+  retry_counts_.clear();
 }
 
 void Daemon::print_status_line(const Snapshot& snapshot) {
@@ -490,6 +572,7 @@ void Daemon::tick() {
   ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path};
   Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
   execute(decision);
+  submit_due_retries();
   ladder_ = decision.next;
   explanation_ = decision.explanation;
 
@@ -564,6 +647,7 @@ int Daemon::run() {
   // systemd component opens.
   restore_saved_state();
   apply_policy(std::move(policy.value()));
+  restore_jellyfin_state();
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
     return 2;
@@ -635,6 +719,12 @@ int Daemon::run() {
   unwind_all();
   worker_.wait_idle();
   collect_action_results();
+  // Whatever could not be put back in Jellyfin meanwhile (it did not answer): one more try, and
+  // what stays in the state file is said.
+  if (!options_.dry_run) {
+    for (const auto& event : jellyfin_.finish(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+      teller_.emit(event);
+  }
   for (auto& component : components_) component->stop();
   return 0;
 }

@@ -25,6 +25,7 @@ JellyfinWatcher::~JellyfinWatcher() { stop(); }
 
 void JellyfinWatcher::start(DaemonLoop& loop) {
   loop_ = &loop;
+  steering_ = loop.action_env().jellyfin;
   bool wanted = false;
   {
     std::lock_guard lock(mutex_);
@@ -48,7 +49,9 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
       instance.client_error = client.error().message;
       Event event{EventType::SenseProblem,
                   4,
-                  client.error().message + " (watching its ffmpeg jobs through /proc only)",
+                  client.error().message +
+                      " (watching its ffmpeg jobs through /proc only; guardian reads the key again every "
+                      "poll_interval, so a fixed file is taken without a restart)",
                   {}};
       event.with("JELLYFIN_INSTANCE", settings.name);
       queue_event(std::move(event));
@@ -129,27 +132,51 @@ void JellyfinWatcher::queue_event(Event event) {
 void JellyfinWatcher::poll_instance(const std::string& name) {
   auto instance = InstanceDirectory::global().find(name);
   if (!instance.ok()) return;
+  if (!instance->client) {
+    // The key file (or credential) could not be read when the policy loaded: try again, so a
+    // fixed file is used from the next round on.
+    auto client = jellyfin::make_client(instance->settings);
+    if (client.ok()) {
+      InstanceDirectory::global().set_client(name, *client);
+      instance->client = *client;
+      Event event{
+          EventType::SenseProblem, 5, "Jellyfin \"" + name + "\": the API key is readable now, using it", {}};
+      event.with("JELLYFIN_INSTANCE", name);
+      queue_event(std::move(event));
+    }
+  }
   std::optional<std::vector<jellyfin::SessionInfo>> sessions;
   if (instance->client) {
     auto deadline = std::chrono::steady_clock::now() + instance->settings.timeout;
     auto result = instance->client->get_sessions(deadline);
     if (result.ok()) sessions = std::move(*result);
-    std::string state(jellyfin::breaker_state_name(instance->client->breaker().state()));
+    const auto& breaker = instance->client->breaker();
+    std::string state(jellyfin::breaker_state_name(breaker.state()));
     std::string& last = last_breaker_state_[name];
+    bool answers_again = false;
     if (state == "open" && last != "open" && last != "half-open") {
       Event event{EventType::SenseProblem,
                   4,
-                  "Jellyfin \"" + name + "\" unreachable, not calling it for a while (" +
-                      instance->client->breaker().last_error() + "); ffmpeg jobs still watched through /proc",
+                  "Jellyfin \"" + name + "\" " +
+                      std::string(jellyfin::failure_kind_description(breaker.last_failure_kind())) +
+                      ", not calling it for a while (" + breaker.last_error() +
+                      "); ffmpeg jobs still watched through /proc",
                   {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "open");
       queue_event(std::move(event));
     } else if (state == "closed" && (last == "open" || last == "half-open")) {
+      answers_again = true;
       Event event{EventType::SenseProblem, 5, "Jellyfin \"" + name + "\" answers again", {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "closed");
       queue_event(std::move(event));
     }
     last = state;
+    // Jellyfin answered: retry what could not be restored (or written, or confirmed) yet.
+    if (sessions && steering_ != nullptr) {
+      auto retry_deadline = std::chrono::steady_clock::now() + 2 * instance->settings.timeout;
+      for (auto& event : steering_->service(name, answers_again, retry_deadline))
+        queue_event(std::move(event));
+    }
   }
   std::vector<FfmpegProcess> processes;
   if (!instance->cgroup_host_path.empty()) {

@@ -1,7 +1,10 @@
 // The Jellyfin watcher: a component with its own thread that, per [[jellyfin]] instance, scans
 // the instance's cgroup for ffmpeg jobs (always — /proc needs no Jellyfin) and polls GET /Sessions
 // through the instance's circuit breaker (per-request timeout), then publishes the joined
-// transcode view in jellyfin::InstanceDirectory. At start it runs `guardian probe vaapi --json`
+// transcode view in jellyfin::InstanceDirectory. After each answered poll it lets the
+// JellyfinSteering retry what it could not restore yet (at once when the instance answers again).
+// An instance whose key file could not be read is retried every round, so a fixed file is picked
+// up without a restart. At start it runs `guardian probe vaapi --json`
 // as a child per render node. The loop thread only copies pointers: on_tick never waits on
 // Jellyfin. Events from the thread (breaker opened/closed, VA-API verdict, a bad key file) come
 // back through an eventfd and are told on the loop thread.
@@ -17,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "act/jellyfin_steering.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "daemon/component.h"
@@ -71,6 +75,7 @@ class JellyfinWatcher final : public DaemonComponent {
   std::deque<Event> events_;
   std::map<std::string, std::string> last_breaker_state_;  // watcher thread only
   std::map<std::string, bool> reported_problem_;           // watcher thread only
+  JellyfinSteering* steering_ = nullptr;                   // set in start(); retries kept restores
   uint64_t rounds_ = 0;
   std::thread thread_;
 };

@@ -173,6 +173,8 @@ class Handler(BaseHTTPRequestHandler):
             st.inflight += 1
         try:
             self.answer(method, path, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up first (its timeout): nobody to answer
         finally:
             with st.lock:
                 st.inflight -= 1
