@@ -340,6 +340,58 @@ TEST_F(JellyfinActionsTest, KillNineAtCriticalIsRestoredExactlyAtTheNextStart) {
   EXPECT_TRUE(has(text, "restarted Generate Trickplay Images, restarted Extract Chapter Images")) << text;
 }
 
+// kill -9 while the write is on its way: the next guardian cannot know whether Jellyfin applies
+// it, so the entry (saved before the write, with the time it may land until) stays, and a write
+// that lands after the restart is put back too.
+TEST_F(JellyfinActionsTest, KillNineWhileAWriteIsInFlightAndItLandsAfterTheRestart) {
+  fake_->add_fault("POST", "/System/Configuration/encoding", "hold");
+  const std::string state_path = dir_ + "/state.json";
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    StateStore store(state_path);
+    if (!store.load().ok()) ::_exit(3);
+    jellyfin::InstanceDirectory directory;
+    auto settings = settings_;
+    settings.timeout = 30s;  // still waiting for the answer when it dies
+    auto client = jellyfin::make_client(settings);
+    if (!client.ok()) ::_exit(3);
+    jellyfin::Instance instance;
+    instance.settings = settings;
+    instance.client = *client;
+    directory.set_instances({instance});
+    JellyfinSteering::Settings timing;
+    timing.settle = 3s;
+    JellyfinSteering steering(store, directory, &host_, timing);
+    ActionEnv env;
+    env.state = &store;
+    env.jellyfin = &steering;
+    env.level = "elevated";
+    env.level_number = 1;
+    ActionSpec spec;
+    spec.type = "jellyfin.cheaper-software";
+    auto action = registry_.find(spec.type)->create(spec, env);
+    if (action.ok()) (void)(*action)->apply(in(60s));
+    ::_exit(4);
+  }
+  for (int i = 0; i < 250 && fake_->inflight() == 0; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(fake_->inflight(), 1) << "the write is held by Jellyfin";
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  crash_and_restart();
+  auto text = all_messages(steering_->restore_saved(in(5s)));
+  EXPECT_EQ(fake_->encoding(), original_) << "nothing landed yet: " << text;
+  ASSERT_TRUE(state_->get(kElevatedCheaper)) << "kept: the write may still land";
+  ASSERT_EQ(fake_->release(true), 1);  // Jellyfin applies it now, after the restart
+  EXPECT_EQ(fake_->encoding()["EncoderPreset"], "veryfast");
+  service_until_settled();
+  EXPECT_EQ(fake_->encoding(), original_);
+  EXPECT_TRUE(state_->entries().empty());
+}
+
 // Issue 11, defect 2: a POST that timed out but was applied late was recorded as failed, with no
 // state entry: the setting stayed changed for good.
 TEST_F(JellyfinActionsTest, AWriteThatTimesOutIsKeptAndRestoredWhenItLandsLate) {
