@@ -25,7 +25,8 @@ JellyfinWatcher::~JellyfinWatcher() { stop(); }
 
 void JellyfinWatcher::start(DaemonLoop& loop) {
   loop_ = &loop;
-  steering_ = loop.action_env().jellyfin;
+  // A dry run changes nothing, restores included.
+  steering_ = loop.options().dry_run ? nullptr : loop.action_env().jellyfin;
   bool wanted = false;
   {
     std::lock_guard lock(mutex_);
