@@ -10,12 +10,15 @@
 // a write Jellyfin holds is applied or dropped when the sequence says, and the steering's wall
 // clock (how long a write of unknown outcome may still land) moves when the sequence says.
 //
-// What is not claimed: a whole-object write that Jellyfin applies after guardian gave up carries
-// every field no level held at the time as guardian read it, so a dashboard edit to such a field
-// made in between is overwritten by the user's own earlier value (Jellyfin's API has no per-field
-// write; docs/jellyfin.md says so). So a field the user edited before such a write landed may end
-// at any value the user gave it; every other field must end exactly as the user last set it or as
-// it was before guardian — and no field may end at a value only guardian ever wrote.
+// What is not claimed (docs/jellyfin.md says both):
+// - A whole-object write that Jellyfin applies after guardian gave up carries every field no level
+//   held at the time as guardian read it, so a dashboard edit to such a field made in between is
+//   overwritten by the user's own earlier value (Jellyfin's API has no per-field write).
+// - A user who sets a field guardian holds to exactly a value guardian writes to it cannot be told
+//   from guardian: the field is restored to its value from before when the level is left.
+// In both cases the field may end at any value the user gave it. Every other field must end
+// exactly as the user last set it or as it was before guardian, and no field may end at a value
+// only guardian ever wrote.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -86,6 +89,30 @@ const std::map<std::string, std::vector<json>>& edit_values() {
       {"EnableTonemapping", {true, false}},  // not steered by guardian
   };
   return kValues;
+}
+
+// Whether the ladder above writes `value` to `field` (prefer-vaapi's codec list always ends
+// with every wanted codec in it).
+bool written_by_the_ladder(const std::string& field, const json& value) {
+  static const std::map<std::string, std::vector<json>> kWritten = {
+      {"EncoderPreset", {"veryfast", "ultrafast"}},
+      {"EncodingThreadCount", {2, 1}},
+      {"H264Crf", {28, 30}},
+      {"H265Crf", {32}},
+      {"MaxMuxingQueueSize", {1024}},
+      {"EnableThrottling", {true}},
+      {"EnableSegmentDeletion", {true}},
+      {"SegmentKeepSeconds", {120}},
+      {"EnableHardwareEncoding", {true}}};
+  if (field == "HardwareDecodingCodecs") {
+    if (!value.is_array()) return false;
+    static const char* kWanted[] = {"h264", "hevc", "vp9"};
+    return std::all_of(std::begin(kWanted), std::end(kWanted), [&](const char* c) {
+      return std::find(value.begin(), value.end(), json(c)) != value.end();
+    });
+  }
+  auto it = kWritten.find(field);
+  return it != kWritten.end() && std::find(it->second.begin(), it->second.end(), value) != it->second.end();
 }
 
 // One guardian process: its state file, its instances, its steering, the actions of the levels it
@@ -295,12 +322,15 @@ class SteeringProperty : public ::testing::Test {
       // A held write that landed after the user's last edit of this field may have carried one of
       // the user's earlier values back (see the top of this file).
       bool overwritten = last != user_last.end() && late_landing_ > user_last_edit[field];
+      bool looks_like_guardians = last != user_last.end() && written_by_the_ladder(field, last->second);
       auto& ever = user_ever[field];
-      if (overwritten && std::find(ever.begin(), ever.end(), now) != ever.end()) continue;
+      if ((overwritten || looks_like_guardians) && std::find(ever.begin(), ever.end(), now) != ever.end())
+        continue;
       problems += "  " + field + " = " + now.dump() + " (before guardian " + before.dump() +
                   ", user last set " +
                   (last != user_last.end() ? last->second.dump() : std::string("nothing")) +
-                  (overwritten ? ", a held write landed after that" : "") + ")\n";
+                  (overwritten ? ", a held write landed after that" : "") +
+                  (looks_like_guardians ? ", a value the ladder writes too" : "") + ")\n";
     }
     std::string left;
     for (const auto& [key, saved] : guardian_->store.entries())
