@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "support/fake_jellyfin.h"
@@ -77,7 +78,14 @@ TEST(Transcodes, RealFfmpegProcessesAreFoundClassifiedMeasuredAndJoined) {
   ASSERT_GT(software, 0);
   ASSERT_GT(remux, 0);
   std::string root = jobs.make_host_root(kCgroup, {sleeper}, {software, remux});
-  std::this_thread::sleep_for(1500ms);  // let x264 allocate its lookahead and frame threads
+  // Wait until the libx264 job has written its first segment: by then x264 has allocated its
+  // lookahead and frame threads. A fixed sleep was not enough on a loaded 2-core machine (the
+  // encoder had not started when the scan measured it).
+  const std::string first_segment = jobs.dir() + "/transcodes/5d1b9a1c0.ts";
+  for (auto deadline = std::chrono::steady_clock::now() + 60s;
+       !std::filesystem::exists(first_segment) && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(std::filesystem::exists(first_segment)) << "the libx264 HLS job wrote no segment in 60 s";
   auto scan = scan_ffmpeg_processes(HostRoot(root), kCgroup);
   ASSERT_TRUE(scan.ok()) << scan.error().message;
   EXPECT_TRUE(scan->problems.empty()) << scan->problems.front();
