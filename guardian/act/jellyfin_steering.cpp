@@ -94,7 +94,6 @@ struct JellyfinSteering::Reconciled {
   bool maybe = false;    // the write went out and got no answer
   std::string error;
   EncodingPlan plan;
-  std::vector<Event> problems;  // saved entries refused or trimmed
 };
 
 struct JellyfinSteering::TasksRestarted {
@@ -102,7 +101,6 @@ struct JellyfinSteering::TasksRestarted {
   std::string error;
   std::map<std::string, std::string> restored;  // key -> detail (entry forgotten)
   std::map<std::string, std::string> kept;      // key -> why it stays
-  std::vector<Event> problems;
 };
 
 JellyfinSteering::JellyfinSteering(StateStore& state, jellyfin::InstanceDirectory& instances,
