@@ -36,11 +36,12 @@
 #include "act/state_store.h"
 #include "common/host_root.h"
 #include "jellyfin/instances.h"
+#include "jellyfin/kept_changes.h"
 #include "tell/event.h"
 
 namespace guardian {
 
-class JellyfinSteering {
+class JellyfinSteering final : public jellyfin::KeptChanges {
  public:
   struct Settings {
     // How long after a write of unknown outcome Jellyfin may still apply it (a request Kestrel
@@ -58,7 +59,7 @@ class JellyfinSteering {
   JellyfinSteering(StateStore& state, jellyfin::InstanceDirectory& instances, const HostRoot* host);
   JellyfinSteering(StateStore& state, jellyfin::InstanceDirectory& instances, const HostRoot* host,
                    Settings settings);
-  ~JellyfinSteering();
+  ~JellyfinSteering() override;
   JellyfinSteering(const JellyfinSteering&) = delete;
   JellyfinSteering& operator=(const JellyfinSteering&) = delete;
 
@@ -88,6 +89,9 @@ class JellyfinSteering {
   // not yet written and reads after writes of unknown outcome, when their backoff is due (at once
   // when `answers_again`). Events for what was finally restored.
   std::vector<Event> service(const std::string& instance, bool answers_again, Deadline deadline);
+  std::vector<Event> retry_kept(const std::string& instance, bool answers_again, Deadline deadline) override {
+    return service(instance, answers_again, deadline);
+  }
   // Before exit (after the ladder unwound): one more try for everything still kept, and an event
   // for each entry that stays in the state file for the next start.
   std::vector<Event> finish(Deadline deadline);

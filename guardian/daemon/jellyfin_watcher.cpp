@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "act/jellyfin_steering.h"  // only for ActionEnv::jellyfin -> jellyfin::KeptChanges
 #include "jellyfin/instances.h"
 #include "jellyfin/status.h"
 #include "probe/vaapi_probe.h"
@@ -26,7 +27,7 @@ JellyfinWatcher::~JellyfinWatcher() { stop(); }
 void JellyfinWatcher::start(DaemonLoop& loop) {
   loop_ = &loop;
   // A dry run changes nothing, restores included.
-  steering_ = loop.options().dry_run ? nullptr : loop.action_env().jellyfin;
+  kept_ = loop.options().dry_run ? nullptr : loop.action_env().jellyfin;
   bool wanted = false;
   {
     std::lock_guard lock(mutex_);
@@ -173,9 +174,9 @@ void JellyfinWatcher::poll_instance(const std::string& name) {
     }
     last = state;
     // Jellyfin answered: retry what could not be restored (or written, or confirmed) yet.
-    if (sessions && steering_ != nullptr) {
+    if (sessions && kept_ != nullptr) {
       auto retry_deadline = std::chrono::steady_clock::now() + 2 * instance->settings.timeout;
-      for (auto& event : steering_->service(name, answers_again, retry_deadline))
+      for (auto& event : kept_->retry_kept(name, answers_again, retry_deadline))
         queue_event(std::move(event));
     }
   }

@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
-#include "act/jellyfin_steering.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "daemon/component.h"
 #include "daemon/daemon.h"
+#include "jellyfin/kept_changes.h"
 #include "tell/metrics_exporter.h"
 
 namespace guardian {
@@ -75,7 +75,7 @@ class JellyfinWatcher final : public DaemonComponent {
   std::deque<Event> events_;
   std::map<std::string, std::string> last_breaker_state_;  // watcher thread only
   std::map<std::string, bool> reported_problem_;           // watcher thread only
-  JellyfinSteering* steering_ = nullptr;                   // set in start(); retries kept restores
+  jellyfin::KeptChanges* kept_ = nullptr;  // set in start(): what to retry once an instance answers
   uint64_t rounds_ = 0;
   std::thread thread_;
 };
