@@ -11,7 +11,7 @@
 #include "act/jellyfin_actions_internal.h"
 #include "common/fd.h"
 #include "common/host_root.h"
-#include "sense/transcodes.h"
+#include "jellyfin/transcodes.h"
 
 namespace guardian {
 namespace {

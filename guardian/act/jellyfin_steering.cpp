@@ -4,7 +4,7 @@
 #include <ctime>
 
 #include "act/basic_actions.h"
-#include "sense/transcodes.h"
+#include "jellyfin/transcodes.h"
 
 namespace guardian {
 

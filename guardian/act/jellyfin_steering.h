@@ -34,10 +34,10 @@
 #include "act/action.h"
 #include "act/jellyfin_encoding_plan.h"
 #include "act/state_store.h"
+#include "common/event.h"
 #include "common/host_root.h"
 #include "jellyfin/instances.h"
 #include "jellyfin/kept_changes.h"
-#include "tell/event.h"
 
 namespace guardian {
 

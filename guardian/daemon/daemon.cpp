@@ -19,16 +19,18 @@
 #include <map>
 #include <set>
 
-#include "act/action_worker.h"
+#include "act/action_runner.h"
 #include "act/jellyfin_steering.h"
 #include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "act/unit_manager.h"
 #include "common/fd.h"
 #include "common/host_root.h"
-#include "daemon/oomd_rules.h"
+#include "config/policy_loader.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
 #include "jellyfin/instances.h"
 #include "model/oomd_model.h"
+#include "model/oomd_rules.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
@@ -77,7 +79,8 @@ class Daemon final : public DaemonLoop {
         state_(options_.state_path == ":memory:" ? std::string()
                : options_.state_path.empty()     ? StateStore::default_path()
                                                  : options_.state_path),
-        jellyfin_(state_, jellyfin::InstanceDirectory::global(), &host_) {
+        jellyfin_(state_, jellyfin_instances_, &host_),
+        actions_(env_, [this](const Event& event) { teller_.emit(event); }) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -85,8 +88,10 @@ class Daemon final : public DaemonLoop {
     env_.host = &host_;
     env_.state = &state_;
     env_.teller = &teller_;
-    env_.jellyfin = &jellyfin_;
     env_.dry_run = options_.dry_run;
+    env_.systemd = &user_manager_;
+    env_.balance = &balance_;
+    env_.jellyfin = &jellyfin_;
   }
 
   ~Daemon() override {
@@ -114,22 +119,20 @@ class Daemon final : public DaemonLoop {
     arm_triggers();
   }
   [[nodiscard]] std::string explain() const override { return explanation_; }
-  ActionEnv& action_env() override { return env_; }
-  [[nodiscard]] const DaemonOptions& options() const override { return options_; }
 
  private:
   Result<Policy> read_policy();
   void apply_policy(Policy policy);
   void reload();
-  void restore_saved_state();
-  void restore_jellyfin_state();
+  void submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
+                    std::string level);
+  std::string schedule_retry(std::pair<size_t, size_t> key, const ActionJobResult& done);
   void submit_due_retries();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
   Result<void> set_timer();
   void tick();
   void execute(const Decision& decision);
-  void collect_action_results();
   void unwind_all();
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
@@ -140,13 +143,20 @@ class Daemon final : public DaemonLoop {
   Sampler sampler_;
   OomdModel model_;
   StateStore state_;
-  JellyfinSteering jellyfin_;  // what guardian changed in Jellyfin, restored through the policy's instances
+  // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
+  // components that fill or read them: the user manager the systemd component plugs in,
+  // slice.balance's switch, the Jellyfin instances the watcher keeps current and what guardian
+  // changed in them (the steering, restored through the policy's instances).
+  UnitManagerSlot user_manager_;
+  BalanceSwitch balance_;
+  jellyfin::InstanceDirectory jellyfin_instances_;
+  JellyfinSteering jellyfin_;
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
   ActionEnv env_;
-  ActionWorker worker_;
+  ActionRunner actions_;  // the one path of every change: worker, dry run, result events
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
@@ -156,6 +166,7 @@ class Daemon final : public DaemonLoop {
     std::pair<size_t, size_t> key;
     std::shared_ptr<Action> action;
     std::string label;
+    std::string level;
     MonoTime due;
   };
   static constexpr unsigned kApplyRetries = 5;
@@ -183,9 +194,7 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = options_.policy_path ? load_policy_file(*options_.policy_path, &builtin_actions())
-                                                 : parse_policy(embedded_default_policy(),
-                                                                "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = load_policy_or_default(options_.policy_path, &builtin_actions());
   if (!loaded.policy) {
     std::string text;
     for (const auto& diagnostic : loaded.diagnostics)
@@ -198,7 +207,7 @@ Result<Policy> Daemon::read_policy() {
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   Event event{EventType::PolicyLoaded,
-              6,
+              Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
                   " levels) from " + policy_->source,
               {}};
@@ -207,7 +216,8 @@ void Daemon::apply_policy(Policy policy) {
   for (auto& component : components_) component->on_policy(*policy_);
   if (timer_) {
     if (auto armed = set_timer(); !armed.ok()) {
-      teller_.emit(Event{EventType::SenseProblem, 4, "sampling timer: " + armed.error().message, {}});
+      teller_.emit(
+          Event{EventType::SenseProblem, Priority::Warning, "sampling timer: " + armed.error().message, {}});
     }
   }
   rules_stale_ = true;  // triggers follow the policy's trigger spec
@@ -218,10 +228,10 @@ void Daemon::reload() {
   auto policy = read_policy();
   if (!policy.ok()) {
     Event event{EventType::PolicyRejected,
-                3,
+                Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
+    event.with("POLICY", options_.policy_path.value_or(kEmbeddedPolicyName));
     teller_.emit(event);
     return;
   }
@@ -231,69 +241,35 @@ void Daemon::reload() {
   apply_policy(std::move(policy.value()));
 }
 
-void Daemon::restore_saved_state() {
-  if (auto loaded = state_.load(); !loaded.ok()) {
-    teller_.emit(Event{EventType::SenseProblem,
-                       3,
-                       "state file unreadable, original values it held cannot be restored automatically: " +
-                           loaded.error().message,
-                       {}});
-    return;
-  }
-  for (const auto& [key, saved] : state_.entries()) {
-    // Restored once the policy is in force, through its instances (restore_jellyfin_state).
-    if (JellyfinSteering::handles_kind(saved.kind)) continue;
-    const Restorer* restorer = builtin_actions().restorer(saved.kind);
-    Event event{EventType::StateRestored, 5, {}, {}};
-    event.with("KEY", key).with("KIND", saved.kind);
-    if (!restorer) {
-      event.priority = 4;
-      event.message =
-          "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
-      event.with("RESULT", "unknown-kind");
-      teller_.emit(event);
-      continue;
-    }
-    if (options_.dry_run) {
-      event.message = "would restore " + key + " to the value saved by an earlier run (dry run)";
-      event.with("RESULT", "dry-run");
-      teller_.emit(event);
-      continue;
-    }
-    auto restored =
-        (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-    if (restored.ok()) {
-      (void)state_.forget(key);
-      event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
-      event.with("RESULT", "restored");
-    } else {
-      event.priority = 3;
-      event.message =
-          "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
-      event.with("RESULT", "failed");
-    }
-    teller_.emit(event);
-  }
+void Daemon::submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
+                          std::string level) {
+  actions_.submit(
+      {.action = std::move(action),
+       .label = std::move(label),
+       .level = std::move(level),
+       .done =
+           [this](const ActionJobResult& done) {
+             if (done.result.outcome != ActionResult::Outcome::Failed &&
+                 done.result.outcome != ActionResult::Outcome::TimedOut)
+               retry_counts_.erase(done.job.action.get());
+           },
+       .on_failure = [this, key](const ActionJobResult& done) { return schedule_retry(key, done); }});
 }
 
-void Daemon::restore_jellyfin_state() {
-  // What an earlier guardian changed in Jellyfin is restored only through the policy's instance
-  // of that name — its URL and key, never the state file's — so this waits for the policy.
-  if (options_.dry_run) {
-    for (const auto& [key, saved] : state_.entries()) {
-      if (!JellyfinSteering::handles_kind(saved.kind)) continue;
-      Event event{EventType::StateRestored,
-                  5,
-                  "would restore " + key + " to the value saved by an earlier run (dry run)",
-                  {}};
-      event.with("KEY", key).with("KIND", saved.kind).with("RESULT", "dry-run");
-      teller_.emit(event);
-    }
-    return;
-  }
-  for (const auto& event :
-       jellyfin_.restore_saved(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
-    teller_.emit(event);
+std::string Daemon::schedule_retry(std::pair<size_t, size_t> key, const ActionJobResult& done) {
+  if (!done.result.retry) return {};
+  // Still in force (its level holds)? Then try again, a bounded number of times.
+  auto active = active_.find(key);
+  if (active == active_.end() || active->second != done.job.action) return {};
+  unsigned& tried = retry_counts_[done.job.action.get()];
+  if (tried >= kApplyRetries)
+    return " (tried " + std::to_string(kApplyRetries + 1) + " times; not again while this level holds)";
+  auto wait = std::chrono::seconds(1LL << tried);
+  ++tried;
+  retries_.push_back(
+      {key, done.job.action, done.job.label, done.job.level, std::chrono::steady_clock::now() + wait});
+  return " (trying again in " + std::to_string(wait.count()) + " s, " + std::to_string(tried) + " of " +
+         std::to_string(kApplyRetries) + ")";
 }
 
 void Daemon::submit_due_retries() {
@@ -305,7 +281,7 @@ void Daemon::submit_due_retries() {
     }
     auto active = active_.find(it->key);
     if (active != active_.end() && active->second == it->action)
-      worker_.submit({ActionJob::Kind::Apply, it->action, it->label, std::chrono::milliseconds(10'000)});
+      submit_apply(it->key, it->action, it->label, it->level);
     it = retries_.erase(it);
   }
 }
@@ -313,9 +289,10 @@ void Daemon::submit_due_retries() {
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
   user_slices_ = user_manager_slices(sampler_.layout(), snapshot);
-  OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
+  OomdRuleSet rules =
+      oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), user_slices_), snapshot);
   for (const auto& warning : rules.warnings) {
-    teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
+    teller_.emit(Event{EventType::SenseProblem, Priority::Warning, "oomd configuration: " + warning, {}});
   }
   dropin_rules_ = rules.watched;
   if (!live_rules_ && rules.watched != model_.rules()) {
@@ -327,7 +304,7 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
               "s";
     }
     Event event{EventType::PolicyLoaded,
-                6,
+                Priority::Info,
                 rules.watched.empty() ? "systemd-oomd watches no cgroup guardian can see"
                                       : "systemd-oomd watches " + list,
                 {}};
@@ -358,7 +335,10 @@ void Daemon::arm_triggers() {
     if (!trigger.ok()) {
       // Said once per path: the rules refresh every 30 ticks and would repeat it.
       if (trigger_problems_.insert(path).second) {
-        Event event{EventType::SenseProblem, 4, "PSI trigger not armed: " + trigger.error().message, {}};
+        Event event{EventType::SenseProblem,
+                    Priority::Warning,
+                    "PSI trigger not armed: " + trigger.error().message,
+                    {}};
         event.with("WHERE", path);
         teller_.emit(event);
       }
@@ -394,7 +374,7 @@ std::vector<std::string> Daemon::active_action_labels() const {
 void Daemon::execute(const Decision& decision) {
   for (const auto& transition : decision.transitions) {
     Event event{EventType::LevelChanged,
-                transition.to > transition.from ? 4 : 5,
+                transition.to > transition.from ? Priority::Warning : Priority::Notice,
                 "level " + level_name(*policy_, transition.from) + " -> " +
                     level_name(*policy_, transition.to) + ": " + transition.reason,
                 {}};
@@ -426,7 +406,7 @@ void Daemon::execute(const Decision& decision) {
       auto action = entry ? entry->create(spec, env)
                           : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
-        Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
+        Event event{EventType::ActionFailed, Priority::Error, label + ": " + action.error().message, {}};
         event.with("ACTION", spec.type)
             .with("LEVEL", level_name(*policy_, command.level))
             .with("RESULT", "failed");
@@ -435,15 +415,7 @@ void Daemon::execute(const Decision& decision) {
       }
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
-      if (options_.dry_run) {
-        Event event{EventType::ActionApplied, 5, "dry run: would " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000)});
+      submit_apply(key, shared, label, level_name(*policy_, command.level));
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
@@ -451,58 +423,11 @@ void Daemon::execute(const Decision& decision) {
       active_.erase(it);
       std::erase_if(retries_, [&](const ApplyRetry& retry) { return retry.action == shared; });
       retry_counts_.erase(shared.get());
-      if (options_.dry_run) {
-        Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000)});
+      actions_.submit({.kind = ActionJob::Kind::Revert,
+                       .action = shared,
+                       .label = label,
+                       .level = level_name(*policy_, command.level)});
     }
-  }
-}
-
-void Daemon::collect_action_results() {
-  for (auto& done : worker_.drain()) {
-    const bool failed = done.result.outcome == ActionResult::Outcome::Failed ||
-                        done.result.outcome == ActionResult::Outcome::TimedOut;
-    const EventType type = failed                                    ? EventType::ActionFailed
-                           : done.job.kind == ActionJob::Kind::Apply ? EventType::ActionApplied
-                                                                     : EventType::ActionReverted;
-    Event event{type,
-                failed ? 3 : 5,
-                done.job.label + (done.job.kind == ActionJob::Kind::Apply ? " applied" : " reverted") +
-                    (done.result.detail.empty() ? "" : ": " + done.result.detail),
-                {}};
-    const auto slash = done.job.label.find('/');
-    event.with("ACTION", done.job.action->type())
-        .with("LEVEL", done.job.label.substr(0, slash))
-        .with("RESULT", std::string(outcome_name(done.result.outcome)))
-        .with("DURATION_MS", std::to_string(done.took.count()));
-    if (failed) event.message = done.job.label + " failed: " + done.result.detail;
-    if (failed && done.result.retry && done.job.kind == ActionJob::Kind::Apply) {
-      // Still in force (its level holds)? Then try again, a bounded number of times.
-      for (const auto& [key, action] : active_) {
-        if (action != done.job.action) continue;
-        unsigned& tried = retry_counts_[action.get()];
-        if (tried >= kApplyRetries) {
-          event.message +=
-              " (tried " + std::to_string(kApplyRetries + 1) + " times; not again while this level holds)";
-          break;
-        }
-        auto wait = std::chrono::seconds(1LL << tried);
-        ++tried;
-        retries_.push_back({key, action, done.job.label, std::chrono::steady_clock::now() + wait});
-        event.message += " (trying again in " + std::to_string(wait.count()) + " s, " +
-                         std::to_string(tried) + " of " + std::to_string(kApplyRetries) + ")";
-        break;
-      }
-    } else if (!failed && done.job.kind == ActionJob::Kind::Apply) {
-      retry_counts_.erase(done.job.action.get());
-    }
-    teller_.emit(event);
   }
 }
 
@@ -558,7 +483,7 @@ void Daemon::tick() {
   for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
   fired_.clear();
   for (const auto& problem : sampler_.take_problems()) {
-    Event event{EventType::SenseProblem, 4, problem.where + ": " + problem.message, {}};
+    Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};
     event.with("WHERE", problem.where);
     teller_.emit(event);
   }
@@ -617,14 +542,14 @@ int Daemon::run() {
   };
   watch(timer_.get(), EPOLLIN);
   watch(signals_.get(), EPOLLIN);
-  watch(worker_.fd(), EPOLLIN);
+  watch(actions_.fd(), EPOLLIN);
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
 
   const HostLayout& layout = sampler_.layout();
   {
     Event started{
         EventType::Started,
-        6,
+        Priority::Info,
         std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
             (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
         {}};
@@ -633,11 +558,11 @@ int Daemon::run() {
     teller_.emit(started);
   }
   if (layout.system_only()) {
-    Event event{EventType::SystemOnlyMode, 5, layout.system_only_reason, {}};
+    Event event{EventType::SystemOnlyMode, Priority::Notice, layout.system_only_reason, {}};
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
-  components_ = make_components(options_);
+  components_ = make_components(options_, actions_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
@@ -645,9 +570,11 @@ int Daemon::run() {
   }
   // After the components start: the systemd restorers need the user-manager connection the
   // systemd component opens.
-  restore_saved_state();
+  actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
-  restore_jellyfin_state();
+  // What an earlier guardian changed in Jellyfin goes back only through the policy's instance of
+  // that name (its URL and key, never the state file's), so this waits for the policy.
+  actions_.restore_jellyfin();
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
     return 2;
@@ -680,8 +607,8 @@ int Daemon::run() {
           else
             stopping_ = true;
         }
-      } else if (fd == worker_.fd()) {
-        collect_action_results();
+      } else if (fd == actions_.fd()) {
+        actions_.collect();
       } else if (events[i].events & EPOLLPRI) {
         for (const auto& trigger : triggers_) {
           if (trigger.fd() != fd) continue;
@@ -713,18 +640,11 @@ int Daemon::run() {
 
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
-                     6,
+                     Priority::Info,
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
                      {}});
   unwind_all();
-  worker_.wait_idle();
-  collect_action_results();
-  // Whatever could not be put back in Jellyfin meanwhile (it did not answer): one more try, and
-  // what stays in the state file is said.
-  if (!options_.dry_run) {
-    for (const auto& event : jellyfin_.finish(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
-      teller_.emit(event);
-  }
+  actions_.finish();
   for (auto& component : components_) component->stop();
   return 0;
 }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian::jellyfin {
 
