@@ -79,6 +79,20 @@ void FakeJellyfin::set_mode(const std::string& mode, double delay, int count) {
   if (count > 0) body["count"] = count;
   control("POST", "/__mode", body.dump());
 }
+void FakeJellyfin::add_fault(const std::string& method, const std::string& path, const std::string& mode,
+                             double delay, int count) {
+  nlohmann::json rule = {{"mode", mode}, {"delay", delay}};
+  if (!method.empty()) rule["method"] = method;
+  if (!path.empty()) rule["path"] = path;
+  if (count > 0) rule["count"] = count;
+  control("POST", "/__faults", nlohmann::json::array({rule}).dump());
+}
+int FakeJellyfin::release(bool apply) {
+  return control("POST", "/__release", nlohmann::json({{"apply", apply}}).dump())["released"].get<int>();
+}
+int FakeJellyfin::inflight() { return control("GET", "/__inflight")["inflight"].get<int>(); }
+void FakeJellyfin::edit(const nlohmann::json& fields) { control("POST", "/__edit", fields.dump()); }
+void FakeJellyfin::reset() { control("POST", "/__reset"); }
 void FakeJellyfin::set_sessions(const nlohmann::json& sessions) {
   control("POST", "/__sessions", sessions.dump());
 }
