@@ -7,7 +7,9 @@ SHARE=/mnt/share
 OUT=$SHARE/out
 mkdir -p "$OUT"
 # shellcheck source=/dev/null
+set -a  # exported: the scenario script (a child) reads its --set parameters from the environment
 . "$SHARE/scenario.env"
+set +a
 # shellcheck source=lib.sh
 . "$SHARE/guest/lib.sh"
 export SHARE OUT SCENARIO
