@@ -14,6 +14,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import squeeze as squeeze_mod  # noqa: E402
+
 MANAGER_OOMD_MSGID = "d989611b15e44c9dbf31e3c81256e4ed"
 KILL_RE = re.compile(r"Killed (\S+) due to memory pressure for (\S+) being ([\d.]+)% > ([\d.]+)% "
                      r"for > (\S+?) with reclaim activity")
@@ -148,6 +151,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--skip")
+    ap.add_argument("--baseline", help="squeeze-guarded: a squeeze-baseline run (dir or result.json) "
+                    "of the same profile and parameters, to set the first climb against its kill")
     a = ap.parse_args()
     out, name = a.out, a.scenario
     res = {"scenario": name}
@@ -279,6 +284,13 @@ def main():
     res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "p50": pct(leads, 50),
                      "all": leads, "climbs_without_kill_course": climbs_without_kill_course}
 
+    # the whole user runs short (issue 10)
+    if name.startswith("squeeze-"):
+        sq = squeeze_mod.squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom)
+        if sq is not None and a.baseline:
+            squeeze_mod.against_baseline(sq, a.baseline)
+        res["squeeze"] = sq
+
     # checks written inside the guest (checks.txt: NAME PASS|FAIL detail)
     checks = []
     cp = os.path.join(out, "checks.txt")
@@ -309,6 +321,8 @@ def main():
         need(res["jellyfin_restarts"] == 0, f"jellyfin.service restarted {res['jellyfin_restarts']}x")
         over = [short(k) for k, v in maxfull.items() if v["over_limit"]]
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))
+    elif name.startswith("squeeze-"):
+        squeeze_mod.verdict(name, res.get("squeeze"), need)
     for c in checks:
         need(c["ok"], f"check {c['name']} failed: {c['detail']}")
     if facts.get("scenario_rc") not in (None, "0"):

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs every VM test-bed scenario (one VM at a time) and writes tests/vm/out/summary.md.
 #
-# Usage: tests/vm/run-all.sh [--guardian PATH] [--repeat N] [--only NAME,NAME]
+# Usage: tests/vm/run-all.sh [--guardian PATH] [--repeat N] [--only NAME,NAME] [--set KEY=VALUE]...
 #   --guardian  guardian binary for the scenarios that need it (default: build/guardian if present)
 #   --repeat N  run each scenario N times (out/NAME-1 … out/NAME-N), e.g. 3 to show stability
-#   --only      run only these scenarios (default: baseline,guarded,systemd,restore)
+#   --only      run only these scenarios (default: baseline,guarded,systemd,restore). NAME:PROFILE
+#               boots the image with that oomd profile (fedora, debian), e.g. squeeze-baseline:debian;
+#               `squeeze` = squeeze-baseline and squeeze-guarded with both profiles.
+#   --set       scenario parameter for every run (run-scenario.sh --set)
+# squeeze-guarded runs are analysed against the squeeze-baseline run of the same profile in the
+# same invocation (analyze.py --baseline).
 # Exit: 0 when every run is PASS or SKIP, 1 when any FAILed, 2 on a harness error.
 set -euo pipefail
 
@@ -17,6 +22,7 @@ while (($#)); do
     --guardian) pass_args+=(--guardian "${2:?}"); shift 2 ;;
     --repeat) repeat=${2:?}; shift 2 ;;
     --only) only=${2:?}; shift 2 ;;
+    --set) pass_args+=(--set "${2:?}"); shift 2 ;;
     *) echo "run-all: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -26,15 +32,30 @@ mkdir -p "$here/out"
 start=$(date +%s)
 dirs=()
 failed=0
+only=${only//squeeze,/squeeze-baseline:debian,squeeze-guarded:debian,squeeze-baseline:fedora,squeeze-guarded:fedora,}
+[[ $only == squeeze || $only == *,squeeze ]] &&
+  only=${only%squeeze}squeeze-baseline:debian,squeeze-guarded:debian,squeeze-baseline:fedora,squeeze-guarded:fedora
 IFS=, read -r -a scenarios <<<"$only"
-for s in "${scenarios[@]}"; do
+declare -A squeeze_base=()
+for entry in "${scenarios[@]}"; do
+  s=${entry%%:*}
+  profile=fedora
+  [[ $entry == *:* ]] && profile=${entry#*:}
+  label=$s
+  [[ $entry == *:* ]] && label=$s-$profile
   for ((i = 1; i <= repeat; i++)); do
-    d=$here/out/$s
-    ((repeat > 1)) && d=$here/out/$s-$i
-    if ((repeat > 1)); then echo "=== $s (run $i of $repeat)" >&2; else echo "=== $s" >&2; fi
+    d=$here/out/$label
+    ((repeat > 1)) && d=$here/out/$label-$i
+    if ((repeat > 1)); then echo "=== $label (run $i of $repeat)" >&2; else echo "=== $label" >&2; fi
     rc=0
-    "$here/run-scenario.sh" "$s" --out "$d" ${pass_args[@]+"${pass_args[@]}"} || rc=$?
-    ((rc == 2)) && { echo "run-all: harness error in $s" >&2; exit 2; }
+    "$here/run-scenario.sh" "$s" --out "$d" --oomd-profile "$profile" ${pass_args[@]+"${pass_args[@]}"} || rc=$?
+    ((rc == 2)) && { echo "run-all: harness error in $label" >&2; exit 2; }
+    if [[ $s == squeeze-baseline ]]; then
+      squeeze_base[$profile]=${squeeze_base[$profile]:-$d}
+    elif [[ $s == squeeze-guarded && -n ${squeeze_base[$profile]:-} ]]; then
+      rc=0
+      python3 "$here/analyze.py" "$d" --scenario "$s" --baseline "${squeeze_base[$profile]}" || rc=$?
+    fi
     ((rc == 1)) && failed=1
     dirs+=("$d")
   done

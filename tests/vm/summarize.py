@@ -92,6 +92,60 @@ if reactions:
           + (f"; lead over oomd's predicted deadline min {min(leads):.1f} s, p50 {pct(leads, 50):.1f} s, "
              f"n={len(leads)}" if leads else "")
           + (f"; {no_course} climb(s) with no kill on course yet (lead ≥ oomd's duration)" if no_course else ""))
+# The whole user runs short (issue 10): its own table, guarded runs set against the baselines of
+# the same oomd profile and workload parameters.
+sq_runs = [r for r in results if r.get("squeeze")]
+if sq_runs:
+    import squeeze as sqm  # noqa: E402
+
+    def key(r):
+        f = r.get("facts", {})
+        return (f.get("oomd_profile", "fedora"), f.get("squeeze_params", ""))
+
+    base_kills, base_onsets = {}, {}
+    for r in sq_runs:
+        if r["scenario"] == "squeeze-baseline":
+            if r["squeeze"].get("first_kill_s") is not None:
+                base_kills.setdefault(key(r), []).append(r["squeeze"]["first_kill_s"])
+            if r["squeeze"].get("pressure_onset_s") is not None:
+                base_onsets.setdefault(key(r), []).append(r["squeeze"]["pressure_onset_s"])
+
+    def s1(x):
+        return "–" if x is None else f"{x:.0f}"
+
+    print("\n## The whole user runs short (squeeze)\n")
+    print("Seconds since the workload began. Pressure onset: the first second in which an "
+          f"oomd-watched cgroup was fully stalled ≥ {sqm.ONSET_SHARE:.0%} of the time. Tick lateness: "
+          "how late guardian's loop read its 1-s sampling timer (p50 / p99 / max).\n")
+    print("| run | oomd profile | workload | verdict | oomd kills (victim at s) | kernel OOM | pressure onset "
+          "(baseline) | first climb | climb before the baseline's kill | container.slice corrected | "
+          "tick lateness p50 / p99 / max | loop outside epoll, longest | guardian majflt |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sq_runs:
+        q, f = r["squeeze"], r.get("facts", {})
+        k = key(r)
+        bk = statistics.median(base_kills[k]) if base_kills.get(k) else None
+        bo = statistics.median(base_onsets[k]) if base_onsets.get(k) else None
+        kills = ", ".join(f"{x['victim']} at {x['at_s']:.0f}" for x in q.get("oomd_kills", [])) or "0"
+        fc = q.get("first_climb")
+        climb = f"{fc['level']} at {fc['at_s']:.0f}" if fc else "–"
+        lead = (f"{bk - fc['at_s']:.0f} s" if (fc and bk is not None and r["scenario"] != "squeeze-baseline") else "–")
+        corr = "; ".join(c["message"].replace("corrected ", "").split(" (the")[0] for c in q.get("corrections", [])) or "–"
+        tl = q.get("tick_lateness")
+        tls = f"{tl['p50']:.1f} / {tl['p99']:.1f} / {tl['max']:.1f} s" if tl else "–"
+        lp = q.get("loop") or {}
+        outside = f"{lp['longest_outside_epoll_s']:.1f} s" if lp.get("samples") else "–"
+        onset = s1(q.get("pressure_onset_s")) + (f" ({s1(bo)})" if bo is not None and r["scenario"] != "squeeze-baseline" else "")
+        print(f"| {os.path.basename(r.get('_dir', r['scenario']))} | {k[0]} | {k[1]} | {r['verdict']} | {kills} | "
+              f"{len(q.get('kernel_oom_kills', []))} | {onset} | {climb} | {lead} | {corr} | {tls} | {outside} | "
+              f"{lp.get('main_majflt', '–')} |")
+    print()
+    for r in sq_runs:
+        ap = r["squeeze"].get("approach")
+        if ap:
+            print(f"- {os.path.basename(r.get('_dir', r['scenario']))} approach signals (s since the workload began): "
+                  + "; ".join(f"{k} {v:.0f}" for k, v in ap.items()))
+    print()
 fails = [r for r in results if r.get("verdict") == "FAIL"]
 for r in fails:
     print(f"- {r['scenario']} FAIL: {r.get('reason', '')}")

@@ -255,3 +255,143 @@ use_policy() {
   install -D -m644 "$p" "/etc/guardian/policies/$1"
   printf 'GUARDIAN_ARGS=--policy /etc/guardian/policies/%s %s\n' "$1" "${GUARDIAN_EXTRA_ARGS:-}" >/etc/guardian-vm.env
 }
+
+# --- the whole user runs short (issue 10: scenarios squeeze-*) -----------------------------------
+# A desktop running out of memory: the test user's whole budget (user@UID.service, or
+# user-UID.slice) is capped the way RAM caps a desktop, and the desktop hogs in app.slice plus
+# the Jellyfin stand-in in container.slice (whose own limits, the user's 800M/1000M, are not what
+# binds) all live in it, with guardian, when it runs, in the same user manager.
+
+# size_mb SPEC: "1200M", "1G" or "60%" (of MemTotal) -> MiB
+size_mb() {
+  local s=$1
+  case $s in
+    *%) echo $(( $(mem_total_mb) * ${s%\%} / 100 )) ;;
+    *G) echo $(( ${s%G} * 1024 )) ;;
+    *M) echo "${s%M}" ;;
+    *) echo $(( s / 1048576 )) ;;
+  esac
+}
+
+# cgroup_mb PATH FILE -> MiB in a cgroup's memory file (0 when missing, -1 for "max")
+cgroup_mb() {
+  local v
+  v=$(cat "$CG$1/$2" 2>/dev/null || echo 0)
+  [[ $v == max ]] && { echo -1; return; }
+  echo $(( v / 1048576 ))
+}
+
+# The budget: USER_MAX (MemoryMax) and/or USER_HIGH (MemoryHigh) on USER_CG (user@UID.service by
+# default, or user-UID.slice), at run time (no daemon-reload anywhere). Sets BUDGET_MB (the
+# lower of the two) and USER_CG_PATH.
+squeeze_budget() {
+  local unit=${USER_CG:-user@$TEST_UID.service} props=() mb
+  case $unit in
+    user@*) USER_CG_PATH=$USER_MGR ;;
+    user-*.slice) USER_CG_PATH=/user.slice/$unit ;;
+    *) die "USER_CG must be user@$TEST_UID.service or user-$TEST_UID.slice, not '$unit'" ;;
+  esac
+  BUDGET_MB=0
+  if [[ -n ${USER_MAX:-} ]]; then
+    mb=$(size_mb "$USER_MAX"); props+=("MemoryMax=${mb}M"); BUDGET_MB=$mb
+    fact user_memory_max_mb "$mb"
+  fi
+  if [[ -n ${USER_HIGH:-} ]]; then
+    mb=$(size_mb "$USER_HIGH"); props+=("MemoryHigh=${mb}M")
+    ((BUDGET_MB == 0 || mb < BUDGET_MB)) && BUDGET_MB=$mb
+    fact user_memory_high_mb "$mb"
+  fi
+  if ((${#props[@]})); then
+    systemctl set-property --runtime "$unit" "${props[@]}"
+  else
+    BUDGET_MB=$(( $(mem_avail_mb) + $(cgroup_mb "$USER_CG_PATH" memory.current) ))  # the guest's RAM
+  fi
+  fact user_cg "$unit"
+  fact user_budget_mb "$BUDGET_MB"
+  local what="${props[*]}"
+  log "the user's budget: ${what:-the guest RAM alone} on $unit (${BUDGET_MB} MiB)"
+}
+
+# The root-side probe of guardian and of the approach signals (stall-probe.py), every
+# PROBE_INTERVAL_S; stopped by squeeze_stop_probe (or the VM's power-off).
+squeeze_start_probe() {
+  python3 "$SHARE/guest/stall-probe.py" "$OUT/stall-probe.jsonl" --interval "${PROBE_INTERVAL_S:-0.15}" \
+    --uid "$TEST_UID" 2>"$OUT/stall-probe.err" &
+  PROBE_PID=$!
+  log "stall probe running (pid $PROBE_PID, every ${PROBE_INTERVAL_S:-0.15}s)"
+}
+squeeze_stop_probe() { [[ -n ${PROBE_PID:-} ]] && kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null || true; }
+
+# The budget and container.slice with the user's own limits (before guardian starts, as on a
+# desktop where the user set them long ago).
+squeeze_setup() {
+  log "oomd watches: $(oomd_watched | tr '\n' ' ')"
+  # A page of the page cache is charged to the cgroup that first read it. Until now root has
+  # read everything (the image's install of guardian, the ffmpeg probe, check-policy), so the
+  # user's programs' code would sit in system.slice, out of reach of the user's own limit, and
+  # the user's reclaim would find almost no file pages (measured: 2-3 MiB). Drop the clean
+  # caches, as after a reboot: from here each program's code is charged to whoever runs it.
+  if [[ ${DROP_CACHES:-1} == 1 ]]; then
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    log "page cache dropped (DROP_CACHES=1)"
+  fi
+  squeeze_budget
+  CONTAINER_HIGH=${CONTAINER_HIGH:-800M} CONTAINER_MAX=${CONTAINER_MAX:-1000M} container_slice
+}
+
+# The stand-in serving (2 viewers) inside the budget, before the desktop grows.
+squeeze_serve() {
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
+  local t_jf deadline
+  t_jf=$(date +%s)
+  start_jellyfin
+  deadline=$(( t_jf + ${WARMUP_MAX_S:-240} ))
+  while (( $(segments_since "$t_jf") < ${WARMUP_SEGMENTS:-3} && $(date +%s) < deadline )); do sleep 3; done
+  fact warmup_segments "$(segments_since "$t_jf")"
+  fact warmup_wait_s "$(( $(date +%s) - t_jf ))"
+  log "Jellyfin serving; settling ${WARMUP_S:-10}s"
+  sleep "${WARMUP_S:-10}"
+  fact mem_total_mb "$(mem_total_mb)"
+  fact mem_available_before_ramp_mb "$(mem_avail_mb)"
+}
+
+# The moment: the desktop grows until the user runs short. Its apps (browser 60%, mail 40%) grow
+# by DESKTOP_STEP_MB (browser every second, mail every 2 s) to DESKTOP_PCT % of the room the
+# budget had left when the workload began; SPIKE_AFTER_S later a third viewer joins with
+# SPIKE_BUFFER_MB of transcode buffers (the seed's "2-3 streams … can spike").
+squeeze_ramp() {
+  local used room desktop
+  used=$(cgroup_mb "$USER_CG_PATH" memory.current)
+  room=$(( BUDGET_MB - used ))
+  desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
+  # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-80}"
+  fact user_used_at_workload_mb "$used"
+  fact desktop_target_mb "$desktop"
+  mark workload_start
+  mark ramp_start
+  start_desktop browser 64 "${DESKTOP_STEP_MB:-24}" 1 $(( desktop * 6 / 10 ))
+  start_desktop mail 32 "${DESKTOP_STEP_MB:-24}" 2 $(( desktop * 4 / 10 ))
+  (
+    sleep "${SPIKE_AFTER_S:-15}"
+    viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-80}"
+    mark spike
+  ) &
+  SPIKE_PID=$!
+}
+
+# The user closes the apps and the extra viewer leaves. The apps are killed through their
+# cgroups (cgroup.kill, as root) first: while the user is over its budget the user manager is
+# throttled with everything else in it and `systemctl --user` calls wait for minutes (seen).
+squeeze_relieve() {
+  [[ -n ${SPIKE_PID:-} ]] && { kill "$SPIKE_PID" 2>/dev/null; wait "$SPIKE_PID" 2>/dev/null || true; }
+  local app
+  for app in desktop-browser desktop-mail; do
+    echo 1 >"$CG$USER_MGR/app.slice/$app.service/cgroup.kill" 2>/dev/null || true
+  done
+  mark ramp_end
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
+  timeout 60 runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR=/run/user/$TEST_UID \
+    DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TEST_UID/bus systemctl --user reset-failed >/dev/null 2>&1 || true
+}

@@ -1,0 +1,418 @@
+"""Analysis of the squeeze-* scenarios (issue 10: the whole user runs short of memory).
+
+Used by analyze.py: squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom) adds
+res["squeeze"] with, all in seconds since the workload began (mark `workload_start`):
+  oomd / kernel kills (victim, time), pressure onset of the oomd-watched cgroups and of
+  container.slice, guardian's first climb and its container.slice corrections, its tick lateness
+  (from its sampling timerfd as the root-side probe saw it, or from the proto tick trace), where
+  its loop thread was when it was not waiting in epoll, and the approach signals (memory.current
+  against the user's limit, MemAvailable, refaults, pgscan) with the time each crossed its mark.
+Every figure comes from the run's files: journal.json, trace.csv, stall-probe.jsonl, marks.csv.
+"""
+import collections
+import json
+import math
+import os
+import re
+
+# The instantaneous full-stall share (Δ full total / Δ time over one trace second) at which the
+# pressure is said to begin: a fifth of the time every task of the cgroup stalled on memory.
+ONSET_SHARE = 0.20
+# The stall itself (analyze.py's stall onset for the old scenarios uses the same 50%).
+STALL_SHARE = 0.50
+# A loop iteration counts as waiting for its timer when the main thread sleeps here.
+EPOLL_WCHAN = {"do_epoll_wait", "ep_poll"}
+TICK_TRACE_RE = re.compile(r"guardian-tick (.*)")
+
+
+def short(cg):
+    m = re.search(r"user@\d+\.service/(.*)", cg or "")
+    return m.group(1) if m else (cg or "?")
+
+
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def share_onset(samples, t_from, t_to, share):
+    """First trace second in [t_from, t_to] whose full-stall share reaches `share`."""
+    prev = None
+    for t, _, _, ftot in samples:
+        if ftot is None:
+            continue
+        if prev and t_from <= prev[0] and t <= t_to and t > prev[0]:
+            if (ftot - prev[1]) / 1e6 / (t - prev[0]) >= share:
+                return prev[0]
+        prev = (t, ftot)
+    return None
+
+
+def avg10_crossing(samples, t_from, t_to, level):
+    return next((t for t, full, _, _ in samples if t_from <= t <= t_to and full > level), None)
+
+
+def load_probe(out):
+    path = os.path.join(out, "stall-probe.jsonl")
+    rows = []
+    if os.path.exists(path):
+        for line in open(path, errors="replace"):
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                pass
+    return rows
+
+
+def tick_lateness_from_timer(rows, t_from, t_to):
+    """Per expiry of guardian's sampling timer in [t_from, t_to]: how late the loop read it, at
+    least. A periodic timerfd is re-armed only when it is read: while an expiry waits unread,
+    fdinfo says ticks 1 and it_value 0, and the expiry's time is the "next expiry" (t + it_value)
+    of the last sample that saw the timer armed. Its lateness is then the last sample that still
+    saw it unread minus that time; the expiries that passed meanwhile were coalesced into the same
+    read and are late by that less one, two … intervals. Expiries never seen unread count 0
+    (less than the probe's interval). Returns (list of lateness, interval, samples used)."""
+    known_next, pending = None, {}  # pending: expiry time -> last sample time it was unread
+    interval, used = None, 0
+    for r in rows:
+        g = r.get("g")
+        tm = next((x for x in (g or {}).get("timers", []) if x.get("it_interval")), None)
+        if not tm or "ticks" not in tm:
+            known_next = None  # guardian (re)started: the phase is unknown until seen armed
+            continue
+        used += 1
+        t, interval = r["t_real"], tm["it_interval"]
+        if tm["ticks"] == 0:
+            known_next = t + tm.get("it_value", 0.0)
+        elif known_next is not None and known_next <= t:
+            pending[known_next] = t
+    if interval is None:
+        return None, None, used
+    late_at = {}
+    for expiry, last_seen in pending.items():
+        late = last_seen - expiry
+        j = 0
+        while late - j * interval > 0:
+            e = round(expiry + j * interval, 1)
+            late_at[e] = max(late_at.get(e, 0.0), late - j * interval)
+            j += 1
+    firsts = [f for f in pending if f >= t_from] or [t_from]
+    # every expiry of the window, on the timer's phase as last seen
+    phase = (known_next if known_next is not None else min(firsts)) % interval
+    e = t_from - ((t_from - phase) % interval) + interval
+    lateness = []
+    while e <= t_to:
+        lateness.append(late_at.get(round(e, 1), 0.0))
+        e += interval
+    return lateness, interval, used
+
+
+def tick_lateness_from_trace(journal, t_from, t_to):
+    """From the proto branch's per-tick stderr line (GUARDIAN_TICK_TRACE=1):
+    'guardian-tick mono=… late=… …' — lateness as guardian itself measured it."""
+    late, ticks = [], []
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") != "guardian.service":
+            continue
+        m = TICK_TRACE_RE.search(e["MESSAGE"])
+        if not m:
+            continue
+        f = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
+        f["_t"] = e["_t"]
+        ticks.append(f)
+        if t_from <= e["_t"] <= t_to and "late" in f:
+            try:
+                lt, n, iv = float(f["late"]), int(f.get("exp", 0)), float(f.get("iv", 1))
+            except ValueError:
+                continue
+            # the expirations read at once: the oldest late by `late`, each later one an interval less
+            late.extend(max(0.0, lt - j * iv) for j in range(n))
+    return (late if ticks else None), ticks
+
+
+def loop_account(rows, t_from, t_to):
+    """Where guardian's loop thread (the main thread) was, sample by sample, in [t_from, t_to]:
+    the share of samples per wchan, the longest stretch outside epoll_wait, its stack frames
+    while outside, majflt of the main thread, and guardian's own cgroup events."""
+    wchans = collections.Counter()
+    frames = collections.Counter()
+    outside, longest, run_start, samples = 0, 0.0, None, 0
+    first = last = None
+    for r in rows:
+        if not (t_from <= r["t_real"] <= t_to):
+            continue
+        g = r.get("g")
+        if not g:
+            continue
+        main = next((t for t in g["threads"] if t["tid"] == g["pid"]), None)
+        if not main:
+            continue
+        samples += 1
+        first = first or r
+        last = r
+        w = main.get("wchan") or ("running" if main["state"] == "R" else "?")
+        wchans[f"{main['state']} {w}"] += 1
+        if w in EPOLL_WCHAN:
+            if run_start is not None:
+                longest = max(longest, r["t_real"] - run_start)
+            run_start = None
+        else:
+            outside += 1
+            if run_start is None:
+                run_start = r["t_real"]
+            for fr in (main.get("stack") or [])[:6]:
+                frames[fr] += 1
+    if not samples:
+        return None
+
+    def main_of(r):
+        g = r["g"]
+        return next(t for t in g["threads"] if t["tid"] == g["pid"])
+
+    acc = {"samples": samples, "outside_epoll_samples": outside,
+           "longest_outside_epoll_s": longest,
+           "wchan": wchans.most_common(8), "frames_outside_epoll": frames.most_common(12)}
+    if first and last:
+        m0, m1 = main_of(first), main_of(last)
+        acc["main_majflt"] = m1["majflt"] - m0["majflt"]
+        acc["main_minflt"] = m1["minflt"] - m0["minflt"]
+        acc["main_cpu_ticks"] = (m1["utime"] + m1["stime"]) - (m0["utime"] + m0["stime"])
+        if m1.get("wait_ns") is not None and m0.get("wait_ns") is not None:
+            acc["main_runqueue_wait_s"] = (m1["wait_ns"] - m0["wait_ns"]) / 1e9
+        if m1.get("blkio") is not None and m0.get("blkio") is not None:
+            acc["main_blkio_delay_s"] = (m1["blkio"] - m0["blkio"]) / 100
+        acc["vmrss_kb"] = [first["g"]["status"].get("VmRSS"), last["g"]["status"].get("VmRSS")]
+        acc["vmlck_kb"] = last["g"]["status"].get("VmLck")
+        acc["threads"] = last["g"]["status"].get("Threads")
+    gf = [r for r in rows if t_from <= r["t_real"] <= t_to and r.get("gcg")]
+    if len(gf) >= 2:
+        a, b = gf[0]["gcg"], gf[-1]["gcg"]
+        acc["cgroup_events"] = {k: b["events"].get(k, 0) - a["events"].get(k, 0) for k in b["events"]}
+        acc["cgroup_memory_stall_s"] = {k: (b["mem"].get(k, {}).get("total", 0) - a["mem"].get(k, {}).get("total", 0)) / 1e6
+                                        for k in ("some", "full")}
+        acc["cgroup_pgmajfault"] = b["stat"].get("pgmajfault", 0) - a["stat"].get("pgmajfault", 0)
+        acc["cgroup_refault_file"] = (b["stat"].get("workingset_refault_file", 0)
+                                      - a["stat"].get("workingset_refault_file", 0))
+    return acc
+
+
+def approach(rows, t_w, t_end):
+    """When each approach signal crossed its mark, seconds since the workload began."""
+    marks = {}
+
+    def first(name, cond):
+        if name in marks:
+            return
+        for i, r in enumerate(rows):
+            if r["t_real"] < t_w or r["t_real"] > t_end:
+                continue
+            try:
+                if cond(i, r):
+                    marks[name] = round(r["t_real"] - t_w, 1)
+                    return
+            except (KeyError, TypeError, ZeroDivisionError):
+                continue
+
+    def limit(r):
+        u = r.get("ucg") or {}
+        lims = [x for x in (u.get("max"), u.get("high")) if x]
+        if not lims:  # no cgroup limit: the guest's RAM bounds the user
+            mi = r["sys"]["meminfo"]
+            return u["current"] + mi["MemAvailable"] * 1024
+        return min(lims)
+
+    def rate(i, key_fn, span=1.0):
+        r = rows[i]
+        j = i
+        while j > 0 and r["t_real"] - rows[j]["t_real"] < span:
+            j -= 1
+        dt = r["t_real"] - rows[j]["t_real"]
+        return (key_fn(r) - key_fn(rows[j])) / dt if dt > 0 else 0
+
+    for frac in (0.80, 0.90, 0.95):
+        first(f"user memory.current ≥ {frac:.0%} of its limit",
+              lambda i, r, f=frac: r["ucg"]["current"] >= f * limit(r))
+    # time to the limit at the present slope (last 5 s), as a predictor would read it
+    for horizon in (60, 30):
+        first(f"user memory.current reaches its limit within {horizon} s at its 5-s slope",
+              lambda i, r, h=horizon: 0 < (limit(r) - r["ucg"]["current"]) /
+              max(rate(i, lambda x: x["ucg"]["current"], 5.0), 1e-9) <= h)
+    for frac in (0.20, 0.10):
+        first(f"MemAvailable ≤ {frac:.0%} of MemTotal",
+              lambda i, r, f=frac: r["sys"]["meminfo"]["MemAvailable"] <= f * r["sys"]["meminfo"]["MemTotal"])
+    first("user file refaults > 256 pages/s",
+          lambda i, r: rate(i, lambda x: x["ucg"]["stat"]["workingset_refault_file"]) > 256)
+    first("user file refaults > 2048 pages/s",
+          lambda i, r: rate(i, lambda x: x["ucg"]["stat"]["workingset_refault_file"]) > 2048)
+    first("user pgscan > 1024 pages/s",
+          lambda i, r: rate(i, lambda x: x["ucg"]["stat"]["pgscan"]) > 1024)
+    first("user some-stall share > 5%",
+          lambda i, r: rate(i, lambda x: x["ucg"]["mem"]["some"]["total"]) / 1e6 > 0.05)
+    first(f"user full-stall share ≥ {ONSET_SHARE:.0%} (pressure onset)",
+          lambda i, r: rate(i, lambda x: x["ucg"]["mem"]["full"]["total"]) / 1e6 >= ONSET_SHARE)
+    first("user full avg10 ≥ 25%",
+          lambda i, r: r["ucg"]["mem"]["full"]["avg10"] >= 25)
+    return marks
+
+
+def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
+    t_w = (marks.get("workload_start") or [None])[0]
+    if t_w is None:
+        return None
+    t_end = (marks.get("ramp_end") or marks.get("workload_stopped") or [t_w + 600])[0]
+    sq = {"workload_start": t_w}
+    sq["oomd_kills"] = [{"at_s": round(k["t"] - t_w, 1), "victim": short(k["victim"]),
+                         "monitored": short(k["monitored"]), "pressure": k["pressure"]}
+                        for k in kills if k["t"] >= t_w - 5]
+    sq["kernel_oom_kills"] = [{"at_s": round(k["t"] - t_w, 1), "message": k["message"][:160]}
+                              for k in kernel_oom if k["t"] >= t_w - 5]
+    t_kill = kills[0]["t"] if kills and kills[0]["t"] >= t_w else None
+    sq["first_kill_s"] = round(t_kill - t_w, 1) if t_kill else None
+    t_to = t_kill or t_end
+
+    # pressure onset of the oomd-watched cgroups (the most pressured one first) and container.slice
+    onsets = {}
+    for cg, lim in watched.items():
+        s = trace.get(cg, [])
+        o = share_onset(s, t_w, t_to, ONSET_SHARE)
+        st = share_onset(s, t_w, t_to, STALL_SHARE)
+        half = avg10_crossing(s, t_w, t_to, (lim or 0) / 2) if lim else None
+        over = avg10_crossing(s, t_w, t_to, lim) if lim else None
+        onsets[short(cg)] = {"onset_s": round(o - t_w, 1) if o else None,
+                             "stall_s": round(st - t_w, 1) if st else None,
+                             "avg10_half_limit_s": round(half - t_w, 1) if half else None,
+                             "avg10_over_limit_s": round(over - t_w, 1) if over else None,
+                             "limit": lim}
+    sq["watched_onsets"] = onsets
+    firsts = [v["onset_s"] for v in onsets.values() if v["onset_s"] is not None]
+    sq["pressure_onset_s"] = min(firsts) if firsts else None
+    cs = next((cg for cg in trace if cg.endswith("/container.slice")), None)
+    if cs:
+        o = share_onset(trace[cs], t_w, t_to, ONSET_SHARE)
+        sq["container_slice_onset_s"] = round(o - t_w, 1) if o else None
+        # before the workload (guardian's correction at start can stall it already)
+        o0 = share_onset(trace[cs], t_w - 120, t_w, ONSET_SHARE)
+        sq["container_slice_stalled_before_workload"] = o0 is not None
+
+    # guardian
+    gev = [e for e in journal if "GUARDIAN_EVENT" in e]
+    climbs = [e for e in gev if e.get("GUARDIAN_EVENT") == "level-changed" and str(e.get("PRIORITY")) == "4"
+              and e["_t"] >= t_w]
+    if climbs:
+        c = climbs[0]
+        sq["first_climb"] = {"at_s": round(c["_t"] - t_w, 1), "level": c.get("GUARDIAN_LEVEL"),
+                             "seconds_over": c.get("GUARDIAN_SECONDS_OVER"),
+                             "seconds_until_kill": c.get("GUARDIAN_SECONDS_UNTIL_KILL"),
+                             "full_avg10": c.get("GUARDIAN_FULL_AVG10"),
+                             "cgroup": short(c.get("GUARDIAN_CGROUP")),
+                             "vs_kill_in_run_s": round(c["_t"] - t_kill, 1) if t_kill else None}
+    sq["climbs"] = [{"at_s": round(e["_t"] - t_w, 1), "level": e.get("GUARDIAN_LEVEL")} for e in climbs]
+    sq["corrections"] = [{"at_s": round(e["_t"] - t_w, 1), "message": e["MESSAGE"]} for e in gev
+                         if e.get("GUARDIAN_ACTION") == "container-slice.correct"]
+    sq["guardian_oom_kill_events"] = [{"at_s": round(e["_t"] - t_w, 1), "level": e.get("GUARDIAN_LEVEL"),
+                                       "message": e["MESSAGE"][:200]}
+                                      for e in gev if e.get("GUARDIAN_EVENT") == "oom-kill"]
+    sq["guardian_actions"] = [{"at_s": round(e["_t"] - t_w, 1), "action": e.get("GUARDIAN_ACTION"),
+                               "result": e.get("GUARDIAN_RESULT")}
+                              for e in gev if e.get("GUARDIAN_EVENT") in ("action-applied", "action-failed")
+                              and e["_t"] >= t_w][:20]
+    stopped = [e for e in journal if e.get("USER_UNIT") == "guardian.service"
+               and re.search(r"[Ww]atchdog|Main process exited|Failed with result", e["MESSAGE"])]
+    sq["guardian_unit_problems"] = [{"at_s": round(e["_t"] - t_w, 1), "message": e["MESSAGE"][:160]}
+                                    for e in stopped]
+
+    rows = load_probe(out)
+    t_from = t_w
+    sq["run_up"] = [0.0, round(t_to - t_w, 1)]
+    late, tick_rows = tick_lateness_from_trace(journal, t_from, t_to)
+    if late is not None:
+        src = "guardian's tick trace (GUARDIAN_TICK_TRACE)"
+    else:
+        late, interval, _ = tick_lateness_from_timer(rows, t_from, t_to)
+        src = "guardian's sampling timerfd (unread expirations, root-side probe)"
+    if late:
+        sq["tick_lateness"] = {"source": src, "n": len(late), "p50": pct(late, 50), "p99": pct(late, 99),
+                               "max": max(late), "over_2s": sum(1 for x in late if x > 2.0)}
+    if tick_rows:
+        sq["tick_trace_lines"] = len(tick_rows)
+    if rows:
+        sq["loop"] = loop_account(rows, t_from, t_to)
+        sq["approach"] = approach(rows, t_w, t_to)
+        locked = [r["g"]["status"].get("VmLck") for r in rows if r.get("g")]
+        if locked:
+            sq["guardian_vmlck_kb_max"] = max(x or 0 for x in locked)
+    return sq
+
+
+def verdict(name, sq, need):
+    """The squeeze scenarios' pass conditions. Baseline: oomd killed, the kernel did not first.
+    Guarded (the issue's bar): no oomd kill while guardian ran is NOT required (the lever that
+    frees memory belongs to the Jellyfin issue); the tick must keep its interval (p99 ≤ 1.5 s),
+    and guardian must have climbed before any oomd kill."""
+    if sq is None:
+        need(False, "no workload_start mark")
+        return
+    if name == "squeeze-baseline":
+        need(sq["oomd_kills"], "systemd-oomd killed nothing")
+        if sq["oomd_kills"] and sq["kernel_oom_kills"]:
+            need(sq["kernel_oom_kills"][0]["at_s"] > sq["oomd_kills"][0]["at_s"],
+                 "the kernel OOM killer fired before systemd-oomd")
+    elif name == "squeeze-guarded":
+        tl = sq.get("tick_lateness")
+        need(tl is not None, "no tick lateness measured (stall probe or tick trace missing)")
+        if tl:
+            need(tl["p99"] <= 1.5, f"guardian's ticks were late: p99 {tl['p99']:.1f} s, max {tl['max']:.1f} s")
+        fc = sq.get("first_climb")
+        if sq["oomd_kills"]:
+            need(fc and fc["vs_kill_in_run_s"] is not None and fc["vs_kill_in_run_s"] < 0,
+                 "guardian's first climb came after oomd's kill" if fc else "guardian never climbed before oomd's kill")
+        else:
+            need(fc, "guardian never climbed")
+        baseline_verdict(sq, need)
+
+
+def load_result(path):
+    p = os.path.join(path, "result.json") if os.path.isdir(path) else path
+    with open(p) as f:
+        return json.load(f)
+
+
+# Run-to-run spread of the baseline's pressure onset under TCG (a few seconds): a guarded onset
+# this much earlier than the baseline's still counts as "no earlier".
+ONSET_TOLERANCE_S = 5.0
+# The issue's bar: the first climb at least this long before the baseline's kill.
+CLIMB_LEAD_S = 30.0
+
+
+def against_baseline(sq, baseline_path):
+    """The same scenario without guardian: its kill and its pressure onset, and this run's first
+    climb and onset against them."""
+    try:
+        b = load_result(baseline_path).get("squeeze") or {}
+    except (OSError, ValueError) as e:
+        sq["baseline"] = {"error": str(e)}
+        return
+    ref = {"path": baseline_path, "kill_s": b.get("first_kill_s"), "pressure_onset_s": b.get("pressure_onset_s"),
+           "container_slice_onset_s": b.get("container_slice_onset_s")}
+    fc = sq.get("first_climb")
+    if fc and ref["kill_s"] is not None:
+        ref["first_climb_before_baseline_kill_s"] = round(ref["kill_s"] - fc["at_s"], 1)
+    if sq.get("pressure_onset_s") is not None and ref["pressure_onset_s"] is not None:
+        ref["onset_shift_s"] = round(sq["pressure_onset_s"] - ref["pressure_onset_s"], 1)
+        ref["onset_earlier_than_baseline"] = ref["onset_shift_s"] < -ONSET_TOLERANCE_S
+    sq["baseline"] = ref
+
+
+def baseline_verdict(sq, need):
+    ref = sq.get("baseline")
+    if not ref or "error" in ref:
+        return
+    lead = ref.get("first_climb_before_baseline_kill_s")
+    need(lead is not None and lead >= CLIMB_LEAD_S,
+         f"first climb {lead if lead is not None else 'never'} s before the baseline's kill (want ≥ {CLIMB_LEAD_S:.0f} s)")
+    need(not ref.get("onset_earlier_than_baseline"),
+         f"pressure began {-ref.get('onset_shift_s', 0):.0f} s earlier than without guardian")
