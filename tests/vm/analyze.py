@@ -168,6 +168,10 @@ def main():
     facts = load_env(os.path.join(out, "facts.env"))
     marks = load_marks(os.path.join(out, "marks.csv"))
     journal = load_journal(os.path.join(out, "journal.json"))
+    if not journal:  # the guest hung before collecting: the journal as it was followed
+        journal = load_journal(os.path.join(out, "journal-follow.json"))
+        if journal:
+            res["journal_source"] = "journal-follow.json (the guest did not finish its collection)"
     trace = load_trace(os.path.join(out, "trace.csv"))
     watched, duration = parse_oomctl([os.path.join(out, f) for f in
                                       ("oomctl-before.txt", "oomctl-during.txt", "oomctl-after.txt")])

@@ -134,11 +134,35 @@ def tick_lateness_from_trace(journal, t_from, t_to):
     return (late if ticks else None), ticks
 
 
+# Where a sampled loop thread was, from its state and kernel stack (first match wins).
+WAIT_KINDS = (
+    ("idle in epoll_wait", lambda st, fr: "do_epoll_wait" in fr or "ep_poll" in fr),
+    ("memory.high: reclaiming for the user (reclaim_high)", lambda st, fr: "reclaim_high" in fr),
+    ("memory.high: penalty sleep", lambda st, fr: fr[:1] == ["mem_cgroup_handle_over_high"] and st == "D"),
+    ("memory.high: throttled (other)", lambda st, fr: "mem_cgroup_handle_over_high" in fr),
+    ("memcg limit reclaim (memory.max)", lambda st, fr: "try_to_free_mem_cgroup_pages" in fr),
+    ("global reclaim", lambda st, fr: "try_to_free_pages" in fr or "__alloc_pages_slowpath" in fr),
+    ("fault on a file page (code, rodata) waiting for I/O",
+     lambda st, fr: "filemap_fault" in fr and ("folio_wait_bit_common" in fr or "io_schedule" in fr)),
+    ("fault on a file page", lambda st, fr: "filemap_fault" in fr),
+    ("page fault (other)", lambda st, fr: "handle_mm_fault" in fr or "asm_exc_page_fault" in fr),
+    ("coredump / exit", lambda st, fr: "do_coredump" in fr or "do_exit" in fr or st in ("Z", "X")),
+    ("in a system call (other)", lambda st, fr: bool(fr)),
+    ("user space, running or waiting for a CPU", lambda st, fr: st == "R"),
+    ("other", lambda st, fr: True),
+)
+
+
+def wait_kind(state, frames):
+    return next(name for name, test in WAIT_KINDS if test(state, frames))
+
+
 def loop_account(rows, t_from, t_to):
     """Where guardian's loop thread (the main thread) was, sample by sample, in [t_from, t_to]:
     the share of samples per wchan, the longest stretch outside epoll_wait, its stack frames
     while outside, majflt of the main thread, and guardian's own cgroup events."""
     wchans = collections.Counter()
+    kinds = collections.Counter()
     frames = collections.Counter()
     outside, longest, run_start, samples = 0, 0.0, None, 0
     first = last = None
@@ -156,6 +180,7 @@ def loop_account(rows, t_from, t_to):
         last = r
         w = main.get("wchan") or ("running" if main["state"] == "R" else "?")
         wchans[f"{main['state']} {w}"] += 1
+        kinds[wait_kind(main["state"], main.get("stack") or [])] += 1
         if w in EPOLL_WCHAN:
             if run_start is not None:
                 longest = max(longest, r["t_real"] - run_start)
@@ -175,7 +200,8 @@ def loop_account(rows, t_from, t_to):
 
     acc = {"samples": samples, "outside_epoll_samples": outside,
            "longest_outside_epoll_s": longest,
-           "wchan": wchans.most_common(8), "frames_outside_epoll": frames.most_common(12)}
+           "wchan": wchans.most_common(8), "frames_outside_epoll": frames.most_common(12),
+           "where": [(k, v, round(100 * v / samples, 1)) for k, v in kinds.most_common()]}
     if first and last:
         m0, m1 = main_of(first), main_of(last)
         acc["main_majflt"] = m1["majflt"] - m0["majflt"]
@@ -290,6 +316,22 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
     sq["watched_onsets"] = onsets
     firsts = [v["onset_s"] for v in onsets.values() if v["onset_s"] is not None]
     sq["pressure_onset_s"] = min(firsts) if firsts else None
+    rows = load_probe(out)
+    # when the user's memory first reached its budget (the lower of memory.high and memory.max):
+    # pressure that begins before this moment was not made by the user running short
+    for r in rows:
+        u = r.get("ucg") or {}
+        lim = [x for x in (u.get("high"), u.get("max")) if x]
+        if r["t_real"] >= t_w and lim and u.get("current") and u["current"] >= min(lim):
+            sq["budget_reached_s"] = round(r["t_real"] - t_w, 1)
+            break
+    cc = [r for r in rows if r.get("ccg") and t_w <= r["t_real"] <= t_to]
+    if len(cc) >= 2:
+        a, b = cc[0]["ccg"], cc[-1]["ccg"]
+        sq["container_slice_limits_mib"] = [None if b.get(k) is None else b[k] >> 20 for k in ("high", "max")]
+        sq["container_slice_high_events"] = b["events"].get("high", 0) - a["events"].get("high", 0)
+        first_high = next((r for r in cc if r["ccg"]["events"].get("high", 0) > a["events"].get("high", 0)), None)
+        sq["container_slice_first_throttled_s"] = round(first_high["t_real"] - t_w, 1) if first_high else None
     cs = next((cg for cg in trace if cg.endswith("/container.slice")), None)
     if cs:
         o = share_onset(trace[cs], t_w, t_to, ONSET_SHARE)
@@ -325,7 +367,6 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
     sq["guardian_unit_problems"] = [{"at_s": round(e["_t"] - t_w, 1), "message": e["MESSAGE"][:160]}
                                     for e in stopped]
 
-    rows = load_probe(out)
     t_from = t_w
     sq["run_up"] = [0.0, round(t_to - t_w, 1)]
     late, tick_rows = tick_lateness_from_trace(journal, t_from, t_to)
@@ -339,8 +380,25 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
                                "max": max(late), "over_2s": sum(1 for x in late if x > 2.0)}
     if tick_rows:
         sq["tick_trace_lines"] = len(tick_rows)
+    # guardian gone: its main thread a zombie, or no main process any more (watchdog, crash)
+    seen = False
+    for r in rows:
+        if r["t_real"] < t_w:
+            continue
+        g = r.get("g")
+        main = next((t for t in g["threads"] if t["tid"] == g["pid"]), None) if g else None
+        if main and main["state"] not in ("Z", "X"):
+            seen = True
+        elif seen:
+            sq["guardian_gone_s"] = round(r["t_real"] - t_w, 1)
+            break
     if rows:
-        sq["loop"] = loop_account(rows, t_from, t_to)
+        # the loop under pressure: from 10 s before the user reached its budget to the first
+        # kill (or the end of the workload, or guardian's end)
+        lo = t_w + max(0.0, (sq.get("budget_reached_s") or 10.0) - 10.0)
+        hi = min(t_to, t_w + sq["guardian_gone_s"]) if sq.get("guardian_gone_s") is not None else t_to
+        sq["loop_window_s"] = [round(lo - t_w, 1), round(hi - t_w, 1)]
+        sq["loop"] = loop_account(rows, lo, hi)
         sq["approach"] = approach(rows, t_w, t_to)
         locked = [r["g"]["status"].get("VmLck") for r in rows if r.get("g")]
         if locked:

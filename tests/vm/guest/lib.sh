@@ -359,14 +359,16 @@ squeeze_serve() {
 # The moment: the desktop grows until the user runs short. Its apps (browser 60%, mail 40%) grow
 # by DESKTOP_STEP_MB (browser every second, mail every 2 s) to DESKTOP_PCT % of the room the
 # budget had left when the workload began; SPIKE_AFTER_S later a third viewer joins with
-# SPIKE_BUFFER_MB of transcode buffers (the seed's "2-3 streams … can spike").
+# SPIKE_BUFFER_MB (120) of transcode buffers each (the seed's "2-3 streams … can spike"): the
+# stand-in then holds ≈ 0.6 GiB, under the user's own 800M MemoryHigh of container.slice but over
+# the 491M that guardian's default [container_slice] (25% of a 2 GiB guest) would set.
 squeeze_ramp() {
   local used room desktop
   used=$(cgroup_mb "$USER_CG_PATH" memory.current)
   room=$(( BUDGET_MB - used ))
   desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
   # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
-  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-80}"
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
   fact user_used_at_workload_mb "$used"
   fact desktop_target_mb "$desktop"
   mark workload_start
@@ -375,7 +377,7 @@ squeeze_ramp() {
   start_desktop mail 32 "${DESKTOP_STEP_MB:-24}" 2 $(( desktop * 4 / 10 ))
   (
     sleep "${SPIKE_AFTER_S:-15}"
-    viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-80}"
+    viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-120}"
     mark spike
   ) &
   SPIKE_PID=$!

@@ -18,6 +18,7 @@ finish() {
   log "collecting"
   [[ -n ${trace_pid:-} ]] && kill "$trace_pid" 2>/dev/null
   [[ -n ${oomctl_pid:-} ]] && kill "$oomctl_pid" 2>/dev/null
+  [[ -n ${follow_pid:-} ]] && kill "$follow_pid" 2>/dev/null
   # Every step bounded: a hung collector must not keep the VM up until the host's hard timeout.
   timeout 180 journalctl --no-pager -o json >"$OUT/journal.json" 2>"$OUT/journalctl.err"
   timeout 120 journalctl --no-pager -o short-precise >"$OUT/journal.txt" 2>>"$OUT/journalctl.err"
@@ -59,6 +60,10 @@ oomctl dump >"$OUT/oomctl-before.txt" 2>&1
 
 python3 "$SHARE/guest/pressure-trace.py" "$OUT/trace.csv" "$TEST_UID" &
 trace_pid=$!
+# The journal as it is written: a run whose guest hangs (or the host's hard timeout) still
+# leaves what happened up to then (analyze.py reads it when journal.json is missing).
+journalctl --no-pager -o json -f -n all >"$OUT/journal-follow.json" 2>/dev/null &
+follow_pid=$!
 (
   while sleep "${OOMCTL_INTERVAL:-10}"; do
     echo "=== $(date -u +%FT%T.%3NZ) uptime=$(cut -d' ' -f1 /proc/uptime)"

@@ -16,6 +16,7 @@ writes one JSON line:
   gcg    guardian.service's cgroup: memory.current/high/max, memory.events, memory.pressure
          (some/full total µs), cpu.pressure and io.pressure totals, a few memory.stat keys.
   ucg    the user manager's cgroup (user@UID.service): the same, and its limits.
+  ccg    container.slice: the same (its own limits, and how often they throttled it).
   sys    MemAvailable, MemFree, Cached, /proc/pressure/memory totals, /proc/vmstat counters
          (pgscan, pgsteal, workingset refaults, pgmajfault, allocstall).
 The analysis (tests/vm/analyze.py) turns this into the stall's account and the approach signals.
@@ -145,6 +146,18 @@ def thread(pid, tid, always_stack):
     return t
 
 
+def harness():
+    procs = (read(CG + "/system.slice/guardian-vm-scenario.service/cgroup.procs") or "").split()
+    out = []
+    for p in procs:
+        st = read(f"/proc/{p}/stat")
+        if not st:
+            continue
+        cmd = (read(f"/proc/{p}/cmdline") or "").replace("\0", " ").strip()[:100]
+        out.append([int(p), st[st.rindex(")") + 2], (read(f"/proc/{p}/wchan") or "").strip(), cmd])
+    return out
+
+
 _timerfds = {}
 
 
@@ -153,7 +166,7 @@ def timers(pid):
     that is late has read none of the expirations since the oldest one it missed: lateness =
     ticks * interval - remaining."""
     fds = _timerfds.get(pid)
-    if fds is None:
+    if not fds:  # (again while none is found: guardian creates its timer after it starts)
         fds = []
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -206,6 +219,7 @@ def guardian(pid):
 with open(a.out, "w", buffering=1) as out:
     nxt = time.monotonic()
     pid = None
+    last_harness = 0.0
     while running:
         tm, tr = time.monotonic(), time.time()
         if a.pid:
@@ -218,9 +232,13 @@ with open(a.out, "w", buffering=1) as out:
                "g": guardian(pid) if pid else None,
                "gcg": cgroup(GCG, STAT_KEYS),
                "ucg": cgroup(UCG, STAT_KEYS),
+               "ccg": cgroup(UCG + "/container.slice", STAT_KEYS),
                "sys": {"meminfo": meminfo,
                        "psi": psi_totals(read("/proc/pressure/memory")),
                        "vmstat": kv(read("/proc/vmstat"), VMSTAT_KEYS)}}
+        if tm - last_harness >= 5.0:  # the scenario runner's own processes: where a hung harness waits
+            last_harness = tm
+            row["h"] = harness()
         row["dt"] = round(time.monotonic() - tm, 4)
         out.write(json.dumps(row, separators=(",", ":")) + "\n")
         nxt += a.interval

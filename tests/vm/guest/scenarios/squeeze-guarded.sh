@@ -12,7 +12,8 @@
 # climb's time before the baseline's kill, pressure onset with and without guardian, guardian's
 # tick lateness (its timerfd's unread expirations, from stall-probe.jsonl).
 # Parameters (--set): as squeeze-baseline, plus POLICY (default|matched), HOLD_S (150),
-# COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET.
+# COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, TRACE_CHARGES (1: kprobes on
+# guardian's loop thread, charge-trace.sh -> charge-trace.txt).
 set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
@@ -25,6 +26,9 @@ esac
 squeeze_start_probe
 squeeze_setup
 start_guardian
+if [[ ${TRACE_CHARGES:-1} == 1 ]]; then
+  bash "$SHARE/guest/charge-trace.sh" start "$(uctl show -p MainPID --value guardian.service)" || true
+fi
 guardian_snapshot idle
 squeeze_serve
 t0=$(date +%s)
@@ -44,4 +48,5 @@ fi
 stop_workload
 mark workload_stopped
 uctl stop guardian.service || true
+[[ ${TRACE_CHARGES:-1} == 1 ]] && bash "$SHARE/guest/charge-trace.sh" stop "$OUT/charge-trace.txt"
 squeeze_stop_probe
