@@ -9,6 +9,7 @@ res["squeeze"] with, all in seconds since the workload began (mark `workload_sta
   against the user's limit, MemAvailable, refaults, pgscan) with the time each crossed its mark.
 Every figure comes from the run's files: journal.json, trace.csv, stall-probe.jsonl, marks.csv.
 """
+import bisect
 import collections
 import json
 import math
@@ -113,8 +114,12 @@ def tick_lateness_from_timer(rows, t_from, t_to):
 
 def tick_lateness_from_trace(journal, t_from, t_to):
     """From the proto branch's per-tick stderr line (GUARDIAN_TICK_TRACE=1):
-    'guardian-tick mono=… late=… …' — lateness as guardian itself measured it."""
-    late, ticks = [], []
+    'guardian-tick mono=WAKE late=L exp=N iv=I …': the loop woke at WAKE (CLOCK_MONOTONIC) and read
+    N expirations of its timer, the oldest L seconds late. Every expiry of the timer in
+    [t_from, t_to] gets its lateness: read ones from the line that read them, the ones never read
+    (the loop stuck, or killed) the time from the expiry to t_to (at least that). Monotonic times
+    become wall-clock ones through the journal entry's own two timestamps."""
+    ticks = []
     for e in journal:
         if e.get("_SYSTEMD_USER_UNIT") != "guardian.service":
             continue
@@ -122,16 +127,37 @@ def tick_lateness_from_trace(journal, t_from, t_to):
         if not m:
             continue
         f = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
-        f["_t"] = e["_t"]
+        try:
+            offset = int(e["__REALTIME_TIMESTAMP"]) / 1e6 - int(e["__MONOTONIC_TIMESTAMP"]) / 1e6
+            f["wake"] = float(f["mono"]) + offset
+            f["late"], f["exp"], f["iv"] = float(f["late"]), int(f["exp"]), float(f.get("iv", 1))
+        except (KeyError, ValueError):
+            continue
         ticks.append(f)
-        if t_from <= e["_t"] <= t_to and "late" in f:
-            try:
-                lt, n, iv = float(f["late"]), int(f.get("exp", 0)), float(f.get("iv", 1))
-            except ValueError:
-                continue
-            # the expirations read at once: the oldest late by `late`, each later one an interval less
-            late.extend(max(0.0, lt - j * iv) for j in range(n))
-    return (late if ticks else None), ticks
+    if not ticks:
+        return None, ticks
+    read_at = {}  # expiry (wall clock, rounded) -> lateness
+    iv = ticks[-1]["iv"]
+    for f in ticks:
+        if f["exp"] <= 0 or f["late"] < 0:
+            continue
+        oldest = f["wake"] - f["late"]
+        for j in range(f["exp"]):
+            read_at[round(oldest + j * f["iv"], 1)] = max(0.0, f["late"] - j * f["iv"])
+    if not read_at:
+        return None, ticks
+    expiries = sorted(read_at)
+    phase = expiries[0] % iv
+    e = t_from - ((t_from - phase) % iv) + iv
+    late = []
+    while e <= t_to:
+        i = bisect.bisect_left(expiries, e - 0.3)
+        if i < len(expiries) and abs(expiries[i] - e) <= 0.3:
+            late.append(read_at[expiries[i]])
+        else:
+            late.append(t_to - e)  # never read in the window: late by at least this much
+        e += iv
+    return late, ticks
 
 
 # Where a sampled loop thread was, from its state and kernel stack (first match wins).
@@ -370,6 +396,9 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
     t_from = t_w
     sq["run_up"] = [0.0, round(t_to - t_w, 1)]
     late, tick_rows = tick_lateness_from_trace(journal, t_from, t_to)
+    if tick_rows:
+        last = max(f["wake"] for f in tick_rows if "wake" in f) if any("wake" in f for f in tick_rows) else None
+        sq["last_tick_s"] = round(last - t_w, 1) if last else None
     if late is not None:
         src = "guardian's tick trace (GUARDIAN_TICK_TRACE)"
     else:

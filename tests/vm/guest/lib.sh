@@ -315,8 +315,9 @@ squeeze_budget() {
 # The root-side probe of guardian and of the approach signals (stall-probe.py), every
 # PROBE_INTERVAL_S; stopped by squeeze_stop_probe (or the VM's power-off).
 squeeze_start_probe() {
+  # (stdout not on the scenario's pipe: a probe left running would keep the runner's tee open)
   python3 "$SHARE/guest/stall-probe.py" "$OUT/stall-probe.jsonl" --interval "${PROBE_INTERVAL_S:-0.15}" \
-    --uid "$TEST_UID" 2>"$OUT/stall-probe.err" &
+    --uid "$TEST_UID" >/dev/null 2>"$OUT/stall-probe.err" &
   PROBE_PID=$!
   log "stall probe running (pid $PROBE_PID, every ${PROBE_INTERVAL_S:-0.15}s)"
 }
@@ -387,7 +388,9 @@ squeeze_ramp() {
 # cgroups (cgroup.kill, as root) first: while the user is over its budget the user manager is
 # throttled with everything else in it and `systemctl --user` calls wait for minutes (seen).
 squeeze_relieve() {
-  [[ -n ${SPIKE_PID:-} ]] && { kill "$SPIKE_PID" 2>/dev/null; wait "$SPIKE_PID" 2>/dev/null || true; }
+  # (|| true: the spike's subshell has long ended, and under set -e a failed kill ended the
+  # whole scenario here, silently)
+  if [[ -n ${SPIKE_PID:-} ]]; then kill "$SPIKE_PID" 2>/dev/null || true; wait "$SPIKE_PID" 2>/dev/null || true; fi
   local app
   for app in desktop-browser desktop-mail; do
     echo 1 >"$CG$USER_MGR/app.slice/$app.service/cgroup.kill" 2>/dev/null || true
@@ -396,4 +399,27 @@ squeeze_relieve() {
   viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
   timeout 60 runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR=/run/user/$TEST_UID \
     DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TEST_UID/bus systemctl --user reset-failed >/dev/null 2>&1 || true
+}
+
+# Which of the settings that could keep guardian responsive can a user unit use at all here?
+# (issue 10: LimitMEMLOCK=, CPUWeight=, IOWeight=, Nice=, MemoryMin=/MemoryLow=). Each is tried on
+# a transient user service that prints what it got; the controllers delegated to the user manager
+# decide whether a weight reaches the kernel. Written to unit-settings.txt.
+squeeze_unit_settings() {
+  local f=$OUT/unit-settings.txt p
+  {
+    echo "user@$TEST_UID.service cgroup.controllers: $(cat "$CG$USER_MGR/cgroup.controllers" 2>/dev/null)"
+    echo "user@$TEST_UID.service cgroup.subtree_control: $(cat "$CG$USER_MGR/cgroup.subtree_control" 2>/dev/null)"
+    echo "app.slice cgroup.subtree_control: $(cat "$CG$USER_MGR/app.slice/cgroup.subtree_control" 2>/dev/null)"
+    echo "memory protection above the user: $(for c in /user.slice /user.slice/user-$TEST_UID.slice $USER_MGR $USER_MGR/app.slice; do printf '%s min=%s low=%s; ' "$c" "$(cat "$CG$c/memory.min" 2>/dev/null)" "$(cat "$CG$c/memory.low" 2>/dev/null)"; done)"
+    echo "cgroup2 mount options: $(awk '$3 == "cgroup2" {print $4}' /proc/mounts)"
+    for p in LimitMEMLOCK=64M LimitMEMLOCK=infinity CPUWeight=1000 IOWeight=1000 Nice=-5 Nice=5 MemoryMin=32M MemoryLow=32M; do
+      out=$(timeout 60 runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR=/run/user/$TEST_UID \
+        DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TEST_UID/bus systemd-run --user --wait --pipe --quiet \
+        --slice=app.slice -p "$p" /bin/sh -c 'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); echo "memlock=$(ulimit -l) nice=$(cut -d" " -f19 /proc/self/stat) cpu.weight=$(cat $cg/cpu.weight 2>/dev/null || echo -) io.weight=$(cat $cg/io.weight 2>/dev/null | head -1 || echo -) memory.min=$(cat $cg/memory.min) memory.low=$(cat $cg/memory.low)"' 2>&1)
+      echo "$p -> rc=$? $out" | tr '\n' ' '
+      echo
+    done
+  } >"$f" 2>&1
+  log "unit settings: $(tr '\n' '|' <"$f" | head -c 600)"
 }

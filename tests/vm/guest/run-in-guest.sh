@@ -76,8 +76,10 @@ script=$SHARE/guest/scenarios/$SCENARIO.sh
 [[ -f $script ]] || die "no scenario script $script"
 mark scenario_start
 set +e
-timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$script" 2>&1 | tee "$OUT/scenario.log"
-rc=${PIPESTATUS[0]}
+# (tee in a process substitution, not a pipeline: a background process the scenario leaves
+# behind holds tee's input open, and a pipeline would wait for it forever)
+timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$script" > >(tee "$OUT/scenario.log") 2>&1
+rc=$?
 set -e
 mark scenario_end
 echo "scenario_rc=$rc" >>"$OUT/facts.env"

@@ -12,7 +12,8 @@
 # climb's time before the baseline's kill, pressure onset with and without guardian, guardian's
 # tick lateness (its timerfd's unread expirations, from stall-probe.jsonl).
 # Parameters (--set): as squeeze-baseline, plus POLICY (default|matched), HOLD_S (150),
-# COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, TRACE_CHARGES (1: kprobes on
+# COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, PROBE_UNIT_SETTINGS (1: which
+# unit settings a user unit can use, unit-settings.txt), TRACE_CHARGES (1: kprobes on
 # guardian's loop thread, charge-trace.sh -> charge-trace.txt).
 set -euo pipefail
 # shellcheck source=../lib.sh
@@ -25,6 +26,7 @@ case ${POLICY:-default} in
 esac
 squeeze_start_probe
 squeeze_setup
+[[ ${PROBE_UNIT_SETTINGS:-1} == 1 ]] && squeeze_unit_settings
 start_guardian
 if [[ ${TRACE_CHARGES:-1} == 1 ]]; then
   bash "$SHARE/guest/charge-trace.sh" start "$(uctl show -p MainPID --value guardian.service)" || true
