@@ -44,6 +44,13 @@ if [[ -f $share/guardian ]]; then
     { echo "[Service]"; tr '|' '\n' <<<"$GUARDIAN_UNIT_SET"; } >/etc/systemd/user/guardian.service.d/50-vm.conf
     echo "early: guardian.service drop-in: $(tr '\n' ' ' </etc/systemd/user/guardian.service.d/50-vm.conf)"
   fi
+  if [[ -n ${APP_SLICE_SET:-} ]]; then
+    # The same for app.slice, guardian's parent in the user manager (e.g. MemoryMin=: a child's
+    # protection counts only as far as its parent's reaches)
+    mkdir -p /etc/systemd/user/app.slice.d
+    { echo "[Slice]"; tr '|' '\n' <<<"$APP_SLICE_SET"; } >/etc/systemd/user/app.slice.d/50-vm.conf
+    echo "early: app.slice drop-in: $(tr '\n' ' ' </etc/systemd/user/app.slice.d/50-vm.conf)"
+  fi
   echo "early: guardian installed (/usr/local/bin/guardian run $args ${GUARDIAN_EXTRA_ARGS:-})"
 fi
 

@@ -369,7 +369,7 @@ squeeze_ramp() {
   room=$(( BUDGET_MB - used ))
   desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
   # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
-  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
   fact user_used_at_workload_mb "$used"
   fact desktop_target_mb "$desktop"
   mark workload_start
