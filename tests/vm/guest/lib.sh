@@ -362,7 +362,8 @@ squeeze_serve() {
 }
 
 # The moment: the desktop grows until the user runs short. Its apps (browser 60%, mail 40%) grow
-# by DESKTOP_STEP_MB (browser every second, mail every 2 s) to DESKTOP_PCT % of the room the
+# by DESKTOP_STEP_MB (browser every DESKTOP_INTERVAL_S (1) s, mail every twice that) to
+# DESKTOP_PCT % of the room the
 # budget had left when the workload began; SPIKE_AFTER_S later a third viewer joins with
 # SPIKE_BUFFER_MB (120) of transcode buffers each (the seed's "2-3 streams … can spike"): the
 # stand-in then holds ≈ 0.6 GiB, under the user's own 800M MemoryHigh of container.slice but over
@@ -373,19 +374,65 @@ squeeze_ramp() {
   room=$(( BUDGET_MB - used ))
   desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
   # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
-  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}:heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
+  local every=${DESKTOP_INTERVAL_S:-1}
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
   fact user_used_at_workload_mb "$used"
   fact desktop_target_mb "$desktop"
   mark workload_start
   mark ramp_start
-  start_desktop browser 64 "${DESKTOP_STEP_MB:-24}" 1 $(( desktop * 6 / 10 ))
-  start_desktop mail 32 "${DESKTOP_STEP_MB:-24}" 2 $(( desktop * 4 / 10 ))
+  start_desktop browser 64 "${DESKTOP_STEP_MB:-24}" "$every" $(( desktop * 6 / 10 ))
+  start_desktop mail 32 "${DESKTOP_STEP_MB:-24}" "$(awk "BEGIN {print 2 * $every}")" $(( desktop * 4 / 10 ))
   (
     sleep "${SPIKE_AFTER_S:-15}"
     viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-120}"
     mark spike
   ) &
   SPIKE_PID=$!
+}
+
+# squeeze_hold: keep the workload up HOLD_S (150) since it began, and at least
+# HOLD_AFTER_BUDGET_S (60) past the moment the user's memory reached its budget (memory.current
+# ≥ the lower of memory.high/max of USER_CG, read as root; waited for at most BUDGET_WAIT_MAX_S,
+# 300): the baseline's kill comes ≈ 30-35 s after that moment, and how soon the emulated desktop
+# gets there depends on the host's load, so a fixed hold alone would end too early on a busy
+# host or waste minutes on an idle one. Sets HELD_BUDGET_AT (seconds since the workload began, or
+# empty).
+squeeze_hold() {
+  local t0=$1 lim cur now deadline reached=""
+  deadline=$(( t0 + ${BUDGET_WAIT_MAX_S:-300} ))
+  while (( $(date +%s) < deadline )); do
+    lim=$(budget_bytes)
+    cur=$(cat "$CG$USER_CG_PATH/memory.current" 2>/dev/null || echo 0)
+    if [[ -n $lim ]] && (( cur >= lim )); then reached=$(date +%s); break; fi
+    sleep 1
+  done
+  HELD_BUDGET_AT=""
+  if [[ -n $reached ]]; then
+    HELD_BUDGET_AT=$(( reached - t0 ))
+    mark budget_reached
+    log "the user reached its budget $HELD_BUDGET_AT s after the workload began; holding ${HOLD_AFTER_BUDGET_S:-60}s past it"
+  else
+    log "the user did not reach its budget within ${BUDGET_WAIT_MAX_S:-300}s"
+  fi
+  local hold_until=$(( t0 + ${HOLD_S:-150} ))
+  [[ -n $reached ]] && (( reached + ${HOLD_AFTER_BUDGET_S:-60} > hold_until )) && hold_until=$(( reached + ${HOLD_AFTER_BUDGET_S:-60} ))
+  now=$(date +%s)
+  (( hold_until > now )) && sleep $(( hold_until - now ))
+  return 0
+}
+
+# The lower of memory.high and memory.max of the user's cgroup in bytes (the guest's RAM when
+# neither is set: MemTotal).
+budget_bytes() {
+  local h m v best=""
+  h=$(cat "$CG$USER_CG_PATH/memory.high" 2>/dev/null)
+  m=$(cat "$CG$USER_CG_PATH/memory.max" 2>/dev/null)
+  for v in $h $m; do
+    [[ $v == max || -z $v ]] && continue
+    [[ -z $best ]] || (( v < best )) && best=$v
+  done
+  [[ -n $best ]] || best=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
+  echo "$best"
 }
 
 # The user closes the apps and the extra viewer leaves. The apps are killed through their

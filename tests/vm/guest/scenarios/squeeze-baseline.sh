@@ -10,7 +10,7 @@
 # rest of the budget and a third viewer joins. The root-side stall probe records the approach
 # signals (stall-probe.jsonl). Parameters (--set): USER_CG (user@1000.service), USER_MAX,
 # USER_HIGH, DROP_CACHES (1), CONTAINER_HIGH (800M), CONTAINER_MAX (1000M), DESKTOP_PCT (100), DESKTOP_STEP_MB
-# (24), SPIKE_AFTER_S (15), SPIKE_STREAMS (3), SPIKE_BUFFER_MB (120), JF_*, WARMUP_S,
+# (24), DESKTOP_INTERVAL_S (1), SPIKE_AFTER_S (15), SPIKE_STREAMS (3), SPIKE_BUFFER_MB (120), JF_*, WARMUP_S,
 # BASELINE_MAX_WAIT_S (300), AFTERMATH_S (20), PROBE_INTERVAL_S (0.15), OOMD_DURATION.
 set -euo pipefail
 # shellcheck source=../lib.sh
