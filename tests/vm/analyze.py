@@ -151,8 +151,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--skip")
-    ap.add_argument("--baseline", help="squeeze-guarded: a squeeze-baseline run (dir or result.json) "
-                    "of the same profile and parameters, to set the first climb against its kill")
+    ap.add_argument("--baseline", help="squeeze-guarded: a squeeze-baseline run (dir or result.json) of the "
+                    "same oomd profile and parameters, or a reference file (tests/vm/squeeze-baselines.json) "
+                    "with one, to set the first climb and the pressure onset against its kill and onset")
     a = ap.parse_args()
     out, name = a.out, a.scenario
     res = {"scenario": name}
@@ -291,8 +292,8 @@ def main():
     # the whole user runs short (issue 10)
     if name.startswith("squeeze-"):
         sq = squeeze_mod.squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom)
-        if sq is not None and a.baseline:
-            squeeze_mod.against_baseline(sq, a.baseline)
+        if sq is not None and name == "squeeze-guarded" and a.baseline:
+            squeeze_mod.against_baseline(sq, a.baseline, res)
         res["squeeze"] = sq
 
     # checks written inside the guest (checks.txt: NAME PASS|FAIL detail)
@@ -326,7 +327,7 @@ def main():
         over = [short(k) for k, v in maxfull.items() if v["over_limit"]]
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))
     elif name.startswith("squeeze-"):
-        squeeze_mod.verdict(name, res.get("squeeze"), need)
+        squeeze_mod.verdict(name, res.get("squeeze"), need, facts)
     for c in checks:
         need(c["ok"], f"check {c['name']} failed: {c['detail']}")
     if facts.get("scenario_rc") not in (None, "0"):
