@@ -198,6 +198,17 @@ def main():
                 kills.append({"t": e["_t"], "victim": m.group(1), "monitored": m.group(2),
                               "pressure": float(m.group(3)), "limit": float(m.group(4)),
                               "duration": m.group(5), "line": e["MESSAGE"]})
+    if not kills and not journal:
+        # No journal at all (a guest that never finished, before journal-follow.json existed):
+        # the scenario logs each oomd kill it saw as "oomd: <unix time> <host> systemd-oomd[pid]: Killed …".
+        sl = os.path.join(out, "scenario.log")
+        for line in open(sl, errors="replace") if os.path.exists(sl) else []:
+            m = re.search(r"\] oomd: ([\d.]+) \S+ systemd-oomd\[\d+\]: (.*)$", line)
+            k = KILL_RE.search(m.group(2)) if m else None
+            if k:
+                kills.append({"t": float(m.group(1)), "victim": k.group(1), "monitored": k.group(2),
+                              "pressure": float(k.group(3)), "limit": float(k.group(4)),
+                              "duration": k.group(5), "line": m.group(2), "source": "scenario.log"})
     manager = [{"t": e["_t"], "unit": e.get("USER_UNIT") or e.get("UNIT"), "message": e["MESSAGE"]}
                for e in journal if e.get("MESSAGE_ID") == MANAGER_OOMD_MSGID]
     kernel_oom = [{"t": e["_t"], "message": e["MESSAGE"]} for e in journal
