@@ -6,7 +6,9 @@
 #   --repeat N  run each scenario N times (out/NAME-1 … out/NAME-N), e.g. 3 to show stability
 #   --only      run only these scenarios (default: baseline,guarded,systemd,restore). NAME:PROFILE
 #               boots the image with that oomd profile (fedora, debian), e.g. squeeze-baseline:debian;
-#               `squeeze` = squeeze-baseline and squeeze-guarded with both profiles.
+#               `squeeze` = squeeze-baseline and squeeze-guarded with both profiles;
+#               `squeeze-short` = squeeze-guarded with Debian's rule and a short hold (CI's variant:
+#               ≈ 6 min on an idle 2-core host), measured against squeeze-baselines.json.
 #   --set       scenario parameter for every run (run-scenario.sh --set)
 # squeeze-guarded runs are analysed against the squeeze-baseline run of the same profile in the
 # same invocation (analyze.py --baseline).
@@ -38,17 +40,32 @@ only=${only//squeeze,/squeeze-baseline:debian,squeeze-guarded:debian,squeeze-bas
 IFS=, read -r -a scenarios <<<"$only"
 declare -A squeeze_base=()
 for entry in "${scenarios[@]}"; do
+  extra=()
+  label=""
+  if [[ $entry == squeeze-short ]]; then
+    # CI's variant of issue 10's scenario: the acceptance budget (1100M on user@1000.service,
+    # Debian's rule), the workload held only 60 s past the moment the user reached its budget
+    # (the baseline's kill comes 31-35 s after it), no unit-settings probe, a short cool-down;
+    # its verdict against the committed baseline figures (squeeze-baselines.json).
+    extra=(--set USER_HIGH=1100M --set HOLD_S=0 --set HOLD_AFTER_BUDGET_S=60 --set COOLDOWN_S=5
+           --set PROBE_UNIT_SETTINGS=0 --set WARMUP_S=5 --timeout 480)
+    label=squeeze-short
+    entry=squeeze-guarded:debian
+  fi
   s=${entry%%:*}
   profile=fedora
   [[ $entry == *:* ]] && profile=${entry#*:}
-  label=$s
-  [[ $entry == *:* ]] && label=$s-$profile
+  if [[ -z $label ]]; then
+    label=$s
+    [[ $entry == *:* ]] && label=$s-$profile
+  fi
   for ((i = 1; i <= repeat; i++)); do
     d=$here/out/$label
     ((repeat > 1)) && d=$here/out/$label-$i
     if ((repeat > 1)); then echo "=== $label (run $i of $repeat)" >&2; else echo "=== $label" >&2; fi
     rc=0
-    "$here/run-scenario.sh" "$s" --out "$d" --oomd-profile "$profile" ${pass_args[@]+"${pass_args[@]}"} || rc=$?
+    "$here/run-scenario.sh" "$s" --out "$d" --oomd-profile "$profile" ${extra[@]+"${extra[@]}"} \
+      ${pass_args[@]+"${pass_args[@]}"} || rc=$?
     ((rc == 2)) && { echo "run-all: harness error in $label" >&2; exit 2; }
     if [[ $s == squeeze-baseline ]]; then
       squeeze_base[$profile]=${squeeze_base[$profile]:-$d}
