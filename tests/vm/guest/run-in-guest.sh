@@ -15,6 +15,7 @@ set +a
 export SHARE OUT SCENARIO
 
 finish() {
+  set +e  # (collect whatever can be collected: no step's failure may end the collection)
   log "collecting"
   [[ -n ${trace_pid:-} ]] && kill "$trace_pid" 2>/dev/null
   [[ -n ${oomctl_pid:-} ]] && kill "$oomctl_pid" 2>/dev/null
@@ -58,6 +59,8 @@ poweroff_now() {
   backstop poweroff-grace "${POWEROFF_GRACE_S:-45}"
   systemctl poweroff --no-block
 }
+
+trap finish EXIT
 
 read -r up _ </proc/uptime
 echo "userspace_ready_uptime_s=$up" >>"$OUT/facts.env"
@@ -105,10 +108,11 @@ script=$SHARE/guest/scenarios/$SCENARIO.sh
 [[ -f $script ]] || die "no scenario script $script"
 # The guest's own deadline, independent of this runner: whatever hangs (the scenario past its
 # timeout's KILL, a collector, this shell stuck on a throttled cgroup), the VM powers off
-# COLLECT_S + 30 s after the scenario's time is up, so the host does not have to kill qemu and
+# COLLECT_S + 60 s after the scenario's time is up (the kprobe trace's and oomctl's 20 s each
+# on top of the collection's budget), so the host does not have to kill qemu and
 # the files written as things happen (scenario.log, journal-follow.json, stall-probe.jsonl) are
 # there. The host's hard timeout stays the last resort for a guest whose kernel no longer runs.
-backstop deadline $(( ${SCENARIO_TIMEOUT:-600} + 10 + ${COLLECT_S:-120} + 30 )) orderly
+backstop deadline $(( ${SCENARIO_TIMEOUT:-600} + 10 + ${COLLECT_S:-120} + 60 )) orderly
 mark scenario_start
 set +e
 # (tee in a process substitution, not a pipeline: a background process the scenario leaves
