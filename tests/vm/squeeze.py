@@ -94,21 +94,32 @@ def tick_lateness_from_timer(rows, t_from, t_to):
             pending[known_next] = t
     if interval is None:
         return None, None, used
-    late_at = {}
+    # (the last time the timer was seen at all: after it guardian was gone, its expiries never read)
+    last_timer_t = max((r["t_real"] for r in rows
+                        if any(x.get("it_interval") for x in ((r.get("g") or {}).get("timers") or []))), default=None)
+    late_pts = []  # (expiry time, lateness), one per expiry known late
     for expiry, last_seen in pending.items():
         late = last_seen - expiry
         j = 0
         while late - j * interval > 0:
-            e = round(expiry + j * interval, 1)
-            late_at[e] = max(late_at.get(e, 0.0), late - j * interval)
+            late_pts.append((expiry + j * interval, late - j * interval))
             j += 1
+    late_pts.sort()
+    keys = [x[0] for x in late_pts]
     firsts = [f for f in pending if f >= t_from] or [t_from]
-    # every expiry of the window, on the timer's phase as last seen
+    # every expiry of the window, on the timer's phase as last seen; an expiry takes the lateness
+    # of the known-late expiry nearest to it (the probe's estimates of an expiry's time jitter by
+    # its own sampling delay, up to a few tenths of a second when the guest is starved)
     phase = (known_next if known_next is not None else min(firsts)) % interval
     e = t_from - ((t_from - phase) % interval) + interval
     lateness = []
     while e <= t_to:
-        lateness.append(late_at.get(round(e, 1), 0.0))
+        if last_timer_t is not None and e > last_timer_t:
+            lateness.append(t_to - e)  # guardian gone: never read
+        else:
+            i = bisect.bisect_left(keys, e - 0.45 * interval)
+            near = [late_pts[k][1] for k in (i, i + 1) if k < len(keys) and abs(keys[k] - e) <= 0.45 * interval]
+            lateness.append(max(near) if near else 0.0)
         e += interval
     return lateness, interval, used
 
