@@ -293,7 +293,9 @@ def charge_trace(out, t_lo_mono=None, t_hi_mono=None):
     if not os.path.exists(path):
         return None
     events, cur = [], None
-    for line in open(path, errors="replace"):
+    with open(path, errors="replace") as f:
+        lines = f.readlines()
+    for line in lines:
         if line.startswith(" => "):
             if cur is not None:
                 cur["stack"].append(line[4:].strip())
