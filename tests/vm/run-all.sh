@@ -8,7 +8,7 @@
 #               boots the image with that oomd profile (fedora, debian), e.g. squeeze-baseline:debian;
 #               `squeeze` = squeeze-baseline and squeeze-guarded with both profiles;
 #               `squeeze-short` = squeeze-guarded with Debian's rule and a short hold (CI's variant:
-#               ≈ 4 min on an idle 2-core host, 12.5 min at load 20), measured against squeeze-baselines.json.
+#               8 min at host load 13, measured), judged against squeeze-baselines.json.
 #   --set       scenario parameter for every run (run-scenario.sh --set)
 # squeeze-guarded runs are analysed against the squeeze-baseline run of the same profile in the
 # same invocation (analyze.py --baseline).
