@@ -14,6 +14,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import squeeze as squeeze_mod  # noqa: E402
+
 MANAGER_OOMD_MSGID = "d989611b15e44c9dbf31e3c81256e4ed"
 KILL_RE = re.compile(r"Killed (\S+) due to memory pressure for (\S+) being ([\d.]+)% > ([\d.]+)% "
                      r"for > (\S+?) with reclaim activity")
@@ -148,6 +151,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--skip")
+    ap.add_argument("--baseline", help="squeeze-guarded: a squeeze-baseline run (dir or result.json) of the "
+                    "same oomd profile and parameters, or a reference file (tests/vm/squeeze-baselines.json) "
+                    "with one, to set the first climb and the pressure onset against its kill and onset")
     a = ap.parse_args()
     out, name = a.out, a.scenario
     res = {"scenario": name}
@@ -163,6 +169,10 @@ def main():
     facts = load_env(os.path.join(out, "facts.env"))
     marks = load_marks(os.path.join(out, "marks.csv"))
     journal = load_journal(os.path.join(out, "journal.json"))
+    if not journal:  # the guest hung before collecting: the journal as it was followed
+        journal = load_journal(os.path.join(out, "journal-follow.json"))
+        if journal:
+            res["journal_source"] = "journal-follow.json (the guest did not finish its collection)"
     trace = load_trace(os.path.join(out, "trace.csv"))
     watched, duration = parse_oomctl([os.path.join(out, f) for f in
                                       ("oomctl-before.txt", "oomctl-during.txt", "oomctl-after.txt")])
@@ -188,6 +198,17 @@ def main():
                 kills.append({"t": e["_t"], "victim": m.group(1), "monitored": m.group(2),
                               "pressure": float(m.group(3)), "limit": float(m.group(4)),
                               "duration": m.group(5), "line": e["MESSAGE"]})
+    if not kills and not journal:
+        # No journal at all (a guest that never finished, before journal-follow.json existed):
+        # the scenario logs each oomd kill it saw as "oomd: <unix time> <host> systemd-oomd[pid]: Killed …".
+        sl = os.path.join(out, "scenario.log")
+        for line in open(sl, errors="replace") if os.path.exists(sl) else []:
+            m = re.search(r"\] oomd: ([\d.]+) \S+ systemd-oomd\[\d+\]: (.*)$", line)
+            k = KILL_RE.search(m.group(2)) if m else None
+            if k:
+                kills.append({"t": float(m.group(1)), "victim": k.group(1), "monitored": k.group(2),
+                              "pressure": float(k.group(3)), "limit": float(k.group(4)),
+                              "duration": k.group(5), "line": m.group(2), "source": "scenario.log"})
     manager = [{"t": e["_t"], "unit": e.get("USER_UNIT") or e.get("UNIT"), "message": e["MESSAGE"]}
                for e in journal if e.get("MESSAGE_ID") == MANAGER_OOMD_MSGID]
     kernel_oom = [{"t": e["_t"], "message": e["MESSAGE"]} for e in journal
@@ -279,6 +300,13 @@ def main():
     res["lead_s"] = {"n": len(leads), "min": min(leads) if leads else None, "p50": pct(leads, 50),
                      "all": leads, "climbs_without_kill_course": climbs_without_kill_course}
 
+    # the whole user runs short (issue 10)
+    if name.startswith("squeeze-"):
+        sq = squeeze_mod.squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom)
+        if sq is not None and name == "squeeze-guarded" and a.baseline:
+            squeeze_mod.against_baseline(sq, a.baseline, res)
+        res["squeeze"] = sq
+
     # checks written inside the guest (checks.txt: NAME PASS|FAIL detail)
     checks = []
     cp = os.path.join(out, "checks.txt")
@@ -309,6 +337,8 @@ def main():
         need(res["jellyfin_restarts"] == 0, f"jellyfin.service restarted {res['jellyfin_restarts']}x")
         over = [short(k) for k, v in maxfull.items() if v["over_limit"]]
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))
+    elif name.startswith("squeeze-"):
+        squeeze_mod.verdict(name, res.get("squeeze"), need, facts)
     for c in checks:
         need(c["ok"], f"check {c['name']} failed: {c['detail']}")
     if facts.get("scenario_rc") not in (None, "0"):

@@ -3,13 +3,22 @@
 #
 # Usage: tests/vm/run-scenario.sh NAME [--guardian PATH] [--policies DIR] [--set KEY=VALUE]...
 #                                 [--timeout SECONDS] [--out DIR] [--mem MB] [--smp N]
-#   NAME        a scenario in tests/vm/guest/scenarios/NAME.sh (baseline, guarded, systemd, restore)
+#                                 [--oomd-profile fedora|debian] [--baseline RUN|FILE]
+#   NAME        a scenario in tests/vm/guest/scenarios/NAME.sh (baseline, guarded, systemd, restore,
+#               squeeze-baseline, squeeze-guarded)
 #   --guardian  the guardian binary to copy into the guest (e.g. build/guardian)
 #   --policies  policy dir to copy (default: the repo's policies/ if it has files)
 #   --set       scenario parameter, passed to the guest (see the scenario script's header)
 #   --timeout   the scenario's own time limit inside the guest (default: its "# timeout:" line);
-#               the host kills its qemu GUARDIAN_VM_BOOT_MARGIN (300) s after that
+#               the guest powers itself off at most ≈ 210 s after that whatever hangs
+#               (run-in-guest.sh's backstops); the host kills its qemu GUARDIAN_VM_BOOT_MARGIN
+#               (480) s after it, for a guest whose kernel no longer runs
 #   --out       result dir (default tests/vm/out/NAME)
+#   --oomd-profile  the image's systemd-oomd rule (build-image.sh): fedora (default; every user
+#               slice at 80%) or debian (user@.service at 50%); GUARDIAN_VM_OOMD_PROFILE too
+#   --baseline  squeeze-guarded: the squeeze-baseline run (or reference file) its verdict is
+#               measured against (default: tests/vm/squeeze-baselines.json, the entry of the same
+#               oomd profile and parameters)
 # Results: OUT/{console.log,scenario.log,journal.json,journal.txt,journal.export,trace.csv,
 #          oomctl-*.txt,marks.csv,facts.env,system.txt,result.json,result.md}
 # Exit: 0 PASS or SKIP, 1 FAIL, 2 harness or environment error.
@@ -20,7 +29,7 @@ repo=$(cd "$here/../.." && pwd)
 die() { echo "run-scenario: error: $*" >&2; exit 2; }
 log() { echo "run-scenario: $*" >&2; }
 
-[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,16p' "$0"; exit 2; }
+[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,25p' "$0"; exit 2; }
 name=$1; shift
 guardian=""
 policies=""
@@ -28,7 +37,9 @@ timeout_s=""
 out=""
 mem=${GUARDIAN_VM_MEM:-2048}
 smp=${GUARDIAN_VM_SMP:-2}
+profile=${GUARDIAN_VM_OOMD_PROFILE:-fedora}
 sets=()
+baseline=""
 while (($#)); do
   case $1 in
     --guardian) guardian=${2:?}; shift 2 ;;
@@ -38,6 +49,8 @@ while (($#)); do
     --out) out=${2:?}; shift 2 ;;
     --mem) mem=${2:?}; shift 2 ;;
     --smp) smp=${2:?}; shift 2 ;;
+    --oomd-profile) profile=${2:?}; shift 2 ;;
+    --baseline) baseline=${2:?}; shift 2 ;;
     *) die "unknown argument '$1'" ;;
   esac
 done
@@ -73,12 +86,17 @@ fi
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (image cache, qemu with 9p as root)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: scripts/install-deps.sh --with-vm"
-image=$("$here/build-image.sh" --print-dir) || die "image build failed"
+# (the last line: a first build's mkfs.ext4 also prints "Creating regular file …" on stdout)
+image=$("$here/build-image.sh" --oomd-profile "$profile" --print-dir | tail -1) || die "image build failed"
+[[ -f $image/complete ]] || die "no image at '$image'"
 
 share=$out/share
 mkdir -p "$share/out"
 chmod 1777 "$share/out"
 cp -r "$here/guest" "$share/guest"
+# The unit as shipped, for scenarios that run guardian the way a user installs it (early.sh
+# adapts only what the test bed needs: GUARDIAN_UNIT=shipped).
+cp "$repo/units/guardian.service" "$share/guardian.service.shipped"
 # The Jellyfin stand-in serves the unit tests' fake Jellyfin payloads, and transcodes a source made
 # here (seconds on the host, minutes under TCG): 320x180@12, no audio (TCG's soft-float AAC was
 # slower than the video), 6 minutes (Jellyfin throttles and deletes segments only for items >= 5 min).
@@ -108,7 +126,12 @@ if ! flock -n 8; then
   log "another VM scenario is running; waiting for it (lock ${GUARDIAN_VM_LOCK:-/var/lock/guardian-vm.lock})"
   flock 8
 fi
-hard_s=$(( timeout_s + ${GUARDIAN_VM_BOOT_MARGIN:-300} ))
+# The margin covers the boot (30 s idle, up to ≈ 170 s at load 15-20), the wait for the user
+# manager and the ffmpeg probe before the scenario starts, and the guest's own backstops after
+# its timeout (collection ≤ COLLECT_S 120 + 40 s, then 47 s to a forced power-off).
+hard_s=$(( timeout_s + ${GUARDIAN_VM_BOOT_MARGIN:-480} ))
+# no_timer_check: on a loaded host the emulated CPU is too slow for the kernel's IO-APIC timer
+# check, which then panics at boot ("IO-APIC + timer doesn't work", seen at load 21).
 log "scenario $name: image $image, ${mem} MiB, $smp vCPU (TCG), hard timeout ${hard_s}s"
 start=$(date +%s)
 set +e
@@ -118,7 +141,7 @@ timeout -s KILL "$hard_s" qemu-system-x86_64 \
   -nic none -display none -monitor none -no-reboot \
   -serial "file:$out/console.log" \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-  -append "root=/dev/vda rw console=ttyS0 psi=1 systemd.unified_cgroup_hierarchy=1 panic=-1 quiet systemd.show_status=0" \
+  -append "root=/dev/vda rw console=ttyS0 no_timer_check psi=1 systemd.unified_cgroup_hierarchy=1 panic=-1 quiet systemd.show_status=0" \
   -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
   -virtfs "local,path=$share,mount_tag=share,security_model=none,id=share" \
   >"$out/qemu.log" 2>&1
@@ -135,6 +158,13 @@ rm -rf "$share"
   echo "qemu_rc=$qemu_rc"
   echo "image=$(basename "$image")"
   echo "image_build_seconds=$(sed -n 's/^build_seconds=//p' "$image/complete")"
+  echo "oomd_profile=$profile"
+  echo "vm_mem_mb=$mem"
 } >>"$out/facts.env"
 
-python3 "$here/analyze.py" "$out" --scenario "$name"
+analyze_args=()
+if [[ $name == squeeze-guarded ]]; then
+  [[ -z $baseline && -f $here/squeeze-baselines.json ]] && baseline=$here/squeeze-baselines.json
+  [[ -n $baseline ]] && analyze_args+=(--baseline "$baseline")
+fi
+python3 "$here/analyze.py" "$out" --scenario "$name" ${analyze_args[@]+"${analyze_args[@]}"}

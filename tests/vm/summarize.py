@@ -92,6 +92,77 @@ if reactions:
           + (f"; lead over oomd's predicted deadline min {min(leads):.1f} s, p50 {pct(leads, 50):.1f} s, "
              f"n={len(leads)}" if leads else "")
           + (f"; {no_course} climb(s) with no kill on course yet (lead ≥ oomd's duration)" if no_course else ""))
+# The whole user runs short (issue 10): its own table, guarded runs set against the baselines of
+# the same oomd profile and workload parameters.
+sq_runs = [r for r in results if r.get("squeeze")]
+if sq_runs:
+    import squeeze as sqm  # noqa: E402
+
+    def key(r):
+        return sqm.run_key(r)
+
+    base_kills, base_onsets = {}, {}
+    for r in sq_runs:
+        rel = r["squeeze"].get("after_budget_reached_s") or {}
+        if r["scenario"] == "squeeze-baseline":
+            if rel.get("first_kill") is not None:
+                base_kills.setdefault(key(r), []).append(rel["first_kill"])
+            if rel.get("pressure_onset") is not None:
+                base_onsets.setdefault(key(r), []).append(rel["pressure_onset"])
+
+    def s1(x):
+        return "–" if x is None else f"{x:.0f}"
+
+    print("\n## The whole user runs short (squeeze)\n")
+    print("Seconds after the user's memory first reached its budget (the moment it ran short; the "
+          "emulated desktop gets there sooner or later with the host's load). Pressure onset: the "
+          f"first second an oomd-watched cgroup was fully stalled ≥ {sqm.ONSET_SHARE:.0%} of the time. "
+          "Tick lateness: how late guardian's loop read each expiry of its 1-s timer between the "
+          "workload's start and the first kill (p50 / p99 / max).\n")
+    print("| run | oomd profile | workload | verdict | budget reached (s after start) | oomd kills (victim at s) | "
+          "kernel OOM | pressure onset (baseline) | container.slice onset | first climb | climb before the "
+          "baseline's kill | guardian's last tick / end | tick lateness p50 / p99 / max | loop thread under "
+          "pressure | majflt | VmLck |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sq_runs:
+        q = r["squeeze"]
+        k = key(r)
+        rel = q.get("after_budget_reached_s") or {}
+        b = q.get("budget_reached_s") or 0.0
+        guarded = r["scenario"] != "squeeze-baseline"
+        bk = statistics.median(base_kills[k]) if base_kills.get(k) else None
+        bo = statistics.median(base_onsets[k]) if base_onsets.get(k) else None
+        kills = ", ".join(f"{x['victim'].split('/')[-1]} at {x['at_s'] - b:.0f}" for x in q.get("oomd_kills", [])) or "0"
+        fc = q.get("first_climb")
+        climb = f"{fc['level']} at {rel.get('first_climb'):.0f}" if fc and rel.get("first_climb") is not None else "–"
+        lead = f"{bk - rel['first_climb']:.0f} s" if (guarded and bk is not None and rel.get("first_climb") is not None) else "–"
+        tl = q.get("tick_lateness")
+        tls = f"{tl['p50']:.1f} / {tl['p99']:.1f} / {tl['max']:.1f} s" if tl else "–"
+        end = []
+        if q.get("last_tick_s") is not None:
+            end.append(f"last tick {q['last_tick_s'] - b:.0f}")
+        for u in q.get("guardian_unit_problems", []):
+            if "Watchdog" in u["message"]:
+                end.append(f"watchdog {u['at_s'] - b:.0f}")
+                break
+        lp = q.get("loop") or {}
+        where = "; ".join(f"{w[0]} {w[2]:.0f}%" for w in (lp.get("where") or [])[:3]) or "–"
+        onset = s1(rel.get("pressure_onset")) + (f" ({s1(bo)})" if guarded and bo is not None else "")
+        print(f"| {os.path.basename(r.get('_dir', r['scenario']))} | {k[0]} | {k[1]} | {r['verdict']} | "
+              f"{s1(q.get('budget_reached_s'))} | {kills} | {len(q.get('kernel_oom_kills', []))} | {onset} | "
+              f"{s1(rel.get('container_slice_onset'))} | {climb} | {lead} | {', '.join(end) or '–'} | {tls} | "
+              f"{where} | {lp.get('main_majflt', '–')} | {q.get('guardian_vmlck_kb_max', '–')} |")
+    print()
+    for r in sq_runs:
+        ap = r["squeeze"].get("approach")
+        b = r["squeeze"].get("budget_reached_s")
+        rel = r["squeeze"].get("after_budget_reached_s") or {}
+        if ap and b is not None:
+            kill = rel.get("first_kill")
+            print(f"- {os.path.basename(r.get('_dir', r['scenario']))}: approach signals, s from the user reaching its "
+                  f"budget (negative: before){'; oomd killed at ' + format(kill, '.0f') if kill is not None else ''}: "
+                  + "; ".join(f"{k} {v - b:+.0f}" for k, v in ap.items()))
+    print()
 fails = [r for r in results if r.get("verdict") == "FAIL"]
 for r in fails:
     print(f"- {r['scenario']} FAIL: {r.get('reason', '')}")

@@ -259,3 +259,218 @@ use_policy() {
   install -D -m644 "$p" "/etc/guardian/policies/$1"
   printf 'GUARDIAN_ARGS=--policy /etc/guardian/policies/%s %s\n' "$1" "${GUARDIAN_EXTRA_ARGS:-}" >/etc/guardian-vm.env
 }
+
+# --- the whole user runs short (issue 10: scenarios squeeze-*) -----------------------------------
+# A desktop running out of memory: the test user's whole budget (user@UID.service, or
+# user-UID.slice) is capped the way RAM caps a desktop, and the desktop hogs in app.slice plus
+# the Jellyfin stand-in in container.slice (whose own limits, the user's 800M/1000M, are not what
+# binds) all live in it, with guardian, when it runs, in the same user manager.
+
+# size_mb SPEC: "1200M", "1G" or "60%" (of MemTotal) -> MiB
+size_mb() {
+  local s=$1
+  case $s in
+    *%) echo $(( $(mem_total_mb) * ${s%\%} / 100 )) ;;
+    *G) echo $(( ${s%G} * 1024 )) ;;
+    *M) echo "${s%M}" ;;
+    *) echo $(( s / 1048576 )) ;;
+  esac
+}
+
+# cgroup_mb PATH FILE -> MiB in a cgroup's memory file (0 when missing, -1 for "max")
+cgroup_mb() {
+  local v
+  v=$(cat "$CG$1/$2" 2>/dev/null || echo 0)
+  [[ $v == max ]] && { echo -1; return; }
+  echo $(( v / 1048576 ))
+}
+
+# The budget: USER_MAX (MemoryMax) and/or USER_HIGH (MemoryHigh) on USER_CG (user@UID.service by
+# default, or user-UID.slice), at run time (no daemon-reload anywhere). Sets BUDGET_MB (the
+# lower of the two) and USER_CG_PATH.
+squeeze_budget() {
+  local unit=${USER_CG:-user@$TEST_UID.service} props=() mb
+  case $unit in
+    user@*) USER_CG_PATH=$USER_MGR ;;
+    user-*.slice) USER_CG_PATH=/user.slice/$unit ;;
+    *) die "USER_CG must be user@$TEST_UID.service or user-$TEST_UID.slice, not '$unit'" ;;
+  esac
+  BUDGET_MB=0
+  if [[ -n ${USER_MAX:-} ]]; then
+    mb=$(size_mb "$USER_MAX"); props+=("MemoryMax=${mb}M"); BUDGET_MB=$mb
+    fact user_memory_max_mb "$mb"
+  fi
+  if [[ -n ${USER_HIGH:-} ]]; then
+    mb=$(size_mb "$USER_HIGH"); props+=("MemoryHigh=${mb}M")
+    ((BUDGET_MB == 0 || mb < BUDGET_MB)) && BUDGET_MB=$mb
+    fact user_memory_high_mb "$mb"
+  fi
+  if ((${#props[@]})); then
+    systemctl set-property --runtime "$unit" "${props[@]}"
+  else
+    BUDGET_MB=$(( $(mem_avail_mb) + $(cgroup_mb "$USER_CG_PATH" memory.current) ))  # the guest's RAM
+  fi
+  fact user_cg "$unit"
+  fact user_budget_mb "$BUDGET_MB"
+  local what="${props[*]}"
+  log "the user's budget: ${what:-the guest RAM alone} on $unit (${BUDGET_MB} MiB)"
+}
+
+# The root-side probe of guardian and of the approach signals (stall-probe.py), every
+# PROBE_INTERVAL_S; stopped by squeeze_stop_probe (or the VM's power-off).
+squeeze_start_probe() {
+  # (stdout not on the scenario's pipe: a probe left running would keep the runner's tee open)
+  python3 "$SHARE/guest/stall-probe.py" "$OUT/stall-probe.jsonl" --interval "${PROBE_INTERVAL_S:-0.15}" \
+    --uid "$TEST_UID" >/dev/null 2>"$OUT/stall-probe.err" &
+  PROBE_PID=$!
+  log "stall probe running (pid $PROBE_PID, every ${PROBE_INTERVAL_S:-0.15}s)"
+}
+squeeze_stop_probe() { [[ -n ${PROBE_PID:-} ]] && kill "$PROBE_PID" 2>/dev/null; wait "$PROBE_PID" 2>/dev/null || true; }
+
+# The budget and container.slice with the user's own limits (before guardian starts, as on a
+# desktop where the user set them long ago).
+squeeze_setup() {
+  log "oomd watches: $(oomd_watched | tr '\n' ' ')"
+  # A page of the page cache is charged to the cgroup that first read it. Until now root has
+  # read everything (the image's install of guardian, the ffmpeg probe, check-policy), so the
+  # user's programs' code would sit in system.slice, out of reach of the user's own limit, and
+  # the user's reclaim would find almost no file pages (measured: 2-3 MiB). Drop the clean
+  # caches, as after a reboot: from here each program's code is charged to whoever runs it.
+  if [[ ${DROP_CACHES:-1} == 1 ]]; then
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    log "page cache dropped (DROP_CACHES=1)"
+  fi
+  squeeze_budget
+  CONTAINER_HIGH=${CONTAINER_HIGH:-800M} CONTAINER_MAX=${CONTAINER_MAX:-1000M} container_slice
+}
+
+# The stand-in serving (2 viewers) inside the budget, before the desktop grows.
+squeeze_serve() {
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
+  local t_jf deadline
+  t_jf=$(date +%s)
+  start_jellyfin
+  deadline=$(( t_jf + ${WARMUP_MAX_S:-240} ))
+  while (( $(segments_since "$t_jf") < ${WARMUP_SEGMENTS:-3} && $(date +%s) < deadline )); do sleep 3; done
+  fact warmup_segments "$(segments_since "$t_jf")"
+  fact warmup_wait_s "$(( $(date +%s) - t_jf ))"
+  log "Jellyfin serving; settling ${WARMUP_S:-10}s"
+  sleep "${WARMUP_S:-10}"
+  fact mem_total_mb "$(mem_total_mb)"
+  fact mem_available_before_ramp_mb "$(mem_avail_mb)"
+}
+
+# The moment: the desktop grows until the user runs short. Its apps (browser 60%, mail 40%) grow
+# by DESKTOP_STEP_MB (browser every DESKTOP_INTERVAL_S (1) s, mail every twice that) to
+# DESKTOP_PCT % of the room the
+# budget had left when the workload began; SPIKE_AFTER_S later a third viewer joins with
+# SPIKE_BUFFER_MB (120) of transcode buffers each (the seed's "2-3 streams … can spike"): the
+# stand-in then holds ≈ 0.6 GiB, under the user's own 800M MemoryHigh of container.slice but over
+# the 491M that guardian's default [container_slice] (25% of a 2 GiB guest) would set.
+squeeze_ramp() {
+  local used room desktop
+  used=$(cgroup_mb "$USER_CG_PATH" memory.current)
+  room=$(( BUDGET_MB - used ))
+  desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
+  # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
+  local every=${DESKTOP_INTERVAL_S:-1}
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
+  fact user_used_at_workload_mb "$used"
+  fact desktop_target_mb "$desktop"
+  mark workload_start
+  mark ramp_start
+  start_desktop browser 64 "${DESKTOP_STEP_MB:-24}" "$every" $(( desktop * 6 / 10 ))
+  start_desktop mail 32 "${DESKTOP_STEP_MB:-24}" "$(awk "BEGIN {print 2 * $every}")" $(( desktop * 4 / 10 ))
+  (
+    sleep "${SPIKE_AFTER_S:-15}"
+    viewers "${SPIKE_STREAMS:-3}" "${SPIKE_BUFFER_MB:-120}"
+    mark spike
+  ) &
+  SPIKE_PID=$!
+}
+
+# squeeze_hold: keep the workload up HOLD_S (150) since it began, and at least
+# HOLD_AFTER_BUDGET_S (60) past the moment the user's memory reached its budget (memory.current
+# ≥ the lower of memory.high/max of USER_CG, read as root; waited for at most BUDGET_WAIT_MAX_S,
+# 300): the baseline's kill comes ≈ 30-35 s after that moment, and how soon the emulated desktop
+# gets there depends on the host's load, so a fixed hold alone would end too early on a busy
+# host or waste minutes on an idle one. Sets HELD_BUDGET_AT (seconds since the workload began, or
+# empty).
+squeeze_hold() {
+  local t0=$1 lim cur now deadline reached=""
+  deadline=$(( t0 + ${BUDGET_WAIT_MAX_S:-300} ))
+  while (( $(date +%s) < deadline )); do
+    lim=$(budget_bytes)
+    cur=$(cat "$CG$USER_CG_PATH/memory.current" 2>/dev/null || echo 0)
+    if [[ -n $lim ]] && (( cur >= lim )); then reached=$(date +%s); break; fi
+    sleep 1
+  done
+  HELD_BUDGET_AT=""
+  if [[ -n $reached ]]; then
+    HELD_BUDGET_AT=$(( reached - t0 ))
+    mark budget_reached
+    log "the user reached its budget $HELD_BUDGET_AT s after the workload began; holding ${HOLD_AFTER_BUDGET_S:-60}s past it"
+  else
+    log "the user did not reach its budget within ${BUDGET_WAIT_MAX_S:-300}s"
+  fi
+  local hold_until=$(( t0 + ${HOLD_S:-150} ))
+  [[ -n $reached ]] && (( reached + ${HOLD_AFTER_BUDGET_S:-60} > hold_until )) && hold_until=$(( reached + ${HOLD_AFTER_BUDGET_S:-60} ))
+  now=$(date +%s)
+  (( hold_until > now )) && sleep $(( hold_until - now ))
+  return 0
+}
+
+# The lower of memory.high and memory.max of the user's cgroup in bytes (the guest's RAM when
+# neither is set: MemTotal).
+budget_bytes() {
+  local h m v best=""
+  h=$(cat "$CG$USER_CG_PATH/memory.high" 2>/dev/null)
+  m=$(cat "$CG$USER_CG_PATH/memory.max" 2>/dev/null)
+  for v in $h $m; do
+    [[ $v == max || -z $v ]] && continue
+    [[ -z $best ]] || (( v < best )) && best=$v
+  done
+  [[ -n $best ]] || best=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024 ))
+  echo "$best"
+}
+
+# The user closes the apps and the extra viewer leaves. The apps are killed through their
+# cgroups (cgroup.kill, as root) first: while the user is over its budget the user manager is
+# throttled with everything else in it and `systemctl --user` calls wait for minutes (seen).
+squeeze_relieve() {
+  # (|| true: the spike's subshell has long ended, and under set -e a failed kill ended the
+  # whole scenario here, silently)
+  if [[ -n ${SPIKE_PID:-} ]]; then kill "$SPIKE_PID" 2>/dev/null || true; wait "$SPIKE_PID" 2>/dev/null || true; fi
+  local app
+  for app in desktop-browser desktop-mail; do
+    echo 1 >"$CG$USER_MGR/app.slice/$app.service/cgroup.kill" 2>/dev/null || true
+  done
+  mark ramp_end
+  viewers "${JF_STREAMS:-2}" "${JF_BUFFER_MB:-16}"
+  timeout 60 runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR=/run/user/$TEST_UID \
+    DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TEST_UID/bus systemctl --user reset-failed >/dev/null 2>&1 || true
+}
+
+# Which of the settings that could keep guardian responsive can a user unit use at all here?
+# (issue 10: LimitMEMLOCK=, CPUWeight=, IOWeight=, Nice=, MemoryMin=/MemoryLow=). Each is tried on
+# a transient user service that prints what it got; the controllers delegated to the user manager
+# decide whether a weight reaches the kernel. Written to unit-settings.txt.
+squeeze_unit_settings() {
+  local f=$OUT/unit-settings.txt p
+  {
+    echo "user@$TEST_UID.service cgroup.controllers: $(cat "$CG$USER_MGR/cgroup.controllers" 2>/dev/null)"
+    echo "user@$TEST_UID.service cgroup.subtree_control: $(cat "$CG$USER_MGR/cgroup.subtree_control" 2>/dev/null)"
+    echo "app.slice cgroup.subtree_control: $(cat "$CG$USER_MGR/app.slice/cgroup.subtree_control" 2>/dev/null)"
+    echo "memory protection above the user: $(for c in /user.slice /user.slice/user-$TEST_UID.slice $USER_MGR $USER_MGR/app.slice; do printf '%s min=%s low=%s; ' "$c" "$(cat "$CG$c/memory.min" 2>/dev/null)" "$(cat "$CG$c/memory.low" 2>/dev/null)"; done)"
+    echo "cgroup2 mount options: $(awk '$3 == "cgroup2" {print $4}' /proc/mounts)"
+    for p in LimitMEMLOCK=64M LimitMEMLOCK=infinity CPUWeight=1000 IOWeight=1000 Nice=-5 Nice=5 MemoryMin=32M MemoryLow=32M; do
+      out=$(timeout 60 runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR=/run/user/$TEST_UID \
+        DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TEST_UID/bus systemd-run --user --wait --pipe --quiet \
+        --slice=app.slice -p "$p" /bin/sh -c 'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); echo "memlock=$(ulimit -l) nice=$(cut -d" " -f19 /proc/self/stat) cpu.weight=$(cat $cg/cpu.weight 2>/dev/null || echo -) io.weight=$(cat $cg/io.weight 2>/dev/null | head -1 || echo -) memory.min=$(cat $cg/memory.min) memory.low=$(cat $cg/memory.low)"' 2>&1)
+      echo "$p -> rc=$? $out" | tr '\n' ' '
+      echo
+    done
+  } >"$f" 2>&1
+  log "unit settings: $(tr '\n' '|' <"$f" | head -c 600)"
+}

@@ -1,0 +1,56 @@
+#!/bin/bash
+# squeeze-guarded: squeeze-baseline with guardian running as the test user's service, in the
+# same user manager and under the same budget (issue 10). GUARDIAN_UNIT=shipped (default here)
+# installs units/guardian.service as shipped (early.sh adapts ExecStart and Restart only);
+# POLICY=default runs the repo's policies/default.toml (its [container_slice] included),
+# POLICY=matched guest/policies/squeeze-matched.toml (the same ladder, [container_slice] equal to
+# the slice's own limits). The workload runs HOLD_S past its start whatever happens (no early
+# stop on a kill: what guardian does after oomd's kill is part of the record), and at least
+# HOLD_AFTER_BUDGET_S past the moment the user reached its budget (squeeze_hold), then is relieved.
+# requires: guardian
+# timeout: 1000
+# Analysed against squeeze-baseline of the same profile and parameters (summarize.py): the first
+# climb's time before the baseline's kill, pressure onset with and without guardian, guardian's
+# tick lateness (its timerfd's unread expirations, from stall-probe.jsonl).
+# Parameters (--set): as squeeze-baseline, plus POLICY (default|matched), HOLD_S (150),
+# HOLD_AFTER_BUDGET_S (60), BUDGET_WAIT_MAX_S (300), COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, PROBE_UNIT_SETTINGS (1: which
+# unit settings a user unit can use, unit-settings.txt), TRACE_CHARGES (1: kprobes on
+# guardian's loop thread, charge-trace.sh -> charge-trace.txt).
+set -euo pipefail
+# shellcheck source=../lib.sh
+. "$SHARE/guest/lib.sh"
+
+case ${POLICY:-default} in
+  default) ;;  # early.sh: --policy /etc/guardian/policies/default.toml (the repo's default)
+  matched) use_policy squeeze-matched.toml ;;
+  *) die "POLICY must be default or matched" ;;
+esac
+fact policy "${POLICY:-default}"
+squeeze_start_probe
+squeeze_setup
+[[ ${PROBE_UNIT_SETTINGS:-1} == 1 ]] && squeeze_unit_settings
+start_guardian
+if [[ ${TRACE_CHARGES:-1} == 1 ]]; then
+  bash "$SHARE/guest/charge-trace.sh" start "$(uctl show -p MainPID --value guardian.service)" || true
+fi
+guardian_snapshot idle
+squeeze_serve
+t0=$(date +%s)
+squeeze_ramp
+mark pressure_start
+squeeze_hold "$t0"
+guardian_snapshot peak
+log "workload held $(( $(date +%s) - t0 ))s: $(oomd_kills_since "$t0" | wc -l) oomd kills, $(segments_since "$t0") segments"
+squeeze_relieve
+sleep "${COOLDOWN_S:-30}"
+guardian_snapshot end
+if uctl is-active --quiet guardian.service; then
+  check guardian_alive PASS "guardian.service still active"
+else
+  check guardian_alive FAIL "guardian.service is $(uctl is-active guardian.service) ($(uctl show -p Result --value guardian.service))"
+fi
+stop_workload
+mark workload_stopped
+uctl stop guardian.service || true
+[[ ${TRACE_CHARGES:-1} == 1 ]] && bash "$SHARE/guest/charge-trace.sh" stop "$OUT/charge-trace.txt"
+squeeze_stop_probe

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Tests of the squeeze scenarios' analysis (tests/vm/squeeze.py), on small fixtures in the shape
+of real run files:
+
+- tick lateness from guardian's timerfd as the root-side probe saw it: the rows are
+  stall-probe.jsonl's (`g.timers[]` = /proc/PID/fdinfo of the timerfd: `ticks` unread
+  expirations, `it_value` left, `it_interval`), with the jitter a starved probe has (the
+  squeeze-short run of FINDINGS-issue10.md: an expiry armed at +10.1 s with 0.96 s left, unread
+  until guardian died at +46 s, was reported 0.5 s late by exact-key matching);
+- the kprobe charge trace (guest/charge-trace.sh's ftrace text: an event line, then its
+  `<stack trace>` and ` => frame` lines);
+- the guarded verdict against a baseline: issue 10's criteria, and a baseline of another
+  workload refused.
+Run: python3 tests/vm/squeeze_test.py [-v]
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import squeeze  # noqa: E402
+
+T0 = 1796547000.0  # a wall-clock origin (the runs' t_real are seconds since the epoch)
+
+
+def row(t, timer=None, gone=False, jitter=0.0):
+    """One stall-probe.jsonl row at T0 + t; timer = (ticks, it_value) of the 1-s sampling timer."""
+    if gone:
+        return {"t_real": T0 + t, "t_mono": 100.0 + t, "g": None}
+    timers = [] if timer is None else [{"fd": 5, "ticks": timer[0], "it_value": timer[1], "it_interval": 1.0}]
+    return {"t_real": T0 + t + jitter, "t_mono": 100.0 + t, "g": {"pid": 437, "threads": [], "status": {}, "timers": timers}}
+
+
+class TickLatenessFromTimer(unittest.TestCase):
+    def test_healthy_loop_is_on_time(self):
+        # the probe every 0.3 s; the timer always armed (read on time), phase .5
+        rows = [row(t / 10, (0, 1.0 - ((t / 10 - 0.5) % 1.0))) for t in range(0, 200, 3)]
+        late, interval, used = squeeze.tick_lateness_from_timer(rows, T0, T0 + 19)
+        self.assertEqual(interval, 1.0)
+        self.assertEqual(len(late), 19)
+        self.assertEqual(max(late), 0.0)
+
+    def test_stuck_loop_then_gone_with_a_jittery_probe(self):
+        # armed at +10.1 s with 0.96 s left (expiry at +11.06), then unread in every sparse
+        # sample (jitter up to 0.2 s) until +46.2 s, then guardian gone until the window's end
+        rows = [row(8.0, (0, 0.94)), row(10.1, (0, 0.96))]
+        rows += [row(t, (1, 0.0), jitter=0.2 if i % 2 else -0.1) for i, t in enumerate([12.2, 16.2, 23.1, 30.0, 41.7, 46.2])]
+        rows += [row(t, gone=True) for t in (46.4, 50.0, 55.0)]
+        late, _, _ = squeeze.tick_lateness_from_timer(rows, T0, T0 + 60)
+        self.assertGreaterEqual(max(late), 35.0)  # the expiry of +11.06 read no earlier than +46.2
+        # every expiry after guardian's last sighting counts as never read (late to the window's end)
+        self.assertAlmostEqual(late[-1], 60 - 59.06, places=1)
+        self.assertGreater(squeeze.pct(late, 99), 30.0)
+
+
+CHARGE_TRACE = """\
+# tracer: nop
+        guardian-437     [001] d..1.   150.000100: gcharge: (page_counter_try_charge+0x0/0xb0) nr_pages=0x20
+        guardian-437     [001] d..1.   150.000110: <stack trace>
+ => page_counter_try_charge
+ => try_charge_memcg
+ => __mem_cgroup_charge
+ => __filemap_add_folio
+ => filemap_fault
+ => __do_fault
+ => handle_mm_fault
+ => exc_page_fault
+        guardian-437     [001] d..1.   150.100000: gthrottle: (mem_cgroup_handle_over_high+0x0/0x2b0)
+        guardian-437     [001] d..1.   151.600000: gthrottle_ret: (exit_to_user_mode_prepare+0x12b/0x1a0 <- mem_cgroup_handle_over_high)
+        guardian-437     [001] d..1.   151.700100: gcharge: (page_counter_try_charge+0x0/0xb0) nr_pages=0x1
+        guardian-437     [001] d..1.   151.700110: <stack trace>
+ => page_counter_try_charge
+ => obj_cgroup_charge
+ => kmem_cache_alloc
+ => alloc_empty_file
+ => path_openat
+ => do_filp_open
+ => do_sys_openat2
+ => __x64_sys_openat
+        guardian-437     [001] d..1.   160.000000: gfault: (filemap_fault+0x0/0x8a0)
+"""
+
+
+class ChargeTrace(unittest.TestCase):
+    def test_origins_penalty_and_window(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "charge-trace.txt"), "w") as f:
+                f.write(CHARGE_TRACE)
+            ct = squeeze.charge_trace(d, 149.0, 155.0)
+        self.assertEqual(ct["charges"], 2)
+        self.assertEqual(ct["charged_pages"], 33)
+        self.assertEqual(dict(ct["charges_by_origin"]),
+                         {"fault on a file page (page cache)": 1, "syscall openat": 1})
+        self.assertEqual(ct["memory_high_penalty"], {"n": 1, "total_s": 1.5, "max_s": 1.5})
+        self.assertEqual(ct["file_faults"], 0)  # the one at 160 s is outside the window
+
+
+def guarded(first_climb_after_budget, kills=(), onset_after_budget=1.0, p99=0.3, params="P"):
+    budget = 30.0
+    sq = {"oomd_kills": [{"at_s": budget + k, "victim": v} for k, v in kills], "kernel_oom_kills": [],
+          "budget_reached_s": budget, "tick_lateness": {"p99": p99, "max": p99},
+          "after_budget_reached_s": {"pressure_onset": onset_after_budget}}
+    if first_climb_after_budget is not None:
+        at = budget + first_climb_after_budget
+        first_kill = sq["oomd_kills"][0]["at_s"] if sq["oomd_kills"] else None
+        sq["first_climb"] = {"at_s": at, "vs_kill_in_run_s": (at - first_kill) if first_kill else None}
+        sq["after_budget_reached_s"]["first_climb"] = first_climb_after_budget
+    res = {"facts": {"oomd_profile": "debian", "squeeze_params": params}, "squeeze": sq}
+    return res, sq
+
+
+class GuardedVerdict(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        # sqb-3's figures: the kill 31.4 s and the onset 1.2 s after its user reached its budget
+        ref = {"baselines": [{"profile": "debian", "params": "P", "runs": ["sqb-3"],
+                              "kill_after_budget_reached_s": 31.4, "onset_after_budget_reached_s": 1.2,
+                              "kill_s": 55.3, "pressure_onset_s": 25.1}]}
+        self.ref = os.path.join(self.dir.name, "squeeze-baselines.json")
+        with open(self.ref, "w") as f:
+            json.dump(ref, f)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def judge(self, res, sq, policy="default"):
+        problems = []
+        squeeze.against_baseline(sq, self.ref, res)
+        squeeze.verdict("squeeze-guarded", sq, lambda ok, why: ok or problems.append(why), {"policy": policy})
+        return problems
+
+    def test_meets_the_bar(self):
+        res, sq = guarded(-2.0)  # climbed 2 s before the budget moment: 33.4 s before the kill
+        self.assertEqual(self.judge(res, sq), [])
+
+    def test_each_criterion_fails_alone(self):
+        res, sq = guarded(5.0)  # 26.4 s before the baseline's kill
+        self.assertTrue(any("before the baseline's kill" in p for p in self.judge(res, sq)))
+        res, sq = guarded(-2.0, p99=1.6)
+        self.assertTrue(any("ticks were late" in p for p in self.judge(res, sq)))
+        res, sq = guarded(-2.0, kills=[(40.0, "container.slice/jellyfin.service")])
+        self.assertTrue(any("killed the stand-in" in p for p in self.judge(res, sq)))
+        res, sq = guarded(-2.0, onset_after_budget=-10.0)  # pressure 11 s earlier than without guardian
+        self.assertTrue(any("earlier than without guardian" in p for p in self.judge(res, sq)))
+        # a policy that asks for a hard correction on purpose is not held to the onset
+        res, sq = guarded(-2.0, onset_after_budget=-10.0)
+        self.assertEqual(self.judge(res, sq, policy="matched"), [])
+
+    def test_baseline_of_another_workload_is_refused(self):
+        res, sq = guarded(-2.0, params="Q")
+        self.assertTrue(any("has no baseline for profile debian and parameters Q" in p for p in self.judge(res, sq)))
+
+
+if __name__ == "__main__":
+    unittest.main()
