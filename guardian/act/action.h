@@ -23,6 +23,7 @@ class EventTeller;
 class HostRoot;
 class UnitManagerSlot;
 class BalanceSwitch;
+class LowerGuardBoard;
 namespace jellyfin {
 class InstanceDirectory;
 }
@@ -57,6 +58,7 @@ struct ActionEnv {
   UnitManagerSlot* systemd = nullptr;               // the user manager (act/unit_manager.h)
   BalanceSwitch* balance = nullptr;                 // slice.balance's mode (act/systemd_actions.h)
   jellyfin::InstanceDirectory* jellyfin = nullptr;  // the policy's Jellyfin instances
+  LowerGuardBoard* lower_guard = nullptr;           // oomd's view for limits going down (systemd_actions.h)
 };
 
 // Restores a value saved in the StateStore by an earlier guardian (crash recovery). Registered
