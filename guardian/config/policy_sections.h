@@ -104,7 +104,10 @@ void parse_metrics_section(const toml::table& table, PolicyParseContext& context
 void parse_level_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_container_slice_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_containers_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
-void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context, Policy& policy);  // policy_jellyfin.cpp
+void parse_approach_section(const toml::table& table, PolicyParseContext& context,
+                            Policy& policy);  // policy_approach.cpp
+void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context,
+                            Policy& policy);  // policy_jellyfin.cpp
 
 // Parses a PSI trigger the way a policy writes it: "some 150ms 2s" (kind, stall, window; the
 // durations in systemd.time(7) form). Checks the kernel's rules for an unprivileged trigger:
