@@ -107,7 +107,9 @@ TEST(Approach, ItHoldsItsLevelWhileThePredictionStandsAndNamesTheLevel) {
     ModelView view{&snapshot, &oomd, kManager, &model.budget()};
     state = decide(policy, state, view, snapshot.mono).next;
     highest = std::max(highest, state.level);
-    if (highest == 2) EXPECT_EQ(state.level, 2u) << "left the level at " << second;
+    if (highest == 2) {
+      EXPECT_EQ(state.level, 2u) << "left the level at " << second;
+    }
   }
   EXPECT_EQ(highest, 2u);
 }
