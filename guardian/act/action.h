@@ -24,6 +24,7 @@ class HostRoot;
 class JellyfinSteering;
 class UnitManagerSlot;
 class BalanceSwitch;
+class LowerGuardBoard;
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -58,6 +59,7 @@ struct ActionEnv {
   bool dry_run = false;
   UnitManagerSlot* systemd = nullptr;  // the user manager (act/unit_manager.h)
   BalanceSwitch* balance = nullptr;    // slice.balance's mode (act/systemd_actions.h)
+  LowerGuardBoard* lower_guard = nullptr;  // oomd's view for limits going down (systemd_actions.h)
   // Where the action sits in the ladder, set by the daemon for each action it creates: what an
   // action saves is keyed by level and action, so the same action at two levels keeps two records.
   std::string level;

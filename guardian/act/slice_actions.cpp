@@ -35,10 +35,49 @@ std::optional<std::pair<uint64_t, uint64_t>> BalanceSwitch::default_band() const
   return default_band_;
 }
 
+void LowerGuardBoard::update(std::string_view user_manager_path, std::span<const OomdCgroupState> states) {
+  std::lock_guard lock(mutex_);
+  manager_.assign(user_manager_path);
+  count_ = 0;
+  for (const auto& state : states) {
+    if (!state.present) continue;
+    if (count_ == entries_.size()) entries_.emplace_back();
+    Entry& entry = entries_[count_++];
+    entry.path.assign(state.rule.path);
+    entry.limit_percent = state.rule.limit_percent;
+    entry.full_avg10 = state.full_avg10;
+    entry.stall_share_percent = state.stall_share_percent;
+    entry.seconds_until_kill = state.seconds_until_kill;
+  }
+}
+
+LowerVerdict LowerGuardBoard::may_lower(std::string_view unit, const LowerGuardSettings& settings) const {
+  std::lock_guard lock(mutex_);
+  if (manager_.empty()) return {};
+  const std::string cgroup = manager_ + "/" + std::string(unit);
+  std::vector<WatchedPressure> watched;
+  watched.reserve(count_);
+  for (size_t i = 0; i < count_; ++i) {
+    const Entry& entry = entries_[i];
+    watched.push_back({entry.path, entry.limit_percent, entry.full_avg10, entry.stall_share_percent,
+                       entry.seconds_until_kill});
+  }
+  return may_lower_limit(cgroup, watched, settings);
+}
+
 std::string unit_property_key(const std::string& unit, const std::string& property) {
   return "systemd.unit-property/" + unit + "/" + property;
 }
 std::string unit_freeze_key(const std::string& unit) { return "systemd.unit-freeze/" + unit; }
+
+std::optional<std::optional<uint64_t>> saved_property_value(const std::string& original_json) {
+  nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("value")) return std::nullopt;
+  const auto& value = json["value"];
+  if (value.is_null()) return std::optional<uint64_t>();
+  if (value.is_number_unsigned()) return std::optional<uint64_t>(value.get<uint64_t>());
+  return std::nullopt;
+}
 
 namespace systemd_actions {
 
@@ -243,6 +282,13 @@ class SliceMemoryAction final : public Action {
               property_ + " of " + unit_ + " is already " + format_bytes(next)};
     const std::string detail =
         property_ + " of " + unit_ + " " + format_limit(before) + " -> " + format_bytes(next);
+    // Lower (or a first limit where none was): the slice would stall more, which must not happen
+    // under a watched cgroup oomd is about to judge (decide/slice_limits.h).
+    if ((!before || next < *before) && env_.lower_guard != nullptr) {
+      if (auto verdict = env_.lower_guard->may_lower(unit_); !verdict.allowed)
+        return {ActionResult::Outcome::Unchanged,
+                "kept " + format_limit(before) + " instead of " + detail + ": " + verdict.reason};
+    }
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would set " + detail};
     // The original goes to disk before the change, so a crash between the two still restores.
     auto saved = found_.save(env_, unit_, property_, before);
@@ -345,14 +391,14 @@ class SliceBalanceAction final : public Action {
 class SliceCorrectionAction final : public Action {
  public:
   SliceCorrectionAction(const ActionEnv& env, std::string unit, std::string property,
-                        std::optional<uint64_t> found, uint64_t wanted)
+                        std::optional<uint64_t> found, uint64_t wanted, const std::string& why)
       : env_(env),
         unit_(std::move(unit)),
         property_(std::move(property)),
         found_(found),
         wanted_(wanted),
         detail_(property_ + " of " + unit_ + " " + format_limit(found_) + " -> " + format_bytes(wanted_) +
-                " (the policy's [container_slice])") {}
+                " (the policy's [container_slice]" + (why.empty() ? "" : ": " + why) + ")") {}
   [[nodiscard]] const std::string& type() const override { return type_; }
   [[nodiscard]] std::string describe() const override { return "correct " + detail_; }
 
@@ -497,8 +543,8 @@ std::vector<std::pair<std::string, SourcePos>> check_unit_name(const ActionSpec&
 
 std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
                                               const std::string& property, std::optional<uint64_t> found,
-                                              uint64_t wanted) {
-  return std::make_shared<SliceCorrectionAction>(env, unit, property, found, wanted);
+                                              uint64_t wanted, const std::string& why) {
+  return std::make_shared<SliceCorrectionAction>(env, unit, property, found, wanted, why);
 }
 
 std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,

@@ -14,11 +14,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "act/action.h"
 #include "decide/memory_balance.h"
+#include "decide/slice_limits.h"
 
 namespace guardian {
 
@@ -51,6 +55,30 @@ class BalanceSwitch {
   std::optional<std::pair<uint64_t, uint64_t>> default_band_;
 };
 
+// The latest view of oomd's watched cgroups for the actions that lower a limit
+// (slice.set-memory-high/-max): decide/slice_limits.h's may_lower_limit refuses a lower limit under
+// a watched cgroup whose pressure climbs. The loop updates it after each tick's model; actions read
+// it on the worker thread. Thread-safe; after the first ticks an update reuses its storage.
+class LowerGuardBoard {
+ public:
+  void update(std::string_view user_manager_path, std::span<const OomdCgroupState> states);
+  // For a unit directly below the user manager ("container.slice"). Allowed when nothing is known.
+  [[nodiscard]] LowerVerdict may_lower(std::string_view unit, const LowerGuardSettings& settings = {}) const;
+
+ private:
+  struct Entry {
+    std::string path;
+    double limit_percent = 0;
+    double full_avg10 = 0;
+    std::optional<double> stall_share_percent;
+    std::optional<double> seconds_until_kill;
+  };
+  mutable std::mutex mutex_;
+  std::string manager_;
+  std::vector<Entry> entries_;  // the first count_ are current
+  size_t count_ = 0;
+};
+
 // The systemd component's own changes to container.slice, as actions it submits to the
 // ActionRunner like the ladder's:
 //  - the correction to the policy's [container_slice] (type "container-slice.correct"): apply
@@ -59,11 +87,17 @@ class BalanceSwitch {
 //  - one step of slice.balance's controller (type "slice.balance"): MemoryHigh to `limit`, told
 //    with `detail`. slice.balance saved MemoryHigh when it was turned on and restores it when
 //    turned off, so a step has nothing to revert.
+// `why` says why this value (decide/slice_limits.h's reason), told with the result.
 std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
                                               const std::string& property, std::optional<uint64_t> found,
-                                              uint64_t wanted);
+                                              uint64_t wanted, const std::string& why = {});
 std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,
                                           std::string detail);
+
+// The value a "systemd.unit-property" entry saved ({"unit", "property", "value": bytes or null}):
+// the user's original of a property guardian changed. nullopt when the JSON is not such an entry;
+// the inner nullopt is "infinity" (the user had no limit).
+std::optional<std::optional<uint64_t>> saved_property_value(const std::string& original_json);
 
 // StateStore keys: "systemd.unit-property/<unit>/<Property>", "systemd.unit-freeze/<unit>".
 std::string unit_property_key(const std::string& unit, const std::string& property);

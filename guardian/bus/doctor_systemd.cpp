@@ -15,6 +15,8 @@ DoctorSystemdReport doctor_systemd(const HostRoot& host, const DoctorSystemdInpu
   if (slice) slice_view = *slice;
   for (auto& finding : check_container_slice(slice_view, input.wanted))
     report.findings.push_back(std::move(finding));
+  if (slice_view && slice_view->load_state == "loaded")
+    report.findings.push_back(slice_limits_finding(*slice_view, input.wanted, input.saved));
 
   if (auto units = user.list_units_wait(deadline)) {
     std::string store;  // containers/storage's list, read once, for podman scopes' names

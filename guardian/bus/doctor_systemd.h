@@ -1,6 +1,7 @@
 // The systemd part of `guardian doctor` in one blocking call (the CLI may wait; the daemon never
 // calls this): container.slice against the policy, podman containers outside it, and
-// systemd-oomd's live watch list against the drop-ins — each a Finding with a next step.
+// systemd-oomd's live watch list against the drop-ins; container.slice's limits with what the
+// policy would do with each (decide/slice_limits.h) — each a Finding with a next step.
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "bus/bus_address.h"
 #include "bus/systemd_client.h"
 #include "common/host_root.h"
+#include "decide/slice_limits.h"
 #include "model/containers.h"
 
 namespace guardian::bus {
@@ -18,6 +20,7 @@ struct DoctorSystemdInput {
   BusAddress system_bus = BusAddress::system();
   std::string slice = "container.slice";
   ContainerSliceWanted wanted;              // the policy's [container_slice], in bytes
+  SavedSliceOriginals saved;                // the user's originals in guardian's state file
   std::vector<WatchedCgroup> dropin_rules;  // what the drop-ins say oomd watches
   std::string user_manager_path;            // "/user.slice/user-1000.slice/user@1000.service"
   std::string home;                         // for podman's containers.json (scope names)

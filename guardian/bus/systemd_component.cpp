@@ -177,6 +177,7 @@ void SystemdComponent::on_tick(const TickView& tick) {
     rescan_containers_ = false;
     refresh_containers();
   }
+  if (tick.snapshot) recheck_deferred(tick.snapshot->mono);
   run_balance(tick);
 }
 

@@ -77,6 +77,8 @@ class SystemdComponent final : public DaemonComponent {
   void check_slice();
   void on_slice(Result<UnitProperties> result);
   void correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted);
+  // Re-checks the slice now and then while a limit waits for the slice to use less.
+  void recheck_deferred(MonoTime now);
   void refresh_containers();
   void refresh_dump();
   void on_dump(Result<std::string> text);
@@ -106,6 +108,10 @@ class SystemdComponent final : public DaemonComponent {
   // Properties with a correction on its way to the manager: the unit's next PropertiesChanged
   // may still show the old value, which must not start a second, identical correction.
   std::set<std::string> correcting_;
+  // Properties whose policy value waits for the slice to use less (SliceLimitPlan::Defer).
+  std::set<std::string> deferred_;
+  MonoTime last_deferred_check_{};
+  static constexpr std::chrono::seconds kDeferredCheckInterval{30};
   std::vector<ContainerUnit> containers_;
   std::optional<WatchReconciliation> oomd_view_;
   std::optional<OomdDump> live_dump_;

@@ -11,6 +11,7 @@
 #include "common/host_root.h"
 #include "common/units.h"
 #include "config/policy.h"
+#include "decide/slice_limits.h"
 
 namespace guardian::bus {
 namespace {
@@ -46,7 +47,7 @@ void SystemdComponent::on_policy(const Policy& policy) {
     const uint64_t bytes = size->resolve(ram);
     return bytes > 0 ? std::optional<uint64_t>(bytes) : std::nullopt;  // a percentage without MemTotal
   };
-  set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max)});
+  set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max), wanted.hard_correction});
   if (auto floor = resolve(wanted.floor), ceiling = resolve(wanted.ceiling); floor && ceiling) {
     if (actions_.env().balance != nullptr) actions_.env().balance->set_default_band(*floor, *ceiling);
   }
@@ -89,13 +90,54 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
 }
 
 void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
-  if (now == wanted || correcting_.count(property)) return;
+  if (correcting_.count(property)) return;
   const ActionEnv& env = actions_.env();
   const std::string key = unit_property_key(options_.slice, property);
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
   if (env.state && env.state->get(key) && !corrections_.count(key)) return;
   if (env.balance != nullptr && env.balance->mode() && property == "MemoryHigh") return;
-  std::shared_ptr<Action> correction = make_slice_correction(env, options_.slice, property, now, wanted);
+
+  // The value in force is guardian's own when a correction of this run saved the user's original.
+  SliceLimitInput input;
+  input.property = property;
+  input.current = now;
+  input.wanted = wanted;
+  input.usage_bytes = slice_ ? slice_->memory_current : std::nullopt;
+  input.hard = wanted_.hard;
+  if (corrections_.count(key) && env.state) {
+    if (auto saved = env.state->get(key)) input.user_original = saved_property_value(saved->original_json);
+  }
+  const SliceLimitPlan plan = plan_slice_limit(input);
+  if (plan.kind == SliceLimitPlan::Kind::Defer)
+    deferred_.insert(property);
+  else
+    deferred_.erase(property);
+  if (plan.kind == SliceLimitPlan::Kind::AlreadyThere) return;
+  if (plan.kind == SliceLimitPlan::Kind::Keep || plan.kind == SliceLimitPlan::Kind::Defer) {
+    // Said once per distinct reason: the slice is checked after every change and reconnect.
+    Event event{
+        EventType::ActionApplied, Priority::Info, property + " of " + options_.slice + " " + plan.reason, {}};
+    event.with("ACTION", "container-slice.correct").with("UNIT", options_.slice).with("RESULT", "unchanged");
+    tell_once("slice-plan:" + property + ":" + plan.reason, event);
+    return;
+  }
+  if (plan.kind == SliceLimitPlan::Kind::RestoreUser) {
+    // guardian's own earlier value goes: the correction's revert puts the saved original back.
+    auto correction = corrections_.find(key);
+    if (correction == corrections_.end()) return;
+    std::shared_ptr<Action> action = correction->second;
+    corrections_.erase(correction);
+    correcting_.insert(property);
+    actions_.submit({.kind = ActionJob::Kind::Revert,
+                     .action = action,
+                     .timeout = kCallTimeout,
+                     .priority = Priority::Notice,
+                     .failure_priority = Priority::Warning,
+                     .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+    return;
+  }
+  std::shared_ptr<Action> correction =
+      make_slice_correction(env, options_.slice, property, now, *plan.target, plan.reason);
   if (actions_.dry_run()) {
     // Said once per value: the slice is checked again after every change and reconnect.
     if (!told_.insert("dry-correct:" + correction->describe()).second) return;
@@ -113,6 +155,13 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
                    .priority = Priority::Notice,
                    .failure_priority = Priority::Warning,
                    .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+}
+
+void SystemdComponent::recheck_deferred(MonoTime now) {
+  if (deferred_.empty()) return;
+  if (last_deferred_check_ != MonoTime{} && now - last_deferred_check_ < kDeferredCheckInterval) return;
+  last_deferred_check_ = now;
+  check_slice();
 }
 
 void SystemdComponent::run_balance(const TickView& tick) {
@@ -157,6 +206,23 @@ void SystemdComponent::run_balance(const TickView& tick) {
   input.desktop_stall_percent = desktop_stall;
   auto step = balance_step(mode->settings, input);
   if (!step.new_limit_bytes) return;
+  // A step down throttles the slice: never while a cgroup oomd watches at or above it climbs
+  // toward its limit (decide/slice_limits.h: Debian's user@.service, Fedora's per-slice rule).
+  if (*step.new_limit_bytes < input.current_limit_bytes && tick.oomd) {
+    const auto watched = watched_pressures(*tick.oomd);
+    if (auto verdict = may_lower_limit(slice_path, watched); !verdict.allowed) {
+      Event event{EventType::ActionApplied,
+                  Priority::Info,
+                  "slice.balance: MemoryHigh of " + mode->unit + " stays " +
+                      limit_text(slice->memory.high_bytes) + " (" + step.reason + "): " + verdict.reason,
+                  {}};
+      event.with("ACTION", "slice.balance").with("RESULT", "unchanged");
+      if (loop_ &&
+          told_.insert("balance-guard:" + verdict.reason.substr(0, verdict.reason.find(" and its"))).second)
+        loop_->tell(event);
+      return;
+    }
+  }
   const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
                              limit_text(slice->memory.high_bytes) + " -> " +
                              format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "act/state_store.h"
+#include "act/systemd_actions.h"
 #include "bus/doctor_systemd.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -17,6 +19,29 @@
 #include "sense/sampler.h"
 
 namespace guardian::cli {
+namespace {
+
+nlohmann::json bytes_or_null(const std::optional<uint64_t>& bytes) {
+  return bytes ? nlohmann::json(*bytes) : nlohmann::json(nullptr);
+}
+
+// container.slice's limits as the finding reports them: bytes, null for infinity.
+nlohmann::json limits_json(const std::vector<SliceLimitReport>& limits) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& limit : limits) {
+    out.push_back({{"property", limit.property},
+                   {"found", bytes_or_null(limit.found)},
+                   {"set_by", limit.set_by},
+                   {"user_value", bytes_or_null(limit.user_value)},
+                   {"policy_value", bytes_or_null(limit.policy_value)},
+                   {"plan", limit.plan},
+                   {"target", bytes_or_null(limit.target)},
+                   {"reason", limit.reason}});
+  }
+  return out;
+}
+
+}  // namespace
 
 int run_doctor(int argc, char** argv) {
   const std::vector<OptionSpec> specs = {
@@ -34,7 +59,8 @@ int run_doctor(int argc, char** argv) {
   }
   SamplerOptions sampler_options;
   std::chrono::microseconds interval{1'000'000};
-  if (!read_uid_option(args, "doctor", sampler_options.uid) || !read_interval_option(args, "doctor", interval)) {
+  if (!read_uid_option(args, "doctor", sampler_options.uid) ||
+      !read_interval_option(args, "doctor", interval)) {
     return kExitUsage;
   }
 
@@ -87,6 +113,18 @@ int run_doctor(int argc, char** argv) {
       systemd_input.slice = slice.unit;
       if (slice.memory_high) systemd_input.wanted.memory_high = slice.memory_high->resolve(ram);
       if (slice.memory_max) systemd_input.wanted.memory_max = slice.memory_max->resolve(ram);
+      systemd_input.wanted.hard = slice.hard_correction;
+      // Which limits guardian set itself: the running daemon's state file holds the user's originals.
+      StateStore state(StateStore::default_path());
+      if (state.load()) {
+        auto original = [&](const char* property) -> std::optional<std::optional<uint64_t>> {
+          auto saved = state.get(unit_property_key(slice.unit, property));
+          if (!saved) return std::nullopt;
+          return saved_property_value(saved->original_json);
+        };
+        systemd_input.saved.memory_high = original("MemoryHigh");
+        systemd_input.saved.memory_max = original("MemoryMax");
+      }
     }
     systemd_input.dropin_rules = rules.watched;
     systemd_input.user_manager_path = sampler.layout().user_manager_path;
@@ -102,11 +140,13 @@ int run_doctor(int argc, char** argv) {
   if (args.has("json")) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& finding : findings) {
-      out.push_back({{"verdict", verdict_name(finding.verdict)},
-                     {"topic", finding.topic},
-                     {"summary", finding.summary},
-                     {"detail", finding.detail},
-                     {"next_step", finding.next_step}});
+      nlohmann::json item{{"verdict", verdict_name(finding.verdict)},
+                          {"topic", finding.topic},
+                          {"summary", finding.summary},
+                          {"detail", finding.detail},
+                          {"next_step", finding.next_step}};
+      if (!finding.limits.empty()) item["limits"] = limits_json(finding.limits);
+      out.push_back(std::move(item));
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {

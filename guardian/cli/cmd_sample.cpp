@@ -10,6 +10,8 @@
 #include "decide/ladder.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
+#include "model/user_budget.h"
+#include "sense/ancestor_limits.h"
 #include "sense/sampler.h"
 #include "tell/snapshot_json.h"
 
@@ -32,19 +34,27 @@ int run_sample(int argc, char** argv) {
   }
   SamplerOptions sampler_options;
   std::chrono::microseconds interval{1'000'000};
-  if (!read_uid_option(args, "sample", sampler_options.uid) || !read_interval_option(args, "sample", interval)) {
+  if (!read_uid_option(args, "sample", sampler_options.uid) ||
+      !read_interval_option(args, "sample", interval)) {
     return kExitUsage;
   }
   PolicyLoadResult loaded = load_policy_or_default(args.get("policy"), &builtin_actions());
   if (!loaded.policy) {
-    for (const auto& diagnostic : loaded.diagnostics) std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
+    for (const auto& diagnostic : loaded.diagnostics)
+      std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
     return kExitFinding;
   }
 
   HostRoot host(args.get("host-root").value_or(""));
   Sampler sampler(host, sampler_options);
   OomdModel model;
+  // The user's memory budget: the ancestors' limits beside the sampler's walk (as the daemon).
+  AncestorLimitReader ancestors(host, sampler.layout());
+  UserBudgetModel budget;
+  budget.set_window(loaded.policy->approach.window);
   Snapshot first = sampler.sample();
+  first.user_ancestors_limit_bytes = ancestors.smallest_limit();
+  budget.observe(first, sampler.layout().user_manager_path);
   model.set_rules(
       oomd_rules_from_files(
           read_oomd_config_files(host, sampler.layout(), user_manager_slices(sampler.layout(), first)), first)
@@ -52,14 +62,16 @@ int run_sample(int argc, char** argv) {
   model.observe(first);
   std::this_thread::sleep_for(interval);
   Snapshot second = sampler.sample();
+  second.user_ancestors_limit_bytes = ancestors.smallest_limit();
   model.observe(second);
+  budget.observe(second, sampler.layout().user_manager_path);
   for (const auto& problem : sampler.take_problems()) {
     std::fprintf(stderr, "guardian sample: %s: %s\n", problem.where.c_str(), problem.message.c_str());
   }
-  ModelView view{&second, &model.states(), sampler.layout().user_manager_path};
+  ModelView view{&second, &model.states(), sampler.layout().user_manager_path, &budget.budget()};
   Decision decision = decide(*loaded.policy, LadderState{}, view, second.mono);
   std::printf("%s\n", snapshot_to_json(second, sampler.layout(), model.states(),
-                                       level_name(*loaded.policy, decision.next.level))
+                                       level_name(*loaded.policy, decision.next.level), 2, &budget.budget())
                           .c_str());
   return kExitOk;
 }

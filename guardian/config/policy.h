@@ -125,6 +125,17 @@ struct Policy {
     std::string listen = "127.0.0.1:9464";
   } metrics;
 
+  // [approach]: climb before memory pressure shows, when the user's memory budget is predicted to
+  // run out (model/user_budget.h). On by default, onto the first level.
+  struct Approach {
+    bool enabled = true;
+    std::string level;                            // the level to climb to; "" = the first
+    double within_seconds = 60;                   // predicted exhaustion sooner than this…
+    double used_percent = 80;                     // …and at least this share of the budget used
+    std::chrono::microseconds window{5'000'000};  // the slope's window
+    SourcePos pos;
+  } approach;
+
   // [container_slice]: the limits guardian keeps container.slice at, and slice.balance's band.
   struct ContainerSlice {
     std::string unit = "container.slice";
@@ -132,6 +143,10 @@ struct Policy {
     std::optional<SizeSpec> memory_max;
     std::optional<SizeSpec> floor;    // slice.balance never sets MemoryHigh below this
     std::optional<SizeSpec> ceiling;  // … nor above this
+    // correction = "raise-only" (default): memory_high/memory_max only ever raise a limit found on
+    // the slice, or set one where none is (never below what the slice uses now); a limit the user
+    // set is kept (decide/slice_limits.h). "hard": set them whatever is found.
+    bool hard_correction = false;
   } container_slice;
 
   // [containers]: which containers' units matter. unit.freeze may only name low_priority ones,

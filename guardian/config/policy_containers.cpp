@@ -6,6 +6,7 @@
 //   memory_max = "33%"
 //   floor = "15%"           # slice.balance's band for MemoryHigh
 //   ceiling = "33%"
+//   correction = "raise-only"   # or "hard": set memory_high/memory_max even below the user's
 //
 //   [containers]
 //   protected = ["jellyfin.service"]        # never frozen
@@ -56,7 +57,8 @@ std::vector<std::string> unit_list(const toml::table& table, std::string_view ke
 
 void parse_container_slice_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
   constexpr std::string_view kWhere = "in [container_slice]";
-  context.check_known_keys(table, {"unit", "memory_high", "memory_max", "floor", "ceiling"}, kWhere);
+  context.check_known_keys(table, {"unit", "memory_high", "memory_max", "floor", "ceiling", "correction"},
+                           kWhere);
   auto& slice = policy.container_slice;
   if (auto unit = context.get_string(table, "unit", kWhere)) {
     if (!unit->ends_with(".slice") || !looks_like_unit(*unit))
@@ -64,6 +66,15 @@ void parse_container_slice_section(const toml::table& table, PolicyParseContext&
                     "\"unit\": expected a slice unit like \"container.slice\", got \"" + *unit + "\"");
     else
       slice.unit = *unit;
+  }
+  if (auto correction = context.get_string(table, "correction", kWhere)) {
+    if (*correction == "hard")
+      slice.hard_correction = true;
+    else if (*correction != "raise-only")
+      context.error(*table.get("correction"),
+                    "\"correction\": expected \"raise-only\" (never lower a limit found on the slice) or "
+                    "\"hard\" (set the policy's limits whatever is found), got \"" +
+                        *correction + "\"");
   }
   slice.memory_high = context.get_size(table, "memory_high", kWhere);
   slice.memory_max = context.get_size(table, "memory_max", kWhere);

@@ -39,6 +39,8 @@ const std::vector<SectionParser>& policy_sections() {
       // After [[level]]: [containers] checks the levels' unit.freeze actions against its lists.
       {"container_slice", false, parse_container_slice_section},
       {"containers", false, parse_containers_section},
+      // After [[level]]: [approach] names one of the levels.
+      {"approach", false, parse_approach_section},
       {"jellyfin", true, parse_jellyfin_section},
   };
   return kSections;
@@ -143,7 +145,8 @@ PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* 
   }
 }
 
-PolicyLoadResult load_policy_or_default(const std::optional<std::string>& path, const ActionCatalog* actions) {
+PolicyLoadResult load_policy_or_default(const std::optional<std::string>& path,
+                                        const ActionCatalog* actions) {
   if (path) return load_policy_file(*path, actions);
   return parse_policy(embedded_default_policy(), kEmbeddedPolicyName, actions);
 }

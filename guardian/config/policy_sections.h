@@ -104,6 +104,8 @@ void parse_metrics_section(const toml::table& table, PolicyParseContext& context
 void parse_level_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_container_slice_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_containers_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
+void parse_approach_section(const toml::table& table, PolicyParseContext& context,
+                            Policy& policy);  // policy_approach.cpp
 void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context,
                             Policy& policy);  // policy_jellyfin.cpp
 // After every section: each jellyfin.* action names a [[jellyfin]] the policy has (or there is

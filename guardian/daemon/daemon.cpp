@@ -31,6 +31,8 @@
 #include "jellyfin/instances.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
+#include "model/user_budget.h"
+#include "sense/ancestor_limits.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
@@ -92,6 +94,7 @@ class Daemon final : public DaemonLoop {
     env_.systemd = &user_manager_;
     env_.balance = &balance_;
     env_.jellyfin = &jellyfin_;
+    env_.lower_guard = &lower_guard_;
   }
 
   ~Daemon() override {
@@ -142,6 +145,10 @@ class Daemon final : public DaemonLoop {
   HostRoot host_;
   Sampler sampler_;
   OomdModel model_;
+  // The user's memory budget and its approach ([approach]): the ancestors' limits beside the
+  // sampler's walk, opened at the first tick.
+  std::optional<AncestorLimitReader> ancestor_limits_;
+  UserBudgetModel budget_model_;
   StateStore state_;
   // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
   // components that fill or read them: the user manager the systemd component plugs in,
@@ -149,6 +156,7 @@ class Daemon final : public DaemonLoop {
   // changed in them (the steering, restored through the policy's instances).
   UnitManagerSlot user_manager_;
   BalanceSwitch balance_;
+  LowerGuardBoard lower_guard_;  // oomd's view for actions that lower a limit
   jellyfin::InstanceDirectory jellyfin_instances_;
   JellyfinSteering jellyfin_;
   EventTeller teller_;
@@ -206,6 +214,7 @@ Result<Policy> Daemon::read_policy() {
 
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
+  budget_model_.set_window(policy_->approach.window);
   Event event{EventType::PolicyLoaded,
               Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
@@ -480,6 +489,8 @@ void Daemon::notify_systemd(bool ready) {
 void Daemon::tick() {
   tick_requested_ = false;
   Snapshot snapshot = sampler_.sample();
+  if (!ancestor_limits_) ancestor_limits_.emplace(host_, sampler_.layout());
+  snapshot.user_ancestors_limit_bytes = ancestor_limits_->smallest_limit();
   for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
   fired_.clear();
   for (const auto& problem : sampler_.take_problems()) {
@@ -493,8 +504,10 @@ void Daemon::tick() {
     refresh_rules(snapshot);
   }
   model_.observe(snapshot);
+  lower_guard_.update(sampler_.layout().user_manager_path, model_.states());
+  budget_model_.observe(snapshot, sampler_.layout().user_manager_path);
 
-  ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path};
+  ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path, &budget_model_.budget()};
   Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
   execute(decision);
   submit_due_retries();

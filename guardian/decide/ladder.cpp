@@ -5,7 +5,9 @@
 //  - otherwise, at level L whose enter conditions no longer hold, step down one level per tick
 //    when L's exit conditions all hold (no exit conditions: "none of enter holds", which is already
 //    true here) and L has been held for `hold` since it was entered; revert L's actions in reverse;
-//  - between enter and exit thresholds nothing moves: that gap is the hysteresis.
+//  - between enter and exit thresholds nothing moves: that gap is the hysteresis;
+//  - [approach] counts as one more enter condition of its level: the user's memory budget
+//    predicted to run out within `within` while `used_percent` of it is used.
 #include "decide/ladder.h"
 
 #include <algorithm>
@@ -204,6 +206,23 @@ bool evaluate(const Condition& condition, const ModelView& view, std::string* me
   return evaluation.holds;
 }
 
+std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view) {
+  const auto& approach = policy.approach;
+  if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return std::nullopt;
+  const UserBudget& budget = *view.budget;
+  if (budget.used_percent < approach.used_percent ||
+      !(budget.seconds_to_exhaustion < approach.within_seconds))
+    return std::nullopt;
+  size_t level = 1;
+  for (size_t i = 0; i < policy.levels.size(); ++i) {
+    if (policy.levels[i].name == approach.level) level = i + 1;
+  }
+  char limits[96];
+  (void)std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
+                      approach.used_percent, approach.within_seconds);
+  return ApproachClimb{level, "the user's memory runs out: " + describe_budget(budget) + limits};
+}
+
 Decision decide(const Policy& policy, const LadderState& state, const ModelView& view, MonoTime now) {
   Decision decision;
   decision.next = normalized(policy, state, now);
@@ -219,6 +238,12 @@ Decision decide(const Policy& policy, const LadderState& state, const ModelView&
       target_reason = std::move(*reason);
       break;
     }
+  }
+  // The approach to the user's budget climbs before pressure shows, and holds its level while
+  // the prediction stands (decide/ladder.h, model/user_budget.h).
+  if (auto climb = approach_climb(policy, view); climb && climb->level > target) {
+    target = climb->level;
+    target_reason = std::move(climb->reason);
   }
 
   if (target > current) {

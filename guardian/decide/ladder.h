@@ -10,6 +10,7 @@
 
 #include "config/policy.h"
 #include "model/oomd_model.h"
+#include "model/user_budget.h"
 #include "sense/snapshot.h"
 
 namespace guardian {
@@ -19,7 +20,16 @@ struct ModelView {
   const Snapshot* snapshot = nullptr;
   const std::vector<OomdCgroupState>* oomd = nullptr;
   std::string user_manager_path;
+  const UserBudget* budget = nullptr;  // the approach to the user's budget ([approach]); may be null
 };
+
+// The level [approach] asks for now (1-based), with why; nullopt when it asks for none (off, no
+// budget yet, or the prediction does not hold).
+struct ApproachClimb {
+  size_t level = 0;
+  std::string reason;
+};
+std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view);
 
 struct LadderState {
   size_t level = 0;                         // 0 = normal; i = policy.levels[i-1]

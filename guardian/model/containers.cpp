@@ -11,7 +11,7 @@ std::string limit_text(const std::optional<uint64_t>& bytes) {
 }  // namespace
 
 std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& slice,
-                                           const ContainerSliceWanted& wanted) {
+                                           const ContainerSliceWanted& /*wanted*/) {
   std::vector<Finding> findings;
   const std::string install =
       "install it: cp units/container.slice ~/.config/systemd/user/ && mkdir -p "
@@ -34,32 +34,13 @@ std::vector<Finding> check_container_slice(const std::optional<UnitProperties>& 
         install));
     return findings;
   }
-  bool differs = false;
-  std::string what;
-  if (wanted.memory_high && slice->memory_high != wanted.memory_high) {
-    differs = true;
-    what += "MemoryHigh is " + limit_text(slice->memory_high) + ", the policy wants " +
-            limit_text(wanted.memory_high) + "; ";
-  }
-  if (wanted.memory_max && slice->memory_max != wanted.memory_max) {
-    differs = true;
-    what += "MemoryMax is " + limit_text(slice->memory_max) + ", the policy wants " +
-            limit_text(wanted.memory_max) + "; ";
-  }
-  if (differs) {
-    what.resize(what.size() - 2);
-    findings.push_back(make_finding(
-        Finding::Verdict::Warning, "container.slice", what,
-        "guardian corrects it at run time while it runs; to make it permanent, set the same values in "
-        "~/.config/systemd/user/container.slice (or its .d/ drop-ins) and `systemctl --user "
-        "daemon-reload`"));
-  } else {
-    findings.push_back(
-        make_finding(Finding::Verdict::Ok, "container.slice",
-                     "container.slice is loaded with MemoryHigh=" + limit_text(slice->memory_high) +
-                         ", MemoryMax=" + limit_text(slice->memory_max),
-                     ""));
-  }
+  // The limits against the policy, and what guardian would do with them, are the decide stage's
+  // (decide/slice_limits.h slice_limits_finding); `guardian doctor` adds that finding.
+  findings.push_back(
+      make_finding(Finding::Verdict::Ok, "container.slice",
+                   "container.slice is loaded with MemoryHigh=" + limit_text(slice->memory_high) +
+                       ", MemoryMax=" + limit_text(slice->memory_max),
+                   ""));
   // MemoryHigh throttles by reclaim: a limit below what the containers use keeps them stalled, and
   // stall inside the slice is exactly what oomd measures before it kills one of them.
   if (slice->memory_high && slice->memory_current &&

@@ -24,6 +24,7 @@ inline Finding make_finding(Finding::Verdict verdict, std::string topic, std::st
 struct ContainerSliceWanted {
   std::optional<uint64_t> memory_high;
   std::optional<uint64_t> memory_max;
+  bool hard = false;  // [container_slice] correction = "hard"
 };
 
 // Is container.slice loaded, with the policy's limits, and not so tight that MemoryHigh

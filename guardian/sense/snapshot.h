@@ -43,8 +43,8 @@ struct MemInfo {
 // (for limits) or could not be read.
 struct CgroupMemory {
   std::optional<uint64_t> current_bytes;
-  std::optional<uint64_t> high_bytes;   // nullopt = "max"
-  std::optional<uint64_t> max_bytes;    // nullopt = "max"
+  std::optional<uint64_t> high_bytes;  // nullopt = "max"
+  std::optional<uint64_t> max_bytes;   // nullopt = "max"
   std::optional<uint64_t> low_bytes;
   std::optional<uint64_t> min_bytes;
   std::optional<uint64_t> swap_current_bytes;
@@ -63,7 +63,7 @@ struct CgroupMemory {
   uint64_t events_oom = 0;
   uint64_t events_oom_kill = 0;
   uint64_t events_oom_group_kill = 0;  // later 5.x kernels on; 0 where the kernel has no such line
-  bool oom_group = false;  // memory.oom.group
+  bool oom_group = false;              // memory.oom.group
 };
 
 struct CgroupSample {
@@ -82,7 +82,7 @@ struct CgroupSample {
 
 // What sense could find out about the host's cgroup setup, said once at start.
 struct HostLayout {
-  std::string cgroup2_mount;     // "/sys/fs/cgroup" or "/sys/fs/cgroup/unified"; empty if none
+  std::string cgroup2_mount;  // "/sys/fs/cgroup" or "/sys/fs/cgroup/unified"; empty if none
   bool memory_controller = false;
   uint32_t uid = 0;
   std::string user_manager_path;  // "/user.slice/user-1000.slice/user@1000.service"; empty if absent
@@ -96,6 +96,9 @@ struct Snapshot {
   MemInfo meminfo;
   std::optional<Psi> system_pressure;  // /proc/pressure/memory
   std::vector<CgroupSample> cgroups;   // parents before children (pre-order walk)
+  // The smallest memory.high/memory.max of the user manager's ancestors ("user-1000.slice",
+  // "user.slice"; sense/ancestor_limits.h); nullopt when none is set or there is no user manager.
+  std::optional<uint64_t> user_ancestors_limit_bytes;
   // PSI triggers that fired since the previous snapshot, by cgroup path ("/" = system).
   std::vector<std::string> triggers_fired;
 

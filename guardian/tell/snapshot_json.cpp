@@ -1,5 +1,6 @@
 #include "tell/snapshot_json.h"
 
+#include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -30,10 +31,31 @@ std::string iso8601(WallTime when) {
   return buf;
 }
 
+json finite_or_null(const std::optional<double>& value) {
+  return value && std::isfinite(*value) ? json(*value) : json(nullptr);
+}
+
+json user_budget_json(const UserBudget& budget) {
+  if (!budget.known) return json(nullptr);
+  return {{"used_bytes", budget.used_bytes},
+          {"limit_bytes", budget.limit_bytes},
+          {"limit_source", std::string(limit_source_name(budget.limit_source))},
+          {"mem_available_bytes", budget.mem_available_bytes},
+          {"room_bytes", budget.room_bytes},
+          {"used_percent", budget.used_percent},
+          {"slope_bytes_per_second", finite_or_null(budget.slope_bytes_per_second)},
+          {"seconds_to_exhaustion", finite_or_null(budget.seconds_to_exhaustion)},
+          {"pgscan_per_second", finite_or_null(budget.pgscan_per_second)},
+          {"refault_file_per_second", finite_or_null(budget.refault_file_per_second)}};
+}
+
 }  // namespace
 
+std::string user_budget_json_text(const UserBudget& budget) { return user_budget_json(budget).dump(); }
+
 std::string snapshot_to_json(const Snapshot& snapshot, const HostLayout& layout,
-                             const std::vector<OomdCgroupState>& oomd, const std::string& level, int indent) {
+                             const std::vector<OomdCgroupState>& oomd, const std::string& level, int indent,
+                             const UserBudget* budget) {
   json cgroups = json::array();
   for (const auto& cgroup : snapshot.cgroups) {
     const auto& m = cgroup.memory;
@@ -97,6 +119,7 @@ std::string snapshot_to_json(const Snapshot& snapshot, const HostLayout& layout,
       {"cgroups", std::move(cgroups)},
       {"level", level},
   };
+  if (budget) doc["user_budget"] = user_budget_json(*budget);
   return doc.dump(indent);
 }
 

@@ -225,6 +225,44 @@ TEST_F(SystemdActionsTest, OnTopOfAnEarlierChangeRevertPutsBackWhatTheActionFoun
   EXPECT_EQ(systemd_->unit("container.slice").memory_high, 6 * GiB);
 }
 
+TEST_F(SystemdActionsTest, ATightenWaitsWhileTheWatchedCgroupAboveTheSliceClimbs) {
+  // Debian 12's rule: oomd watches user@1000.service at 50%. Its full avg10 at 22% (44% of the
+  // limit): lowering container.slice would add stall under it, so the action keeps the value.
+  const std::string manager = "/user.slice/user-1000.slice/user@1000.service";
+  std::vector<OomdCgroupState> states(1);
+  states[0].rule = {manager, "user@1000.service", 50.0, 20s,
+                    "user@.service.d/10-oomd-user-service-defaults.conf"};
+  states[0].present = true;
+  states[0].full_avg10 = 22.0;
+  states[0].stall_share_percent = 30.0;
+  LowerGuardBoard board;
+  board.update(manager, states);
+  env_.lower_guard = &board;
+  auto tighten = make(spec("slice.set-memory-high", {{"value", std::string("-20%")}}));
+  ASSERT_TRUE(tighten);
+  auto kept = tighten->apply(soon());
+  EXPECT_EQ(kept.outcome, ActionResult::Outcome::Unchanged) << kept.detail;
+  EXPECT_NE(kept.detail.find("not lowering: systemd-oomd watches " + manager), std::string::npos)
+      << kept.detail;
+  EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
+  EXPECT_TRUE(systemd_->set_calls().empty());
+  EXPECT_FALSE(state_->get(unit_property_key("container.slice", "MemoryHigh")).has_value());
+  // A raise is never held back.
+  auto raise = make(spec("slice.set-memory-high", {{"value", std::string("+10%")}}));
+  ASSERT_TRUE(raise);
+  EXPECT_EQ(raise->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  ASSERT_EQ(raise->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+  // Calm again: the tighten goes through.
+  states[0].full_avg10 = 1.0;
+  states[0].stall_share_percent = 0.5;
+  board.update(manager, states);
+  auto later = make(spec("slice.set-memory-high", {{"value", std::string("-20%")}}));
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->apply(soon()).outcome, ActionResult::Outcome::Applied);
+  EXPECT_LT(*systemd_->unit("container.slice").memory_high, 8 * GiB);
+  ASSERT_EQ(later->revert(soon()).outcome, ActionResult::Outcome::Reverted);
+}
+
 TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
   const auto& registry = builtin_actions();
   auto problems = registry.find("slice.set-memory-high")

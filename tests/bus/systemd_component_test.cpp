@@ -169,6 +169,87 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   std::filesystem::remove_all(dir);
 }
 
+// issue 10's acceptance replay: the default policy "corrected" the user's own 800M/1000M down to
+// 491M/648M (25%/33% of a 2 GiB guest) and throttled Jellyfin at once. Now the user's limits are
+// kept; a lower one is raised; guardian's own value goes back to the user's when the policy no
+// longer asks for more; a hard correction still sets the policy's values, restored exactly.
+TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorrection) {
+  constexpr uint64_t MiB = 1ULL << 20;
+  test::DbusDaemon daemon;
+  ASSERT_TRUE(daemon.running()) << daemon.error();
+  UnitProperties slice = test::incident_container_slice();
+  slice.memory_high = 800 * MiB;
+  slice.memory_max = 1000 * MiB;
+  slice.memory_current = 420 * MiB;
+  test::SystemdManagerDouble systemd(daemon.address(), {slice});
+  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
+  ASSERT_TRUE(systemd.ready() && oomd.ready());
+  char dir[] = "/tmp/guardian-state-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  StateStore state(std::string(dir) + "/state.json");
+  ASSERT_TRUE(state.load().ok());
+  FakeLoop loop;
+  UnitManagerSlot user_manager;
+  BalanceSwitch balance;
+  ActionEnv env;
+  env.state = &state;
+  env.systemd = &user_manager;
+  env.balance = &balance;
+  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
+  bus::SystemdComponentOptions options;
+  options.user_bus = bus::BusAddress::at(daemon.address());
+  options.system_bus = bus::BusAddress::at(daemon.address());
+  options.follow_journal = false;
+  const std::string high_key = "systemd.unit-property/container.slice/MemoryHigh";
+  const std::string max_key = "systemd.unit-property/container.slice/MemoryMax";
+  {
+    bus::SystemdComponent component(options, runner);
+    component.set_wanted_slice({491 * MiB, 648 * MiB});
+    component.start(loop);
+    ASSERT_TRUE(pump(component, runner, [&] {
+      return loop.has(EventType::ActionApplied,
+                      "MemoryHigh of container.slice kept: set by the user (800.00 MiB") &&
+             loop.has(EventType::ActionApplied,
+                      "MemoryMax of container.slice kept: set by the user (1000.00 MiB");
+    }));
+    pump(
+        component, runner, [] { return false; }, 200ms);
+    EXPECT_EQ(systemd.unit("container.slice").memory_high, 800 * MiB);
+    EXPECT_EQ(systemd.unit("container.slice").memory_max, 1000 * MiB);
+    EXPECT_FALSE(state.get(high_key).has_value());
+    EXPECT_FALSE(loop.has(EventType::ActionApplied, "corrected"));
+
+    // A policy that asks for more raises it (the user's 800M saved first) …
+    component.set_wanted_slice({900 * MiB, 648 * MiB});
+    ASSERT_TRUE(
+        pump(component, runner, [&] { return systemd.unit("container.slice").memory_high == 900 * MiB; }));
+    ASSERT_TRUE(state.get(high_key).has_value());
+    EXPECT_NE(state.get(high_key)->original_json.find(std::to_string(800 * MiB)), std::string::npos);
+    // … and one that asks for less than the user's gets the user's back, not a lower value.
+    component.set_wanted_slice({700 * MiB, 648 * MiB});
+    ASSERT_TRUE(
+        pump(component, runner, [&] { return systemd.unit("container.slice").memory_high == 800 * MiB; }));
+    ASSERT_TRUE(pump(component, runner, [&] { return !state.get(high_key).has_value(); }));
+    component.stop();
+    EXPECT_EQ(systemd.unit("container.slice").memory_high, 800 * MiB);
+  }
+  {
+    bus::SystemdComponent component(options, runner);
+    component.set_wanted_slice({491 * MiB, 648 * MiB, /*hard=*/true});
+    component.start(loop);
+    ASSERT_TRUE(pump(component, runner, [&] {
+      return systemd.unit("container.slice").memory_high == 491 * MiB &&
+             systemd.unit("container.slice").memory_max == 648 * MiB;
+    }));
+    ASSERT_TRUE(state.get(max_key).has_value());
+    component.stop();
+    EXPECT_EQ(systemd.unit("container.slice").memory_high, 800 * MiB);
+    EXPECT_EQ(systemd.unit("container.slice").memory_max, 1000 * MiB);
+    EXPECT_TRUE(state.entries().empty());
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
   // guardian starts before container.slice (podman's first container); oomd learns the slice
   // when it starts. Until guardian reads oomd's list again the model runs without the slice:

@@ -78,5 +78,24 @@ TEST(PolicyContainers, BadValuesNameTheKey) {
   EXPECT_TRUE(has("\"jellyfin\" is not a unit name")) << ::testing::PrintToString(messages);
 }
 
+TEST(PolicyContainers, CorrectionIsRaiseOnlyUnlessThePolicySaysHard) {
+  auto result = parse_policy(kPolicy, "incident.toml", &builtin_actions());
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_FALSE(result.policy->container_slice.hard_correction);
+  std::string text = kPolicy;
+  text.insert(text.find("floor ="), "correction = \"hard\"\n");
+  result = parse_policy(text, "incident.toml", &builtin_actions());
+  ASSERT_TRUE(result.policy.has_value());
+  EXPECT_TRUE(result.policy->container_slice.hard_correction);
+  text = kPolicy;
+  text.insert(text.find("floor ="), "correction = \"always\"\n");
+  result = parse_policy(text, "incident.toml", &builtin_actions());
+  ASSERT_FALSE(result.policy.has_value());
+  ASSERT_EQ(result.diagnostics.size(), 1u);
+  EXPECT_EQ(result.diagnostics[0].pos.line, 6u);
+  EXPECT_NE(result.diagnostics[0].message.find("\"raise-only\""), std::string::npos)
+      << result.diagnostics[0].to_string();
+}
+
 }  // namespace
 }  // namespace guardian

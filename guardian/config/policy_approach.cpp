@@ -1,0 +1,55 @@
+// [approach]: climbing on the prediction that the user's memory runs out, before PSI shows it
+// (model/user_budget.h, decide/ladder.cpp).
+//
+//   [approach]
+//   enabled = true        # default
+//   level = "elevated"    # default: the first level
+//   within = "60s"        # predicted exhaustion sooner than this…
+//   used_percent = 80     # …while at least this share of the budget is in use
+//   window = "5s"         # the slope is taken over this much history
+#include "config/policy_sections.h"
+
+namespace guardian {
+
+void parse_approach_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
+  constexpr std::string_view kWhere = "in [approach]";
+  context.check_known_keys(table, {"enabled", "level", "within", "used_percent", "window"}, kWhere);
+  auto& approach = policy.approach;
+  approach.pos = context.pos(table);
+  if (auto enabled = context.get_bool(table, "enabled", kWhere)) approach.enabled = *enabled;
+  if (auto level = context.get_string(table, "level", kWhere)) {
+    bool found = false;
+    std::vector<std::string_view> names;
+    for (const auto& candidate : policy.levels) {
+      names.push_back(candidate.name);
+      found = found || candidate.name == *level;
+    }
+    if (!found)
+      context.error(*table.get("level"),
+                    "\"level\": no level is named \"" + *level + "\"" + did_you_mean(*level, names));
+    else
+      approach.level = *level;
+  }
+  if (auto within = context.get_duration(table, "within", kWhere)) {
+    if (within->count() <= 0 || *within > std::chrono::hours(1))
+      context.error(*table.get("within"), "\"within\": expected a time between 1s and 1h");
+    else
+      approach.within_seconds = std::chrono::duration<double>(*within).count();
+  }
+  if (auto used = context.get_number(table, "used_percent", kWhere)) {
+    if (*used < 0 || *used > 100)
+      context.error(*table.get("used_percent"), "\"used_percent\" is a percentage: 0 to 100");
+    else
+      approach.used_percent = *used;
+  }
+  if (auto window = context.get_duration(table, "window", kWhere)) {
+    // At least two ticks of history on each side of the median; at most what the model keeps
+    // (32 samples, model/user_budget.h) at 1 s ticks.
+    if (*window < std::chrono::seconds(2) || *window > std::chrono::seconds(30))
+      context.error(*table.get("window"), "\"window\": expected a time between 2s and 30s");
+    else
+      approach.window = *window;
+  }
+}
+
+}  // namespace guardian
