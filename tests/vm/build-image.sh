@@ -50,6 +50,8 @@ packages=(
   # guardian's runtime libraries (what `ldd build/guardian` shows on Debian 12)
   libsystemd0 libsdbus-c++1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libtomlplusplus3 libcpp-httplib0.11 libstdc++6
+  # guardian-helper's (ldd build/guardian/helper/guardian-helper: libbpf1 brings libelf1)
+  libbpf1
 )
 if [[ -n ${GUARDIAN_VM_EXTRA_PACKAGES:-} ]]; then
   read -r -a extra <<<"$GUARDIAN_VM_EXTRA_PACKAGES"
