@@ -151,11 +151,10 @@ void CgroupTree::walk(const std::string& cgroup_path, std::size_t& budget) {
 
 std::string CgroupTree::path_of(uint64_t cgroup_id, std::optional<uid_t> owner) {
   if (cgroup_id == 0) return {};
-  if (auto it = paths_.find(cgroup_id); it != paths_.end()) {
-    // Cached ids can be stale only if the cgroup was removed and the inode number reused.
-    if (inode_of(root_ + it->second) == cgroup_id) return it->second;
-    paths_.erase(it);
-  }
+  // A cached path stays right: cgroup2 ids are not reused within a boot (kernfs hands out 64-bit
+  // ids, a generation above the inode number) and cgroup2 directories cannot be renamed. A
+  // removed cgroup's entry only takes room until the cache is cleared.
+  if (auto it = paths_.find(cgroup_id); it != paths_.end()) return it->second;
   if (cgroup_id == scope_id_) return scope_.empty() ? "/" : scope_;
   if (recently_missed(misses_, cgroup_id)) return {};
   std::size_t budget = kWalkBudget;

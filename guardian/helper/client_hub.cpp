@@ -151,17 +151,25 @@ void ClientHub::send(uint32_t id, const helper_wire::ServerMessage& message) {
   for (uint32_t doomed : std::exchange(doomed_, {})) close(doomed);
 }
 
-std::size_t ClientHub::deliver(const helper_wire::ServerMessage& message, std::optional<uid_t> owner) {
+std::size_t ClientHub::deliver(const helper_wire::ServerMessage& message, std::optional<uid_t> owner,
+                               bool write_now) {
   const std::string bytes = helper_wire::encode(message);
   std::size_t queued = 0;
   for (auto& [id, client] : clients_) {
     if (client.info.uid != 0 && (!owner || client.info.uid != *owner)) continue;
     enqueue(client, bytes);
-    flush(client);
+    if (write_now) flush(client);
     ++queued;
   }
   for (uint32_t doomed : std::exchange(doomed_, {})) close(doomed);
   return queued;
+}
+
+void ClientHub::flush_all() {
+  for (auto& [id, client] : clients_) {
+    if (!client.outgoing.empty() || client.lost > 0) flush(client);
+  }
+  for (uint32_t doomed : std::exchange(doomed_, {})) close(doomed);
 }
 
 void ClientHub::flush(Client& client) {

@@ -61,8 +61,11 @@ class ClientHub {
   // Queues a message for one client (dropped and counted when its queue is full).
   void send(uint32_t id, const helper_wire::ServerMessage& message);
   // Sends a message to the owner's clients and to root's (owner == nullopt: root's only).
-  // Returns how many clients it was queued for.
-  std::size_t deliver(const helper_wire::ServerMessage& message, std::optional<uid_t> owner);
+  // Returns how many clients it was queued for. With write_now false it is only queued, for a
+  // burst of messages written with one send() per client by flush_all().
+  std::size_t deliver(const helper_wire::ServerMessage& message, std::optional<uid_t> owner,
+                      bool write_now = true);
+  void flush_all();
 
   void close(uint32_t id);
   [[nodiscard]] std::optional<ClientInfo> info(uint32_t id) const;

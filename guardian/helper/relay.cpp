@@ -114,8 +114,10 @@ Result<bool> Relay::step(std::chrono::milliseconds timeout) {
     switch (tag.source) {
       case Source::Signal: keep_running = false; break;
       case Source::RingBuffer: {
+        // Queued per record, written once per client for the whole batch.
         auto consumed = probes_.consume([this](Result<RawEvent> record) { on_record(std::move(record)); });
         if (!consumed) log_line(consumed.error().message);
+        hub_->flush_all();
         break;
       }
       case Source::Listener:
@@ -236,7 +238,7 @@ void Relay::on_record(Result<RawEvent> record) {
         }
       },
       *record);
-  stats_.delivered += hub_->deliver(message, owner);
+  stats_.delivered += hub_->deliver(message, owner, /*write_now=*/false);
 }
 
 void Relay::on_request(uint32_t client, helper_wire::ClientRequest request) {
