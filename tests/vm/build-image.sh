@@ -144,7 +144,9 @@ chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$dir/packages.txt"
 # ext4 image from the directory, no loop mount. Free space for the scenario's files.
 used_mb=$(du -sm "$root" | cut -f1)
 size_mb=$(( used_mb + used_mb / 4 + 512 ))
-mkfs.ext4 -q -L guardian-vm -d "$root" "$dir/rootfs.img" "${size_mb}M" \
+# (to stderr: mkfs.ext4 -d says "Creating regular file …" even with -q, and --print-dir's caller
+# reads stdout)
+mkfs.ext4 -q -L guardian-vm -d "$root" "$dir/rootfs.img" "${size_mb}M" >&2 \
   || die "mkfs.ext4 -d failed"
 
 secs=$(( $(date +%s) - start ))
