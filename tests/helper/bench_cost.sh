@@ -32,14 +32,24 @@ mkdir -p "$app"
 "$helper" --cgroup-root "$mount" --scope "$base/user.slice" --socket "$work/helper.sock" --no-prekill 2>"$work/helper.log" &
 hpid=$!
 for _ in $(seq 300); do [[ -S $work/helper.sock ]] && break; sleep 0.1; done
+# The client counts lines and, for each exec event, how long after the kernel's exec (ts=,
+# CLOCK_MONOTONIC) it had the line.
 python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); n = 0
+import re, socket, statistics, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); n = 0; buf = b""; lat = []
 while True:
     d = s.recv(65536)
+    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     if not d: break
-    n += d.count(b"\n")
-    open(sys.argv[2], "w").write(str(n))' "$work/helper.sock" "$work/lines" &
+    buf += d
+    *done, buf = buf.split(b"\n")
+    for line in done:
+        n += 1
+        m = re.match(rb"exec ts=(\d+) ", line)
+        if m: lat.append((now - int(m.group(1))) / 1e6)
+    if lat:
+        q = statistics.quantiles(lat, n=100) if len(lat) > 1 else lat * 99
+        open(sys.argv[2], "w").write(f"{n} lines; exec -> client p50 {statistics.median(lat):.2f} ms, p99 {q[98]:.2f} ms, max {max(lat):.2f} ms (n={len(lat)})")' "$work/helper.sock" "$work/lines" &
 cpid=$!
 for _ in $(seq 100); do grep -q "client 1 connected" "$work/helper.log" && break; sleep 0.1; done
 sleep 0.5
@@ -51,6 +61,6 @@ start=$(date +%s.%N)
 sh -c "echo 0 >$app/cgroup.procs; i=0; while [ \$i -lt $execs ]; do $work/ffprobe; i=\$((i + 1)); done"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 sleep 1
-echo "after $execs execs in ${took} s: VmRSS $(rss) kB, Pss $(pss) kB; the client read $(cat "$work/lines" 2>/dev/null || echo 0) lines"
+echo "after $execs execs in ${took} s: VmRSS $(rss) kB, Pss $(pss) kB; the client read $(cat "$work/lines" 2>/dev/null || echo "0 lines")"
 kill -TERM "$hpid"; wait "$hpid" || true; hpid=
 grep -E "serving|stopping" "$work/helper.log" | sed 's/^guardian-helper: /helper: /'
