@@ -50,23 +50,32 @@ fact helper_rss_kb_idle "$(awk '/^VmRSS/ {print $2}' "/proc/$(helper_pid)/status
 fact helper_pss_kb_idle "$(awk '/^Pss:/ {print $2}' "/proc/$(helper_pid)/smaps_rollup")"
 stat -c 'memory.pressure of %n: owner %U' "$CG_OWNER/memory.pressure" "$CG/user.slice/user-$TEST_UID.slice/memory.pressure" >>"$OUT/helper-sockets.txt"
 
+# The background helpers below write only to their own files, never to the scenario's output (the
+# runner's tee would wait for them), and end with the scenario.
+background=()
+stop_background() { for p in "${background[@]}"; do kill -- "$p" 2>/dev/null || true; done; }
+trap stop_background EXIT
+
 # Clients: root's sees everything; the test user's sees its own and watches its user manager's
 # pressure with both windows; the poller is what guardian sees without the helper.
 python3 "$G/helper-client.py" --out "$OUT/helper-root.log" \
   --watch "/user.slice/user-$TEST_UID.slice some 37500 500000" \
-  --watch "/user.slice/user-$TEST_UID.slice some 150000 2000000" &
-root_client=$!
+  --watch "/user.slice/user-$TEST_UID.slice some 150000 2000000" </dev/null >/dev/null 2>>"$OUT/helper-clients.err" &
+background+=($!)
 u python3 "$G/helper-client.py" --out "$OUT/helper-user.log" --prekill-delay 0.2 \
-  --watch "$USER_MGR some 37500 500000" --watch "$USER_MGR some 150000 2000000" &
-user_client=$!
-python3 "$G/helper-poller.py" --out "$OUT/poller.log" --root "$CG_OWNER" --interval 1.0 &
-poller=$!
-stdbuf -oL busctl monitor --system --json=short \
-  --match "type='signal',interface='org.freedesktop.oom1.Manager',member='Killed'" 2>/dev/null \
+  --watch "$USER_MGR some 37500 500000" --watch "$USER_MGR some 150000 2000000" \
+  </dev/null >/dev/null 2>>"$OUT/helper-clients.err" &
+background+=($!)
+python3 "$G/helper-poller.py" --out "$OUT/poller.log" --root "$CG_OWNER" --interval 1.0 \
+  </dev/null >/dev/null 2>>"$OUT/helper-clients.err" &
+background+=($!)
+# (its own process group, so the pipeline ends as one)
+setsid bash -c "stdbuf -oL busctl monitor --system --json=short \
+  --match \"type='signal',interface='org.freedesktop.oom1.Manager',member='Killed'\" 2>/dev/null \
   | python3 -u -c 'import sys, time
 for line in sys.stdin:
-    print(time.clock_gettime_ns(time.CLOCK_MONOTONIC), line, end="", flush=True)' >"$OUT/oomd-dbus.log" &
-dbus_monitor=$!
+    print(time.clock_gettime_ns(time.CLOCK_MONOTONIC), line, end=\"\", flush=True)'" </dev/null >"$OUT/oomd-dbus.log" 2>&1 &
+background+=("-$!")
 sleep 5
 if grep -q "^[0-9]* ok request=1 watch=" "$OUT/helper-user.log"; then
   check user_pressure_watch PASS "$(grep -m1 ' ok request=1' "$OUT/helper-user.log" | cut -d' ' -f2-)"
@@ -117,8 +126,8 @@ for ((i = 1; i <= ${BENCH_RAMPS:-3}; i++)); do
 done
 n1=$(grep -c ' pressure ts=.* watch=1 ' "$OUT/helper-user.log" || true)
 n2=$(grep -c ' pressure ts=.* watch=2 ' "$OUT/helper-user.log" || true)
-if ((n1 > 0 && n2 > 0)); then check pressure_events PASS "500 ms window fired $n1x, 2 s window $n2x"
-else check pressure_events FAIL "500 ms window fired $n1x, 2 s window $n2x"; fi
+if ((n1 > 0 && n2 > 0)); then check pressure_events PASS "500 ms window fired ${n1}x, 2 s window ${n2}x"
+else check pressure_events FAIL "500 ms window fired ${n1}x, 2 s window ${n2}x"; fi
 
 # --- 5. the pre-kill hook (before the incident: it leaves the user manager busy) ----------------
 hook=/run/systemd/oomd.prekill.hook/guardian-helper
@@ -176,7 +185,7 @@ fi
 
 # --- wrap up -----------------------------------------------------------------------------------
 fact helper_rss_kb_end "$(awk '/^VmRSS/ {print $2}' "/proc/$(helper_pid)/status")"
-kill "$root_client" "$user_client" "$poller" "$dbus_monitor" 2>/dev/null || true
+stop_background
 if grep -v '^[0-9]* \(hello\|ok\|#\)' "$OUT/helper-user.log" | grep ' cgroup=' | grep -v " cgroup=$USER_MGR" | grep -q .; then
   check user_sees_only_own FAIL "an event outside $USER_MGR reached the user"
 else
