@@ -8,7 +8,7 @@
 
 #include "act/action.h"
 #include "cli/commands.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 namespace guardian::cli {
 namespace {
