@@ -8,7 +8,8 @@
 //    outside container.slice (one notice each);
 //  - reads oomd's live dump every minute, reconciles it with the drop-ins the model used, hands
 //    the live rules to the loop, and tells each disagreement once (systemd #43174);
-//  - hears OOM kills (oomd's Killed signal, the journal, memory.events), merges the sightings and
+//  - hears OOM kills (oomd's Killed signal, the journal, memory.events, guardian-helper), merges the
+//  sightings and
 //    tells one OomKill event each, with guardian's level and actions at that moment, and feeds
 //    the model's post-kill pause;
 //  - runs slice.balance's controller on the ticks while that mode is on, each step an action.
@@ -63,6 +64,7 @@ class SystemdComponent final : public DaemonComponent {
   void on_tick(const TickView& tick) override;
   [[nodiscard]] std::vector<int> fds() const override;
   void on_fd_ready(int fd) override;
+  void on_kill_seen(const KillSeen& kill) override { on_kill(kill); }
   void stop() override;
 
   // The policy's [container_slice] limits, resolved to bytes (on_policy sets them; tests too).

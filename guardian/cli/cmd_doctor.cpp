@@ -1,6 +1,7 @@
 // guardian doctor: the incident report's investigation as one command. Samples the host twice
 // (so pressure trends and pgscan deltas are real), models oomd, and prints one finding per
 // question with a verdict and the next step. Exit 0 when every finding is ok/info, 1 otherwise.
+#include <poll.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "model/findings.h"
 #include "model/oomd_rules.h"
 #include "model/workloads.h"
+#include "sense/helper_client.h"
 #include "sense/sampler.h"
 
 namespace guardian::cli {
@@ -41,6 +43,54 @@ nlohmann::json limits_json(const std::vector<SliceLimitReport>& limits) {
   return out;
 }
 
+// Which mode `guardian run` works in on this host: with guardian-helper's events when its socket
+// answers (what the daemon does too, daemon/helper_link.h), else polling only.
+// `facts` are more keys of the finding in --json ("mode": "helper" | "polling").
+Finding helper_finding(const std::string& socket_path,
+                       std::vector<std::pair<std::string, std::string>>& facts) {
+  Finding finding;
+  finding.topic = "helper";
+  auto polling = [&](const std::string& why) {
+    finding.verdict = Finding::Verdict::Info;
+    finding.summary = "mode: polling (no guardian-helper; guardian works fully without it)";
+    finding.detail = why;
+    finding.next_step =
+        "optional: install and enable guardian-helper (README, \"guardian-helper\") to see OOM kills and "
+        "ffmpeg starts the moment they happen";
+    facts = {{"mode", "polling"}, {"helper_socket", socket_path}};
+    return finding;
+  };
+  auto client = HelperClient::connect(socket_path);
+  if (!client) return polling(client.error().message);
+  // The helper greets first; a helper that does not within 2 s is not one to rely on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!client->hello()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{client->fd(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0)
+      return polling(socket_path + ": connected, but no greeting within 2 s");
+    auto read = client->read_available();
+    if (!read) return polling(socket_path + ": " + read.error().message);
+  }
+  const helper_wire::Hello& hello = *client->hello();
+  std::string probes;
+  for (const auto& probe : hello.probes) probes += (probes.empty() ? "" : ",") + probe;
+  finding.verdict = Finding::Verdict::Ok;
+  finding.summary = "mode: helper (guardian-helper relays this user's events; polling stays as the backstop)";
+  finding.detail = socket_path + ": protocol " + std::to_string(hello.version) + ", uid " +
+                   std::to_string(hello.uid) + ", events under " +
+                   (hello.owner.empty() ? hello.scope : hello.owner) +
+                   "\nprobes: " + (probes.empty() ? "none" : probes) +
+                   "; sub-2 s pressure watches: " + (hello.pressure ? "yes" : "no") +
+                   "; systemd-oomd pre-kill hook: " + (hello.prekill ? "yes" : "no");
+  facts = {{"mode", "helper"},
+           {"helper_socket", socket_path},
+           {"helper_probes", probes},
+           {"helper_prekill", hello.prekill ? "true" : "false"}};
+  return finding;
+}
+
 }  // namespace
 
 int run_doctor(int argc, char** argv) {
@@ -49,6 +99,7 @@ int run_doctor(int argc, char** argv) {
       {"uid", true, "the user whose manager to inspect (default: own uid)"},
       {"interval", true, "time between the two samples (default 1s)"},
       {"json", false, "print the findings as JSON"},
+      {"helper-socket", true, "guardian-helper's socket (default /run/guardian/helper.sock)"},
       {"help", false, "this text"},
   };
   Args args;
@@ -132,6 +183,10 @@ int run_doctor(int argc, char** argv) {
     auto report = bus::doctor_systemd(host, systemd_input);
     for (auto& finding : report.findings) findings.push_back(std::move(finding));
   }
+  std::vector<std::pair<std::string, std::string>> helper_facts;
+  // guardian-helper is this host's service: a fixture tree says nothing about it.
+  if (host.is_real_host())
+    findings.push_back(helper_finding(args.get("helper-socket").value_or(kHelperSocketPath), helper_facts));
 
   bool clean = true;
   for (const auto& finding : findings) {
@@ -146,6 +201,8 @@ int run_doctor(int argc, char** argv) {
                           {"detail", finding.detail},
                           {"next_step", finding.next_step}};
       if (!finding.limits.empty()) item["limits"] = limits_json(finding.limits);
+      if (finding.topic == "helper")
+        for (const auto& [key, value] : helper_facts) item[key] = value;
       out.push_back(std::move(item));
     }
     std::printf("%s\n", out.dump(2).c_str());

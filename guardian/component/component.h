@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "common/event.h"
+#include "common/helper_wire.h"
 #include "config/policy.h"
 #include "decide/ladder.h"
 #include "model/oomd_model.h"
+#include "sense/kill_watch.h"
 #include "sense/snapshot.h"
 
 namespace guardian {
@@ -66,6 +68,11 @@ class DaemonComponent : public EventSink {
   // fds the loop should poll for this component (EPOLLIN), and what to do when one is ready.
   [[nodiscard]] virtual std::vector<int> fds() const { return {}; }
   virtual void on_fd_ready(int /*fd*/) {}
+  // What sense saw between ticks, handed on the moment the loop reads it (guardian-helper's
+  // events, daemon/helper_link.h): an OOM kill, to merge with the same kill seen by polling;
+  // a watched program (ffmpeg, ffprobe) started.
+  virtual void on_kill_seen(const KillSeen& /*kill*/) {}
+  virtual void on_process_started(const helper_wire::ProcessExec& /*exec*/) {}
   // Called when the daemon stops (after actions are unwound).
   virtual void stop() {}
 };

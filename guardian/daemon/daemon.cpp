@@ -27,6 +27,7 @@
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "config/policy_loader.h"
+#include "daemon/helper_link.h"
 #include "decide/ladder.h"
 #include "jellyfin/instances.h"
 #include "model/oomd_model.h"
@@ -82,7 +83,8 @@ class Daemon final : public DaemonLoop {
                : options_.state_path.empty()     ? StateStore::default_path()
                                                  : options_.state_path),
         jellyfin_(state_, jellyfin_instances_, &host_),
-        actions_(env_, [this](const Event& event) { teller_.emit(event); }) {
+        actions_(env_, [this](const Event& event) { teller_.emit(event); }),
+        helper_(options_.helper_socket, helper_handlers()) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -140,6 +142,9 @@ class Daemon final : public DaemonLoop {
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
   [[nodiscard]] std::vector<std::string> active_action_labels() const;
+  HelperHandlers helper_handlers();
+  void on_prekill(const helper_wire::PrekillNotice& notice);
+  void watch_helper();
 
   DaemonOptions options_;
   HostRoot host_;
@@ -164,7 +169,9 @@ class Daemon final : public DaemonLoop {
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
   ActionEnv env_;
-  ActionRunner actions_;  // the one path of every change: worker, dry run, result events
+  ActionRunner actions_;         // the one path of every change: worker, dry run, result events
+  HelperLink helper_;            // guardian-helper's events, when it runs
+  uint64_t helper_watched_ = 0;  // the helper connection whose fd is in the epoll set
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
@@ -450,6 +457,48 @@ void Daemon::unwind_all() {
   retry_counts_.clear();
 }
 
+HelperHandlers Daemon::helper_handlers() {
+  HelperHandlers handlers;
+  // The systemd component merges the kill with its polled sightings, tells it and ticks.
+  handlers.kill = [this](const KillSeen& kill) {
+    for (auto& component : components_) component->on_kill_seen(kill);
+  };
+  handlers.exec = [this](const helper_wire::ProcessExec& exec) {
+    for (auto& component : components_) component->on_process_started(exec);
+  };
+  handlers.prekill = [this](const helper_wire::PrekillNotice& notice) { on_prekill(notice); };
+  handlers.tell = [this](const Event& event) { teller_.emit(event); };
+  return handlers;
+}
+
+// systemd-oomd (>= 260, PrekillHookTimeoutSec=) holds its kill until the hook answers. Every
+// change guardian made is already in the state file before it was made, so a restart after the
+// kill restores it: guardian tells the notice, samples now, and answers at once.
+void Daemon::on_prekill(const helper_wire::PrekillNotice& notice) {
+  Event event{EventType::SenseProblem,
+              Priority::Warning,
+              "systemd-oomd is about to kill " +
+                  short_cgroup(notice.cgroup, sampler_.layout().user_manager_path) +
+                  "; guardian's changes are saved, telling it to go ahead",
+              {}};
+  event.with("CGROUP", notice.cgroup)
+      .with("HELPER", "prekill")
+      .with("LEVEL", level_name(*policy_, ladder_.level));
+  teller_.emit(event);
+  helper_.prekill_done(notice.id);
+  tick_requested_ = true;
+}
+
+void Daemon::watch_helper() {
+  if (helper_.fd() < 0 || helper_.connection() == helper_watched_) return;
+  // A closed connection left the epoll set with its fd; a new one (even with the same number) joins.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = helper_.fd();
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, helper_.fd(), &ev);
+  helper_watched_ = helper_.connection();
+}
+
 void Daemon::print_status_line(const Snapshot& snapshot) {
   if (!options_.status_lines) return;
   if (snapshot.mono - last_status_line_ < std::chrono::seconds(5)) return;
@@ -526,6 +575,8 @@ void Daemon::tick() {
   tick_view.active_actions = active_action_labels();
   tick_view.dry_run = options_.dry_run;
   for (auto& component : components_) component->on_tick(tick_view);
+  helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
+  watch_helper();
   print_status_line(snapshot);
   ++ticks_;
 }
@@ -622,6 +673,8 @@ int Daemon::run() {
         }
       } else if (fd == actions_.fd()) {
         actions_.collect();
+      } else if (fd == helper_.fd()) {
+        helper_.on_readable(std::chrono::steady_clock::now());
       } else if (events[i].events & EPOLLPRI) {
         for (const auto& trigger : triggers_) {
           if (trigger.fd() != fd) continue;

@@ -1,7 +1,7 @@
 // The daemon: one thread, one epoll loop. Each tick: sense -> model -> decide -> act -> tell.
 // It wakes on the sampling timer, on PSI triggers, on signals (SIGTERM/SIGINT stop, SIGHUP
-// reloads the policy), on action results from the worker thread, and on the fds of its
-// components (D-Bus, …).
+// reloads the policy), on action results from the worker thread, on guardian-helper's events
+// when it runs, and on the fds of its components (D-Bus, …).
 #pragma once
 
 #include <cstdint>
@@ -12,18 +12,25 @@
 
 #include "act/action_runner.h"
 #include "component/component.h"
+#include "sense/helper_client.h"
 
 namespace guardian {
 
 struct DaemonOptions {
-  std::string host_root;                 // "" = "/"
+  std::string host_root;                   // "" = "/"
   std::optional<std::string> policy_path;  // nullopt = embedded default
   std::optional<uint32_t> uid;
-  bool dry_run = false;                  // decide and tell, never act
-  std::string state_path;                // "" = StateStore::default_path(); ":memory:" = none
-  bool status_lines = true;              // print level + pressure to stderr every few seconds
-  enum class LogTarget { Auto, Journal, Stderr } log_target = LogTarget::Auto;  // Auto: journal if its socket exists
-  std::optional<uint64_t> max_ticks;     // stop after N ticks (tests, benchmarks)
+  bool dry_run = false;      // decide and tell, never act
+  std::string state_path;    // "" = StateStore::default_path(); ":memory:" = none
+  bool status_lines = true;  // print level + pressure to stderr every few seconds
+  enum class LogTarget {
+    Auto,
+    Journal,
+    Stderr
+  } log_target = LogTarget::Auto;     // Auto: journal if its socket exists
+  std::optional<uint64_t> max_ticks;  // stop after N ticks (tests, benchmarks)
+  // guardian-helper's socket (daemon/helper_link.h): used while it exists, "" = never.
+  std::string helper_socket = kHelperSocketPath;
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.

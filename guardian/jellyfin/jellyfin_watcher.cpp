@@ -98,6 +98,23 @@ void JellyfinWatcher::on_fd_ready(int /*fd*/) {
   }
 }
 
+void JellyfinWatcher::on_process_started(const helper_wire::ProcessExec& exec) {
+  // ffprobe runs by the thousand in a library scan and is no transcode; only ffmpeg wakes us.
+  if (exec.comm != "ffmpeg" || cgroup2_mount_.empty() || exec.cgroup.empty()) return;
+  const std::string where = cgroup2_mount_ + exec.cgroup;
+  bool ours = false;
+  for (const auto& instance : options_.instances->all()) {
+    const std::string& root = instance.cgroup_host_path;
+    if (!root.empty() && (where == root || where.starts_with(root + "/"))) ours = true;
+  }
+  if (!ours) return;
+  {
+    std::lock_guard lock(mutex_);
+    look_now_ = true;
+  }
+  wake_.notify_all();
+}
+
 void JellyfinWatcher::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -212,6 +229,7 @@ void JellyfinWatcher::run() {
       if (stopping_) return;
       settings = settings_;
       policy_changed_ = false;
+      look_now_ = false;
     }
     // The VA-API probe as a child process (libva and FFmpeg never load into the daemon): at
     // start and whenever the render node changes.
@@ -256,7 +274,7 @@ void JellyfinWatcher::run() {
       options_.publish_totals(jellyfin::transcode_totals(options_.instances->all()));
     std::unique_lock lock(mutex_);
     ++rounds_;
-    wake_.wait_for(lock, interval, [this] { return stopping_ || policy_changed_; });
+    wake_.wait_for(lock, interval, [this] { return stopping_ || policy_changed_ || look_now_; });
     if (stopping_) return;
   }
 }

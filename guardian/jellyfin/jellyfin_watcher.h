@@ -59,6 +59,9 @@ class JellyfinWatcher final : public DaemonComponent {
   void on_tick(const TickView& tick) override;
   [[nodiscard]] std::vector<int> fds() const override;
   void on_fd_ready(int fd) override;
+  // guardian-helper saw an ffmpeg start: when it is one of an instance's jobs, the watcher looks
+  // at that instance now (its /proc scan and /Sessions) instead of at the end of its interval.
+  void on_process_started(const helper_wire::ProcessExec& exec) override;
   void stop() override;
 
   // Events queued by the watcher thread and not yet told (tests without a loop).
@@ -81,6 +84,7 @@ class JellyfinWatcher final : public DaemonComponent {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool policy_changed_ = false;
+  bool look_now_ = false;  // an instance's ffmpeg started: a round now
   std::vector<JellyfinInstanceSettings> settings_;
   std::deque<Event> events_;
   std::map<std::string, std::string> last_breaker_state_;  // watcher thread only

@@ -76,6 +76,28 @@ std::vector<KillSeen> kills_from_memory_events(const Snapshot& before, const Sna
   return kills;
 }
 
+KillSeen kill_from_helper(const helper_wire::KernelOomKill& kill) {
+  KillSeen seen;
+  seen.killer = KillSeen::Killer::Kernel;
+  seen.source = KillSeen::Source::Helper;
+  seen.cgroup = kill.cgroup;
+  seen.unit = last_component(kill.cgroup);
+  seen.reason = "oom-kill";
+  seen.processes = 1;
+  seen.seen = MonoTime(std::chrono::nanoseconds(kill.ts_ns));
+  return seen;
+}
+
+KillSeen kill_from_helper(const helper_wire::OomdKill& kill) {
+  KillSeen seen;
+  seen.killer = KillSeen::Killer::SystemdOomd;
+  seen.source = KillSeen::Source::Helper;
+  seen.cgroup = kill.cgroup;
+  seen.unit = last_component(kill.cgroup);
+  seen.seen = MonoTime(std::chrono::nanoseconds(kill.ts_ns));
+  return seen;
+}
+
 namespace {
 bool same_target(const KillSeen& a, const KillSeen& b) {
   if (!a.cgroup.empty() && !b.cgroup.empty()) return a.cgroup == b.cgroup;
@@ -93,6 +115,7 @@ std::optional<KillSeen> KillMerger::offer(const KillSeen& kill) {
     // Another sighting: keep what it adds.
     if (earlier.cgroup.empty()) earlier.cgroup = kill.cgroup;
     if (!earlier.processes) earlier.processes = kill.processes;
+    if (earlier.reason.empty()) earlier.reason = kill.reason;
     return std::nullopt;
   }
   KillSeen stored = kill;
@@ -108,21 +131,22 @@ Event kill_event(const KillSeen& kill, const std::string& level,
   std::string message = (oomd ? "systemd-oomd killed " : "the kernel OOM killer killed in ") + where;
   if (kill.processes)
     message += " (" + std::to_string(*kill.processes) + " process" + (*kill.processes == 1 ? "" : "es") + ")";
-  message += oomd ? " because of " + kill.reason : "";
+  message += oomd && !kill.reason.empty() ? " because of " + kill.reason : "";
   message += "; guardian was at level " + level;
   Event event{EventType::OomKill, Priority::Warning, message, {}};
   event.with("KILLER", oomd ? "systemd-oomd" : "kernel");
   if (!kill.cgroup.empty()) event.with("CGROUP", kill.cgroup);
   if (!kill.unit.empty()) event.with("UNIT", kill.unit);
-  event.with("REASON", kill.reason);
+  if (!kill.reason.empty()) event.with("REASON", kill.reason);
   if (kill.processes) event.with("N_PROCESSES", std::to_string(*kill.processes));
   event.with("LEVEL", level);
   std::string actions;
   for (const auto& action : active_actions) actions += (actions.empty() ? "" : ",") + action;
   event.with("ACTIVE_ACTIONS", actions.empty() ? "none" : actions);
-  const char* source = kill.source == KillSeen::Source::OomdSignal ? "dbus-signal"
-                       : kill.source == KillSeen::Source::Journal  ? "journal"
-                                                                   : "memory.events";
+  const char* source = kill.source == KillSeen::Source::OomdSignal     ? "dbus-signal"
+                       : kill.source == KillSeen::Source::Journal      ? "journal"
+                       : kill.source == KillSeen::Source::MemoryEvents ? "memory.events"
+                                                                       : "guardian-helper";
   event.with("SEEN_BY", source);
   return event;
 }

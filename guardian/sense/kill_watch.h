@@ -5,7 +5,9 @@
 //    ("systemd-oomd killed N process(es) in this unit", fields N_PROCESSES, UNIT or USER_UNIT);
 //  - the kernel OOM killer: the manager's MESSAGE_ID=fe6faa94e7774663a0da52717891d8ef
 //    ("A process of this unit has been killed by the OOM killer", UNIT or USER_UNIT) and the
-//    oom_kill counter of memory.events rising.
+//    oom_kill counter of memory.events rising;
+//  - guardian-helper's BPF probes (when it runs): the kernel's OOM-kill victim and systemd-oomd's
+//    SIGKILLs, stamped by the kernel the moment they happen (tens of ms before any of the above).
 // Seen on Debian 12's 252: Killed signal, then oomd's own log line, then the manager's
 // d989611b entry for the same unit — one kill, three sightings. KillMerger turns them into one.
 #pragma once
@@ -21,6 +23,7 @@
 
 #include "common/event.h"
 #include "common/fd.h"
+#include "common/helper_wire.h"
 #include "common/result.h"
 #include "sense/snapshot.h"
 
@@ -31,7 +34,7 @@ inline constexpr std::string_view kKernelOomMessageId = "fe6faa94e7774663a0da527
 
 struct KillSeen {
   enum class Killer { SystemdOomd, Kernel } killer = Killer::SystemdOomd;
-  enum class Source { OomdSignal, Journal, MemoryEvents } source = Source::OomdSignal;
+  enum class Source { OomdSignal, Journal, MemoryEvents, Helper } source = Source::OomdSignal;
   std::string cgroup;                 // "/user.slice/…/app.slice/jellyfin.service" when known
   std::string unit;                   // "jellyfin.service" when known (journal), else the cgroup's last part
   std::string reason;                 // oomd: "memory-pressure" / "memory-used"; kernel: "oom-kill"
@@ -48,6 +51,13 @@ std::optional<KillSeen> kill_from_journal_fields(const std::map<std::string, std
 // kill in a leaf counts in every ancestor), so only cgroups whose rise is not explained by their
 // children are reported.
 std::vector<KillSeen> kills_from_memory_events(const Snapshot& before, const Snapshot& after);
+
+// guardian-helper's kill events as sightings, `seen` the kernel's CLOCK_MONOTONIC stamp (the
+// clock of MonoTime). One event per killed process: the merger makes one kill of them. An oomd
+// kill's reason is not in the signal; the D-Bus or journal sighting that follows cannot add it to
+// the event already told, so it stays empty.
+KillSeen kill_from_helper(const helper_wire::KernelOomKill& kill);
+KillSeen kill_from_helper(const helper_wire::OomdKill& kill);
 
 // Merges sightings of the same kill: same killer and same unit (or one cgroup path ending in the
 // other's unit) within `window`. The first sighting is reported; later ones only fill in fields.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/fake_helper.h"
 #include "support/subprocess.h"
 
 namespace guardian {
@@ -175,6 +176,64 @@ TEST_F(DaemonTest, UnknownKindInTheStateFileIsKeptAndReported) {
   std::stringstream text;
   text << state.rdbuf();
   EXPECT_NE(text.str().find("future:thing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace guardian
+
+namespace guardian {
+namespace {
+
+// guardian run with guardian-helper's socket (a real socket; the helper's side written with the
+// real encoder): a kill the helper reports is told at once, seen by the helper; when the helper
+// restarts guardian says it polls, then finds the new helper and answers its pre-kill notice.
+TEST_F(DaemonTest, UsesGuardianHelperWhileItRunsAndFindsItAgainAfterARestart) {
+  test::FakeHelper helper;
+  helper.listen();
+  const auto policy = write("a.toml", kPolicyA);
+  auto args = run_args("fedora42-podman", policy);
+  args.insert(args.end(), {"--helper-socket", helper.path()});
+  test::Subprocess guardian(args);
+  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();  // at its first tick
+  helper.send(test::FakeHelper::hello_for_user_1000());
+  const std::string connected = guardian.wait_for("guardian-helper connected", 10s);
+  ASSERT_NE(connected, "") << guardian.stderr_text();
+  EXPECT_NE(connected.find("exec,oom-kill,oomd-kill"), std::string::npos) << connected;
+
+  helper_wire::KernelOomKill oom;
+  oom.ts_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+  oom.pid = oom.tgid = 5151;
+  oom.uid = 1000;
+  oom.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/hog.service";
+  oom.memcg = oom.cgroup;
+  oom.comm = "python3";
+  helper.send(oom);
+  const std::string killed = guardian.wait_for("the kernel OOM killer killed in hog.service", 5s);
+  ASSERT_NE(killed, "") << guardian.stderr_text();
+  EXPECT_NE(killed.find("seen_by=guardian-helper"), std::string::npos) << killed;
+
+  helper.stop();
+  ASSERT_NE(guardian.wait_for("guardian-helper connection lost", 5s), "") << guardian.stderr_text();
+  helper.listen();
+  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();  // at a later tick
+  helper.send(test::FakeHelper::hello_for_user_1000());
+  ASSERT_NE(guardian.wait_for("guardian-helper connected", 5s), "") << guardian.stderr_text();
+
+  helper_wire::PrekillNotice notice;
+  notice.id = 3;
+  notice.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+  notice.wait_ms = 20000;
+  helper.send(notice);
+  ASSERT_NE(guardian.wait_for("systemd-oomd is about to kill app.slice", 5s), "") << guardian.stderr_text();
+  auto answer = helper_wire::decode_client_request(helper.read_line());
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  ASSERT_TRUE(std::holds_alternative<helper_wire::PrekillDone>(*answer));
+  EXPECT_EQ(std::get<helper_wire::PrekillDone>(*answer).id, 3u);
+
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
 }
 
 }  // namespace

@@ -249,3 +249,37 @@ TEST_F(WatcherTest, ProbesVaapiInAChildAndPublishesTheVerdict) {
 
 }  // namespace
 }  // namespace guardian
+
+namespace guardian {
+namespace {
+
+// guardian-helper's exec event of an ffmpeg in the instance's cgroup makes the watcher look now,
+// not at the end of its interval; an ffprobe, or an ffmpeg elsewhere, does not.
+TEST_F(WatcherTest, AnFfmpegStartInTheInstanceLooksAtOnce) {
+  policy_.jellyfin.front().poll_interval = 30s;
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  watcher.on_policy(policy_);
+  watcher.start(loop_);
+  watcher.on_tick(tick_);  // where cgroups live
+  for (int i = 0; i < 250 && watcher.rounds() < 1; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(watcher.rounds(), 1u);
+
+  helper_wire::ProcessExec exec;
+  exec.pid = 4242;
+  exec.comm = "ffprobe";
+  exec.cgroup = layout_.user_manager_path + "/app.slice/jellyfin.service";
+  watcher.on_process_started(exec);
+  exec.comm = "ffmpeg";
+  exec.cgroup = layout_.user_manager_path + "/app.slice/other.service";
+  watcher.on_process_started(exec);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(watcher.rounds(), 1u);
+
+  exec.cgroup = layout_.user_manager_path + "/app.slice/jellyfin.service";
+  watcher.on_process_started(exec);
+  for (int i = 0; i < 250 && watcher.rounds() < 2; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(watcher.rounds(), 2u);
+}
+
+}  // namespace
+}  // namespace guardian

@@ -40,6 +40,17 @@ if out=$("$check" "$tmp"); then fail "an undeclared folder passed: $out"; fi
 [[ $out == *"guardian/extra/: not a stage"* ]] || fail "message: $out"
 rm -r "$tmp/guardian/extra"
 
+# A stage its own folder builds (EXTERNAL, as guardian-helper) follows the same rule.
+printf 'guardian_stage(common)\nguardian_stage(sense USES common)\nguardian_stage(model USES sense)\nguardian_stage(helper EXTERNAL USES common)\n' \
+  >"$tmp/guardian/CMakeLists.txt"
+mkdir -p "$tmp/guardian/helper"
+printf '#include "common/result.h"\n' >"$tmp/guardian/helper/relay.cpp"
+out=$("$check" "$tmp") || fail "an EXTERNAL stage including a stage it uses was rejected: $out"
+printf '#include "sense/psi.h"\n' >>"$tmp/guardian/helper/relay.cpp"
+if out=$("$check" "$tmp"); then fail "an EXTERNAL stage including a stage it does not use passed: $out"; fi
+[[ $out == *"guardian/helper/relay.cpp:2: helper may not include sense/psi.h"* ]] || fail "message: $out"
+rm -r "$tmp/guardian/helper"
+
 # A stage that uses one declared after it (a cycle in the making).
 printf 'guardian_stage(common)\nguardian_stage(sense USES model)\nguardian_stage(model USES sense)\n' \
   >"$tmp/guardian/CMakeLists.txt"

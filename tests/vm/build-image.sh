@@ -50,6 +50,8 @@ packages=(
   # guardian's runtime libraries (what `ldd build/guardian` shows on Debian 12)
   libsystemd0 libsdbus-c++1 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libtomlplusplus3 libcpp-httplib0.11 libstdc++6
+  # guardian-helper's (ldd build/guardian/helper/guardian-helper: libbpf1 brings libelf1)
+  libbpf1
 )
 if [[ -n ${GUARDIAN_VM_EXTRA_PACKAGES:-} ]]; then
   read -r -a extra <<<"$GUARDIAN_VM_EXTRA_PACKAGES"
@@ -142,7 +144,9 @@ chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$dir/packages.txt"
 # ext4 image from the directory, no loop mount. Free space for the scenario's files.
 used_mb=$(du -sm "$root" | cut -f1)
 size_mb=$(( used_mb + used_mb / 4 + 512 ))
-mkfs.ext4 -q -L guardian-vm -d "$root" "$dir/rootfs.img" "${size_mb}M" \
+# (to stderr: mkfs.ext4 -d says "Creating regular file …" even with -q, and --print-dir's caller
+# reads stdout)
+mkfs.ext4 -q -L guardian-vm -d "$root" "$dir/rootfs.img" "${size_mb}M" >&2 \
   || die "mkfs.ext4 -d failed"
 
 secs=$(( $(date +%s) - start ))

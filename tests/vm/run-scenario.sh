@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs one VM test-bed scenario and collects its results.
 #
-# Usage: tests/vm/run-scenario.sh NAME [--guardian PATH] [--policies DIR] [--set KEY=VALUE]...
+# Usage: tests/vm/run-scenario.sh NAME [--guardian PATH] [--helper PATH] [--policies DIR] [--set KEY=VALUE]...
 #                                 [--timeout SECONDS] [--out DIR] [--mem MB] [--smp N]
 #                                 [--oomd-profile fedora|debian] [--baseline RUN|FILE]
 #   NAME        a scenario in tests/vm/guest/scenarios/NAME.sh (baseline, guarded, systemd, restore,
-#               squeeze-baseline, squeeze-guarded)
+#               squeeze-baseline, squeeze-guarded, helper)
 #   --guardian  the guardian binary to copy into the guest (e.g. build/guardian)
+#   --helper    the guardian-helper binary (e.g. build/guardian/helper/guardian-helper); its unit and
+#               tmpfiles entry come from units/
 #   --policies  policy dir to copy (default: the repo's policies/ if it has files)
 #   --set       scenario parameter, passed to the guest (see the scenario script's header)
 #   --timeout   the scenario's own time limit inside the guest (default: its "# timeout:" line);
@@ -32,6 +34,7 @@ log() { echo "run-scenario: $*" >&2; }
 [[ $# -ge 1 && $1 != -* ]] || { sed -n '2,25p' "$0"; exit 2; }
 name=$1; shift
 guardian=""
+helper=""
 policies=""
 timeout_s=""
 out=""
@@ -43,6 +46,7 @@ baseline=""
 while (($#)); do
   case $1 in
     --guardian) guardian=${2:?}; shift 2 ;;
+    --helper) helper=${2:?}; shift 2 ;;
     --policies) policies=${2:?}; shift 2 ;;
     --set) [[ ${2:-} == *=* ]] || die "--set needs KEY=VALUE"; sets+=("$2"); shift 2 ;;
     --timeout) timeout_s=${2:?}; shift 2 ;;
@@ -70,6 +74,14 @@ elif ((needs_guardian)); then
     [[ -f $c && -x $c ]] && { guardian=$c; break; }
   done
 fi
+needs_helper=0
+grep -q '^# requires: helper' "$script" && needs_helper=1
+if [[ -n $helper ]]; then
+  [[ -f $helper ]] || die "--helper $helper: no such file"
+elif ((needs_helper)); then
+  c=$repo/build/guardian/helper/guardian-helper
+  [[ -f $c && -x $c ]] && helper=$c
+fi
 if [[ -z $policies && -d $repo/policies ]] && compgen -G "$repo/policies/*.toml" >/dev/null; then
   policies=$repo/policies
 fi
@@ -81,6 +93,11 @@ out=$(cd "$out" && pwd)
 if ((needs_guardian)) && [[ -z $guardian ]]; then
   echo "SKIP: no guardian binary" | tee "$out/scenario.log"
   python3 "$here/analyze.py" "$out" --scenario "$name" --skip "no guardian binary (build it, or pass --guardian PATH)"
+  exit 0
+fi
+if ((needs_helper)) && [[ -z $helper ]]; then
+  echo "SKIP: no guardian-helper binary" | tee "$out/scenario.log"
+  python3 "$here/analyze.py" "$out" --scenario "$name" --skip "no guardian-helper binary (build with GUARDIAN_HELPER=ON, or pass --helper PATH)"
   exit 0
 fi
 
@@ -118,6 +135,12 @@ if [[ -n $guardian ]]; then
   log "guardian: $guardian ($(ldd "$guardian" 2>/dev/null | awk '/=>/ {print $1}' | tr '\n' ' '))"
 fi
 [[ -n $policies ]] && cp -r "$policies" "$share/policies"
+if [[ -n $helper ]]; then
+  mkdir -p "$share/helper"
+  cp "$helper" "$share/helper/guardian-helper"
+  cp "$repo/units/guardian-helper.service" "$repo/units/guardian-helper.tmpfiles" "$share/helper/"
+  log "guardian-helper: $helper"
+fi
 
 # One VM at a time on this machine: two TCG guests on 2 cores would each get half the CPU and
 # the scenario's timing (oomd's durations are real seconds) would no longer mean anything.

@@ -1,0 +1,35 @@
+# Decides GUARDIAN_HELPER: guardian-helper and its BPF programs (bpf/, guardian/helper/) are built
+# when libbpf, bpftool, clang and the kernel's BTF are all there (scripts/install-deps.sh
+# installs them); -DGUARDIAN_HELPER=OFF skips them, ON insists. guardian itself never needs them.
+set(GUARDIAN_VMLINUX_BTF /sys/kernel/btf/vmlinux CACHE FILEPATH "Kernel BTF that bpf/vmlinux.h is dumped from")
+pkg_check_modules(LIBBPF QUIET IMPORTED_TARGET libbpf>=0.8)
+find_program(GUARDIAN_BPFTOOL bpftool PATHS /usr/sbin /sbin /usr/local/sbin)
+find_program(GUARDIAN_BPF_CLANG NAMES clang-14 clang)
+find_program(GUARDIAN_LLVM_STRIP NAMES llvm-strip-14 llvm-strip)
+
+set(guardian_helper_missing)
+if(NOT LIBBPF_FOUND)
+  list(APPEND guardian_helper_missing "libbpf (libbpf-dev)")
+endif()
+if(NOT GUARDIAN_BPFTOOL)
+  list(APPEND guardian_helper_missing "bpftool")
+endif()
+if(NOT GUARDIAN_BPF_CLANG)
+  list(APPEND guardian_helper_missing "clang")
+endif()
+if(NOT EXISTS ${GUARDIAN_VMLINUX_BTF})
+  list(APPEND guardian_helper_missing "kernel BTF ${GUARDIAN_VMLINUX_BTF} (CONFIG_DEBUG_INFO_BTF)")
+endif()
+
+if(guardian_helper_missing)
+  set(guardian_helper_default OFF)
+else()
+  set(guardian_helper_default ON)
+endif()
+option(GUARDIAN_HELPER "Build guardian-helper, the privileged BPF relay (needs libbpf, bpftool, clang, kernel BTF)"
+       ${guardian_helper_default})
+if(GUARDIAN_HELPER AND guardian_helper_missing)
+  message(FATAL_ERROR "GUARDIAN_HELPER=ON but missing: ${guardian_helper_missing}")
+elseif(NOT GUARDIAN_HELPER AND guardian_helper_missing)
+  message(STATUS "guardian-helper not built; missing: ${guardian_helper_missing}")
+endif()

@@ -1,0 +1,74 @@
+// guardian-helper as one more sense source of the loop (guardian/helper/, docs/helper.md).
+// When its socket exists the daemon reads its events through sense/helper_client on the loop,
+// never blocking, and hands each on the moment it arrives: an OOM kill or an oomd kill is told
+// at once (merged with the later polled sightings of the same kill), an ffmpeg start makes the
+// Jellyfin watcher look now, a systemd-oomd pre-kill notice is told and answered. Without the
+// helper nothing is said and the polling goes on as before; when the helper goes away (a
+// restart, an upgrade) the loop falls back to polling and connects again at a later tick.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/event.h"
+#include "common/helper_wire.h"
+#include "sense/helper_client.h"
+#include "sense/kill_watch.h"
+
+namespace guardian {
+
+// What the loop does with the helper's events (all called on the loop thread).
+struct HelperHandlers {
+  std::function<void(const KillSeen&)> kill;                       // kernel OOM kill, oomd's SIGKILL
+  std::function<void(const helper_wire::ProcessExec&)> exec;       // ffmpeg / ffprobe started
+  std::function<void(const helper_wire::PrekillNotice&)> prekill;  // oomd is about to kill
+  std::function<void(const Event&)> tell;                          // connected, lost, bad lines
+};
+
+class HelperLink {
+ public:
+  // `socket_path` "" = never use a helper. `retry`: how long after a failed or lost connection
+  // the next attempt may be made (maintain() is called every tick).
+  HelperLink(std::string socket_path, HelperHandlers handlers,
+             std::chrono::milliseconds retry = std::chrono::milliseconds(1000));
+
+  // Connects when not connected and the last attempt is `retry` old; sends what is queued. A
+  // missing socket is the normal case without a helper and is not told.
+  void maintain(std::chrono::steady_clock::time_point now);
+  // Reads what the socket holds and dispatches it; a closed or broken connection falls back.
+  void on_readable(std::chrono::steady_clock::time_point now);
+  // Tells the helper this guardian is ready for the kill announced by notice `id`.
+  void prekill_done(uint64_t id);
+
+  // The connection's fd (-1 without one) and a number that changes with every new connection,
+  // so the loop adds a new fd to its epoll even when the kernel hands out the same number again.
+  [[nodiscard]] int fd() const { return client_ ? client_->fd() : -1; }
+  [[nodiscard]] uint64_t connection() const { return connections_; }
+  [[nodiscard]] bool wants_write() const { return client_ && client_->wants_write(); }
+
+  // "helper" while connected and greeted, else "polling".
+  [[nodiscard]] const char* mode() const { return client_ && client_->hello() ? "helper" : "polling"; }
+  [[nodiscard]] const std::optional<helper_wire::Hello>& hello() const;
+  [[nodiscard]] uint64_t events() const { return events_; }  // dispatched since start
+  [[nodiscard]] uint64_t lost() const { return lost_; }      // the helper dropped for us
+
+ private:
+  void dispatch(const std::vector<helper_wire::ServerMessage>& messages);
+  void drop(const std::string& why);
+
+  std::string socket_path_;
+  HelperHandlers handlers_;
+  std::chrono::milliseconds retry_;
+  std::optional<HelperClient> client_;
+  std::optional<std::chrono::steady_clock::time_point> last_attempt_;
+  uint64_t connections_ = 0;
+  uint64_t events_ = 0;
+  uint64_t lost_ = 0;
+  bool told_connected_ = false;
+};
+
+}  // namespace guardian

@@ -1,0 +1,220 @@
+// HelperLink against a real Unix socket where guardian-helper's would be, the helper's side
+// written with the real wire encoder (common/helper_wire.h): silent without a helper, each event
+// handed on as it arrives, pre-kill answered, a restarted helper found again.
+#include "daemon/helper_link.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "support/fake_helper.h"
+
+namespace guardian {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using test::FakeHelper;
+
+// What the handlers received, in order.
+struct Seen {
+  std::vector<KillSeen> kills;
+  std::vector<helper_wire::ProcessExec> execs;
+  std::vector<helper_wire::PrekillNotice> prekills;
+  std::vector<Event> told;
+};
+
+HelperHandlers record(Seen& seen) {
+  HelperHandlers handlers;
+  handlers.kill = [&seen](const KillSeen& kill) { seen.kills.push_back(kill); };
+  handlers.exec = [&seen](const helper_wire::ProcessExec& exec) { seen.execs.push_back(exec); };
+  handlers.prekill = [&seen](const helper_wire::PrekillNotice& notice) { seen.prekills.push_back(notice); };
+  handlers.tell = [&seen](const Event& event) { seen.told.push_back(event); };
+  return handlers;
+}
+
+// As the daemon's epoll: wait until the link's fd is readable, then read.
+void pump(HelperLink& link) {
+  ASSERT_GE(link.fd(), 0);
+  pollfd entry{link.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&entry, 1, 5000), 1);
+  link.on_readable(Clock::now());
+}
+
+std::string field(const Event& event, const std::string& name) {
+  for (const auto& [key, value] : event.fields)
+    if (key == name) return value;
+  return "";
+}
+
+TEST(HelperLink, WithoutAHelperItPollsAndSaysNothing) {
+  FakeHelper helper;  // the directory exists, the socket does not
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  for (int i = 0; i < 3; ++i) link.maintain(Clock::now());
+  EXPECT_EQ(link.fd(), -1);
+  EXPECT_STREQ(link.mode(), "polling");
+  EXPECT_EQ(link.connection(), 0u);
+  EXPECT_TRUE(seen.told.empty());
+}
+
+TEST(HelperLink, AnEmptySocketPathNeverConnects) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link("", record(seen), 0ms);
+  link.maintain(Clock::now());
+  EXPECT_EQ(link.fd(), -1);
+}
+
+TEST(HelperLink, HandsOnKillsExecsAndPrekillAsTheyArrive) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  link.maintain(Clock::now());
+  ASSERT_GE(link.fd(), 0);
+  EXPECT_EQ(link.connection(), 1u);
+  ASSERT_TRUE(helper.accept());
+  // Connected but not yet greeted: still polling.
+  EXPECT_STREQ(link.mode(), "polling");
+
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  EXPECT_STREQ(link.mode(), "helper");
+  ASSERT_EQ(seen.told.size(), 1u);
+  EXPECT_EQ(field(seen.told[0], "HELPER"), "connected");
+  EXPECT_EQ(field(seen.told[0], "HELPER_PROBES"), "exec,oom-kill,oomd-kill");
+  EXPECT_NE(seen.told[0].message.find("pre-kill"), std::string::npos) << seen.told[0].message;
+
+  // A transcode starts, the kernel kills a hog, systemd-oomd kills a slice's job: values as the
+  // VM scenario `helper` saw them (tests/vm/out/helper).
+  helper_wire::ProcessExec exec;
+  exec.ts_ns = 5'000'000'000;
+  exec.pid = 4242;
+  exec.ppid = 4200;
+  exec.uid = 1000;
+  exec.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
+  exec.comm = "ffmpeg";
+  exec.argv = {"/usr/bin/ffmpeg", "-i", "/media/film.mkv"};
+  helper_wire::KernelOomKill oom;
+  oom.ts_ns = 6'000'000'000;
+  oom.pid = oom.tgid = 5151;
+  oom.uid = 1000;
+  oom.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/hog.service";
+  oom.memcg = oom.cgroup;
+  oom.comm = "python3";
+  helper_wire::OomdKill oomd;
+  oomd.ts_ns = 7'000'000'000;
+  oomd.pid = oomd.tgid = 6161;
+  oomd.sender_pid = 321;
+  oomd.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/stress.service";
+  oomd.comm = "stress-ng";
+  helper_wire::PrekillNotice notice;
+  notice.id = 7;
+  notice.ts_ns = 6'500'000'000;
+  notice.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+  notice.wait_ms = 20000;
+  helper.send_raw(helper_wire::encode(exec) + helper_wire::encode(oom) + helper_wire::encode(notice) +
+                  helper_wire::encode(oomd));
+  pump(link);
+
+  ASSERT_EQ(seen.execs.size(), 1u);
+  EXPECT_EQ(seen.execs[0].pid, 4242u);
+  EXPECT_EQ(seen.execs[0].argv.back(), "/media/film.mkv");
+  ASSERT_EQ(seen.kills.size(), 2u);
+  EXPECT_EQ(seen.kills[0].killer, KillSeen::Killer::Kernel);
+  EXPECT_EQ(seen.kills[0].source, KillSeen::Source::Helper);
+  EXPECT_EQ(seen.kills[0].cgroup, oom.cgroup);
+  EXPECT_EQ(seen.kills[0].unit, "hog.service");
+  // The kernel's CLOCK_MONOTONIC stamp is the moment of the kill, on steady_clock's scale.
+  EXPECT_EQ(seen.kills[0].seen.time_since_epoch(), std::chrono::nanoseconds(6'000'000'000));
+  EXPECT_EQ(seen.kills[1].killer, KillSeen::Killer::SystemdOomd);
+  EXPECT_EQ(seen.kills[1].unit, "stress.service");
+  ASSERT_EQ(seen.prekills.size(), 1u);
+  EXPECT_EQ(seen.prekills[0].cgroup, notice.cgroup);
+  EXPECT_EQ(link.events(), 4u);
+
+  // The answer goes back as the helper expects it.
+  link.prekill_done(seen.prekills[0].id);
+  auto answer = helper_wire::decode_client_request(helper.read_line());
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  ASSERT_TRUE(std::holds_alternative<helper_wire::PrekillDone>(*answer));
+  EXPECT_EQ(std::get<helper_wire::PrekillDone>(*answer).id, 7u);
+  EXPECT_EQ(seen.told.size(), 1u);  // nothing more said than "connected"
+}
+
+TEST(HelperLink, ABadLineIsToldAndTheConnectionStays) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  link.maintain(Clock::now());
+  ASSERT_TRUE(helper.accept());
+  // One write, so one read sees both.
+  helper.send_raw(helper_wire::encode(FakeHelper::hello_for_user_1000()) + "oom-kill ts=notanumber pid=1\n");
+  pump(link);
+  ASSERT_EQ(seen.told.size(), 2u);
+  EXPECT_EQ(seen.told[1].type, EventType::SenseProblem);
+  EXPECT_NE(seen.told[1].message.find("bad line"), std::string::npos) << seen.told[1].message;
+  EXPECT_STREQ(link.mode(), "helper");
+  helper_wire::Lost lost;
+  lost.count = 12;
+  helper.send(lost);
+  pump(link);
+  EXPECT_EQ(link.lost(), 12u);
+  EXPECT_STREQ(link.mode(), "helper");
+}
+
+TEST(HelperLink, FallsBackWhenTheHelperStopsAndReconnectsWhenItIsBack) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  link.maintain(Clock::now());
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  ASSERT_STREQ(link.mode(), "helper");
+
+  helper.stop();  // systemctl restart guardian-helper: the connection closes, the socket goes
+  pump(link);
+  EXPECT_EQ(link.fd(), -1);
+  EXPECT_STREQ(link.mode(), "polling");
+  ASSERT_EQ(seen.told.size(), 2u);
+  EXPECT_EQ(field(seen.told[1], "HELPER"), "lost-connection");
+
+  link.maintain(Clock::now());  // not back yet: nothing, and nothing said
+  EXPECT_EQ(link.fd(), -1);
+  EXPECT_EQ(seen.told.size(), 2u);
+
+  helper.listen();
+  link.maintain(Clock::now());
+  ASSERT_GE(link.fd(), 0);
+  EXPECT_EQ(link.connection(), 2u);  // a new connection even if the fd number is the same
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  EXPECT_STREQ(link.mode(), "helper");
+  ASSERT_EQ(seen.told.size(), 3u);
+  EXPECT_EQ(field(seen.told[2], "HELPER"), "connected");
+}
+
+TEST(HelperLink, WaitsTheRetryIntervalBetweenAttempts) {
+  FakeHelper helper;
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 1000ms);
+  const auto start = Clock::now();
+  link.maintain(start);  // no socket yet
+  helper.listen();
+  link.maintain(start + 500ms);
+  EXPECT_EQ(link.fd(), -1);
+  link.maintain(start + 1000ms);
+  EXPECT_GE(link.fd(), 0);
+}
+
+}  // namespace
+}  // namespace guardian
