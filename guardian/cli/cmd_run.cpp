@@ -18,6 +18,7 @@ int run_daemon(int argc, char** argv) {
       {"quiet", false, "no status line on stderr every 5 s"},
       {"log", true, "where events go: auto (journal if running, else stderr), journal, stderr"},
       {"ticks", true, "stop after N ticks (tests, benchmarks)"},
+      {"lock-memory", true, "lock the working set: loop (default), all-onfault, all, none"},
       {"help", false, "this text"},
   };
   Args args;
@@ -33,17 +34,30 @@ int run_daemon(int argc, char** argv) {
   options.state_path = args.get("state-file").value_or("");
   // Under systemd, stderr is the journal (JOURNAL_STREAM is set) and STATUS= carries the same
   // line, so the periodic status line is for a terminal only.
-  options.status_lines = !args.has("quiet") && std::getenv("JOURNAL_STREAM") == nullptr;  // NOLINT(concurrency-mt-unsafe)
+  options.status_lines =
+      !args.has("quiet") && std::getenv("JOURNAL_STREAM") == nullptr;  // NOLINT(concurrency-mt-unsafe)
   if (auto target = args.get("log")) {
-    if (*target == "auto") options.log_target = DaemonOptions::LogTarget::Auto;
-    else if (*target == "journal") options.log_target = DaemonOptions::LogTarget::Journal;
-    else if (*target == "stderr") options.log_target = DaemonOptions::LogTarget::Stderr;
+    if (*target == "auto")
+      options.log_target = DaemonOptions::LogTarget::Auto;
+    else if (*target == "journal")
+      options.log_target = DaemonOptions::LogTarget::Journal;
+    else if (*target == "stderr")
+      options.log_target = DaemonOptions::LogTarget::Stderr;
     else {
-      std::fprintf(stderr, "guardian run: --log wants auto, journal or stderr, got \"%s\"\n", target->c_str());
+      std::fprintf(stderr, "guardian run: --log wants auto, journal or stderr, got \"%s\"\n",
+                   target->c_str());
       return kExitUsage;
     }
   }
   if (!read_uid_option(args, "run", options.uid)) return kExitUsage;
+  if (auto mode = args.get("lock-memory")) {
+    auto parsed = parse_memory_lock_mode(*mode);
+    if (!parsed) {
+      std::fprintf(stderr, "guardian run: --lock-memory: %s\n", parsed.error().message.c_str());
+      return kExitUsage;
+    }
+    options.lock_memory = *parsed;
+  }
   if (auto ticks = args.get("ticks")) {
     auto parsed = parse_u64(*ticks);
     if (!parsed) {

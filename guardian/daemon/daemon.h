@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,18 +13,29 @@
 
 #include "act/action_runner.h"
 #include "component/component.h"
+#include "sense/self_watch.h"
 
 namespace guardian {
 
 struct DaemonOptions {
-  std::string host_root;                 // "" = "/"
+  std::string host_root;                   // "" = "/"
   std::optional<std::string> policy_path;  // nullopt = embedded default
   std::optional<uint32_t> uid;
-  bool dry_run = false;                  // decide and tell, never act
-  std::string state_path;                // "" = StateStore::default_path(); ":memory:" = none
-  bool status_lines = true;              // print level + pressure to stderr every few seconds
-  enum class LogTarget { Auto, Journal, Stderr } log_target = LogTarget::Auto;  // Auto: journal if its socket exists
-  std::optional<uint64_t> max_ticks;     // stop after N ticks (tests, benchmarks)
+  bool dry_run = false;      // decide and tell, never act
+  std::string state_path;    // "" = StateStore::default_path(); ":memory:" = none
+  bool status_lines = true;  // print level + pressure to stderr every few seconds
+  enum class LogTarget {
+    Auto,
+    Journal,
+    Stderr
+  } log_target = LogTarget::Auto;     // Auto: journal if its socket exists
+  std::optional<uint64_t> max_ticks;  // stop after N ticks (tests, benchmarks)
+  // How the working set is locked in memory (README "Benchmarks" has the measurement that chose
+  // the default): a loop that faults or allocates under the user's exhausted budget stalls.
+  MemoryLockMode lock_memory = MemoryLockMode::LoopOnly;
+  // Called on the loop thread after every tick with the tick's number (1 = the first); tests use
+  // it to measure a stretch of steady-state ticks. Empty in the daemon proper.
+  std::function<void(uint64_t ticks)> after_tick;
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
