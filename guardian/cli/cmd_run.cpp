@@ -21,6 +21,7 @@ int run_daemon(int argc, char** argv) {
       {"helper-socket", true,
        "guardian-helper's socket, used while it exists (default /run/guardian/helper.sock; none with "
        "--host-root); \"none\": never"},
+      {"lock-memory", true, "lock the working set: loop (default), all-onfault, all, none"},
       {"help", false, "this text"},
   };
   Args args;
@@ -55,6 +56,14 @@ int run_daemon(int argc, char** argv) {
   if (!options.host_root.empty() && options.host_root != "/") options.helper_socket.clear();
   if (auto socket = args.get("helper-socket")) options.helper_socket = *socket == "none" ? "" : *socket;
   if (!read_uid_option(args, "run", options.uid)) return kExitUsage;
+  if (auto mode = args.get("lock-memory")) {
+    auto parsed = parse_memory_lock_mode(*mode);
+    if (!parsed) {
+      std::fprintf(stderr, "guardian run: --lock-memory: %s\n", parsed.error().message.c_str());
+      return kExitUsage;
+    }
+    options.lock_memory = *parsed;
+  }
   if (auto ticks = args.get("ticks")) {
     auto parsed = parse_u64(*ticks);
     if (!parsed) {

@@ -26,6 +26,7 @@ constexpr std::array kEvents = {
     EventInfo{EventType::StateRestored, "6ee5b2a2346c4f0da81cfa3ed2d9b80f", "state-restored"},
     EventInfo{EventType::Notify, "13df41d4a4714c428dbade695ca72cc2", "notify"},
     EventInfo{EventType::ComponentFailed, "c5e0a3f1d2b84f4e9a7c6b1d0e2f3a49", "component-failed"},
+    EventInfo{EventType::Stalled, "35c9b24280c242acb16b8180db0f06e7", "stalled"},
 };
 
 const EventInfo& info(EventType type) {

@@ -12,12 +12,12 @@
 namespace guardian {
 
 enum class EventType {
-  Started,          // daemon started, with mode (full / system-only) and policy
-  Stopping,         // SIGTERM, unwinding
-  SystemOnlyMode,   // no user manager or no memory controller: PSI + meminfo only
-  PolicyLoaded,     // policy (re)loaded
-  PolicyRejected,   // reload refused: the old policy stays in force
-  LevelChanged,     // the ladder moved
+  Started,         // daemon started, with mode (full / system-only) and policy
+  Stopping,        // SIGTERM, unwinding
+  SystemOnlyMode,  // no user manager or no memory controller: PSI + meminfo only
+  PolicyLoaded,    // policy (re)loaded
+  PolicyRejected,  // reload refused: the old policy stays in force
+  LevelChanged,    // the ladder moved
   ActionApplied,
   ActionReverted,
   ActionFailed,
@@ -26,6 +26,7 @@ enum class EventType {
   StateRestored,    // a value saved by a previous guardian run was put back
   Notify,           // the `notify` action: a message for the user
   ComponentFailed,  // a component could not start (a port in use, no bus); guardian runs on without it
+  Stalled,          // the loop read its tick timer more than 2 s late: guardian was blind that long
 };
 
 // syslog(3) priorities, the journal's PRIORITY= (the ones guardian uses). Event::priority is an

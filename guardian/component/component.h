@@ -17,6 +17,7 @@
 #include "decide/ladder.h"
 #include "model/oomd_model.h"
 #include "sense/kill_watch.h"
+#include "sense/self_watch.h"
 #include "sense/snapshot.h"
 
 namespace guardian {
@@ -34,6 +35,9 @@ struct TickView {
   std::string explanation;                  // why this level (Decision::explanation)
   std::vector<std::string> active_actions;  // "level/type" of every applied action
   bool dry_run = false;
+  // guardian itself: how late its loop read the tick timer, whether its memory is locked.
+  const TickLateness* lateness = nullptr;
+  const MemoryLockStatus* memory_lock = nullptr;
 };
 
 // What the loop offers its components: the narrow host interface. All calls on the loop thread.

@@ -73,10 +73,18 @@ const OomdCgroupState* nearest_to_kill(const std::vector<OomdCgroupState>& state
   return nearest;
 }
 
+// Touches the next `bytes` of the loop thread's stack below the caller, so its pages exist
+// (and, locked on fault, stay) before memory runs short: a deeper call later needs no new page.
+[[gnu::noinline]] void prefault_stack(size_t bytes) {
+  auto* area = static_cast<volatile char*>(__builtin_alloca(bytes));
+  for (size_t i = 0; i < bytes; i += 4096) area[i] = 0;
+}
+
 class Daemon final : public DaemonLoop {
  public:
-  explicit Daemon(DaemonOptions options)
+  explicit Daemon(DaemonOptions options, MemoryLockStatus early_lock)
       : options_(std::move(options)),
+        memory_lock_(std::move(early_lock)),
         host_(options_.host_root),
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
@@ -146,7 +154,12 @@ class Daemon final : public DaemonLoop {
   void on_prekill(const helper_wire::PrekillNotice& notice);
   void watch_helper();
 
+  void lock_loop_memory();
+  void read_timer(int fd);
+
   DaemonOptions options_;
+  MemoryLockStatus memory_lock_;
+  TickLateness lateness_;
   HostRoot host_;
   Sampler sampler_;
   OomdModel model_;
@@ -189,12 +202,19 @@ class Daemon final : public DaemonLoop {
   std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
   std::vector<PsiTrigger> triggers_;
-  std::vector<WatchedCgroup> dropin_rules_;  // what the unit drop-ins say, even when live rules win
-  std::set<std::string> user_slices_;        // user_manager_slices() at the last rule refresh
-  std::set<std::string> fired_;              // cgroup paths whose trigger fired since the last tick
-  std::set<std::string> trigger_problems_;   // paths whose trigger could not be armed (told once)
+  std::vector<WatchedCgroup> dropin_rules_;         // what the unit drop-ins say, even when live rules win
+  std::set<std::string, std::less<>> user_slices_;  // user_manager_slices() at the last rule refresh
+  // Per armed trigger (same index as triggers_): the cgroup path it watches ("/" = system), and
+  // whether it fired since the last tick.
+  std::vector<std::string> trigger_paths_;
+  std::vector<char> trigger_fired_;
+  // Kept between ticks so a steady tick reuses their storage and allocates nothing.
+  Snapshot snapshot_;
+  TickView tick_view_;
+  bool actions_changed_ = true;             // active_ changed since tick_view_.active_actions was filled
+  char status_[256] = {};                   // the last STATUS= sent to systemd
+  std::set<std::string> trigger_problems_;  // paths whose trigger could not be armed (told once)
   std::string explanation_ = "starting";
-  std::string last_status_;
   UniqueFd epoll_;
   UniqueFd timer_;
   UniqueFd signals_;
@@ -304,9 +324,10 @@ void Daemon::submit_due_retries() {
 
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
-  user_slices_ = user_manager_slices(sampler_.layout(), snapshot);
+  const std::set<std::string> slices = user_manager_slices(sampler_.layout(), snapshot);
+  user_slices_ = std::set<std::string, std::less<>>(slices.begin(), slices.end());
   OomdRuleSet rules =
-      oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), user_slices_), snapshot);
+      oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), slices), snapshot);
   for (const auto& warning : rules.warnings) {
     teller_.emit(Event{EventType::SenseProblem, Priority::Warning, "oomd configuration: " + warning, {}});
   }
@@ -334,6 +355,8 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
 void Daemon::arm_triggers() {
   for (const auto& trigger : triggers_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, trigger.fd(), nullptr);
   triggers_.clear();
+  trigger_paths_.clear();
+  trigger_fired_.clear();
   if (!policy_ || !policy_->sampling.trigger) return;
   std::vector<std::string> paths;
   if (sampler_.layout().system_only()) {
@@ -365,6 +388,13 @@ void Daemon::arm_triggers() {
     ev.events = EPOLLPRI;
     ev.data.fd = trigger->fd();
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, trigger->fd(), &ev);
+    // ".../app.slice/memory.pressure" -> "/…/app.slice"; "/proc/pressure/memory" -> "/".
+    const auto& mount = sampler_.layout().cgroup2_mount;
+    std::string cgroup = "/";
+    if (path.starts_with(mount + "/"))
+      cgroup = path.substr(mount.size(), path.size() - mount.size() - std::strlen("/memory.pressure"));
+    trigger_paths_.push_back(std::move(cgroup));
+    trigger_fired_.push_back(0);
     triggers_.push_back(std::move(trigger.value()));
   }
 }
@@ -376,6 +406,7 @@ Result<void> Daemon::set_timer() {
   spec.it_interval.tv_nsec = static_cast<long>((interval.count() % 1'000'000) * 1000);
   spec.it_value = spec.it_interval;
   if (timerfd_settime(timer_.get(), 0, &spec, nullptr) != 0) return make_error(std::strerror(errno));
+  lateness_.arm(std::chrono::steady_clock::now(), interval);
   return {};
 }
 
@@ -432,6 +463,7 @@ void Daemon::execute(const Decision& decision) {
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
       submit_apply(key, shared, label, level_name(*policy_, command.level));
+      actions_changed_ = true;
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
@@ -439,6 +471,7 @@ void Daemon::execute(const Decision& decision) {
       active_.erase(it);
       std::erase_if(retries_, [&](const ApplyRetry& retry) { return retry.action == shared; });
       retry_counts_.erase(shared.get());
+      actions_changed_ = true;
       actions_.submit({.kind = ActionJob::Kind::Revert,
                        .action = shared,
                        .label = label,
@@ -455,6 +488,7 @@ void Daemon::unwind_all() {
   active_.clear();
   retries_.clear();
   retry_counts_.clear();
+  actions_changed_ = true;
 }
 
 HelperHandlers Daemon::helper_handlers() {
@@ -522,34 +556,77 @@ void Daemon::print_status_line(const Snapshot& snapshot) {
 }
 
 void Daemon::notify_systemd(bool ready) {
-  std::string status = "level " + level_name(*policy_, ladder_.level);
+  // Formatted into fixed buffers: this runs every tick.
   double worst = 0;
   for (const auto& state : model_.states()) worst = std::max(worst, state.limit_fraction);
-  if (!model_.states().empty())
-    status += ", worst watched cgroup at " + fmt("%.0f", worst * 100) + "% of oomd's limit";
-  if (ready)
-    sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
-  else if (status != last_status_)
-    sd_notify(0, ("STATUS=" + status).c_str());
-  last_status_ = status;
+  const std::string& level = tick_view_.level_name;
+  char status[sizeof status_];
+  if (model_.states().empty())
+    std::snprintf(status, sizeof status, "STATUS=level %s", level.c_str());
+  else
+    std::snprintf(status, sizeof status, "STATUS=level %s, worst watched cgroup at %.0f%% of oomd's limit",
+                  level.c_str(), worst * 100);
+  if (ready) {
+    char message[sizeof status + 16];
+    std::snprintf(message, sizeof message, "READY=1\n%s", status);
+    sd_notify(0, message);
+  } else if (std::strcmp(status, status_) != 0) {
+    sd_notify(0, status);
+  }
+  std::memcpy(status_, status, sizeof status_);
   if (watchdog_usec_) sd_notify(0, "WATCHDOG=1");
+}
+
+// Whether the slices directly in the user manager are the ones in `known`, without building a set
+// (this runs every tick). Slice names are unique within a manager (their name is their path).
+bool same_user_slices(const HostLayout& layout, const Snapshot& snapshot,
+                      const std::set<std::string, std::less<>>& known) {
+  if (layout.user_manager_path.empty()) return known.empty();
+  const std::string_view manager = layout.user_manager_path;
+  size_t seen = 0;
+  for (const auto& cgroup : snapshot.cgroups) {
+    const std::string_view path = cgroup.path;
+    if (path.size() <= manager.size() || !path.starts_with(manager) || path[manager.size()] != '/') continue;
+    if (!cgroup.unit.ends_with(".slice")) continue;
+    if (!known.contains(std::string_view(cgroup.unit))) return false;
+    ++seen;
+  }
+  return seen == known.size();
 }
 
 void Daemon::tick() {
   tick_requested_ = false;
-  Snapshot snapshot = sampler_.sample();
+  Snapshot& snapshot = snapshot_;
+  sampler_.sample_into(snapshot);
   if (!ancestor_limits_) ancestor_limits_.emplace(host_, sampler_.layout());
   snapshot.user_ancestors_limit_bytes = ancestor_limits_->smallest_limit();
-  for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
-  fired_.clear();
+  {
+    size_t fired = 0;
+    for (char flag : trigger_fired_) fired += flag != 0;
+    snapshot.triggers_fired.resize(std::min(snapshot.triggers_fired.size(), fired));
+    size_t k = 0;
+    for (size_t i = 0; i < trigger_fired_.size(); ++i) {
+      if (!trigger_fired_[i]) continue;
+      trigger_fired_[i] = 0;
+      if (k < snapshot.triggers_fired.size())
+        snapshot.triggers_fired[k].assign(trigger_paths_[i]);
+      else
+        snapshot.triggers_fired.push_back(trigger_paths_[i]);
+      ++k;
+    }
+  }
   for (const auto& problem : sampler_.take_problems()) {
     Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};
     event.with("WHERE", problem.where);
     teller_.emit(event);
   }
   // A slice that appeared since the last reading (container.slice started after guardian, a
-  // `systemd-run --slice=`) has drop-ins of its own: read them now, not up to 30 ticks later.
-  if (rules_stale_ || ticks_ % 30 == 0 || user_manager_slices(sampler_.layout(), snapshot) != user_slices_) {
+  // `systemd-run --slice=`) has drop-ins of its own: read them now. Otherwise the drop-ins are
+  // read again when the cgroup tree changed (a walk), a unit came or went (the systemd
+  // component's request_rescan) or on reload: never on a steady tick, which opens no file. oomd
+  // itself sees an edited drop-in only after a daemon-reload, which the systemd component hears.
+  if (rules_stale_ || sampler_.rescanned_last_tick() ||
+      !same_user_slices(sampler_.layout(), snapshot, user_slices_)) {
     refresh_rules(snapshot);
   }
   model_.observe(snapshot);
@@ -561,24 +638,69 @@ void Daemon::tick() {
   execute(decision);
   submit_due_retries();
   ladder_ = decision.next;
-  explanation_ = decision.explanation;
+  explanation_.assign(decision.explanation);
 
-  TickView tick_view;
+  TickView& tick_view = tick_view_;
   tick_view.snapshot = &snapshot;
   tick_view.layout = &sampler_.layout();
   tick_view.oomd = &model_.states();
   tick_view.oomd_dropin_rules = &dropin_rules_;
   tick_view.policy = &*policy_;
   tick_view.ladder = &ladder_;
-  tick_view.level_name = level_name(*policy_, ladder_.level);
-  tick_view.explanation = explanation_;
-  tick_view.active_actions = active_action_labels();
+  if (ladder_.level == 0)
+    tick_view.level_name.assign("normal");
+  else if (ladder_.level <= policy_->levels.size())
+    tick_view.level_name.assign(policy_->levels[ladder_.level - 1].name);
+  else
+    tick_view.level_name.assign(level_name(*policy_, ladder_.level));
+  tick_view.explanation.assign(explanation_);
+  if (actions_changed_) {
+    tick_view.active_actions = active_action_labels();
+    actions_changed_ = false;
+  }
   tick_view.dry_run = options_.dry_run;
+  tick_view.lateness = &lateness_;
+  tick_view.memory_lock = &memory_lock_;
   for (auto& component : components_) component->on_tick(tick_view);
   helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
   watch_helper();
   print_status_line(snapshot);
   ++ticks_;
+  if (options_.after_tick) options_.after_tick(ticks_);
+}
+
+void Daemon::read_timer(int fd) {
+  uint64_t expirations = 0;
+  if (read(fd, &expirations, sizeof expirations) != static_cast<ssize_t>(sizeof expirations)) return;
+  const double late = lateness_.on_expiry(std::chrono::steady_clock::now(), expirations);
+  constexpr double kStalledSeconds = 2.0;
+  if (late <= kStalledSeconds) return;
+  // A decision-sized event: the loop was blind this long, which is what this whole design avoids.
+  Event event{EventType::Stalled, Priority::Warning, fmt("guardian was stalled for %.1f s", late), {}};
+  event.with("STALLED_SECONDS", fmt("%.3f", late))
+      .with("MISSED_TICKS", std::to_string(expirations > 0 ? expirations - 1 : 0))
+      .with("MEMORY_LOCK", memory_lock_.describe());
+  teller_.emit(event);
+}
+
+void Daemon::lock_loop_memory() {
+  if (options_.lock_memory == MemoryLockMode::LoopOnly) {
+    prefault_stack(64 * 1024);
+    int here = 0;
+    memory_lock_ = lock_memory(MemoryLockMode::LoopOnly, &here);
+  } else if (options_.lock_memory == MemoryLockMode::None) {
+    memory_lock_ = MemoryLockStatus{};
+  }
+  // all / all-onfault were locked before any thread started (run_daemon).
+  if (options_.lock_memory == MemoryLockMode::None || memory_lock_.locked) return;
+  Event event{EventType::SenseProblem,
+              Priority::Warning,
+              "memory not locked, running unlocked: " + memory_lock_.describe() +
+                  "; under memory pressure guardian's own faults may stall it (LimitMEMLOCK= in the unit)",
+              {}};
+  event.with("WHERE", "RLIMIT_MEMLOCK")
+      .with("MEMORY_LOCK", std::string(memory_lock_mode_name(memory_lock_.mode)));
+  teller_.emit(event);
 }
 
 int Daemon::run() {
@@ -645,6 +767,8 @@ int Daemon::run() {
   }
 
   tick();
+  // After the first tick: the heap and the loop's stack have their steady-state size now.
+  lock_loop_memory();
   notify_systemd(true);
 
   epoll_event events[16];
@@ -660,8 +784,7 @@ int Daemon::run() {
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == timer_.get()) {
-        uint64_t expirations = 0;
-        [[maybe_unused]] auto r = read(fd, &expirations, sizeof expirations);
+        read_timer(fd);
         due = true;
       } else if (fd == signals_.get()) {
         signalfd_siginfo info{};
@@ -676,16 +799,9 @@ int Daemon::run() {
       } else if (fd == helper_.fd()) {
         helper_.on_readable(std::chrono::steady_clock::now());
       } else if (events[i].events & EPOLLPRI) {
-        for (const auto& trigger : triggers_) {
-          if (trigger.fd() != fd) continue;
-          // ".../app.slice/memory.pressure" -> "/…/app.slice"; "/proc/pressure/memory" -> "/".
-          std::string path = trigger.path().substr(host_.root().size());
-          const auto& mount = sampler_.layout().cgroup2_mount;
-          if (path.starts_with(mount))
-            path = path.substr(mount.size(), path.size() - mount.size() - std::strlen("/memory.pressure"));
-          else
-            path = "/";
-          fired_.insert(path);
+        for (size_t t = 0; t < triggers_.size(); ++t) {
+          if (triggers_[t].fd() != fd) continue;
+          trigger_fired_[t] = 1;
           due = true;
         }
       } else {
@@ -725,7 +841,15 @@ int run_daemon(const DaemonOptions& options) {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  Daemon daemon(options);
+  // The MCL_FUTURE modes lock before the first thread starts, with stacks and arenas sized so
+  // that every later mapping fits the limit; the loop-only mode locks after the first tick.
+  MemoryLockStatus early_lock;
+  early_lock.mode = options.lock_memory;
+  if (options.lock_memory == MemoryLockMode::All || options.lock_memory == MemoryLockMode::AllOnFault) {
+    prepare_for_future_locking();
+    early_lock = lock_memory(options.lock_memory, nullptr);
+  }
+  Daemon daemon(options, std::move(early_lock));
   return daemon.run();
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "act/action_runner.h"
 #include "component/component.h"
 #include "sense/helper_client.h"
+#include "sense/self_watch.h"
 
 namespace guardian {
 
@@ -31,6 +33,12 @@ struct DaemonOptions {
   std::optional<uint64_t> max_ticks;  // stop after N ticks (tests, benchmarks)
   // guardian-helper's socket (daemon/helper_link.h): used while it exists, "" = never.
   std::string helper_socket = kHelperSocketPath;
+  // How the working set is locked in memory (README "Benchmarks" has the measurement that chose
+  // the default): a loop that faults or allocates under the user's exhausted budget stalls.
+  MemoryLockMode lock_memory = MemoryLockMode::LoopOnly;
+  // Called on the loop thread after every tick with the tick's number (1 = the first); tests use
+  // it to measure a stretch of steady-state ticks. Empty in the daemon proper.
+  std::function<void(uint64_t ticks)> after_tick;
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.

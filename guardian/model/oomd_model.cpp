@@ -118,8 +118,10 @@ void OomdModel::observe(const Snapshot& snapshot) {
   const auto& cgroups = snapshot.cgroups;
   const size_t n = cgroups.size();
   ++tick_;
-  std::vector<std::optional<Counters>> before(n);
-  std::vector<uint64_t> rate(n);
+  auto& before = scratch_.before;
+  auto& rate = scratch_.rate;
+  before.assign(n, std::nullopt);
+  rate.assign(n, 0);
   for (size_t i = 0; i < n; ++i) {
     const CgroupSample& c = cgroups[i];
     auto [it, inserted] = counters_.try_emplace(c.path);
@@ -137,8 +139,10 @@ void OomdModel::observe(const Snapshot& snapshot) {
     return it->second.index;
   };
   // children of i: child_list[child_begin[i] .. child_begin[i + 1])
-  std::vector<size_t> parent(n, n);
-  std::vector<size_t> child_begin(n + 1, 0);
+  auto& parent = scratch_.parent;
+  auto& child_begin = scratch_.child_begin;
+  parent.assign(n, n);
+  child_begin.assign(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
     if (auto p = index_of(parent_of(cgroups[i].path)); p && *p != i) {
       parent[i] = *p;
@@ -146,9 +150,11 @@ void OomdModel::observe(const Snapshot& snapshot) {
     }
   }
   for (size_t i = 0; i < n; ++i) child_begin[i + 1] += child_begin[i];
-  std::vector<size_t> child_list(child_begin[n]);
+  auto& child_list = scratch_.child_list;
+  child_list.assign(child_begin[n], 0);
   {
-    std::vector<size_t> fill(child_begin.begin(), child_begin.end() - 1);
+    auto& fill = scratch_.fill;
+    fill.assign(child_begin.begin(), child_begin.end() - 1);
     for (size_t i = 0; i < n; ++i) {
       if (parent[i] != n) child_list[fill[parent[i]]++] = i;
     }
@@ -160,10 +166,19 @@ void OomdModel::observe(const Snapshot& snapshot) {
     if (left > 0) pause_remaining = left;
   }
 
-  std::vector<OomdCgroupState> states;
-  states.reserve(rules_.size());
-  for (const auto& rule : rules_) {
-    OomdCgroupState state;
+  // states_ is rewritten in place: each state's strings keep their storage from the last tick.
+  if (states_.size() > rules_.size()) states_.resize(rules_.size());
+  while (states_.size() < rules_.size()) states_.emplace_back();
+  for (size_t rule_index = 0; rule_index < rules_.size(); ++rule_index) {
+    const WatchedCgroup& rule = rules_[rule_index];
+    OomdCgroupState& state = states_[rule_index];
+    {
+      WatchedCgroup kept_rule = std::move(state.rule);
+      std::optional<std::string> kept_victim = std::move(state.likely_victim);
+      state = OomdCgroupState{};
+      state.rule = std::move(kept_rule);
+      state.likely_victim = std::move(kept_victim);
+    }
     state.rule = rule;
     state.pause_remaining_seconds = pause_remaining;
     const std::optional<size_t> found = index_of(rule.path);
@@ -171,8 +186,8 @@ void OomdModel::observe(const Snapshot& snapshot) {
       // Gone (or its memory.pressure unreadable): oomd drops the context, and with it the timer
       // and the reclaim history; a cgroup that comes back starts fresh.
       state.present = found.has_value();
+      state.likely_victim.reset();
       tracked_.erase(rule.path);
-      states.push_back(std::move(state));
       continue;
     }
     const size_t self_index = *found;
@@ -212,43 +227,48 @@ void OomdModel::observe(const Snapshot& snapshot) {
     }
 
     // Candidates below the watched cgroup (recursively_get_cgroup_context).
-    std::vector<Candidate> candidates;
+    auto& candidates = scratch_.candidates;
+    candidates.clear();
     auto collect = [&](auto& self, size_t node) -> void {
       if (child_begin[node] == child_begin[node + 1]) {
         // has_children without children in the snapshot: sense could not read them, so the
         // candidates below are unknown rather than this cgroup.
-        if (!cgroups[node].has_children) candidates.push_back({&cgroups[node], rate[node]});
+        if (!cgroups[node].has_children) candidates.emplace_back(&cgroups[node], rate[node]);
         return;
       }
       for (size_t k = child_begin[node]; k < child_begin[node + 1]; ++k) {
         const size_t kid = child_list[k];
         if (cgroups[kid].memory.oom_group) {
-          candidates.push_back({&cgroups[kid], rate[kid]});
+          candidates.emplace_back(&cgroups[kid], rate[kid]);
         } else {
           self(self, kid);
         }
       }
     };
     collect(collect, self_index);
-    std::erase_if(candidates, [](const Candidate& c) {
+    std::erase_if(candidates, [](const auto& entry) {
+      const Candidate c{entry.first, entry.second};
       return c.sample->oomd_omit ||
              (c.sample->memory.pgscan == 0 && c.sample->memory.current_bytes.value_or(0) == 0);
     });
-    auto sort_key = [](const Candidate& c) {
+    auto sort_key = [](const auto& entry) {
+      const Candidate c{entry.first, entry.second};
       // Ascending tuple order == oomd's order: not-avoided first, then larger rate, larger usage.
       return std::make_tuple(c.sample->oomd_avoid, ~c.pgscan_rate,
                              ~c.sample->memory.current_bytes.value_or(0), std::string_view(c.sample->path));
     };
-    auto best =
-        std::min_element(candidates.begin(), candidates.end(),
-                         [&](const Candidate& a, const Candidate& b) { return sort_key(a) < sort_key(b); });
-    if (best != candidates.end()) state.likely_victim = best->sample->path;
+    auto best = std::min_element(candidates.begin(), candidates.end(),
+                                 [&](const auto& a, const auto& b) { return sort_key(a) < sort_key(b); });
+    if (best == candidates.end())
+      state.likely_victim.reset();
+    else if (state.likely_victim)
+      state.likely_victim->assign(best->first->path);
+    else
+      state.likely_victim.emplace(best->first->path);
 
     state.kill_possible_now = state.over_limit && state.seconds_over >= duration_s && state.reclaim_recent &&
                               !pause_remaining && state.likely_victim.has_value();
-    states.push_back(std::move(state));
   }
-  states_ = std::move(states);
 
   last_observed_ = now;
 }

@@ -114,6 +114,14 @@ class OomdModel {
   uint64_t tick_ = 0;
   std::optional<MonoTime> last_kill_;
   std::optional<MonoTime> last_observed_;
+  // observe()'s working arrays, kept so a tick over the same tree allocates nothing.
+  struct Scratch {
+    std::vector<std::optional<Counters>> before;
+    std::vector<uint64_t> rate;
+    std::vector<size_t> parent, child_begin, child_list, fill;
+    std::vector<std::pair<const CgroupSample*, uint64_t>> candidates;  // (sample, pgscan rate)
+  };
+  Scratch scratch_;
 };
 
 // Which cgroups in `snapshot` the rules apply to: resolves per-unit settings into cgroup paths.

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -48,7 +49,8 @@ struct TrackedCgroup {
   std::string host_dir;  // host view for messages: "/sys/fs/cgroup/user.slice/…"
   std::string open_dir;  // host-root mapped, to open
   std::array<UniqueFd, kSlots> fds;
-  std::array<int, kSlots> open_errno{};  // why a file could not be opened (persists until rescan)
+  std::array<int, kSlots> open_errno{};       // why a file could not be opened (persists until rescan)
+  std::array<int, kSlots> open_errno_told{};  // the open_errno last reported (0: none), said once
   bool has_children = false;
   bool oomd_omit = false;
   bool oomd_avoid = false;
@@ -79,6 +81,13 @@ struct Sampler::Impl {
   std::vector<TrackedCgroup> cgroups;
   bool rescan_pending = true;
   unsigned ticks_since_rescan = 0;
+  // A directory made or removed anywhere in the walked tree: the walk adds an inotify watch on
+  // every cgroup directory, so a steady tree costs one empty non-blocking read per tick instead
+  // of a periodic re-walk (an opendir and a struct file per cgroup). Without inotify (no fd, or
+  // the user's watch limit reached) the periodic re-walk stays.
+  UniqueFd tree_watch = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  bool tree_watch_complete = false;  // every walked directory has a watch
+  alignas(inotify_event) std::array<char, 4096> tree_events{};
 
   // Problems active in the previous tick and in this one: a problem is reported when it first
   // appears and again only after it has gone away for a tick.
@@ -111,6 +120,9 @@ struct Sampler::Impl {
   Result<std::string_view> read_fd_again(int fd, ssize_t first);
   void read_system(Snapshot& snapshot);
   void rescan();
+  // Whether the tree changed since the walk (drains the inotify queue); true without a watch
+  // once the periodic re-walk is due.
+  bool tree_changed();
   // The cgroups of the previous walk, taken over by the next one: in the same pre-order, so the
   // next expected one is checked first and the index only built when the tree changed.
   struct PreviousWalk {
@@ -122,7 +134,7 @@ struct Sampler::Impl {
   void walk(const std::string& path, bool readonly, PreviousWalk& previous, std::vector<TrackedCgroup>& out,
             unsigned depth);
   void open_files(TrackedCgroup& cgroup);
-  bool sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot);
+  bool sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample);
   // "/sys/fs/cgroup" + "/user.slice/…"; a cgroup2 mounted at "/" (some containers) gives "//…",
   // which the kernel resolves the same.
   std::string cgroup_host_path(std::string_view relative) const {
@@ -191,6 +203,7 @@ void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
       continue;
     }
     cgroup.fds[slot].reset(fd);
+    cgroup.open_errno_told[slot] = 0;
   }
   cgroup.oomd_omit = read_bool_xattr(cgroup.open_dir, "user.oomd_omit");
   cgroup.oomd_avoid = read_bool_xattr(cgroup.open_dir, "user.oomd_avoid");
@@ -215,6 +228,12 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& p
                          std::vector<TrackedCgroup>& out, unsigned depth) {
   const std::string host_dir = cgroup_host_path(path);
   const std::string open_dir = host.path(host_dir);
+  if (tree_watch &&
+      ::inotify_add_watch(tree_watch.get(), open_dir.c_str(),
+                          IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR) < 0 &&
+      errno != ENOENT) {
+    tree_watch_complete = false;  // ENOSPC: the user's inotify watch limit; re-walk periodically
+  }
   std::vector<std::string> children;
   {
     DIR* raw = ::opendir(open_dir.c_str());
@@ -263,6 +282,7 @@ void Sampler::Impl::walk(const std::string& path, bool readonly, PreviousWalk& p
 
 void Sampler::Impl::rescan() {
   PreviousWalk previous{std::move(cgroups), 0, {}};
+  tree_watch_complete = static_cast<bool>(tree_watch);
   std::vector<TrackedCgroup> found;
   found.reserve(previous.cgroups.size());
   walk(layout.user_manager_path, false, previous, found, 0);
@@ -281,7 +301,22 @@ void Sampler::Impl::rescan() {
   ticks_since_rescan = 0;
 }
 
-bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
+bool Sampler::Impl::tree_changed() {
+  if (!tree_watch_complete) return ticks_since_rescan >= options.rescan_every_ticks;
+  bool changed = false;
+  for (;;) {
+    const ssize_t n = ::read(tree_watch.get(), tree_events.data(), tree_events.size());
+    if (n > 0) {
+      changed = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // EAGAIN: drained. An overflowed queue (IN_Q_OVERFLOW) was a read with n > 0.
+    return changed;
+  }
+}
+
+bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample) {
   if (!cgroup.fds[kCurrent] && cgroup.open_errno[kCurrent] == ENOENT) {
     // No memory.current: its parent does not enable the memory controller for it (Debian 12's
     // system.slice/systemd-udevd.service/udev), or it went away since the walk. Neither is worth
@@ -291,12 +326,18 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
       problem(cgroup.host_dir, "cgroup vanished before it was read");
     return false;
   }
-  CgroupSample sample;
+  // Filled in place: a tick that finds the same tree reuses every string's storage.
+  sample.memory = CgroupMemory{};
+  sample.pressure.reset();
   for (size_t slot = 0; slot < kSlots; ++slot) {
     const std::string_view file_name = kFileNames[slot];
     if (!cgroup.fds[slot]) {
-      problem(cgroup.host_dir + "/" + std::string(file_name),
-              std::string("cannot open: ") + std::strerror(cgroup.open_errno[slot]));
+      // Said once per failure (it persists until a re-walk opens the file), not every tick.
+      if (cgroup.open_errno_told[slot] != cgroup.open_errno[slot]) {
+        cgroup.open_errno_told[slot] = cgroup.open_errno[slot];
+        problem(cgroup.host_dir + "/" + std::string(file_name),
+                std::string("cannot open: ") + std::strerror(cgroup.open_errno[slot]));
+      }
       continue;
     }
     auto read = read_fd(cgroup.fds[slot].get());
@@ -348,13 +389,12 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
     }
     if (!parsed) problem(cgroup.host_dir + "/" + std::string(file_name), parsed.error().message);
   }
-  sample.path = cgroup.path;
-  sample.unit = cgroup.unit;
+  sample.path.assign(cgroup.path);
+  sample.unit.assign(cgroup.unit);
   sample.has_children = cgroup.has_children;
   sample.oomd_omit = cgroup.oomd_omit;
   sample.oomd_avoid = cgroup.oomd_avoid;
   sample.readonly = cgroup.readonly;
-  snapshot.cgroups.push_back(std::move(sample));
   return true;
 }
 
@@ -372,23 +412,37 @@ const HostRoot& Sampler::host() const { return impl_->host; }
 void Sampler::request_rescan() { impl_->rescan_pending = true; }
 
 Snapshot Sampler::sample() {
-  Impl& self = *impl_;
   Snapshot snapshot;
-  snapshot.mono = std::chrono::steady_clock::now();
-  snapshot.wall = std::chrono::system_clock::now();
-  self.read_system(snapshot);
-  if (!self.layout.system_only()) {
-    if (self.rescan_pending || self.ticks_since_rescan >= self.options.rescan_every_ticks) self.rescan();
-    ++self.ticks_since_rescan;
-    snapshot.cgroups.reserve(self.cgroups.size());
-    for (auto& cgroup : self.cgroups) {
-      if (!self.sample_cgroup(cgroup, snapshot)) self.rescan_pending = true;
-    }
-  }
-  self.active_problems = std::move(self.tick_problems);
-  self.tick_problems.clear();
+  sample_into(snapshot);
   return snapshot;
 }
+
+void Sampler::sample_into(Snapshot& snapshot) {
+  Impl& self = *impl_;
+  snapshot.mono = std::chrono::steady_clock::now();
+  snapshot.wall = std::chrono::system_clock::now();
+  snapshot.meminfo = MemInfo{};
+  snapshot.system_pressure.reset();
+  self.read_system(snapshot);
+  size_t used = 0;
+  if (!self.layout.system_only()) {
+    if (self.tree_changed()) self.rescan_pending = true;
+    if (self.rescan_pending) self.rescan();
+    ++self.ticks_since_rescan;
+    if (snapshot.cgroups.size() < self.cgroups.size()) snapshot.cgroups.resize(self.cgroups.size());
+    for (auto& cgroup : self.cgroups) {
+      if (self.sample_cgroup(cgroup, snapshot.cgroups[used]))
+        ++used;
+      else
+        self.rescan_pending = true;
+    }
+  }
+  snapshot.cgroups.resize(used);  // shrinking keeps the capacity for the next tick
+  self.active_problems = std::move(self.tick_problems);
+  self.tick_problems.clear();
+}
+
+bool Sampler::rescanned_last_tick() const { return impl_->ticks_since_rescan == 1; }
 
 std::vector<SenseProblem> Sampler::take_problems() { return std::exchange(impl_->pending_problems, {}); }
 

@@ -20,9 +20,11 @@ struct SenseProblem {
 };
 
 struct SamplerOptions {
-  std::optional<uint32_t> uid;      // default: getuid()
+  std::optional<uint32_t> uid;       // default: getuid()
   bool include_system_slice = true;  // read /system.slice read-only when readable
-  // How often (in ticks) to re-walk the directory tree to find new/removed cgroups.
+  // How often (in ticks) to re-walk the directory tree to find new/removed cgroups when the
+  // tree cannot be watched with inotify (no inotify, or the user's watch limit reached). With a
+  // watch, a walk follows only a change, a request_rescan() or a cgroup that vanished.
   unsigned rescan_every_ticks = 5;
 };
 
@@ -39,6 +41,11 @@ class Sampler {
   // Reads everything once. Never fails as a whole: what could not be read is left out and
   // reported through take_problems().
   Snapshot sample();
+  // The same into a Snapshot kept by the caller: its vectors and strings are reused, so a tick
+  // over an unchanged tree allocates nothing (tests/daemon/steady_tick_test.cpp).
+  void sample_into(Snapshot& snapshot);
+  // Whether the latest sample re-walked the tree (new cgroups may have drop-ins to read).
+  [[nodiscard]] bool rescanned_last_tick() const;
 
   // Forces a directory re-walk on the next sample() (e.g. a unit appeared on D-Bus).
   void request_rescan();

@@ -114,6 +114,8 @@ Result<DaemonStatus> fetch_daemon_status(const DbusClientOptions& options) {
     status.mode = property<std::string>(all, "Mode");
     status.mode_reason = property<std::string>(all, "ModeReason");
     status.version = property<std::string>(all, "Version");
+    status.tick_lateness_max_s = property<double>(all, "TickLatenessMax");
+    status.memory_lock = property<std::string>(all, "MemoryLock");
     status.explanation = client.Explain();
     return status;
   } catch (const sdbus::Error& error) {

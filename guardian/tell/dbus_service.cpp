@@ -85,6 +85,8 @@ class DbusService::Object final : public sdbus::AdaptorInterfaces<io::github::gu
   std::string Mode() override { return service_.status_.mode; }
   std::string ModeReason() override { return service_.status_.mode_reason; }
   std::string Version() override { return service_.status_.version; }
+  double TickLatenessMax() override { return service_.status_.tick_lateness_max_s; }
+  std::string MemoryLock() override { return service_.status_.memory_lock; }
 
   DbusService& service_;
 };

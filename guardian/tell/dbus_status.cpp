@@ -39,6 +39,9 @@ DaemonStatus status_from_tick(const TickView& tick) {
   }
   status.version = GUARDIAN_VERSION;
   status.explanation = tick.explanation;
+  if (tick.lateness != nullptr && tick.snapshot != nullptr)
+    status.tick_lateness_max_s = tick.lateness->window_max_seconds(tick.snapshot->mono);
+  if (tick.memory_lock != nullptr) status.memory_lock = tick.memory_lock->describe();
   return status;
 }
 
@@ -72,6 +75,8 @@ nlohmann::json status_to_json(const DaemonStatus& status) {
       {"watched_cgroups", std::move(watched)},
       {"active_actions", status.active_actions},
       {"explanation", status.explanation},
+      {"tick_lateness_max_s", status.tick_lateness_max_s},
+      {"memory_lock", status.memory_lock},
   };
 }
 
@@ -97,6 +102,10 @@ std::string format_status_table(const DaemonStatus& status) {
          "\n";
   out += printf_string("system:   memory pressure some %.2f%%, full %.2f%% (avg10)\n",
                        status.system_some_avg10, status.system_full_avg10);
+  out += printf_string("loop:     timer read at most %.2f s late over the last minute",
+                       status.tick_lateness_max_s) +
+         (status.tick_lateness_max_s > 2 ? " (stalled)" : "") + "\n";
+  if (!status.memory_lock.empty()) out += "memory:   " + status.memory_lock + "\n";
   out += "\n";
   if (status.watched.empty()) {
     out += "watched cgroups: none (systemd-oomd watches nothing guardian can see)\n";

@@ -42,7 +42,9 @@ struct DaemonStatus {
   std::string mode = "system-only";  // "full" or "system-only"
   std::string mode_reason;
   std::string version;
-  std::string explanation;  // Explain()
+  std::string explanation;         // Explain()
+  double tick_lateness_max_s = 0;  // the loop's largest timer lateness over the last minute
+  std::string memory_lock;         // MemoryLockStatus::describe()
   friend bool operator==(const DaemonStatus&, const DaemonStatus&) = default;
 };
 

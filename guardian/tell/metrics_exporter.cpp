@@ -436,6 +436,36 @@ std::optional<uint16_t> MetricsExporter::listening_port() const {
   return static_cast<uint16_t>(ports[0].port);
 }
 
+// guardian_tick_lateness_seconds: a histogram (TextFamily holds counters and gauges only).
+static void render_lateness(const TickLateness::Histogram& histogram, std::string& out) {
+  static constexpr std::string_view kName = "guardian_tick_lateness_seconds";
+  out +=
+      "# HELP guardian_tick_lateness_seconds How late guardian's loop read each expiry of its sampling "
+      "timer, in seconds (a stalled loop: reclaim, a fault, the memory.high penalty).\n"
+      "# TYPE guardian_tick_lateness_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < histogram.buckets.size(); ++i) {
+    cumulative += histogram.buckets[i];
+    out += kName;
+    out += "_bucket{le=\"";
+    if (i < TickLateness::kBucketBounds.size())
+      append_sample_value(out, TickLateness::kBucketBounds[i]);
+    else
+      out += "+Inf";
+    out += "\"} ";
+    append_sample_value(out, static_cast<double>(cumulative));
+    out += '\n';
+  }
+  out += kName;
+  out += "_sum ";
+  append_sample_value(out, histogram.sum_seconds);
+  out += '\n';
+  out += kName;
+  out += "_count ";
+  append_sample_value(out, static_cast<double>(histogram.count));
+  out += '\n';
+}
+
 std::string MetricsExporter::render() const {
   std::lock_guard lock(mutex_);
   return render_locked();
@@ -445,6 +475,7 @@ std::string MetricsExporter::render_locked() const {
   std::string out;
   out.reserve(last_render_size_ + last_render_size_ / 8);
   for (const auto* family : families_->all()) family->render(out);
+  if (lateness_) render_lateness(*lateness_, out);
   // A cache of the size only; mutable state under the same lock.
   const_cast<MetricsExporter*>(this)->last_render_size_ = out.size();
   return out;
@@ -649,6 +680,7 @@ void MetricsExporter::on_tick(const TickView& tick) {
   update_oomd(tick);
   update_level(tick);
   families_->last_tick.at({}) = std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count();
+  if (tick.lateness != nullptr) lateness_ = tick.lateness->histogram();
 }
 
 // Containers are the outermost cgroups that are one (a quadlet service, not also its payload).

@@ -112,6 +112,7 @@ class MetricsExporter final : public DaemonComponent {
   std::set<std::string> sensed_paths_;             // cgroup paths of the last snapshot (absolute)
   std::map<std::string, uint64_t> last_oom_kill_;  // by path: memory.events oom_kill
   std::set<std::pair<std::string, std::string>> jellyfin_rows_;  // (instance, hwaccel) published
+  std::optional<TickLateness::Histogram> lateness_;              // the loop's, from the last tick
 };
 
 }  // namespace guardian

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "support/fake_helper.h"
 #include "support/subprocess.h"
@@ -176,6 +178,50 @@ TEST_F(DaemonTest, UnknownKindInTheStateFileIsKeptAndReported) {
   std::stringstream text;
   text << state.rdbuf();
   EXPECT_NE(text.str().find("future:thing"), std::string::npos);
+}
+
+// A loop that could not run for 2.5 s (stopped here with SIGSTOP; under memory pressure it is
+// reclaim or memory.high's penalty) reads its timer that late, and says so with its own event.
+TEST_F(DaemonTest, AStalledLoopSaysForHowLong) {
+  std::string policy_text = kPolicyA;
+  policy_text.replace(policy_text.find("interval = \"1s\""), std::strlen("interval = \"1s\""),
+                      "interval = \"100ms\"");
+  const auto policy = write("a.toml", policy_text);
+  test::Subprocess guardian(run_args("fedora42-podman", policy));
+  ASSERT_NE(guardian.wait_for("level normal -> always-a", 10s), "") << guardian.stderr_text();
+  EXPECT_EQ(guardian.stderr_text().find("event=stalled"), std::string::npos) << guardian.stderr_text();
+  guardian.signal(SIGSTOP);
+  std::this_thread::sleep_for(2500ms);
+  guardian.signal(SIGCONT);
+  const std::string stalled = guardian.wait_for("event=stalled", 10s);
+  ASSERT_NE(stalled, "") << guardian.stderr_text();
+  EXPECT_NE(stalled.find("guardian was stalled for 2."), std::string::npos) << stalled;
+  EXPECT_NE(stalled.find("stalled_seconds=2."), std::string::npos) << stalled;
+  EXPECT_NE(stalled.find("missed_ticks=2"), std::string::npos) << stalled;  // 24 or so of 100 ms
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
+  // One stall, one event.
+  const std::string& err = guardian.stderr_text();
+  EXPECT_EQ(err.find("event=stalled", err.find("event=stalled") + 1), std::string::npos) << err;
+}
+
+// Below the locked set's size in RLIMIT_MEMLOCK, guardian says once why it is not locked and
+// runs on unlocked.
+TEST_F(DaemonTest, ALowMemlockLimitIsSaidOnceAndGuardianRunsUnlocked) {
+  const auto policy = write("a.toml", kPolicyA);
+  std::vector<std::string> args = {"/usr/bin/prlimit", "--memlock=65536:65536"};
+  // root's CAP_IPC_LOCK ignores the limit: drop it for this run.
+  if (::geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--bounding-set=-ipc_lock"});
+  for (const auto& arg : run_args("fedora42-podman", policy)) args.push_back(arg);
+  args.emplace_back("--lock-memory=loop");
+  args.emplace_back("--ticks");
+  args.emplace_back("3");
+  auto result = test::run(args, 20s);
+  EXPECT_EQ(result.status, 0) << result.err;
+  const auto first = result.err.find("memory not locked, running unlocked: not locked (loop): needs ");
+  ASSERT_NE(first, std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("more than RLIMIT_MEMLOCK 64.00 KiB"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("memory not locked", first + 1), std::string::npos) << result.err;
 }
 
 }  // namespace

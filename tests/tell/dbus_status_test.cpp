@@ -63,6 +63,7 @@ TEST(DbusStatus, SystemOnlyTickWithoutModelOrPolicy) {
       "mode:     system-only — cgroup v2 at /sys/fs/cgroup/unified has no memory controller (hybrid host)\n"
       "policy:   \n"
       "system:   memory pressure some 0.52%, full 0.11% (avg10)\n"
+      "loop:     timer read at most 0.00 s late over the last minute\n"
       "\n"
       "watched cgroups: none (systemd-oomd watches nothing guardian can see)\n"
       "\n"
