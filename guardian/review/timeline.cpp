@@ -91,11 +91,12 @@ void finalize(TimelineRow& row) {
   if (!row.kill) return;
   KillDetail& kill = *row.kill;
   if (row.unit.empty() && !row.cgroup.empty()) row.unit = last_component(row.cgroup);
-  if (!kill.active_actions.empty()) {
-    row.action.clear();
-    for (const auto& action : kill.active_actions) row.action += (row.action.empty() ? "" : ",") + action;
-  } else if (kill.guardian_running) {
+  // What guardian was doing: its level and how many actions it had applied (the rows before the
+  // kill name them; --json lists them).
+  if (kill.guardian_running) {
     row.action = "guardian at " + (kill.guardian_level.empty() ? std::string("normal") : kill.guardian_level);
+    const size_t active = kill.active_actions.size();
+    if (active > 0) row.action += " (" + std::to_string(active) + " action" + (active == 1 ? "" : "s") + ")";
   } else {
     row.action = "guardian not running";
   }
@@ -140,9 +141,9 @@ TimelineRow TimelineBuilder::guardian_row(const JournalRecord& record) {
     row.action = record.action;
     row.result = first_line(record.message);
   } else if (record.event == "state-restored") {
-    row.result = record.result + (record.message.empty() ? "" : ": " + first_line(record.message));
+    row.result = record.result + (record.message.empty() ? "" : ": " + record.message);
   } else {
-    row.result = first_line(record.message);
+    row.result = record.message;  // a multi-line message (a refused policy's errors) prints on one line
   }
   return row;
 }

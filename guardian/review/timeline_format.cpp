@@ -60,7 +60,22 @@ size_t columns(const std::string& text) {
       text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-void pad(std::string& line, const std::string& cell, size_t width, const char* color = nullptr) {
+// A cell as the terminal will show it: journal fields are anyone's text, so control characters
+// (an escape sequence in a MESSAGE) are dropped, tabs and newlines become spaces.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void pad(std::string& line, const std::string& raw, size_t width, const char* color = nullptr) {
+  const std::string cell = printable(raw);
   if (color) line += color;
   line += cell;
   if (color) line += kReset;
@@ -100,11 +115,11 @@ std::string iso_utc(int64_t time_us) {
 TableLayout TableLayout::fit(const std::vector<TimelineRow>& rows) {
   TableLayout layout{5, 6, 8, 7, 6};  // the headers' widths
   for (const auto& row : rows) {
-    layout.event = std::max(layout.event, columns(row.event));
-    layout.cgroup = std::max(layout.cgroup, columns(cgroup_cell(row)));
+    layout.event = std::max(layout.event, columns(printable(row.event)));
+    layout.cgroup = std::max(layout.cgroup, columns(printable(cgroup_cell(row))));
     layout.pressure = std::max(layout.pressure, columns(pressure_cell(row)));
     layout.kill_in = std::max(layout.kill_in, columns(kill_in_cell(row)));
-    layout.action = std::max(layout.action, columns(row.action.empty() ? "-" : row.action));
+    layout.action = std::max(layout.action, columns(printable(row.action.empty() ? "-" : row.action)));
   }
   return layout;
 }
@@ -140,11 +155,7 @@ std::string format_table_row(const TimelineRow& row, const TableLayout& layout, 
   pad(line, pressure_cell(row), layout.pressure);
   pad(line, kill_in_cell(row), layout.kill_in);
   pad(line, row.action.empty() ? "-" : row.action, layout.action);
-  std::string result = row.result.empty() ? "-" : row.result;
-  for (char& c : result) {
-    if (c == '\n' || c == '\t') c = ' ';
-  }
-  line += result;
+  line += printable(row.result.empty() ? std::string("-") : row.result);  // one line per row
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line + "\n";
 }

@@ -22,11 +22,12 @@ complete_words() {  # complete_words WORD... : COMPREPLY for the last word
   _guardian 2>/dev/null
   printf '%s\n' "${COMPREPLY[@]}"
 }
-expect() {  # expect "WORDS" EXPECTED...
+expect() {  # expect "WORDS" EXPECTED... (a trailing space: completing a new, empty word)
   local words=$1; shift
-  local got
-  # shellcheck disable=SC2086
-  got=$(complete_words $words)
+  local got arr
+  read -ra arr <<<"$words"
+  [[ $words == *" " ]] && arr+=("")
+  got=$(complete_words "${arr[@]}")
   for want in "$@"; do
     grep -qx -- "$want" <<<"$got" || { echo "FAIL: completing '$words' gave [$(tr '\n' ' ' <<<"$got")], not $want"; fail=1; }
   done

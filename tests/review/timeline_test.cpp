@@ -64,7 +64,8 @@ TEST(Timeline, OneOomdKillIsOneRowWithEverySightingFoldedIn) {
   EXPECT_EQ(kill.unit, "app-gnome-firefox-4242.scope");
   EXPECT_DOUBLE_EQ(*kill.full_avg10, 88.02);
   EXPECT_EQ(kill.seconds_until_kill, 0.0);
-  EXPECT_EQ(kill.action, "elevated/log,critical/notify");
+  EXPECT_EQ(kill.action, "guardian at critical (2 actions)");
+  EXPECT_EQ(kill.kill->active_actions, (std::vector<std::string>{"elevated/log", "critical/notify"}));
   EXPECT_EQ(kill.result, "killed 37 processes");
   ASSERT_TRUE(kill.kill);
   EXPECT_EQ(kill.kill->seen_by, (std::vector<std::string>{"guardian", "systemd-oomd", "manager"}));

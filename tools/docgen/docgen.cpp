@@ -49,7 +49,9 @@ std::string man_commands() {
   std::string out;
   for (const CommandHelp& help : guardian::cli::command_help()) {
     out += "## " + scd(help.name) + "\n\n";
-    for (const auto& line : help.synopsis) out += scd(line) + "\n";
+    for (size_t i = 0; i < help.synopsis.size(); ++i) {
+      out += scd(help.synopsis[i]) + (i + 1 < help.synopsis.size() ? "++\n" : "\n");  // "++": a line break
+    }
     out += "\n";
     std::string description(help.description);
     size_t start = 0;
