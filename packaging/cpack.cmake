@@ -31,6 +31,8 @@ set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 set(CPACK_RPM_PACKAGE_AUTOREQ OFF)  # Debian's sonames say nothing about Fedora: name the packages
 set(CPACK_RPM_PACKAGE_REQUIRES "systemd, systemd-libs, sdbus-cpp, tomlplusplus, civetweb, libstdc++")
 set(CPACK_RPM_PACKAGE_SUGGESTS "systemd-oomd-defaults")
+# No /usr/lib/.build-id links: there is no debuginfo package to pair them with.
+set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
 # Directories the filesystem and systemd packages own: the RPM must not claim them.
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
     /usr/lib/systemd /usr/lib/systemd/user /usr/lib/systemd/system /usr/lib/systemd/catalog

@@ -18,10 +18,10 @@ grep -qx 'ExecStart=/usr/bin/guardian run' "$root/usr/lib/systemd/user/guardian.
 gzip -t "$root/usr/share/man/man1/guardian.1.gz" || fail=1
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libc6 libstdc++6 libsystemd0 'libsdbus-c++1' libtomlplusplus3 systemd; do
-  grep -Eq "(^|, )$lib( |,|$)" <<<"$depends" || { echo "FAIL: Depends lacks $lib"; fail=1; }
+packages=$(tr ',' '\n' <<<"$depends" | awk '{print $1}')
+for package in libc6 libstdc++6 libsystemd0 libsdbus-c++1 libtomlplusplus3 libcivetweb1 systemd; do
+  grep -qxF "$package" <<<"$packages" || { echo "FAIL: Depends lacks $package"; fail=1; }
 done
-grep -q 'civetweb' <<<"$depends" || { echo "FAIL: Depends lacks civetweb's library"; fail=1; }
 [[ $(dpkg-deb -f "$deb" Package) == guardian ]] || fail=1
 (( fail == 0 )) && echo "deb ok: $(basename "$deb")"
 exit $fail
