@@ -25,7 +25,7 @@ build_and_test=(
   # man pages (scdoc at build time; man-db renders them in a test)
   scdoc man-db groff-base
   # packages: CPack's DEB (dpkg-shlibdeps needs `file`) and RPM (rpmbuild), completions' syntax test
-  dpkg-dev file rpm zsh bash-completion
+  dpkg-dev file rpm zsh
 )
 vm=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs linux-image-amd64 zstd)
 
