@@ -30,8 +30,9 @@ std::string clock_text(int64_t time_us) {
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld500\n", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(time_us % 1'000'000));
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld500\n", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(time_us % 1'000'000));
   return text;
 }
 
@@ -108,6 +109,20 @@ std::unique_ptr<FakeClockJournald> FakeClockJournald::start(int64_t start_us, st
     *error = "systemd-journald " + journald->name_space_ + " did not create " + socket;
     return nullptr;
   }
+  // The reader must open after journald has created its file: a namespace directory that does not
+  // exist yet is not watched, and entries written into it later would never be seen.
+  std::string machine_id;
+  if (sd_id128_t machine{}; sd_id128_get_machine(&machine) >= 0) {
+    char id[SD_ID128_STRING_MAX];
+    sd_id128_to_string(machine, id);
+    machine_id = id;
+  }
+  const std::string files[] = {
+      "/var/log/journal/" + machine_id + "." + journald->name_space_ + "/system.journal",
+      "/run/log/journal/" + machine_id + "." + journald->name_space_ + "/system.journal"};
+  for (int i = 0; i < 200 && ::access(files[0].c_str(), F_OK) != 0 && ::access(files[1].c_str(), F_OK) != 0;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
   sd_journal* reader = nullptr;
   for (int i = 0; i < 100; ++i) {
     if (sd_journal_open_namespace(&reader, journald->name_space_.c_str(), SD_JOURNAL_LOCAL_ONLY) >= 0) break;
