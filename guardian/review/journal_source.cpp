@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,28 +12,36 @@
 #include <iterator>
 #include <sstream>
 
+#include "tell/event.h"
+
 namespace guardian::review {
 namespace {
 
-// The matches: any one of them lets an entry through (guardian's events, oomd's lines, the
-// kernel's lines, the managers' entries about oomd and kernel kills).
-constexpr std::array kMatches = {
-    "SYSLOG_IDENTIFIER=guardian",
-    "SYSLOG_IDENTIFIER=systemd-oomd",
-    "SYSLOG_IDENTIFIER=kernel",
-    "MESSAGE_ID=d989611b15e44c9dbf31e3c81256e4ed",  // kManagerOomdKillId
-    "MESSAGE_ID=fe6faa94e7774663a0da52717891d8ef",  // kManagerKernelOomId
-};
+// The matches: any one of them lets an entry through. guardian's events by their MESSAGE_IDs
+// (units/guardian.catalog), systemd-oomd's lines and the kernel's by who wrote them (they carry no
+// MESSAGE_ID), the managers' entries about oomd and kernel kills by theirs.
+std::vector<std::string> journal_matches() {
+  std::vector<std::string> matches;
+  for (EventType type : all_event_types()) matches.push_back("MESSAGE_ID=" + std::string(message_id(type)));
+  matches.push_back("MESSAGE_ID=" + std::string(kManagerOomdKillId));
+  matches.push_back("MESSAGE_ID=" + std::string(kManagerKernelOomId));
+  matches.emplace_back("SYSLOG_IDENTIFIER=systemd-oomd");
+  matches.emplace_back("_COMM=systemd-oomd");
+  matches.emplace_back("SYSLOG_IDENTIFIER=kernel");
+  matches.emplace_back("_TRANSPORT=kernel");
+  return matches;
+}
 
 sd_journal* as_journal(void* journal) { return static_cast<sd_journal*>(journal); }
 
 Result<void> add_matches(sd_journal* journal) {
-  for (size_t i = 0; i < kMatches.size(); ++i) {
+  const auto matches = journal_matches();
+  for (size_t i = 0; i < matches.size(); ++i) {
     if (i > 0) {
       if (int r = sd_journal_add_disjunction(journal); r < 0)
         return make_error(std::string("journal match: ") + std::strerror(-r));
     }
-    if (int r = sd_journal_add_match(journal, kMatches[i], 0); r < 0)
+    if (int r = sd_journal_add_match(journal, matches[i].c_str(), 0); r < 0)
       return make_error(std::string("journal match: ") + std::strerror(-r));
   }
   return {};

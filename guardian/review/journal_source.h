@@ -4,8 +4,8 @@
 //  - a journal namespace (`--namespace`, journalctl's option of that name) or a directory of
 //    journal files (`--directory`, e.g. a VM's /var/log/journal copied out);
 //  - a file in journal export format (`--from-export`, `journalctl -o export` of another machine).
-// Only entries that can matter are read: a match on guardian's SYSLOG_IDENTIFIER, systemd-oomd's,
-// the kernel's, and the managers' two OOM MESSAGE_IDs.
+// Only entries that can matter are read: guardian's MESSAGE_IDs, systemd-oomd's and the kernel's
+// lines, and the managers' two OOM MESSAGE_IDs.
 #pragma once
 
 #include <chrono>
