@@ -162,7 +162,12 @@ int run_events(int argc, char** argv) {
       return kExitUsage;
     }
     for (const auto& record : *more) builder.add(record);
-    printer.print(builder.take_ready(realtime_now_us()), filter);
+    const int64_t at = realtime_now_us();
+    if (filter.until_us && at > *filter.until_us + review::TimelineBuilder::kMergeWindowUs) {
+      printer.print(builder.finish(), filter);  // --until has passed: nothing more can come
+      return kExitOk;
+    }
+    printer.print(builder.take_ready(at), filter);
   }
 }
 
