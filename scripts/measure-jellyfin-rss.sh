@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures what the Jellyfin client costs an idle daemon, on stubs that link what `guardian run`
-# links (guardian_core: libsystemd, toml++, nlohmann-json, pthread):
+# links (guardian's stage libraries: libsystemd, toml++, nlohmann-json, pthread):
 #   base     idles, no Jellyfin code used
 #   watcher  the Jellyfin watcher polling a fake Jellyfin over http:// every 5 s (our client)
 #   libcurl  the same requests through a linked libcurl (what the issue warned against)
@@ -22,8 +22,9 @@ cat >"$out/stub.cpp" <<'CPP'
 #ifdef WITH_CURL
 #include <curl/curl.h>
 #endif
-#include "daemon/jellyfin_watcher.h"
-#include "jellyfin/http.h"
+#include "jellyfin/instances.h"
+#include "jellyfin/jellyfin_watcher.h"
+#include "net/http.h"
 int main(int argc, char** argv) {
   std::string mode = argv[1];
   guardian::JellyfinWatcher* watcher = nullptr;
@@ -32,15 +33,13 @@ int main(int argc, char** argv) {
     guardian::JellyfinInstanceSettings s;
     s.name = "home"; s.url = argv[2]; s.api_key_file = argv[3];
     policy.jellyfin.push_back(s);
-    watcher = new guardian::JellyfinWatcher({"", "", std::chrono::milliseconds(1000)});
+    static guardian::jellyfin::InstanceDirectory instances;
+    watcher = new guardian::JellyfinWatcher({"", "", std::chrono::milliseconds(1000), {}, {}, &instances});
     watcher->on_policy(policy);
     struct Loop : guardian::DaemonLoop {
       void request_reload() override {} void request_rescan() override {} void request_tick() override {}
       void tell(const guardian::Event&) override {} void note_oomd_kill(guardian::MonoTime) override {}
       std::string explain() const override { return ""; }
-      guardian::ActionEnv& action_env() override { return env; }
-      const guardian::DaemonOptions& options() const override { return opts; }
-      guardian::ActionEnv env; guardian::DaemonOptions opts;
     };
     static Loop loop;
     watcher->start(loop);
@@ -61,7 +60,10 @@ int main(int argc, char** argv) {
   for (;;) pause();
 }
 CPP
-flags=(-std=c++20 -O2 -Iguardian "$out/stub.cpp" "$build/guardian/libguardian_core.a" -ltomlplusplus -lsystemd -lpthread -ldl)
+# The stages the stub uses, each before the ones it uses (guardian/CMakeLists.txt).
+libs=()
+for stage in jellyfin config model sense probe net common; do libs+=("$build/guardian/libguardian_$stage.a"); done
+flags=(-std=c++20 -O2 -Iguardian "$out/stub.cpp" "${libs[@]}" -ltomlplusplus -lsystemd -lpthread -ldl)
 c++ "${flags[@]}" -o "$out/stub"
 c++ -DWITH_CURL "${flags[@]}" -lcurl -o "$out/stub-curl"
 key=$out/key; echo 4f1b2c3d4e5f60718293a4b5c6d7e8f9 >"$key"; chmod 600 "$key"

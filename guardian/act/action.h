@@ -13,13 +13,19 @@
 #include <vector>
 
 #include "common/result.h"
-#include "decide/policy.h"
+#include "config/action_catalog.h"
+#include "config/policy.h"
 
 namespace guardian {
 
 class StateStore;
 class EventTeller;
 class HostRoot;
+class UnitManagerSlot;
+class BalanceSwitch;
+namespace jellyfin {
+class InstanceDirectory;
+}
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -39,20 +45,28 @@ class Action {
   virtual ActionResult revert(Deadline deadline) = 0;
 };
 
-// What an action may use. Owned by the daemon, outlives every action.
+// What an action may use. Everything it points to is owned by the daemon and outlives every
+// action; components that fill or read a part (the systemd component plugs the user manager in
+// and runs slice.balance's controller, the Jellyfin watcher keeps the instances current) get
+// the same pointers.
 struct ActionEnv {
   const HostRoot* host = nullptr;
   StateStore* state = nullptr;
   EventTeller* teller = nullptr;  // for actions whose whole effect is telling (log, notify)
   bool dry_run = false;
+  UnitManagerSlot* systemd = nullptr;               // the user manager (act/unit_manager.h)
+  BalanceSwitch* balance = nullptr;                 // slice.balance's mode (act/systemd_actions.h)
+  jellyfin::InstanceDirectory* jellyfin = nullptr;  // the policy's Jellyfin instances
 };
 
 // Restores a value saved in the StateStore by an earlier guardian (crash recovery). Registered
 // per saved-value kind ("systemd.unit-property", "jellyfin.encoding-options", …).
-using Restorer = std::function<Result<void>(const std::string& key, const std::string& original_json,
-                                            Deadline deadline)>;
+using Restorer = std::function<Result<void>(const ActionEnv& env, const std::string& key,
+                                            const std::string& original_json, Deadline deadline)>;
 
-class ActionRegistry {
+// Every action type with its checks and its factory, and the restorers by saved-value kind. The
+// policy loader sees it as an ActionCatalog (config/action_catalog.h).
+class ActionRegistry final : public ActionCatalog {
  public:
   struct Entry {
     // Checks arguments; returns one message per problem (the loader adds FILE:LINE:COL).
@@ -63,7 +77,11 @@ class ActionRegistry {
 
   void add(const std::string& type, Entry entry);
   [[nodiscard]] const Entry* find(const std::string& type) const;
-  [[nodiscard]] std::vector<std::string> types() const;
+  [[nodiscard]] std::vector<std::string> types() const override;
+
+  // ActionCatalog
+  [[nodiscard]] bool has_type(const std::string& type) const override { return find(type) != nullptr; }
+  [[nodiscard]] std::vector<std::pair<std::string, SourcePos>> check(const ActionSpec& spec) const override;
 
   void add_restorer(const std::string& kind, Restorer restorer);
   [[nodiscard]] const Restorer* restorer(const std::string& kind) const;
@@ -73,7 +91,8 @@ class ActionRegistry {
   std::map<std::string, Restorer> restorers_;
 };
 
-// The registry with every action guardian ships.
-ActionRegistry& builtin_actions();
+// The registry with every action guardian ships: built once, read-only after that (the actions
+// reach what they change through the ActionEnv they are made with, not through the registry).
+const ActionRegistry& builtin_actions();
 
 }  // namespace guardian

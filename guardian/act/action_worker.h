@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,15 +15,27 @@
 #include <vector>
 
 #include "act/action.h"
+#include "common/event.h"
 #include "common/fd.h"
 
 namespace guardian {
 
+struct ActionJobResult;
+
 struct ActionJob {
   enum class Kind { Apply, Revert } kind = Kind::Apply;
   std::shared_ptr<Action> action;  // shared: the loop may drop its reference while the job runs
-  std::string label;               // "critical/slice.set-memory-high"
+  // "critical/slice.set-memory-high" (level/type): the result's message starts with it. Empty for
+  // a component's own change, whose message is the action's detail alone.
+  std::string label{};
   std::chrono::milliseconds timeout{10'000};
+  // How ActionRunner tells the result: the ladder level whose action this is (GUARDIAN_LEVEL;
+  // empty for none), and the syslog priority when it worked (or would, in a dry run) and when not.
+  std::string level{};
+  int priority = Priority::Notice;
+  int failure_priority = Priority::Error;
+  // Runs on the loop thread once the result has been told (ActionRunner::collect).
+  std::function<void(const ActionJobResult&)> done = nullptr;
 };
 
 struct ActionJobResult {

@@ -1,7 +1,7 @@
 #include "act/basic_actions.h"
 
+#include "common/event.h"
 #include "common/units.h"
-#include "tell/event.h"
 
 namespace guardian {
 
@@ -50,7 +50,7 @@ class LogAction final : public Action {
  private:
   ActionResult tell(const std::string& text, ActionResult::Outcome outcome) {
     if (env_.teller) {
-      Event event{EventType::Notify, 6, text, {}};
+      Event event{EventType::Notify, Priority::Info, text, {}};
       event.with("ACTION", "log");
       env_.teller->emit(event);
     }
@@ -70,7 +70,7 @@ class NotifyAction final : public Action {
   [[nodiscard]] std::string describe() const override { return "notify \"" + summary_ + "\""; }
   ActionResult apply(Deadline /*deadline*/) override {
     if (env_.teller) {
-      Event event{EventType::Notify, 5, summary_ + (body_.empty() ? "" : ": " + body_), {}};
+      Event event{EventType::Notify, Priority::Notice, summary_ + (body_.empty() ? "" : ": " + body_), {}};
       event.with("ACTION", "notify").with("SUMMARY", summary_);
       if (!body_.empty()) event.with("BODY", body_);
       env_.teller->emit(event);

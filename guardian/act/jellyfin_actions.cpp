@@ -14,17 +14,16 @@
 
 #include "act/basic_actions.h"
 #include "act/state_store.h"
+#include "common/event.h"
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "jellyfin/instances.h"
-#include "sense/transcodes.h"
-#include "tell/event.h"
+#include "jellyfin/transcodes.h"
 
 namespace guardian {
 namespace {
 
 using jellyfin::Instance;
-using jellyfin::InstanceDirectory;
 using nlohmann::json;
 using Outcome = ActionResult::Outcome;
 
@@ -59,15 +58,20 @@ json instance_identity(const Instance& instance) {
           {"credential", instance.settings.credential}};
 }
 
+// The instance called `name` in the daemon's directory ("" = the only one).
+Result<Instance> find_in(const ActionEnv& env, const std::string& name) {
+  if (env.jellyfin == nullptr) return make_error("no [[jellyfin]] instance in the policy");
+  return env.jellyfin->find(name);
+}
+
 // The client for a saved entry: the running policy's instance of that name, else one built from
 // what was saved (the policy may have changed since the crash).
-Result<std::shared_ptr<jellyfin::Client>> client_for_saved(const json& saved) {
+Result<std::shared_ptr<jellyfin::Client>> client_for_saved(const ActionEnv& env, const json& saved) {
   if (!saved.is_object() || !saved.contains("instance") || !saved["instance"].is_string()) {
     return make_error("saved Jellyfin entry has no instance name");
   }
   std::string name = saved["instance"].get<std::string>();
-  if (auto instance = InstanceDirectory::global().find(name); instance.ok() && instance->client)
-    return instance->client;
+  if (auto instance = find_in(env, name); instance.ok() && instance->client) return instance->client;
   JellyfinInstanceSettings settings;
   settings.name = name;
   auto text = [&](const char* key) {
@@ -81,8 +85,8 @@ Result<std::shared_ptr<jellyfin::Client>> client_for_saved(const json& saved) {
 
 std::string instance_param(const ActionSpec& spec) { return param_string(spec, "instance"); }
 
-Result<Instance> find_instance(const ActionSpec& spec) {
-  auto instance = InstanceDirectory::global().find(instance_param(spec));
+Result<Instance> find_instance(const ActionEnv& env, const ActionSpec& spec) {
+  auto instance = find_in(env, instance_param(spec));
   if (!instance.ok()) return instance.error();
   if (!instance->client) {
     return make_error("Jellyfin \"" + instance->settings.name +
@@ -95,8 +99,8 @@ ActionResult failed(std::string detail) { return {Outcome::Failed, std::move(det
 
 // A policy without [[jellyfin]] (the embedded default on a machine without Jellyfin) makes the
 // Jellyfin actions no-ops, not failures.
-ActionResult not_found(const Error& error) {
-  if (InstanceDirectory::global().all().empty())
+ActionResult not_found(const ActionEnv& env, const Error& error) {
+  if (env.jellyfin == nullptr || env.jellyfin->all().empty())
     return {Outcome::Unchanged, "no [[jellyfin]] instance configured"};
   return failed(error.message);
 }
@@ -125,8 +129,8 @@ class EncodingOptionsAction final : public JellyfinAction {
   }
 
   ActionResult apply(Deadline deadline) override {
-    auto instance = find_instance(spec_);
-    if (!instance.ok()) return not_found(instance.error());
+    auto instance = find_instance(env_, spec_);
+    if (!instance.ok()) return not_found(env_, instance.error());
     auto& client = *instance->client;
     auto options = client.get_encoding_options(deadline);
     if (!options.ok()) return failed(options.error().message);
@@ -171,14 +175,14 @@ class EncodingOptionsAction final : public JellyfinAction {
 
   ActionResult revert(Deadline deadline) override {
     if (env_.state == nullptr) return {Outcome::Unchanged, "nothing saved"};
-    auto instance = InstanceDirectory::global().find(instance_param(spec_));
+    auto instance = find_in(env_, instance_param(spec_));
     std::string name = instance.ok() ? instance->settings.name : instance_param(spec_);
     std::string key = encoding_key(name, type_);
     auto saved = env_.state->get(key);
     if (!saved) return {Outcome::Unchanged, "nothing to restore"};
     json entry = json::parse(saved->original_json, nullptr, false);
     if (entry.is_discarded()) return failed("state entry " + key + " is not JSON");
-    auto client = client_for_saved(entry);
+    auto client = client_for_saved(env_, entry);
     if (!client.ok()) return failed(client.error().message);
     auto restored = restore_jellyfin_encoding(**client, entry, deadline);
     if (!restored.ok()) return failed(restored.error().message);
@@ -199,8 +203,8 @@ class RespawnAction final : public JellyfinAction {
   }
 
   ActionResult apply(Deadline deadline) override {
-    auto instance = find_instance(spec_);
-    if (!instance.ok()) return not_found(instance.error());
+    auto instance = find_instance(env_, spec_);
+    if (!instance.ok()) return not_found(env_, instance.error());
     if (instance->cgroup_host_path.empty()) {
       return failed("Jellyfin \"" + instance->settings.name +
                     "\": its cgroup is not known (set cgroup = \"…\" in [[jellyfin]])");
@@ -272,8 +276,8 @@ class PauseTasksAction final : public JellyfinAction {
   }
 
   ActionResult apply(Deadline deadline) override {
-    auto instance = find_instance(spec_);
-    if (!instance.ok()) return not_found(instance.error());
+    auto instance = find_instance(env_, spec_);
+    if (!instance.ok()) return not_found(env_, instance.error());
     auto tasks = instance->client->get_scheduled_tasks(deadline);
     if (!tasks.ok()) return failed(tasks.error().message);
     auto keys = param_strings(spec_, "tasks");
@@ -319,24 +323,25 @@ class PauseTasksAction final : public JellyfinAction {
 
   ActionResult revert(Deadline deadline) override {
     if (env_.state == nullptr) return {Outcome::Unchanged, "nothing saved"};
-    auto instance = InstanceDirectory::global().find(instance_param(spec_));
+    auto instance = find_in(env_, instance_param(spec_));
     std::string key = tasks_key(instance.ok() ? instance->settings.name : instance_param(spec_));
     auto saved = env_.state->get(key);
     if (!saved) return {Outcome::Unchanged, "no task was stopped"};
-    auto restored = restart_tasks(saved->original_json, deadline);
+    auto restored = restart_tasks(env_, saved->original_json, deadline);
     if (!restored.ok()) return failed(restored.error().message);
     (void)env_.state->forget(key);
     return {Outcome::Reverted, *restored};
   }
 
  public:
-  static Result<std::string> restart_tasks(const std::string& saved_json, Deadline deadline) {
+  static Result<std::string> restart_tasks(const ActionEnv& env, const std::string& saved_json,
+                                           Deadline deadline) {
     json saved = json::parse(saved_json, nullptr, false);
     if (saved.is_discarded() || !saved.is_object() || !saved.contains("task_ids") ||
         !saved["task_ids"].is_array()) {
       return make_error("saved task list is not valid JSON");
     }
-    auto client = client_for_saved(saved);
+    auto client = client_for_saved(env, saved);
     if (!client.ok()) return client.error();
     std::string detail;
     for (const auto& id : saved["task_ids"]) {
@@ -385,8 +390,8 @@ class CapBitrateAction final : public JellyfinAction {
     return static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000));
   }
   ActionResult send(Deadline deadline, int64_t bits, const std::string& message, Outcome done) {
-    auto instance = find_instance(spec_);
-    if (!instance.ok()) return not_found(instance.error());
+    auto instance = find_instance(env_, spec_);
+    if (!instance.ok()) return not_found(env_, instance.error());
     auto sessions = instance->client->get_sessions(deadline);
     if (!sessions.ok()) return failed(sessions.error().message);
     auto targets = transcoding_sessions(*sessions);
@@ -416,8 +421,8 @@ class StopLowestAction final : public JellyfinAction {
   }
 
   ActionResult apply(Deadline deadline) override {
-    auto instance = find_instance(spec_);
-    if (!instance.ok()) return not_found(instance.error());
+    auto instance = find_instance(env_, spec_);
+    if (!instance.ok()) return not_found(env_, instance.error());
     auto sessions = instance->client->get_sessions(deadline);
     if (!sessions.ok()) return failed(sessions.error().message);
     auto candidates =
@@ -691,24 +696,24 @@ void register_jellyfin_actions(ActionRegistry& registry) {
                    },
                    "Jellyfin: message, then stop, the lowest-priority stream (priorities in [[jellyfin]])"));
 
-  registry.add_restorer(
-      kJellyfinEncodingKind,
-      [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
-        json saved = json::parse(original_json, nullptr, false);
-        if (saved.is_discarded()) return make_error(key + ": saved value is not JSON");
-        auto client = client_for_saved(saved);
-        if (!client.ok()) return make_error(key + ": " + client.error().message);
-        auto restored = restore_jellyfin_encoding(**client, saved, deadline);
-        if (!restored.ok()) return make_error(key + ": " + restored.error().message);
-        return {};
-      });
-  registry.add_restorer(
-      kJellyfinTasksKind,
-      [](const std::string& key, const std::string& original_json, Deadline deadline) -> Result<void> {
-        auto restarted = PauseTasksAction::restart_tasks(original_json, deadline);
-        if (!restarted.ok()) return make_error(key + ": " + restarted.error().message);
-        return {};
-      });
+  registry.add_restorer(kJellyfinEncodingKind,
+                        [](const ActionEnv& env, const std::string& key, const std::string& original_json,
+                           Deadline deadline) -> Result<void> {
+                          json saved = json::parse(original_json, nullptr, false);
+                          if (saved.is_discarded()) return make_error(key + ": saved value is not JSON");
+                          auto client = client_for_saved(env, saved);
+                          if (!client.ok()) return make_error(key + ": " + client.error().message);
+                          auto restored = restore_jellyfin_encoding(**client, saved, deadline);
+                          if (!restored.ok()) return make_error(key + ": " + restored.error().message);
+                          return {};
+                        });
+  registry.add_restorer(kJellyfinTasksKind,
+                        [](const ActionEnv& env, const std::string& key, const std::string& original_json,
+                           Deadline deadline) -> Result<void> {
+                          auto restarted = PauseTasksAction::restart_tasks(env, original_json, deadline);
+                          if (!restarted.ok()) return make_error(key + ": " + restarted.error().message);
+                          return {};
+                        });
 }
 
 }  // namespace guardian

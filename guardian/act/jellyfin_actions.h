@@ -1,8 +1,8 @@
 // The Jellyfin actions (docs/jellyfin.md). Each changes as little as it can and can be put back:
 // before the first change, the original values go to the StateStore (kind
 // "jellyfin.encoding-options" or "jellyfin.scheduled-tasks") and a Restorer for that kind puts
-// them back after a crash. They find their instance (URL, client, cgroup) in
-// jellyfin::InstanceDirectory::global() at apply time.
+// them back after a crash. They find their instance (URL, client, cgroup) in the daemon's
+// jellyfin::InstanceDirectory (ActionEnv::jellyfin) at apply time.
 //   jellyfin.prefer-vaapi                 EnableHardwareEncoding + HardwareDecodingCodecs
 //   jellyfin.cheaper-software             preset, threads, CRF, muxing queue, throttling, segments
 //   jellyfin.respawn-software-transcodes  SIGTERM software playback ffmpegs in the instance's cgroup

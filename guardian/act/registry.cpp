@@ -32,6 +32,13 @@ std::vector<std::string> ActionRegistry::types() const {
   return out;
 }
 
+std::vector<std::pair<std::string, SourcePos>> ActionRegistry::check(const ActionSpec& spec) const {
+  const Entry* entry = find(spec.type);
+  if (entry == nullptr) return {{"unknown action type \"" + spec.type + "\"", spec.pos}};
+  if (!entry->validate) return {};
+  return entry->validate(spec);
+}
+
 void ActionRegistry::add_restorer(const std::string& kind, Restorer restorer) {
   restorers_[kind] = std::move(restorer);
 }
@@ -41,8 +48,8 @@ const Restorer* ActionRegistry::restorer(const std::string& kind) const {
   return it == restorers_.end() ? nullptr : &it->second;
 }
 
-ActionRegistry& builtin_actions() {
-  static ActionRegistry registry = [] {
+const ActionRegistry& builtin_actions() {
+  static const ActionRegistry registry = [] {
     ActionRegistry r;
     register_basic_actions(r);
     register_systemd_actions(r);

@@ -8,38 +8,12 @@
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
 #include "act/systemd_actions_internal.h"
-#include "bus/systemd_client.h"
+#include "act/unit_manager.h"
 #include "common/host_root.h"
 #include "common/units.h"
 
 namespace guardian {
 
-namespace {
-std::mutex g_client_mutex;
-std::shared_ptr<bus::SystemdClient> g_client;
-std::mutex g_band_mutex;
-std::optional<std::pair<uint64_t, uint64_t>> g_default_band;
-}  // namespace
-
-void set_systemd_for_actions(std::shared_ptr<bus::SystemdClient> client) {
-  std::lock_guard lock(g_client_mutex);
-  g_client = std::move(client);
-}
-
-std::shared_ptr<bus::SystemdClient> systemd_for_actions() {
-  std::lock_guard lock(g_client_mutex);
-  return g_client;
-}
-
-void set_default_balance_band(uint64_t floor_bytes, uint64_t ceiling_bytes) {
-  std::lock_guard lock(g_band_mutex);
-  g_default_band = std::make_pair(floor_bytes, ceiling_bytes);
-}
-
-BalanceSwitch& BalanceSwitch::instance() {
-  static BalanceSwitch instance;
-  return instance;
-}
 void BalanceSwitch::turn_on(BalanceMode mode) {
   std::lock_guard lock(mutex_);
   mode_ = std::move(mode);
@@ -51,6 +25,14 @@ void BalanceSwitch::turn_off() {
 std::optional<BalanceMode> BalanceSwitch::mode() const {
   std::lock_guard lock(mutex_);
   return mode_;
+}
+void BalanceSwitch::set_default_band(uint64_t floor_bytes, uint64_t ceiling_bytes) {
+  std::lock_guard lock(mutex_);
+  default_band_ = std::make_pair(floor_bytes, ceiling_bytes);
+}
+std::optional<std::pair<uint64_t, uint64_t>> BalanceSwitch::default_band() const {
+  std::lock_guard lock(mutex_);
+  return default_band_;
 }
 
 std::string unit_property_key(const std::string& unit, const std::string& property) {
@@ -66,8 +48,8 @@ std::string format_limit(std::optional<uint64_t> bytes) {
   return bytes ? format_bytes(*bytes) : std::string("infinity");
 }
 
-Result<std::shared_ptr<bus::SystemdClient>> client() {
-  auto client = systemd_for_actions();
+Result<std::shared_ptr<UnitManager>> client(const ActionEnv& env) {
+  auto client = env.systemd != nullptr ? env.systemd->get() : nullptr;
   if (!client)
     return make_error("no connection to the systemd user manager (guardian runs without a user bus)");
   return client;
@@ -80,21 +62,21 @@ std::string property_json(const std::string& unit, const std::string& property,
   return json.dump();
 }
 
-Result<void> set_property(bus::SystemdClient& client, const std::string& unit, const std::string& property,
+Result<void> set_property(UnitManager& client, const std::string& unit, const std::string& property,
                           std::optional<uint64_t> value, Deadline deadline) {
   return client.set_unit_properties_wait(unit, /*runtime=*/true, {{property, value.value_or(kInfinity)}},
                                          deadline);
 }
 
-Result<void> restore_unit_property(const std::string& key, const std::string& original_json,
-                                   Deadline deadline) {
+Result<void> restore_unit_property(const ActionEnv& env, const std::string& key,
+                                   const std::string& original_json, Deadline deadline) {
   nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("unit") || !json["unit"].is_string() ||
       !json.contains("property") || !json["property"].is_string() || !json.contains("value") ||
       !(json["value"].is_null() || json["value"].is_number_unsigned())) {
     return make_error("state entry " + key + ": expected {\"unit\", \"property\", \"value\": bytes or null}");
   }
-  auto connection = client();
+  auto connection = client(env);
   if (!connection) return connection.error();
   const std::string unit = json["unit"].get<std::string>();
   const std::string property = json["property"].get<std::string>();
@@ -142,7 +124,7 @@ class FoundValue {
     if (owner_ && env.state) {
       if (auto saved = env.state->get(key_)) original = saved->original_json;
     }
-    auto restored = restore_unit_property(key_, original, deadline);
+    auto restored = restore_unit_property(env, key_, original, deadline);
     if (!restored) return restored.error();
     if (owner_ && env.state) {
       auto forgotten = env.state->forget(key_);
@@ -233,7 +215,7 @@ class SliceMemoryAction final : public Action {
   }
 
   ActionResult apply(Deadline deadline) override {
-    auto connection = client();
+    auto connection = client(env_);
     if (!connection) return {ActionResult::Outcome::Failed, connection.error().message};
     auto unit = (*connection)->get_unit_wait(unit_, deadline);
     if (!unit) return {ActionResult::Outcome::Failed, unit.error().message};
@@ -316,11 +298,9 @@ class SliceBalanceAction final : public Action {
 
   ActionResult apply(Deadline deadline) override {
     const uint64_t ram = mem_total_bytes(env_.host);
-    std::optional<std::pair<uint64_t, uint64_t>> band;
-    {
-      std::lock_guard lock(g_band_mutex);
-      band = g_default_band;
-    }
+    if (env_.balance == nullptr)
+      return {ActionResult::Outcome::Failed, "slice.balance: no controller runs beside this loop"};
+    const auto band = env_.balance->default_band();
     BalanceMode mode;
     mode.unit = unit_;
     mode.settings.floor_bytes = floor_ ? floor_->resolve(ram) : (band ? band->first : 0);
@@ -330,21 +310,21 @@ class SliceBalanceAction final : public Action {
               "slice.balance needs floor < ceiling (from the action or [container_slice] in the policy)"};
     }
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would balance " + unit_};
-    auto connection = client();
+    auto connection = client(env_);
     if (!connection) return {ActionResult::Outcome::Failed, connection.error().message};
     auto unit = (*connection)->get_unit_wait(unit_, deadline);
     if (!unit) return {ActionResult::Outcome::Failed, unit.error().message};
     auto saved = found_.save(env_, unit_, "MemoryHigh", unit->memory_high);
     if (!saved)
       return {ActionResult::Outcome::Failed, "not balancing " + unit_ + ": " + saved.error().message};
-    BalanceSwitch::instance().turn_on(mode);
+    env_.balance->turn_on(mode);
     return {ActionResult::Outcome::Applied, "balancing MemoryHigh of " + unit_ + " between " +
                                                 format_bytes(mode.settings.floor_bytes) + " and " +
                                                 format_bytes(mode.settings.ceiling_bytes)};
   }
 
   ActionResult revert(Deadline deadline) override {
-    BalanceSwitch::instance().turn_off();
+    if (env_.balance != nullptr) env_.balance->turn_off();
     auto restored = found_.restore(env_, deadline);
     if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
     if (!*restored) return {ActionResult::Outcome::Reverted, "balancing of " + unit_ + " stopped"};
@@ -359,6 +339,92 @@ class SliceBalanceAction final : public Action {
   std::optional<SizeSpec> ceiling_;
   ActionEnv env_;
   FoundValue found_;
+};
+
+// container.slice held at the policy's [container_slice] (systemd_actions.h).
+class SliceCorrectionAction final : public Action {
+ public:
+  SliceCorrectionAction(const ActionEnv& env, std::string unit, std::string property,
+                        std::optional<uint64_t> found, uint64_t wanted)
+      : env_(env),
+        unit_(std::move(unit)),
+        property_(std::move(property)),
+        found_(found),
+        wanted_(wanted),
+        detail_(property_ + " of " + unit_ + " " + format_limit(found_) + " -> " + format_bytes(wanted_) +
+                " (the policy's [container_slice])") {}
+  [[nodiscard]] const std::string& type() const override { return type_; }
+  [[nodiscard]] std::string describe() const override { return "correct " + detail_; }
+
+  ActionResult apply(Deadline deadline) override {
+    const std::string key = unit_property_key(unit_, property_);
+    if (env_.state) {
+      // The original goes to disk before the change, so a crash between the two still restores.
+      auto saved =
+          env_.state->save_original(key, "systemd.unit-property", property_json(unit_, property_, found_));
+      if (!saved)
+        return {ActionResult::Outcome::Failed, "not correcting " + unit_ + ": " + saved.error().message};
+    }
+    auto connection = client(env_);
+    if (!connection)
+      return {ActionResult::Outcome::Failed,
+              "could not correct " + detail_ + ": " + connection.error().message};
+    auto set = set_property(**connection, unit_, property_, wanted_, deadline);
+    if (!set)
+      return {ActionResult::Outcome::Failed, "could not correct " + detail_ + ": " + set.error().message};
+    return {ActionResult::Outcome::Applied, "corrected " + detail_};
+  }
+
+  ActionResult revert(Deadline deadline) override {
+    const std::string key = unit_property_key(unit_, property_);
+    auto saved = env_.state ? env_.state->get(key) : std::nullopt;
+    if (!saved) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_ + " " + property_};
+    auto restored = restore_unit_property(env_, key, saved->original_json, deadline);
+    if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
+    if (auto forgotten = env_.state->forget(key); !forgotten)
+      return {ActionResult::Outcome::Failed, "restored, but " + forgotten.error().message};
+    return {ActionResult::Outcome::Reverted,
+            property_ + " of " + unit_ + " back to the value saved before the correction"};
+  }
+
+ private:
+  std::string type_ = "container-slice.correct";
+  ActionEnv env_;
+  std::string unit_;
+  std::string property_;
+  std::optional<uint64_t> found_;
+  uint64_t wanted_;
+  std::string detail_;
+};
+
+// One step of slice.balance's controller (systemd_actions.h).
+class BalanceStepAction final : public Action {
+ public:
+  BalanceStepAction(const ActionEnv& env, std::string unit, uint64_t limit, std::string detail)
+      : env_(env), unit_(std::move(unit)), limit_(limit), detail_(std::move(detail)) {}
+  [[nodiscard]] const std::string& type() const override { return type_; }
+  [[nodiscard]] std::string describe() const override {
+    return "set MemoryHigh of " + unit_ + " to " + format_bytes(limit_) + " (slice.balance)";
+  }
+
+  ActionResult apply(Deadline deadline) override {
+    auto connection = client(env_);
+    if (!connection)
+      return {ActionResult::Outcome::Failed, detail_ + " failed: " + connection.error().message};
+    auto set = set_property(**connection, unit_, "MemoryHigh", limit_, deadline);
+    if (!set) return {ActionResult::Outcome::Failed, detail_ + " failed: " + set.error().message};
+    return {ActionResult::Outcome::Applied, detail_};
+  }
+  ActionResult revert(Deadline /*deadline*/) override {
+    return {ActionResult::Outcome::Unchanged, "slice.balance's revert restores MemoryHigh"};
+  }
+
+ private:
+  std::string type_ = "slice.balance";
+  ActionEnv env_;
+  std::string unit_;
+  uint64_t limit_;
+  std::string detail_;
 };
 
 std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSpec& spec, const char* param,
@@ -428,6 +494,17 @@ std::vector<std::pair<std::string, SourcePos>> check_unit_name(const ActionSpec&
   return validate_unit_name(spec, param, required_suffix);
 }
 }  // namespace systemd_actions
+
+std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
+                                              const std::string& property, std::optional<uint64_t> found,
+                                              uint64_t wanted) {
+  return std::make_shared<SliceCorrectionAction>(env, unit, property, found, wanted);
+}
+
+std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,
+                                          std::string detail) {
+  return std::make_shared<BalanceStepAction>(env, unit, limit, std::move(detail));
+}
 
 void register_systemd_actions(ActionRegistry& registry) {
   add_slice_memory(registry, "slice.set-memory-high", "MemoryHigh");

@@ -10,28 +10,21 @@
 //   slice.balance          [unit = "container.slice"] [floor = "4G"] [ceiling = "10G"]
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "act/action.h"
 #include "decide/memory_balance.h"
 
 namespace guardian {
 
-namespace bus {
-class SystemdClient;
-}
-
-// Adds the actions above and their restorers.
+// Adds the actions above and their restorers. They reach the user manager through
+// ActionEnv::systemd; while it is empty they fail with a message that says so.
 void register_systemd_actions(ActionRegistry& registry);
-
-// Where the systemd actions and restorers reach the user manager. The systemd component sets
-// it at start (tests set it to a client on their private bus); while unset, the actions fail
-// with a message that says so. Thread-safe.
-void set_systemd_for_actions(std::shared_ptr<bus::SystemdClient> client);
-std::shared_ptr<bus::SystemdClient> systemd_for_actions();
 
 // slice.balance hands its settings to the systemd component, which runs the controller on each
 // tick (the loop has the pressure readings; the action only turns the mode on and off).
@@ -39,21 +32,38 @@ struct BalanceMode {
   std::string unit = "container.slice";
   BalanceSettings settings;
 };
+// The daemon owns one (ActionEnv::balance): slice.balance turns it on and off on the worker
+// thread, the systemd component reads it on the loop thread. Thread-safe.
 class BalanceSwitch {
  public:
-  static BalanceSwitch& instance();
   void turn_on(BalanceMode mode);
   void turn_off();
   [[nodiscard]] std::optional<BalanceMode> mode() const;
 
+  // Default band for slice.balance when the action does not give one: the policy's
+  // [container_slice] floor/ceiling, set by the systemd component when a policy comes in.
+  void set_default_band(uint64_t floor_bytes, uint64_t ceiling_bytes);
+  [[nodiscard]] std::optional<std::pair<uint64_t, uint64_t>> default_band() const;
+
  private:
   mutable std::mutex mutex_;
   std::optional<BalanceMode> mode_;
+  std::optional<std::pair<uint64_t, uint64_t>> default_band_;
 };
 
-// Default band for slice.balance when the action does not give one: the policy's
-// [container_slice] floor/ceiling, published by the systemd component when a policy comes in.
-void set_default_balance_band(uint64_t floor_bytes, uint64_t ceiling_bytes);
+// The systemd component's own changes to container.slice, as actions it submits to the
+// ActionRunner like the ladder's:
+//  - the correction to the policy's [container_slice] (type "container-slice.correct"): apply
+//    saves the value found (the first original wins) and sets `wanted`; revert, at stop, puts the
+//    saved original back and forgets it;
+//  - one step of slice.balance's controller (type "slice.balance"): MemoryHigh to `limit`, told
+//    with `detail`. slice.balance saved MemoryHigh when it was turned on and restores it when
+//    turned off, so a step has nothing to revert.
+std::shared_ptr<Action> make_slice_correction(const ActionEnv& env, const std::string& unit,
+                                              const std::string& property, std::optional<uint64_t> found,
+                                              uint64_t wanted);
+std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::string& unit, uint64_t limit,
+                                          std::string detail);
 
 // StateStore keys: "systemd.unit-property/<unit>/<Property>", "systemd.unit-freeze/<unit>".
 std::string unit_property_key(const std::string& unit, const std::string& property);

@@ -2,14 +2,14 @@
 // Manager.FreezeUnit) stops a low-priority container from allocating without killing it: its
 // memory stays, but it stops adding pressure, and oomd's pgscan-based choice no longer favours a
 // busy container the user cares about. Which units may be frozen is the policy's [containers]
-// low_priority list; protected ones are refused when the policy is loaded (decide/policy_containers).
+// low_priority list; protected ones are refused when the policy is loaded (config/policy_containers).
 #include <nlohmann/json.hpp>
 
 #include "act/basic_actions.h"
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
 #include "act/systemd_actions_internal.h"
-#include "bus/systemd_client.h"
+#include "act/unit_manager.h"
 
 namespace guardian {
 namespace {
@@ -21,13 +21,14 @@ std::string freeze_json(const std::string& unit, const std::string& freezer_stat
 }
 
 // Puts a unit back into the freezer state it had before guardian touched it.
-Result<void> restore_freeze(const std::string& key, const std::string& original_json, Deadline deadline) {
+Result<void> restore_freeze(const ActionEnv& env, const std::string& key, const std::string& original_json,
+                            Deadline deadline) {
   nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("unit") || !json["unit"].is_string() ||
       !json.contains("freezer_state") || !json["freezer_state"].is_string()) {
     return make_error("state entry " + key + ": expected {\"unit\", \"freezer_state\"}");
   }
-  auto connection = client();
+  auto connection = client(env);
   if (!connection) return connection.error();
   const auto unit = json["unit"].get<std::string>();
   const auto state = json["freezer_state"].get<std::string>();
@@ -46,7 +47,7 @@ class FreezeAction final : public Action {
   [[nodiscard]] std::string describe() const override { return (freeze_ ? "freeze " : "thaw ") + unit_; }
 
   ActionResult apply(Deadline deadline) override {
-    auto connection = client();
+    auto connection = client(env_);
     if (!connection) return {ActionResult::Outcome::Failed, connection.error().message};
     auto unit = (*connection)->get_unit_wait(unit_, deadline);
     if (!unit) return {ActionResult::Outcome::Failed, unit.error().message};
@@ -77,7 +78,7 @@ class FreezeAction final : public Action {
     auto saved = env_.state ? env_.state->get(key) : std::nullopt;
     if (!saved) return {ActionResult::Outcome::Unchanged, "nothing saved for " + unit_};
     if (env_.dry_run) return {ActionResult::Outcome::Unchanged, "dry run: would restore " + unit_};
-    auto restored = restore_freeze(key, saved->original_json, deadline);
+    auto restored = restore_freeze(env_, key, saved->original_json, deadline);
     if (!restored) return {ActionResult::Outcome::Failed, restored.error().message};
     auto forgotten = env_.state->forget(key);
     if (!forgotten) return {ActionResult::Outcome::Failed, "restored, but " + forgotten.error().message};

@@ -1,5 +1,6 @@
 #include "bus/doctor_systemd.h"
 
+#include "model/oomd_live.h"
 #include "sense/oomd_dump.h"
 
 namespace guardian::bus {

@@ -9,7 +9,7 @@
 #include "bus/bus_address.h"
 #include "bus/systemd_client.h"
 #include "common/host_root.h"
-#include "sense/containers.h"
+#include "model/containers.h"
 
 namespace guardian::bus {
 

@@ -164,35 +164,37 @@ bool SystemdClient::connected() const { return link_->connected(); }
 bool SystemdClient::on_bus_thread() const { return link_->on_link_thread(); }
 void SystemdClient::shutdown() { link_->shutdown(); }
 
-namespace {
-std::mutex g_released_mutex;
-std::condition_variable g_released_cv;
-size_t g_released_pending = 0;
-}  // namespace
+void ReleasedClients::add() {
+  std::lock_guard lock(mutex_);
+  ++pending_;
+}
 
-std::shared_ptr<SystemdClient> make_shared_systemd_client(BusAddress address) {
-  return {new SystemdClient(std::move(address)), [](SystemdClient* client) {
+void ReleasedClients::done() {
+  std::lock_guard lock(mutex_);
+  --pending_;
+  cv_.notify_all();
+}
+
+void ReleasedClients::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [this] { return pending_ == 0; });
+}
+
+std::shared_ptr<SystemdClient> make_shared_systemd_client(BusAddress address,
+                                                          std::shared_ptr<ReleasedClients> released) {
+  return {new SystemdClient(std::move(address)), [released](SystemdClient* client) {
             if (!client->on_bus_thread()) {
               delete client;
               return;
             }
-            {
-              std::lock_guard lock(g_released_mutex);
-              ++g_released_pending;
-            }
-            std::thread([client] {
+            if (released) released->add();
+            std::thread([client, released] {
               delete client;  // joins the bus thread, which finishes the callback it is in first
-              std::lock_guard lock(g_released_mutex);
-              --g_released_pending;
-              g_released_cv.notify_all();
+              if (released) released->done();
             }).detach();
           }};
 }
 
-void wait_for_released_clients(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(g_released_mutex);
-  g_released_cv.wait_for(lock, timeout, [] { return g_released_pending == 0; });
-}
 std::string SystemdClient::describe() const {
   return "systemd manager on the " + link_->address().describe();
 }

@@ -9,13 +9,16 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "act/unit_manager.h"
 #include "bus/bus_address.h"
 #include "common/result.h"
 #include "sense/systemd_units.h"
@@ -28,13 +31,6 @@ using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 inline constexpr std::chrono::microseconds kDefaultCallTimeout{2'000'000};
 
-// One (name, value) of SetUnitProperties' a(sv). MemoryHigh/MemoryMax/MemoryLow are "t"
-// (UINT64_MAX = infinity).
-struct UnitPropertyValue {
-  std::string name;
-  std::variant<uint64_t, uint32_t, bool, std::string> value;
-};
-
 // What the manager tells subscribers (after Subscribe()).
 struct UnitSignal {
   enum class Kind { New, Removed, PropertiesChanged } kind = Kind::New;
@@ -43,7 +39,9 @@ struct UnitSignal {
   std::vector<std::string> properties;  // PropertiesChanged: changed + invalidated names
 };
 
-class SystemdClient {
+// The blocking *_wait calls are also act's UnitManager: the systemd actions reach the user
+// manager through them.
+class SystemdClient final : public UnitManager {
  public:
   // Starts the bus thread; connecting happens in the background (and again after a loss).
   explicit SystemdClient(BusAddress address);
@@ -67,12 +65,13 @@ class SystemdClient {
                  std::chrono::microseconds timeout = kDefaultCallTimeout);
 
   // Blocking forms (worker thread, CLI): wait at most until `deadline`.
-  Result<UnitProperties> get_unit_wait(const std::string& unit, Deadline deadline);
+  Result<UnitProperties> get_unit_wait(const std::string& unit, Deadline deadline) override;
   Result<std::vector<UnitListEntry>> list_units_wait(Deadline deadline);
   Result<void> set_unit_properties_wait(const std::string& unit, bool runtime,
-                                        std::vector<UnitPropertyValue> properties, Deadline deadline);
-  Result<void> freeze_unit_wait(const std::string& unit, Deadline deadline);
-  Result<void> thaw_unit_wait(const std::string& unit, Deadline deadline);
+                                        std::vector<UnitPropertyValue> properties,
+                                        Deadline deadline) override;
+  Result<void> freeze_unit_wait(const std::string& unit, Deadline deadline) override;
+  Result<void> thaw_unit_wait(const std::string& unit, Deadline deadline) override;
 
   // Calls Manager.Subscribe() (again after every reconnect) and delivers UnitNew, UnitRemoved
   // and PropertiesChanged of unit objects to `handler`, on the bus thread.
@@ -94,15 +93,30 @@ class SystemdClient {
   std::unique_ptr<BusLink> link_;
 };
 
+// Clients whose last reference dropped on their own bus thread and that a short-lived thread is
+// deleting (make_shared_systemd_client). Their owner waits for them before the process exits.
+// Shared with those threads, which may outlive a wait that timed out.
+class ReleasedClients {
+ public:
+  void add();
+  void done();
+  // Waits, up to `timeout`, until every client handed to such a thread is gone.
+  void wait(std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  size_t pending_ = 0;
+};
+
 // A SystemdClient to share between the daemon loop, the action worker and the client's own
 // callbacks. The last reference can drop on the client's own bus thread (a callback that kept
 // the client alive while the daemon stopped), and its destructor joins that thread, which the
 // thread cannot do itself: guardian aborted on SIGTERM with std::system_error "Resource
 // deadlock avoided". Such a client is deleted from a short-lived thread once its bus thread is
-// done instead.
-std::shared_ptr<SystemdClient> make_shared_systemd_client(BusAddress address);
-// Waits, up to `timeout`, until the clients handed to such a thread are gone (before exit).
-void wait_for_released_clients(std::chrono::milliseconds timeout);
+// done instead, counted in `released` (when given).
+std::shared_ptr<SystemdClient> make_shared_systemd_client(
+    BusAddress address, std::shared_ptr<ReleasedClients> released = nullptr);
 
 // org.freedesktop.oom1.Manager on the system bus.
 struct OomdKilled {

@@ -1,8 +1,9 @@
 // The systemd component: everything guardian does with the user manager and systemd-oomd while
-// the daemon runs, beside the loop (daemon/component.h).
+// the daemon runs, beside the loop (component/component.h).
 //  - keeps container.slice at the policy's limits: checks at start, after every change
-//    (PropertiesChanged) and after a reconnect; corrects at run time (SetUnitProperties,
-//    runtime=true) after saving the previous value in the StateStore; restores it at stop;
+//    (PropertiesChanged) and after a reconnect; corrects at run time through act (a
+//    "container-slice.correct" action: the previous value saved in the StateStore first, then
+//    SetUnitProperties runtime=true); reverts the correction at stop;
 //  - watches units come and go (UnitNew/UnitRemoved -> rescan) and finds podman containers
 //    outside container.slice (one notice each);
 //  - reads oomd's live dump every minute, reconciles it with the drop-ins the model used, hands
@@ -10,8 +11,10 @@
 //  - hears OOM kills (oomd's Killed signal, the journal, memory.events), merges the sightings and
 //    tells one OomKill event each, with guardian's level and actions at that moment, and feeds
 //    the model's post-kill pause;
-//  - runs slice.balance's controller on the ticks while that mode is on.
-// D-Bus runs on the clients' own threads; their results come back through a Mailbox the loop
+//  - runs slice.balance's controller on the ticks while that mode is on, each step an action.
+// Every change goes through the daemon's ActionRunner, like the ladder's actions.
+// One file per concern: this one's .cpp (lifecycle, fds, kills, ticks), _slice.cpp, _containers.cpp,
+// _oomd.cpp. D-Bus runs on the clients' own threads; their results come back through a Mailbox the loop
 // polls, so every handler here runs on the loop thread. A dead bus is told once; the last good
 // state stays in force and the clients reconnect on their own.
 #pragma once
@@ -24,16 +27,18 @@
 #include <string>
 #include <vector>
 
+#include "act/action_runner.h"
 #include "bus/bus_address.h"
 #include "bus/mailbox.h"
-#include "daemon/daemon.h"
-#include "sense/containers.h"
+#include "component/component.h"
+#include "model/containers.h"
 #include "sense/kill_watch.h"
 
 namespace guardian::bus {
 
 class SystemdClient;
 class OomdClient;
+class ReleasedClients;
 
 struct SystemdComponentOptions {
   BusAddress user_bus = BusAddress::user();
@@ -47,7 +52,9 @@ struct SystemdComponentOptions {
 
 class SystemdComponent final : public DaemonComponent {
  public:
-  explicit SystemdComponent(SystemdComponentOptions options = {});
+  // `actions`: the daemon's action path (and through actions.env() the state file, the slot the
+  // client is plugged into, slice.balance's switch); it outlives the component.
+  SystemdComponent(SystemdComponentOptions options, ActionRunner& actions);
   ~SystemdComponent() override;
 
   [[nodiscard]] std::string name() const override { return "systemd"; }
@@ -58,8 +65,7 @@ class SystemdComponent final : public DaemonComponent {
   void on_fd_ready(int fd) override;
   void stop() override;
 
-  // The policy's [container_slice] limits, resolved to bytes (the loader's section lands in
-  // decide/policy_containers; until then the daemon sets them here).
+  // The policy's [container_slice] limits, resolved to bytes (on_policy sets them; tests too).
   void set_wanted_slice(ContainerSliceWanted wanted);
 
   // For `guardian doctor` / status: the latest view (loop thread).
@@ -83,6 +89,9 @@ class SystemdComponent final : public DaemonComponent {
   void tell_once(const std::string& key, Event event);
 
   SystemdComponentOptions options_;
+  ActionRunner& actions_;
+  // Clients deleted from a thread of their own (make_shared_systemd_client); stop() waits for them.
+  std::shared_ptr<ReleasedClients> released_;
   Mailbox mailbox_;  // declared first: destroyed after the clients whose threads post into it
   std::shared_ptr<SystemdClient> systemd_;
   std::unique_ptr<OomdClient> oomd_;
@@ -91,7 +100,9 @@ class SystemdComponent final : public DaemonComponent {
 
   ContainerSliceWanted wanted_;
   std::optional<UnitProperties> slice_;
-  std::set<std::string> corrections_;  // state keys saved by slice corrections (not by actions)
+  // State key -> the latest correction of that property (reverted at stop); keys here were saved
+  // by corrections, not by the ladder's actions.
+  std::map<std::string, std::shared_ptr<Action>> corrections_;
   // Properties with a correction on its way to the manager: the unit's next PropertiesChanged
   // may still show the old value, which must not start a second, identical correction.
   std::set<std::string> correcting_;
@@ -114,11 +125,9 @@ class SystemdComponent final : public DaemonComponent {
   MonoTime fast_dumps_until_{};
   MonoTime quiet_missing_until_{};  // a slice that just appeared: oomd may not list it yet
   static constexpr std::chrono::seconds kFastDumpWindow{30};
+  static constexpr std::chrono::seconds kCallTimeout{2};  // every D-Bus call and every change
   MonoTime last_balance_{};
   std::map<std::string, uint64_t> balance_totals_;  // cgroup path -> PSI some total at last step
 };
-
-// The component as the daemon creates it (daemon/components.cpp).
-std::unique_ptr<DaemonComponent> make_systemd_component(const DaemonOptions& options);
 
 }  // namespace guardian::bus

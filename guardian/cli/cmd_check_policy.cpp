@@ -9,7 +9,7 @@
 #include "act/action.h"
 #include "cli/commands.h"
 #include "cli/help.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 
 namespace guardian::cli {
 namespace {

@@ -13,9 +13,9 @@
 #include "cli/help.h"
 #include "cli/style.h"
 #include "common/units.h"
-#include "daemon/oomd_rules.h"
-#include "decide/policy_loader.h"
+#include "config/policy_loader.h"
 #include "model/findings.h"
+#include "model/oomd_rules.h"
 #include "model/workloads.h"
 #include "sense/sampler.h"
 
@@ -44,7 +44,8 @@ int run_doctor(int argc, char** argv) {
   HostRoot host(args.get("host-root").value_or(""));
   Sampler sampler(host, sampler_options);
   Snapshot first = sampler.sample();
-  OomdRuleSet rules = load_oomd_rules(host, sampler.layout(), first);
+  OomdRuleSet rules = oomd_rules_from_files(
+      read_oomd_config_files(host, sampler.layout(), user_manager_slices(sampler.layout(), first)), first);
   OomdModel model;
   model.set_rules(rules.watched);
   model.observe(first);
@@ -82,7 +83,7 @@ int run_doctor(int argc, char** argv) {
   // containers outside it with their `guardian adopt` command, and oomd's live watch list.
   if (host.is_real_host() && !sampler.layout().user_manager_path.empty()) {
     bus::DoctorSystemdInput systemd_input;
-    auto policy = parse_policy(embedded_default_policy(), "<embedded default>", nullptr);
+    auto policy = load_policy_or_default(std::nullopt, nullptr);
     if (policy.policy) {
       const uint64_t ram = second.meminfo.total_bytes;
       const auto& slice = policy.policy->container_slice;

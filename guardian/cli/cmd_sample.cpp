@@ -7,10 +7,10 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "common/units.h"
-#include "daemon/oomd_rules.h"
+#include "config/policy_loader.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
 #include "model/oomd_model.h"
+#include "model/oomd_rules.h"
 #include "sense/sampler.h"
 #include "tell/snapshot_json.h"
 
@@ -36,8 +36,7 @@ int run_sample(int argc, char** argv) {
   if (!read_uid_option(args, "sample", sampler_options.uid) || !read_interval_option(args, "sample", interval)) {
     return kExitUsage;
   }
-  PolicyLoadResult loaded = args.get("policy") ? load_policy_file(*args.get("policy"), &builtin_actions())
-                                               : parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = load_policy_or_default(args.get("policy"), &builtin_actions());
   if (!loaded.policy) {
     for (const auto& diagnostic : loaded.diagnostics) std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
     return kExitFinding;
@@ -47,7 +46,10 @@ int run_sample(int argc, char** argv) {
   Sampler sampler(host, sampler_options);
   OomdModel model;
   Snapshot first = sampler.sample();
-  model.set_rules(load_oomd_rules(host, sampler.layout(), first).watched);
+  model.set_rules(
+      oomd_rules_from_files(
+          read_oomd_config_files(host, sampler.layout(), user_manager_slices(sampler.layout(), first)), first)
+          .watched);
   model.observe(first);
   std::this_thread::sleep_for(interval);
   Snapshot second = sampler.sample();

@@ -23,14 +23,14 @@ std::string HostRoot::path(std::string_view host_path) const {
 
 Result<std::string> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return make_error(path + ": " + std::strerror(errno));
+  if (!fd) return errno_error(path, errno);
   std::string out;
   char buf[8192];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error(path + ": " + std::strerror(errno));
+      return errno_error(path, errno);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));

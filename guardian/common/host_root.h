@@ -23,7 +23,7 @@ class HostRoot {
   std::string root_;  // without a trailing slash; empty for "/"
 };
 
-// Reads a whole (small) file. Errors name the path and errno text.
+// Reads a whole (small) file. Errors name the path and errno text, and keep the errno.
 Result<std::string> read_file(const std::string& path);
 
 }  // namespace guardian

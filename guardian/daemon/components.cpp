@@ -4,19 +4,21 @@
 
 #include "bus/systemd_component.h"
 #include "daemon/daemon.h"
-#include "daemon/jellyfin_watcher.h"
+#include "jellyfin/jellyfin_watcher.h"
 #include "tell/dbus_service.h"
 #include "tell/metrics_exporter.h"
 
 namespace guardian {
 
-std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options) {
+std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options,
+                                                              ActionRunner& actions) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
   auto metrics = std::make_unique<MetricsExporter>();  // /metrics ([metrics] in the policy)
   // The Jellyfin watcher's thread publishes into the exporter: the watcher comes first in the
   // vector so it is destroyed (its thread joined) before the exporter.
   MetricsExporter* exporter = metrics.get();
   JellyfinWatcherOptions jellyfin;
+  jellyfin.instances = actions.env().jellyfin;
   jellyfin.host_root = options.host_root;
   jellyfin.probe_binary = [] {
     char self[4096] = {};  // `guardian probe vaapi` runs as a child of this same binary
@@ -33,7 +35,10 @@ std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOption
       std::make_unique<JellyfinWatcher>(std::move(jellyfin)));  // Jellyfin sessions + ffmpeg jobs
   components.push_back(std::move(metrics));
   components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
-  components.push_back(bus::make_systemd_component(options));  // user manager, systemd-oomd, OOM kills
+  bus::SystemdComponentOptions systemd;
+  systemd.host_root = options.host_root;
+  components.push_back(
+      std::make_unique<bus::SystemdComponent>(systemd, actions));  // user manager, systemd-oomd, OOM kills
   return components;
 }
 

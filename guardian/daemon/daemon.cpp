@@ -19,14 +19,17 @@
 #include <map>
 #include <set>
 
-#include "act/action_worker.h"
+#include "act/action_runner.h"
 #include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "act/unit_manager.h"
 #include "common/fd.h"
 #include "common/host_root.h"
-#include "daemon/oomd_rules.h"
+#include "config/policy_loader.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
+#include "jellyfin/instances.h"
 #include "model/oomd_model.h"
+#include "model/oomd_rules.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
@@ -74,7 +77,8 @@ class Daemon final : public DaemonLoop {
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
                : options_.state_path.empty()     ? StateStore::default_path()
-                                                 : options_.state_path) {
+                                                 : options_.state_path),
+        actions_(env_, [this](const Event& event) { teller_.emit(event); }) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
@@ -83,6 +87,9 @@ class Daemon final : public DaemonLoop {
     env_.state = &state_;
     env_.teller = &teller_;
     env_.dry_run = options_.dry_run;
+    env_.systemd = &user_manager_;
+    env_.balance = &balance_;
+    env_.jellyfin = &jellyfin_;
   }
 
   ~Daemon() override {
@@ -110,20 +117,16 @@ class Daemon final : public DaemonLoop {
     arm_triggers();
   }
   [[nodiscard]] std::string explain() const override { return explanation_; }
-  ActionEnv& action_env() override { return env_; }
-  [[nodiscard]] const DaemonOptions& options() const override { return options_; }
 
  private:
   Result<Policy> read_policy();
   void apply_policy(Policy policy);
   void reload();
-  void restore_saved_state();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
   Result<void> set_timer();
   void tick();
   void execute(const Decision& decision);
-  void collect_action_results();
   void unwind_all();
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
@@ -134,12 +137,18 @@ class Daemon final : public DaemonLoop {
   Sampler sampler_;
   OomdModel model_;
   StateStore state_;
+  // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
+  // components that fill or read them: the user manager the systemd component plugs in,
+  // slice.balance's switch, the Jellyfin instances the watcher keeps current.
+  UnitManagerSlot user_manager_;
+  BalanceSwitch balance_;
+  jellyfin::InstanceDirectory jellyfin_;
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
   ActionEnv env_;
-  ActionWorker worker_;
+  ActionRunner actions_;  // the one path of every change: worker, dry run, result events
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
@@ -165,9 +174,7 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = options_.policy_path ? load_policy_file(*options_.policy_path, &builtin_actions())
-                                                 : parse_policy(embedded_default_policy(),
-                                                                "<embedded default>", &builtin_actions());
+  PolicyLoadResult loaded = load_policy_or_default(options_.policy_path, &builtin_actions());
   if (!loaded.policy) {
     std::string text;
     for (const auto& diagnostic : loaded.diagnostics)
@@ -180,7 +187,7 @@ Result<Policy> Daemon::read_policy() {
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   Event event{EventType::PolicyLoaded,
-              6,
+              Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
                   " levels) from " + policy_->source,
               {}};
@@ -189,7 +196,8 @@ void Daemon::apply_policy(Policy policy) {
   for (auto& component : components_) component->on_policy(*policy_);
   if (timer_) {
     if (auto armed = set_timer(); !armed.ok()) {
-      teller_.emit(Event{EventType::SenseProblem, 4, "sampling timer: " + armed.error().message, {}});
+      teller_.emit(
+          Event{EventType::SenseProblem, Priority::Warning, "sampling timer: " + armed.error().message, {}});
     }
   }
   rules_stale_ = true;  // triggers follow the policy's trigger spec
@@ -200,10 +208,10 @@ void Daemon::reload() {
   auto policy = read_policy();
   if (!policy.ok()) {
     Event event{EventType::PolicyRejected,
-                3,
+                Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", options_.policy_path.value_or("<embedded default>"));
+    event.with("POLICY", options_.policy_path.value_or(kEmbeddedPolicyName));
     teller_.emit(event);
     return;
   }
@@ -213,55 +221,13 @@ void Daemon::reload() {
   apply_policy(std::move(policy.value()));
 }
 
-void Daemon::restore_saved_state() {
-  if (auto loaded = state_.load(); !loaded.ok()) {
-    teller_.emit(Event{EventType::SenseProblem,
-                       3,
-                       "state file unreadable, original values it held cannot be restored automatically: " +
-                           loaded.error().message,
-                       {}});
-    return;
-  }
-  for (const auto& [key, saved] : state_.entries()) {
-    const Restorer* restorer = builtin_actions().restorer(saved.kind);
-    Event event{EventType::StateRestored, 5, {}, {}};
-    event.with("KEY", key).with("KIND", saved.kind);
-    if (!restorer) {
-      event.priority = 4;
-      event.message =
-          "saved original of " + key + " has unknown kind \"" + saved.kind + "\"; kept in " + state_.path();
-      event.with("RESULT", "unknown-kind");
-      teller_.emit(event);
-      continue;
-    }
-    if (options_.dry_run) {
-      event.message = "would restore " + key + " to the value saved by an earlier run (dry run)";
-      event.with("RESULT", "dry-run");
-      teller_.emit(event);
-      continue;
-    }
-    auto restored =
-        (*restorer)(key, saved.original_json, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-    if (restored.ok()) {
-      (void)state_.forget(key);
-      event.message = "restored " + key + " to the value saved before an earlier guardian changed it";
-      event.with("RESULT", "restored");
-    } else {
-      event.priority = 3;
-      event.message =
-          "could not restore " + key + ": " + restored.error().message + " (kept in " + state_.path() + ")";
-      event.with("RESULT", "failed");
-    }
-    teller_.emit(event);
-  }
-}
-
 void Daemon::refresh_rules(const Snapshot& snapshot) {
   rules_stale_ = false;
   user_slices_ = user_manager_slices(sampler_.layout(), snapshot);
-  OomdRuleSet rules = load_oomd_rules(host_, sampler_.layout(), snapshot);
+  OomdRuleSet rules =
+      oomd_rules_from_files(read_oomd_config_files(host_, sampler_.layout(), user_slices_), snapshot);
   for (const auto& warning : rules.warnings) {
-    teller_.emit(Event{EventType::SenseProblem, 4, "oomd configuration: " + warning, {}});
+    teller_.emit(Event{EventType::SenseProblem, Priority::Warning, "oomd configuration: " + warning, {}});
   }
   dropin_rules_ = rules.watched;
   if (!live_rules_ && rules.watched != model_.rules()) {
@@ -273,7 +239,7 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
               "s";
     }
     Event event{EventType::PolicyLoaded,
-                6,
+                Priority::Info,
                 rules.watched.empty() ? "systemd-oomd watches no cgroup guardian can see"
                                       : "systemd-oomd watches " + list,
                 {}};
@@ -304,7 +270,10 @@ void Daemon::arm_triggers() {
     if (!trigger.ok()) {
       // Said once per path: the rules refresh every 30 ticks and would repeat it.
       if (trigger_problems_.insert(path).second) {
-        Event event{EventType::SenseProblem, 4, "PSI trigger not armed: " + trigger.error().message, {}};
+        Event event{EventType::SenseProblem,
+                    Priority::Warning,
+                    "PSI trigger not armed: " + trigger.error().message,
+                    {}};
         event.with("WHERE", path);
         teller_.emit(event);
       }
@@ -340,7 +309,7 @@ std::vector<std::string> Daemon::active_action_labels() const {
 void Daemon::execute(const Decision& decision) {
   for (const auto& transition : decision.transitions) {
     Event event{EventType::LevelChanged,
-                transition.to > transition.from ? 4 : 5,
+                transition.to > transition.from ? Priority::Warning : Priority::Notice,
                 "level " + level_name(*policy_, transition.from) + " -> " +
                     level_name(*policy_, transition.to) + ": " + transition.reason,
                 {}};
@@ -368,7 +337,7 @@ void Daemon::execute(const Decision& decision) {
       auto action = entry ? entry->create(spec, env_)
                           : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
-        Event event{EventType::ActionFailed, 3, label + ": " + action.error().message, {}};
+        Event event{EventType::ActionFailed, Priority::Error, label + ": " + action.error().message, {}};
         event.with("ACTION", spec.type)
             .with("LEVEL", level_name(*policy_, command.level))
             .with("RESULT", "failed");
@@ -377,52 +346,17 @@ void Daemon::execute(const Decision& decision) {
       }
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
-      if (options_.dry_run) {
-        Event event{EventType::ActionApplied, 5, "dry run: would " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Apply, shared, label, std::chrono::milliseconds(10'000)});
+      actions_.submit({.action = shared, .label = label, .level = level_name(*policy_, command.level)});
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
       std::shared_ptr<Action> shared = it->second;
       active_.erase(it);
-      if (options_.dry_run) {
-        Event event{EventType::ActionReverted, 5, "dry run: would revert " + shared->describe(), {}};
-        event.with("ACTION", spec.type)
-            .with("LEVEL", level_name(*policy_, command.level))
-            .with("RESULT", "dry-run");
-        teller_.emit(event);
-        continue;
-      }
-      worker_.submit({ActionJob::Kind::Revert, shared, label, std::chrono::milliseconds(10'000)});
+      actions_.submit({.kind = ActionJob::Kind::Revert,
+                       .action = shared,
+                       .label = label,
+                       .level = level_name(*policy_, command.level)});
     }
-  }
-}
-
-void Daemon::collect_action_results() {
-  for (auto& done : worker_.drain()) {
-    const bool failed = done.result.outcome == ActionResult::Outcome::Failed ||
-                        done.result.outcome == ActionResult::Outcome::TimedOut;
-    const EventType type = failed                                    ? EventType::ActionFailed
-                           : done.job.kind == ActionJob::Kind::Apply ? EventType::ActionApplied
-                                                                     : EventType::ActionReverted;
-    Event event{type,
-                failed ? 3 : 5,
-                done.job.label + (done.job.kind == ActionJob::Kind::Apply ? " applied" : " reverted") +
-                    (done.result.detail.empty() ? "" : ": " + done.result.detail),
-                {}};
-    const auto slash = done.job.label.find('/');
-    event.with("ACTION", done.job.action->type())
-        .with("LEVEL", done.job.label.substr(0, slash))
-        .with("RESULT", std::string(outcome_name(done.result.outcome)))
-        .with("DURATION_MS", std::to_string(done.took.count()));
-    if (failed) event.message = done.job.label + " failed: " + done.result.detail;
-    teller_.emit(event);
   }
 }
 
@@ -476,7 +410,7 @@ void Daemon::tick() {
   for (const auto& path : fired_) snapshot.triggers_fired.push_back(path);
   fired_.clear();
   for (const auto& problem : sampler_.take_problems()) {
-    Event event{EventType::SenseProblem, 4, problem.where + ": " + problem.message, {}};
+    Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};
     event.with("WHERE", problem.where);
     teller_.emit(event);
   }
@@ -534,14 +468,14 @@ int Daemon::run() {
   };
   watch(timer_.get(), EPOLLIN);
   watch(signals_.get(), EPOLLIN);
-  watch(worker_.fd(), EPOLLIN);
+  watch(actions_.fd(), EPOLLIN);
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
 
   const HostLayout& layout = sampler_.layout();
   {
     Event started{
         EventType::Started,
-        6,
+        Priority::Info,
         std::string("guardian ") + GUARDIAN_VERSION + " started" + (options_.dry_run ? " (dry run)" : "") +
             (layout.system_only() ? ", system-only mode" : ", watching " + layout.user_manager_path),
         {}};
@@ -550,11 +484,11 @@ int Daemon::run() {
     teller_.emit(started);
   }
   if (layout.system_only()) {
-    Event event{EventType::SystemOnlyMode, 5, layout.system_only_reason, {}};
+    Event event{EventType::SystemOnlyMode, Priority::Notice, layout.system_only_reason, {}};
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
-  components_ = make_components(options_);
+  components_ = make_components(options_, actions_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
@@ -562,7 +496,7 @@ int Daemon::run() {
   }
   // After the components start: the systemd restorers need the user-manager connection the
   // systemd component opens.
-  restore_saved_state();
+  actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
@@ -596,8 +530,8 @@ int Daemon::run() {
           else
             stopping_ = true;
         }
-      } else if (fd == worker_.fd()) {
-        collect_action_results();
+      } else if (fd == actions_.fd()) {
+        actions_.collect();
       } else if (events[i].events & EPOLLPRI) {
         for (const auto& trigger : triggers_) {
           if (trigger.fd() != fd) continue;
@@ -629,12 +563,11 @@ int Daemon::run() {
 
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
-                     6,
+                     Priority::Info,
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
                      {}});
   unwind_all();
-  worker_.wait_idle();
-  collect_action_results();
+  actions_.finish();
   for (auto& component : components_) component->stop();
   return 0;
 }

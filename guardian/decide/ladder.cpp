@@ -11,27 +11,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
+
+#include "config/signals.h"
 
 namespace guardian {
 namespace {
-
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// Signals where a lower value is the more dangerous one.
-bool lower_is_worse(Signal signal) {
-  return signal == Signal::SecondsUntilKill || signal == Signal::MemAvailablePercent;
-}
 
 struct Measurement {
   double value = 0;
   std::string where;  // "system", "app.slice", or an absolute path outside the user manager
 };
 
-std::string format_value(Signal signal, double value) {
+std::string format_value(const SignalInfo& signal, double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buf[48];
-  (void)std::snprintf(buf, sizeof buf, signal == Signal::TriggerFired ? "%.0f" : "%.2f", value);
+  (void)std::snprintf(buf, sizeof buf, signal.whole_number ? "%.0f" : "%.2f", value);
   return buf;
 }
 
@@ -95,78 +89,21 @@ const OomdCgroupState* find_oomd(const ModelView& view, std::string_view path) {
   return nullptr;
 }
 
-bool trigger_fired_on(const Snapshot& snapshot, std::string_view path) {
-  return std::find(snapshot.triggers_fired.begin(), snapshot.triggers_fired.end(), path) !=
-         snapshot.triggers_fired.end();
+// The signal's value on the system, or on one cgroup (its row in config/signals.cpp).
+std::optional<double> system_value(const SignalInfo& signal, const Snapshot& snapshot) {
+  return signal.system_value ? signal.system_value(snapshot) : std::nullopt;
 }
-
-std::optional<double> psi_value(Signal signal, const Psi& psi) {
-  switch (signal) {
-    case Signal::SomeAvg10: return psi.some.avg10;
-    case Signal::FullAvg10: return psi.full.avg10;
-    case Signal::SomeAvg60: return psi.some.avg60;
-    case Signal::FullAvg60: return psi.full.avg60;
-    default: return std::nullopt;
-  }
-}
-
-std::optional<double> system_value(Signal signal, const Snapshot& snapshot) {
-  switch (signal) {
-    case Signal::SomeAvg10:
-    case Signal::FullAvg10:
-    case Signal::SomeAvg60:
-    case Signal::FullAvg60:
-      if (!snapshot.system_pressure) return std::nullopt;
-      return psi_value(signal, *snapshot.system_pressure);
-    case Signal::MemAvailablePercent:
-      if (snapshot.meminfo.total_bytes == 0) return std::nullopt;
-      return static_cast<double>(snapshot.meminfo.available_bytes) /
-             static_cast<double>(snapshot.meminfo.total_bytes) * 100.0;
-    case Signal::TriggerFired: return trigger_fired_on(snapshot, "/") ? 1.0 : 0.0;
-    case Signal::OomdLimitPercent:
-    case Signal::SecondsUntilKill:
-    case Signal::MemoryHighPercent: return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// One cgroup's value. `sample` or `oomd` may be null (not in the snapshot / not watched).
-std::optional<double> cgroup_value(Signal signal, const Snapshot& snapshot, std::string_view path,
+std::optional<double> cgroup_value(const SignalInfo& signal, const Snapshot& snapshot, std::string_view path,
                                    const CgroupSample* sample, const OomdCgroupState* oomd) {
-  switch (signal) {
-    case Signal::SomeAvg10:
-    case Signal::FullAvg10:
-    case Signal::SomeAvg60:
-    case Signal::FullAvg60:
-      if (sample && sample->pressure) return psi_value(signal, *sample->pressure);
-      if (signal == Signal::FullAvg10 && oomd) return oomd->full_avg10;
-      return std::nullopt;
-    case Signal::OomdLimitPercent:
-      if (!oomd || oomd->rule.limit_percent <= 0) return std::nullopt;
-      return oomd->full_avg10 / oomd->rule.limit_percent * 100.0;
-    case Signal::SecondsUntilKill:
-      // Not watched by oomd: oomd never kills it for pressure, so no kill is on course.
-      if (!oomd) return sample ? std::optional<double>(kInfinity) : std::nullopt;
-      return oomd->seconds_until_kill.value_or(kInfinity);
-    case Signal::MemoryHighPercent: {
-      if (!sample || !sample->memory.current_bytes) return std::nullopt;
-      const auto& high = sample->memory.high_bytes;
-      if (!high) return 0.0;  // memory.high is "max": no soft limit to be near
-      const double current = static_cast<double>(*sample->memory.current_bytes);
-      if (*high == 0) return current > 0 ? kInfinity : 0.0;
-      return current / static_cast<double>(*high) * 100.0;
-    }
-    case Signal::TriggerFired: return trigger_fired_on(snapshot, path) ? 1.0 : 0.0;
-    case Signal::MemAvailablePercent: return std::nullopt;
-  }
-  return std::nullopt;
+  return signal.cgroup_value ? signal.cgroup_value({snapshot, path, sample, oomd}) : std::nullopt;
 }
 
 std::vector<Measurement> measure(const Condition& condition, const ModelView& view) {
   std::vector<Measurement> out;
   const Snapshot& snapshot = *view.snapshot;
+  const SignalInfo& signal = signal_info(condition.signal);
   if (condition.cgroup == "system") {
-    if (auto value = system_value(condition.signal, snapshot)) out.push_back({*value, "system"});
+    if (auto value = system_value(signal, snapshot)) out.push_back({*value, "system"});
     return out;
   }
   if (condition.cgroup == "oomd-watched") {
@@ -174,7 +111,7 @@ std::vector<Measurement> measure(const Condition& condition, const ModelView& vi
     for (const auto& state : *view.oomd) {
       if (!state.present) continue;
       const CgroupSample* sample = snapshot.find(state.rule.path);
-      if (auto value = cgroup_value(condition.signal, snapshot, state.rule.path, sample, &state)) {
+      if (auto value = cgroup_value(signal, snapshot, state.rule.path, sample, &state)) {
         out.push_back({*value, display_path(state.rule.path, view)});
       }
     }
@@ -185,7 +122,7 @@ std::vector<Measurement> measure(const Condition& condition, const ModelView& vi
     // A plain path names at most one cgroup: compare whole paths instead of globbing each one.
     const std::string path = view.user_manager_path + "/" + condition.cgroup;
     if (const CgroupSample* sample = snapshot.find(path)) {
-      if (auto value = cgroup_value(condition.signal, snapshot, path, sample, find_oomd(view, path))) {
+      if (auto value = cgroup_value(signal, snapshot, path, sample, find_oomd(view, path))) {
         out.push_back({*value, condition.cgroup});
       }
     }
@@ -194,8 +131,7 @@ std::vector<Measurement> measure(const Condition& condition, const ModelView& vi
   for (const auto& sample : snapshot.cgroups) {
     auto relative = below_manager(sample.path, view.user_manager_path);
     if (!relative || !selector_matches(condition.cgroup, *relative)) continue;
-    if (auto value =
-            cgroup_value(condition.signal, snapshot, sample.path, &sample, find_oomd(view, sample.path))) {
+    if (auto value = cgroup_value(signal, snapshot, sample.path, &sample, find_oomd(view, sample.path))) {
       out.push_back({*value, std::string(*relative)});
     }
   }
@@ -210,7 +146,8 @@ struct Evaluation {
 
 Evaluation evaluate_condition(const Condition& condition, const ModelView& view) {
   Evaluation result;
-  const std::string signal(signal_name(condition.signal));
+  const SignalInfo& info = signal_info(condition.signal);
+  const std::string signal(info.name);
   const bool above = condition.compare == Condition::Compare::Above;
   if (!view.snapshot) {
     result.text = signal + " of " + condition.cgroup + ": no snapshot yet";
@@ -223,15 +160,15 @@ Evaluation evaluate_condition(const Condition& condition, const ModelView& view)
   }
   result.measured = true;
   // The most severe value decides: above -> any above, below -> all below (policy.h).
-  const bool lower_worse = lower_is_worse(condition.signal);
+  const bool lower_worse = info.lower_is_worse;
   const Measurement* worst = &measurements.front();
   for (const auto& m : measurements) {
     if (lower_worse ? m.value < worst->value : m.value > worst->value) worst = &m;
   }
   result.holds = above ? worst->value > condition.threshold : worst->value < condition.threshold;
-  result.text = signal + " of " + worst->where + " " + format_value(condition.signal, worst->value) +
+  result.text = signal + " of " + worst->where + " " + format_value(info, worst->value) +
                 (result.holds ? " " : ", not ") + (above ? ">" : "<") + " " +
-                format_value(condition.signal, condition.threshold);
+                format_value(info, condition.threshold);
   return result;
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "decide/policy.h"
+#include "config/policy.h"
 #include "model/oomd_model.h"
 #include "sense/snapshot.h"
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "common/result.h"
-#include "decide/policy.h"
+#include "config/policy.h"
 #include "jellyfin/circuit_breaker.h"
-#include "jellyfin/http.h"
 #include "jellyfin/models.h"
+#include "net/http.h"
 
 namespace guardian::jellyfin {
 

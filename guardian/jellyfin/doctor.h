@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "jellyfin/models.h"
+#include "jellyfin/transcodes.h"
 #include "probe/vaapi_probe.h"
-#include "sense/transcodes.h"
 
 namespace guardian::jellyfin {
 

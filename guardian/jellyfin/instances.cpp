@@ -11,11 +11,6 @@ bool same_client(const JellyfinInstanceSettings& a, const JellyfinInstanceSettin
 
 }  // namespace
 
-InstanceDirectory& InstanceDirectory::global() {
-  static InstanceDirectory directory;
-  return directory;
-}
-
 void InstanceDirectory::set_instances(std::vector<Instance> instances) {
   std::lock_guard lock(mutex_);
   std::map<std::string, Instance> next;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "decide/policy.h"
+#include "config/policy.h"
 #include "jellyfin/client.h"
+#include "jellyfin/transcodes.h"
 #include "probe/vaapi_probe.h"
-#include "sense/transcodes.h"
 
 namespace guardian::jellyfin {
 
@@ -27,11 +27,9 @@ struct Instance {
   std::shared_ptr<const TranscodeView> view;  // the watcher's latest
 };
 
+// The daemon owns one and hands it to the watcher and, through ActionEnv::jellyfin, to the actions.
 class InstanceDirectory {
  public:
-  // The one directory of the process (the daemon, and actions created by builtin_actions()).
-  static InstanceDirectory& global();
-
   // Replaces the set; a client whose name, URL, key source and timeouts did not change is kept
   // (with its breaker state) so a policy reload does not reset an open breaker.
   void set_instances(std::vector<Instance> instances);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "jellyfin/instances.h"
-#include "tell/metrics_exporter.h"
+#include "jellyfin/transcode_totals.h"
 
 namespace guardian::jellyfin {
 

@@ -1,13 +1,12 @@
+// The probe's child side: `guardian probe vaapi` opens the render node, loads libva and FFmpeg with
+// dlopen() and asks them what the hardware does. Only this short-lived process maps them; the
+// daemon runs it as a child (run_probe.cpp) and reads the JSON (vaapi_probe_result.cpp).
 #include "probe/vaapi_probe.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,8 +21,6 @@ extern "C" {
 }
 
 #include "common/fd.h"
-
-extern char** environ;
 
 namespace guardian {
 namespace {
@@ -54,17 +51,6 @@ class Library {
   void* handle_;
   std::string error_;
 };
-
-// Jellyfin's codec names, in the order its dashboard lists them, with the VA profile prefix.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kCodecProfiles = {{
-    {"h264", "VAProfileH264"},
-    {"hevc", "VAProfileHEVC"},
-    {"mpeg2video", "VAProfileMPEG2"},
-    {"vc1", "VAProfileVC1"},
-    {"vp8", "VAProfileVP8"},
-    {"vp9", "VAProfileVP9"},
-    {"av1", "VAProfileAV1"},
-}};
 
 bool user_has_group(gid_t gid) {
   if (::getegid() == gid) return true;
@@ -213,41 +199,7 @@ void probe_ffmpeg(const HostRoot& host, VaapiProbeResult& r) {
   unref(&device);
 }
 
-std::vector<std::string> codecs_with(const std::vector<VaapiProfile>& profiles,
-                                     bool (*has)(const VaapiProfile&), bool only_video_encoders) {
-  std::vector<std::string> codecs;
-  for (const auto& [codec, prefix] : kCodecProfiles) {
-    if (only_video_encoders && codec != "h264" && codec != "hevc" && codec != "av1") continue;
-    for (const auto& profile : profiles) {
-      if (profile.name.starts_with(prefix) && has(profile)) {
-        codecs.emplace_back(codec);
-        break;
-      }
-    }
-  }
-  return codecs;
-}
-
 }  // namespace
-
-bool VaapiProbeResult::available() const {
-  bool can_encode = std::find(hardware_encoding_codecs.begin(), hardware_encoding_codecs.end(), "h264") !=
-                        hardware_encoding_codecs.end() ||
-                    std::find(hardware_encoding_codecs.begin(), hardware_encoding_codecs.end(), "hevc") !=
-                        hardware_encoding_codecs.end();
-  return node_openable && va_initialized && ffmpeg_hwdevice && !hardware_decoding_codecs.empty() &&
-         can_encode;
-}
-
-std::vector<std::string> decoding_codecs_from_profiles(const std::vector<VaapiProfile>& profiles) {
-  return codecs_with(
-      profiles, [](const VaapiProfile& p) { return p.decode; }, false);
-}
-
-std::vector<std::string> encoding_codecs_from_profiles(const std::vector<VaapiProfile>& profiles) {
-  return codecs_with(
-      profiles, [](const VaapiProfile& p) { return p.encode || p.encode_low_power; }, true);
-}
 
 VaapiProbeResult probe_vaapi(const HostRoot& host, const std::string& render_node) {
   VaapiProbeResult r;
@@ -259,204 +211,6 @@ VaapiProbeResult probe_vaapi(const HostRoot& host, const std::string& render_nod
   r.hardware_decoding_codecs = decoding_codecs_from_profiles(r.profiles);
   r.hardware_encoding_codecs = encoding_codecs_from_profiles(r.profiles);
   return r;
-}
-
-nlohmann::json probe_result_to_json(const VaapiProbeResult& r) {
-  nlohmann::json profiles = nlohmann::json::array();
-  for (const auto& p : r.profiles) {
-    nlohmann::json entrypoints = nlohmann::json::array();
-    if (p.decode) entrypoints.push_back("VLD");
-    if (p.encode) entrypoints.push_back("EncSlice");
-    if (p.encode_low_power) entrypoints.push_back("EncSliceLP");
-    profiles.push_back({{"profile", p.name}, {"entrypoints", entrypoints}});
-  }
-  return {
-      {"available", r.available()},
-      {"render_node",
-       {{"path", r.render_node},
-        {"exists", r.node_exists},
-        {"openable", r.node_openable},
-        {"group", r.node_group},
-        {"mode", r.node_mode},
-        {"user_in_group", r.user_in_node_group}}},
-      {"libva",
-       {{"loaded", r.libva_loaded},
-        {"initialized", r.va_initialized},
-        {"version", r.va_version},
-        {"vendor", r.vendor},
-        {"profiles", profiles}}},
-      {"ffmpeg",
-       {{"loaded", r.ffmpeg_loaded},
-        {"hwdevice", r.ffmpeg_hwdevice},
-        {"vaapi_encoders", r.ffmpeg_vaapi_encoders}}},
-      {"HardwareDecodingCodecs", r.hardware_decoding_codecs},
-      {"hardware_encoding_codecs", r.hardware_encoding_codecs},
-      {"errors", r.errors},
-  };
-}
-
-Result<VaapiProbeResult> parse_probe_result(std::string_view json_text) {
-  using nlohmann::json;
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error("probe output: not a JSON object");
-  VaapiProbeResult r;
-  // Every field is checked with its path; json::value() would throw on a type mismatch.
-  std::optional<Error> error;
-  auto object = [&](const json& parent, const char* key) -> const json* {
-    auto it = parent.find(key);
-    if (it == parent.end() || !it->is_object()) {
-      if (!error) error = make_error(std::string("probe output: ") + key + ": expected an object");
-      return nullptr;
-    }
-    return &*it;
-  };
-  auto boolean = [&](const json* parent, const char* key, bool& into) {
-    if (parent == nullptr) return;
-    auto it = parent->find(key);
-    if (it != parent->end() && it->is_boolean())
-      into = it->get<bool>();
-    else if (!error)
-      error = make_error(std::string("probe output: ") + key + ": expected a boolean");
-  };
-  auto string = [&](const json* parent, const char* key, std::string& into) {
-    if (parent == nullptr) return;
-    auto it = parent->find(key);
-    if (it != parent->end() && it->is_string())
-      into = it->get<std::string>();
-    else if (!error)
-      error = make_error(std::string("probe output: ") + key + ": expected a string");
-  };
-  auto strings = [&](const json* parent, const char* key, std::vector<std::string>& into) {
-    if (parent == nullptr) return;
-    auto it = parent->find(key);
-    if (it == parent->end() || !it->is_array()) {
-      if (!error) error = make_error(std::string("probe output: ") + key + ": expected an array");
-      return;
-    }
-    for (const auto& s : *it) {
-      if (!s.is_string()) {
-        if (!error) error = make_error(std::string("probe output: ") + key + ": expected strings");
-        return;
-      }
-      into.push_back(s.get<std::string>());
-    }
-  };
-  const json* node = object(j, "render_node");
-  string(node, "path", r.render_node);
-  boolean(node, "exists", r.node_exists);
-  boolean(node, "openable", r.node_openable);
-  string(node, "group", r.node_group);
-  boolean(node, "user_in_group", r.user_in_node_group);
-  if (node != nullptr) {
-    auto mode = node->find("mode");
-    if (mode != node->end() && mode->is_number_unsigned() && mode->get<uint64_t>() <= 07777) {
-      r.node_mode = static_cast<uint32_t>(mode->get<uint64_t>());
-    } else if (!error) {
-      error = make_error("probe output: mode: expected 0..4095");
-    }
-  }
-  const json* va = object(j, "libva");
-  boolean(va, "loaded", r.libva_loaded);
-  boolean(va, "initialized", r.va_initialized);
-  string(va, "version", r.va_version);
-  string(va, "vendor", r.vendor);
-  if (va != nullptr) {
-    auto profiles = va->find("profiles");
-    if (profiles == va->end() || !profiles->is_array()) {
-      if (!error) error = make_error("probe output: profiles: expected an array");
-    } else {
-      for (const auto& p : *profiles) {
-        VaapiProfile profile;
-        std::vector<std::string> entrypoints;
-        if (!p.is_object()) {
-          if (!error) error = make_error("probe output: profiles: expected objects");
-          break;
-        }
-        string(&p, "profile", profile.name);
-        strings(&p, "entrypoints", entrypoints);
-        for (const auto& e : entrypoints) {
-          if (e == "VLD")
-            profile.decode = true;
-          else if (e == "EncSlice")
-            profile.encode = true;
-          else if (e == "EncSliceLP")
-            profile.encode_low_power = true;
-        }
-        r.profiles.push_back(std::move(profile));
-      }
-    }
-  }
-  const json* ff = object(j, "ffmpeg");
-  boolean(ff, "loaded", r.ffmpeg_loaded);
-  boolean(ff, "hwdevice", r.ffmpeg_hwdevice);
-  strings(ff, "vaapi_encoders", r.ffmpeg_vaapi_encoders);
-  strings(&j, "errors", r.errors);
-  if (error) return *error;
-  // Derived again from the profiles rather than trusted from the text.
-  r.hardware_decoding_codecs = decoding_codecs_from_profiles(r.profiles);
-  r.hardware_encoding_codecs = encoding_codecs_from_profiles(r.profiles);
-  return r;
-}
-
-Result<VaapiProbeResult> run_probe_child(const std::string& binary, const std::string& render_node,
-                                         const std::string& host_root, std::chrono::milliseconds timeout) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
-  UniqueFd read_end(pipe_fds[0]);
-  UniqueFd write_end(pipe_fds[1]);
-  std::vector<std::string> args = {binary, "probe", "vaapi", "--json", "--device", render_node};
-  if (!host_root.empty()) {
-    args.emplace_back("--host-root");
-    args.push_back(host_root);
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return make_error("cannot start " + binary + " probe vaapi: " + std::strerror(rc));
-  write_end.reset();
-  std::string output;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
-  for (;;) {
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd pfd{read_end.get(), POLLIN, 0};
-    int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      timed_out = n == 0;
-      break;
-    }
-    char buf[4096];
-    ssize_t got = ::read(read_end.get(), buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    output.append(buf, static_cast<size_t>(got));
-    if (output.size() > 1024 * 1024) break;
-  }
-  if (timed_out) ::kill(pid, SIGKILL);  // our own child, stuck in a driver
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out)
-    return make_error("guardian probe vaapi did not answer within " + std::to_string(timeout.count()) +
-                      " ms");
-  // Exit status 1 means "probe ran, VA-API not available": the JSON still describes why.
-  if (!WIFEXITED(status) || WEXITSTATUS(status) > 1) {
-    return make_error("guardian probe vaapi failed (status " + std::to_string(status) + ")");
-  }
-  return parse_probe_result(output);
 }
 
 }  // namespace guardian

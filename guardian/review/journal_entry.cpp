@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian::review {
 namespace {

@@ -12,7 +12,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian::review {
 namespace {

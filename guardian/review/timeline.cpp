@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian::review {
 namespace {

@@ -110,7 +110,7 @@ Event kill_event(const KillSeen& kill, const std::string& level,
     message += " (" + std::to_string(*kill.processes) + " process" + (*kill.processes == 1 ? "" : "es") + ")";
   message += oomd ? " because of " + kill.reason : "";
   message += "; guardian was at level " + level;
-  Event event{EventType::OomKill, 4, message, {}};
+  Event event{EventType::OomKill, Priority::Warning, message, {}};
   event.with("KILLER", oomd ? "systemd-oomd" : "kernel");
   if (!kill.cgroup.empty()) event.with("CGROUP", kill.cgroup);
   if (!kill.unit.empty()) event.with("UNIT", kill.unit);

@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "common/event.h"
 #include "common/fd.h"
 #include "common/result.h"
 #include "sense/snapshot.h"
-#include "tell/event.h"
 
 namespace guardian {
 

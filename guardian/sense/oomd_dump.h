@@ -34,7 +34,6 @@
 #include <vector>
 
 #include "common/result.h"
-#include "model/oomd_config.h"
 
 namespace guardian {
 
@@ -63,29 +62,5 @@ Result<OomdDump> parse_oomd_dump(std::string_view text);
 
 // systemd's FORMAT_BYTES rendering ("0B", "517.3M", "1.1G") back to bytes (approximate).
 std::optional<uint64_t> parse_format_bytes(std::string_view text);
-
-// The dump as guardian's watched-cgroup rules: each pressure-monitored cgroup with its limit and
-// duration (the default when the dump has none per cgroup); source "oomd live dump".
-std::vector<WatchedCgroup> watched_from_dump(const OomdDump& dump);
-
-// Live view vs. drop-in reading. The live view wins; every difference is reported.
-struct WatchDisagreement {
-  enum class Kind {
-    MissingFromLive,  // the drop-ins say oomd watches it, oomd does not (systemd #43174)
-    OnlyInLive,       // oomd watches it, the drop-ins guardian read do not say so
-    LimitDiffers,     // both watch it, with a different limit or duration
-  } kind = Kind::MissingFromLive;
-  std::string path;
-  std::string detail;     // "drop-ins: 80.00% for 20s, live: 50.00% for 20s"
-  std::string next_step;  // what the user should run
-};
-struct WatchReconciliation {
-  std::vector<WatchedCgroup> effective;  // what guardian models: the live view
-  std::vector<WatchDisagreement> disagreements;
-};
-// `user_manager_path` ("/user.slice/user-1000.slice/user@1000.service") lets a missing user
-// manager be recognised as the #43174 trap and named in the next step.
-WatchReconciliation reconcile_watched(const std::vector<WatchedCgroup>& from_dropins, const OomdDump& live,
-                                      const std::string& user_manager_path);
 
 }  // namespace guardian

@@ -16,14 +16,12 @@
 #include "common/fd.h"
 #include "common/units.h"
 #include "sense/cgroup_files.h"
+#include "sense/host_layout.h"
 #include "sense/meminfo.h"
 #include "sense/psi.h"
 
 namespace guardian {
 namespace {
-
-constexpr std::string_view kSystemOnlyTail =
-    ": system-only mode, reading /proc/pressure/memory and /proc/meminfo";
 
 // The per-cgroup files guardian reads, in the order they are read each tick.
 enum FileSlot : size_t {
@@ -57,66 +55,6 @@ struct TrackedCgroup {
   bool readonly = false;
 };
 
-// A mount from /proc/self/mountinfo (proc(5)): "36 35 0:30 / /sys/fs/cgroup rw,… - cgroup2 cgroup2 rw".
-struct MountEntry {
-  std::string mount_point;
-  std::string fs_type;
-  std::string super_options;
-};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-std::string unescape_mount_field(std::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  const auto octal = [&](size_t k) { return k < field.size() && field[k] >= '0' && field[k] <= '7'; };
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out.push_back(
-          static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
-      i += 3;
-      continue;
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
-std::vector<MountEntry> parse_mountinfo(std::string_view text) {
-  std::vector<MountEntry> mounts;
-  while (!text.empty()) {
-    const size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
-    std::vector<std::string_view> fields;
-    while (!line.empty()) {
-      const size_t space = line.find(' ');
-      fields.push_back(line.substr(0, space));
-      line = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-    }
-    // Fields: id parent major:minor root mount-point options [optional…] - fstype source super-options
-    const auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4 || dash - fields.begin() < 6)
-      continue;
-    mounts.push_back({unescape_mount_field(fields[4]), std::string(dash[1]), std::string(dash[3])});
-  }
-  return mounts;
-}
-
-bool has_word(std::string_view text, std::string_view word) {
-  while (!text.empty()) {
-    const size_t sep = text.find_first_of(" ,\n");
-    if (text.substr(0, sep) == word) return true;
-    if (sep == std::string_view::npos) break;
-    text = text.substr(sep + 1);
-  }
-  return false;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // systemd writes "1" for these xattrs (src/core/cgroup.c); accept its parse_boolean() words.
 bool read_bool_xattr(const std::string& dir, const char* name) {
   char value[16];
@@ -125,6 +63,9 @@ bool read_bool_xattr(const std::string& dir, const char* name) {
   const std::string_view text = trim(std::string_view(value, static_cast<size_t>(n)));
   return text == "1" || text == "yes" || text == "y" || text == "true" || text == "t" || text == "on";
 }
+
+// kernfs answers ENODEV on an open file of a removed cgroup.
+bool vanished(const Error& error) { return error.code == ENODEV || error.code == ENOENT; }
 
 }  // namespace
 
@@ -157,9 +98,17 @@ struct Sampler::Impl {
     }
   }
 
-  void discover_layout();
-  enum class ReadStatus { kOk, kVanished, kFailed };
-  ReadStatus read_fd(int fd, std::string_view& text, int& error);
+  // The file's text (valid until the next read), or the errno of the failed read. The common case
+  // (one pread that fits the buffer) is inline: it runs for every file of every tick.
+  Result<std::string_view> read_fd(int fd) {
+    // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+    if (n >= 0 && static_cast<size_t>(n) < buffer.size()) [[likely]]
+      return std::string_view(buffer.data(), static_cast<size_t>(n));
+    return read_fd_again(fd, n);
+  }
+  // An interrupted read, a failed one, or a file larger than the buffer (grown, then read again).
+  Result<std::string_view> read_fd_again(int fd, ssize_t first);
   void read_system(Snapshot& snapshot);
   void rescan();
   // The cgroups of the previous walk, taken over by the next one: in the same pre-order, so the
@@ -181,78 +130,17 @@ struct Sampler::Impl {
   }
 };
 
-void Sampler::Impl::discover_layout() {
-  layout.uid = options.uid ? *options.uid : static_cast<uint32_t>(::getuid());
-  std::vector<MountEntry> mounts;
-  if (auto mountinfo = read_file(host.path("/proc/self/mountinfo"))) mounts = parse_mountinfo(*mountinfo);
-  for (const auto& mount : mounts) {
-    if (mount.fs_type == "cgroup2") {
-      layout.cgroup2_mount = mount.mount_point;
-      break;
-    }
-  }
-  if (layout.cgroup2_mount.empty()) {
-    // No (readable) mountinfo: look where systemd mounts it, unified first, then hybrid.
-    for (const char* candidate : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-      if (::access(host.path(std::string(candidate) + "/cgroup.controllers").c_str(), R_OK) == 0) {
-        layout.cgroup2_mount = candidate;
-        break;
-      }
-    }
-  }
-  if (layout.cgroup2_mount.empty()) {
-    layout.system_only_reason =
-        "no cgroup2 mount found (looked in /proc/self/mountinfo, /sys/fs/cgroup and "
-        "/sys/fs/cgroup/unified)" +
-        std::string(kSystemOnlyTail);
-    return;
-  }
-  const std::string mount_name = layout.cgroup2_mount;
-
-  const std::string uid = std::to_string(layout.uid);
-  const std::string manager = "/user.slice/user-" + uid + ".slice/user@" + uid + ".service";
-  if (is_directory(host.path(cgroup_host_path(manager)))) layout.user_manager_path = manager;
-
-  auto root_controllers = read_file(host.path(cgroup_host_path("/cgroup.controllers")));
-  layout.memory_controller = root_controllers && has_word(*root_controllers, "memory");
-  if (!layout.memory_controller && !layout.user_manager_path.empty()) {
-    // Inside a cgroup namespace or container the root may not list it, but the manager does.
-    auto manager_controllers = read_file(host.path(cgroup_host_path(manager + "/cgroup.controllers")));
-    layout.memory_controller = manager_controllers && has_word(*manager_controllers, "memory");
-  }
-  if (!layout.memory_controller) {
-    const bool memory_on_v1 = std::any_of(mounts.begin(), mounts.end(), [](const MountEntry& m) {
-      return m.fs_type == "cgroup" && has_word(m.super_options, "memory");
-    });
-    layout.system_only_reason =
-        "cgroup2 at " + mount_name + " has no memory controller " +
-        (memory_on_v1 ? "(hybrid host, memory is on cgroup v1)" : "(not enabled in cgroup.controllers)") +
-        std::string(kSystemOnlyTail);
-    return;
-  }
-  if (layout.user_manager_path.empty()) {
-    layout.system_only_reason = "no user manager cgroup " + mount_name + manager +
-                                " (is systemd --user running for uid " + uid + "?)" +
-                                std::string(kSystemOnlyTail);
-  }
-}
-
-Sampler::Impl::ReadStatus Sampler::Impl::read_fd(int fd, std::string_view& text, int& error) {
-  for (;;) {
-    // cgroupfs and procfs regenerate the file on a read at offset 0, so one fd serves every tick.
-    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+Result<std::string_view> Sampler::Impl::read_fd_again(int fd, ssize_t first) {
+  for (ssize_t n = first;; n = ::pread(fd, buffer.data(), buffer.size(), 0)) {
     if (n < 0) {
       if (errno == EINTR) continue;
-      error = errno;
-      // kernfs answers ENODEV on an open file of a removed cgroup.
-      return error == ENODEV || error == ENOENT ? ReadStatus::kVanished : ReadStatus::kFailed;
+      return make_error("cannot read", errno);
     }
     if (static_cast<size_t>(n) == buffer.size()) {
       buffer.resize(buffer.size() * 2);  // memory.stat grows with kernel versions; never truncate
       continue;
     }
-    text = std::string_view(buffer.data(), static_cast<size_t>(n));
-    return ReadStatus::kOk;
+    return std::string_view(buffer.data(), static_cast<size_t>(n));
   }
 }
 
@@ -270,13 +158,13 @@ void Sampler::Impl::read_system(Snapshot& snapshot) {
         continue;
       }
     }
-    std::string_view text;
-    int error = 0;
-    if (read_fd(file.fd->get(), text, error) != ReadStatus::kOk) {
-      problem(file.host_path, std::strerror(error));
+    auto read = read_fd(file.fd->get());
+    if (!read) {
+      problem(file.host_path, std::strerror(read.error().code));
       file.fd->reset();
       continue;
     }
+    const std::string_view text = *read;
     if (file.fd == &meminfo_fd) {
       if (auto meminfo = parse_meminfo(text))
         snapshot.meminfo = *meminfo;
@@ -411,18 +299,17 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, Snapshot& snapshot) {
               std::string("cannot open: ") + std::strerror(cgroup.open_errno[slot]));
       continue;
     }
-    std::string_view text;
-    int error = 0;
-    const ReadStatus status = read_fd(cgroup.fds[slot].get(), text, error);
-    if (status == ReadStatus::kVanished) {
-      problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
-      return false;
-    }
-    if (status == ReadStatus::kFailed) {
+    auto read = read_fd(cgroup.fds[slot].get());
+    if (!read) {
+      if (vanished(read.error())) {
+        problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
+        return false;
+      }
       problem(cgroup.host_dir + "/" + std::string(file_name),
-              std::string("cannot read: ") + std::strerror(error));
+              std::string("cannot read: ") + std::strerror(read.error().code));
       continue;
     }
+    const std::string_view text = *read;
     Result<void> parsed;
     auto set_value = [&](std::optional<uint64_t>& field) {
       auto value = parse_cgroup_value(text);
@@ -475,7 +362,7 @@ Sampler::Sampler(HostRoot host, SamplerOptions options) : impl_(std::make_unique
   impl_->host = std::move(host);
   impl_->options = options;
   if (impl_->options.rescan_every_ticks == 0) impl_->options.rescan_every_ticks = 1;
-  impl_->discover_layout();
+  impl_->layout = discover_host_layout(impl_->host, impl_->options.uid);
 }
 
 Sampler::~Sampler() = default;

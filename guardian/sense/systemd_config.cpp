@@ -9,9 +9,36 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string_view>
+
+#include "common/units.h"
 
 namespace guardian {
 namespace {
+
+// The user's home from the host's /etc/passwd (through the host root, so fixtures carry their
+// own), for ~/.config/systemd/user drop-ins. Empty when not found.
+std::string home_of(const HostRoot& host, uint32_t uid) {
+  auto passwd = read_file(host.path("/etc/passwd"));
+  if (!passwd.ok()) return {};
+  std::string_view text = *passwd;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    // name:password:uid:gid:gecos:home:shell
+    std::string_view fields[7];
+    size_t count = 0;
+    while (count < 7) {
+      const auto colon = line.find(':');
+      fields[count++] = line.substr(0, colon);
+      if (colon == std::string_view::npos) break;
+      line = line.substr(colon + 1);
+    }
+    if (count >= 6 && parse_u64(fields[2]) == uid) return std::string(fields[5]);
+  }
+  return {};
+}
 
 // The directory families systemd layers configuration from, highest priority first
 // (systemd's CONF_PATHS; /lib last for hosts without merged /usr).
@@ -185,6 +212,29 @@ std::vector<ConfigFile> read_unit_config(const HostRoot& host, ManagerScope scop
   for (const auto& dir : search) dirs.push_back(dir + "/" + type + ".d");
   for (auto& file : read_dropins(host, dirs)) out.push_back(std::move(file));
   return out;
+}
+
+OomdConfigFiles read_oomd_config_files(const HostRoot& host, const HostLayout& layout,
+                                       const std::set<std::string>& user_slices) {
+  OomdConfigFiles files;
+  files.oomd_conf = read_oomd_conf(host);
+  auto add = [&](ManagerScope scope, const std::string& unit, const std::string& home) {
+    auto fragments = read_unit_config(host, scope, unit, home);
+    if (fragments.empty()) return;
+    files.units.push_back({scope, unit, std::move(fragments)});
+  };
+  // System manager units that can be oomd targets guardian can see: the user's manager
+  // (Debian 12 and older Fedora: user@.service at 50%) and system.slice (Fedora, read-only).
+  if (!layout.user_manager_path.empty())
+    add(ManagerScope::System, "user@" + std::to_string(layout.uid) + ".service", {});
+  add(ManagerScope::System, "system.slice", {});
+  // Every slice inside the user manager, by name: its fragments include the type drop-ins
+  // (Fedora's user/slice.d/10-oomd-per-slice-defaults.conf) and its own.
+  if (!layout.user_manager_path.empty()) {
+    const std::string home = home_of(host, layout.uid);
+    for (const auto& slice : user_slices) add(ManagerScope::User, slice, home);
+  }
+  return files;
 }
 
 }  // namespace guardian

@@ -3,10 +3,12 @@
 // manager. This only finds and reads files in precedence order; model/oomd_config interprets them.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/host_root.h"
+#include "sense/snapshot.h"
 
 namespace guardian {
 
@@ -31,5 +33,22 @@ enum class ManagerScope { System, User };
 // For the user scope, `home` is the user's home ("/home/alice") for ~/.config/systemd/user.
 std::vector<ConfigFile> read_unit_config(const HostRoot& host, ManagerScope scope,
                                          const std::string& unit, const std::string& home = {});
+
+// The files that say what systemd-oomd watches, for model/oomd_rules to interpret: oomd.conf with
+// its drop-ins, and the fragments of each unit that can be an oomd target guardian can see — in
+// the system scope the user's manager (user@UID.service, when there is one) and system.slice, in
+// the user scope every slice inside the user manager (`user_slices`, read with the user's home
+// from the host's /etc/passwd for ~/.config/systemd/user). A unit without any file is left out.
+struct OomdConfigFiles {
+  std::vector<ConfigFile> oomd_conf;
+  struct Unit {
+    ManagerScope scope = ManagerScope::System;
+    std::string name;  // "user@1000.service", "app.slice"
+    std::vector<ConfigFile> fragments;
+  };
+  std::vector<Unit> units;  // in the order above
+};
+OomdConfigFiles read_oomd_config_files(const HostRoot& host, const HostLayout& layout,
+                                       const std::set<std::string>& user_slices);
 
 }  // namespace guardian

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "daemon/daemon.h"
 #include "tell/dbus/guardian1_adaptor.h"
 
 namespace guardian {
@@ -137,7 +136,7 @@ void DbusService::start(DaemonLoop& loop) {
   if (!result) {
     Event event;
     event.type = EventType::ComponentFailed;
-    event.priority = 4;
+    event.priority = Priority::Warning;
     event.message = result.error().message + "; `guardian status` will not reach this daemon";
     event.with("COMPONENT", "dbus");
     loop.tell(event);
@@ -212,7 +211,7 @@ void DbusService::handle_bus_failure(const std::string& what) {
     failure_told_ = true;
     Event event;
     event.type = EventType::ComponentFailed;
-    event.priority = 4;
+    event.priority = Priority::Warning;
     event.message = "D-Bus API: lost the session bus connection (" + what +
                     "); `guardian status` will not "
                     "reach this daemon until it restarts";

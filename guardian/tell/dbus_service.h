@@ -32,7 +32,7 @@
 
 #include "common/fd.h"
 #include "common/result.h"
-#include "daemon/component.h"
+#include "component/component.h"
 #include "tell/dbus_status.h"
 
 namespace sdbus {

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "daemon/component.h"
+#include "component/component.h"
 
 namespace guardian {
 

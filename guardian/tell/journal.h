@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian {
 

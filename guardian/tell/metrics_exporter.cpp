@@ -16,7 +16,6 @@
 #include <unordered_map>
 
 #include "common/fd.h"
-#include "daemon/daemon.h"
 #include "decide/ladder.h"
 
 #ifndef GUARDIAN_VERSION

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "act/basic_actions.h"
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian {
 namespace {

@@ -53,6 +53,7 @@ class JellyfinActionsTest : public ::testing::Test {
     ASSERT_TRUE(state_->load().ok());
     env_.host = &host_;
     env_.state = state_.get();
+    env_.jellyfin = &instances_;
     register_jellyfin_actions(registry_);
     original_ = fake_->encoding();
   }
@@ -64,11 +65,10 @@ class JellyfinActionsTest : public ::testing::Test {
     instance.client = *client;
     instance.probe = std::move(probe);
     instance.cgroup_host_path = std::move(cgroup_path);
-    jellyfin::InstanceDirectory::global().set_instances({});  // fresh client and breaker per test
-    jellyfin::InstanceDirectory::global().set_instances({instance});
+    instances_.set_instances({});  // fresh client and breaker per test
+    instances_.set_instances({instance});
   }
   void TearDown() override {
-    jellyfin::InstanceDirectory::global().set_instances({});
     fake_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -98,6 +98,7 @@ class JellyfinActionsTest : public ::testing::Test {
   JellyfinInstanceSettings settings_;
   HostRoot host_;
   std::unique_ptr<StateStore> state_;
+  jellyfin::InstanceDirectory instances_;  // the daemon's, here the test's
   ActionEnv env_;
   ActionRegistry registry_;
   json original_;
@@ -197,7 +198,9 @@ TEST_F(JellyfinActionsTest, KillNineMidChangeIsRestoredAtNextStart) {
 
   // The next guardian: a new process state (a fresh directory with no instances, as before the
   // policy is read), the state file, and the built-in registry's restorers.
-  jellyfin::InstanceDirectory::global().set_instances({});
+  jellyfin::InstanceDirectory next_instances;
+  ActionEnv next_env;
+  next_env.jellyfin = &next_instances;
   StateStore next(state_path);
   ASSERT_TRUE(next.load().ok());
   auto entries = next.entries();
@@ -205,7 +208,7 @@ TEST_F(JellyfinActionsTest, KillNineMidChangeIsRestoredAtNextStart) {
   for (const auto& [key, saved] : entries) {
     const Restorer* restore = builtin_actions().restorer(saved.kind);
     ASSERT_NE(restore, nullptr) << saved.kind;
-    auto restored = (*restore)(key, saved.original_json, in(5s));
+    auto restored = (*restore)(next_env, key, saved.original_json, in(5s));
     ASSERT_TRUE(restored.ok()) << restored.error().message;
     ASSERT_TRUE(next.forget(key).ok());
   }

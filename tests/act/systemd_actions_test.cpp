@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "act/state_store.h"
+#include "act/unit_manager.h"
 #include "bus/systemd_client.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
@@ -43,17 +44,18 @@ class SystemdActionsTest : public ::testing::Test {
     ASSERT_TRUE(daemon_.running()) << daemon_.error();
     systemd_ = std::make_unique<test::SystemdManagerDouble>(daemon_.address(), units());
     ASSERT_TRUE(systemd_->ready());
-    set_systemd_for_actions(std::make_shared<bus::SystemdClient>(bus::BusAddress::at(daemon_.address())));
+    user_manager_.plug(std::make_shared<bus::SystemdClient>(bus::BusAddress::at(daemon_.address())));
     char dir[] = "/tmp/guardian-state-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
     dir_ = dir;
     state_ = std::make_unique<StateStore>(dir_ + "/state.json");
     ASSERT_TRUE(state_->load().ok());
     env_.state = state_.get();
+    env_.systemd = &user_manager_;
+    env_.balance = &balance_;
   }
   void TearDown() override {
-    set_systemd_for_actions(nullptr);
-    BalanceSwitch::instance().turn_off();
+    user_manager_.unplug();
     std::filesystem::remove_all(dir_);
   }
   std::unique_ptr<Action> make(const ActionSpec& action) {
@@ -70,6 +72,8 @@ class SystemdActionsTest : public ::testing::Test {
   std::unique_ptr<test::SystemdManagerDouble> systemd_;
   std::string dir_;
   std::unique_ptr<StateStore> state_;
+  UnitManagerSlot user_manager_;  // the daemon's, here the test's
+  BalanceSwitch balance_;
   ActionEnv env_;
 };
 
@@ -127,7 +131,7 @@ TEST_F(SystemdActionsTest, ARuntimeChangeIsRestoredAfterKill9AndARestart) {
   for (const auto& [key, saved] : entries) {
     const Restorer* restorer = builtin_actions().restorer(saved.kind);
     ASSERT_NE(restorer, nullptr) << saved.kind;
-    auto restored = (*restorer)(key, saved.original_json, soon());
+    auto restored = (*restorer)(env_, key, saved.original_json, soon());
     ASSERT_TRUE(restored.ok()) << restored.error().message;
     ASSERT_TRUE(restarted.forget(key).ok());
   }
@@ -163,7 +167,7 @@ TEST_F(SystemdActionsTest, FailuresSayWhatAndKeepNothingHalfDone) {
   EXPECT_EQ(frozen.outcome, ActionResult::Outcome::Failed);
   EXPECT_NE(frozen.detail.find("loki.service"), std::string::npos) << frozen.detail;
 
-  set_systemd_for_actions(nullptr);
+  user_manager_.unplug();
   auto without_bus = action->apply(soon());
   EXPECT_EQ(without_bus.outcome, ActionResult::Outcome::Failed);
   EXPECT_NE(without_bus.detail.find("user manager"), std::string::npos) << without_bus.detail;
@@ -173,7 +177,7 @@ TEST_F(SystemdActionsTest, BalanceSavesMemoryHighTurnsTheModeOnAndRevertRestores
   auto action = make(spec("slice.balance", {{"floor", std::string("4G")}, {"ceiling", std::string("10G")}}));
   ASSERT_TRUE(action);
   ASSERT_EQ(action->apply(soon()).outcome, ActionResult::Outcome::Applied);
-  auto mode = BalanceSwitch::instance().mode();
+  auto mode = balance_.mode();
   ASSERT_TRUE(mode.has_value());
   EXPECT_EQ(mode->unit, "container.slice");
   EXPECT_EQ(mode->settings.floor_bytes, 4 * GiB);
@@ -181,7 +185,7 @@ TEST_F(SystemdActionsTest, BalanceSavesMemoryHighTurnsTheModeOnAndRevertRestores
   // The component's controller moves the limit meanwhile.
   systemd_->change_property("container.slice", "MemoryHigh", 5 * GiB);
   ASSERT_EQ(action->revert(soon()).outcome, ActionResult::Outcome::Reverted);
-  EXPECT_FALSE(BalanceSwitch::instance().mode().has_value());
+  EXPECT_FALSE(balance_.mode().has_value());
   EXPECT_EQ(systemd_->unit("container.slice").memory_high, 8 * GiB);
 }
 
@@ -252,9 +256,11 @@ TEST(SystemdActionsValidation, BadArgumentsAreReportedAtTheArgument) {
 
   auto restorer = registry.restorer("systemd.unit-property");
   ASSERT_NE(restorer, nullptr);
-  auto refused = (*restorer)("k", R"({"unit":"container.slice","property":"CPUQuota","value":1})", soon());
+  const ActionEnv env;
+  auto refused =
+      (*restorer)(env, "k", R"({"unit":"container.slice","property":"CPUQuota","value":1})", soon());
   EXPECT_FALSE(refused.ok());
-  auto garbage = (*restorer)("k", "{not json", soon());
+  auto garbage = (*restorer)(env, "k", "{not json", soon());
   ASSERT_FALSE(garbage.ok());
   EXPECT_NE(garbage.error().message.find("state entry k"), std::string::npos);
 }

@@ -69,7 +69,8 @@ TEST_F(BusTest, LastReferenceDroppedInItsOwnCallbackIsReleasedSafely) {
   // there. The client's destructor joins its bus thread: done from that thread it threw
   // std::system_error (EDEADLK) and aborted guardian on SIGTERM.
   test::SystemdManagerDouble systemd(daemon_.address(), incident_units());
-  auto client = bus::make_shared_systemd_client(bus::BusAddress::at(daemon_.address()));
+  auto released = std::make_shared<bus::ReleasedClients>();
+  auto client = bus::make_shared_systemd_client(bus::BusAddress::at(daemon_.address()), released);
   std::promise<void> in_callback;
   std::promise<void> outside_reference_dropped;
   auto dropped = outside_reference_dropped.get_future().share();
@@ -87,7 +88,7 @@ TEST_F(BusTest, LastReferenceDroppedInItsOwnCallbackIsReleasedSafely) {
   outside_reference_dropped.set_value();
   for (int i = 0; i < 500 && !callback_finished; ++i) std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(callback_finished);
-  bus::wait_for_released_clients(5s);
+  released->wait(5s);
   EXPECT_TRUE(watch.expired());
 }
 

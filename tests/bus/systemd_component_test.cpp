@@ -10,7 +10,10 @@
 #include <filesystem>
 #include <functional>
 
+#include "act/action_runner.h"
 #include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "act/unit_manager.h"
 #include "support/dbus_daemon.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
@@ -30,12 +33,8 @@ class FakeLoop : public DaemonLoop {
   void tell(const Event& event) override { events.push_back(event); }
   void note_oomd_kill(MonoTime) override { ++oomd_kills; }
   [[nodiscard]] std::string explain() const override { return "test"; }
-  ActionEnv& action_env() override { return env; }
-  [[nodiscard]] const DaemonOptions& options() const override { return daemon_options; }
   void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override { live_rules = std::move(rules); }
 
-  ActionEnv env;
-  DaemonOptions daemon_options;
   std::vector<Event> events;
   std::vector<WatchedCgroup> live_rules;
   int rescans = 0;
@@ -50,8 +49,8 @@ class FakeLoop : public DaemonLoop {
   }
 };
 
-// Runs the component's fds like the daemon loop would, until `done` or 3 s.
-bool pump(bus::SystemdComponent& component, const std::function<bool()>& done,
+// Runs the component's fds and the action path's like the daemon loop would, until `done` or 3 s.
+bool pump(bus::SystemdComponent& component, ActionRunner& actions, const std::function<bool()>& done,
           std::chrono::milliseconds limit = 3000ms) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
@@ -59,9 +58,14 @@ bool pump(bus::SystemdComponent& component, const std::function<bool()>& done,
     auto fds = component.fds();
     std::vector<pollfd> polled;
     for (int fd : fds) polled.push_back({fd, POLLIN, 0});
+    polled.push_back({actions.fd(), POLLIN, 0});
     if (::poll(polled.data(), polled.size(), 50) > 0) {
       for (const auto& p : polled) {
-        if (p.revents & POLLIN) component.on_fd_ready(p.fd);
+        if (!(p.revents & POLLIN)) continue;
+        if (p.fd == actions.fd())
+          actions.collect();
+        else
+          component.on_fd_ready(p.fd);
       }
     }
   }
@@ -82,18 +86,27 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   StateStore state(std::string(dir) + "/state.json");
   ASSERT_TRUE(state.load().ok());
   FakeLoop loop;
-  loop.env.state = &state;
+  // What the daemon owns for act: the state file, the slot the component plugs its client into
+  // (the correction is undone through it at stop), slice.balance's switch.
+  UnitManagerSlot user_manager;
+  BalanceSwitch balance;
+  ActionEnv env;
+  env.state = &state;
+  env.systemd = &user_manager;
+  env.balance = &balance;
+  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
 
   bus::SystemdComponentOptions options;
   options.user_bus = bus::BusAddress::at(daemon.address());
   options.system_bus = bus::BusAddress::at(daemon.address());
   options.follow_journal = false;
-  bus::SystemdComponent component(options);
+  bus::SystemdComponent component(options, runner);
   component.set_wanted_slice({8 * GiB, 10 * GiB});
   component.start(loop);
 
-  // container.slice corrected at run time, the original saved first.
-  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::ActionApplied, "corrected MemoryHigh"); }));
+  // container.slice corrected at run time through the action path, the original saved first.
+  ASSERT_TRUE(
+      pump(component, runner, [&] { return loop.has(EventType::ActionApplied, "corrected MemoryHigh"); }));
   EXPECT_EQ(systemd.unit("container.slice").memory_high, 8 * GiB);
   auto saved = state.get("systemd.unit-property/container.slice/MemoryHigh");
   ASSERT_TRUE(saved.has_value());
@@ -115,9 +128,9 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   tick.oomd_dropin_rules = &dropin_rules;
   tick.level_name = "critical";
   tick.active_actions = {"critical/slice.set-memory-high"};
-  ASSERT_TRUE(pump(component, [&] { return !loop.live_rules.empty(); }));  // the dump at connect
+  ASSERT_TRUE(pump(component, runner, [&] { return !loop.live_rules.empty(); }));  // the dump at connect
   component.on_tick(tick);
-  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::SenseProblem, "#43174"); }));
+  ASSERT_TRUE(pump(component, runner, [&] { return loop.has(EventType::SenseProblem, "#43174"); }));
   ASSERT_EQ(loop.live_rules.size(), 1u);
   EXPECT_EQ(loop.live_rules[0].path, kManager + "/app.slice");
   EXPECT_TRUE(loop.has(EventType::SenseProblem, "#43174"));
@@ -125,12 +138,12 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   // oomd kills Jellyfin: one event with the context, the model's pause fed.
   for (int attempt = 0; attempt < 20 && loop.oomd_kills == 0; ++attempt) {
     oomd.emit_killed(kManager + "/app.slice/jellyfin.service", "memory-pressure");
-    pump(component, [&] { return loop.oomd_kills > 0; });
+    pump(component, runner, [&] { return loop.oomd_kills > 0; });
   }
   ASSERT_EQ(loop.oomd_kills, 1);
   oomd.emit_killed(kManager + "/app.slice/jellyfin.service", "memory-pressure");  // a second sighting
   pump(
-      component, [] { return false; }, 300ms);
+      component, runner, [] { return false; }, 300ms);
   int kill_events = 0;
   for (const auto& event : loop.events) {
     if (event.type != EventType::OomKill) continue;
@@ -144,11 +157,12 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   UnitProperties immich = test::incident_immich_ml_service();
   immich.slice = "app.slice";  // not adopted into container.slice yet
   systemd.add_unit(immich);
-  ASSERT_TRUE(pump(component, [&] { return loop.rescans > 0; }));
+  ASSERT_TRUE(pump(component, runner, [&] { return loop.rescans > 0; }));
   component.on_tick(tick);
-  ASSERT_TRUE(pump(component, [&] { return loop.has(EventType::Notify, "guardian adopt immich-ml"); }));
+  ASSERT_TRUE(
+      pump(component, runner, [&] { return loop.has(EventType::Notify, "guardian adopt immich-ml"); }));
 
-  // Stop: the correction is undone and forgotten.
+  // Stop: the correction is undone (a revert through the action path) and forgotten.
   component.stop();
   EXPECT_EQ(systemd.unit("container.slice").memory_high, 6 * GiB);
   EXPECT_FALSE(state.get("systemd.unit-property/container.slice/MemoryHigh").has_value());
@@ -170,7 +184,9 @@ TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
   options.user_bus = bus::BusAddress::at(daemon.address());
   options.system_bus = bus::BusAddress::at(daemon.address());
   options.follow_journal = false;
-  bus::SystemdComponent component(options);
+  ActionEnv env;
+  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
+  bus::SystemdComponent component(options, runner);
   component.start(loop);
 
   HostLayout layout;
@@ -190,7 +206,7 @@ TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
     component.on_tick(view);
   };
   tick();
-  ASSERT_TRUE(pump(component, [&] { return loop.live_rules.size() == 1; }));
+  ASSERT_TRUE(pump(component, runner, [&] { return loop.live_rules.size() == 1; }));
 
   // container.slice starts: oomd lists it, the daemon's next drop-in reading names it.
   oomd.set_dump(std::string(test::kOomdDump252WithoutUserManager) + "\tPath: " + kManager +
@@ -205,7 +221,7 @@ TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {
   dropin_rules.push_back(containers);
   const auto changed = std::chrono::steady_clock::now();
   ASSERT_TRUE(pump(
-      component,
+      component, runner,
       [&] {
         tick();  // the daemon ticks every second; faster here
         return loop.live_rules.size() == 2;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "model/oomd_live.h"
 #include "sense/oomd_dump.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,4 +1,4 @@
-// libFuzzer target: the policy loader (decide/policy_loader, toml++ underneath) and the ladder
+// libFuzzer target: the policy loader (config/policy_loader, toml++ underneath) and the ladder
 // that runs what it accepts. The loader must never crash or throw, every problem must come back as
 // a diagnostic with a position in the file, and an accepted policy must drive decide()/unwind()
 // to commands that name real levels and actions.
@@ -7,9 +7,9 @@
 #include <string_view>
 
 #include "act/action.h"
+#include "config/policy_loader.h"
+#include "config/policy_sections.h"
 #include "decide/ladder.h"
-#include "decide/policy_loader.h"
-#include "decide/policy_sections.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tell/event.h"
+#include "common/event.h"
 
 namespace guardian::review {
 namespace {

@@ -3,13 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "common/child.h"
 #include "common/fd.h"
 
 extern char** environ;
@@ -31,15 +30,6 @@ std::vector<std::string> make_environment(const std::map<std::string, std::strin
   return out;
 }
 
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
-
 }  // namespace
 
 ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -52,22 +42,14 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::
     return result;
   }
   UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-  auto args = argv;
-  auto envs = make_environment(env);
-  auto arg_ptrs = pointers(args);
-  auto env_ptrs = pointers(envs);
-  pid_t pid = -1;
-  const int spawn_error =
-      ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, arg_ptrs.data(), env_ptrs.data());
-  posix_spawn_file_actions_destroy(&actions);
+  auto child = Child::spawn({.argv = argv,
+                             .env = make_environment(env),
+                             .redirects = {{.child_fd = 1, .parent_fd = out_write.get()},
+                                           {.child_fd = 2, .parent_fd = err_write.get()}}});
   out_write.reset();
   err_write.reset();
-  if (spawn_error != 0) {
-    result.err = "spawning " + args[0] + ": " + std::strerror(spawn_error);
+  if (!child) {
+    result.err = "spawning " + argv[0] + ": " + child.error().message;
     return result;
   }
 
@@ -77,7 +59,7 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::
   while (out_open || err_open) {
     if (std::chrono::steady_clock::now() >= deadline) {
       result.timed_out = true;
-      ::kill(pid, SIGKILL);
+      child->kill(SIGKILL);
       break;
     }
     std::vector<pollfd> pfds;
@@ -104,35 +86,27 @@ ChildResult run_child(const std::vector<std::string>& argv, const std::map<std::
       }
     }
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code = result.timed_out ? -1 : decode_status(status);
+  const Child::Exit exit = child->wait();
+  result.exit_code = result.timed_out ? -1 : exit.code;
   return result;
 }
 
 BackgroundChild::BackgroundChild(const std::vector<std::string>& argv,
                                  const std::map<std::string, std::string>& env,
                                  const std::string& stderr_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  auto args = argv;
-  auto envs = make_environment(env);
-  auto arg_ptrs = pointers(args);
-  auto env_ptrs = pointers(envs);
-  pid_t pid = -1;
-  if (::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, arg_ptrs.data(), env_ptrs.data()) == 0)
-    pid_ = pid;
-  posix_spawn_file_actions_destroy(&actions);
+  auto child = Child::spawn(
+      {.argv = argv,
+       .env = make_environment(env),
+       .redirects = {{.child_fd = 1, .path = "/dev/null", .flags = O_WRONLY},
+                     {.child_fd = 2, .path = stderr_path, .flags = O_WRONLY | O_CREAT | O_TRUNC}}});
+  if (child) child_.emplace(std::move(*child));
 }
 
 bool BackgroundChild::running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-    exit_code_ = decode_status(status);
-    pid_ = -1;
+  if (!child_) return false;
+  if (auto exit = child_->try_wait()) {
+    exit_code_ = exit->code;
+    child_.reset();
     return false;
   }
   return true;
@@ -140,17 +114,9 @@ bool BackgroundChild::running() {
 
 int BackgroundChild::stop(std::chrono::milliseconds grace) {
   if (!running()) return exit_code_;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!running()) return exit_code_;
-    ::usleep(10'000);
-  }
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  exit_code_ = -1;
+  const Child::Exit exit = child_->stop(grace);
+  child_.reset();
+  exit_code_ = exit.code;
   return exit_code_;
 }
 

@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "daemon/component.h"
+#include "common/child.h"
+#include "component/component.h"
 
 namespace guardian::testing {
 
@@ -36,7 +38,7 @@ class BackgroundChild {
   BackgroundChild(const BackgroundChild&) = delete;
   BackgroundChild& operator=(const BackgroundChild&) = delete;
 
-  [[nodiscard]] bool started() const { return pid_ > 0; }
+  [[nodiscard]] bool started() const { return child_.has_value(); }
   // Still running? (Reaps it when it has exited and records the code.)
   bool running();
   [[nodiscard]] int exit_code() const { return exit_code_; }
@@ -44,7 +46,7 @@ class BackgroundChild {
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
  private:
-  pid_t pid_ = -1;
+  std::optional<Child> child_;  // until it is reaped
   int exit_code_ = -1;
 };
 

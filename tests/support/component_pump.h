@@ -5,7 +5,7 @@
 #include <chrono>
 #include <functional>
 
-#include "daemon/component.h"
+#include "component/component.h"
 
 namespace guardian::testing {
 

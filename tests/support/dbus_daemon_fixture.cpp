@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +12,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/child.h"
 #include "common/fd.h"
-
-extern char** environ;
 
 namespace guardian::testing {
 
@@ -40,26 +37,20 @@ DbusDaemonFixture::DbusDaemonFixture() {
 
   // The child gets the pipe's write end as fd 3 and prints its address there; its own chatter
   // (e.g. "Failed to set fd limit") goes to a log file in the directory.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
   const std::string log_path = directory_ + "/dbus-daemon.log";
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  const std::string address_arg = "--address=unix:path=" + directory_ + "/bus";
-  std::vector<std::string> args = {"dbus-daemon", "--session", "--nofork", "--print-address=3", address_arg};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawn_error = ::posix_spawnp(&pid, "dbus-daemon", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  auto child =
+      Child::spawn({.argv = {"dbus-daemon", "--session", "--nofork", "--print-address=3",
+                             "--address=unix:path=" + directory_ + "/bus"},
+                    .search_path = true,
+                    .redirects = {{.child_fd = 3, .parent_fd = write_end.get()},
+                                  {.child_fd = 2, .path = log_path, .flags = O_WRONLY | O_CREAT | O_TRUNC},
+                                  {.child_fd = 1, .path = "/dev/null", .flags = O_WRONLY}}});
   write_end.reset();
-  if (spawn_error != 0) {
-    error_ = std::string("spawning dbus-daemon: ") + std::strerror(spawn_error);
+  if (!child) {
+    error_ = "spawning dbus-daemon: " + child.error().message;
     return;
   }
-  pid_ = pid;
+  child_.emplace(std::move(*child));
 
   // Read the address line (dbus-daemon prints it once the socket listens).
   std::string line;
@@ -87,21 +78,9 @@ DbusDaemonFixture::DbusDaemonFixture() {
 }
 
 void DbusDaemonFixture::stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
   // dbus-daemon exits promptly on SIGTERM; SIGKILL after 2 s so a test never hangs here.
-  for (int i = 0; i < 200; ++i) {
-    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_ || (done < 0 && errno == ECHILD)) {
-      pid_ = -1;
-      return;
-    }
-    ::usleep(10'000);
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+  if (child_) child_->stop(std::chrono::seconds(2));
+  child_.reset();
 }
 
 DbusDaemonFixture::~DbusDaemonFixture() {

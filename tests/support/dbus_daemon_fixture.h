@@ -5,7 +5,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+
+#include "common/child.h"
 
 namespace guardian::testing {
 
@@ -18,12 +21,12 @@ class DbusDaemonFixture {
   DbusDaemonFixture(const DbusDaemonFixture&) = delete;
   DbusDaemonFixture& operator=(const DbusDaemonFixture&) = delete;
 
-  [[nodiscard]] bool ok() const { return pid_ > 0 && !address_.empty(); }
+  [[nodiscard]] bool ok() const { return child_.has_value() && !address_.empty(); }
   [[nodiscard]] const std::string& error() const { return error_; }
   // The address to connect to ("unix:path=/tmp/…/bus,guid=…").
   [[nodiscard]] const std::string& address() const { return address_; }
   [[nodiscard]] const std::string& directory() const { return directory_; }
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] pid_t pid() const { return child_ ? child_->pid() : -1; }
 
   // Kills the daemon now (tests of a bus that goes away). Idempotent.
   void stop();
@@ -32,7 +35,7 @@ class DbusDaemonFixture {
   std::string directory_;
   std::string address_;
   std::string error_;
-  pid_t pid_ = -1;
+  std::optional<Child> child_;
 };
 
 }  // namespace guardian::testing

@@ -14,7 +14,7 @@
 #include <stdexcept>
 
 #include "common/host_root.h"
-#include "jellyfin/http.h"
+#include "net/http.h"
 
 extern char** environ;
 

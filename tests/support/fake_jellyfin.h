@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/fd.h"
-#include "decide/policy.h"
+#include "config/policy.h"
 
 namespace guardian::testing {
 

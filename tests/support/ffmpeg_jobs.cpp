@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +9,6 @@
 #include <fstream>
 
 #include "support/jellyfin_ffmpeg.h"
-
-extern char** environ;
 
 namespace guardian::testing {
 
@@ -46,34 +42,35 @@ FfmpegJobs::FfmpegJobs() {
                      "aac",
                      "-y",
                      clip});
-  int status = 0;
-  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    clip_ = clip;
-  std::erase(children_, pid);
+  if (Child* encoder = find(pid); encoder != nullptr && encoder->wait().exited_with(0)) clip_ = clip;
+  forget(pid);
 }
 
 FfmpegJobs::~FfmpegJobs() {
-  for (pid_t pid : children_) {
-    ::kill(pid, SIGKILL);  // only processes this object started
-    ::waitpid(pid, nullptr, 0);
-  }
+  children_.clear();  // each Child SIGKILLs and reaps its own process
   if (!dir_.empty()) std::filesystem::remove_all(dir_);
 }
 
+Child* FfmpegJobs::find(pid_t pid) {
+  for (auto& child : children_) {
+    if (child.pid() == pid) return &child;
+  }
+  return nullptr;
+}
+
+void FfmpegJobs::forget(pid_t pid) {
+  std::erase_if(children_, [pid](const Child& child) { return child.pid() == pid || child.pid() <= 0; });
+}
+
 pid_t FfmpegJobs::start(const std::vector<std::string>& args) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  if (::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  if (pid > 0) children_.push_back(pid);
+  auto child =
+      Child::spawn({.argv = args,
+                    .redirects = {{.child_fd = STDIN_FILENO, .path = "/dev/null", .flags = O_RDONLY},
+                                  {.child_fd = STDOUT_FILENO, .path = "/dev/null", .flags = O_WRONLY},
+                                  {.child_fd = STDERR_FILENO, .path = "/dev/null", .flags = O_WRONLY}}});
+  if (!child) return -1;
+  const pid_t pid = child->pid();
+  children_.push_back(std::move(*child));
   return pid;
 }
 
@@ -111,11 +108,12 @@ std::string FfmpegJobs::make_host_root(const std::string& cgroup, const std::vec
 }
 
 bool FfmpegJobs::exited(pid_t pid, int* signaled) {
-  int status = 0;
-  pid_t rc = ::waitpid(pid, &status, WNOHANG);
-  if (rc != pid) return false;
-  std::erase(children_, pid);
-  if (signaled != nullptr) *signaled = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  Child* child = find(pid);
+  if (child == nullptr) return false;
+  auto exit = child->try_wait();
+  if (!exit) return false;
+  forget(pid);
+  if (signaled != nullptr) *signaled = exit->signal;
   return true;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/child.h"
+
 namespace guardian::testing {
 
 class FfmpegJobs {
@@ -42,7 +44,9 @@ class FfmpegJobs {
  private:
   std::string dir_;
   std::string clip_;
-  std::vector<pid_t> children_;
+  Child* find(pid_t pid);
+  void forget(pid_t pid);        // drops it (and any already reaped)
+  std::vector<Child> children_;  // only processes this object started
 };
 
 }  // namespace guardian::testing

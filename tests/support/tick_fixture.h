@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/component.h"
+#include "component/component.h"
 
 namespace guardian::testing {
 

@@ -12,7 +12,6 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/daemon.h"
 #include "support/component_pump.h"
 #include "support/dbus_daemon_fixture.h"
 #include "support/tick_fixture.h"
@@ -43,12 +42,6 @@ class FakeLoop final : public DaemonLoop {
   void tell(const Event& event) override { told.push_back(event); }
   void note_oomd_kill(MonoTime) override {}
   [[nodiscard]] std::string explain() const override { return explanation; }
-  ActionEnv& action_env() override { return env_; }
-  [[nodiscard]] const DaemonOptions& options() const override { return options_; }
-
- private:
-  ActionEnv env_;
-  DaemonOptions options_;
 };
 
 // The generated proxy on its own connection with its own event-loop thread, recording signals.

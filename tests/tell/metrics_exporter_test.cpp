@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "common/fd.h"
-#include "daemon/daemon.h"
 
 namespace guardian {
 namespace {
@@ -489,11 +488,7 @@ class RecordingLoop : public DaemonLoop {
   void tell(const Event& event) override { events.push_back(event); }
   void note_oomd_kill(MonoTime) override {}
   [[nodiscard]] std::string explain() const override { return {}; }
-  ActionEnv& action_env() override { return env; }
-  [[nodiscard]] const DaemonOptions& options() const override { return opts; }
   std::vector<Event> events;
-  ActionEnv env;
-  DaemonOptions opts;
 };
 
 // A plain HTTP/1.0 GET, as Prometheus's scraper sends it (minus the Accept header).

@@ -79,6 +79,17 @@ share=$out/share
 mkdir -p "$share/out"
 chmod 1777 "$share/out"
 cp -r "$here/guest" "$share/guest"
+# The Jellyfin stand-in serves the unit tests' fake Jellyfin payloads, and transcodes a source made
+# here (seconds on the host, minutes under TCG): 320x180@12, no audio (TCG's soft-float AAC was
+# slower than the video), 6 minutes (Jellyfin throttles and deletes segments only for items >= 5 min).
+cp -r "$repo/tests/support/fake_jellyfin/fixtures" "$share/jellyfin-fixtures"
+media_spec=${GUARDIAN_VM_MEDIA:-320x180@12:360}
+media_cache=${GUARDIAN_VM_MEDIA_CACHE:-$here/out/.media}
+mkdir -p "$media_cache"
+media_file=$media_cache/source-${media_spec//[^0-9a-z]/_}.mkv
+(cd "$here/guest" && python3 -m jellyfin_standin.media "$media_file" "$media_spec") || die "could not make the source $media_spec"
+mkdir -p "$share/media"
+cp "$media_file" "$share/media/source.mkv"
 {
   echo "SCENARIO=$name"
   echo "SCENARIO_TIMEOUT=$timeout_s"

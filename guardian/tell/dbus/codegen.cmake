@@ -19,8 +19,8 @@ add_custom_command(
   VERBATIM)
 add_custom_target(guardian_dbus_codegen DEPENDS ${GUARDIAN_DBUS_ADAPTOR} ${GUARDIAN_DBUS_PROXY})
 
-target_sources(guardian_core PRIVATE ${GUARDIAN_DBUS_ADAPTOR} ${GUARDIAN_DBUS_PROXY})
-add_dependencies(guardian_core guardian_dbus_codegen)
+target_sources(guardian_tell PRIVATE ${GUARDIAN_DBUS_ADAPTOR} ${GUARDIAN_DBUS_PROXY})
+add_dependencies(guardian_tell guardian_dbus_codegen)
 # SYSTEM: the generated code is not ours to keep warning-clean.
-target_include_directories(guardian_core SYSTEM PUBLIC ${GUARDIAN_DBUS_GENERATED_DIR})
-target_link_libraries(guardian_core PUBLIC SDBusCpp::sdbus-c++)
+target_include_directories(guardian_tell SYSTEM PUBLIC ${GUARDIAN_DBUS_GENERATED_DIR})
+target_link_libraries(guardian_tell PUBLIC SDBusCpp::sdbus-c++)

@@ -44,15 +44,19 @@ wait_user_manager() {
 mem_total_mb() { awk '/^MemTotal:/ {print int($2/1024)}' /proc/meminfo; }
 mem_avail_mb() { awk '/^MemAvailable:/ {print int($2/1024)}' /proc/meminfo; }
 
-# The incident's "Jellyfin": fake-jellyfin.py with real ffmpeg transcodes, in container.slice,
-# with the seed's MemoryHigh/MemoryMax scaled to the VM and Restart=always as in the incident.
+# The incident's "Jellyfin": the Jellyfin stand-in (guest/jellyfin_standin: Jellyfin's REST API on
+# 127.0.0.1:8096 with the unit tests' fixtures, a real ffmpeg HLS job per viewer built from the
+# EncodingOptions in force) in container.slice, with the seed's MemoryHigh/MemoryMax scaled to the
+# VM and Restart=always as in the incident. Its API key: ~tester/.config/fake-jellyfin/api-key.
 start_jellyfin() {
-  local args=(--heap-mb "${JF_HEAP_MB:-96}" --clip-seconds "${JF_CLIP_SECONDS:-60}")
+  local args=(--heap-mb "${JF_HEAP_MB:-96}" --fixtures "$SHARE/jellyfin-fixtures" --port "${JF_PORT:-8096}"
+              --media "$SHARE/media/source.mkv" --tasks "${JF_TASKS:-}")
+  [[ -n ${JF_INITIAL_ENCODING:-} ]] && args+=(--initial-encoding "$JF_INITIAL_ENCODING")
   local props=(-p Restart=always -p RestartSec=2)
   [[ -n ${JF_MEMORY_HIGH:-} ]] && props+=(-p "MemoryHigh=$JF_MEMORY_HIGH")
   [[ -n ${JF_MEMORY_MAX:-} ]] && props+=(-p "MemoryMax=$JF_MEMORY_MAX")
   u systemd-run --user --quiet --unit=jellyfin --slice=container.slice \
-    --description="Jellyfin stand-in (real ffmpeg transcodes)" "${props[@]}" \
+    --description="Jellyfin stand-in (REST API, real ffmpeg transcodes)" "${props[@]}" \
     /usr/bin/python3 "$SHARE/guest/fake-jellyfin.py" "${args[@]}"
   log "started jellyfin.service in container.slice: ${args[*]} ${props[*]}"
 }

@@ -1,0 +1,170 @@
+// The systemd component's changes to container.slice: keeping it at the policy's
+// [container_slice] limits (checked at start, on every PropertiesChanged and after a reconnect;
+// corrected through act), and slice.balance's controller on the ticks while that mode is on.
+#include <algorithm>
+#include <limits>
+
+#include "act/state_store.h"
+#include "act/systemd_actions.h"
+#include "bus/systemd_client.h"
+#include "bus/systemd_component.h"
+#include "common/host_root.h"
+#include "common/units.h"
+#include "config/policy.h"
+
+namespace guardian::bus {
+namespace {
+
+constexpr uint64_t kInfinity = std::numeric_limits<uint64_t>::max();
+
+std::string limit_text(std::optional<uint64_t> bytes) { return bytes ? format_bytes(*bytes) : "infinity"; }
+
+}  // namespace
+
+void SystemdComponent::set_wanted_slice(ContainerSliceWanted wanted) {
+  wanted_ = wanted;
+  if (loop_) check_slice();
+}
+
+void SystemdComponent::on_policy(const Policy& policy) {
+  const auto& wanted = policy.container_slice;
+  options_.slice = wanted.unit;
+  uint64_t ram = 0;
+  const HostRoot host = options_.host_root.empty() ? HostRoot() : HostRoot(options_.host_root);
+  if (auto meminfo = read_file(host.path("/proc/meminfo"))) {
+    // "MemTotal:       31457280 kB"
+    const auto at = meminfo->find("MemTotal:");
+    if (at != std::string::npos) {
+      std::string_view line = std::string_view(*meminfo).substr(at + 9);
+      line = trim(line.substr(0, line.find('\n')));
+      if (line.ends_with("kB")) line = trim(line.substr(0, line.size() - 2));
+      ram = parse_u64(line).value_or(0) * 1024;
+    }
+  }
+  auto resolve = [&](const std::optional<SizeSpec>& size) -> std::optional<uint64_t> {
+    if (!size) return std::nullopt;
+    const uint64_t bytes = size->resolve(ram);
+    return bytes > 0 ? std::optional<uint64_t>(bytes) : std::nullopt;  // a percentage without MemTotal
+  };
+  set_wanted_slice({resolve(wanted.memory_high), resolve(wanted.memory_max)});
+  if (auto floor = resolve(wanted.floor), ceiling = resolve(wanted.ceiling); floor && ceiling) {
+    if (actions_.env().balance != nullptr) actions_.env().balance->set_default_band(*floor, *ceiling);
+  }
+}
+
+void SystemdComponent::check_slice() {
+  if (!systemd_) return;
+  systemd_->get_unit(
+      options_.slice,
+      [this](Result<UnitProperties> result) {
+        mailbox_.post([this, result = std::move(result)]() mutable { on_slice(std::move(result)); });
+      },
+      kCallTimeout);
+}
+
+void SystemdComponent::on_slice(Result<UnitProperties> result) {
+  if (!result) {
+    if (systemd_ && !systemd_->connected()) return;  // the connection message already said why
+    Event event{EventType::SenseProblem,
+                Priority::Warning,
+                "cannot read " + options_.slice + ": " + result.error().message,
+                {}};
+    event.with("SOURCE", "dbus").with("UNIT", options_.slice);
+    tell_once("slice-read:" + result.error().message, event);
+    return;  // keep the last good view
+  }
+  slice_ = *result;
+  if (slice_->load_state != "loaded") {
+    Event event{EventType::SenseProblem,
+                Priority::Warning,
+                options_.slice + " is not installed (LoadState=" + slice_->load_state +
+                    "): containers share memory pressure with the desktop; see units/container.slice",
+                {}};
+    event.with("UNIT", options_.slice);
+    tell_once("slice-missing", event);
+    return;
+  }
+  if (wanted_.memory_high) correct("MemoryHigh", slice_->memory_high, *wanted_.memory_high);
+  if (wanted_.memory_max) correct("MemoryMax", slice_->memory_max, *wanted_.memory_max);
+}
+
+void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
+  if (now == wanted || correcting_.count(property)) return;
+  const ActionEnv& env = actions_.env();
+  const std::string key = unit_property_key(options_.slice, property);
+  // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
+  if (env.state && env.state->get(key) && !corrections_.count(key)) return;
+  if (env.balance != nullptr && env.balance->mode() && property == "MemoryHigh") return;
+  std::shared_ptr<Action> correction = make_slice_correction(env, options_.slice, property, now, wanted);
+  if (actions_.dry_run()) {
+    // Said once per value: the slice is checked again after every change and reconnect.
+    if (!told_.insert("dry-correct:" + correction->describe()).second) return;
+    actions_.submit({.action = correction,
+                     .timeout = kCallTimeout,
+                     .priority = Priority::Info,
+                     .failure_priority = Priority::Warning});
+    return;
+  }
+  corrections_[key] = correction;
+  // Until the correction is done, the unit's next PropertiesChanged may still show the old value.
+  correcting_.insert(property);
+  actions_.submit({.action = correction,
+                   .timeout = kCallTimeout,
+                   .priority = Priority::Notice,
+                   .failure_priority = Priority::Warning,
+                   .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+}
+
+void SystemdComponent::run_balance(const TickView& tick) {
+  const ActionEnv& env = actions_.env();
+  auto mode = env.balance != nullptr ? env.balance->mode() : std::nullopt;
+  if (!mode || !tick.snapshot || !tick.layout || tick.layout->user_manager_path.empty() || !systemd_) {
+    balance_totals_.clear();
+    return;
+  }
+  const MonoTime now = tick.snapshot->mono;
+  if (last_balance_ != MonoTime{} && now - last_balance_ < options_.balance_interval) return;
+  const double interval =
+      last_balance_ == MonoTime{} ? 0 : std::chrono::duration<double>(now - last_balance_).count();
+  last_balance_ = now;
+  const std::string& manager = tick.layout->user_manager_path;
+  const std::string slice_path = manager + "/" + mode->unit;
+  const CgroupSample* slice = tick.snapshot->find(slice_path);
+  if (!slice || !slice->pressure) return;
+  double container_stall = 0;
+  double desktop_stall = 0;
+  std::map<std::string, uint64_t> totals;
+  for (const auto& cgroup : tick.snapshot->cgroups) {
+    // The user manager's direct child slices: the containers' and the desktop's.
+    if (!cgroup.path.starts_with(manager + "/") || !cgroup.pressure) continue;
+    if (cgroup.path.find('/', manager.size() + 1) != std::string::npos) continue;
+    totals[cgroup.path] = cgroup.pressure->some.total_us;
+    auto previous = balance_totals_.find(cgroup.path);
+    if (previous == balance_totals_.end() || interval <= 0) continue;
+    const double share = stall_share_percent(previous->second, cgroup.pressure->some.total_us, interval);
+    if (cgroup.path == slice_path)
+      container_stall = share;
+    else
+      desktop_stall = std::max(desktop_stall, share);
+  }
+  const bool have_history = !balance_totals_.empty();
+  balance_totals_ = std::move(totals);
+  if (!have_history || interval <= 0) return;
+  BalanceInput input;
+  input.current_limit_bytes = slice->memory.high_bytes.value_or(kInfinity);
+  input.container_usage_bytes = slice->memory.current_bytes.value_or(0);
+  input.container_stall_percent = container_stall;
+  input.desktop_stall_percent = desktop_stall;
+  auto step = balance_step(mode->settings, input);
+  if (!step.new_limit_bytes) return;
+  const std::string detail = "slice.balance: MemoryHigh of " + mode->unit + " " +
+                             limit_text(slice->memory.high_bytes) + " -> " +
+                             format_bytes(*step.new_limit_bytes) + " (" + step.reason + ")";
+  // A step every few seconds: told at info level.
+  actions_.submit({.action = make_balance_step(env, mode->unit, *step.new_limit_bytes, detail),
+                   .timeout = kCallTimeout,
+                   .priority = Priority::Info,
+                   .failure_priority = Priority::Warning});
+}
+
+}  // namespace guardian::bus

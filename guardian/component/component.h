@@ -1,0 +1,73 @@
+// A daemon component: a part that lives beside the sense -> model -> decide -> act -> tell loop
+// and needs its ticks, its events or its own fds (the metrics exporter, guardian's D-Bus API,
+// the systemd and Jellyfin watchers). The loop owns the components and calls them from its one
+// thread; a component must never block — slow work goes to its own thread or to the action
+// worker, and results come back through an fd the component gives the loop.
+//
+// This header is the contract between the daemon and its components, below both: tell, bus and
+// jellyfin implement components without depending on the daemon.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/event.h"
+#include "config/policy.h"
+#include "decide/ladder.h"
+#include "model/oomd_model.h"
+#include "sense/snapshot.h"
+
+namespace guardian {
+
+// A read-only view of one finished tick, valid only during the call.
+struct TickView {
+  const Snapshot* snapshot = nullptr;
+  const HostLayout* layout = nullptr;
+  const std::vector<OomdCgroupState>* oomd = nullptr;
+  // oomd's rule as the unit drop-ins state it (the model may run on oomd's live list instead).
+  const std::vector<WatchedCgroup>* oomd_dropin_rules = nullptr;
+  const Policy* policy = nullptr;
+  const LadderState* ladder = nullptr;
+  std::string level_name;
+  std::string explanation;                  // why this level (Decision::explanation)
+  std::vector<std::string> active_actions;  // "level/type" of every applied action
+  bool dry_run = false;
+};
+
+// What the loop offers its components: the narrow host interface. All calls on the loop thread.
+// A component that changes the system gets act's objects from the daemon when it is made
+// (daemon/components.cpp), not through here.
+class DaemonLoop {
+ public:
+  virtual ~DaemonLoop() = default;
+  virtual void request_reload() = 0;                      // as SIGHUP: reload the policy file
+  virtual void request_rescan() = 0;                      // re-walk cgroups on the next tick
+  virtual void request_tick() = 0;                        // sample again now (e.g. an oomd kill seen)
+  virtual void tell(const Event& event) = 0;              // journal + every component
+  virtual void note_oomd_kill(MonoTime when) = 0;         // feeds the model's 15 s post-kill pause
+  [[nodiscard]] virtual std::string explain() const = 0;  // why the current level
+  // systemd-oomd's live watch list (its D-Bus dump) replaces the drop-in reading in the model:
+  // oomd does not always watch what the drop-ins say (systemd #43174). Default: ignored.
+  virtual void use_live_oomd_rules(std::vector<WatchedCgroup> /*rules*/) {}
+};
+
+class DaemonComponent : public EventSink {
+ public:
+  ~DaemonComponent() override = default;
+  [[nodiscard]] virtual std::string name() const = 0;
+  // Called once at start-up, before saved state is restored, the policy applied and the first
+  // tick taken (READY=1 follows that tick). A component serving clients answers them only from
+  // its first on_tick, when there is a status to give.
+  virtual void start(DaemonLoop& /*loop*/) {}
+  // Called with every policy that comes into force (at start and after each good reload).
+  virtual void on_policy(const Policy& /*policy*/) {}
+  virtual void on_tick(const TickView& /*tick*/) {}
+  void emit(const Event& /*event*/) override {}
+  // fds the loop should poll for this component (EPOLLIN), and what to do when one is ready.
+  [[nodiscard]] virtual std::vector<int> fds() const { return {}; }
+  virtual void on_fd_ready(int /*fd*/) {}
+  // Called when the daemon stops (after actions are unwound).
+  virtual void stop() {}
+};
+
+}  // namespace guardian

@@ -1,0 +1,141 @@
+// A policy: the hand-edited TOML ladder of levels, as plain values. Parsing and validation live
+// in policy_loader; evaluation in ladder. Nothing here touches the host.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/units.h"
+#include "sense/psi_trigger.h"
+
+namespace guardian {
+
+// Where something came from in a policy file, for FILE:LINE:COL messages.
+struct SourcePos {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+};
+
+// What a condition measures. Each has one row in config/signals.cpp (its name, threshold range,
+// where it is measured, which side is worse, how it is read); a new signal is an enumerator here,
+// at the end, and its row there.
+enum class Signal {
+  SomeAvg10,  // PSI some avg10, percent
+  FullAvg10,  // PSI full avg10, percent
+  SomeAvg60,
+  FullAvg60,
+  OomdLimitPercent,     // full avg10 as percent of oomd's limit for that cgroup (100 = at the limit)
+  SecondsUntilKill,     // model's seconds until oomd would kill (no kill on course = +inf)
+  MemoryHighPercent,    // memory.current as percent of memory.high (no high = 0)
+  MemAvailablePercent,  // system MemAvailable as percent of MemTotal
+  TriggerFired,         // a PSI trigger fired on the cgroup since the last tick (1 or 0)
+};
+
+// Which cgroups a condition looks at.
+//  "system"        -> /proc/pressure/memory and /proc/meminfo
+//  "oomd-watched"  -> every cgroup systemd-oomd watches
+//  otherwise       -> a cgroup path relative to the user manager ("app.slice",
+//                     "container.slice/jellyfin.service"); '*' matches within one component.
+// When the selector matches several cgroups the condition compares their most severe value (the
+// highest, or for seconds_until_kill the lowest): `above` holds when any of them is above,
+// `below` only when all of them are below — so an exit condition never fires while one watched
+// cgroup is still hot. No matching cgroup (or no value, e.g. memory.pressure unreadable): the
+// condition is false; as an exit condition it is skipped instead, so a vanished cgroup (or a host
+// without oomd-watched cgroups) cannot pin a level — see Level::exit.
+struct Condition {
+  Signal signal = Signal::FullAvg10;
+  std::string cgroup = "oomd-watched";
+  enum class Compare { Above, Below } compare = Compare::Above;
+  double threshold = 0;
+  SourcePos pos;
+};
+
+// An action argument as written in the policy.
+using ParamValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
+struct Param {
+  ParamValue value;
+  SourcePos pos;
+};
+
+struct ActionSpec {
+  std::string type;  // registry name: "log", "notify", "slice.set-memory-high", …
+  std::map<std::string, Param> params;
+  SourcePos pos;
+};
+
+struct Level {
+  std::string name;
+  std::vector<Condition> enter;  // any true -> enter (or stay)
+  // Step down when none of `enter` holds, `hold` has passed since entry, and every exit condition
+  // that can be measured holds (empty, or nothing measurable: "none of enter holds" suffices).
+  std::vector<Condition> exit;
+  std::chrono::microseconds hold{10'000'000};  // minimum time at this level before leaving it
+  std::vector<ActionSpec> actions;
+  SourcePos pos;
+};
+
+struct SamplingSettings {
+  std::chrono::microseconds interval{1'000'000};
+  std::optional<PsiTriggerSpec> trigger = PsiTriggerSpec{};  // armed on every watched cgroup
+};
+
+// [[jellyfin]]: one Jellyfin server guardian watches and steers (docs/jellyfin.md). Several may
+// be listed; actions name theirs with `instance = "…"` (optional when there is only one).
+struct JellyfinInstanceSettings {
+  std::string name = "jellyfin";
+  std::string url = "http://127.0.0.1:8096";
+  std::string api_key_file;  // a file only its owner can read, or …
+  std::string credential;    // … a systemd credential name ($CREDENTIALS_DIRECTORY/NAME)
+  std::chrono::milliseconds timeout{2000};         // per request
+  std::chrono::milliseconds poll_interval{5000};   // GET /Sessions
+  // The instance's cgroup, where its ffmpeg children run: relative to the user manager
+  // ("container.slice/jellyfin.service") or absolute from the cgroup2 mount ("/system.slice/…").
+  std::string cgroup;
+  unsigned failure_threshold = 3;                  // circuit breaker: failures before it opens
+  std::chrono::milliseconds retry_after{30'000};   // … and how long it stays open at first
+  std::string render_node = "/dev/dri/renderD128";
+  // jellyfin.stop-lowest-priority: lower = stopped first. By user name, then by client name.
+  std::map<std::string, int64_t> user_priority;
+  std::map<std::string, int64_t> client_priority;
+  int64_t default_priority = 50;
+  SourcePos pos;
+};
+
+struct Policy {
+  std::string name = "default";  // top-level `name`, else the file's stem
+  std::string source;            // file path, or "<embedded default>"
+  SamplingSettings sampling;
+  std::vector<Level> levels;  // ordered from mildest to most severe; "normal" is implicit below them
+
+  // Sections other stages read. Each is parsed by the loader and validated there.
+  struct Metrics {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:9464";
+  } metrics;
+
+  // [container_slice]: the limits guardian keeps container.slice at, and slice.balance's band.
+  struct ContainerSlice {
+    std::string unit = "container.slice";
+    std::optional<SizeSpec> memory_high;
+    std::optional<SizeSpec> memory_max;
+    std::optional<SizeSpec> floor;    // slice.balance never sets MemoryHigh below this
+    std::optional<SizeSpec> ceiling;  // … nor above this
+  } container_slice;
+
+  // [containers]: which containers' units matter. unit.freeze may only name low_priority ones,
+  // and never a protected one.
+  struct Containers {
+    std::vector<std::string> protected_units;     // "jellyfin.service"
+    std::vector<std::string> low_priority_units;  // "immich-ml.service"
+  } containers;
+  std::vector<JellyfinInstanceSettings> jellyfin;
+};
+
+}  // namespace guardian

@@ -1,0 +1,79 @@
+// [[jellyfin]] sections through the policy loader: values, defaults and FILE:LINE:COL errors.
+#include <gtest/gtest.h>
+
+#include "act/action.h"
+#include "config/policy_loader.h"
+
+namespace guardian {
+namespace {
+
+std::string errors(const PolicyLoadResult& result) {
+  std::string out;
+  for (const auto& d : result.diagnostics) out += d.to_string() + "\n";
+  return out;
+}
+
+TEST(PolicyJellyfin, ParsesInstancesWithDefaults) {
+  auto result = parse_policy(R"(version = 1
+[[jellyfin]]
+name = "home"
+url = "http://127.0.0.1:8096"
+api_key_file = "/home/alice/.config/guardian/jellyfin.key"
+cgroup = "user.slice/libpod-jellyfin.scope"
+timeout = "1500ms"
+user_priority = { kids = 10, alice = 100 }
+
+[[jellyfin]]
+name = "nas"
+url = "https://nas.lan/jellyfin"
+credential = "nas-jellyfin-key"
+)",
+                             "p.toml", &builtin_actions());
+  ASSERT_TRUE(result.policy) << errors(result);
+  ASSERT_EQ(result.policy->jellyfin.size(), 2u);
+  const auto& home = result.policy->jellyfin[0];
+  EXPECT_EQ(home.name, "home");
+  EXPECT_EQ(home.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(home.poll_interval, std::chrono::milliseconds(5000));
+  EXPECT_EQ(home.user_priority.at("kids"), 10);
+  EXPECT_EQ(home.cgroup, "user.slice/libpod-jellyfin.scope");
+  EXPECT_EQ(result.policy->jellyfin[1].credential, "nas-jellyfin-key");
+}
+
+TEST(PolicyJellyfin, ErrorsNameThePlace) {
+  auto result = parse_policy(R"(version = 1
+[[jellyfin]]
+name = "home"
+url = "ftp://127.0.0.1"
+api_key_file = "relative.key"
+timout = "2s"
+
+[[jellyfin]]
+name = "home"
+)",
+                             "p.toml", &builtin_actions());
+  ASSERT_FALSE(result.policy);
+  std::string text = errors(result);
+  EXPECT_NE(text.find("p.toml:4:7: \"url\": URL \"ftp://127.0.0.1\" must start with http:// or https://"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("p.toml:5:16: \"api_key_file\": expected an absolute path or ~/"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("did you mean \"timeout\"?"), std::string::npos) << text;
+  EXPECT_NE(text.find("a [[jellyfin]] named \"home\" is already defined at line 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("needs api_key_file"), std::string::npos) << text;
+}
+
+TEST(PolicyJellyfin, DefaultPolicyWithJellyfinActionsLoads) {
+  auto result = parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  ASSERT_TRUE(result.policy) << errors(result);
+  bool found = false;
+  for (const auto& level : result.policy->levels) {
+    for (const auto& action : level.actions) found = found || action.type == "jellyfin.cheaper-software";
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace guardian

@@ -1,0 +1,1 @@
+"""The Jellyfin stand-in of the VM test bed (and of host measurements): see server.py."""
