@@ -21,17 +21,18 @@ namespace guardian {
 class StateStore;
 class EventTeller;
 class HostRoot;
+class JellyfinSteering;
 class UnitManagerSlot;
 class BalanceSwitch;
-namespace jellyfin {
-class InstanceDirectory;
-}
 
 using Deadline = std::chrono::steady_clock::time_point;
 
 struct ActionResult {
   enum class Outcome { Applied, Reverted, Unchanged, Failed, TimedOut } outcome = Outcome::Applied;
   std::string detail;  // human text: what changed ("MemoryHigh 8G -> 6G"), or why it failed
+  // A failed apply worth trying again while its level holds (a server that did not answer now
+  // may answer in a second): the daemon retries it, with backoff and a bound.
+  bool retry = false;
 };
 std::string_view outcome_name(ActionResult::Outcome outcome);
 
@@ -52,15 +53,21 @@ class Action {
 struct ActionEnv {
   const HostRoot* host = nullptr;
   StateStore* state = nullptr;
-  EventTeller* teller = nullptr;  // for actions whose whole effect is telling (log, notify)
+  EventTeller* teller = nullptr;         // for actions whose whole effect is telling (log, notify)
+  JellyfinSteering* jellyfin = nullptr;  // the Jellyfin instances and what guardian changed there
   bool dry_run = false;
-  UnitManagerSlot* systemd = nullptr;               // the user manager (act/unit_manager.h)
-  BalanceSwitch* balance = nullptr;                 // slice.balance's mode (act/systemd_actions.h)
-  jellyfin::InstanceDirectory* jellyfin = nullptr;  // the policy's Jellyfin instances
+  UnitManagerSlot* systemd = nullptr;  // the user manager (act/unit_manager.h)
+  BalanceSwitch* balance = nullptr;    // slice.balance's mode (act/systemd_actions.h)
+  // Where the action sits in the ladder, set by the daemon for each action it creates: what an
+  // action saves is keyed by level and action, so the same action at two levels keeps two records.
+  std::string level;
+  size_t level_number = 0;  // 1-based, as in ActionCommand
+  size_t action_index = 0;
 };
 
 // Restores a value saved in the StateStore by an earlier guardian (crash recovery). Registered
-// per saved-value kind ("systemd.unit-property", "jellyfin.encoding-options", …).
+// per saved-value kind ("systemd.unit-property", …); the Jellyfin kinds are restored by
+// JellyfinSteering once the policy names their instances (ActionRunner::restore_jellyfin).
 using Restorer = std::function<Result<void>(const ActionEnv& env, const std::string& key,
                                             const std::string& original_json, Deadline deadline)>;
 

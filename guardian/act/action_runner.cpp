@@ -1,5 +1,6 @@
 #include "act/action_runner.h"
 
+#include "act/jellyfin_steering.h"
 #include "act/state_store.h"
 
 namespace guardian {
@@ -38,6 +39,7 @@ void ActionRunner::collect() {
                        : job.label + (apply ? " applied" : " reverted") +
                              (done.result.detail.empty() ? "" : ": " + done.result.detail);
     }
+    if (failed && job.on_failure) message += job.on_failure(done);
     Event event{type, failed ? job.failure_priority : job.priority, std::move(message), {}};
     event.with("ACTION", job.action->type());
     if (!job.level.empty()) event.with("LEVEL", job.level);
@@ -51,6 +53,13 @@ void ActionRunner::collect() {
 void ActionRunner::finish() {
   worker_.wait_idle();
   collect();
+  // Whatever could not be put back in Jellyfin meanwhile (it did not answer): one more try, and
+  // what stays in the state file is said. A dry run changed nothing there.
+  if (env_.jellyfin != nullptr && !env_.dry_run) {
+    for (const auto& event :
+         env_.jellyfin->finish(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+      tell_(event);
+  }
 }
 
 void ActionRunner::restore_saved(const ActionRegistry& registry) {
@@ -65,6 +74,8 @@ void ActionRunner::restore_saved(const ActionRegistry& registry) {
     return;
   }
   for (const auto& [key, saved] : state->entries()) {
+    // Restored once the policy is in force, through its instances (restore_jellyfin).
+    if (JellyfinSteering::handles_kind(saved.kind)) continue;
     const Restorer* restorer = registry.restorer(saved.kind);
     Event event{EventType::StateRestored, Priority::Notice, {}, {}};
     event.with("KEY", key).with("KIND", saved.kind);
@@ -96,6 +107,26 @@ void ActionRunner::restore_saved(const ActionRegistry& registry) {
     }
     tell_(event);
   }
+}
+
+void ActionRunner::restore_jellyfin() {
+  StateStore* state = env_.state;
+  if (state == nullptr || env_.jellyfin == nullptr) return;
+  if (env_.dry_run) {
+    for (const auto& [key, saved] : state->entries()) {
+      if (!JellyfinSteering::handles_kind(saved.kind)) continue;
+      Event event{EventType::StateRestored,
+                  Priority::Notice,
+                  "would restore " + key + " to the value saved by an earlier run (dry run)",
+                  {}};
+      event.with("KEY", key).with("KIND", saved.kind).with("RESULT", "dry-run");
+      tell_(event);
+    }
+    return;
+  }
+  for (const auto& event :
+       env_.jellyfin->restore_saved(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+    tell_(event);
 }
 
 }  // namespace guardian

@@ -32,13 +32,19 @@ class ActionRunner {
   [[nodiscard]] int fd() const { return worker_.fd(); }
   // Tells each finished job's result, then runs its `done`.
   void collect();
-  // Waits for every queued job and tells the results (at stop).
+  // Waits for every queued job and tells the results (at stop); then gives what Jellyfin kept
+  // (restores it did not answer) one more try and tells what stays in the state file.
   void finish();
 
   // Puts back every value the state file holds from an earlier guardian (one that crashed or was
   // killed) with the restorer of its kind, and forgets it; tells one StateRestored each. A dry
   // run only says what it would restore. Blocking (each restorer has 10 s): before the loop runs.
+  // The Jellyfin kinds are left for restore_jellyfin().
   void restore_saved(const ActionRegistry& registry);
+  // Puts back what an earlier guardian changed in Jellyfin, through the policy's instance of each
+  // entry's name (ActionEnv::jellyfin, JellyfinSteering::restore_saved): after the policy is in
+  // force. A dry run only says what it would restore. Blocking (10 s).
+  void restore_jellyfin();
 
  private:
   const ActionEnv& env_;

@@ -36,6 +36,9 @@ struct ActionJob {
   int failure_priority = Priority::Error;
   // Runs on the loop thread once the result has been told (ActionRunner::collect).
   std::function<void(const ActionJobResult&)> done = nullptr;
+  // Runs on the loop thread when the job failed, before the result is told; what it returns is
+  // added to the message (the daemon's retry schedule says when it tries an apply again).
+  std::function<std::string(const ActionJobResult&)> on_failure = nullptr;
 };
 
 struct ActionJobResult {

@@ -153,6 +153,27 @@ Result<bool> StateStore::save_original(const std::string& key, const std::string
   return true;
 }
 
+Result<void> StateStore::commit(const std::vector<Change>& changes) {
+  std::lock_guard lock(mutex_);
+  auto before = entries_;
+  for (const auto& change : changes) {
+    if (change.kind.empty()) {
+      entries_.erase(change.key);
+      continue;
+    }
+    auto it = entries_.find(change.key);
+    std::string saved_at = it != entries_.end() ? it->second.saved_at : now_iso8601();
+    entries_[change.key] = SavedValue{change.kind, change.original_json, saved_at};
+  }
+  if (entries_ == before) return {};
+  auto written = write_locked();
+  if (!written.ok()) {
+    entries_ = std::move(before);  // not durable: the caller must not make the change
+    return written.error();
+  }
+  return {};
+}
+
 std::optional<SavedValue> StateStore::get(const std::string& key) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);

@@ -18,6 +18,7 @@ struct SavedValue {
   std::string kind;           // restorer kind, e.g. "systemd.unit-property"
   std::string original_json;  // the value as it was before guardian's first change (JSON text)
   std::string saved_at;       // ISO 8601 UTC
+  bool operator==(const SavedValue&) const = default;
 };
 
 class StateStore {
@@ -35,6 +36,15 @@ class StateStore {
   // the caller restores only the value it found, leaving that entry for its owner.
   Result<bool> save_original(const std::string& key, const std::string& kind,
                              const std::string& original_json);
+  // Puts (overwriting) and forgets several entries in one durable write: a change with an empty
+  // `kind` forgets its key. On failure nothing changes, in memory or on disk. For owners that
+  // keep an entry current while their change is in force (the Jellyfin layers).
+  struct Change {
+    std::string key;
+    std::string kind;  // "" = forget
+    std::string original_json;
+  };
+  Result<void> commit(const std::vector<Change>& changes);
   std::optional<SavedValue> get(const std::string& key) const;
   // Forgets `key` after its value was restored. Durable on return.
   Result<void> forget(const std::string& key);

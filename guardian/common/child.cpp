@@ -36,6 +36,18 @@ Result<Child> Child::spawn(const Spec& spec) {
       posix_spawn_file_actions_addopen(&actions, redirect.child_fd, redirect.path.c_str(), redirect.flags,
                                        0600);
   }
+  // The child starts with nothing blocked and every signal at its default action: the daemon
+  // blocks SIGTERM/SIGINT/SIGHUP for its signalfd, and a child inheriting that mask would ignore
+  // stop()'s SIGTERM and only ever end by SIGKILL.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<std::string> args = spec.argv;
   std::vector<std::string> env = spec.env.value_or(std::vector<std::string>{});
   auto arg_ptrs = pointers(args);
@@ -43,9 +55,10 @@ Result<Child> Child::spawn(const Spec& spec) {
   char** envp = spec.env ? env_ptrs.data() : environ;
   pid_t pid = -1;
   const int error = spec.search_path
-                        ? ::posix_spawnp(&pid, args[0].c_str(), &actions, nullptr, arg_ptrs.data(), envp)
-                        : ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, arg_ptrs.data(), envp);
+                        ? ::posix_spawnp(&pid, args[0].c_str(), &actions, &attributes, arg_ptrs.data(), envp)
+                        : ::posix_spawn(&pid, args[0].c_str(), &actions, &attributes, arg_ptrs.data(), envp);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (error != 0) return errno_error("cannot start " + args[0], error);
   return Child(pid);
 }

@@ -91,15 +91,15 @@ struct SamplingSettings {
 struct JellyfinInstanceSettings {
   std::string name = "jellyfin";
   std::string url = "http://127.0.0.1:8096";
-  std::string api_key_file;  // a file only its owner can read, or …
-  std::string credential;    // … a systemd credential name ($CREDENTIALS_DIRECTORY/NAME)
-  std::chrono::milliseconds timeout{2000};         // per request
-  std::chrono::milliseconds poll_interval{5000};   // GET /Sessions
+  std::string api_key_file;                 // a file only its owner can read, or …
+  std::string credential;                   // … a systemd credential name ($CREDENTIALS_DIRECTORY/NAME)
+  std::chrono::milliseconds timeout{2000};  // per request
+  std::chrono::milliseconds poll_interval{5000};  // GET /Sessions
   // The instance's cgroup, where its ffmpeg children run: relative to the user manager
   // ("container.slice/jellyfin.service") or absolute from the cgroup2 mount ("/system.slice/…").
   std::string cgroup;
-  unsigned failure_threshold = 3;                  // circuit breaker: failures before it opens
-  std::chrono::milliseconds retry_after{30'000};   // … and how long it stays open at first
+  unsigned failure_threshold = 3;                 // circuit breaker: failures before it opens
+  std::chrono::milliseconds retry_after{30'000};  // … and how long it stays open at first
   std::string render_node = "/dev/dri/renderD128";
   // jellyfin.stop-lowest-priority: lower = stopped first. By user name, then by client name.
   std::map<std::string, int64_t> user_priority;
@@ -107,6 +107,11 @@ struct JellyfinInstanceSettings {
   int64_t default_priority = 50;
   SourcePos pos;
 };
+
+// The rule for a [[jellyfin]] name: 1 to 64 letters, digits, '-' or '_'. The name becomes part of
+// state file keys and of the Authorization header, so a name read back from the state file is
+// checked with it too.
+bool valid_jellyfin_instance_name(std::string_view name);
 
 struct Policy {
   std::string name = "default";  // top-level `name`, else the file's stem

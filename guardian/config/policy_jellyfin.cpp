@@ -40,6 +40,58 @@ void parse_priorities(const toml::table& table, std::string_view key, PolicyPars
 
 }  // namespace
 
+bool valid_jellyfin_instance_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+void check_jellyfin_action_instances(PolicyParseContext& context, const Policy& policy) {
+  std::string names;
+  for (const auto& instance : policy.jellyfin)
+    names += (names.empty() ? "\"" : ", \"") + instance.name + "\"";
+  for (const auto& level : policy.levels) {
+    // One state entry per level, action and instance: the same stateful action twice in a level
+    // would share it.
+    std::vector<std::pair<std::string, std::string>> stateful;  // (type, instance)
+    for (const auto& action : level.actions) {
+      if (!action.type.starts_with("jellyfin.")) continue;
+      std::string instance;
+      SourcePos at = action.pos;
+      if (auto param = action.params.find("instance"); param != action.params.end()) {
+        if (const auto* text = std::get_if<std::string>(&param->second.value)) instance = *text;
+        at = param->second.pos;
+        if (at.file.empty()) at.file = context.source_name();
+        bool known = std::any_of(policy.jellyfin.begin(), policy.jellyfin.end(),
+                                 [&](const auto& configured) { return configured.name == instance; });
+        if (!known) {
+          context.error(
+              at, action.type + ": instance = \"" + instance + "\" names no [[jellyfin]] (" +
+                      (names.empty() ? std::string("the policy has none") : "the policy has " + names) + ")");
+          continue;
+        }
+      } else if (policy.jellyfin.size() > 1) {
+        if (at.file.empty()) at.file = context.source_name();
+        context.error(at, action.type + ": the policy has several [[jellyfin]] (" + names +
+                              "): say which with instance = \"…\"");
+        continue;
+      } else if (policy.jellyfin.size() == 1) {
+        instance = policy.jellyfin.front().name;
+      }
+      if (action.type == "jellyfin.prefer-vaapi" || action.type == "jellyfin.cheaper-software" ||
+          action.type == "jellyfin.pause-background-tasks") {
+        std::pair<std::string, std::string> id{action.type, instance};
+        if (std::find(stateful.begin(), stateful.end(), id) != stateful.end()) {
+          if (at.file.empty()) at.file = context.source_name();
+          context.error(at, action.type + " appears twice in level \"" + level.name +
+                                "\" for the same Jellyfin: merge the two into one");
+        }
+        stateful.push_back(std::move(id));
+      }
+    }
+  }
+}
+
 void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
   constexpr std::string_view kWhere = "in [[jellyfin]]";
   context.check_known_keys(
@@ -50,10 +102,7 @@ void parse_jellyfin_section(const toml::table& table, PolicyParseContext& contex
   JellyfinInstanceSettings instance;
   instance.pos = context.pos(table);
   if (auto name = context.get_string(table, "name", kWhere)) {
-    bool valid = !name->empty() && name->size() <= 64 && std::all_of(name->begin(), name->end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-    });
-    if (!valid)
+    if (!valid_jellyfin_instance_name(*name))
       context.error(*table.get("name"),
                     "\"name\": use letters, digits, '-' and '_' (it names state file entries)");
     instance.name = *name;

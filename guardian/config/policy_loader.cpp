@@ -113,6 +113,8 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
     }
   }
 
+  check_jellyfin_action_instances(context, policy);
+
   result.diagnostics = context.take_diagnostics();
   if (result.diagnostics.empty()) result.policy = std::move(policy);
   return result;

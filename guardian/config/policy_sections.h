@@ -104,7 +104,11 @@ void parse_metrics_section(const toml::table& table, PolicyParseContext& context
 void parse_level_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_container_slice_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
 void parse_containers_section(const toml::table& table, PolicyParseContext& context, Policy& policy);
-void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context, Policy& policy);  // policy_jellyfin.cpp
+void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context,
+                            Policy& policy);  // policy_jellyfin.cpp
+// After every section: each jellyfin.* action names a [[jellyfin]] the policy has (or there is
+// exactly one), and no level lists the same stateful Jellyfin action twice for one instance.
+void check_jellyfin_action_instances(PolicyParseContext& context, const Policy& policy);
 
 // Parses a PSI trigger the way a policy writes it: "some 150ms 2s" (kind, stall, window; the
 // durations in systemd.time(7) form). Checks the kernel's rules for an unprivileged trigger:

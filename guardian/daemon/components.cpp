@@ -2,6 +2,7 @@
 // (no session bus, a port in use) reports that through an event and stays inert.
 #include <unistd.h>
 
+#include "act/jellyfin_steering.h"
 #include "bus/systemd_component.h"
 #include "daemon/daemon.h"
 #include "jellyfin/jellyfin_watcher.h"
@@ -18,7 +19,12 @@ std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOption
   // vector so it is destroyed (its thread joined) before the exporter.
   MetricsExporter* exporter = metrics.get();
   JellyfinWatcherOptions jellyfin;
-  jellyfin.instances = actions.env().jellyfin;
+  // The instances and what guardian changed in them, both the daemon's (ActionEnv::jellyfin). The
+  // watcher lets the steering retry kept restores after each round Jellyfin answers; a dry run
+  // changes nothing, restores included.
+  JellyfinSteering* steering = actions.env().jellyfin;
+  jellyfin.instances = steering != nullptr ? &steering->instances() : nullptr;
+  jellyfin.kept = options.dry_run ? nullptr : steering;
   jellyfin.host_root = options.host_root;
   jellyfin.probe_binary = [] {
     char self[4096] = {};  // `guardian probe vaapi` runs as a child of this same binary

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "act/action_runner.h"
+#include "act/jellyfin_steering.h"
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
 #include "act/unit_manager.h"
@@ -78,6 +79,7 @@ class Daemon final : public DaemonLoop {
         state_(options_.state_path == ":memory:" ? std::string()
                : options_.state_path.empty()     ? StateStore::default_path()
                                                  : options_.state_path),
+        jellyfin_(state_, jellyfin_instances_, &host_),
         actions_(env_, [this](const Event& event) { teller_.emit(event); }) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
@@ -122,6 +124,10 @@ class Daemon final : public DaemonLoop {
   Result<Policy> read_policy();
   void apply_policy(Policy policy);
   void reload();
+  void submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
+                    std::string level);
+  std::string schedule_retry(std::pair<size_t, size_t> key, const ActionJobResult& done);
+  void submit_due_retries();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
   Result<void> set_timer();
@@ -139,10 +145,12 @@ class Daemon final : public DaemonLoop {
   StateStore state_;
   // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
   // components that fill or read them: the user manager the systemd component plugs in,
-  // slice.balance's switch, the Jellyfin instances the watcher keeps current.
+  // slice.balance's switch, the Jellyfin instances the watcher keeps current and what guardian
+  // changed in them (the steering, restored through the policy's instances).
   UnitManagerSlot user_manager_;
   BalanceSwitch balance_;
-  jellyfin::InstanceDirectory jellyfin_;
+  jellyfin::InstanceDirectory jellyfin_instances_;
+  JellyfinSteering jellyfin_;
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
@@ -152,6 +160,18 @@ class Daemon final : public DaemonLoop {
   std::optional<Policy> policy_;
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
+  // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again while
+  // their level holds: at most kApplyRetries times, 1 s, 2 s, 4 s … after each failure.
+  struct ApplyRetry {
+    std::pair<size_t, size_t> key;
+    std::shared_ptr<Action> action;
+    std::string label;
+    std::string level;
+    MonoTime due;
+  };
+  static constexpr unsigned kApplyRetries = 5;
+  std::vector<ApplyRetry> retries_;
+  std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
   std::vector<PsiTrigger> triggers_;
   std::vector<WatchedCgroup> dropin_rules_;  // what the unit drop-ins say, even when live rules win
@@ -219,6 +239,51 @@ void Daemon::reload() {
   // policy (reverting what it applied), then let the next tick climb the new one.
   unwind_all();
   apply_policy(std::move(policy.value()));
+}
+
+void Daemon::submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
+                          std::string level) {
+  actions_.submit(
+      {.action = std::move(action),
+       .label = std::move(label),
+       .level = std::move(level),
+       .done =
+           [this](const ActionJobResult& done) {
+             if (done.result.outcome != ActionResult::Outcome::Failed &&
+                 done.result.outcome != ActionResult::Outcome::TimedOut)
+               retry_counts_.erase(done.job.action.get());
+           },
+       .on_failure = [this, key](const ActionJobResult& done) { return schedule_retry(key, done); }});
+}
+
+std::string Daemon::schedule_retry(std::pair<size_t, size_t> key, const ActionJobResult& done) {
+  if (!done.result.retry) return {};
+  // Still in force (its level holds)? Then try again, a bounded number of times.
+  auto active = active_.find(key);
+  if (active == active_.end() || active->second != done.job.action) return {};
+  unsigned& tried = retry_counts_[done.job.action.get()];
+  if (tried >= kApplyRetries)
+    return " (tried " + std::to_string(kApplyRetries + 1) + " times; not again while this level holds)";
+  auto wait = std::chrono::seconds(1LL << tried);
+  ++tried;
+  retries_.push_back(
+      {key, done.job.action, done.job.label, done.job.level, std::chrono::steady_clock::now() + wait});
+  return " (trying again in " + std::to_string(wait.count()) + " s, " + std::to_string(tried) + " of " +
+         std::to_string(kApplyRetries) + ")";
+}
+
+void Daemon::submit_due_retries() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->due > now) {
+      ++it;
+      continue;
+    }
+    auto active = active_.find(it->key);
+    if (active != active_.end() && active->second == it->action)
+      submit_apply(it->key, it->action, it->label, it->level);
+    it = retries_.erase(it);
+  }
 }
 
 void Daemon::refresh_rules(const Snapshot& snapshot) {
@@ -334,7 +399,11 @@ void Daemon::execute(const Decision& decision) {
     const std::string label = level_name(*policy_, command.level) + "/" + spec.type;
     if (command.kind == ActionCommand::Kind::Apply) {
       const ActionRegistry::Entry* entry = builtin_actions().find(spec.type);
-      auto action = entry ? entry->create(spec, env_)
+      ActionEnv env = env_;  // the same environment, and where in the ladder this action sits
+      env.level = level_name(*policy_, command.level);
+      env.level_number = command.level;
+      env.action_index = command.action_index;
+      auto action = entry ? entry->create(spec, env)
                           : Result<std::unique_ptr<Action>>(make_error("unknown action type"));
       if (!action.ok()) {
         Event event{EventType::ActionFailed, Priority::Error, label + ": " + action.error().message, {}};
@@ -346,12 +415,14 @@ void Daemon::execute(const Decision& decision) {
       }
       std::shared_ptr<Action> shared = std::move(action.value());
       active_[key] = shared;
-      actions_.submit({.action = shared, .label = label, .level = level_name(*policy_, command.level)});
+      submit_apply(key, shared, label, level_name(*policy_, command.level));
     } else {
       auto it = active_.find(key);
       if (it == active_.end()) continue;
       std::shared_ptr<Action> shared = it->second;
       active_.erase(it);
+      std::erase_if(retries_, [&](const ApplyRetry& retry) { return retry.action == shared; });
+      retry_counts_.erase(shared.get());
       actions_.submit({.kind = ActionJob::Kind::Revert,
                        .action = shared,
                        .label = label,
@@ -366,6 +437,8 @@ void Daemon::unwind_all() {
   execute(decision);
   ladder_ = decision.next;
   active_.clear();
+  retries_.clear();
+  retry_counts_.clear();
 }
 
 void Daemon::print_status_line(const Snapshot& snapshot) {
@@ -424,6 +497,7 @@ void Daemon::tick() {
   ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path};
   Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
   execute(decision);
+  submit_due_retries();
   ladder_ = decision.next;
   explanation_ = decision.explanation;
 
@@ -498,6 +572,9 @@ int Daemon::run() {
   // systemd component opens.
   actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
+  // What an earlier guardian changed in Jellyfin goes back only through the policy's instance of
+  // that name (its URL and key, never the state file's), so this waits for the policy.
+  actions_.restore_jellyfin();
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
     return 2;

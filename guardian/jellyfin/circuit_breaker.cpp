@@ -24,9 +24,10 @@ void CircuitBreaker::record_success() {
   current_open_for_ = settings_.open_for;
 }
 
-void CircuitBreaker::record_failure(Clock::time_point now, std::string why) {
+void CircuitBreaker::record_failure(Clock::time_point now, std::string why, FailureKind kind) {
   std::lock_guard lock(mutex_);
   last_error_ = std::move(why);
+  last_kind_ = kind;
   ++failures_;
   if (state_ == State::HalfOpen) {
     // The probe failed: back off longer before the next one.
@@ -49,6 +50,11 @@ std::string CircuitBreaker::last_error() const {
   return last_error_;
 }
 
+CircuitBreaker::FailureKind CircuitBreaker::last_failure_kind() const {
+  std::lock_guard lock(mutex_);
+  return last_kind_;
+}
+
 unsigned CircuitBreaker::consecutive_failures() const {
   std::lock_guard lock(mutex_);
   return failures_;
@@ -66,6 +72,16 @@ std::string_view breaker_state_name(CircuitBreaker::State state) {
     case CircuitBreaker::State::HalfOpen: return "half-open";
   }
   return "?";
+}
+
+std::string_view failure_kind_description(CircuitBreaker::FailureKind kind) {
+  switch (kind) {
+    case CircuitBreaker::FailureKind::Unreachable: return "unreachable";
+    case CircuitBreaker::FailureKind::KeyRefused: return "refuses guardian's API key";
+    case CircuitBreaker::FailureKind::HttpError: return "answers with HTTP errors";
+    case CircuitBreaker::FailureKind::BadAnswer: return "answers with something guardian cannot read";
+  }
+  return "failing";
 }
 
 }  // namespace guardian::jellyfin

@@ -21,6 +21,9 @@ class CircuitBreaker {
     std::chrono::milliseconds max_open_for{300'000};
   };
   enum class State { Closed, Open, HalfOpen };
+  // Why the last call failed, so what guardian says matches what happened: a server that
+  // refuses the key or answers HTTP 500 is not "unreachable".
+  enum class FailureKind { Unreachable, KeyRefused, HttpError, BadAnswer };
 
   explicit CircuitBreaker(Settings settings) : settings_(settings), current_open_for_(settings.open_for) {}
 
@@ -28,10 +31,11 @@ class CircuitBreaker {
   // (the probe) and moves to HalfOpen; others are refused until it reports.
   bool allow(Clock::time_point now);
   void record_success();
-  void record_failure(Clock::time_point now, std::string why);
+  void record_failure(Clock::time_point now, std::string why, FailureKind kind = FailureKind::Unreachable);
 
   [[nodiscard]] State state() const;
   [[nodiscard]] std::string last_error() const;
+  [[nodiscard]] FailureKind last_failure_kind() const;
   [[nodiscard]] unsigned consecutive_failures() const;
   // When an open breaker lets the next probe through.
   [[nodiscard]] Clock::time_point retry_at() const;
@@ -44,8 +48,12 @@ class CircuitBreaker {
   std::chrono::milliseconds current_open_for_;
   Clock::time_point retry_at_{};
   std::string last_error_;
+  FailureKind last_kind_ = FailureKind::Unreachable;
 };
 
 std::string_view breaker_state_name(CircuitBreaker::State state);
+// "unreachable", "refuses the API key", "answers with an HTTP error", "answers with something
+// guardian cannot read": how the journal describes a breaker that opened.
+std::string_view failure_kind_description(CircuitBreaker::FailureKind kind);
 
 }  // namespace guardian::jellyfin

@@ -33,12 +33,19 @@ Client::Client(ClientSettings settings) : settings_(std::move(settings)), breake
       device_id_.begin(), device_id_.end(), [](char c) { return c == '"' || c == ',' || c == ' '; }, '_');
 }
 
-void Client::note_bad_answer(const std::string& why) {
-  breaker_.record_failure(std::chrono::steady_clock::now(), why);
+template <class T>
+Result<T> Client::record_answer(Result<T> parsed) {
+  if (parsed.ok())
+    breaker_.record_success();
+  else
+    breaker_.record_failure(std::chrono::steady_clock::now(), parsed.error().message,
+                            CircuitBreaker::FailureKind::BadAnswer);
+  return parsed;
 }
 
 Result<HttpResponse> Client::call(const std::string& method, const std::string& path, std::string body,
-                                  Deadline deadline) {
+                                  Deadline deadline, bool parse_follows, Delivery* delivery) {
+  if (delivery != nullptr) *delivery = Delivery::NotSent;
   auto now = std::chrono::steady_clock::now();
   std::string what = method + " " + settings_.url.to_string() + path;
   if (!breaker_.allow(now)) {
@@ -53,65 +60,78 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
   request.headers.emplace_back("Accept", "application/json");
   if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
   request.body = std::move(body);
+  if (auto checked = check_request_line_and_headers(request); !checked.ok()) {
+    return make_error(what + ": " + checked.error().message);  // never sent; not Jellyfin's fault
+  }
+  if (delivery != nullptr) *delivery = Delivery::NoAnswer;
   auto response = http_send(settings_.url, request, std::min(deadline, now + settings_.timeout));
   if (!response.ok()) {
     breaker_.record_failure(std::chrono::steady_clock::now(), response.error().message);
     return response.error();
   }
+  if (delivery != nullptr) *delivery = Delivery::Answered;
   if (response->status < 200 || response->status > 299) {
     std::string why = what + ": HTTP " + std::to_string(response->status);
-    if (response->status == 401 || response->status == 403) why += " (the API key was refused)";
-    breaker_.record_failure(std::chrono::steady_clock::now(), why);
+    auto kind = CircuitBreaker::FailureKind::HttpError;
+    if (response->status == 401 || response->status == 403) {
+      why += " (the API key was refused)";
+      kind = CircuitBreaker::FailureKind::KeyRefused;
+    }
+    breaker_.record_failure(std::chrono::steady_clock::now(), why, kind);
     return make_error(why);
   }
-  breaker_.record_success();
+  if (!parse_follows) breaker_.record_success();
   return response;
 }
 
-Result<EncodingOptions> Client::get_encoding_options(Deadline deadline) {
-  auto response = call("GET", "/System/Configuration/encoding", "", deadline);
-  if (!response.ok()) return response.error();
-  auto options = parse_encoding_options(
-      response->body, "GET " + settings_.url.to_string() + "/System/Configuration/encoding");
-  if (!options.ok()) note_bad_answer(options.error().message);
-  return options;
+WriteResult Client::write(const std::string& method, const std::string& path, std::string body,
+                          Deadline deadline) {
+  Delivery delivery = Delivery::NotSent;
+  auto response = call(method, path, std::move(body), deadline, false, &delivery);
+  if (response.ok()) return {};
+  // An HTTP answer, or a request that never left, was not applied; a request that went out and
+  // got no answer may have been.
+  return {delivery == Delivery::NoAnswer ? WriteResult::Outcome::Unknown : WriteResult::Outcome::NotApplied,
+          response.error().message};
 }
 
-Result<void> Client::post_encoding_options(const nlohmann::json& options, Deadline deadline) {
-  if (!options.is_object()) return make_error("refusing to POST EncodingOptions that are not an object");
-  auto response = call("POST", "/System/Configuration/encoding", options.dump(), deadline);
+Result<EncodingOptions> Client::get_encoding_options(Deadline deadline) {
+  auto response = call("GET", "/System/Configuration/encoding", "", deadline, true);
   if (!response.ok()) return response.error();
-  return {};
+  return record_answer(parse_encoding_options(
+      response->body, "GET " + settings_.url.to_string() + "/System/Configuration/encoding"));
+}
+
+WriteResult Client::post_encoding_options(const nlohmann::json& options, Deadline deadline) {
+  if (!options.is_object())
+    return {WriteResult::Outcome::NotApplied, "refusing to POST EncodingOptions that are not an object"};
+  return write("POST", "/System/Configuration/encoding", options.dump(), deadline);
 }
 
 Result<std::vector<SessionInfo>> Client::get_sessions(Deadline deadline) {
-  auto response = call("GET", "/Sessions", "", deadline);
+  const std::string path = "/Sessions?activeWithinSeconds=" + std::to_string(kActiveSessionSeconds);
+  auto response = call("GET", path, "", deadline, true);
   if (!response.ok()) return response.error();
-  auto sessions = parse_sessions(response->body, "GET " + settings_.url.to_string() + "/Sessions");
-  if (!sessions.ok()) note_bad_answer(sessions.error().message);
-  return sessions;
+  return record_answer(parse_sessions(response->body, "GET " + settings_.url.to_string() + "/Sessions"));
 }
 
 Result<std::vector<ScheduledTask>> Client::get_scheduled_tasks(Deadline deadline) {
-  auto response = call("GET", "/ScheduledTasks", "", deadline);
+  auto response = call("GET", "/ScheduledTasks", "", deadline, true);
   if (!response.ok()) return response.error();
-  auto tasks = parse_scheduled_tasks(response->body, "GET " + settings_.url.to_string() + "/ScheduledTasks");
-  if (!tasks.ok()) note_bad_answer(tasks.error().message);
-  return tasks;
+  return record_answer(
+      parse_scheduled_tasks(response->body, "GET " + settings_.url.to_string() + "/ScheduledTasks"));
 }
 
-Result<void> Client::stop_task(const std::string& task_id, Deadline deadline) {
-  if (!safe_path_segment(task_id)) return make_error("task id \"" + task_id + "\" is not a Jellyfin id");
-  auto response = call("DELETE", "/ScheduledTasks/Running/" + task_id, "", deadline);
-  if (!response.ok()) return response.error();
-  return {};
+WriteResult Client::stop_task(const std::string& task_id, Deadline deadline) {
+  if (!safe_path_segment(task_id))
+    return {WriteResult::Outcome::NotApplied, "task id \"" + task_id + "\" is not a Jellyfin id"};
+  return write("DELETE", "/ScheduledTasks/Running/" + task_id, "", deadline);
 }
 
-Result<void> Client::start_task(const std::string& task_id, Deadline deadline) {
-  if (!safe_path_segment(task_id)) return make_error("task id \"" + task_id + "\" is not a Jellyfin id");
-  auto response = call("POST", "/ScheduledTasks/Running/" + task_id, "", deadline);
-  if (!response.ok()) return response.error();
-  return {};
+WriteResult Client::start_task(const std::string& task_id, Deadline deadline) {
+  if (!safe_path_segment(task_id))
+    return {WriteResult::Outcome::NotApplied, "task id \"" + task_id + "\" is not a Jellyfin id"};
+  return write("POST", "/ScheduledTasks/Running/" + task_id, "", deadline);
 }
 
 Result<void> Client::send_command(const std::string& session_id, const std::string& command,

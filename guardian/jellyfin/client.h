@@ -30,6 +30,21 @@ struct ClientSettings {
 // X-Emby-Token header is off by default from 12.0).
 std::string authorization_header(const std::string& api_key, const std::string& device_id);
 
+// The outcome of a request that changes something in Jellyfin. A timeout or a dropped connection
+// after the request went out says nothing about whether Jellyfin applied it: Kestrel finishes a
+// request whose body it has even when the client gave up, and slow answers are most likely when
+// memory is short. Only an HTTP answer that is not 2xx means "not applied".
+struct WriteResult {
+  enum class Outcome { Applied, NotApplied, Unknown } outcome = Outcome::Applied;
+  std::string error;  // empty when applied
+  [[nodiscard]] bool applied() const { return outcome == Outcome::Applied; }
+  [[nodiscard]] bool unknown() const { return outcome == Outcome::Unknown; }
+};
+
+// How many seconds back GET /Sessions looks (jellyfin-web asks for 960): older sessions are
+// clients that went away without saying so, not viewers to cap or message.
+inline constexpr int kActiveSessionSeconds = 960;
+
 class Client {
  public:
   explicit Client(ClientSettings settings);
@@ -41,13 +56,14 @@ class Client {
 
   Result<EncodingOptions> get_encoding_options(Deadline deadline);
   // POSTs the whole object (Jellyfin resets missing fields to defaults).
-  Result<void> post_encoding_options(const nlohmann::json& options, Deadline deadline);
+  WriteResult post_encoding_options(const nlohmann::json& options, Deadline deadline);
+  // GET /Sessions?activeWithinSeconds=960: the sessions active in the last 16 minutes.
   Result<std::vector<SessionInfo>> get_sessions(Deadline deadline);
   Result<std::vector<ScheduledTask>> get_scheduled_tasks(Deadline deadline);
-  Result<void> stop_task(const std::string& task_id,
-                         Deadline deadline);  // DELETE /ScheduledTasks/Running/{id}
-  Result<void> start_task(const std::string& task_id,
-                          Deadline deadline);  // POST /ScheduledTasks/Running/{id}
+  WriteResult stop_task(const std::string& task_id,
+                        Deadline deadline);  // DELETE /ScheduledTasks/Running/{id}
+  WriteResult start_task(const std::string& task_id,
+                         Deadline deadline);  // POST /ScheduledTasks/Running/{id}
   // POST /Sessions/{id}/Command {"Name": name, "Arguments": {...}}
   Result<void> send_command(const std::string& session_id, const std::string& command,
                             const nlohmann::json& arguments, Deadline deadline);
@@ -58,11 +74,17 @@ class Client {
                              Deadline deadline);  // POST /Sessions/{id}/Playing/Stop
 
  private:
-  // One request through the breaker. 2xx = success; anything else is an error naming the
-  // endpoint and the status, and counts as a failure.
+  // One request through the breaker. 2xx = an answer; anything else is an error naming the
+  // endpoint and the status, and counts as a failure. With `parse_follows`, a 2xx answer counts
+  // as a success only once the caller has read its body (record_answer), so a server that
+  // answers nonsense opens the breaker like one that does not answer. `delivery` says how far the
+  // request got.
+  enum class Delivery { NotSent, NoAnswer, Answered };
   Result<HttpResponse> call(const std::string& method, const std::string& path, std::string body,
-                            Deadline deadline);
-  void note_bad_answer(const std::string& why);
+                            Deadline deadline, bool parse_follows = false, Delivery* delivery = nullptr);
+  template <class T>
+  Result<T> record_answer(Result<T> parsed);
+  WriteResult write(const std::string& method, const std::string& path, std::string body, Deadline deadline);
   ClientSettings settings_;
   CircuitBreaker breaker_;
   std::string device_id_;

@@ -29,6 +29,14 @@ void InstanceDirectory::set_instances(std::vector<Instance> instances) {
   instances_ = std::move(next);
 }
 
+void InstanceDirectory::set_client(const std::string& name, std::shared_ptr<Client> client) {
+  std::lock_guard lock(mutex_);
+  if (auto it = instances_.find(name); it != instances_.end()) {
+    it->second.client = std::move(client);
+    it->second.client_error.clear();
+  }
+}
+
 void InstanceDirectory::set_cgroup_host_path(const std::string& name, const std::string& path) {
   std::lock_guard lock(mutex_);
   if (auto it = instances_.find(name); it != instances_.end()) it->second.cgroup_host_path = path;

@@ -33,6 +33,8 @@ class InstanceDirectory {
   // Replaces the set; a client whose name, URL, key source and timeouts did not change is kept
   // (with its breaker state) so a policy reload does not reset an open breaker.
   void set_instances(std::vector<Instance> instances);
+  // A client made later (the key file was fixed after the policy loaded).
+  void set_client(const std::string& name, std::shared_ptr<Client> client);
   void set_cgroup_host_path(const std::string& name, const std::string& path);
   void set_probe(const std::string& name, VaapiProbeResult probe);
   void set_view(const std::string& name, std::shared_ptr<const TranscodeView> view);

@@ -49,7 +49,9 @@ void JellyfinWatcher::on_policy(const Policy& policy) {
       instance.client_error = client.error().message;
       Event event{EventType::SenseProblem,
                   Priority::Warning,
-                  client.error().message + " (watching its ffmpeg jobs through /proc only)",
+                  client.error().message +
+                      " (watching its ffmpeg jobs through /proc only; guardian reads the key again every "
+                      "poll_interval, so a fixed file is taken without a restart)",
                   {}};
       event.with("JELLYFIN_INSTANCE", settings.name);
       queue_event(std::move(event));
@@ -130,27 +132,53 @@ void JellyfinWatcher::queue_event(Event event) {
 void JellyfinWatcher::poll_instance(const std::string& name) {
   auto instance = options_.instances->find(name);
   if (!instance.ok()) return;
+  if (!instance->client) {
+    // The key file (or credential) could not be read when the policy loaded: try again, so a
+    // fixed file is used from the next round on.
+    auto client = jellyfin::make_client(instance->settings);
+    if (client.ok()) {
+      options_.instances->set_client(name, *client);
+      instance->client = *client;
+      Event event{EventType::SenseProblem,
+                  Priority::Notice,
+                  "Jellyfin \"" + name + "\": the API key is readable now, using it",
+                  {}};
+      event.with("JELLYFIN_INSTANCE", name);
+      queue_event(std::move(event));
+    }
+  }
   std::optional<std::vector<jellyfin::SessionInfo>> sessions;
   if (instance->client) {
     auto deadline = std::chrono::steady_clock::now() + instance->settings.timeout;
     auto result = instance->client->get_sessions(deadline);
     if (result.ok()) sessions = std::move(*result);
-    std::string state(jellyfin::breaker_state_name(instance->client->breaker().state()));
+    const auto& breaker = instance->client->breaker();
+    std::string state(jellyfin::breaker_state_name(breaker.state()));
     std::string& last = last_breaker_state_[name];
+    bool answers_again = false;
     if (state == "open" && last != "open" && last != "half-open") {
       Event event{EventType::SenseProblem,
                   Priority::Warning,
-                  "Jellyfin \"" + name + "\" unreachable, not calling it for a while (" +
-                      instance->client->breaker().last_error() + "); ffmpeg jobs still watched through /proc",
+                  "Jellyfin \"" + name + "\" " +
+                      std::string(jellyfin::failure_kind_description(breaker.last_failure_kind())) +
+                      ", not calling it for a while (" + breaker.last_error() +
+                      "); ffmpeg jobs still watched through /proc",
                   {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "open");
       queue_event(std::move(event));
     } else if (state == "closed" && (last == "open" || last == "half-open")) {
+      answers_again = true;
       Event event{EventType::SenseProblem, Priority::Notice, "Jellyfin \"" + name + "\" answers again", {}};
       event.with("JELLYFIN_INSTANCE", name).with("JELLYFIN_CIRCUIT", "closed");
       queue_event(std::move(event));
     }
     last = state;
+    // Jellyfin answered: retry what could not be restored (or written, or confirmed) yet.
+    if (sessions && options_.kept != nullptr) {
+      auto retry_deadline = std::chrono::steady_clock::now() + 2 * instance->settings.timeout;
+      for (auto& event : options_.kept->retry_kept(name, answers_again, retry_deadline))
+        queue_event(std::move(event));
+    }
   }
   std::vector<FfmpegProcess> processes;
   if (!instance->cgroup_host_path.empty()) {

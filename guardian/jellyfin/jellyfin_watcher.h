@@ -1,7 +1,11 @@
 // The Jellyfin watcher: a component with its own thread that, per [[jellyfin]] instance, scans
 // the instance's cgroup for ffmpeg jobs (always — /proc needs no Jellyfin) and polls GET /Sessions
 // through the instance's circuit breaker (per-request timeout), then publishes the joined
-// transcode view in the daemon's jellyfin::InstanceDirectory. At start it runs `guardian probe vaapi --json`
+// transcode view in the daemon's jellyfin::InstanceDirectory. After each answered poll it lets
+// the owner of what guardian changed there (KeptChanges: act's JellyfinSteering) retry what it
+// could not restore yet (at once when the instance answers again). An instance whose key file
+// could not be read is retried every round, so a fixed file is picked up without a restart. At
+// start it runs `guardian probe vaapi --json`
 // as a child per render node. The loop thread only copies pointers: on_tick never waits on
 // Jellyfin. Events from the thread (breaker opened/closed, VA-API verdict, a bad key file) come
 // back through an eventfd and are told on the loop thread.
@@ -20,6 +24,7 @@
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "component/component.h"
+#include "jellyfin/kept_changes.h"
 #include "jellyfin/transcode_totals.h"
 
 namespace guardian {
@@ -37,6 +42,10 @@ struct JellyfinWatcherOptions {
   std::function<void(std::optional<bool>)> publish_vaapi;
   // Where the instances and their views go (owned by the daemon, shared with the actions).
   jellyfin::InstanceDirectory* instances = nullptr;
+  // What guardian changed in the instances and could not put back yet, retried after each round
+  // an instance answers (owned by the daemon). nullptr: nothing to retry (a dry run changes
+  // nothing, restores included).
+  jellyfin::KeptChanges* kept = nullptr;
 };
 
 class JellyfinWatcher final : public DaemonComponent {

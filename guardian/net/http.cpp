@@ -456,7 +456,25 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
   return out;
 }
 
+Result<void> check_request_line_and_headers(const HttpRequest& request) {
+  // A CR or LF would end the line early and let the rest become a header or a request of its own
+  // (a name read back from the state file, a key file with a stray line): never sent.
+  auto bad = [](std::string_view text) {
+    return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+  };
+  if (bad(request.method) || bad(request.target))
+    return make_error("refusing a request line with CR, LF or NUL in it");
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || bad(name) || name.find(':') != std::string::npos)
+      return make_error("refusing a header whose name is empty or holds ':', CR, LF or NUL");
+    if (bad(value)) return make_error("refusing header " + name + ": its value holds CR, LF or NUL");
+  }
+  return {};
+}
+
 Result<HttpResponse> http_send(const Url& url, const HttpRequest& request, Deadline deadline) {
+  if (auto checked = check_request_line_and_headers(request); !checked.ok())
+    return make_error(url.origin() + ": " + checked.error().message);
   auto result =
       url.scheme == "https" ? https_send(url, request, deadline) : plain_send(url, request, deadline);
   if (!result.ok()) {

@@ -55,6 +55,10 @@ struct ParsedResponse {
 };
 Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connection_closed);
 
+// Refuses a method, target, header name or header value with CR, LF or NUL in it (a value that
+// would split into a header or request of its own). http_send checks every request with it.
+Result<void> check_request_line_and_headers(const HttpRequest& request);
+
 // Sends one request and waits for the whole answer until `deadline`. Never throws; every error
 // names the URL. http uses our socket client, https the dlopen()ed libcurl.
 Result<HttpResponse> http_send(const Url& url, const HttpRequest& request, Deadline deadline);

@@ -61,6 +61,27 @@ TEST_F(StateStoreTest, FirstOriginalWinsSoReapplyingCannotOverwriteIt) {
   EXPECT_TRUE(reread.entries().empty());
 }
 
+// The Jellyfin layers keep their entries current while their level holds: several puts and
+// forgets land in one durable write, or none does.
+TEST_F(StateStoreTest, CommitPutsAndForgetsTogetherAndChangesNothingWhenItCannotWrite) {
+  StateStore store(path());
+  ASSERT_TRUE(store.commit({{"a", "kind", "1"}, {"b", "kind", "2"}}).ok());
+  const std::string saved_at = store.get("a")->saved_at;
+  ASSERT_TRUE(store.commit({{"a", "kind", "3"}, {"b", "", ""}, {"c", "kind", "4"}}).ok());
+  StateStore reread(path());
+  ASSERT_TRUE(reread.load().ok());
+  EXPECT_EQ(reread.get("a")->original_json, "3");
+  EXPECT_EQ(reread.get("a")->saved_at, saved_at);  // first saved then, rewritten since
+  EXPECT_FALSE(reread.get("b"));
+  EXPECT_EQ(reread.get("c")->original_json, "4");
+  // The state directory becomes a file: nothing can be written, and nothing changes in memory.
+  std::filesystem::remove_all(dir_ / "sub");
+  std::ofstream(dir_ / "sub") << "not a directory";
+  EXPECT_FALSE(store.commit({{"a", "kind", "5"}, {"c", "", ""}}).ok());
+  EXPECT_EQ(store.get("a")->original_json, "3");
+  EXPECT_TRUE(store.get("c"));
+}
+
 TEST_F(StateStoreTest, CorruptFileIsAnErrorNamingIt) {
   std::filesystem::create_directories(dir_ / "sub");
   std::ofstream(path()) << "{\"version\": 1, \"saved\": [";

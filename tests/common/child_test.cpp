@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -60,6 +61,33 @@ TEST(Child, StopEscalatesToSigkillAndTheDestructorReaps) {
   }  // killed and reaped here: no zombie left with that pid
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(Child, StartsWithNoSignalBlockedOrIgnoredWhateverTheParentHas) {
+  // The daemon blocks SIGTERM for its signalfd and a test may ignore SIGPIPE; a child must still
+  // end on stop()'s SIGTERM, not wait out the grace period for SIGKILL.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t previous;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &previous), 0);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous_int {};
+  ASSERT_EQ(::sigaction(SIGINT, &ignore, &previous_int), 0);
+  auto sleeper = Child::spawn({.argv = {"/bin/sleep", "60"}});
+  auto interrupted = Child::spawn({.argv = {"/bin/sleep", "60"}});
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ::sigaction(SIGINT, &previous_int, nullptr);
+  ASSERT_TRUE(sleeper.ok() && interrupted.ok());
+  const Child::Exit exit = sleeper->stop(30s);
+  EXPECT_EQ(exit.signal, SIGTERM);  // not SIGKILL after 30 s
+  interrupted->kill(SIGINT);
+  std::optional<Child::Exit> interrupted_exit;
+  for (int i = 0; i < 1000 && !(interrupted_exit = interrupted->try_wait()); ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(interrupted_exit.has_value()) << "SIGINT stayed ignored in the child";
+  EXPECT_EQ(interrupted_exit->signal, SIGINT);
 }
 
 TEST(Child, AProgramThatCannotStartIsAnErrorNamingIt) {

@@ -75,5 +75,80 @@ TEST(PolicyJellyfin, DefaultPolicyWithJellyfinActionsLoads) {
   EXPECT_TRUE(found);
 }
 
+// Issue 11, defect 8: check-policy accepted an action instance that names no [[jellyfin]].
+TEST(PolicyJellyfin, AnActionMustNameAJellyfinThePolicyHas) {
+  auto result = parse_policy(R"(version = 1
+[[level]]
+name = "elevated"
+enter = [ { signal = "full_avg10", cgroup = "system", above = 10 } ]
+actions = [ { type = "jellyfin.cheaper-software", instance = "hmoe" },
+            { type = "jellyfin.prefer-vaapi" } ]
+
+[[jellyfin]]
+name = "home"
+url = "http://127.0.0.1:8096"
+api_key_file = "/home/alice/.config/guardian/jellyfin.key"
+
+[[jellyfin]]
+name = "nas"
+url = "http://127.0.0.1:8097"
+api_key_file = "/home/alice/.config/guardian/nas.key"
+)",
+                             "p.toml", &builtin_actions());
+  ASSERT_FALSE(result.policy);
+  std::string text = errors(result);
+  EXPECT_NE(text.find("p.toml:5:"), std::string::npos) << text;
+  EXPECT_NE(text.find("jellyfin.cheaper-software: instance = \"hmoe\" names no [[jellyfin]] (the policy has "
+                      "\"home\", \"nas\")"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("jellyfin.prefer-vaapi: the policy has several [[jellyfin]] (\"home\", \"nas\"): say which "
+                "with instance"),
+      std::string::npos)
+      << text;
+}
+
+TEST(PolicyJellyfin, AnInstanceWithoutAnyJellyfinIsAnErrorButNoInstanceIsNot) {
+  auto named = parse_policy(R"(version = 1
+[[level]]
+name = "elevated"
+enter = [ { signal = "full_avg10", cgroup = "system", above = 10 } ]
+actions = [ { type = "jellyfin.cheaper-software", instance = "home" } ]
+)",
+                            "p.toml", &builtin_actions());
+  ASSERT_FALSE(named.policy);
+  EXPECT_NE(errors(named).find("names no [[jellyfin]] (the policy has none)"), std::string::npos)
+      << errors(named);
+  // The embedded default's way: no instance, no [[jellyfin]] — the actions do nothing.
+  auto unnamed = parse_policy(R"(version = 1
+[[level]]
+name = "elevated"
+enter = [ { signal = "full_avg10", cgroup = "system", above = 10 } ]
+actions = [ { type = "jellyfin.cheaper-software" } ]
+)",
+                              "p.toml", &builtin_actions());
+  EXPECT_TRUE(unnamed.policy) << errors(unnamed);
+}
+
+TEST(PolicyJellyfin, TheSameStatefulActionTwiceInALevelIsRefused) {
+  auto result = parse_policy(R"(version = 1
+[[level]]
+name = "critical"
+enter = [ { signal = "full_avg10", cgroup = "system", above = 10 } ]
+actions = [ { type = "jellyfin.cheaper-software" }, { type = "jellyfin.cheaper-software", preset = "ultrafast" } ]
+
+[[jellyfin]]
+name = "home"
+url = "http://127.0.0.1:8096"
+api_key_file = "/home/alice/.config/guardian/jellyfin.key"
+)",
+                             "p.toml", &builtin_actions());
+  ASSERT_FALSE(result.policy);
+  EXPECT_NE(errors(result).find("jellyfin.cheaper-software appears twice in level \"critical\""),
+            std::string::npos)
+      << errors(result);
+}
+
 }  // namespace
 }  // namespace guardian

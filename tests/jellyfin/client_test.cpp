@@ -63,7 +63,8 @@ TEST_F(ClientTest, ServerErrorGarbageAndLiesAreErrorsNamingTheEndpoint) {
   fake_.set_mode("error500", 0, 1);
   auto e500 = client_->get_sessions(in(2s));
   ASSERT_FALSE(e500.ok());
-  EXPECT_NE(e500.error().message.find("GET " + fake_.url() + "/Sessions: HTTP 500"), std::string::npos);
+  EXPECT_NE(e500.error().message.find("GET " + fake_.url() + "/Sessions?activeWithinSeconds=960: HTTP 500"),
+            std::string::npos);
   fake_.set_mode("garbage", 0, 1);
   auto garbage = client_->get_encoding_options(in(2s));
   ASSERT_FALSE(garbage.ok());
@@ -118,8 +119,9 @@ TEST_F(ClientTest, CommandsMessagesAndTasks) {
   std::string alice = "3b1f5e0c9a2d4e6f8b7c1d2e3f4a5b6c";
   ASSERT_TRUE(client_->send_command(alice, "SetMaxStreamingBitrate", {{"Bitrate", "3000000"}}, in(2s)).ok());
   ASSERT_TRUE(client_->send_message(alice, "guardian", "hello", 5000, in(2s)).ok());
-  ASSERT_TRUE(client_->stop_task("7738148ffcd07979c7ceb148e06b3aed", in(2s)).ok());
-  EXPECT_FALSE(client_->stop_task("../System/Shutdown", in(2s)).ok());
+  ASSERT_TRUE(client_->stop_task("7738148ffcd07979c7ceb148e06b3aed", in(2s)).applied());
+  auto refused = client_->stop_task("../System/Shutdown", in(2s));
+  EXPECT_EQ(refused.outcome, WriteResult::Outcome::NotApplied);
   auto requests = fake_.requests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_EQ(requests[0]["path"], "/Sessions/" + alice + "/Command");
@@ -129,6 +131,71 @@ TEST_F(ClientTest, CommandsMessagesAndTasks) {
             (nlohmann::json{{"Header", "guardian"}, {"Text", "hello"}, {"TimeoutMs", 5000}}));
   EXPECT_EQ(requests[2]["method"], "DELETE");
   EXPECT_EQ(requests[2]["path"], "/ScheduledTasks/Running/7738148ffcd07979c7ceb148e06b3aed");
+}
+
+// Issue 11, defect 7: a 200 that is not JSON counted as a success for the breaker (then as one
+// failure), so a server answering nonsense never opened it.
+TEST_F(ClientTest, AnswersThatAreNotJsonOpenTheBreakerLikeErrorsDo) {
+  fake_.set_mode("garbage");
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(client_->get_sessions(in(2s)).ok());
+  EXPECT_EQ(client_->breaker().state(), CircuitBreaker::State::Open);
+  EXPECT_EQ(client_->breaker().last_failure_kind(), CircuitBreaker::FailureKind::BadAnswer);
+  EXPECT_NE(client_->breaker().last_error().find("/Sessions: not JSON"), std::string::npos)
+      << client_->breaker().last_error();
+}
+
+TEST_F(ClientTest, TheBreakerKnowsARefusedKeyFromAServerError) {
+  fake_.set_mode("error500", 0, 1);
+  EXPECT_FALSE(client_->get_sessions(in(2s)).ok());
+  EXPECT_EQ(client_->breaker().last_failure_kind(), CircuitBreaker::FailureKind::HttpError);
+  auto settings = fake_.settings(dir_);
+  { std::ofstream(dir_ + "/wrong.key") << "00000000000000000000000000000000\n"; }
+  ::chmod((dir_ + "/wrong.key").c_str(), 0600);
+  settings.api_key_file = dir_ + "/wrong.key";
+  auto wrong = *make_client(settings);
+  EXPECT_FALSE(wrong->get_sessions(in(2s)).ok());
+  EXPECT_EQ(wrong->breaker().last_failure_kind(), CircuitBreaker::FailureKind::KeyRefused);
+  fake_.set_mode("hang", 0, 1);
+  EXPECT_FALSE(client_->get_sessions(in(300ms)).ok());
+  EXPECT_EQ(client_->breaker().last_failure_kind(), CircuitBreaker::FailureKind::Unreachable);
+}
+
+// A write that got no answer may have been applied; one that got an HTTP error was not.
+TEST_F(ClientTest, AWriteWithoutAnAnswerIsOfUnknownOutcome) {
+  auto options = client_->get_encoding_options(in(2s));
+  ASSERT_TRUE(options.ok());
+  options->raw["EncoderPreset"] = "veryfast";
+  fake_.add_fault("POST", "/System/Configuration/encoding", "late", 0.6);
+  auto late = client_->post_encoding_options(options->raw, in(300ms));
+  EXPECT_EQ(late.outcome, WriteResult::Outcome::Unknown) << late.error;
+  fake_.add_fault("POST", "/System/Configuration/encoding", "error500");
+  auto refused = client_->post_encoding_options(options->raw, in(2s));
+  EXPECT_EQ(refused.outcome, WriteResult::Outcome::NotApplied);
+  EXPECT_NE(refused.error.find("HTTP 500"), std::string::npos);
+  auto applied = client_->post_encoding_options(options->raw, in(2s));
+  EXPECT_TRUE(applied.applied()) << applied.error;
+}
+
+// Issue 11, defect 10: GET /Sessions without activeWithinSeconds listed clients gone for an hour.
+TEST_F(ClientTest, SessionsAreTheOnesActiveInTheLastSixteenMinutes) {
+  auto sessions = FakeJellyfin::fixture("sessions-10.11.json");
+  std::time_t hour_ago = std::time(nullptr) - 3600;
+  std::tm tm{};
+  gmtime_r(&hour_ago, &tm);
+  char stamp[40];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+  std::time_t now = std::time(nullptr);
+  gmtime_r(&now, &tm);
+  char fresh[40];
+  std::strftime(fresh, sizeof fresh, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+  for (auto& s : sessions) s["LastActivityDate"] = fresh;
+  sessions[1]["LastActivityDate"] = stamp;
+  fake_.set_sessions(sessions);
+  auto listed = client_->get_sessions(in(2s));
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_EQ(listed->size(), 3u);
+  for (const auto& s : *listed) EXPECT_NE(s.user_name, "kids");
+  EXPECT_EQ(fake_.requests().back()["path"], "/Sessions?activeWithinSeconds=960");
 }
 
 }  // namespace

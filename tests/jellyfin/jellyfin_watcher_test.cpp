@@ -4,6 +4,7 @@
 #include "jellyfin/jellyfin_watcher.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
@@ -134,6 +135,72 @@ TEST_F(WatcherTest, HealthyJellyfinPublishesSessionsAndEventsReachTheLoop) {
   }
   ASSERT_FALSE(loop_.told.empty());
   EXPECT_NE(loop_.told.back().message.find("HTTP 500"), std::string::npos);
+}
+
+// Issue 11, defect 7: /Sessions answered with something that is not JSON was silent and never
+// opened the breaker. Defect 10: the breaker said "unreachable" for every kind of failure.
+TEST_F(WatcherTest, AnswersThatAreNotJsonOpenTheBreakerAndSaySo) {
+  fake_.set_mode("garbage");
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  watcher.on_policy(policy_);
+  watcher.start(loop_);
+  std::string told;
+  for (int i = 0; i < 100 && told.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    for (const auto& event : watcher.take_events()) {
+      if (event.message.find("not calling it for a while") != std::string::npos) told = event.message;
+    }
+  }
+  EXPECT_NE(told.find("Jellyfin \"home\" answers with something guardian cannot read"), std::string::npos)
+      << told;
+  EXPECT_NE(told.find("/Sessions: not JSON"), std::string::npos) << told;
+  EXPECT_EQ(told.find("unreachable"), std::string::npos) << told;
+}
+
+TEST_F(WatcherTest, ARefusedKeyIsSaidToBeRefusedNotUnreachable) {
+  std::string key_file = dir_ + "/wrong.key";
+  { std::ofstream(key_file) << "00000000000000000000000000000000\n"; }
+  ::chmod(key_file.c_str(), 0600);
+  policy_.jellyfin[0].api_key_file = key_file;
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  watcher.on_policy(policy_);
+  watcher.start(loop_);
+  std::string told;
+  for (int i = 0; i < 100 && told.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    for (const auto& event : watcher.take_events()) {
+      if (event.message.find("not calling it for a while") != std::string::npos) told = event.message;
+    }
+  }
+  EXPECT_NE(told.find("Jellyfin \"home\" refuses guardian's API key"), std::string::npos) << told;
+}
+
+// Issue 11, defect 10: a key file fixed after the policy loaded was taken only on SIGHUP, and the
+// error did not say so.
+TEST_F(WatcherTest, AKeyFileFixedMeanwhileIsTakenWithoutARestart) {
+  const std::string key_file = policy_.jellyfin[0].api_key_file;
+  ::chmod(key_file.c_str(), 0644);  // readable by others: refused
+  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  watcher.on_policy(policy_);
+  auto first = watcher.take_events();
+  ASSERT_FALSE(first.empty());
+  EXPECT_NE(first.front().message.find("a fixed file is taken without a restart"), std::string::npos)
+      << first.front().message;
+  watcher.start(loop_);
+  std::this_thread::sleep_for(150ms);
+  EXPECT_FALSE(instances_.find("home")->client);
+  ::chmod(key_file.c_str(), 0600);
+  bool taken = false;
+  for (int i = 0; i < 100 && !taken; ++i) {
+    std::this_thread::sleep_for(20ms);
+    auto instance = instances_.find("home");
+    taken = instance.ok() && instance->client && instance->view && instance->view->sessions_known;
+  }
+  EXPECT_TRUE(taken);
+  bool said = false;
+  for (const auto& event : watcher.take_events())
+    said = said || event.message.find("the API key is readable now") != std::string::npos;
+  EXPECT_TRUE(said);
 }
 
 }  // namespace

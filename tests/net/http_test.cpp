@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fake_jellyfin.h"
+
 namespace guardian::jellyfin {
 namespace {
 
@@ -81,6 +83,32 @@ TEST(HttpSend, ConnectionRefusedIsQuickAndNamed) {
   EXPECT_NE(response.error().message.find("GET http://127.0.0.1:1/System/Info"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   EXPECT_FALSE(https_backend_loaded());
+}
+
+// Issue 16, item 2: a CR/LF in a header value (an instance name read back from the state file
+// went into DeviceId) became a header of its own.
+TEST(HttpSend, ACrOrLfInAHeaderOrTheTargetIsRefusedBeforeAnythingIsSent) {
+  guardian::testing::FakeJellyfin fake("4f1b2c3d4e5f60718293a4b5c6d7e8f9");
+  ASSERT_TRUE(fake.running());
+  auto url = parse_url(fake.url());
+  ASSERT_TRUE(url.ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  HttpRequest injected;
+  injected.target = "/Sessions";
+  injected.headers.emplace_back("Authorization", "MediaBrowser DeviceId=\"x\r\nX-Injected: yes\r\nY\"");
+  auto refused = http_send(*url, injected, deadline);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("refusing header Authorization: its value holds CR, LF or NUL"),
+            std::string::npos)
+      << refused.error().message;
+  HttpRequest split_target;
+  split_target.target = "/Sessions HTTP/1.1\r\nX-Injected: yes\r\n\r\nGET /x";
+  EXPECT_FALSE(http_send(*url, split_target, deadline).ok());
+  HttpRequest bare_lf;
+  bare_lf.target = "/Sessions";
+  bare_lf.headers.emplace_back("Accept", "application/json\nX-Injected: yes");
+  EXPECT_FALSE(http_send(*url, bare_lf, deadline).ok());
+  EXPECT_TRUE(fake.requests().empty()) << fake.requests().dump();
 }
 
 }  // namespace

@@ -2,14 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 namespace guardian::test {
 
@@ -39,22 +39,19 @@ bool DbusDaemon::spawn() {
     error_ = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    // Its one warning as root ("Failed to set fd limit") is noise in test logs.
-    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0) ::dup2(null, STDERR_FILENO);
-    ::execlp("dbus-daemon", "dbus-daemon", "--session", "--nofork", "--print-address",
-             ("--address=" + listen).c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
+  // Its one warning as root ("Failed to set fd limit") is noise in test logs.
+  auto started = Child::spawn(
+      {.argv = {"dbus-daemon", "--session", "--nofork", "--print-address", "--address=" + listen},
+       .search_path = true,
+       .redirects = {{.child_fd = STDOUT_FILENO, .parent_fd = out[1]},
+                     {.child_fd = STDERR_FILENO, .path = "/dev/null", .flags = O_WRONLY}}});
   ::close(out[1]);
-  if (pid_ < 0) {
-    error_ = std::string("fork: ") + std::strerror(errno);
+  if (!started.ok()) {
+    error_ = started.error().message;
     ::close(out[0]);
     return false;
   }
+  child_.emplace(std::move(*started));
   // The daemon prints its address (with a guid) once it listens.
   std::string printed;
   pollfd ready{out[0], POLLIN, 0};
@@ -76,11 +73,9 @@ bool DbusDaemon::spawn() {
 }
 
 void DbusDaemon::kill_now() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
+  if (child_) {
+    child_->stop(std::chrono::seconds(5));
+    child_.reset();
   }
 }
 

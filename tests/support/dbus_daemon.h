@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+
+#include "common/child.h"
 
 namespace guardian::test {
 
@@ -22,12 +25,12 @@ class DbusDaemon {
   // Starts a new daemon on the same socket path (after kill_now()).
   bool restart();
   [[nodiscard]] const std::string& error() const { return error_; }
-  [[nodiscard]] bool running() const { return pid_ > 0; }
+  [[nodiscard]] bool running() const { return child_.has_value(); }
   // Kills the daemon now (tests of a dead bus).
   void kill_now();
 
  private:
-  pid_t pid_ = -1;
+  std::optional<Child> child_;  // while it runs
   std::string dir_;
   bool spawn();
   std::string address_;

@@ -3,9 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,8 +13,6 @@
 
 #include "common/host_root.h"
 #include "net/http.h"
-
-extern char** environ;
 
 namespace guardian::testing {
 
@@ -37,19 +33,11 @@ FakeJellyfin::FakeJellyfin(const std::string& api_key, const std::string& versio
     args.emplace_back("--state-file");
     args.push_back(state_file);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_read.get(), STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
-  int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    pid_ = -1;
-    return;
-  }
+  auto started = Child::spawn({.argv = std::move(args),
+                               .redirects = {{.child_fd = STDIN_FILENO, .parent_fd = in_read.get()},
+                                             {.child_fd = STDOUT_FILENO, .parent_fd = out_write.get()}}});
+  if (!started.ok()) return;
+  child_.emplace(std::move(*started));
   out_write.reset();
   std::string line;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -66,11 +54,8 @@ FakeJellyfin::FakeJellyfin(const std::string& api_key, const std::string& versio
 
 FakeJellyfin::~FakeJellyfin() {
   stdin_.reset();  // the server exits on EOF
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);  // our own child, in case a handler thread hangs in "hang" mode
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
+  // SIGTERM to our own child too, in case a handler thread hangs in "hang" mode.
+  if (child_) child_->stop(std::chrono::seconds(5));
 }
 
 nlohmann::json FakeJellyfin::control(const std::string& method, const std::string& path,
@@ -94,6 +79,20 @@ void FakeJellyfin::set_mode(const std::string& mode, double delay, int count) {
   if (count > 0) body["count"] = count;
   control("POST", "/__mode", body.dump());
 }
+void FakeJellyfin::add_fault(const std::string& method, const std::string& path, const std::string& mode,
+                             double delay, int count) {
+  nlohmann::json rule = {{"mode", mode}, {"delay", delay}};
+  if (!method.empty()) rule["method"] = method;
+  if (!path.empty()) rule["path"] = path;
+  if (count > 0) rule["count"] = count;
+  control("POST", "/__faults", nlohmann::json::array({rule}).dump());
+}
+int FakeJellyfin::release(bool apply) {
+  return control("POST", "/__release", nlohmann::json({{"apply", apply}}).dump())["released"].get<int>();
+}
+int FakeJellyfin::inflight() { return control("GET", "/__inflight")["inflight"].get<int>(); }
+void FakeJellyfin::edit(const nlohmann::json& fields) { control("POST", "/__edit", fields.dump()); }
+void FakeJellyfin::reset() { control("POST", "/__reset"); }
 void FakeJellyfin::set_sessions(const nlohmann::json& sessions) {
   control("POST", "/__sessions", sessions.dump());
 }

@@ -5,8 +5,10 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "common/child.h"
 #include "common/fd.h"
 #include "config/policy.h"
 
@@ -27,7 +29,21 @@ class FakeJellyfin {
 
   nlohmann::json requests();  // every API request so far
   nlohmann::json encoding();  // the server's current EncodingOptions
+  // One fault for every API request (fake_jellyfin.py lists the modes); count < 0 = all.
   void set_mode(const std::string& mode, double delay = 0, int count = -1);
+  // A fault for the requests with this method and path prefix only ("" = any), after the ones
+  // already set: "hold" (no answer; applied or dropped at release()), "late" (no answer, applied
+  // `delay` s later), "garble" (applied, then an answer that is not HTTP), "close" (dropped), …
+  void add_fault(const std::string& method, const std::string& path, const std::string& mode,
+                 double delay = 0, int count = 1);
+  // Applies (or drops) every held request; returns how many there were.
+  int release(bool apply = true);
+  // API requests being answered right now (held ones included).
+  int inflight();
+  // The user changes fields in the dashboard.
+  void edit(const nlohmann::json& fields);
+  // Fixtures again, no faults, no requests, held requests dropped.
+  void reset();
   void set_sessions(const nlohmann::json& sessions);
   void set_tasks(const nlohmann::json& tasks);
   void clear_requests();
@@ -41,7 +57,7 @@ class FakeJellyfin {
  private:
   nlohmann::json control(const std::string& method, const std::string& path, const std::string& body = "");
   std::string api_key_;
-  pid_t pid_ = -1;
+  std::optional<Child> child_;  // while it runs
   UniqueFd stdin_;
   int port_ = 0;
 };

@@ -1,10 +1,8 @@
 #include "support/journald.h"
 
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <utility>
 
 namespace guardian::test {
 namespace {
@@ -48,13 +47,14 @@ Journald* Journald::instance(std::string* error) {
       return nullptr;
     }
     created->created_run_dir_ = !std::filesystem::exists("/run/systemd/journal");
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::execl(binary, binary, static_cast<char*>(nullptr));
-      ::_exit(127);
+    auto started = Child::spawn({.argv = {binary}});
+    if (!started.ok()) {
+      *error = started.error().message;
+      return nullptr;
     }
-    created->pid_ = pid;
-    for (int i = 0; i < 100 && !socket_accepts(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    created->child_.emplace(std::move(*started));
+    for (int i = 0; i < 100 && !socket_accepts(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!socket_accepts()) {
       *error = "systemd-journald started but its socket does not accept";
       return nullptr;
@@ -65,9 +65,8 @@ Journald* Journald::instance(std::string* error) {
 }
 
 Journald::~Journald() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
+  if (child_) {
+    child_->stop(std::chrono::seconds(5));
     if (created_run_dir_) {
       std::error_code ignored;
       std::filesystem::remove_all("/run/systemd/journal", ignored);
@@ -76,8 +75,8 @@ Journald::~Journald() {
 }
 
 std::vector<std::map<std::string, std::string>> Journald::read(const std::string& match_field,
-                                                               const std::string& match_value, size_t min_count,
-                                                               int timeout_ms) const {
+                                                               const std::string& match_value,
+                                                               size_t min_count, int timeout_ms) const {
   std::vector<std::map<std::string, std::string>> entries;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   do {

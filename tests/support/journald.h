@@ -6,8 +6,11 @@
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/child.h"
 
 namespace guardian::test {
 
@@ -28,7 +31,7 @@ class Journald {
 
  private:
   Journald() = default;
-  pid_t pid_ = -1;  // -1: a journald we did not start
+  std::optional<Child> child_;  // empty: a journald we did not start
   bool created_run_dir_ = false;
 };
 

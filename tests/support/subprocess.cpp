@@ -2,11 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 extern char** environ;
 
@@ -15,38 +14,28 @@ namespace guardian::test {
 Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> env) {
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return;
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return;
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return;
+  }
   std::vector<std::string> environment;
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
   for (auto& extra : env) environment.push_back(std::move(extra));
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : environment) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    // The test's own blocked-signal mask must not leak into the child.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
+  auto started = Child::spawn({.argv = std::move(argv),
+                               .env = std::move(environment),
+                               .redirects = {{.child_fd = STDOUT_FILENO, .parent_fd = out_pipe[1]},
+                                             {.child_fd = STDERR_FILENO, .parent_fd = err_pipe[1]}}});
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   out_fd_ = out_pipe[0];
   err_fd_ = err_pipe[0];
+  if (started.ok()) child_.emplace(std::move(*started));
 }
 
 Subprocess::~Subprocess() {
-  if (pid_ > 0 && status_ < 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  child_.reset();  // SIGKILL and reap when still running
   if (out_fd_ >= 0) ::close(out_fd_);
   if (err_fd_ >= 0) ::close(err_fd_);
 }
@@ -66,7 +55,8 @@ void Subprocess::pump(std::chrono::milliseconds budget) {
   }
 }
 
-std::string Subprocess::wait_for(const std::string& needle, std::chrono::milliseconds timeout, bool from_stdout) {
+std::string Subprocess::wait_for(const std::string& needle, std::chrono::milliseconds timeout,
+                                 bool from_stdout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string& text = from_stdout ? out_ : err_;
   size_t& scanned = from_stdout ? out_scanned_ : err_scanned_;
@@ -81,22 +71,22 @@ std::string Subprocess::wait_for(const std::string& needle, std::chrono::millise
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline || (out_fd_ < 0 && err_fd_ < 0)) return {};
-    pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now), std::chrono::milliseconds(100)));
+    pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                  std::chrono::milliseconds(100)));
   }
 }
 
 void Subprocess::signal(int sig) const {
-  if (pid_ > 0 && status_ < 0) ::kill(pid_, sig);
+  if (child_ && status_ < 0) child_->kill(sig);
 }
 
 int Subprocess::wait_exit(std::chrono::milliseconds timeout) {
   if (status_ >= 0) return status_;
+  if (!child_) return -1;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    int raw = 0;
-    pid_t done = ::waitpid(pid_, &raw, WNOHANG);
-    if (done == pid_) {
-      status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    if (const auto exit = child_->try_wait()) {
+      status_ = exit->signal == 0 ? exit->code : 128 + exit->signal;
       while (out_fd_ >= 0 || err_fd_ >= 0) pump(std::chrono::milliseconds(50));
       return status_;
     }
@@ -105,7 +95,8 @@ int Subprocess::wait_exit(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout, std::vector<std::string> env) {
+RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout,
+              std::vector<std::string> env) {
   Subprocess process(std::move(argv), std::move(env));
   RunResult result;
   result.status = process.wait_exit(timeout);

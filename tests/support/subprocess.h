@@ -6,8 +6,11 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/child.h"
 
 namespace guardian::test {
 
@@ -19,10 +22,11 @@ class Subprocess {
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] pid_t pid() const { return child_ ? child_->pid() : -1; }
   // Waits until a line of stderr (or stdout) containing `needle` appears; returns it, or ""
   // on timeout / exit. Lines seen so far stay available in output().
-  std::string wait_for(const std::string& needle, std::chrono::milliseconds timeout, bool from_stdout = false);
+  std::string wait_for(const std::string& needle, std::chrono::milliseconds timeout,
+                       bool from_stdout = false);
   void signal(int sig) const;
   // Waits for exit; returns the exit status (or 128+signal), -1 on timeout.
   int wait_exit(std::chrono::milliseconds timeout);
@@ -31,7 +35,7 @@ class Subprocess {
 
  private:
   void pump(std::chrono::milliseconds budget);
-  pid_t pid_ = -1;
+  std::optional<Child> child_;  // empty when it could not start
   int out_fd_ = -1;
   int err_fd_ = -1;
   std::string out_;
