@@ -42,7 +42,9 @@ for section in sampling metrics level container_slice containers jellyfin; do
   grep -qF "[$section]" <<<"$toml5" || grep -qF "[[$section]]" <<<"$toml5" || {
     echo "FAIL: guardian.toml(5) has no [$section]"; fail=1; }
 done
-signals=$(grep -oE '\{Signal::[A-Za-z0-9]+, "[a-z_0-9]+"\}' "$source"/guardian/*/policy.cpp | grep -oE '"[a-z_0-9]+"' | tr -d '"')
+# config/signals.cpp: one table row per signal, `{Signal::Name, "policy_name", …` (the name may
+# start the next line).
+signals=$(perl -0ne 'while (/\{Signal::\w+,\s*"([a-z_0-9]+)"/g) { print "$1\n" }' "$source"/guardian/config/signals.cpp)
 [[ -n $signals ]] || { echo "FAIL: found no signal names"; fail=1; }
 for signal in $signals; do
   grep -qw "$signal" <<<"$toml5" || { echo "FAIL: guardian.toml(5) does not describe signal '$signal'"; fail=1; }
