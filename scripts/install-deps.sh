@@ -20,6 +20,12 @@ build_and_test=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   systemd dbus ffmpeg prometheus jq python3 curl hyperfine
   libcurl4-openssl-dev
+  # `guardian events` tests: a journald whose clock the test sets (libfaketime)
+  faketime
+  # man pages (scdoc at build time; man-db renders them in a test)
+  scdoc man-db groff-base
+  # packages: CPack's DEB (dpkg-shlibdeps needs `file`) and RPM (rpmbuild), completions' syntax test
+  dpkg-dev file rpm zsh
 )
 vm=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs linux-image-amd64 zstd)
 

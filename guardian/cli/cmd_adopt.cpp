@@ -17,6 +17,7 @@
 
 #include "cli/adopt.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/fd.h"
 #include "sense/systemd_units.h"
 
@@ -163,10 +164,7 @@ int run_adopt(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--help" || arg == "-h") {
-      std::printf(
-          "usage: guardian adopt NAME [--home DIR] [--host-root DIR] [--dry-run]\n\n"
-          "Writes ~/.config/containers/systemd/NAME.container.d/50-guardian-slice.conf with\n"
-          "[Service] Slice=container.slice and prints the commands to run. Restarts nothing.\n");
+      print_command_help(stdout, "adopt");
       return kExitOk;
     } else if (arg == "--home") {
       const char* v = value("--home");

@@ -8,6 +8,7 @@
 
 #include "act/action.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "config/policy_loader.h"
 
 namespace guardian::cli {
@@ -37,7 +38,7 @@ int run_check_policy(int argc, char** argv) {
     if (!options_done && arg == "--") {
       options_done = true;
     } else if (!options_done && (arg == "--help" || arg == "-h")) {
-      print_help(stdout);
+      print_command_help(stdout, "check-policy");
       return kExitOk;
     } else if (!options_done && arg == "--print-default") {
       print_default = true;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "act/state_store.h"
@@ -12,6 +13,8 @@
 #include "bus/doctor_systemd.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
+#include "cli/style.h"
 #include "common/units.h"
 #include "config/policy_loader.h"
 #include "model/findings.h"
@@ -105,7 +108,7 @@ int run_doctor(int argc, char** argv) {
   Args args;
   if (!args.parse(argc, argv, specs)) return kExitUsage;
   if (args.has("help")) {
-    Args::print_help(stdout, "guardian doctor [--host-root DIR] [--json]", specs);
+    print_command_help(stdout, "doctor");
     return kExitOk;
   }
   SamplerOptions sampler_options;
@@ -207,10 +210,18 @@ int run_doctor(int argc, char** argv) {
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {
+    const bool color = color_enabled(stdout);
     for (const auto& finding : findings) {
       std::string tag(verdict_name(finding.verdict));
       for (auto& c : tag) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      std::printf("[%-7s] %s\n", tag.c_str(), finding.summary.c_str());
+      tag.resize(std::max<size_t>(tag.size(), 7), ' ');
+      // Colour only the tag, so the text stays greppable and the columns line up.
+      const char* paint = !color                                         ? ""
+                          : finding.verdict == Finding::Verdict::Ok      ? "\033[32m"
+                          : finding.verdict == Finding::Verdict::Info    ? ""
+                          : finding.verdict == Finding::Verdict::Warning ? "\033[33m"
+                                                                         : "\033[1;31m";
+      std::printf("[%s%s%s] %s\n", paint, tag.c_str(), *paint ? "\033[0m" : "", finding.summary.c_str());
       std::string detail = finding.detail;
       while (!detail.empty()) {
         const auto eol = detail.find('\n');

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/host_root.h"
 #include "probe/vaapi_probe.h"
 
@@ -52,9 +53,13 @@ void print_text(const VaapiProbeResult& r) {
 }  // namespace
 
 int run_probe(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    probe_usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? kExitUsage : kExitOk;
+  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    print_command_help(stdout, "probe");
+    return kExitOk;
+  }
+  if (argc < 2) {
+    probe_usage(stderr);
+    return kExitUsage;
   }
   if (std::strcmp(argv[1], "vaapi") != 0) {
     std::fprintf(stderr, "guardian probe: unknown probe \"%s\" (known: vaapi)\n", argv[1]);
@@ -72,7 +77,7 @@ int run_probe(int argc, char** argv) {
     } else if (arg == "--host-root" && i + 1 < argc) {
       host_root = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
-      probe_usage(stdout);
+      print_command_help(stdout, "probe");
       return kExitOk;
     } else {
       std::fprintf(stderr, "guardian probe vaapi: unknown option \"%s\"\n", argv[i]);

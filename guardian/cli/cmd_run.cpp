@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/units.h"
 #include "daemon/daemon.h"
 
@@ -27,7 +28,7 @@ int run_daemon(int argc, char** argv) {
   Args args;
   if (!args.parse(argc, argv, specs)) return kExitUsage;
   if (args.has("help")) {
-    Args::print_help(stdout, "guardian run [--policy FILE] [--host-root DIR] [--dry-run]", specs);
+    print_command_help(stdout, "run");
     return kExitOk;
   }
   DaemonOptions options;

@@ -5,6 +5,7 @@
 #include "act/action.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/units.h"
 #include "config/policy_loader.h"
 #include "decide/ladder.h"
@@ -29,7 +30,7 @@ int run_sample(int argc, char** argv) {
   Args args;
   if (!args.parse(argc, argv, specs)) return kExitUsage;
   if (args.has("help")) {
-    Args::print_help(stdout, "guardian sample [--host-root DIR] [--policy FILE] --json", specs);
+    print_command_help(stdout, "sample");
     return kExitOk;
   }
   SamplerOptions sampler_options;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "tell/dbus_client.h"
 
 namespace guardian::cli {
@@ -63,7 +64,7 @@ int run_status(int argc, char** argv) {
       }
       options.timeout = std::chrono::milliseconds(ms);
     } else if (arg == "--help" || arg == "-h") {
-      print_status_usage(stdout);
+      print_command_help(stdout, "status");
       return kExitOk;
     } else {
       (void)std::fprintf(stderr, "guardian status: unknown option \"%s\"\n\n", argv[i]);

@@ -27,5 +27,6 @@ int run_doctor(int argc, char** argv);
 int run_status(int argc, char** argv);
 int run_adopt(int argc, char** argv);
 int run_probe(int argc, char** argv);
+int run_events(int argc, char** argv);
 
 }  // namespace guardian::cli

@@ -6,15 +6,13 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 
 namespace {
 
 void print_usage(FILE* out) {
-  std::fprintf(out, "usage: guardian COMMAND [OPTIONS]\n\ncommands:\n");
-  for (const auto& command : guardian::cli::commands()) {
-    std::fprintf(out, "  %-14s %s\n", std::string(command.name).c_str(), std::string(command.summary).c_str());
-  }
-  std::fprintf(out, "\nguardian COMMAND --help shows a command's options.\n");
+  const std::string text = guardian::cli::render_overview();
+  std::fputs(text.c_str(), out);
 }
 
 }  // namespace

@@ -41,6 +41,22 @@ const EventInfo& info(EventType type) {
 std::string_view message_id(EventType type) { return info(type).id; }
 std::string_view event_name(EventType type) { return info(type).name; }
 
+const std::vector<EventType>& all_event_types() {
+  static const std::vector<EventType> kTypes = [] {
+    std::vector<EventType> types;
+    for (const auto& entry : kEvents) types.push_back(entry.type);
+    return types;
+  }();
+  return kTypes;
+}
+
+std::optional<EventType> event_type_from_message_id(std::string_view id) {
+  for (const auto& entry : kEvents) {
+    if (entry.id == id) return entry.type;
+  }
+  return std::nullopt;
+}
+
 void EventTeller::add_sink(EventSink* sink) {
   std::lock_guard lock(mutex_);
   sinks_.push_back(sink);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,10 @@ struct Event {
 std::string_view message_id(EventType type);
 // GUARDIAN_EVENT value: "started", "level-changed", …
 std::string_view event_name(EventType type);
+// Every event type, in the catalog's order (for readers of the journal: `guardian events`).
+const std::vector<EventType>& all_event_types();
+// The event type whose MESSAGE_ID is `id`, if it is one of guardian's.
+std::optional<EventType> event_type_from_message_id(std::string_view id);
 
 class EventSink {
  public:
