@@ -1,5 +1,7 @@
 #include "daemon/helper_link.h"
 
+#include <sys/stat.h>
+
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -22,7 +24,11 @@ void HelperLink::maintain(std::chrono::steady_clock::time_point now) {
   if (socket_path_.empty()) return;
   if (last_attempt_ && now - *last_attempt_ < retry_) return;
   last_attempt_ = now;
-  // No socket, nobody listening, no permission: no helper, which is a normal way to run.
+  // No helper installed is the common case: a stat of a missing path charges nothing, while a
+  // socket() per attempt would allocate kernel memory every second under the user's shortage.
+  struct stat info {};
+  if (::stat(socket_path_.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return;
+  // Nobody listening, no permission: no helper, which is a normal way to run.
   auto connected = HelperClient::connect(socket_path_);
   if (!connected) return;
   client_.emplace(std::move(*connected));
