@@ -196,7 +196,10 @@ JellyfinSteering::Reconciled JellyfinSteering::reconcile_encoding(InstanceState&
   bool needs_idle_check = false;
   for (auto& [key, layer] : state.encoding) {
     input.in_force[key] = {layer.place.level_number, layer.place.action_index};
-    bool has_entry = std::any_of(saved.begin(), saved.end(), [&](const auto& l) { return l.key == key; });
+    // clang 14 (the fuzz and sanitizer builds) cannot capture a structured binding: a copy.
+    const std::string& layer_key = key;
+    bool has_entry =
+        std::any_of(saved.begin(), saved.end(), [&](const auto& l) { return l.key == layer_key; });
     if (has_entry) layer.resolved = true;  // an entry of an earlier run under the same key: adopted
     if (layer.resolved) continue;
     input.new_layers.push_back({key, name, layer_level(layer.place), layer.place.action,
@@ -502,7 +505,8 @@ JellyfinSteering::TasksRestarted JellyfinSteering::restart_saved_tasks(InstanceS
   for (auto& layer : layers) {
     std::string detail, error;
     std::vector<std::pair<std::string, std::string>> remaining;
-    for (const auto& [id, task_name] : layer.tasks) {
+    for (const auto& [task_id, task_name] : layer.tasks) {
+      const std::string& id = task_id;  // clang 14 cannot capture a structured binding
       auto info = std::find_if(tasks->begin(), tasks->end(), [&](const auto& t) { return t.id == id; });
       std::string shown = info != tasks->end() ? info->name : task_name;
       const InstanceState::TasksInForce* holder = nullptr;
