@@ -109,7 +109,9 @@ class SystemdComponent final : public DaemonComponent {
   std::map<std::string, std::shared_ptr<Action>> corrections_;
   // Properties with a correction on its way to the manager: the unit's next PropertiesChanged
   // may still show the old value, which must not start a second, identical correction.
-  std::set<std::string> correcting_;
+  // Shared with the correction jobs' done callbacks, which hold it weakly: the runner outlives the
+  // component and may deliver a result after it is gone (a revert submitted by stop()).
+  std::shared_ptr<std::set<std::string>> correcting_ = std::make_shared<std::set<std::string>>();
   // Properties whose policy value waits for the slice to use less (SliceLimitPlan::Defer).
   std::set<std::string> deferred_;
   MonoTime last_deferred_check_{};

@@ -90,7 +90,7 @@ void SystemdComponent::on_slice(Result<UnitProperties> result) {
 }
 
 void SystemdComponent::correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted) {
-  if (correcting_.count(property)) return;
+  if (correcting_->count(property)) return;
   const ActionEnv& env = actions_.env();
   const std::string key = unit_property_key(options_.slice, property);
   // An action (slice.set-memory-high, slice.balance) has its own value in force: not ours to undo.
@@ -127,13 +127,15 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
     if (correction == corrections_.end()) return;
     std::shared_ptr<Action> action = correction->second;
     corrections_.erase(correction);
-    correcting_.insert(property);
+    correcting_->insert(property);
     actions_.submit({.kind = ActionJob::Kind::Revert,
                      .action = action,
                      .timeout = kCallTimeout,
                      .priority = Priority::Notice,
                      .failure_priority = Priority::Warning,
-                     .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+                     .done = [correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
+                       if (auto alive = correcting.lock()) alive->erase(property);
+                     }});
     return;
   }
   std::shared_ptr<Action> correction =
@@ -149,12 +151,14 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
   }
   corrections_[key] = correction;
   // Until the correction is done, the unit's next PropertiesChanged may still show the old value.
-  correcting_.insert(property);
+  correcting_->insert(property);
   actions_.submit({.action = correction,
                    .timeout = kCallTimeout,
                    .priority = Priority::Notice,
                    .failure_priority = Priority::Warning,
-                   .done = [this, property](const ActionJobResult&) { correcting_.erase(property); }});
+                   .done = [correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
+                     if (auto alive = correcting.lock()) alive->erase(property);
+                   }});
 }
 
 void SystemdComponent::recheck_deferred(MonoTime now) {

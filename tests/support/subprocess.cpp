@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 extern char** environ;
@@ -20,8 +22,17 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::vector<std::string> e
     ::close(out_pipe[1]);
     return;
   }
+  // An entry in `env` replaces the variable of the same name (getenv would find the first of two).
   std::vector<std::string> environment;
-  for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+  for (char** e = environ; *e; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& extra) {
+      return extra.size() > name.size() && extra.compare(0, name.size(), name) == 0 &&
+             extra[name.size()] == '=';
+    });
+    if (!replaced) environment.emplace_back(entry);
+  }
   for (auto& extra : env) environment.push_back(std::move(extra));
   auto started = Child::spawn({.argv = std::move(argv),
                                .env = std::move(environment),
