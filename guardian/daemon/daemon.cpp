@@ -135,6 +135,7 @@ class Daemon final : public DaemonLoop {
 
  private:
   Result<Policy> read_policy();
+  [[nodiscard]] std::string where_policy_came_from() const;
   void apply_policy(Policy policy);
   void reload();
   void submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
@@ -186,6 +187,7 @@ class Daemon final : public DaemonLoop {
   HelperLink helper_;            // guardian-helper's events, when it runs
   uint64_t helper_watched_ = 0;  // the helper connection whose fd is in the epoll set
   std::optional<Policy> policy_;
+  PolicyLocation location_;  // where policy_ (or the last reload tried) came from
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
   // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again while
@@ -229,7 +231,14 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = load_policy_or_default(options_.policy_path, &builtin_actions());
+  // Looked up again at every reload: a policy.toml written after the start (guardian init-policy)
+  // is picked up by `systemctl --user reload guardian`, and one removed falls back.
+  location_ = options_.policy_path
+                  ? PolicyLocation{PolicyOrigin::Option, *options_.policy_path, *options_.policy_path}
+                  : locate_policy(host_, options_.config_dirs);
+  std::optional<std::string> path;
+  if (location_.origin != PolicyOrigin::Embedded) path = location_.open_path;
+  PolicyLoadResult loaded = load_policy_or_default(path, &builtin_actions());
   if (!loaded.policy) {
     std::string text;
     for (const auto& diagnostic : loaded.diagnostics)
@@ -239,15 +248,30 @@ Result<Policy> Daemon::read_policy() {
   return std::move(*loaded.policy);
 }
 
+// Why this file: said in the policy-loaded event, so a user who edits one file and sees another in
+// force learns where guardian looked.
+std::string Daemon::where_policy_came_from() const {
+  switch (location_.origin) {
+    case PolicyOrigin::Option: return " (--policy)";
+    case PolicyOrigin::User: return " (the user's, $XDG_CONFIG_HOME)";
+    case PolicyOrigin::System: return " (the system's, $XDG_CONFIG_DIRS)";
+    case PolicyOrigin::Embedded: break;
+  }
+  std::string looked;
+  for (const auto& [origin, path] : policy_candidates(options_.config_dirs))
+    looked += (looked.empty() ? "" : ", ") + path;
+  return looked.empty() ? "" : " (none of " + looked + " exists; `guardian init-policy` writes one)";
+}
+
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   budget_model_.set_window(policy_->approach.window);
   Event event{EventType::PolicyLoaded,
               Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
-                  " levels) from " + policy_->source,
+                  " levels) from " + policy_->source + where_policy_came_from(),
               {}};
-  event.with("POLICY", policy_->source);
+  event.with("POLICY", policy_->source).with("POLICY_ORIGIN", policy_origin_name(location_.origin));
   teller_.emit(event);
   for (auto& component : components_) component->on_policy(*policy_);
   if (timer_) {
@@ -267,7 +291,9 @@ void Daemon::reload() {
                 Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", options_.policy_path.value_or(kEmbeddedPolicyName));
+    event.with("POLICY", location_.origin == PolicyOrigin::Embedded ? std::string(kEmbeddedPolicyName)
+                                                                     : location_.open_path)
+        .with("POLICY_ORIGIN", policy_origin_name(location_.origin));
     teller_.emit(event);
     return;
   }
