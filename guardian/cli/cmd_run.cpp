@@ -36,6 +36,7 @@ int run_daemon(int argc, char** argv) {
   options.host_root = args.get("host-root").value_or("");
   options.policy_path = args.get("policy");
   options.config_dirs = ConfigDirs::from_environment();
+  options.data_dirs = DataDirs::from_environment();
   options.dry_run = args.has("dry-run");
   options.state_path = args.get("state-file").value_or("");
   // Under systemd, stderr is the journal (JOURNAL_STREAM is set) and STATUS= carries the same

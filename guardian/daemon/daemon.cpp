@@ -20,6 +20,7 @@
 #include <set>
 
 #include "act/action_runner.h"
+#include "act/desktop_notice.h"
 #include "act/jellyfin_steering.h"
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
@@ -30,6 +31,7 @@
 #include "daemon/helper_link.h"
 #include "decide/ladder.h"
 #include "jellyfin/instances.h"
+#include "model/desktop_apps.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
 #include "model/user_budget.h"
@@ -91,6 +93,7 @@ class Daemon final : public DaemonLoop {
                : options_.state_path.empty()     ? StateStore::default_path()
                                                  : options_.state_path),
         jellyfin_(state_, jellyfin_instances_, &host_),
+        notices_(host_, options_.data_dirs, &teller_),
         actions_(env_, [this](const Event& event) { teller_.emit(event); }),
         helper_(options_.helper_socket, helper_handlers()) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
@@ -105,10 +108,12 @@ class Daemon final : public DaemonLoop {
     env_.balance = &balance_;
     env_.jellyfin = &jellyfin_;
     env_.lower_guard = &lower_guard_;
+    env_.notices = &notices_;
   }
 
   ~Daemon() override {
     for (auto& component : components_) teller_.remove_sink(component.get());
+    notices_.plug(nullptr);  // its bus thread ends while everything it calls back into is alive
   }
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -151,6 +156,7 @@ class Daemon final : public DaemonLoop {
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
   [[nodiscard]] std::vector<std::string> active_action_labels() const;
+  [[nodiscard]] DesktopPicture desktop_picture() const;
   HelperHandlers helper_handlers();
   void on_prekill(const helper_wire::PrekillNotice& notice);
   void watch_helper();
@@ -182,6 +188,7 @@ class Daemon final : public DaemonLoop {
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
+  DesktopNotices notices_;  // the one desktop notification of the `notify` actions
   ActionEnv env_;
   ActionRunner actions_;         // the one path of every change: worker, dry run, result events
   HelperLink helper_;            // guardian-helper's events, when it runs
@@ -487,6 +494,9 @@ void Daemon::execute(const Decision& decision) {
         continue;
       }
       std::shared_ptr<Action> shared = std::move(action.value());
+      // What the notification names: the apps of this tick's snapshot, and what is in force,
+      // this level's earlier actions included. Only at a step, never in the steady tick.
+      if (spec.type == "notify") notices_.set_picture(desktop_picture());
       active_[key] = shared;
       submit_apply(key, shared, label, level_name(*policy_, command.level));
       actions_changed_ = true;
@@ -515,6 +525,15 @@ void Daemon::unwind_all() {
   retries_.clear();
   retry_counts_.clear();
   actions_changed_ = true;
+}
+
+DesktopPicture Daemon::desktop_picture() const {
+  constexpr size_t kAppsNamed = 3;
+  DesktopPicture picture;
+  picture.apps = largest_desktop_apps(snapshot_, sampler_.layout().user_manager_path, kAppsNamed);
+  for (const auto& [key, action] : active_)
+    picture.done.push_back(done_for_user(policy_->levels[key.first - 1].actions[key.second]));
+  return picture;
 }
 
 HelperHandlers Daemon::helper_handlers() {
