@@ -45,8 +45,12 @@ class LogAction final : public Action {
       : message_(param_string(spec, "message", "guardian level step")), env_(env) {}
   [[nodiscard]] const std::string& type() const override { return type_; }
   [[nodiscard]] std::string describe() const override { return "log \"" + message_ + "\""; }
-  ActionResult apply(Deadline /*deadline*/) override { return tell("entered: " + message_, ActionResult::Outcome::Applied); }
-  ActionResult revert(Deadline /*deadline*/) override { return tell("left: " + message_, ActionResult::Outcome::Reverted); }
+  ActionResult apply(Deadline /*deadline*/) override {
+    return tell("entered: " + message_, ActionResult::Outcome::Applied);
+  }
+  ActionResult revert(Deadline /*deadline*/) override {
+    return tell("left: " + message_, ActionResult::Outcome::Reverted);
+  }
 
  private:
   ActionResult tell(const std::string& text, ActionResult::Outcome outcome) {
@@ -180,24 +184,27 @@ void register_basic_actions(ActionRegistry& registry) {
                          return std::unique_ptr<Action>(std::make_unique<LogAction>(spec, env));
                        },
                        "write a journal entry when the level is entered and left"});
-  registry.add("notify", {[](const ActionSpec& spec) {
-                            auto problems = check_params(spec, {{"summary", ParamRule::Type::String, true},
-                                                                {"body", ParamRule::Type::String, false},
-                                                                {"interval", ParamRule::Type::Duration, false},
-                                                                {"urgency", ParamRule::Type::String, false}});
-                            if (auto it = spec.params.find("urgency"); it != spec.params.end()) {
-                              const auto* name = std::get_if<std::string>(&it->second.value);
-                              if (name != nullptr && !NotifyAction::urgency_level(*name))
-                                problems.emplace_back("argument \"urgency\" of action \"notify\" must be "
-                                                      "\"low\", \"normal\" or \"critical\"",
-                                                      it->second.pos);
-                            }
-                            return problems;
-                          },
-                          [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
-                            return std::unique_ptr<Action>(std::make_unique<NotifyAction>(spec, env));
-                          },
-                          "tell the user what guardian is doing: journal (priority notice) and one desktop notification, updated in place"});
+  registry.add("notify",
+               {[](const ActionSpec& spec) {
+                  auto problems = check_params(spec, {{"summary", ParamRule::Type::String, true},
+                                                      {"body", ParamRule::Type::String, false},
+                                                      {"interval", ParamRule::Type::Duration, false},
+                                                      {"urgency", ParamRule::Type::String, false}});
+                  if (auto it = spec.params.find("urgency"); it != spec.params.end()) {
+                    const auto* name = std::get_if<std::string>(&it->second.value);
+                    if (name != nullptr && !NotifyAction::urgency_level(*name))
+                      problems.emplace_back(
+                          "argument \"urgency\" of action \"notify\" must be "
+                          "\"low\", \"normal\" or \"critical\"",
+                          it->second.pos);
+                  }
+                  return problems;
+                },
+                [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
+                  return std::unique_ptr<Action>(std::make_unique<NotifyAction>(spec, env));
+                },
+                "tell the user what guardian is doing: journal (priority notice) and one desktop "
+                "notification, updated in place"});
 }
 
 }  // namespace guardian

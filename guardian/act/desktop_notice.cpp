@@ -13,13 +13,15 @@ std::string done_for_user(const ActionSpec& spec) {
   const std::string& type = spec.type;
   if (type == "jellyfin.prefer-vaapi") return "Jellyfin transcodes moved to VA-API";
   if (type == "jellyfin.cheaper-software") return "Jellyfin software transcodes made cheaper";
-  if (type == "jellyfin.respawn-software-transcodes") return "Jellyfin transcodes restarted on the cheaper settings";
+  if (type == "jellyfin.respawn-software-transcodes")
+    return "Jellyfin transcodes restarted on the cheaper settings";
   if (type == "jellyfin.pause-background-tasks") return "Jellyfin background tasks paused";
   if (type == "jellyfin.cap-bitrate") return "Jellyfin streams capped";
   if (type == "jellyfin.stop-lowest-priority") return "the lowest-priority Jellyfin stream stopped";
   if (type == "slice.set-memory-high" || type == "slice.set-memory-max")
     return (unit.empty() ? std::string("container.slice") : unit) + " held to a lower memory limit";
-  if (type == "slice.balance") return (unit.empty() ? std::string("container.slice") : unit) + " balanced against the desktop";
+  if (type == "slice.balance")
+    return (unit.empty() ? std::string("container.slice") : unit) + " balanced against the desktop";
   if (type == "unit.freeze") return unit + " paused";
   return {};
 }
@@ -72,15 +74,16 @@ void DesktopNotices::closed(uint32_t id) {
   if (id == id_) id_ = 0;
 }
 
-DesktopNotices::Shown DesktopNotices::show(const std::string& summary, const std::string& body, uint8_t urgency,
-                                           std::chrono::microseconds interval,
+DesktopNotices::Shown DesktopNotices::show(const std::string& summary, const std::string& body,
+                                           uint8_t urgency, std::chrono::microseconds interval,
                                            NotificationServer::Deadline deadline) {
   std::lock_guard show_lock(show_mutex_);
   const auto now = now_();
   if (last_sent_ && now - *last_sent_ < interval) {
     const auto ago = std::chrono::duration_cast<std::chrono::seconds>(now - *last_sent_).count();
     return {Shown::Kind::RateLimited, 0,
-            "desktop notification not updated: the last one was " + std::to_string(ago) + " s ago (interval " +
+            "desktop notification not updated: the last one was " + std::to_string(ago) +
+                " s ago (interval " +
                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(interval).count()) + " s)"};
   }
   std::shared_ptr<NotificationServer> server;
@@ -102,7 +105,8 @@ DesktopNotices::Shown DesktopNotices::show(const std::string& summary, const std
   }
   if (!sent.ok()) {
     if (!warned_ && teller_ != nullptr) {
-      Event event{EventType::Notify, Priority::Warning,
+      Event event{EventType::Notify,
+                  Priority::Warning,
                   "desktop notifications unavailable (" + sent.error().message +
                       "); notify actions write the journal only until a notification server answers",
                   {}};
@@ -119,8 +123,9 @@ DesktopNotices::Shown DesktopNotices::show(const std::string& summary, const std
     id_ = *sent;
   }
   return {Shown::Kind::Shown, *sent,
-          std::string(replaces != 0 && replaces == *sent ? "desktop notification " + std::to_string(*sent) + " updated"
-                                                          : "desktop notification " + std::to_string(*sent) + " shown")};
+          std::string(replaces != 0 && replaces == *sent
+                          ? "desktop notification " + std::to_string(*sent) + " updated"
+                          : "desktop notification " + std::to_string(*sent) + " shown")};
 }
 
 }  // namespace guardian

@@ -74,8 +74,9 @@ std::string compose_notice_body(const std::string& body, const std::vector<Named
 class DesktopNotices {
  public:
   using Clock = std::chrono::steady_clock;
-  DesktopNotices(HostRoot host, DataDirs data_dirs, EventTeller* teller,
-                 std::function<Clock::time_point()> now = [] { return Clock::now(); });
+  DesktopNotices(
+      HostRoot host, DataDirs data_dirs, EventTeller* teller,
+      std::function<Clock::time_point()> now = [] { return Clock::now(); });
 
   void plug(std::shared_ptr<NotificationServer> server);
   void set_picture(DesktopPicture picture);

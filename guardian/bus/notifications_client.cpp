@@ -30,19 +30,20 @@ NotificationsClient::~NotificationsClient() { link_->shutdown(); }
 
 void NotificationsClient::on_closed(std::function<void(uint32_t)> handler) {
   link_->add_on_connect([handler = std::move(handler)](sdbus::IConnection& connection) {
-    connection.addMatch(std::string("type='signal',sender='") + kService + "',path='" + kPath + "',interface='" +
-                            kInterface + "',member='NotificationClosed'",
-                        [handler](sdbus::Message& message) {
-                          try {
-                            uint32_t id = 0;
-                            uint32_t reason = 0;
-                            message >> id >> reason;
-                            handler(id);
-                          } catch (const sdbus::Error&) {
-                            // A malformed signal: nothing to deliver.
-                          }
-                        },
-                        sdbus::floating_slot);
+    connection.addMatch(
+        std::string("type='signal',sender='") + kService + "',path='" + kPath + "',interface='" + kInterface +
+            "',member='NotificationClosed'",
+        [handler](sdbus::Message& message) {
+          try {
+            uint32_t id = 0;
+            uint32_t reason = 0;
+            message >> id >> reason;
+            handler(id);
+          } catch (const sdbus::Error&) {
+            // A malformed signal: nothing to deliver.
+          }
+        },
+        sdbus::floating_slot);
   });
 }
 
@@ -61,8 +62,8 @@ std::string escape_markup(const std::string& text) {
 }
 }  // namespace
 
-Result<uint32_t> NotificationsClient::notify_wait(const DesktopNotification& notification, uint32_t replaces_id,
-                                                  Deadline deadline) {
+Result<uint32_t> NotificationsClient::notify_wait(const DesktopNotification& notification,
+                                                  uint32_t replaces_id, Deadline deadline) {
   std::call_once(started_, [this] { link_->start(); });
   auto promise = std::make_shared<std::promise<Result<uint32_t>>>();
   auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -71,7 +72,8 @@ Result<uint32_t> NotificationsClient::notify_wait(const DesktopNotification& not
     if (!answered->exchange(true)) promise->set_value(std::move(result));
   };
   auto timeout_usec = [deadline] {
-    const auto remaining = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     return remaining.count() > 0 ? static_cast<uint64_t>(remaining.count()) : uint64_t{1};
   };
   BusLink* link = link_.get();

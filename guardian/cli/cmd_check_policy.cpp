@@ -109,7 +109,8 @@ int run_check_policy(int argc, char** argv) {
         looked += (looked.empty() ? "" : ", ") + path;
       (void)std::fprintf(stderr, "guardian check-policy: no %s; checking the embedded default\n",
                          looked.empty() ? "policy file" : looked.c_str());
-      const PolicyLoadResult result = parse_policy(embedded_default_policy(), kEmbeddedPolicyName, &builtin_actions());
+      const PolicyLoadResult result =
+          parse_policy(embedded_default_policy(), kEmbeddedPolicyName, &builtin_actions());
       return print_result(kEmbeddedPolicyName, result);
     }
     (void)std::fprintf(stderr, "guardian check-policy: checking %s (the %s policy `guardian run` takes)\n",

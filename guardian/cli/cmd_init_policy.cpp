@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -29,7 +30,8 @@ std::string errno_text(const std::string& what, const std::string& path) {
 Result<void> make_directories(const std::string& path) {
   for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     const std::string prefix = slash == std::string::npos ? path : path.substr(0, slash);
-    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return make_error(errno_text("cannot create", prefix));
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+      return make_error(errno_text("cannot create", prefix));
     if (slash == std::string::npos) return {};
   }
 }
@@ -63,7 +65,8 @@ Result<void> install_file(const std::string& path, std::string_view text, bool r
   if (!fd) return make_error(errno_text("cannot create a file beside", path));
   auto written = write_all(fd.get(), text, temp);
   fd.reset();
-  if (written.ok() && (replace ? ::rename(temp.c_str(), path.c_str()) : ::link(temp.c_str(), path.c_str())) != 0)
+  if (written.ok() &&
+      (replace ? ::rename(temp.c_str(), path.c_str()) : ::link(temp.c_str(), path.c_str())) != 0)
     written = make_error(errno == EEXIST ? path + " exists" : errno_text("cannot write", path));
   ::unlink(temp.c_str());  // after link the policy has its own name; after rename this is a no-op
   return written;
@@ -84,7 +87,8 @@ int run_init_policy(int argc, char** argv) {
     return kExitOk;
   }
   if (!args.positional().empty()) {
-    (void)std::fprintf(stderr, "guardian init-policy: takes no file (it writes $XDG_CONFIG_HOME/guardian/policy.toml)\n");
+    (void)std::fprintf(
+        stderr, "guardian init-policy: takes no file (it writes $XDG_CONFIG_HOME/guardian/policy.toml)\n");
     return kExitUsage;
   }
   const ConfigDirs dirs = ConfigDirs::from_environment();
@@ -118,7 +122,8 @@ int run_init_policy(int argc, char** argv) {
   if (exists) {
     auto saved = keep_old(path);
     if (!saved.ok()) {
-      (void)std::fprintf(stderr, "guardian init-policy: %s; nothing written\n", saved.error().message.c_str());
+      (void)std::fprintf(stderr, "guardian init-policy: %s; nothing written\n",
+                         saved.error().message.c_str());
       return kExitUsage;
     }
     kept = *saved;

@@ -12,7 +12,9 @@ namespace guardian::cli {
 
 int run_daemon(int argc, char** argv) {
   const std::vector<OptionSpec> specs = {
-      {"policy", true, "policy file (default: $XDG_CONFIG_HOME/guardian/policy.toml, then $XDG_CONFIG_DIRS, then the embedded one)"},
+      {"policy", true,
+       "policy file (default: $XDG_CONFIG_HOME/guardian/policy.toml, then $XDG_CONFIG_DIRS, then the "
+       "embedded one)"},
       {"host-root", true, "prefix for every host path (a fixture tree; default /)"},
       {"uid", true, "watch this user's manager (default: own uid)"},
       {"dry-run", false, "decide and tell, but never act"},

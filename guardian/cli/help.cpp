@@ -187,8 +187,8 @@ std::vector<CommandHelp> build() {
        "guardian.toml(5) describes every key.",
        {
            {"host-root", "DIR", kHostRoot, "dir", "/"},
-           {"print-default", "", "print the policy compiled into guardian (used when no policy file exists)", "",
-            ""},
+           {"print-default", "", "print the policy compiled into guardian (used when no policy file exists)",
+            "", ""},
            {"list-actions", "", "list the action types this build can run", "", ""},
        },
        "file",
@@ -202,9 +202,11 @@ std::vector<CommandHelp> build() {
        "write the default policy to ~/.config/guardian/policy.toml for editing",
        {"guardian init-policy [--force] [--host-root DIR]"},
        "Writes the embedded default policy, with its comments, to $XDG_CONFIG_HOME/guardian/policy.toml "
-       "(~/.config/guardian/policy.toml), where guardian run finds it without --policy. An existing file stays "
+       "(~/.config/guardian/policy.toml), where guardian run finds it without --policy. An existing file "
+       "stays "
        "as it is unless --force is given; then it is kept as policy.toml.old (.old.2, …) before the default "
-       "replaces it. After an edit, guardian check-policy checks the file and systemctl --user reload guardian "
+       "replaces it. After an edit, guardian check-policy checks the file and systemctl --user reload "
+       "guardian "
        "makes the running daemon take it.",
        {
            {"force", "", "replace an existing policy (kept as policy.toml.old first)", "", ""},

@@ -32,7 +32,8 @@ ConfigDirs ConfigDirs::from(const char* xdg_config_home, const char* home, const
   while (start <= list.size()) {
     const size_t end = std::min(list.find(':', start), list.size());
     const std::string_view entry = list.substr(start, end - start);
-    if (!entry.empty() && entry.front() == '/') dirs.config_dirs.push_back(without_trailing_slashes(std::string(entry)));
+    if (!entry.empty() && entry.front() == '/')
+      dirs.config_dirs.push_back(without_trailing_slashes(std::string(entry)));
     start = end + 1;
   }
   // "If $XDG_CONFIG_DIRS is either not set or empty, a value equal to /etc/xdg should be used";
@@ -59,8 +60,10 @@ const char* policy_origin_name(PolicyOrigin origin) {
 
 std::vector<std::pair<PolicyOrigin, std::string>> policy_candidates(const ConfigDirs& dirs) {
   std::vector<std::pair<PolicyOrigin, std::string>> out;
-  if (!dirs.config_home.empty()) out.emplace_back(PolicyOrigin::User, dirs.config_home + std::string(kPolicyFile));
-  for (const auto& dir : dirs.config_dirs) out.emplace_back(PolicyOrigin::System, dir + std::string(kPolicyFile));
+  if (!dirs.config_home.empty())
+    out.emplace_back(PolicyOrigin::User, dirs.config_home + std::string(kPolicyFile));
+  for (const auto& dir : dirs.config_dirs)
+    out.emplace_back(PolicyOrigin::System, dir + std::string(kPolicyFile));
   return out;
 }
 

@@ -298,8 +298,9 @@ void Daemon::reload() {
                 Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", location_.origin == PolicyOrigin::Embedded ? std::string(kEmbeddedPolicyName)
-                                                                     : location_.open_path)
+    event
+        .with("POLICY", location_.origin == PolicyOrigin::Embedded ? std::string(kEmbeddedPolicyName)
+                                                                   : location_.open_path)
         .with("POLICY_ORIGIN", policy_origin_name(location_.origin));
     teller_.emit(event);
     return;

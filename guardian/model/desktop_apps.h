@@ -12,7 +12,7 @@
 namespace guardian {
 
 struct AppMemory {
-  std::string unit;  // "app-gnome-firefox-2871.scope"
+  std::string unit;    // "app-gnome-firefox-2871.scope"
   uint64_t bytes = 0;  // memory.current
   friend bool operator==(const AppMemory&, const AppMemory&) = default;
 };

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "common/fd.h"
@@ -18,7 +19,8 @@ constexpr size_t kMaxName = 80;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -129,7 +131,8 @@ std::vector<std::string> desktop_ids_of_unit(std::string_view unit) {
   // id with dashes of its own (an older launcher) is tried whole after the launcher, then whole.
   const size_t last = app.rfind('-');
   add(last == std::string_view::npos ? app : app.substr(last + 1));
-  if (const size_t first = app.find('-'); first != std::string_view::npos && first != last) add(app.substr(first + 1));
+  if (const size_t first = app.find('-'); first != std::string_view::npos && first != last)
+    add(app.substr(first + 1));
   add(app);
   return ids;
 }
@@ -141,10 +144,13 @@ std::string cleaned_app_name(std::string_view unit) {
     id = ids.front();
   } else {
     // Not an app-* unit: its name without the type suffix ("gnome-shell.service" -> "gnome-shell").
-    id = unescape_unit(unit.substr(0, unit.rfind('.') == std::string_view::npos ? unit.size() : unit.rfind('.')));
+    id = unescape_unit(
+        unit.substr(0, unit.rfind('.') == std::string_view::npos ? unit.size() : unit.rfind('.')));
   }
-  if (const size_t dot = id.rfind('.'); dot != std::string::npos && dot + 1 < id.size()) id = id.substr(dot + 1);
-  if (!id.empty() && id.front() >= 'a' && id.front() <= 'z') id.front() = static_cast<char>(id.front() - 'a' + 'A');
+  if (const size_t dot = id.rfind('.'); dot != std::string::npos && dot + 1 < id.size())
+    id = id.substr(dot + 1);
+  if (!id.empty() && id.front() >= 'a' && id.front() <= 'z')
+    id.front() = static_cast<char>(id.front() - 'a' + 'A');
   for (char& c : id)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   if (id.size() > kMaxName) id.resize(kMaxName);
@@ -186,7 +192,8 @@ std::optional<std::string> DesktopNames::name_from_file(const std::string& id) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (!fd) continue;
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) > kMaxDesktopFile)
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<size_t>(st.st_size) > kMaxDesktopFile)
       continue;
     std::string text(static_cast<size_t>(st.st_size), '\0');
     size_t got = 0;

@@ -61,8 +61,9 @@ class Notifications : public ::testing::Test {
   RecordingSink sink_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
   std::unique_ptr<DesktopNotices> notices(std::shared_ptr<NotificationServer> server) {
-    auto made = std::make_unique<DesktopNotices>(HostRoot(kFedora), DataDirs::from(nullptr, "/home/alice", nullptr),
-                                                 &teller_, [this] { return now_; });
+    auto made =
+        std::make_unique<DesktopNotices>(HostRoot(kFedora), DataDirs::from(nullptr, "/home/alice", nullptr),
+                                         &teller_, [this] { return now_; });
     made->plug(std::move(server));
     made->set_picture(fedora_picture());
     return made;
@@ -88,7 +89,7 @@ TEST_F(Notifications, NotifyCarriesTheSpecsArgumentsAndTheServerReadsMarkupSafel
   EXPECT_EQ(calls[0].icon, "dialog-warning");
   EXPECT_EQ(calls[0].summary, "Memory is tight");
   EXPECT_EQ(calls[0].body, "Tom &amp; Jerry &lt;3");  // GNOME Shell has "body-markup"
-  EXPECT_EQ(calls[0].hints.at("urgency"), "2");          // a byte, as the spec says
+  EXPECT_EQ(calls[0].hints.at("urgency"), "2");       // a byte, as the spec says
   EXPECT_EQ(calls[0].hints.at("desktop-entry"), "guardian");
   EXPECT_EQ(calls[0].expire_timeout, -1);
   // Capabilities are asked once per connection.
@@ -179,7 +180,8 @@ TEST_F(Notifications, NoNotificationServerIsOneWarningNotAnErrorPerStep) {
   auto events = sink_.events();
   ASSERT_EQ(events.size(), 1U);
   EXPECT_EQ(events[0].priority, Priority::Warning);
-  EXPECT_NE(events[0].message.find("desktop notifications unavailable"), std::string::npos) << events[0].message;
+  EXPECT_NE(events[0].message.find("desktop notifications unavailable"), std::string::npos)
+      << events[0].message;
 
   // A server appears: it works, and a later loss is said again (once).
   {
@@ -199,11 +201,13 @@ TEST_F(Notifications, NoNotificationServerIsOneWarningNotAnErrorPerStep) {
 
 TEST(NoticeBody, NamesTheAppsAndWhatGuardianDid) {
   EXPECT_EQ(compose_notice_body("", {}, {}), "");
-  EXPECT_EQ(compose_notice_body("Close what you do not need.", {{"Firefox", 8299999232}, {"Files", 419999744}},
-                                {"", "Jellyfin transcodes moved to VA-API", "container.slice held to a lower memory limit",
-                                 "Jellyfin transcodes moved to VA-API"}),
-            "Close what you do not need.\nLargest apps: Firefox 8.3 GB, Files 420 MB\n"
-            "guardian has: Jellyfin transcodes moved to VA-API; container.slice held to a lower memory limit");
+  EXPECT_EQ(
+      compose_notice_body(
+          "Close what you do not need.", {{"Firefox", 8299999232}, {"Files", 419999744}},
+          {"", "Jellyfin transcodes moved to VA-API", "container.slice held to a lower memory limit",
+           "Jellyfin transcodes moved to VA-API"}),
+      "Close what you do not need.\nLargest apps: Firefox 8.3 GB, Files 420 MB\n"
+      "guardian has: Jellyfin transcodes moved to VA-API; container.slice held to a lower memory limit");
   EXPECT_EQ(format_app_bytes(999'999), "1000 kB");
   EXPECT_EQ(format_app_bytes(180'000'000), "180 MB");
 }

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -72,7 +72,8 @@ TEST_F(GuardianUnitTest, BrokenKeyIsCaughtByTheSameCheck) {
   if (analyze.empty()) GTEST_SKIP() << "systemd-analyze not installed";
   std::ofstream(unit_path, std::ios::app) << "\n[Service]\nWatchdogSecs=30s\n";
   auto result = testing::run_child({analyze, "verify", unit_path});
-  EXPECT_NE(result.err.find("Unknown key 'WatchdogSecs' in section [Service]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("Unknown key 'WatchdogSecs' in section [Service]"), std::string::npos)
+      << result.err;
 }
 
 // The sandbox (issue 16 item 15): `systemd-analyze security --offline=true` rates the unit as

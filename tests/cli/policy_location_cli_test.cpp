@@ -47,7 +47,9 @@ class PolicyLocationCli : public ::testing::Test {
     fs::create_directories((root_ / host_path.substr(1)).parent_path());
     std::ofstream(root_ / host_path.substr(1)) << text;
   }
-  [[nodiscard]] std::string host(const std::string& host_path) const { return (root_ / host_path.substr(1)).string(); }
+  [[nodiscard]] std::string host(const std::string& host_path) const {
+    return (root_ / host_path.substr(1)).string();
+  }
 
   test::RunResult guardian(std::vector<std::string> args) {
     args.insert(args.begin(), GUARDIAN_BINARY);
@@ -65,7 +67,8 @@ TEST_F(PolicyLocationCli, InitPolicyWritesTheCommentedDefaultAndNeverReplacesWit
   const std::string policy = "/home/alice/.config/guardian/policy.toml";
   auto first = guardian({"init-policy"});
   ASSERT_EQ(first.status, 0) << first.err;
-  EXPECT_EQ(first.out.substr(0, first.out.find('\n')), host(policy) + ": written (the default policy, commented)");
+  EXPECT_EQ(first.out.substr(0, first.out.find('\n')),
+            host(policy) + ": written (the default policy, commented)");
   auto written = read_file(host(policy));
   ASSERT_TRUE(written.ok());
   EXPECT_EQ(*written, std::string(embedded_default_policy()));
@@ -93,7 +96,8 @@ TEST_F(PolicyLocationCli, InitPolicyWritesTheCommentedDefaultAndNeverReplacesWit
   EXPECT_EQ(*read_file(host(policy + ".old.2")), std::string(embedded_default_policy()));
   // Nothing else is left beside it (no temporary file).
   size_t entries = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(host("/home/alice/.config/guardian"))) ++entries;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(host("/home/alice/.config/guardian")))
+    ++entries;
   EXPECT_EQ(entries, 3U);
 }
 
@@ -107,9 +111,10 @@ TEST_F(PolicyLocationCli, InitPolicyFollowsXdgConfigHome) {
 TEST_F(PolicyLocationCli, CheckPolicyWithoutAFileChecksTheOneRunTakes) {
   auto embedded = guardian({"check-policy"});
   EXPECT_EQ(embedded.status, 0) << embedded.err;
-  EXPECT_EQ(embedded.err,
-            "guardian check-policy: no /home/alice/.config/guardian/policy.toml, /etc/xdg/guardian/policy.toml; "
-            "checking the embedded default\n");
+  EXPECT_EQ(
+      embedded.err,
+      "guardian check-policy: no /home/alice/.config/guardian/policy.toml, /etc/xdg/guardian/policy.toml; "
+      "checking the embedded default\n");
   EXPECT_NE(embedded.out.find("<embedded default>: ok ("), std::string::npos) << embedded.out;
 
   put("/etc/xdg/guardian/policy.toml", always_policy("site"));
@@ -122,20 +127,22 @@ TEST_F(PolicyLocationCli, CheckPolicyWithoutAFileChecksTheOneRunTakes) {
   put("/home/alice/.config/guardian/policy.toml", "version = 1\n[[level]]\nnmae = \"x\"\n");
   auto user = guardian({"check-policy"});
   EXPECT_EQ(user.status, 1);
-  EXPECT_EQ(user.out.find(host("/home/alice/.config/guardian/policy.toml") + ":3:1: unknown key \"nmae\""), 0U)
+  EXPECT_EQ(user.out.find(host("/home/alice/.config/guardian/policy.toml") + ":3:1: unknown key \"nmae\""),
+            0U)
       << user.out;
 }
 
 TEST_F(PolicyLocationCli, RunTakesTheUsersPolicySaysWhichAndAReloadPicksUpAnEdit) {
   put("/etc/xdg/guardian/policy.toml", always_policy("site"));
-  std::vector<std::string> args = {GUARDIAN_BINARY, "run", "--host-root", root_.string(), "--uid", "1000",
-                                   "--state-file", (root_ / "state.json").string(), "--log", "stderr",
-                                   "--dry-run"};
+  std::vector<std::string> args = {GUARDIAN_BINARY, "run",    "--host-root",  root_.string(),
+                                   "--uid",         "1000",   "--state-file", (root_ / "state.json").string(),
+                                   "--log",         "stderr", "--dry-run"};
   test::Subprocess run(args, env_);
   const std::string loaded = run.wait_for("\" in force (", 10s);
   // No user file yet: the system's, and the event says where it came from.
-  EXPECT_NE(loaded.find("from " + host("/etc/xdg/guardian/policy.toml") + " (the system's, $XDG_CONFIG_DIRS)"),
-            std::string::npos)
+  EXPECT_NE(
+      loaded.find("from " + host("/etc/xdg/guardian/policy.toml") + " (the system's, $XDG_CONFIG_DIRS)"),
+      std::string::npos)
       << run.stderr_text();
   EXPECT_NE(loaded.find("policy_origin=system"), std::string::npos) << loaded;
   ASSERT_NE(run.wait_for("level normal -> always-site", 10s), "") << run.stderr_text();
@@ -151,15 +158,16 @@ TEST_F(PolicyLocationCli, RunTakesTheUsersPolicySaysWhichAndAReloadPicksUpAnEdit
   put("/home/alice/.config/guardian/policy.toml", "version = 1\n[[level]]\nnmae = \"x\"\n");
   run.signal(SIGHUP);
   ASSERT_NE(run.wait_for("policy reload refused", 10s), "") << run.stderr_text();
-  EXPECT_NE(run.stderr_text().find(host("/home/alice/.config/guardian/policy.toml") + ":3:1"), std::string::npos)
+  EXPECT_NE(run.stderr_text().find(host("/home/alice/.config/guardian/policy.toml") + ":3:1"),
+            std::string::npos)
       << run.stderr_text();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait_exit(10s), 0) << run.stderr_text();
 }
 
 TEST_F(PolicyLocationCli, WithoutAnyFileRunSaysWhereItLookedAndTakesTheEmbeddedDefault) {
-  test::Subprocess run({GUARDIAN_BINARY, "run", "--host-root", root_.string(), "--uid", "1000", "--state-file",
-                        (root_ / "state.json").string(), "--log", "stderr", "--dry-run"},
+  test::Subprocess run({GUARDIAN_BINARY, "run", "--host-root", root_.string(), "--uid", "1000",
+                        "--state-file", (root_ / "state.json").string(), "--log", "stderr", "--dry-run"},
                        env_);
   const std::string loaded = run.wait_for("\" in force (", 10s);
   EXPECT_NE(loaded.find("from <embedded default> (none of /home/alice/.config/guardian/policy.toml, "

@@ -41,7 +41,8 @@ actions = [
 std::string pressure(double full_avg10, uint64_t total) {
   char text[256];
   std::snprintf(text, sizeof text,
-                "some avg10=%.2f avg60=5.10 avg300=1.20 total=%llu\nfull avg10=%.2f avg60=4.00 avg300=0.90 total=%llu\n",
+                "some avg10=%.2f avg60=5.10 avg300=1.20 total=%llu\nfull avg10=%.2f avg60=4.00 avg300=0.90 "
+                "total=%llu\n",
                 full_avg10 + 5, static_cast<unsigned long long>(total * 2), full_avg10,
                 static_cast<unsigned long long>(total));
   return text;
@@ -72,16 +73,17 @@ TEST_F(NotifyDaemon, ThreeRisesOfPressureAreOneNotificationUpdatedInPlaceNamingT
   test::NotificationServerDouble server(bus_.address());
   ASSERT_TRUE(server.ready());
   set_pressure(0.5);
-  test::Subprocess guardian({GUARDIAN_BINARY, "run", "--host-root", root_.string(), "--uid", "1000", "--policy",
-                             (root_ / "policy.toml").string(), "--state-file", (root_ / "state.json").string(),
-                             "--log", "stderr", "--quiet"},
-                            {"DBUS_SESSION_BUS_ADDRESS=" + bus_.address(), "XDG_DATA_DIRS=", "XDG_DATA_HOME=",
-                             "HOME=/home/alice"});
+  test::Subprocess guardian(
+      {GUARDIAN_BINARY, "run", "--host-root", root_.string(), "--uid", "1000", "--policy",
+       (root_ / "policy.toml").string(), "--state-file", (root_ / "state.json").string(), "--log", "stderr",
+       "--quiet"},
+      {"DBUS_SESSION_BUS_ADDRESS=" + bus_.address(), "XDG_DATA_DIRS=", "XDG_DATA_HOME=", "HOME=/home/alice"});
   ASSERT_NE(guardian.wait_for("started", 10s), "") << guardian.stderr_text();
 
   for (size_t rise = 1; rise <= 3; ++rise) {
     set_pressure(35.0);
-    ASSERT_NE(guardian.wait_for("level normal -> tight", 10s), "") << "rise " << rise << guardian.stderr_text();
+    ASSERT_NE(guardian.wait_for("level normal -> tight", 10s), "")
+        << "rise " << rise << guardian.stderr_text();
     const std::string result = guardian.wait_for("desktop notification", 10s);
     ASSERT_NE(result, "") << guardian.stderr_text();
     EXPECT_NE(result.find(rise == 1 ? " shown)" : " updated)"), std::string::npos) << result;

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!one_short_line(guardian::cleaned_app_name(unit))) std::abort();
   }
   // The notification body never grows without bound from one name.
-  const auto body = guardian::compose_notice_body("b", {{guardian::cleaned_app_name(std::string(text)), 1}}, {});
+  const auto body =
+      guardian::compose_notice_body("b", {{guardian::cleaned_app_name(std::string(text)), 1}}, {});
   if (body.size() > 200) std::abort();
   return 0;
 }

@@ -36,8 +36,8 @@ TEST(LargestDesktopApps, OnlyApplicationLeavesBelowAppSlice) {
     snapshot.cgroups.push_back(sample);
   };
   add(app, 9'000'000'000, true);
-  add(app + "/guardian.service", 8'000'000);                                   // not an app
-  add(app + "/app-gnome.slice", 5'000'000'000, true);                          // a slice of apps
+  add(app + "/guardian.service", 8'000'000);                                       // not an app
+  add(app + "/app-gnome.slice", 5'000'000'000, true);                              // a slice of apps
   add(app + "/app-gnome.slice/app-gnome-org.gnome.Maps-77.scope", 5'000'000'000);  // nested app: counted
   add(std::string(kUserManager) + "/session.slice/org.gnome.Shell@wayland.service", 2'000'000'000);
   add(app + "/app-gnome-firefox-2871.scope", 3'000'000'000);

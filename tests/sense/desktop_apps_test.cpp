@@ -18,8 +18,9 @@ TEST(DesktopEntryName, TheUnlocalizedNameOfTheDesktopEntryGroup) {
                                "Name = Files \r\n"),
             "Files");
   // A [Desktop Action] group's Name= is the action's, not the application's.
-  EXPECT_EQ(desktop_entry_name("[Desktop Action new-window]\nName=New Window\n[Desktop Entry]\nType=Application\n"),
-            std::nullopt);
+  EXPECT_EQ(
+      desktop_entry_name("[Desktop Action new-window]\nName=New Window\n[Desktop Entry]\nType=Application\n"),
+      std::nullopt);
   EXPECT_EQ(desktop_entry_name("[Desktop Entry]\nName=Tom\\sand\\sJerry\\\\\n"), "Tom and Jerry\\");
   // No group, no name, an empty name, a control byte: never a broken line in a notification.
   EXPECT_EQ(desktop_entry_name("Name=Loose\n"), std::nullopt);
@@ -31,13 +32,16 @@ TEST(DesktopEntryName, TheUnlocalizedNameOfTheDesktopEntryGroup) {
 
 TEST(DesktopIdsOfUnit, FollowSystemdsApplicationUnitNaming) {
   // app[-<launcher>]-<ApplicationID>-<RANDOM>.scope, the id's own dashes escaped as \x2d.
-  EXPECT_EQ(desktop_ids_of_unit("app-gnome-firefox-2871.scope"), (std::vector<std::string>{"firefox", "gnome-firefox"}));
+  EXPECT_EQ(desktop_ids_of_unit("app-gnome-firefox-2871.scope"),
+            (std::vector<std::string>{"firefox", "gnome-firefox"}));
   EXPECT_EQ(desktop_ids_of_unit("app-gnome-org.gnome.Evolution-3412.scope").front(), "org.gnome.Evolution");
-  EXPECT_EQ(desktop_ids_of_unit("app-org.gnome.Nautilus-4120.scope"), std::vector<std::string>{"org.gnome.Nautilus"});
+  EXPECT_EQ(desktop_ids_of_unit("app-org.gnome.Nautilus-4120.scope"),
+            std::vector<std::string>{"org.gnome.Nautilus"});
   EXPECT_EQ(desktop_ids_of_unit("app-gnome-firefox\\x2desr-2201.scope").front(), "firefox-esr");
   // KDE's random part is hex; a service's comes after '@'.
   EXPECT_EQ(desktop_ids_of_unit("app-org.kde.konsole-5f3a9c.scope").front(), "org.kde.konsole");
-  EXPECT_EQ(desktop_ids_of_unit("app-flatpak-org.mozilla.firefox@12345.service").front(), "org.mozilla.firefox");
+  EXPECT_EQ(desktop_ids_of_unit("app-flatpak-org.mozilla.firefox@12345.service").front(),
+            "org.mozilla.firefox");
   EXPECT_EQ(desktop_ids_of_unit("app-gnome-org.gnome.Ptyxis.service").front(), "org.gnome.Ptyxis");
   // Not an application's unit, or an id that would be a path.
   EXPECT_TRUE(desktop_ids_of_unit("guardian.service").empty());

@@ -50,10 +50,11 @@ struct NotificationServerDouble::State {
         .withInputParamNames("app_name", "replaces_id", "app_icon", "summary", "body", "actions", "hints",
                              "expire_timeout")
         .withOutputParamNames("id")
-        .implementedAs([this](const std::string& app_name, const uint32_t& replaces_id, const std::string& icon,
-                              const std::string& summary, const std::string& body,
+        .implementedAs([this](const std::string& app_name, const uint32_t& replaces_id,
+                              const std::string& icon, const std::string& summary, const std::string& body,
                               const std::vector<std::string>& actions,
-                              const std::map<std::string, sdbus::Variant>& hints, const int32_t& expire_timeout) {
+                              const std::map<std::string, sdbus::Variant>& hints,
+                              const int32_t& expire_timeout) {
           std::lock_guard lock(mutex);
           calls.emplace_back("Notify");
           RecordedNotify call{app_name, replaces_id, icon, summary, body, actions, {}, expire_timeout, 0};
@@ -83,11 +84,14 @@ struct NotificationServerDouble::State {
           }
           if (was_open) closed(id, kClosedByCall);
         });
-    object->registerMethod("GetCapabilities").onInterface(kInterface).withOutputParamNames("capabilities").implementedAs([this]() {
-      std::lock_guard lock(mutex);
-      calls.emplace_back("GetCapabilities");
-      return capabilities;
-    });
+    object->registerMethod("GetCapabilities")
+        .onInterface(kInterface)
+        .withOutputParamNames("capabilities")
+        .implementedAs([this]() {
+          std::lock_guard lock(mutex);
+          calls.emplace_back("GetCapabilities");
+          return capabilities;
+        });
     object->registerMethod("GetServerInformation")
         .onInterface(kInterface)
         .withOutputParamNames("name", "vendor", "version", "spec_version")
@@ -97,13 +101,18 @@ struct NotificationServerDouble::State {
           return std::make_tuple(std::string("gnome-shell"), std::string("GNOME"), std::string("48.0"),
                                  std::string("1.2"));
         });
-    object->registerSignal("NotificationClosed").onInterface(kInterface).withParameters<uint32_t, uint32_t>("id", "reason");
-    object->registerSignal("ActionInvoked").onInterface(kInterface).withParameters<uint32_t, std::string>("id", "action_key");
+    object->registerSignal("NotificationClosed")
+        .onInterface(kInterface)
+        .withParameters<uint32_t, uint32_t>("id", "reason");
+    object->registerSignal("ActionInvoked")
+        .onInterface(kInterface)
+        .withParameters<uint32_t, std::string>("id", "action_key");
     object->finishRegistration();
   }
 };
 
-NotificationServerDouble::NotificationServerDouble(const std::string& address, std::vector<std::string> capabilities)
+NotificationServerDouble::NotificationServerDouble(const std::string& address,
+                                                   std::vector<std::string> capabilities)
     : state_(std::make_shared<State>()), link_(std::make_unique<bus::BusLink>(bus::BusAddress::at(address))) {
   state_->capabilities = std::move(capabilities);
   auto state = state_;

@@ -41,10 +41,9 @@ class NotificationServerDouble {
  public:
   // Connects to `address` and owns org.freedesktop.Notifications there. `capabilities` as
   // GetCapabilities answers (GNOME Shell 48's by default).
-  explicit NotificationServerDouble(const std::string& address,
-                                    std::vector<std::string> capabilities = {"actions", "body", "body-markup",
-                                                                             "icon-static", "persistence",
-                                                                             "sound"});
+  explicit NotificationServerDouble(const std::string& address, std::vector<std::string> capabilities = {
+                                                                    "actions", "body", "body-markup",
+                                                                    "icon-static", "persistence", "sound"});
   ~NotificationServerDouble();
   NotificationServerDouble(const NotificationServerDouble&) = delete;
   NotificationServerDouble& operator=(const NotificationServerDouble&) = delete;
