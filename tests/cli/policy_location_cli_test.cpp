@@ -127,8 +127,13 @@ TEST_F(PolicyLocationCli, CheckPolicyWithoutAFileChecksTheOneRunTakes) {
   put("/home/alice/.config/guardian/policy.toml", "version = 1\n[[level]]\nnmae = \"x\"\n");
   auto user = guardian({"check-policy"});
   EXPECT_EQ(user.status, 1);
-  EXPECT_EQ(user.out.find(host("/home/alice/.config/guardian/policy.toml") + ":3:1: unknown key \"nmae\""),
-            0U)
+  // Every line names the user's file (here: the missing name, no conditions, the typo).
+  EXPECT_NE(user.out.find(host("/home/alice/.config/guardian/policy.toml") + ":3:1: unknown key \"nmae\""),
+            std::string::npos)
+      << user.out;
+  EXPECT_EQ(
+      user.out.find(host("/home/alice/.config/guardian/policy.toml") + ":2:1: missing required key \"name\""),
+      0U)
       << user.out;
 }
 
