@@ -25,6 +25,7 @@ class JellyfinSteering;
 class UnitManagerSlot;
 class BalanceSwitch;
 class LowerGuardBoard;
+class DesktopNotices;
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -57,9 +58,10 @@ struct ActionEnv {
   EventTeller* teller = nullptr;         // for actions whose whole effect is telling (log, notify)
   JellyfinSteering* jellyfin = nullptr;  // the Jellyfin instances and what guardian changed there
   bool dry_run = false;
-  UnitManagerSlot* systemd = nullptr;  // the user manager (act/unit_manager.h)
-  BalanceSwitch* balance = nullptr;    // slice.balance's mode (act/systemd_actions.h)
+  UnitManagerSlot* systemd = nullptr;      // the user manager (act/unit_manager.h)
+  BalanceSwitch* balance = nullptr;        // slice.balance's mode (act/systemd_actions.h)
   LowerGuardBoard* lower_guard = nullptr;  // oomd's view for limits going down (systemd_actions.h)
+  DesktopNotices* notices = nullptr;       // the desktop notification `notify` updates (desktop_notice.h)
   // Where the action sits in the ladder, set by the daemon for each action it creates: what an
   // action saves is keyed by level and action, so the same action at two levels keeps two records.
   std::string level;

@@ -1,5 +1,6 @@
 #include "act/basic_actions.h"
 
+#include "act/desktop_notice.h"
 #include "common/event.h"
 #include "common/units.h"
 
@@ -44,8 +45,12 @@ class LogAction final : public Action {
       : message_(param_string(spec, "message", "guardian level step")), env_(env) {}
   [[nodiscard]] const std::string& type() const override { return type_; }
   [[nodiscard]] std::string describe() const override { return "log \"" + message_ + "\""; }
-  ActionResult apply(Deadline /*deadline*/) override { return tell("entered: " + message_, ActionResult::Outcome::Applied); }
-  ActionResult revert(Deadline /*deadline*/) override { return tell("left: " + message_, ActionResult::Outcome::Reverted); }
+  ActionResult apply(Deadline /*deadline*/) override {
+    return tell("entered: " + message_, ActionResult::Outcome::Applied);
+  }
+  ActionResult revert(Deadline /*deadline*/) override {
+    return tell("left: " + message_, ActionResult::Outcome::Reverted);
+  }
 
  private:
   ActionResult tell(const std::string& text, ActionResult::Outcome outcome) {
@@ -61,29 +66,52 @@ class LogAction final : public Action {
   ActionEnv env_;
 };
 
-// `notify`: a message meant for the user; priority notice so `journalctl -p notice` shows it.
+// `notify`: a message meant for the user: a journal entry at priority notice (so
+// `journalctl -p notice` shows it) and the desktop notification (act/desktop_notice.h), updated
+// in place, naming the largest apps and what guardian did.
 class NotifyAction final : public Action {
  public:
   NotifyAction(const ActionSpec& spec, const ActionEnv& env)
-      : summary_(param_string(spec, "summary")), body_(param_string(spec, "body")), env_(env) {}
+      : summary_(param_string(spec, "summary")),
+        body_(param_string(spec, "body")),
+        interval_(interval_of(spec)),
+        urgency_(urgency_level(param_string(spec, "urgency", "normal")).value_or(1)),
+        env_(env) {}
   [[nodiscard]] const std::string& type() const override { return type_; }
   [[nodiscard]] std::string describe() const override { return "notify \"" + summary_ + "\""; }
-  ActionResult apply(Deadline /*deadline*/) override {
+  ActionResult apply(Deadline deadline) override {
     if (env_.teller) {
       Event event{EventType::Notify, Priority::Notice, summary_ + (body_.empty() ? "" : ": " + body_), {}};
       event.with("ACTION", "notify").with("SUMMARY", summary_);
       if (!body_.empty()) event.with("BODY", body_);
       env_.teller->emit(event);
     }
-    return {ActionResult::Outcome::Applied, summary_};
+    if (env_.notices == nullptr) return {ActionResult::Outcome::Applied, summary_};
+    // A missing notification server is not this action failing: the journal has the message,
+    // and DesktopNotices has said once that the desktop does not.
+    const auto shown = env_.notices->show(summary_, body_, urgency_, interval_, deadline);
+    return {ActionResult::Outcome::Applied, summary_ + " (" + shown.detail + ")"};
   }
   // A message cannot be taken back; leaving the level changes nothing.
   ActionResult revert(Deadline /*deadline*/) override { return {ActionResult::Outcome::Unchanged, {}}; }
+
+  static std::chrono::microseconds interval_of(const ActionSpec& spec) {
+    auto interval = parse_duration(param_string(spec, "interval", "60s"));
+    return interval.ok() ? *interval : std::chrono::seconds(60);
+  }
+  static std::optional<uint8_t> urgency_level(const std::string& name) {
+    if (name == "low") return 0;
+    if (name == "normal") return 1;
+    if (name == "critical") return 2;
+    return std::nullopt;
+  }
 
  private:
   std::string type_ = "notify";
   std::string summary_;
   std::string body_;
+  std::chrono::microseconds interval_;
+  uint8_t urgency_;
   ActionEnv env_;
 };
 
@@ -156,14 +184,27 @@ void register_basic_actions(ActionRegistry& registry) {
                          return std::unique_ptr<Action>(std::make_unique<LogAction>(spec, env));
                        },
                        "write a journal entry when the level is entered and left"});
-  registry.add("notify", {[](const ActionSpec& spec) {
-                            return check_params(spec, {{"summary", ParamRule::Type::String, true},
-                                                       {"body", ParamRule::Type::String, false}});
-                          },
-                          [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
-                            return std::unique_ptr<Action>(std::make_unique<NotifyAction>(spec, env));
-                          },
-                          "tell the user (journal, priority notice) what guardian is doing"});
+  registry.add("notify",
+               {[](const ActionSpec& spec) {
+                  auto problems = check_params(spec, {{"summary", ParamRule::Type::String, true},
+                                                      {"body", ParamRule::Type::String, false},
+                                                      {"interval", ParamRule::Type::Duration, false},
+                                                      {"urgency", ParamRule::Type::String, false}});
+                  if (auto it = spec.params.find("urgency"); it != spec.params.end()) {
+                    const auto* name = std::get_if<std::string>(&it->second.value);
+                    if (name != nullptr && !NotifyAction::urgency_level(*name))
+                      problems.emplace_back(
+                          "argument \"urgency\" of action \"notify\" must be "
+                          "\"low\", \"normal\" or \"critical\"",
+                          it->second.pos);
+                  }
+                  return problems;
+                },
+                [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
+                  return std::unique_ptr<Action>(std::make_unique<NotifyAction>(spec, env));
+                },
+                "tell the user what guardian is doing: journal (priority notice) and one desktop "
+                "notification, updated in place"});
 }
 
 }  // namespace guardian

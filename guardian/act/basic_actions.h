@@ -1,6 +1,6 @@
 // The actions whose whole effect is telling: `log` (a journal entry at the level's step) and
-// `notify` (a message for the user, journal only — a desktop notification needs the session
-// bus and is left to the D-Bus side).
+// `notify` (a message for the user: the journal, and the desktop notification through
+// ActionEnv::notices, act/desktop_notice.h).
 #pragma once
 
 #include "act/action.h"

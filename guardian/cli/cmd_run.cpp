@@ -5,13 +5,16 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "common/units.h"
+#include "config/policy_location.h"
 #include "daemon/daemon.h"
 
 namespace guardian::cli {
 
 int run_daemon(int argc, char** argv) {
   const std::vector<OptionSpec> specs = {
-      {"policy", true, "policy file (default: the embedded policies/default.toml)"},
+      {"policy", true,
+       "policy file (default: $XDG_CONFIG_HOME/guardian/policy.toml, then $XDG_CONFIG_DIRS, then the "
+       "embedded one)"},
       {"host-root", true, "prefix for every host path (a fixture tree; default /)"},
       {"uid", true, "watch this user's manager (default: own uid)"},
       {"dry-run", false, "decide and tell, but never act"},
@@ -34,6 +37,8 @@ int run_daemon(int argc, char** argv) {
   DaemonOptions options;
   options.host_root = args.get("host-root").value_or("");
   options.policy_path = args.get("policy");
+  options.config_dirs = ConfigDirs::from_environment();
+  options.data_dirs = DataDirs::from_environment();
   options.dry_run = args.has("dry-run");
   options.state_path = args.get("state-file").value_or("");
   // Under systemd, stderr is the journal (JOURNAL_STREAM is set) and STATUS= carries the same

@@ -8,6 +8,7 @@
 #include "cli/help.h"
 #include "common/units.h"
 #include "config/policy_loader.h"
+#include "config/policy_location.h"
 #include "decide/ladder.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
@@ -21,7 +22,7 @@ namespace guardian::cli {
 int run_sample(int argc, char** argv) {
   const std::vector<OptionSpec> specs = {
       {"host-root", true, "prefix for every host path (default /)"},
-      {"policy", true, "policy whose level to report (default: embedded)"},
+      {"policy", true, "policy whose level to report (default: the one `guardian run` would take)"},
       {"uid", true, "the user whose manager to read (default: own uid)"},
       {"interval", true, "time between the two samples (default 1s)"},
       {"json", false, "print JSON (the only format today)"},
@@ -39,14 +40,20 @@ int run_sample(int argc, char** argv) {
       !read_interval_option(args, "sample", interval)) {
     return kExitUsage;
   }
-  PolicyLoadResult loaded = load_policy_or_default(args.get("policy"), &builtin_actions());
+  HostRoot host(args.get("host-root").value_or(""));
+  // The policy `guardian run` would take: --policy, else the first of the XDG places, else embedded.
+  std::optional<std::string> policy_path = args.get("policy");
+  if (!policy_path) {
+    const PolicyLocation location = locate_policy(host, ConfigDirs::from_environment());
+    if (location.origin != PolicyOrigin::Embedded) policy_path = location.open_path;
+  }
+  PolicyLoadResult loaded = load_policy_or_default(policy_path, &builtin_actions());
   if (!loaded.policy) {
     for (const auto& diagnostic : loaded.diagnostics)
       std::fprintf(stderr, "%s\n", diagnostic.to_string().c_str());
     return kExitFinding;
   }
 
-  HostRoot host(args.get("host-root").value_or(""));
   Sampler sampler(host, sampler_options);
   OomdModel model;
   // The user's memory budget: the ancestors' limits beside the sampler's walk (as the daemon).

@@ -23,6 +23,7 @@ const std::vector<Command>& commands();
 int run_daemon(int argc, char** argv);
 int run_sample(int argc, char** argv);
 int run_check_policy(int argc, char** argv);
+int run_init_policy(int argc, char** argv);
 int run_doctor(int argc, char** argv);
 int run_status(int argc, char** argv);
 int run_adopt(int argc, char** argv);

@@ -25,8 +25,10 @@ std::vector<CommandHelp> build() {
        "memory "
        "controller it runs in system-only mode on /proc/pressure/memory and /proc/meminfo.",
        {
-           {"policy", "FILE", "the policy (default: the embedded policies/default.toml)", "file",
-            "policies/default.toml"},
+           {"policy", "FILE",
+            "the policy (default: $XDG_CONFIG_HOME/guardian/policy.toml, else $XDG_CONFIG_DIRS/guardian/"
+            "policy.toml, else the embedded policies/default.toml)",
+            "file", "policies/default.toml"},
            {"host-root", "DIR", kHostRoot, "dir", "/"},
            {"uid", "N", kUid, "", "1000"},
            {"dry-run", "", "decide and tell, but never change anything", "", ""},
@@ -174,24 +176,49 @@ std::vector<CommandHelp> build() {
 
       {"check-policy",
        "validate policy files: FILE:LINE:COL: message per error",
-       {"guardian check-policy FILE…", "guardian check-policy --print-default",
+       {"guardian check-policy [--host-root DIR] [FILE…]", "guardian check-policy --print-default",
         "guardian check-policy --list-actions"},
        "Validates policy files with the actions this build ships. Prints \"FILE: ok (N levels)\" per valid "
        "file, "
        "or one \"FILE:LINE:COL: message\" line per problem (an unknown key comes with the nearest valid "
        "one). "
+       "Without a file it checks the one guardian run takes: $XDG_CONFIG_HOME/guardian/policy.toml "
+       "(~/.config), else $XDG_CONFIG_DIRS/guardian/policy.toml (/etc/xdg), else the embedded default. "
        "guardian.toml(5) describes every key.",
        {
-           {"print-default", "", "print the policy compiled into guardian (used without --policy)", "", ""},
+           {"host-root", "DIR", kHostRoot, "dir", "/"},
+           {"print-default", "", "print the policy compiled into guardian (used when no policy file exists)",
+            "", ""},
            {"list-actions", "", "list the action types this build can run", "", ""},
        },
        "file",
        {
-           {"guardian check-policy ~/.config/guardian/policy.toml", "check an edit before reloading"},
-           {"guardian check-policy --print-default > ~/.config/guardian/policy.toml",
-            "start from the default"},
+           {"guardian check-policy", "check the policy guardian run takes, after an edit, before reloading"},
+           {"guardian check-policy ./my-policy.toml", "check another file"},
        },
        "0 when every file is valid, 1 when a file has errors, 2 on a usage error or an unreadable file."},
+
+      {"init-policy",
+       "write the default policy to ~/.config/guardian/policy.toml for editing",
+       {"guardian init-policy [--force] [--host-root DIR]"},
+       "Writes the embedded default policy, with its comments, to $XDG_CONFIG_HOME/guardian/policy.toml "
+       "(~/.config/guardian/policy.toml), where guardian run finds it without --policy. An existing file "
+       "stays "
+       "as it is unless --force is given; then it is kept as policy.toml.old (.old.2, …) before the default "
+       "replaces it. After an edit, guardian check-policy checks the file and systemctl --user reload "
+       "guardian "
+       "makes the running daemon take it.",
+       {
+           {"force", "", "replace an existing policy (kept as policy.toml.old first)", "", ""},
+           {"host-root", "DIR", kHostRoot, "dir", "/"},
+       },
+       "",
+       {
+           {"guardian init-policy && $EDITOR ~/.config/guardian/policy.toml", "start from the default"},
+           {"guardian check-policy && systemctl --user reload guardian", "check the edit, then take it"},
+       },
+       "0 when written, 1 when a policy exists (and no --force), 2 on a usage error or a file that cannot be "
+       "written."},
 
       {"adopt",
        "move a podman quadlet container into container.slice (writes a drop-in, restarts nothing)",

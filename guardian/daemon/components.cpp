@@ -2,7 +2,9 @@
 // (no session bus, a port in use) reports that through an event and stays inert.
 #include <unistd.h>
 
+#include "act/desktop_notice.h"
 #include "act/jellyfin_steering.h"
+#include "bus/notifications_client.h"
 #include "bus/systemd_component.h"
 #include "daemon/daemon.h"
 #include "jellyfin/jellyfin_watcher.h"
@@ -41,6 +43,12 @@ std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOption
       std::make_unique<JellyfinWatcher>(std::move(jellyfin)));  // Jellyfin sessions + ffmpeg jobs
   components.push_back(std::move(metrics));
   components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
+  // The desktop's notification server for the `notify` actions (connects at the first one).
+  if (DesktopNotices* notices = actions.env().notices) {
+    auto client = std::make_shared<bus::NotificationsClient>(bus::BusAddress::user());
+    client->on_closed([notices](uint32_t id) { notices->closed(id); });
+    notices->plug(std::move(client));
+  }
   bus::SystemdComponentOptions systemd;
   systemd.host_root = options.host_root;
   components.push_back(

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "act/action_runner.h"
+#include "act/desktop_notice.h"
 #include "act/jellyfin_steering.h"
 #include "act/state_store.h"
 #include "act/systemd_actions.h"
@@ -30,6 +31,7 @@
 #include "daemon/helper_link.h"
 #include "decide/ladder.h"
 #include "jellyfin/instances.h"
+#include "model/desktop_apps.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
 #include "model/user_budget.h"
@@ -91,6 +93,7 @@ class Daemon final : public DaemonLoop {
                : options_.state_path.empty()     ? StateStore::default_path()
                                                  : options_.state_path),
         jellyfin_(state_, jellyfin_instances_, &host_),
+        notices_(host_, options_.data_dirs, &teller_),
         actions_(env_, [this](const Event& event) { teller_.emit(event); }),
         helper_(options_.helper_socket, helper_handlers()) {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
@@ -105,10 +108,12 @@ class Daemon final : public DaemonLoop {
     env_.balance = &balance_;
     env_.jellyfin = &jellyfin_;
     env_.lower_guard = &lower_guard_;
+    env_.notices = &notices_;
   }
 
   ~Daemon() override {
     for (auto& component : components_) teller_.remove_sink(component.get());
+    notices_.plug(nullptr);  // its bus thread ends while everything it calls back into is alive
   }
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -135,6 +140,7 @@ class Daemon final : public DaemonLoop {
 
  private:
   Result<Policy> read_policy();
+  [[nodiscard]] std::string where_policy_came_from() const;
   void apply_policy(Policy policy);
   void reload();
   void submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
@@ -150,6 +156,7 @@ class Daemon final : public DaemonLoop {
   void print_status_line(const Snapshot& snapshot);
   void notify_systemd(bool ready);
   [[nodiscard]] std::vector<std::string> active_action_labels() const;
+  [[nodiscard]] DesktopPicture desktop_picture() const;
   HelperHandlers helper_handlers();
   void on_prekill(const helper_wire::PrekillNotice& notice);
   void watch_helper();
@@ -181,11 +188,13 @@ class Daemon final : public DaemonLoop {
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
   EventSink* sink_ = nullptr;
+  DesktopNotices notices_;  // the one desktop notification of the `notify` actions
   ActionEnv env_;
   ActionRunner actions_;         // the one path of every change: worker, dry run, result events
   HelperLink helper_;            // guardian-helper's events, when it runs
   uint64_t helper_watched_ = 0;  // the helper connection whose fd is in the epoll set
   std::optional<Policy> policy_;
+  PolicyLocation location_;  // where policy_ (or the last reload tried) came from
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
   // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again while
@@ -229,7 +238,14 @@ class Daemon final : public DaemonLoop {
 };
 
 Result<Policy> Daemon::read_policy() {
-  PolicyLoadResult loaded = load_policy_or_default(options_.policy_path, &builtin_actions());
+  // Looked up again at every reload: a policy.toml written after the start (guardian init-policy)
+  // is picked up by `systemctl --user reload guardian`, and one removed falls back.
+  location_ = options_.policy_path
+                  ? PolicyLocation{PolicyOrigin::Option, *options_.policy_path, *options_.policy_path}
+                  : locate_policy(host_, options_.config_dirs);
+  std::optional<std::string> path;
+  if (location_.origin != PolicyOrigin::Embedded) path = location_.open_path;
+  PolicyLoadResult loaded = load_policy_or_default(path, &builtin_actions());
   if (!loaded.policy) {
     std::string text;
     for (const auto& diagnostic : loaded.diagnostics)
@@ -239,15 +255,30 @@ Result<Policy> Daemon::read_policy() {
   return std::move(*loaded.policy);
 }
 
+// Why this file: said in the policy-loaded event, so a user who edits one file and sees another in
+// force learns where guardian looked.
+std::string Daemon::where_policy_came_from() const {
+  switch (location_.origin) {
+    case PolicyOrigin::Option: return " (--policy)";
+    case PolicyOrigin::User: return " (the user's, $XDG_CONFIG_HOME)";
+    case PolicyOrigin::System: return " (the system's, $XDG_CONFIG_DIRS)";
+    case PolicyOrigin::Embedded: break;
+  }
+  std::string looked;
+  for (const auto& [origin, path] : policy_candidates(options_.config_dirs))
+    looked += (looked.empty() ? "" : ", ") + path;
+  return looked.empty() ? "" : " (none of " + looked + " exists; `guardian init-policy` writes one)";
+}
+
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   budget_model_.set_window(policy_->approach.window);
   Event event{EventType::PolicyLoaded,
               Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
-                  " levels) from " + policy_->source,
+                  " levels) from " + policy_->source + where_policy_came_from(),
               {}};
-  event.with("POLICY", policy_->source);
+  event.with("POLICY", policy_->source).with("POLICY_ORIGIN", policy_origin_name(location_.origin));
   teller_.emit(event);
   for (auto& component : components_) component->on_policy(*policy_);
   if (timer_) {
@@ -267,7 +298,10 @@ void Daemon::reload() {
                 Priority::Error,
                 "policy reload refused, the previous policy stays in force:\n" + policy.error().message,
                 {}};
-    event.with("POLICY", options_.policy_path.value_or(kEmbeddedPolicyName));
+    event
+        .with("POLICY", location_.origin == PolicyOrigin::Embedded ? std::string(kEmbeddedPolicyName)
+                                                                   : location_.open_path)
+        .with("POLICY_ORIGIN", policy_origin_name(location_.origin));
     teller_.emit(event);
     return;
   }
@@ -461,6 +495,9 @@ void Daemon::execute(const Decision& decision) {
         continue;
       }
       std::shared_ptr<Action> shared = std::move(action.value());
+      // What the notification names: the apps of this tick's snapshot, and what is in force,
+      // this level's earlier actions included. Only at a step, never in the steady tick.
+      if (spec.type == "notify") notices_.set_picture(desktop_picture());
       active_[key] = shared;
       submit_apply(key, shared, label, level_name(*policy_, command.level));
       actions_changed_ = true;
@@ -489,6 +526,15 @@ void Daemon::unwind_all() {
   retries_.clear();
   retry_counts_.clear();
   actions_changed_ = true;
+}
+
+DesktopPicture Daemon::desktop_picture() const {
+  constexpr size_t kAppsNamed = 3;
+  DesktopPicture picture;
+  picture.apps = largest_desktop_apps(snapshot_, sampler_.layout().user_manager_path, kAppsNamed);
+  for (const auto& [key, action] : active_)
+    picture.done.push_back(done_for_user(policy_->levels[key.first - 1].actions[key.second]));
+  return picture;
 }
 
 HelperHandlers Daemon::helper_handlers() {

@@ -13,6 +13,8 @@
 
 #include "act/action_runner.h"
 #include "component/component.h"
+#include "config/policy_location.h"
+#include "sense/desktop_apps.h"
 #include "sense/helper_client.h"
 #include "sense/self_watch.h"
 
@@ -20,7 +22,9 @@ namespace guardian {
 
 struct DaemonOptions {
   std::string host_root;                   // "" = "/"
-  std::optional<std::string> policy_path;  // nullopt = embedded default
+  std::optional<std::string> policy_path;  // nullopt = the first of config_dirs' policies, else embedded
+  ConfigDirs config_dirs;                  // where to look without policy_path (through host_root)
+  DataDirs data_dirs;                      // where the desktop files of the apps `notify` names are
   std::optional<uint32_t> uid;
   bool dry_run = false;      // decide and tell, never act
   std::string state_path;    // "" = StateStore::default_path(); ":memory:" = none
