@@ -93,8 +93,20 @@ void tick_normal(MetricsExporter& exporter, const Snapshot& snapshot) {
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
 }
 
+// Whether `text` has the sample `line` ("name{labels} value"). Values compare as numbers: the
+// serializer writes 0.87/100 as 0.008699999999999999, which reads back as the same double.
 bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos;
+  const auto space = line.rfind(' ');
+  const std::string key = "\n" + line.substr(0, space + 1);
+  const double want = std::strtod(line.c_str() + space + 1, nullptr);
+  for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    const auto value_at = at + key.size();
+    const std::string value = text.substr(value_at, text.find('\n', value_at) - value_at);
+    const double got = std::strtod(value.c_str(), nullptr);
+    if (value == line.substr(space + 1) || got == want || std::fabs(got - want) <= 1e-12 * std::fabs(want))
+      return true;
+  }
+  return false;
 }
 bool mentions(const std::string& text, const std::string& fragment) {
   return text.find(fragment) != std::string::npos;
