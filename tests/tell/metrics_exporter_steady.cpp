@@ -1,7 +1,7 @@
 // The metrics exporter's per-tick update allocates nothing once a cgroup's series exist (the
 // daemon's steady tick, tests/daemon/steady_tick.cpp, holds the whole loop to the same rule).
-// The exporter alone (only its on_tick is counted), fed as the daemon feeds it: the real Sampler over the incident host's
-// fixture (Fedora 42, rootless podman, 30 cgroups), the oomd model with the fixture's drop-in
+// The exporter alone (only its on_tick is counted), fed as the daemon feeds it: the real Sampler over the
+// incident host's fixture (Fedora 42, rootless podman, 30 cgroups), the oomd model with the fixture's drop-in
 // rules, the user-budget model and the tick-lateness histogram, with malloc replaced by a counting
 // one in this binary. Values change every tick (PSI totals, lateness, a kernel OOM kill in a
 // container and one in a transient scope), and a scrape runs on another thread meanwhile.
