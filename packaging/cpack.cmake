@@ -29,7 +29,7 @@ set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
 set(CPACK_RPM_PACKAGE_LICENSE "unknown")  # the repository names no licence yet
 set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 set(CPACK_RPM_PACKAGE_AUTOREQ OFF)  # Debian's sonames say nothing about Fedora: name the packages
-set(CPACK_RPM_PACKAGE_REQUIRES "systemd, systemd-libs, sdbus-cpp, tomlplusplus, civetweb, libstdc++")
+set(CPACK_RPM_PACKAGE_REQUIRES "systemd, systemd-libs, sdbus-cpp, tomlplusplus, prometheus-cpp, libstdc++")
 set(CPACK_RPM_PACKAGE_SUGGESTS "systemd-oomd-defaults")
 # No /usr/lib/.build-id links: there is no debuginfo package to pair them with.
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")

@@ -27,6 +27,7 @@ constexpr std::array kEvents = {
     EventInfo{EventType::Notify, "13df41d4a4714c428dbade695ca72cc2", "notify"},
     EventInfo{EventType::ComponentFailed, "c5e0a3f1d2b84f4e9a7c6b1d0e2f3a49", "component-failed"},
     EventInfo{EventType::Stalled, "35c9b24280c242acb16b8180db0f06e7", "stalled"},
+    EventInfo{EventType::ComponentWarning, "fb8630965cf643f9a98d21716513a1fe", "component-warning"},
 };
 
 const EventInfo& info(EventType type) {

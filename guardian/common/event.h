@@ -22,12 +22,13 @@ enum class EventType {
   ActionApplied,
   ActionReverted,
   ActionFailed,
-  OomKill,          // systemd-oomd or the kernel killed something
-  SenseProblem,     // a file that could not be read or parsed, a vanished cgroup (once)
-  StateRestored,    // a value saved by a previous guardian run was put back
-  Notify,           // the `notify` action: a message for the user
-  ComponentFailed,  // a component could not start (a port in use, no bus); guardian runs on without it
-  Stalled,          // the loop read its tick timer more than 2 s late: guardian was blind that long
+  OomKill,           // systemd-oomd or the kernel killed something
+  SenseProblem,      // a file that could not be read or parsed, a vanished cgroup (once)
+  StateRestored,     // a value saved by a previous guardian run was put back
+  Notify,            // the `notify` action: a message for the user
+  ComponentFailed,   // a component could not start (a port in use, no bus); guardian runs on without it
+  Stalled,           // the loop read its tick timer more than 2 s late: guardian was blind that long
+  ComponentWarning,  // a component runs with a setting that deserves a look (/metrics on 0.0.0.0)
 };
 
 // syslog(3) priorities, the journal's PRIORITY= (the ones guardian uses). Event::priority is an

@@ -16,6 +16,7 @@
 #include "config/policy.h"
 #include "decide/ladder.h"
 #include "model/oomd_model.h"
+#include "model/user_budget.h"
 #include "sense/kill_watch.h"
 #include "sense/self_watch.h"
 #include "sense/snapshot.h"
@@ -38,6 +39,8 @@ struct TickView {
   // guardian itself: how late its loop read the tick timer, whether its memory is locked.
   const TickLateness* lateness = nullptr;
   const MemoryLockStatus* memory_lock = nullptr;
+  // The approach to the user's memory budget (model/user_budget.h); null when not modelled.
+  const UserBudget* user_budget = nullptr;
 };
 
 // What the loop offers its components: the narrow host interface. All calls on the loop thread.

@@ -707,6 +707,7 @@ void Daemon::tick() {
   tick_view.dry_run = options_.dry_run;
   tick_view.lateness = &lateness_;
   tick_view.memory_lock = &memory_lock_;
+  tick_view.user_budget = &budget_model_.budget();
   for (auto& component : components_) component->on_tick(tick_view);
   helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
   watch_helper();

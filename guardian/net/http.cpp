@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 // Only the types and constants: the library itself is dlopen()ed (see https_send).
 #include <curl/curl.h>
@@ -134,33 +135,36 @@ Result<HttpResponse> plain_send(const Url& url, const HttpRequest& request, Dead
     }
     return make_error(std::string("send: ") + std::strerror(errno));
   }
-  std::string received;
+  ResponseReader reader;
   char buf[16384];
   for (;;) {
+    // Checked on every read, not only when the socket runs dry: a server that keeps sending
+    // (a flood, a drip faster than the poll) must not hold the caller past its deadline.
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return make_error(reader.wire_bytes() == 0 ? "timed out waiting for the response"
+                                                 : "timed out after " + std::to_string(reader.wire_bytes()) +
+                                                       " bytes of the response");
+    }
     ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
     if (n > 0) {
-      received.append(buf, static_cast<size_t>(n));
-      if (received.size() > kMaxResponseBytes) {
-        return make_error("response larger than " + std::to_string(kMaxResponseBytes) + " bytes");
-      }
-      auto parsed = parse_http_response(received, false);
-      if (!parsed.ok()) return parsed.error();
-      if (parsed->complete) return std::move(parsed->response);
+      if (auto fed = reader.feed(std::string_view(buf, static_cast<size_t>(n))); !fed.ok())
+        return fed.error();
+      if (reader.complete()) return reader.take();
       continue;
     }
     if (n == 0) {
-      auto parsed = parse_http_response(received, true);
-      if (!parsed.ok()) return parsed.error();
-      return std::move(parsed->response);
+      if (auto closed = reader.close(); !closed.ok()) return closed.error();
+      return reader.take();
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       auto ready = wait_fd(fd->get(), POLLIN, deadline);
       if (!ready.ok()) return ready.error();
       if (!*ready) {
-        return make_error(received.empty() ? "timed out waiting for the response"
-                                           : "timed out after " + std::to_string(received.size()) +
-                                                 " bytes of the response");
+        return make_error(reader.wire_bytes() == 0
+                              ? "timed out waiting for the response"
+                              : "timed out after " + std::to_string(reader.wire_bytes()) +
+                                    " bytes of the response");
       }
       continue;
     }
@@ -356,19 +360,22 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
-Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connection_closed) {
-  ParsedResponse out;
-  auto head_end = bytes.find("\r\n\r\n");
-  if (head_end == std::string_view::npos) {
-    if (bytes.size() > 64 * 1024) return make_error("response headers longer than 64 KiB");
-    if (connection_closed) {
-      return make_error(bytes.empty() ? "connection closed without a response"
-                                      : "connection closed in the middle of the response headers");
-    }
-    return out;
-  }
-  std::string_view head = bytes.substr(0, head_end);
-  std::string_view body = bytes.substr(head_end + 4);
+Result<void> ResponseReader::feed(std::string_view bytes) {
+  if (complete_) return {};  // bytes after a whole response (Connection: close) are not read
+  wire_bytes_ += bytes.size();
+  if (wire_bytes_ > kMaxResponseWireBytes)
+    return make_error("response larger than " + std::to_string(kMaxResponseWireBytes) + " bytes");
+  pending_.append(bytes);
+  return advance(false);
+}
+
+Result<void> ResponseReader::close() {
+  if (complete_) return {};
+  return advance(true);
+}
+
+Result<void> ResponseReader::read_head(size_t head_end) {
+  std::string_view head = std::string_view(pending_).substr(0, head_end);
   auto line_end = head.find("\r\n");
   std::string_view status_line = head.substr(0, line_end);
   if (!status_line.starts_with("HTTP/1.") || status_line.size() < 12 || status_line[8] != ' ') {
@@ -378,8 +385,9 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
   if (!code || *code < 100 || *code > 599) {
     return make_error("bad HTTP status in \"" + std::string(status_line.substr(0, 40)) + "\"");
   }
-  out.response.status = static_cast<int>(*code);
+  response_.status = static_cast<int>(*code);
   std::string_view rest = line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
+  std::optional<uint64_t> length;
   while (!rest.empty()) {
     auto end = rest.find("\r\n");
     std::string_view line = rest.substr(0, end);
@@ -388,71 +396,153 @@ Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connecti
     if (colon == std::string_view::npos || colon == 0) {
       return make_error("malformed header line \"" + std::string(line.substr(0, 40)) + "\"");
     }
-    out.response.headers.emplace_back(std::string(line.substr(0, colon)),
-                                      std::string(trim(line.substr(colon + 1))));
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (iequals(name, "Content-Length")) {
+      // A list ("5, 5") or repeated headers must all say the same (RFC 9112 6.3): two lengths
+      // that differ are how a response is smuggled past one reader and not another.
+      std::string_view items = value;
+      while (true) {
+        const auto comma = items.find(',');
+        const std::string_view item = trim(items.substr(0, comma));
+        auto parsed = parse_u64(item);
+        if (!parsed) return make_error("bad Content-Length \"" + std::string(value.substr(0, 40)) + "\"");
+        if (length && *length != *parsed) {
+          return make_error("conflicting Content-Length headers (" + std::to_string(*length) + " and " +
+                            std::to_string(*parsed) + ")");
+        }
+        length = *parsed;
+        if (comma == std::string_view::npos) break;
+        items.remove_prefix(comma + 1);
+      }
+    }
+    response_.headers.emplace_back(std::string(name), std::string(value));
   }
-  int status = out.response.status;
+  pending_.erase(0, head_end + 4);
+  const int status = response_.status;
   if (status < 200 || status == 204 || status == 304) {
-    out.complete = true;
-    return out;
+    complete_ = true;
+    return {};
   }
-  if (iequals(out.response.header("Transfer-Encoding"), "chunked")) {
-    std::string decoded;
-    std::string_view chunks = body;
-    for (;;) {
-      auto size_end = chunks.find("\r\n");
-      if (size_end == std::string_view::npos) {
-        if (connection_closed) return make_error("connection closed inside a chunked body");
-        return out;
+  if (iequals(response_.header("Transfer-Encoding"), "chunked")) {
+    body_ = Body::Chunked;  // chunked wins over a Content-Length (RFC 9112 6.3)
+    return {};
+  }
+  if (length) {
+    if (*length > kMaxResponseBytes)
+      return make_error("bad Content-Length \"" + std::to_string(*length) + "\": larger than " +
+                        std::to_string(kMaxResponseBytes) + " bytes");
+    body_ = Body::Length;
+    length_ = left_ = *length;
+    response_.body.reserve(static_cast<size_t>(*length));
+    return {};
+  }
+  body_ = Body::UntilClose;  // no length: the body ends when the server closes
+  return {};
+}
+
+Result<void> ResponseReader::read_chunks(bool closed) {
+  std::string_view in = pending_;
+  size_t pos = 0;
+  auto& body = response_.body;
+  while (!complete_) {
+    if (chunk_ == Chunk::Size || chunk_ == Chunk::Trailer) {
+      const auto line_end = in.find("\r\n", pos);
+      if (line_end == std::string_view::npos) {
+        if (in.size() - pos > 4096) return make_error("chunk size or trailer line longer than 4 KiB");
+        break;
       }
-      auto size = parse_hex(chunks.substr(0, size_end));
+      const std::string_view line = in.substr(pos, line_end - pos);
+      pos = line_end + 2;
+      if (chunk_ == Chunk::Trailer) {
+        if (line.empty()) complete_ = true;  // trailers (Jellyfin sends none) end with an empty line
+        continue;
+      }
+      auto size = parse_hex(line);
       if (!size.ok()) return size.error();
-      chunks.remove_prefix(size_end + 2);
       if (*size == 0) {
-        // Trailers (Jellyfin sends none) end with an empty line.
-        auto trailer_end = chunks.find("\r\n");
-        while (trailer_end != std::string_view::npos && trailer_end != 0) {
-          chunks.remove_prefix(trailer_end + 2);
-          trailer_end = chunks.find("\r\n");
-        }
-        if (trailer_end == std::string_view::npos) {
-          if (connection_closed) return make_error("connection closed inside the chunked trailer");
-          return out;
-        }
-        out.response.body = std::move(decoded);
-        out.complete = true;
-        return out;
+        chunk_ = Chunk::Trailer;
+        continue;
       }
-      if (chunks.size() < *size + 2) {
-        if (connection_closed) return make_error("connection closed inside a chunk");
-        return out;
-      }
-      if (chunks.substr(*size, 2) != "\r\n") return make_error("chunk not followed by CRLF");
-      decoded.append(chunks.substr(0, *size));
-      if (decoded.size() > kMaxResponseBytes) return make_error("chunked body too large");
-      chunks.remove_prefix(*size + 2);
+      if (body.size() + *size > kMaxResponseBytes)
+        return make_error("chunked body larger than " + std::to_string(kMaxResponseBytes) + " bytes");
+      left_ = *size;
+      chunk_ = Chunk::Data;
+    } else if (chunk_ == Chunk::Data) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(left_, in.size() - pos));
+      if (take == 0) break;
+      body.append(in.substr(pos, take));
+      pos += take;
+      left_ -= take;
+      if (left_ == 0) chunk_ = Chunk::DataEnd;
+    } else {  // DataEnd
+      if (in.size() - pos < 2) break;
+      if (in.substr(pos, 2) != "\r\n") return make_error("chunk not followed by CRLF");
+      pos += 2;
+      chunk_ = Chunk::Size;
     }
   }
-  std::string length_text = out.response.header("Content-Length");
-  if (!length_text.empty()) {
-    auto length = parse_u64(length_text);
-    if (!length || *length > kMaxResponseBytes)
-      return make_error("bad Content-Length \"" + length_text + "\"");
-    if (body.size() < *length) {
-      if (connection_closed) {
-        return make_error("connection closed after " + std::to_string(body.size()) + " of " +
-                          std::to_string(*length) + " body bytes");
-      }
-      return out;
-    }
-    out.response.body = std::string(body.substr(0, *length));
-    out.complete = true;
-    return out;
+  pending_.erase(0, pos);  // what is left is shorter than a line: erasing is not quadratic
+  if (!complete_ && closed) {
+    return make_error(chunk_ == Chunk::Trailer ? "connection closed inside the chunked trailer"
+                      : chunk_ == Chunk::Size  ? "connection closed inside a chunked body"
+                                               : "connection closed inside a chunk");
   }
-  // No length: the body ends when the server closes the connection.
-  if (!connection_closed) return out;
-  out.response.body = std::string(body);
-  out.complete = true;
+  return {};
+}
+
+Result<void> ResponseReader::advance(bool closed) {
+  if (body_ == Body::Head) {
+    const size_t from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
+    const auto head_end = pending_.find("\r\n\r\n", from);
+    if (head_end == std::string::npos) {
+      head_scanned_ = pending_.size();
+      if (pending_.size() > 64 * 1024) return make_error("response headers longer than 64 KiB");
+      if (closed) {
+        return make_error(pending_.empty() ? "connection closed without a response"
+                                           : "connection closed in the middle of the response headers");
+      }
+      return {};
+    }
+    if (auto head = read_head(head_end); !head.ok()) return head;
+    if (complete_) return {};
+  }
+  switch (body_) {
+    case Body::Head: return {};
+    case Body::Length: {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(left_, pending_.size()));
+      response_.body.append(pending_, 0, take);
+      left_ -= take;
+      pending_.clear();
+      if (left_ == 0) {
+        complete_ = true;
+      } else if (closed) {
+        return make_error("connection closed after " + std::to_string(response_.body.size()) + " of " +
+                          std::to_string(length_) + " body bytes");
+      }
+      return {};
+    }
+    case Body::UntilClose:
+      if (response_.body.size() + pending_.size() > kMaxResponseBytes)
+        return make_error("response body larger than " + std::to_string(kMaxResponseBytes) + " bytes");
+      response_.body.append(pending_);
+      pending_.clear();
+      complete_ = closed;
+      return {};
+    case Body::Chunked: return read_chunks(closed);
+  }
+  return {};
+}
+
+Result<ParsedResponse> parse_http_response(std::string_view bytes, bool connection_closed) {
+  ResponseReader reader;
+  if (auto fed = reader.feed(bytes); !fed.ok()) return fed.error();
+  if (connection_closed) {
+    if (auto closed = reader.close(); !closed.ok()) return closed.error();
+  }
+  ParsedResponse out;
+  out.complete = reader.complete();
+  out.response = reader.take();
   return out;
 }
 
@@ -477,6 +567,16 @@ Result<HttpResponse> http_send(const Url& url, const HttpRequest& request, Deadl
     return make_error(url.origin() + ": " + checked.error().message);
   auto result =
       url.scheme == "https" ? https_send(url, request, deadline) : plain_send(url, request, deadline);
+  if (!result.ok()) {
+    return make_error(request.method + " " + url.origin() + request.target + ": " + result.error().message);
+  }
+  return result;
+}
+
+Result<HttpResponse> http_send_with_curl(const Url& url, const HttpRequest& request, Deadline deadline) {
+  if (auto checked = check_request_line_and_headers(request); !checked.ok())
+    return make_error(url.origin() + ": " + checked.error().message);
+  auto result = https_send(url, request, deadline);
   if (!result.ok()) {
     return make_error(request.method + " " + url.origin() + request.target + ": " + result.error().message);
   }

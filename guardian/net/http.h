@@ -43,8 +43,43 @@ struct HttpResponse {
   [[nodiscard]] std::string header(std::string_view name) const;
 };
 
-// The size we accept from Jellyfin: a /Sessions answer with many clients is ~100 KB.
-inline constexpr size_t kMaxResponseBytes = 8 * 1024 * 1024;
+// The body size we accept from Jellyfin: a /Sessions answer with many clients is ~100 KB. Well
+// below the unit's MemoryHigh=48M (a body is held once, plus its string's growth).
+inline constexpr size_t kMaxResponseBytes = 4 * 1024 * 1024;
+// All bytes of one response (head, chunk framing, body): 1.2 M one-byte chunks are 7.2 MB.
+inline constexpr size_t kMaxResponseWireBytes = 2 * kMaxResponseBytes;
+
+// Reads one HTTP/1.1 response as its bytes arrive (status line, headers, body by Content-Length,
+// chunked transfer coding, or until close). Each byte is looked at a bounded number of times:
+// the whole buffer is never parsed again (a chunked body of 1.2 M one-byte chunks cost 10 s of
+// CPU when it was, issue 16). Two Content-Length headers that differ are an error (RFC 9112
+// 6.3), as is a body or a wire larger than the caps above.
+class ResponseReader {
+ public:
+  // More bytes. An error means they can never become a valid response.
+  Result<void> feed(std::string_view bytes);
+  // The server closed the connection: what was read must be a whole response now.
+  Result<void> close();
+  [[nodiscard]] bool complete() const { return complete_; }
+  [[nodiscard]] size_t wire_bytes() const { return wire_bytes_; }
+  HttpResponse take() { return std::move(response_); }
+
+ private:
+  enum class Body { Head, Length, Chunked, UntilClose };
+  enum class Chunk { Size, Data, DataEnd, Trailer };
+  Result<void> advance(bool closed);
+  Result<void> read_head(size_t head_end);
+  Result<void> read_chunks(bool closed);
+  std::string pending_;  // bytes not consumed yet
+  size_t head_scanned_ = 0;
+  size_t wire_bytes_ = 0;
+  bool complete_ = false;
+  Body body_ = Body::Head;
+  Chunk chunk_ = Chunk::Size;
+  uint64_t left_ = 0;  // of the current chunk, or of Content-Length
+  uint64_t length_ = 0;
+  HttpResponse response_;
+};
 
 // Parses a complete HTTP/1.1 response (status line, headers, body by Content-Length, chunked
 // transfer coding, or until close). `complete` says whether the whole message is present: false
@@ -62,6 +97,11 @@ Result<void> check_request_line_and_headers(const HttpRequest& request);
 // Sends one request and waits for the whole answer until `deadline`. Never throws; every error
 // names the URL. http uses our socket client, https the dlopen()ed libcurl.
 Result<HttpResponse> http_send(const Url& url, const HttpRequest& request, Deadline deadline);
+
+// The same request through the dlopen()ed libcurl, for http too: the transport comparison of
+// issue 16 (tests/net/http_hostile_test.cpp, README "HTTP client"). The daemon does not use it
+// for http.
+Result<HttpResponse> http_send_with_curl(const Url& url, const HttpRequest& request, Deadline deadline);
 
 // Whether libcurl has been loaded into this process (tests and the RSS check).
 bool https_backend_loaded();

@@ -50,7 +50,7 @@ const char* event_color(const TimelineRow& row) {
     return kRed;
   if (row.event == "level-changed") return row.action.ends_with("-> normal") ? kGreen : kYellow;
   if (row.event == "action-reverted") return kGreen;
-  if (row.event == "sense-problem") return kDim;
+  if (row.event == "sense-problem" || row.event == "component-warning") return kDim;
   return nullptr;
 }
 

@@ -1,21 +1,22 @@
 #include "tell/metrics_exporter.h"
 
 #include <arpa/inet.h>
-#include <civetweb.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <thread>
 #include <unordered_map>
 
-#include "common/fd.h"
 #include "decide/ladder.h"
 
 #ifndef GUARDIAN_VERSION
@@ -25,7 +26,10 @@
 namespace guardian {
 namespace {
 
-using Kind = TextFamily::Kind;
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
 
 constexpr std::array<const char*, 3> kWindows = {"10s", "60s", "300s"};
 // memory.* kinds in the order CgroupSeries::bytes holds them.
@@ -84,20 +88,6 @@ std::string_view parent_path(std::string_view path) {
   const auto slash = path.rfind('/');
   if (slash == std::string_view::npos || slash == 0) return "/";
   return path.substr(0, slash);
-}
-
-// The container a cgroup is, if it is one, by its short name: a rootless podman container
-// ("libpod-<id>.scope" -> "libpod-<first 12 of id>"), a quadlet service (a unit holding a
-// "libpod-payload-<id>" cgroup -> the unit without ".service"), or any unit directly in
-// container.slice (-> the unit without its suffix).
-std::optional<std::string> container_name(std::string_view unit, bool in_container_slice,
-                                          bool holds_payload) {
-  const auto stem = [](std::string_view name) { return std::string(name.substr(0, name.rfind('.'))); };
-  if (in_container_slice || holds_payload) return stem(unit);
-  if (unit.starts_with("libpod-") && unit.ends_with(".scope") && !unit.starts_with("libpod-conmon-")) {
-    return "libpod-" + std::string(unit.substr(7, std::min<size_t>(12, unit.size() - 7 - 6)));
-  }
-  return std::nullopt;
 }
 
 std::string field(const Event& event, std::string_view name) {
@@ -159,6 +149,14 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
 }
 
+bool listens_everywhere(const ListenAddress& address) {
+  if (address.host == "0.0.0.0") return true;
+  if (address.host.front() != '[') return false;
+  in6_addr v6{};
+  const std::string literal = address.host.substr(1, address.host.size() - 2);
+  return ::inet_pton(AF_INET6, literal.c_str(), &v6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&v6);
+}
+
 std::optional<std::string> cgroup_label(std::string_view path, std::string_view user_manager_path) {
   if (path.empty() || path == "/") return std::string("/");
   if (is_transient_unit(last_component(path))) return std::nullopt;
@@ -175,108 +173,218 @@ std::optional<std::string> cgroup_label(std::string_view path, std::string_view 
       if (slash == std::string_view::npos) break;
       start = slash + 1;
     }
-    return std::string(relative);
+    return utf8_label_value(relative);
   }
-  return std::string(path);
+  return utf8_label_value(path);
 }
 
+// Every family guardian exports, in one prometheus-cpp Registry.
 struct MetricsExporter::Families {
-  TextFamily waiting{"guardian_pressure_memory_waiting_seconds_total",
-                     "Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.",
-                     Kind::Counter};
-  TextFamily stalled{
+  prometheus::Registry registry;
+  // Kernel totals: gauges in the registry, counters on the wire (see metrics_exporter.h).
+  Family<Gauge>& waiting =
+      gauge_family("guardian_pressure_memory_waiting_seconds_total",
+                   "Total time tasks in the cgroup waited for memory (PSI \"some\" total), in seconds.");
+  Family<Gauge>& stalled = gauge_family(
       "guardian_pressure_memory_stalled_seconds_total",
       "Total time all non-idle tasks in the cgroup stalled on memory at once (PSI \"full\" total), in "
-      "seconds.",
-      Kind::Counter};
-  TextFamily some_ratio{"guardian_pressure_memory_some_ratio",
-                        "Share of time some tasks waited for memory, kernel average over the window (0-1).",
-                        Kind::Gauge};
-  TextFamily full_ratio{"guardian_pressure_memory_full_ratio",
-                        "Share of time all tasks stalled on memory, kernel average over the window (0-1); "
-                        "systemd-oomd compares the 10s window with its limit.",
-                        Kind::Gauge};
-  TextFamily memory_bytes{
-      "guardian_cgroup_memory_bytes",
-      "cgroup v2 memory by kind: current, high and max (absent when \"max\"), anon, file, shmem "
-      "(memory.stat), swap (memory.swap.current).",
-      Kind::Gauge};
-  TextFamily oomd_limit{
+      "seconds.");
+  Family<Gauge>& some_ratio =
+      gauge_family("guardian_pressure_memory_some_ratio",
+                   "Share of time some tasks waited for memory, kernel average over the window (0-1).");
+  Family<Gauge>& full_ratio =
+      gauge_family("guardian_pressure_memory_full_ratio",
+                   "Share of time all tasks stalled on memory, kernel average over the window (0-1); "
+                   "systemd-oomd compares the 10s window with its limit.");
+  Family<Gauge>& memory_bytes =
+      gauge_family("guardian_cgroup_memory_bytes",
+                   "cgroup v2 memory by kind: current, high and max (absent when \"max\"), anon, file, shmem "
+                   "(memory.stat), swap (memory.swap.current).");
+  Family<Gauge>& container_info =
+      gauge_family("guardian_container_info",
+                   "1 for each container cgroup (a podman libpod scope, a quadlet service holding a "
+                   "libpod-payload cgroup, or a unit directly in container.slice), with its short name.");
+  Family<Gauge>& oomd_limit = gauge_family(
       "guardian_oomd_limit_ratio",
       "systemd-oomd's memory pressure limit for the watched cgroup (0-1), compared with the full "
-      "10s ratio.",
-      Kind::Gauge};
-  TextFamily oomd_duration{
-      "guardian_oomd_duration_seconds",
-      "How long systemd-oomd lets the watched cgroup stay over its limit before it kills.", Kind::Gauge};
-  TextFamily oomd_over{
+      "10s ratio.");
+  Family<Gauge>& oomd_duration =
+      gauge_family("guardian_oomd_duration_seconds",
+                   "How long systemd-oomd lets the watched cgroup stay over its limit before it kills.");
+  Family<Gauge>& oomd_over = gauge_family(
       "guardian_oomd_over_limit_seconds",
       "How long the watched cgroup has been over systemd-oomd's limit without a break (0 when at or "
-      "below it).",
-      Kind::Gauge};
-  TextFamily oomd_until_kill{
+      "below it).");
+  Family<Gauge>& oomd_until_kill = gauge_family(
       "guardian_oomd_seconds_until_kill",
-      "Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no kill is "
-      "on course.",
-      Kind::Gauge};
-  TextFamily oom_kills{"guardian_oom_kills_total",
-                       "OOM kills seen, by cgroup and killer (systemd-oomd, kernel).", Kind::Counter};
-  TextFamily level{"guardian_level",
-                   "guardian's current ladder level: 0 = normal, n = the policy's n-th level.", Kind::Gauge};
-  TextFamily level_info{"guardian_level_info", "guardian's current ladder level by name (always 1).",
-                        Kind::Gauge};
-  TextFamily actions{"guardian_actions_total",
+      "Predicted seconds until systemd-oomd kills in the watched cgroup; +Inf when no kill is on course.");
+  Family<Counter>& oom_kills = counter_family("guardian_oom_kills_total",
+                                              "OOM kills seen, by cgroup and killer (systemd-oomd, kernel).");
+  Family<Gauge>& level = gauge_family(
+      "guardian_level", "guardian's current ladder level: 0 = normal, n = the policy's n-th level.");
+  Family<Gauge>& level_info =
+      gauge_family("guardian_level_info", "guardian's current ladder level by name (always 1).");
+  Family<Counter>& actions =
+      counter_family("guardian_actions_total",
                      "Policy actions by action type and result (applied, reverted, unchanged, failed, "
-                     "timed-out, dry-run-applied, dry-run-reverted, other).",
-                     Kind::Counter};
-  TextFamily transcodes{
+                     "timed-out, dry-run-applied, dry-run-reverted, other).");
+  Family<Gauge>& budget_used = gauge_family(
+      "guardian_user_budget_used_bytes",
+      "Memory the user is charged for: memory.current of the user manager (MemTotal - MemAvailable "
+      "without one).");
+  Family<Gauge>& budget_limit = gauge_family(
+      "guardian_user_budget_limit_bytes",
+      "The user's memory budget: the smallest memory.high/memory.max of the user manager and its "
+      "ancestors, else MemTotal.");
+  Family<Gauge>& budget_room =
+      gauge_family("guardian_user_budget_room_bytes",
+                   "Room left in the budget: the smaller of limit - used and MemAvailable.");
+  Family<Gauge>& budget_until = gauge_family(
+      "guardian_user_budget_seconds_until_exhausted",
+      "Seconds until the room runs out at the recent growth of used memory (Theil-Sen slope over the "
+      "[approach] window); +Inf when it does not grow.");
+  Family<Gauge>& transcodes = gauge_family(
       "guardian_jellyfin_transcodes",
-      "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).",
-      Kind::Gauge};
-  TextFamily transcode_memory{"guardian_jellyfin_transcode_memory_bytes",
-                              "Memory (PSS) of Jellyfin's transcoding ffmpeg processes, by instance and "
-                              "acceleration.",
-                              Kind::Gauge};
-  TextFamily vaapi{"guardian_vaapi_available",
-                   "1 when the VA-API probe found a usable render node and encoder, 0 when not.",
-                   Kind::Gauge};
-  TextFamily restarts{"guardian_unit_restarts_total", "Automatic restarts of a systemd unit (its NRestarts).",
-                      Kind::Counter};
-  TextFamily build_info{"guardian_build_info", "guardian's version (always 1).", Kind::Gauge};
-  TextFamily last_tick{"guardian_last_tick_timestamp_seconds",
-                       "Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.",
-                       Kind::Gauge};
+      "Running Jellyfin transcodes by Jellyfin instance and acceleration (software, vaapi, ...).");
+  Family<Gauge>& transcode_memory =
+      gauge_family("guardian_jellyfin_transcode_memory_bytes",
+                   "Memory (PSS) of Jellyfin's transcoding ffmpeg processes, by instance and acceleration.");
+  Family<Gauge>& vaapi =
+      gauge_family("guardian_vaapi_available",
+                   "1 when the VA-API probe found a usable render node and encoder, 0 when not.");
+  Family<Gauge>& restarts =
+      gauge_family("guardian_unit_restarts_total", "Automatic restarts of a systemd unit (its NRestarts).");
+  Family<Gauge>& build_info = gauge_family("guardian_build_info", "guardian's version (always 1).");
+  Family<Gauge>& last_tick =
+      gauge_family("guardian_last_tick_timestamp_seconds",
+                   "Wall-clock time of the snapshot these metrics come from, in seconds since the epoch.");
+  Family<Histogram>& lateness_family =
+      prometheus::BuildHistogram()
+          .Name("guardian_tick_lateness_seconds")
+          .Help(
+              "How late guardian's loop read each expiry of its sampling timer, in seconds (a stalled "
+              "loop: reclaim, a fault, the memory.high penalty).")
+          .Register(registry);
+  Histogram* lateness = &add_lateness();
 
-  TextFamily container_info{
-      "guardian_container_info",
-      "1 for each container cgroup (a podman libpod scope, a quadlet service holding a "
-      "libpod-payload cgroup, or a unit directly in container.slice), with its short name.",
-      Kind::Gauge};
+  Gauge& level_gauge = level.Add({});
+  Gauge& last_tick_gauge = last_tick.Add({});
 
-  [[nodiscard]] std::array<const TextFamily*, 20> all() const {
-    return {&waiting,          &stalled,    &some_ratio,    &full_ratio, &memory_bytes,
-            &container_info,   &oomd_limit, &oomd_duration, &oomd_over,  &oomd_until_kill,
-            &oom_kills,        &level,      &level_info,    &actions,    &transcodes,
-            &transcode_memory, &vaapi,      &restarts,      &build_info, &last_tick};
+  Histogram& add_lateness() {
+    return lateness_family.Add({}, Histogram::BucketBoundaries(TickLateness::kBucketBounds.begin(),
+                                                               TickLateness::kBucketBounds.end()));
+  }
+
+  // Exposed with TYPE counter (their values are totals someone else keeps).
+  [[nodiscard]] bool counter_on_the_wire(const std::string& name) const {
+    return name == waiting.GetName() || name == stalled.GetName() || name == restarts.GetName();
+  }
+
+ private:
+  Family<Gauge>& gauge_family(const char* name, const char* help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  }
+  Family<Counter>& counter_family(const char* name, const char* help) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
   }
 };
 
-// The series of one exported cgroup, kept as references into the families so a tick renders no
-// label blocks for cgroups it has seen before.
+// One cgroup of the snapshot. Exported or not, it keeps its memory.events oom_kill (the kills of
+// its subtree); exported, it holds its series so a tick only stores values.
 struct MetricsExporter::CgroupSeries {
-  double* waiting = nullptr;
-  double* stalled = nullptr;
-  std::array<double*, kWindows.size()> some{};
-  std::array<double*, kWindows.size()> full{};
-  std::array<double*, kByteKinds.size()> bytes{};
-  double* kills_kernel = nullptr;
-  double* kills_oomd = nullptr;
+  std::string label;  // "" when the cgroup can have no label (transient)
+  bool exported = false;
   uint64_t seen_tick = 0;
+  uint64_t oom_kill = 0;  // memory.events oom_kill as last read
+  uint64_t delta = 0;     // this tick's increase of oom_kill
+  uint64_t children_delta = 0;
+  uint64_t payload_tick = 0;  // the tick a libpod-payload child was last seen in
+  std::string container;      // its container name ("" when not one)
+  Gauge* container_info = nullptr;
+  Gauge* waiting = nullptr;
+  Gauge* stalled = nullptr;
+  std::array<Gauge*, kWindows.size()> some{};
+  std::array<Gauge*, kWindows.size()> full{};
+  std::array<Gauge*, kByteKinds.size()> bytes{};
+  Counter* kills_kernel = nullptr;
+  Counter* kills_oomd = nullptr;
 };
 
+struct MetricsExporter::OomdSeries {
+  uint64_t seen_tick = 0;
+  Gauge* limit = nullptr;  // all null when the watched cgroup has no label
+  Gauge* duration = nullptr;
+  Gauge* over = nullptr;
+  Gauge* until_kill = nullptr;
+};
+
+namespace {
+
+bool is_slice(std::string_view path) { return last_component(path).ends_with(".slice"); }
+
+// What the Jellyfin dashboards select: (.+/)?jellyfin[^/]*[.](service|scope).
+bool is_jellyfin(std::string_view path) {
+  const auto unit = last_component(path);
+  return unit.starts_with("jellyfin") && (unit.ends_with(".service") || unit.ends_with(".scope"));
+}
+
+// The container a cgroup is, if it is one, by its short name: a rootless podman container
+// ("libpod-<id>.scope" -> "libpod-<first 12 of id>"), a quadlet service (a unit holding a
+// "libpod-payload-<id>" cgroup -> the unit without ".service"), or any unit directly in
+// container.slice (-> the unit without its suffix); "" when not one. Every such name is a prefix
+// of the unit's name, so no string is made.
+std::string_view container_name_view(std::string_view unit, bool in_container_slice, bool holds_payload) {
+  if (in_container_slice || holds_payload) return unit.substr(0, unit.rfind('.'));
+  if (unit.starts_with("libpod-") && unit.ends_with(".scope") && !unit.starts_with("libpod-conmon-")) {
+    return unit.substr(0, 7 + std::min<size_t>(12, unit.size() - 7 - 6));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string utf8_label_value(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t size = text.size();
+  size_t i = 0;
+  while (i < size) {
+    const unsigned char lead = bytes[i];
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // overlong
+      if (lead == 0xED) high = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // overlong
+      if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+    }
+    bool valid = length > 0 && i + length <= size;
+    for (size_t k = 1; valid && k < length; ++k) {
+      const unsigned char c = bytes[i + k];
+      valid = k == 1 ? (c >= low && c <= high) : (c >= 0x80 && c <= 0xBF);
+    }
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD, for this one byte
+      ++i;
+    }
+  }
+  return out;
+}
+
 MetricsExporter::MetricsExporter() : families_(std::make_unique<Families>()) {
-  families_->build_info.at({{"version", GUARDIAN_VERSION}}) = 1;
-  families_->level.at({}) = 0;
+  families_->build_info.Add({{"version", GUARDIAN_VERSION}}).Set(1);
+  lateness_increments_.resize(TickLateness::kBucketBounds.size() + 1);
 }
 
 MetricsExporter::~MetricsExporter() { close_server(); }
@@ -307,52 +415,21 @@ void MetricsExporter::on_policy(const Policy& policy) {
 // Actions start at 0 so the first one shows in increase() (a series born at 1 does not).
 void MetricsExporter::seed_action_series() {
   for (const auto& type : policy_action_types_) {
-    for (const char* result : kActionResults) families_->actions.at({{"action", type}, {"result", result}});
+    for (const char* result : kActionResults) families_->actions.Add({{"action", type}, {"result", result}});
     if (dry_run_) {
-      for (const char* result : kDryRunResults) families_->actions.at({{"action", type}, {"result", result}});
+      for (const char* result : kDryRunResults)
+        families_->actions.Add({{"action", type}, {"result", result}});
     }
   }
-}
-
-int MetricsExporter::handle_metrics(mg_connection* connection, void* self) {
-  const auto* exporter = static_cast<const MetricsExporter*>(self);
-  const std::string body = exporter->render();
-  mg_printf(connection,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-            body.size());
-  mg_write(connection, body.data(), body.size());
-  return 200;
 }
 
 Result<void> MetricsExporter::listen(const std::string& address) {
   auto parsed = parse_listen_address(address);
   if (!parsed) return parsed.error();
   close_server();
-  const std::string ports = parsed->host + ":" + std::to_string(parsed->port);
-  // One worker is plenty for one Prometheus; no document root: /metrics is all it serves.
-  const char* options[] = {"listening_ports",    ports.c_str(), "num_threads", "1",
-                           "request_timeout_ms", "10000",       nullptr};
-  mg_callbacks callbacks{};
-  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // errors come back below
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.user_data = this;
-  init.configuration_options = options;
-  char error_text[256] = "";
-  unsigned error_code = 0;
-  mg_error_data error{};
-  error.code = &error_code;
-  error.text = error_text;
-  error.text_buffer_size = sizeof error_text;
-  mg_context* server = mg_start2(&init, &error);
-  if (server == nullptr) {
-    return make_error("metrics: cannot listen on " + address + " (" +
-                      (error_text[0] != '\0' ? std::string(error_text) : std::string("unknown error")) +
-                      "; is the port in use?); guardian runs on without /metrics");
-  }
-  mg_set_request_handler(server, "/metrics$", &MetricsExporter::handle_metrics, this);
-  server_ = server;
+  auto server = MetricsServer::start(*parsed, [this] { return render(); });
+  if (!server) return server.error();
+  server_ = std::move(*server);
   serving_listen_ = address;
   return {};
 }
@@ -370,11 +447,23 @@ void MetricsExporter::apply_listen_settings() {
     return;
   }
   if (server_ != nullptr && serving_listen_ == wanted) return;
+  const auto parsed = parse_listen_address(wanted);
+  if (parsed && listens_everywhere(*parsed) && loop_ != nullptr) {
+    Event event;
+    event.type = EventType::ComponentWarning;
+    event.priority = Priority::Warning;
+    event.message = "metrics: [metrics] listen \"" + wanted +
+                    "\" serves /metrics on every address: anyone who can reach this machine reads its cgroup "
+                    "names, memory and guardian's actions; use 127.0.0.1 unless Prometheus scrapes from "
+                    "another host, and firewall the port then";
+    event.with("COMPONENT", "metrics").with("LISTEN", wanted);
+    loop_->tell(event);
+  }
   auto result = listen(wanted);
   if (!result && loop_ != nullptr) {
     Event event;
     event.type = EventType::ComponentFailed;
-    event.priority = 3;
+    event.priority = Priority::Error;
     event.message = result.error().message;
     event.with("COMPONENT", "metrics").with("LISTEN", wanted);
     loop_->tell(event);
@@ -383,87 +472,14 @@ void MetricsExporter::apply_listen_settings() {
 
 void MetricsExporter::stop() { close_server(); }
 
-// civetweb's master thread only looks at its stop flag between poll()s of up to 2 s, so a plain
-// mg_stop blocks the loop that long. Connecting to the listening socket wakes the poll at once
-// (measured: 2.0 s -> 10 ms); the connections are closed unanswered.
 void MetricsExporter::close_server() {
-  if (server_ == nullptr) return;
-  const auto port = listening_port();
-  const auto address = parse_listen_address(serving_listen_);
-  std::atomic<bool> closed{false};
-  std::thread waker;
-  if (port && address) {
-    waker = std::thread([&closed, port = *port, host = address->host] {
-      const bool v6 = host.front() == '[';
-      sockaddr_storage storage{};
-      socklen_t length = 0;
-      if (v6) {
-        auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
-        addr->sin6_family = AF_INET6;
-        addr->sin6_port = htons(port);
-        const std::string literal = host.substr(1, host.size() - 2);
-        if (::inet_pton(AF_INET6, literal.c_str(), &addr->sin6_addr) != 1) addr->sin6_addr = in6addr_loopback;
-        length = sizeof(sockaddr_in6);
-      } else {
-        auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
-        addr->sin_family = AF_INET;
-        addr->sin_port = htons(port);
-        if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1)
-          addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        // 0.0.0.0 listens everywhere but is no address to connect to.
-        if (addr->sin_addr.s_addr == htonl(INADDR_ANY)) addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        length = sizeof(sockaddr_in);
-      }
-      while (!closed.load()) {
-        UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (fd) (void)::connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length);
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    });
-  }
-  mg_stop(server_);
-  server_ = nullptr;
-  closed = true;
-  if (waker.joinable()) waker.join();
+  server_.reset();  // the server's own thread stops at once (an eventfd wakes it)
   serving_listen_.clear();
 }
 
 std::optional<uint16_t> MetricsExporter::listening_port() const {
   if (server_ == nullptr) return std::nullopt;
-  mg_server_port ports[4]{};
-  const int count = mg_get_server_ports(server_, 4, ports);
-  if (count <= 0) return std::nullopt;
-  return static_cast<uint16_t>(ports[0].port);
-}
-
-// guardian_tick_lateness_seconds: a histogram (TextFamily holds counters and gauges only).
-static void render_lateness(const TickLateness::Histogram& histogram, std::string& out) {
-  static constexpr std::string_view kName = "guardian_tick_lateness_seconds";
-  out +=
-      "# HELP guardian_tick_lateness_seconds How late guardian's loop read each expiry of its sampling "
-      "timer, in seconds (a stalled loop: reclaim, a fault, the memory.high penalty).\n"
-      "# TYPE guardian_tick_lateness_seconds histogram\n";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < histogram.buckets.size(); ++i) {
-    cumulative += histogram.buckets[i];
-    out += kName;
-    out += "_bucket{le=\"";
-    if (i < TickLateness::kBucketBounds.size())
-      append_sample_value(out, TickLateness::kBucketBounds[i]);
-    else
-      out += "+Inf";
-    out += "\"} ";
-    append_sample_value(out, static_cast<double>(cumulative));
-    out += '\n';
-  }
-  out += kName;
-  out += "_sum ";
-  append_sample_value(out, histogram.sum_seconds);
-  out += '\n';
-  out += kName;
-  out += "_count ";
-  append_sample_value(out, static_cast<double>(histogram.count));
-  out += '\n';
+  return server_->port();
 }
 
 std::string MetricsExporter::render() const {
@@ -471,65 +487,110 @@ std::string MetricsExporter::render() const {
   return render_locked();
 }
 
+std::vector<prometheus::MetricFamily> MetricsExporter::collect() const {
+  std::lock_guard lock(mutex_);
+  return collect_locked();
+}
+
+std::vector<prometheus::MetricFamily> MetricsExporter::collect_locked() const {
+  auto families = families_->registry.Collect();
+  for (auto& family : families) {
+    if (family.type != prometheus::MetricType::Gauge || !families_->counter_on_the_wire(family.name))
+      continue;
+    family.type = prometheus::MetricType::Counter;
+    for (auto& metric : family.metric) metric.counter.value = metric.gauge.value;
+  }
+  return families;
+}
+
 std::string MetricsExporter::render_locked() const {
-  std::string out;
-  out.reserve(last_render_size_ + last_render_size_ / 8);
-  for (const auto* family : families_->all()) family->render(out);
-  if (lateness_) render_lateness(*lateness_, out);
-  // A cache of the size only; mutable state under the same lock.
-  const_cast<MetricsExporter*>(this)->last_render_size_ = out.size();
-  return out;
+  return prometheus::TextSerializer().Serialize(collect_locked());
 }
 
-double& MetricsExporter::kill_counter(const std::string& label, const char* killer) {
-  auto it = cgroups_.find(label);
-  if (it != cgroups_.end()) {
-    double* counter =
-        std::string_view(killer) == kKillerOomd ? it->second->kills_oomd : it->second->kills_kernel;
-    if (counter != nullptr) return *counter;
-  }
-  return families_->oom_kills.at({{"cgroup", label}, {"killer", killer}});
+prometheus::Counter& MetricsExporter::kill_counter(const std::string& label, const char* killer) {
+  // Add returns the series when it exists (an exported cgroup's, or one kept after its cgroup went).
+  return families_->oom_kills.Add({{"cgroup", label}, {"killer", killer}});
 }
 
-void MetricsExporter::update_cgroup(const CgroupSample& sample, const std::string& label) {
-  auto& slot = cgroups_[label];
-  if (!slot) {
-    slot = std::make_unique<CgroupSeries>();
+// Creates (exported) or removes (not) every series of a cgroup but the values.
+void MetricsExporter::export_cgroup(CgroupSeries& series, bool exported) {
+  if (series.exported == exported) return;
+  const std::string& label = series.label;
+  if (exported) {
+    if (label.empty() || !exported_labels_.insert(label).second) return;  // no label, or it is taken
+    series.exported = true;
     // Kill counters start at 0 with the cgroup so the first kill shows in increase().
-    slot->kills_kernel = &families_->oom_kills.at({{"cgroup", label}, {"killer", kKillerKernel}});
-    slot->kills_oomd = &families_->oom_kills.at({{"cgroup", label}, {"killer", kKillerOomd}});
+    series.kills_kernel = &kill_counter(label, kKillerKernel);
+    series.kills_oomd = &kill_counter(label, kKillerOomd);
+    return;
   }
-  auto& series = *slot;
+  drop_pressure(series);
+  for (size_t k = 0; k < kByteKinds.size(); ++k) {
+    if (series.bytes[k] != nullptr) families_->memory_bytes.Remove(series.bytes[k]);
+    series.bytes[k] = nullptr;
+  }
+  set_container(series, {});
+  // A kill counter that counted something stays: the kill is often what made the cgroup vanish,
+  // and Prometheus must still see it (kills are rare, so this stays bounded).
+  if (series.kills_kernel != nullptr && series.kills_kernel->Value() == 0)
+    families_->oom_kills.Remove(series.kills_kernel);
+  if (series.kills_oomd != nullptr && series.kills_oomd->Value() == 0)
+    families_->oom_kills.Remove(series.kills_oomd);
+  series.kills_kernel = series.kills_oomd = nullptr;
+  exported_labels_.erase(label);
+  series.exported = false;
+}
 
+void MetricsExporter::drop_pressure(CgroupSeries& series) {
+  if (series.waiting == nullptr) return;
+  families_->waiting.Remove(series.waiting);
+  families_->stalled.Remove(series.stalled);
+  series.waiting = series.stalled = nullptr;
+  for (size_t w = 0; w < kWindows.size(); ++w) {
+    families_->some_ratio.Remove(series.some[w]);
+    families_->full_ratio.Remove(series.full[w]);
+    series.some[w] = series.full[w] = nullptr;
+  }
+}
+
+void MetricsExporter::set_container(CgroupSeries& series, std::string_view name) {
+  if (series.container == name && (name.empty() || series.container_info != nullptr)) return;
+  if (series.container_info != nullptr) families_->container_info.Remove(series.container_info);
+  series.container_info = nullptr;
+  series.container.assign(name);
+  if (!name.empty() && series.exported) {
+    series.container_info =
+        &families_->container_info.Add({{"cgroup", series.label}, {"container", utf8_label_value(name)}});
+    series.container_info->Set(1);
+  }
+}
+
+void MetricsExporter::forget_cgroup(CgroupSeries& series) { export_cgroup(series, false); }
+
+void MetricsExporter::update_values(CgroupSeries& series, const CgroupSample& sample) {
+  const std::string& label = series.label;
   if (sample.pressure) {
     const auto& psi = *sample.pressure;
     if (series.waiting == nullptr) {
-      series.waiting = &families_->waiting.at({{"cgroup", label}});
-      series.stalled = &families_->stalled.at({{"cgroup", label}});
+      series.waiting = &families_->waiting.Add({{"cgroup", label}});
+      series.stalled = &families_->stalled.Add({{"cgroup", label}});
       for (size_t w = 0; w < kWindows.size(); ++w) {
-        series.some[w] = &families_->some_ratio.at({{"cgroup", label}, {"window", kWindows[w]}});
-        series.full[w] = &families_->full_ratio.at({{"cgroup", label}, {"window", kWindows[w]}});
+        series.some[w] = &families_->some_ratio.Add({{"cgroup", label}, {"window", kWindows[w]}});
+        series.full[w] = &families_->full_ratio.Add({{"cgroup", label}, {"window", kWindows[w]}});
       }
     }
     // The kernel's µs totals, as seconds. A total that drops (cgroup re-created under the same
     // path) is passed on as it is: Prometheus treats a drop as a counter reset.
-    *series.waiting = static_cast<double>(psi.some.total_us) / 1e6;
-    *series.stalled = static_cast<double>(psi.full.total_us) / 1e6;
+    series.waiting->Set(static_cast<double>(psi.some.total_us) / 1e6);
+    series.stalled->Set(static_cast<double>(psi.full.total_us) / 1e6);
     const std::array some = {psi.some.avg10, psi.some.avg60, psi.some.avg300};
     const std::array full = {psi.full.avg10, psi.full.avg60, psi.full.avg300};
     for (size_t w = 0; w < kWindows.size(); ++w) {
-      *series.some[w] = some[w] / 100.0;
-      *series.full[w] = full[w] / 100.0;
+      series.some[w]->Set(some[w] / 100.0);
+      series.full[w]->Set(full[w] / 100.0);
     }
-  } else if (series.waiting != nullptr) {
-    families_->waiting.remove({{"cgroup", label}});
-    families_->stalled.remove({{"cgroup", label}});
-    series.waiting = series.stalled = nullptr;
-    for (size_t w = 0; w < kWindows.size(); ++w) {
-      families_->some_ratio.remove({{"cgroup", label}, {"window", kWindows[w]}});
-      families_->full_ratio.remove({{"cgroup", label}, {"window", kWindows[w]}});
-      series.some[w] = series.full[w] = nullptr;
-    }
+  } else {
+    drop_pressure(series);
   }
 
   const auto& memory = sample.memory;
@@ -542,189 +603,243 @@ void MetricsExporter::update_cgroup(const CgroupSample& sample, const std::strin
       memory.current_bytes ? std::optional(memory.shmem_bytes) : std::nullopt,
       memory.swap_current_bytes};
   for (size_t k = 0; k < kByteKinds.size(); ++k) {
-    double*& gauge = series.bytes[k];
+    Gauge*& gauge = series.bytes[k];
     if (values[k]) {
-      if (gauge == nullptr) gauge = &families_->memory_bytes.at({{"cgroup", label}, {"kind", kByteKinds[k]}});
-      *gauge = static_cast<double>(*values[k]);
+      if (gauge == nullptr)
+        gauge = &families_->memory_bytes.Add({{"cgroup", label}, {"kind", kByteKinds[k]}});
+      gauge->Set(static_cast<double>(*values[k]));
     } else if (gauge != nullptr) {
-      families_->memory_bytes.remove({{"cgroup", label}, {"kind", kByteKinds[k]}});
+      families_->memory_bytes.Remove(gauge);
       gauge = nullptr;
     }
   }
 }
 
-void MetricsExporter::remove_cgroup(const std::string& label) {
-  auto it = cgroups_.find(label);
-  if (it == cgroups_.end()) return;
-  auto& series = *it->second;
-  families_->waiting.remove({{"cgroup", label}});
-  families_->stalled.remove({{"cgroup", label}});
-  for (const char* window : kWindows) {
-    families_->some_ratio.remove({{"cgroup", label}, {"window", window}});
-    families_->full_ratio.remove({{"cgroup", label}, {"window", window}});
+MetricsExporter::CgroupSeries* MetricsExporter::exported_ancestor(std::string_view path) {
+  std::string_view current = path;
+  while (current != "/" && !current.empty()) {
+    current = parent_path(current);
+    const auto it = cgroups_.find(current);
+    if (it != cgroups_.end() && it->second->exported) return it->second.get();
   }
-  for (const char* kind : kByteKinds) families_->memory_bytes.remove({{"cgroup", label}, {"kind", kind}});
-  // A kill counter that counted something stays: the kill is often what made the cgroup vanish,
-  // and Prometheus must still see it (kills are rare, so this stays bounded).
-  if (*series.kills_kernel == 0) families_->oom_kills.remove({{"cgroup", label}, {"killer", kKillerKernel}});
-  if (*series.kills_oomd == 0) families_->oom_kills.remove({{"cgroup", label}, {"killer", kKillerOomd}});
-  cgroups_.erase(it);
+  return system_ != nullptr && system_->exported ? system_.get() : nullptr;
 }
 
 void MetricsExporter::update_level(const TickView& tick) {
   const size_t index = tick.ladder != nullptr ? tick.ladder->level : 0;
-  families_->level.at({}) = static_cast<double>(index);
-  const std::string name = tick.level_name.empty() ? std::string("normal") : tick.level_name;
-  if (name != level_) {
-    if (!level_.empty()) families_->level_info.remove({{"level", level_}});
-    level_ = name;
-    families_->level_info.at({{"level", level_}}) = 1;
-  }
+  families_->level_gauge.Set(static_cast<double>(index));
+  const std::string_view name = tick.level_name.empty() ? std::string_view("normal") : tick.level_name;
+  if (name == level_ && level_info_ != nullptr) return;
+  if (level_info_ != nullptr) families_->level_info.Remove(level_info_);
+  level_.assign(name);
+  level_info_ = &families_->level_info.Add({{"level", level_}});
+  level_info_->Set(1);
 }
 
 void MetricsExporter::update_oomd(const TickView& tick) {
-  std::set<std::string> labels;
   if (tick.oomd != nullptr) {
     for (const auto& state : *tick.oomd) {
       if (!state.present) continue;
-      const auto label = cgroup_label(state.rule.path, user_manager_path_);
-      if (!label) continue;
-      const LabelPairs labelset = {{"cgroup", *label}};
-      families_->oomd_limit.at(labelset) = state.rule.limit_percent / 100.0;
-      families_->oomd_duration.at(labelset) = std::chrono::duration<double>(state.rule.duration).count();
-      families_->oomd_over.at(labelset) = state.seconds_over;
+      auto it = oomd_.find(state.rule.path);
+      if (it == oomd_.end()) {
+        auto series = std::make_unique<OomdSeries>();
+        if (const auto label = cgroup_label(state.rule.path, user_manager_path_)) {
+          const prometheus::Labels labels = {{"cgroup", *label}};
+          series->limit = &families_->oomd_limit.Add(labels);
+          series->duration = &families_->oomd_duration.Add(labels);
+          series->over = &families_->oomd_over.Add(labels);
+          series->until_kill = &families_->oomd_until_kill.Add(labels);
+        }
+        it = oomd_.emplace(state.rule.path, std::move(series)).first;
+      }
+      OomdSeries& series = *it->second;
+      series.seen_tick = tick_count_;
+      if (series.limit == nullptr) continue;
+      series.limit->Set(state.rule.limit_percent / 100.0);
+      series.duration->Set(std::chrono::duration<double>(state.rule.duration).count());
+      series.over->Set(state.seconds_over);
       // +Inf rather than absent: the series exists for every watched cgroup, so "min()" and
       // "< 30" work without "or vector()", and a gap means guardian stopped, not "no kill".
-      families_->oomd_until_kill.at(labelset) =
-          state.seconds_until_kill ? *state.seconds_until_kill : std::numeric_limits<double>::infinity();
-      labels.insert(*label);
+      series.until_kill->Set(state.seconds_until_kill ? *state.seconds_until_kill
+                                                      : std::numeric_limits<double>::infinity());
     }
   }
-  for (const auto& gone : oomd_labels_) {
-    if (labels.contains(gone)) continue;
-    const LabelPairs labelset = {{"cgroup", gone}};
-    for (auto* family : {&families_->oomd_limit, &families_->oomd_duration, &families_->oomd_over,
-                         &families_->oomd_until_kill}) {
-      family->remove(labelset);
+  for (auto it = oomd_.begin(); it != oomd_.end();) {
+    if (it->second->seen_tick == tick_count_) {
+      ++it;
+      continue;
+    }
+    OomdSeries& gone = *it->second;
+    if (gone.limit != nullptr) {
+      families_->oomd_limit.Remove(gone.limit);
+      families_->oomd_duration.Remove(gone.duration);
+      families_->oomd_over.Remove(gone.over);
+      families_->oomd_until_kill.Remove(gone.until_kill);
+    }
+    it = oomd_.erase(it);
+  }
+}
+
+// The series exist while the model knows the budget (Family::Add makes a metric even to find one,
+// so the gauges are kept, not looked up).
+void MetricsExporter::update_budget(const TickView& tick) {
+  const UserBudget* budget = tick.user_budget;
+  const bool known = budget != nullptr && budget->known;
+  auto& f = *families_;
+  const std::array families = {&f.budget_used, &f.budget_limit, &f.budget_room, &f.budget_until};
+  if (known != (budget_[0] != nullptr)) {
+    for (size_t i = 0; i < families.size(); ++i) {
+      if (known) {
+        budget_[i] = &families[i]->Add({});
+      } else {
+        families[i]->Remove(budget_[i]);
+        budget_[i] = nullptr;
+      }
     }
   }
-  oomd_labels_ = std::move(labels);
+  if (!known) return;
+  budget_[0]->Set(static_cast<double>(budget->used_bytes));
+  budget_[1]->Set(static_cast<double>(budget->limit_bytes));
+  budget_[2]->Set(static_cast<double>(budget->room_bytes));
+  budget_[3]->Set(budget->seconds_to_exhaustion);
+}
+
+// The loop keeps its own histogram (sense/self_watch.h); what it gained since the last tick goes
+// into prometheus-cpp's in one step.
+void MetricsExporter::update_lateness(const TickView& tick) {
+  if (tick.lateness == nullptr) return;
+  const auto& now = tick.lateness->histogram();
+  if (now.count == lateness_seen_.count) return;
+  if (now.count < lateness_seen_.count) {  // a new loop: start the series over
+    families_->lateness_family.Remove(families_->lateness);
+    families_->lateness = &families_->add_lateness();
+    lateness_seen_ = {};
+  }
+  for (size_t i = 0; i < now.buckets.size(); ++i)
+    lateness_increments_[i] = static_cast<double>(now.buckets[i] - lateness_seen_.buckets[i]);
+  families_->lateness->ObserveMultiple(lateness_increments_, now.sum_seconds - lateness_seen_.sum_seconds);
+  lateness_seen_ = now;
 }
 
 void MetricsExporter::on_tick(const TickView& tick) {
   if (tick.snapshot == nullptr) return;
   const Snapshot& snapshot = *tick.snapshot;
   std::lock_guard lock(mutex_);
-  user_manager_path_ = tick.layout != nullptr ? tick.layout->user_manager_path : std::string();
-
-  // Kernel OOM kills: memory.events oom_kill is hierarchical (a kill counts in every ancestor),
-  // so each cgroup's own kills are its delta minus its children's deltas.
-  std::unordered_map<std::string_view, uint64_t> delta_by_path;
-  std::unordered_map<std::string_view, uint64_t> children_delta;
-  std::set<std::string> paths;
-  for (const auto& sample : snapshot.cgroups) {
-    const uint64_t now = sample.memory.events_oom_kill;
-    auto [it, inserted] = last_oom_kill_.try_emplace(sample.path, now);
-    uint64_t delta = 0;
-    if (!inserted) {
-      // A smaller count: the cgroup was re-created under the same path; all of `now` is new.
-      delta = now >= it->second ? now - it->second : now;
-      it->second = now;
-    }
-    delta_by_path[sample.path] = delta;
-    if (sample.path != "/") children_delta[parent_path(sample.path)] += delta;
-    paths.insert(sample.path);
-  }
-  for (auto it = last_oom_kill_.begin(); it != last_oom_kill_.end();) {
-    it = paths.contains(it->first) ? std::next(it) : last_oom_kill_.erase(it);
-  }
-
+  if (tick.layout != nullptr)
+    user_manager_path_.assign(tick.layout->user_manager_path);
+  else
+    user_manager_path_.clear();
   ++tick_count_;
-  std::unordered_map<std::string, uint64_t> kills_by_label;
+  update_oomd(tick);  // first: which cgroups oomd watches decides which are exported
+
+  // Pass 1: every cgroup's series (new ones made here) and its oom_kill increase. memory.events
+  // oom_kill is hierarchical (a kill counts in every ancestor), so a cgroup's own kills are its
+  // increase minus its children's.
   for (const auto& sample : snapshot.cgroups) {
-    const uint64_t delta = delta_by_path[sample.path];
-    const auto child = children_delta.find(sample.path);
-    const uint64_t children = child == children_delta.end() ? 0 : child->second;
-    const uint64_t local = delta > children ? delta - children : 0;
-    auto label = cgroup_label(sample.path, user_manager_path_);
-    if (!label) {
-      // A transient scope: its kills belong to the nearest exported ancestor.
-      if (local > 0) kills_by_label[nearest_label(sample.path)] += local;
+    auto it = cgroups_.find(sample.path);
+    const uint64_t now = sample.memory.events_oom_kill;
+    if (it == cgroups_.end()) {
+      auto series = std::make_unique<CgroupSeries>();
+      series->label = cgroup_label(sample.path, user_manager_path_).value_or(std::string());
+      series->oom_kill = now;  // kills before guardian saw the cgroup are not counted
+      it = cgroups_.emplace(sample.path, std::move(series)).first;
+    }
+    CgroupSeries& series = *it->second;
+    // A smaller count: the cgroup was re-created under the same path; all of `now` is new.
+    series.delta = series.seen_tick == 0 ? 0 : (now >= series.oom_kill ? now - series.oom_kill : now);
+    series.oom_kill = now;
+    series.children_delta = 0;
+    series.seen_tick = tick_count_;
+  }
+  for (const auto& sample : snapshot.cgroups) {
+    if (sample.path == "/") continue;
+    const auto parent = cgroups_.find(parent_path(sample.path));
+    if (parent == cgroups_.end()) continue;
+    parent->second->children_delta += cgroups_.find(sample.path)->second->delta;
+    if (last_component(sample.path).starts_with("libpod-payload-"))
+      parent->second->payload_tick = tick_count_;
+  }
+
+  // Pass 2, in the snapshot's pre-order: containers are the outermost cgroups that are one (a
+  // quadlet service, not also its payload); what is exported; the values.
+  std::string_view inside;  // the container we are in
+  for (const auto& sample : snapshot.cgroups) {
+    CgroupSeries& series = *cgroups_.find(sample.path)->second;
+    const std::string_view path = sample.path;
+    std::string_view container;
+    if (inside.empty() ||
+        !(path.size() > inside.size() && path.starts_with(inside) && path[inside.size()] == '/')) {
+      inside = {};
+      const std::string_view parent = parent_path(path);
+      const bool in_container_slice = !user_manager_path_.empty() &&
+                                      parent.size() == user_manager_path_.size() + 16 &&
+                                      parent.starts_with(user_manager_path_) &&
+                                      parent.substr(user_manager_path_.size()) == "/container.slice";
+      container =
+          container_name_view(last_component(path), in_container_slice, series.payload_tick == tick_count_);
+      if (!container.empty() && !series.label.empty()) inside = path;
+      if (series.label.empty()) container = {};
+    }
+    const auto watched = oomd_.find(path);
+    const bool wanted = !series.label.empty() &&
+                        (is_slice(path) || !container.empty() || is_jellyfin(path) || watched != oomd_.end());
+    export_cgroup(series, wanted);
+    if (series.exported) {
+      set_container(series, container);
+      update_values(series, sample);
+    }
+    const uint64_t local = series.delta > series.children_delta ? series.delta - series.children_delta : 0;
+    if (local > 0) {
+      // Kills in a cgroup that is not exported count on the nearest exported ancestor.
+      CgroupSeries* target = series.exported ? &series : exported_ancestor(path);
+      if (target != nullptr)
+        target->kills_kernel->Increment(static_cast<double>(local));
+      else
+        kill_counter("/", kKillerKernel).Increment(static_cast<double>(local));
+    }
+  }
+
+  if (snapshot.system_pressure) {
+    if (system_ == nullptr) {
+      system_ = std::make_unique<CgroupSeries>();
+      system_->label = "/";
+    }
+    export_cgroup(*system_, true);
+    CgroupSample system;  // no heap: an empty path and no strings
+    system.pressure = snapshot.system_pressure;
+    update_values(*system_, system);
+  } else if (system_ != nullptr) {
+    export_cgroup(*system_, false);
+  }
+
+  for (auto it = cgroups_.begin(); it != cgroups_.end();) {
+    if (it->second->seen_tick == tick_count_) {
+      ++it;
       continue;
     }
-    update_cgroup(sample, *label);
-    cgroups_[*label]->seen_tick = tick_count_;
-    if (local > 0) kills_by_label[*label] += local;
+    forget_cgroup(*it->second);
+    it = cgroups_.erase(it);
   }
-  update_containers(snapshot);
-  if (snapshot.system_pressure) {
-    CgroupSample system;
-    system.path = "/";
-    system.pressure = snapshot.system_pressure;
-    update_cgroup(system, "/");
-    cgroups_["/"]->seen_tick = tick_count_;
-  }
-  for (const auto& [label, kills] : kills_by_label)
-    kill_counter(label, kKillerKernel) += static_cast<double>(kills);
-  std::vector<std::string> vanished;
-  for (const auto& [label, series] : cgroups_) {
-    if (series->seen_tick != tick_count_) vanished.push_back(label);
-  }
-  for (const auto& label : vanished) remove_cgroup(label);
-  sensed_paths_ = std::move(paths);
 
   if (tick.dry_run && !dry_run_) {
     dry_run_ = true;
     seed_action_series();
   }
-  update_oomd(tick);
   update_level(tick);
-  families_->last_tick.at({}) = std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count();
-  if (tick.lateness != nullptr) lateness_ = tick.lateness->histogram();
-}
-
-// Containers are the outermost cgroups that are one (a quadlet service, not also its payload).
-void MetricsExporter::update_containers(const Snapshot& snapshot) {
-  std::set<std::string_view> payload_parents;
-  for (const auto& sample : snapshot.cgroups) {
-    if (last_component(sample.path).starts_with("libpod-payload-"))
-      payload_parents.insert(parent_path(sample.path));
-  }
-  const std::string container_slice = user_manager_path_ + "/container.slice";
-  std::map<std::string, std::string> containers;  // label -> name
-  std::string_view inside;                        // path of the container we are in (pre-order)
-  for (const auto& sample : snapshot.cgroups) {
-    const std::string_view path = sample.path;
-    if (!inside.empty() && path.size() > inside.size() && path.starts_with(inside) &&
-        path[inside.size()] == '/') {
-      continue;
-    }
-    inside = {};
-    const bool in_container_slice = !user_manager_path_.empty() && parent_path(path) == container_slice;
-    const auto name =
-        container_name(last_component(path), in_container_slice, payload_parents.contains(path));
-    if (!name) continue;
-    const auto label = cgroup_label(path, user_manager_path_);
-    if (!label) continue;
-    containers.emplace(*label, *name);
-    inside = path;
-  }
-  for (auto it = containers_.begin(); it != containers_.end(); ++it) {
-    const auto now = containers.find(it->first);
-    if (now == containers.end() || now->second != it->second) {
-      families_->container_info.remove({{"cgroup", it->first}, {"container", it->second}});
-    }
-  }
-  for (const auto& [label, name] : containers)
-    families_->container_info.at({{"cgroup", label}, {"container", name}}) = 1;
-  containers_ = std::move(containers);
+  update_budget(tick);
+  update_lateness(tick);
+  families_->last_tick_gauge.Set(std::chrono::duration<double>(snapshot.wall.time_since_epoch()).count());
 }
 
 std::string MetricsExporter::nearest_label(std::string_view path) const {
   std::string_view current = path;
   while (current != "/" && !current.empty()) {
     current = parent_path(current);
-    if (auto label = cgroup_label(current, user_manager_path_)) return *label;
+    const auto it = cgroups_.find(current);
+    if (it != cgroups_.end() && it->second->exported) return it->second->label;
+    if (it == cgroups_.end()) {
+      if (auto label = cgroup_label(current, user_manager_path_)) return *label;
+    }
   }
   return "/";
 }
@@ -738,7 +853,7 @@ void MetricsExporter::emit(const Event& event) {
       if (action.empty()) return;
       const std::string result = action_result(event, field(event, "RESULT"));
       std::lock_guard lock(mutex_);
-      families_->actions.at({{"action", action}, {"result", result}}) += 1;
+      families_->actions.Add({{"action", utf8_label_value(action)}, {"result", result}}).Increment();
       return;
     }
     case EventType::OomKill: {
@@ -751,10 +866,12 @@ void MetricsExporter::emit(const Event& event) {
         path = user_manager_path_ + "/" + path;
       if (path.empty()) path = "/";
       // Kernel kills in cgroups guardian reads are counted from memory.events already.
-      if (killer == kKillerKernel && sensed_paths_.contains(path)) return;
+      if (killer == kKillerKernel && cgroups_.contains(path)) return;
+      // Counted where it happened even when that cgroup has no other series (a kill is what an
+      // alert names); a transient scope's on the nearest exported ancestor.
       const auto label = cgroup_label(path, user_manager_path_);
-      kill_counter(label ? *label : nearest_label(path),
-                   killer == kKillerOomd ? kKillerOomd : kKillerKernel) += 1;
+      kill_counter(label ? *label : nearest_label(path), killer == kKillerOomd ? kKillerOomd : kKillerKernel)
+          .Increment();
       return;
     }
     default: return;
@@ -765,27 +882,30 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
   std::lock_guard lock(mutex_);
   std::set<std::pair<std::string, std::string>> published;
   std::set<std::string> instances;
+  auto publish = [&](const std::string& instance, const std::string& hwaccel, double transcodes,
+                     double bytes) {
+    const prometheus::Labels labels = {{"hwaccel", utf8_label_value(hwaccel)},
+                                       {"jellyfin", utf8_label_value(instance)}};
+    families_->transcodes.Add(labels).Set(transcodes);
+    families_->transcode_memory.Add(labels).Set(bytes);
+    published.emplace(instance, hwaccel);
+  };
   for (const auto& row : rows) {
-    const LabelPairs labels = {{"hwaccel", row.hwaccel}, {"jellyfin", row.instance}};
-    families_->transcodes.at(labels) = row.transcodes;
-    families_->transcode_memory.at(labels) = static_cast<double>(row.memory_bytes);
-    published.emplace(row.instance, row.hwaccel);
+    publish(row.instance, row.hwaccel, row.transcodes, static_cast<double>(row.memory_bytes));
     instances.insert(row.instance);
   }
   // Every instance always shows software and vaapi, so "no transcodes" reads 0, not "no data".
   for (const auto& instance : instances) {
     for (const char* hwaccel : {"software", "vaapi"}) {
-      if (published.contains({instance, hwaccel})) continue;
-      const LabelPairs labels = {{"hwaccel", hwaccel}, {"jellyfin", instance}};
-      families_->transcodes.at(labels) = 0;
-      families_->transcode_memory.at(labels) = 0;
-      published.emplace(instance, hwaccel);
+      if (!published.contains({instance, hwaccel})) publish(instance, hwaccel, 0, 0);
     }
   }
   for (const auto& [instance, hwaccel] : jellyfin_rows_) {
     if (published.contains({instance, hwaccel})) continue;
-    families_->transcodes.remove({{"hwaccel", hwaccel}, {"jellyfin", instance}});
-    families_->transcode_memory.remove({{"hwaccel", hwaccel}, {"jellyfin", instance}});
+    const prometheus::Labels labels = {{"hwaccel", utf8_label_value(hwaccel)},
+                                       {"jellyfin", utf8_label_value(instance)}};
+    families_->transcodes.Remove(&families_->transcodes.Add(labels));
+    families_->transcode_memory.Remove(&families_->transcode_memory.Add(labels));
   }
   jellyfin_rows_ = std::move(published);
 }
@@ -793,16 +913,16 @@ void MetricsExporter::set_jellyfin_view(const std::vector<JellyfinTranscodeTotal
 void MetricsExporter::set_vaapi_available(std::optional<bool> available) {
   std::lock_guard lock(mutex_);
   if (available) {
-    families_->vaapi.at({}) = *available ? 1 : 0;
+    families_->vaapi.Add({}).Set(*available ? 1 : 0);
   } else {
-    families_->vaapi.remove({});
+    families_->vaapi.Remove(&families_->vaapi.Add({}));
   }
 }
 
 void MetricsExporter::set_unit_restarts(const std::string& unit, uint64_t n_restarts) {
   std::lock_guard lock(mutex_);
   // systemd's own counter: a drop (manager restart) reads as a counter reset in Prometheus.
-  families_->restarts.at({{"unit", unit}}) = static_cast<double>(n_restarts);
+  families_->restarts.Add({{"unit", utf8_label_value(unit)}}).Set(static_cast<double>(n_restarts));
 }
 
 }  // namespace guardian

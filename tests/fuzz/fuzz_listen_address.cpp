@@ -1,5 +1,6 @@
 // libFuzzer target for the [metrics] listen parser: never crashes, and whatever it accepts
-// renders back to an address civetweb takes (host:port with port <= 65535).
+// renders back to host:port with port <= 65535. And the cgroup label mapping: any bytes in,
+// valid UTF-8 out (a label Prometheus takes).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   // The label mapping sees cgroup paths from the kernel: any bytes but NUL.
-  (void)guardian::cgroup_label(text, "/user.slice/user-1000.slice/user@1000.service");
+  const auto label = guardian::cgroup_label(text, "/user.slice/user-1000.slice/user@1000.service");
+  if (label && guardian::utf8_label_value(*label) != *label) std::abort();  // valid UTF-8 is kept as is
   return 0;
 }

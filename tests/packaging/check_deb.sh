@@ -19,7 +19,7 @@ gzip -t "$root/usr/share/man/man1/guardian.1.gz" || fail=1
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 packages=$(tr ',' '\n' <<<"$depends" | awk '{print $1}')
-for package in libc6 libstdc++6 libsystemd0 libsdbus-c++1 libtomlplusplus3 libcivetweb1 systemd; do
+for package in libc6 libstdc++6 libsystemd0 libsdbus-c++1 libtomlplusplus3 libprometheus-cpp-core1.0 systemd; do
   grep -qxF "$package" <<<"$packages" || { echo "FAIL: Depends lacks $package"; fail=1; }
 done
 [[ $(dpkg-deb -f "$deb" Package) == guardian ]] || fail=1

@@ -16,7 +16,7 @@ for claimed in /usr /usr/bin /usr/lib/systemd /usr/lib/systemd/user /usr/share/m
 done
 requires=$(rpm -qp --requires "$rpm" 2>/dev/null)
 echo "Requires: $(tr '\n' ' ' <<<"$requires")"
-for package in systemd systemd-libs sdbus-cpp tomlplusplus civetweb; do
+for package in systemd systemd-libs sdbus-cpp tomlplusplus prometheus-cpp; do
   grep -qx "$package" <<<"$requires" || { echo "FAIL: Requires lacks $package"; fail=1; }
 done
 if grep -q 'libsdbus-c++.so' <<<"$requires"; then echo "FAIL: Requires carries Debian sonames"; fail=1; fi

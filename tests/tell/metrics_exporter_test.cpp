@@ -93,8 +93,20 @@ void tick_normal(MetricsExporter& exporter, const Snapshot& snapshot) {
   exporter.on_tick(tick_of(snapshot, layout, nullptr, nullptr, "normal"));
 }
 
+// Whether `text` has the sample `line` ("name{labels} value"). Values compare as numbers: the
+// serializer writes 0.87/100 as 0.008699999999999999, which reads back as the same double.
 bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos;
+  const auto space = line.rfind(' ');
+  const std::string key = "\n" + line.substr(0, space + 1);
+  const double want = std::strtod(line.c_str() + space + 1, nullptr);
+  for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    const auto value_at = at + key.size();
+    const std::string value = text.substr(value_at, text.find('\n', value_at) - value_at);
+    const double got = std::strtod(value.c_str(), nullptr);
+    if (value == line.substr(space + 1) || got == want || std::fabs(got - want) <= 1e-12 * std::fabs(want))
+      return true;
+  }
+  return false;
 }
 bool mentions(const std::string& text, const std::string& fragment) {
   return text.find(fragment) != std::string::npos;
@@ -454,11 +466,17 @@ TEST(MetricsExporter, PromtoolCheckMetricsIsClean) {
   exporter.set_vaapi_available(true);
   exporter.set_unit_restarts("jellyfin.service", 3);
   exporter.emit(oom_kill_event("/system.slice/packagekit.service", "kernel"));
+  // A container whose name is not UTF-8 (issue 16: promtool rejected the whole scrape with
+  // `invalid label value "container.slice/bad\xff\xfe.service"`).
+  snapshot.cgroups.push_back(cgroup("container.slice", 1'000'000));
+  snapshot.cgroups.push_back(cgroup("container.slice/bad\xff\xfe.service", 1'000'000));
+  exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "normal"));
   const std::string text = exporter.render();
+  EXPECT_TRUE(mentions(text, "cgroup=\"container.slice/bad\xEF\xBF\xBD\xEF\xBF\xBD.service\"")) << text;
   for (const char* family :
        {"guardian_container_info", "guardian_oomd_seconds_until_kill", "guardian_actions_total",
-        "guardian_jellyfin_transcode_memory_bytes", "guardian_vaapi_available",
-        "guardian_unit_restarts_total", "guardian_level_info"}) {
+        "guardian_tick_lateness_seconds", "guardian_jellyfin_transcode_memory_bytes",
+        "guardian_vaapi_available", "guardian_unit_restarts_total", "guardian_level_info"}) {
     EXPECT_TRUE(mentions(text, std::string("# TYPE ") + family)) << family;
   }
 
@@ -476,6 +494,99 @@ TEST(MetricsExporter, PromtoolCheckMetricsIsClean) {
   ::unlink(path);
   EXPECT_EQ(status, 0) << output;
   EXPECT_EQ(output, "") << "promtool check metrics complains";
+}
+
+TEST(Utf8LabelValue, KeepsValidTextAndReplacesEachBadByte) {
+  EXPECT_EQ(utf8_label_value("app.slice/jellyfin.service"), "app.slice/jellyfin.service");
+  EXPECT_EQ(utf8_label_value("caf\xC3\xA9.service"), "caf\xC3\xA9.service");        // é
+  EXPECT_EQ(utf8_label_value("\xF0\x9F\x90\xA7.scope"), "\xF0\x9F\x90\xA7.scope");  // U+1F427
+  EXPECT_EQ(utf8_label_value("bad\xff\xfe.service"), "bad\xEF\xBF\xBD\xEF\xBF\xBD.service");
+  EXPECT_EQ(utf8_label_value("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
+  EXPECT_EQ(utf8_label_value("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+  EXPECT_EQ(utf8_label_value("\xF4\x90\x80\x80").substr(0, 3), "\xEF\xBF\xBD");         // > U+10FFFF
+  EXPECT_EQ(utf8_label_value("x\xE2\x82"), "x\xEF\xBF\xBD\xEF\xBF\xBD");                // cut short
+  EXPECT_EQ(cgroup_label(std::string(kManager) + "/app.slice/\xff.service", kManager),
+            "app.slice/\xEF\xBF\xBD.service");
+}
+
+TEST(MetricsExporter, OnlyCgroupsADashboardOrRuleReadsAreExported) {
+  MetricsExporter exporter;
+  auto snapshot = incident_snapshot();
+  snapshot.cgroups.push_back(cgroup("session.slice", 500'000'000));
+  snapshot.cgroups.push_back(cgroup("session.slice/pipewire.service", 20'000'000));
+  snapshot.cgroups.push_back(cgroup("session.slice/org.gnome.Shell@wayland.service", 400'000'000));
+  snapshot.cgroups.push_back(cgroup("app.slice/jellyfin.service", 1'200'000'000));
+  const auto layout = fedora_layout();
+  // oomd watches gnome-shell's unit itself (a ManagedOOMMemoryPressure= drop-in on it).
+  OomdCgroupState shell = watched_app_slice();
+  shell.rule.path = std::string(kManager) + "/session.slice/org.gnome.Shell@wayland.service";
+  std::vector<OomdCgroupState> oomd = {shell};
+  LadderState ladder;
+  exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "normal"));
+  std::string text = exporter.render();
+  EXPECT_TRUE(mentions(text, "guardian_cgroup_memory_bytes{cgroup=\"session.slice\",kind=\"current\"}"));
+  EXPECT_TRUE(
+      mentions(text, "guardian_cgroup_memory_bytes{cgroup=\"app.slice/jellyfin.service\",kind=\"current\"}"));
+  EXPECT_TRUE(mentions(text,
+                       "guardian_cgroup_memory_bytes{cgroup=\"session.slice/"
+                       "org.gnome.Shell@wayland.service\",kind=\"current\"}"));
+  EXPECT_FALSE(mentions(text, "pipewire")) << text;
+
+  // A kernel OOM kill in the leaf that is not exported counts on its slice.
+  snapshot.cgroups[snapshot.cgroups.size() - 3].memory.events_oom_kill = 1;
+  snapshot.cgroups[snapshot.cgroups.size() - 4].memory.events_oom_kill = 1;
+  // oomd stops watching gnome-shell: its series go, pipewire's never came.
+  oomd.clear();
+  exporter.on_tick(tick_of(snapshot, layout, &oomd, &ladder, "normal"));
+  text = exporter.render();
+  EXPECT_TRUE(has_line(text, "guardian_oom_kills_total{cgroup=\"session.slice\",killer=\"kernel\"} 1"))
+      << text;
+  EXPECT_FALSE(mentions(text, "org.gnome.Shell"));
+  EXPECT_FALSE(mentions(text, "pipewire"));
+}
+
+TEST(MetricsExporter, UserBudgetAndTickLateness) {
+  MetricsExporter exporter;
+  const auto snapshot = incident_snapshot();
+  const auto layout = fedora_layout();
+  LadderState ladder;
+  TickView view = tick_of(snapshot, layout, nullptr, &ladder, "normal");
+  // The Debian 12 VM's user at 1.6 GiB of a 2 GiB MemoryMax, growing 12 MiB/s (model/user_budget.h).
+  UserBudget budget;
+  budget.known = true;
+  budget.used_bytes = 1'717'986'918;
+  budget.limit_bytes = 2'147'483'648;
+  budget.room_bytes = 429'496'730;
+  budget.seconds_to_exhaustion = 34.0;
+  view.user_budget = &budget;
+  TickLateness lateness;
+  const auto start = std::chrono::steady_clock::now();
+  lateness.arm(start, std::chrono::seconds(1));
+  lateness.on_expiry(start + std::chrono::milliseconds(1003), 1);  // 3 ms late
+  lateness.on_expiry(start + std::chrono::milliseconds(2700), 1);  // 700 ms late
+  view.lateness = &lateness;
+  exporter.on_tick(view);
+  std::string text = exporter.render();
+  EXPECT_TRUE(has_line(text, "guardian_user_budget_used_bytes 1717986918")) << text;
+  EXPECT_TRUE(has_line(text, "guardian_user_budget_limit_bytes 2147483648"));
+  EXPECT_TRUE(has_line(text, "guardian_user_budget_room_bytes 429496730"));
+  EXPECT_TRUE(has_line(text, "guardian_user_budget_seconds_until_exhausted 34"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_bucket{le=\"0.005\"} 1"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_bucket{le=\"0.5\"} 1"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_bucket{le=\"1\"} 2"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_bucket{le=\"+Inf\"} 2"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_count 2"));
+
+  // Not growing: +Inf. Then the model no longer knows: the series go.
+  budget.seconds_to_exhaustion = std::numeric_limits<double>::infinity();
+  lateness.on_expiry(start + std::chrono::milliseconds(3001), 1);
+  exporter.on_tick(view);
+  text = exporter.render();
+  EXPECT_TRUE(has_line(text, "guardian_user_budget_seconds_until_exhausted +Inf"));
+  EXPECT_TRUE(has_line(text, "guardian_tick_lateness_seconds_count 3"));
+  budget.known = false;
+  exporter.on_tick(view);
+  EXPECT_FALSE(mentions(exporter.render(), "guardian_user_budget_used_bytes "));
 }
 
 // --- over real sockets -------------------------------------------------------------------
@@ -539,7 +650,7 @@ TEST(MetricsExporterServer, ServesMetricsOnTheConfiguredAddress) {
   off.metrics.enabled = false;
   const auto before = std::chrono::steady_clock::now();
   exporter.on_policy(off);
-  // Closing must not stall the loop for civetweb's 2 s poll.
+  // Closing must not stall the loop.
   EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(500));
   EXPECT_FALSE(exporter.listening_port());
   EXPECT_EQ(http_get(port, "/metrics"), "connect failed");
@@ -583,6 +694,16 @@ TEST(MetricsExporterServer, PortInUseIsAnErrorEventAndGuardianRunsOn) {
   const auto snapshot = incident_snapshot();
   tick_normal(exporter, snapshot);
   EXPECT_TRUE(mentions(exporter.render(), "guardian_build_info"));
+
+  // Every address: a warning first (the test holds 127.0.0.1's port, so the wildcard bind fails
+  // and nothing listens beyond loopback).
+  exporter.on_policy(policy_listening_on("0.0.0.0:" + std::to_string(ntohs(addr.sin_port))));
+  ASSERT_EQ(loop.events.size(), 3u);
+  EXPECT_EQ(loop.events[1].type, EventType::ComponentWarning);
+  EXPECT_EQ(loop.events[1].priority, Priority::Warning);
+  EXPECT_TRUE(mentions(loop.events[1].message, "every address")) << loop.events[1].message;
+  EXPECT_EQ(loop.events[2].type, EventType::ComponentFailed);
+  loop.events.resize(1);
 
   // A bad address in a reloaded policy is reported too.
   exporter.on_policy(policy_listening_on("0.0.0.0.0:1"));
