@@ -57,8 +57,8 @@ struct ActionEnv {
   EventTeller* teller = nullptr;         // for actions whose whole effect is telling (log, notify)
   JellyfinSteering* jellyfin = nullptr;  // the Jellyfin instances and what guardian changed there
   bool dry_run = false;
-  UnitManagerSlot* systemd = nullptr;  // the user manager (act/unit_manager.h)
-  BalanceSwitch* balance = nullptr;    // slice.balance's mode (act/systemd_actions.h)
+  UnitManagerSlot* systemd = nullptr;      // the user manager (act/unit_manager.h)
+  BalanceSwitch* balance = nullptr;        // slice.balance's mode (act/systemd_actions.h)
   LowerGuardBoard* lower_guard = nullptr;  // oomd's view for limits going down (systemd_actions.h)
   // Where the action sits in the ladder, set by the daemon for each action it creates: what an
   // action saves is keyed by level and action, so the same action at two levels keeps two records.
@@ -72,6 +72,12 @@ struct ActionEnv {
 // JellyfinSteering once the policy names their instances (ActionRunner::restore_jellyfin).
 using Restorer = std::function<Result<void>(const ActionEnv& env, const std::string& key,
                                             const std::string& original_json, Deadline deadline)>;
+
+// Whether the policy in force lets a saved entry of one kind be restored at start: the state file
+// is input, not orders, so a restorer acts only on what the policy manages (act/restore rules in
+// each kind's file). An error says why not; the entry is then reported and kept. Pure.
+using RestoreAdmission = std::function<Result<void>(const Policy& policy, const std::string& key,
+                                                    const std::string& original_json)>;
 
 // Every action type with its checks and its factory, and the restorers by saved-value kind. The
 // policy loader sees it as an ActionCatalog (config/action_catalog.h).
@@ -92,12 +98,14 @@ class ActionRegistry final : public ActionCatalog {
   [[nodiscard]] bool has_type(const std::string& type) const override { return find(type) != nullptr; }
   [[nodiscard]] std::vector<std::pair<std::string, SourcePos>> check(const ActionSpec& spec) const override;
 
-  void add_restorer(const std::string& kind, Restorer restorer);
+  // A kind's restorer and the rule that says which of its entries the policy lets it restore.
+  void add_restorer(const std::string& kind, Restorer restorer, RestoreAdmission admit);
   [[nodiscard]] const Restorer* restorer(const std::string& kind) const;
+  [[nodiscard]] const RestoreAdmission* admission(const std::string& kind) const;
 
  private:
   std::map<std::string, Entry> entries_;
-  std::map<std::string, Restorer> restorers_;
+  std::map<std::string, std::pair<Restorer, RestoreAdmission>> restorers_;
 };
 
 // The registry with every action guardian ships: built once, read-only after that (the actions

@@ -748,19 +748,21 @@ int Daemon::run() {
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
+  // Before anything can save an original: the file as it is, or kept aside when it is not one.
+  actions_.load_saved();
   components_ = make_components(options_, actions_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
     for (int fd : component->fds()) watch(fd, EPOLLIN);
   }
-  // After the components start: the systemd restorers need the user-manager connection the
-  // systemd component opens.
-  actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
-  // What an earlier guardian changed in Jellyfin goes back only through the policy's instance of
-  // that name (its URL and key, never the state file's), so this waits for the policy.
-  actions_.restore_jellyfin();
+  // What an earlier guardian left goes back in the background, first in the worker's queue, and
+  // only where the policy manages the target (the Jellyfin kinds through the policy's instance of
+  // that name): after the components started (the systemd restorers use the user-manager
+  // connection the systemd component opens) and the policy is in force. READY and the first tick
+  // do not wait for it.
+  actions_.restore_saved(builtin_actions(), *policy_);
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
     return 2;
