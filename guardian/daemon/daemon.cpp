@@ -29,6 +29,7 @@
 #include "config/policy_loader.h"
 #include "daemon/helper_link.h"
 #include "decide/ladder.h"
+#include "decide/reload.h"
 #include "jellyfin/instances.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
@@ -271,10 +272,27 @@ void Daemon::reload() {
     teller_.emit(event);
     return;
   }
-  // A new ladder may have other levels and actions: step all the way down under the old
-  // policy (reverting what it applied), then let the next tick climb the new one.
-  unwind_all();
+  // What the new policy does not change stays in force (decide/reload.h): the levels it still has
+  // in place and their unchanged actions. The rest is reverted under the old policy, the new
+  // actions of the levels that stay are applied under the new one, and the next tick climbs on.
+  const ReloadPlan plan = plan_reload(*policy_, ladder_, policy.value());
+  Decision down;
+  down.transitions = plan.transitions;
+  down.commands = plan.reverts;
+  execute(down);
+  ladder_ = plan.next;
   apply_policy(std::move(policy.value()));
+  Decision up;
+  up.commands = plan.applies;
+  execute(up);
+  Event event{EventType::PolicyLoaded,
+              Priority::Info,
+              "policy reload: " + std::to_string(plan.kept) + " action(s) left in force, " +
+                  std::to_string(plan.reverts.size()) + " reverted, " + std::to_string(plan.applies.size()) +
+                  " applied",
+              {}};
+  event.with("POLICY", policy_->source);
+  teller_.emit(event);
 }
 
 void Daemon::submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
