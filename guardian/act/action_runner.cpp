@@ -69,7 +69,8 @@ void ActionRunner::finish() {
 void ActionRunner::load_saved() {
   StateStore* state = env_.state;
   if (state == nullptr) return;
-  auto loaded = state->load();
+  // A dry run changes nothing, the state file included: a corrupt one is read around, not moved.
+  auto loaded = state->load(env_.dry_run ? StateStore::OnCorrupt::Leave : StateStore::OnCorrupt::MoveAside);
   if (!loaded.ok()) {
     Event event{EventType::SenseProblem,
                 Priority::Error,
