@@ -243,7 +243,7 @@ TEST_F(StateStoreTest, AFifoADeviceOrAHugeFileIsAnErrorNeverAHangOrAnAllocation)
   StateStore store(path());
   auto big = store.load();
   ASSERT_TRUE(big.ok()) << big.error().message;
-  EXPECT_NE(big->unreadable.find("larger than the 1.00 MiB guardian reads"), std::string::npos)
+  EXPECT_NE(big->unreadable.find("larger than the 256.00 KiB guardian reads"), std::string::npos)
       << big->unreadable;
   EXPECT_EQ(big->kept_aside, path() + ".corrupt");
   EXPECT_TRUE(store.entries().empty());
