@@ -75,6 +75,12 @@ struct ActionEnv {
 using Restorer = std::function<Result<void>(const ActionEnv& env, const std::string& key,
                                             const std::string& original_json, Deadline deadline)>;
 
+// Whether the policy in force lets a saved entry of one kind be restored at start: the state file
+// is input, not orders, so a restorer acts only on what the policy manages (act/restore rules in
+// each kind's file). An error says why not; the entry is then reported and kept. Pure.
+using RestoreAdmission = std::function<Result<void>(const Policy& policy, const std::string& key,
+                                                    const std::string& original_json)>;
+
 // Every action type with its checks and its factory, and the restorers by saved-value kind. The
 // policy loader sees it as an ActionCatalog (config/action_catalog.h).
 class ActionRegistry final : public ActionCatalog {
@@ -94,12 +100,14 @@ class ActionRegistry final : public ActionCatalog {
   [[nodiscard]] bool has_type(const std::string& type) const override { return find(type) != nullptr; }
   [[nodiscard]] std::vector<std::pair<std::string, SourcePos>> check(const ActionSpec& spec) const override;
 
-  void add_restorer(const std::string& kind, Restorer restorer);
+  // A kind's restorer and the rule that says which of its entries the policy lets it restore.
+  void add_restorer(const std::string& kind, Restorer restorer, RestoreAdmission admit);
   [[nodiscard]] const Restorer* restorer(const std::string& kind) const;
+  [[nodiscard]] const RestoreAdmission* admission(const std::string& kind) const;
 
  private:
   std::map<std::string, Entry> entries_;
-  std::map<std::string, Restorer> restorers_;
+  std::map<std::string, std::pair<Restorer, RestoreAdmission>> restorers_;
 };
 
 // The registry with every action guardian ships: built once, read-only after that (the actions

@@ -3,9 +3,10 @@
 // only here: a dry run tells what would be done and runs nothing; each job runs on the worker
 // thread with its deadline (an action saves the original before it changes anything, see
 // action.h); each result becomes one event; and the originals an earlier guardian left in the
-// state file are restored at start. Loop thread only.
+// state file are restored at start, in the background. Loop thread only.
 #pragma once
 
+#include <chrono>
 #include <functional>
 
 #include "act/action.h"
@@ -36,15 +37,23 @@ class ActionRunner {
   // (restores it did not answer) one more try and tells what stays in the state file.
   void finish();
 
-  // Puts back every value the state file holds from an earlier guardian (one that crashed or was
-  // killed) with the restorer of its kind, and forgets it; tells one StateRestored each. A dry
-  // run only says what it would restore. Blocking (each restorer has 10 s): before the loop runs.
-  // The Jellyfin kinds are left for restore_jellyfin().
-  void restore_saved(const ActionRegistry& registry);
-  // Puts back what an earlier guardian changed in Jellyfin, through the policy's instance of each
-  // entry's name (ActionEnv::jellyfin, JellyfinSteering::restore_saved): after the policy is in
-  // force. A dry run only says what it would restore. Blocking (10 s).
-  void restore_jellyfin();
+  // Loads the state file (before anything can be saved: at start, before the first action):
+  // tells a file refused (its owner or mode, not a regular file), moved aside as PATH.corrupt,
+  // and each entry skipped. Fast: the file is capped (act/state_store.h).
+  void load_saved();
+  // Puts back what an earlier guardian (one that crashed or was killed) left in the state file,
+  // in the background: one job on the worker with one overall deadline `budget`, queued before
+  // any action, so READY and the first tick never wait for it. An entry is acted on only where
+  // `policy` manages its target (the registry's RestoreAdmission per kind; the Jellyfin kinds
+  // through the policy's instance of their name, JellyfinSteering::restore_saved); others are
+  // told and kept. Every action job submitted after it runs after it (the worker is FIFO): an
+  // action on the same target finds the entry restored and forgotten (it saves the restored value
+  // as its original) or kept (the first original wins: the action puts back only what it found).
+  // Entries the budget does not reach are kept for the next start (Jellyfin ones are retried
+  // when the instance answers, JellyfinSteering::service). A dry run tells what it would restore.
+  static constexpr std::chrono::milliseconds kRestoreBudget{10'000};
+  void restore_saved(const ActionRegistry& registry, const Policy& policy,
+                     std::chrono::milliseconds budget = kRestoreBudget);
 
  private:
   const ActionEnv& env_;

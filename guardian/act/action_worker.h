@@ -34,6 +34,9 @@ struct ActionJob {
   std::string level{};
   int priority = Priority::Notice;
   int failure_priority = Priority::Error;
+  // false: the job tells its own events through `done` (the restore at start tells one per
+  // entry), and ActionRunner tells no result event for it.
+  bool tell_result = true;
   // Runs on the loop thread once the result has been told (ActionRunner::collect).
   std::function<void(const ActionJobResult&)> done = nullptr;
   // Runs on the loop thread when the job failed, before the result is told; what it returns is

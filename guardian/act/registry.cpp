@@ -2,8 +2,8 @@
 
 #include "act/action.h"
 #include "act/basic_actions.h"
-#include "act/systemd_actions.h"
 #include "act/jellyfin_actions.h"
+#include "act/systemd_actions.h"
 
 namespace guardian {
 
@@ -39,13 +39,18 @@ std::vector<std::pair<std::string, SourcePos>> ActionRegistry::check(const Actio
   return entry->validate(spec);
 }
 
-void ActionRegistry::add_restorer(const std::string& kind, Restorer restorer) {
-  restorers_[kind] = std::move(restorer);
+void ActionRegistry::add_restorer(const std::string& kind, Restorer restorer, RestoreAdmission admit) {
+  restorers_[kind] = {std::move(restorer), std::move(admit)};
 }
 
 const Restorer* ActionRegistry::restorer(const std::string& kind) const {
   auto it = restorers_.find(kind);
-  return it == restorers_.end() ? nullptr : &it->second;
+  return it == restorers_.end() ? nullptr : &it->second.first;
+}
+
+const RestoreAdmission* ActionRegistry::admission(const std::string& kind) const {
+  auto it = restorers_.find(kind);
+  return it == restorers_.end() || !it->second.second ? nullptr : &it->second.second;
 }
 
 const ActionRegistry& builtin_actions() {

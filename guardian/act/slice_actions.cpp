@@ -1,5 +1,6 @@
 // slice.set-memory-high, slice.set-memory-max, slice.balance, the "systemd.unit-property"
 // restorer, and the shared plumbing of the systemd actions.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -79,7 +80,45 @@ std::optional<std::optional<uint64_t>> saved_property_value(const std::string& o
   return std::nullopt;
 }
 
+std::vector<std::string> policy_limit_units(const Policy& policy) {
+  std::vector<std::string> units{policy.container_slice.unit};
+  for (const auto& level : policy.levels) {
+    for (const auto& action : level.actions) {
+      if (action.type != "slice.set-memory-high" && action.type != "slice.set-memory-max" &&
+          action.type != "slice.balance")
+        continue;
+      units.push_back(param_string(action, "unit", "container.slice"));
+    }
+  }
+  return units;
+}
+
 namespace systemd_actions {
+
+// Which "systemd.unit-property" entries a restore at start may act on (systemd_actions.h).
+Result<void> admit_unit_property(const Policy& policy, const std::string& key,
+                                 const std::string& original_json) {
+  nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("unit") || !json["unit"].is_string() ||
+      !json.contains("property") || !json["property"].is_string())
+    return make_error("expected {\"unit\", \"property\", \"value\"}");
+  const auto unit = json["unit"].get<std::string>();
+  const auto property = json["property"].get<std::string>();
+  if (key != unit_property_key(unit, property))
+    return make_error("its key does not name the unit and property it holds (" + unit + " " + property + ")");
+  const auto units = policy_limit_units(policy);
+  if (std::find(units.begin(), units.end(), unit) == units.end())
+    return make_error(unit +
+                      " is not a unit the policy manages ([container_slice] or a slice.* action's unit)");
+  if (property == "MemoryHigh" || property == "MemoryMax") {
+    const auto& value = json.contains("value") ? json["value"] : nlohmann::json();
+    if (value.is_number_unsigned() && value.get<uint64_t>() < kMinRestoredLimit) {
+      return make_error(property + "=" + format_bytes(value.get<uint64_t>()) + " is below the " +
+                        format_bytes(kMinRestoredLimit) + " guardian ever restores");
+    }
+  }
+  return {};
+}
 
 constexpr uint64_t kInfinity = std::numeric_limits<uint64_t>::max();
 
@@ -568,7 +607,7 @@ void register_systemd_actions(ActionRegistry& registry) {
                   return std::unique_ptr<Action>(std::make_unique<SliceBalanceAction>(spec, env));
                 },
                 "move MemoryHigh of container.slice between floor and ceiling from pressure (senpai-like)"});
-  registry.add_restorer("systemd.unit-property", &restore_unit_property);
+  registry.add_restorer("systemd.unit-property", &restore_unit_property, &admit_unit_property);
   register_unit_actions(registry);
 }
 

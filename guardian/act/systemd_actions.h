@@ -99,6 +99,18 @@ std::shared_ptr<Action> make_balance_step(const ActionEnv& env, const std::strin
 // the inner nullopt is "infinity" (the user had no limit).
 std::optional<std::optional<uint64_t>> saved_property_value(const std::string& original_json);
 
+// What a restore at start may touch (the state file is input, not orders):
+//  - a limit only of a unit the policy manages: [container_slice]'s unit and every unit a
+//    slice.set-memory-high/-max or slice.balance action names;
+//  - MemoryHigh/MemoryMax never below kMinRestoredLimit: a forged "MemoryMax": 4096 would turn
+//    the slice into an OOM-kill loop, and no user limits a slice of services below this (the
+//    fixtures' smallest container.slice limit is 8 GiB); a lower value is reported and kept;
+//  - "frozen" only for a unit the policy lists as low priority ([containers] low_priority), and
+//    "running" (thaw) only for such a unit or one a unit.freeze/unit.thaw action names.
+inline constexpr uint64_t kMinRestoredLimit = 256ULL << 20;
+std::vector<std::string> policy_limit_units(const Policy& policy);
+std::vector<std::string> policy_freeze_units(const Policy& policy);
+
 // StateStore keys: "systemd.unit-property/<unit>/<Property>", "systemd.unit-freeze/<unit>".
 std::string unit_property_key(const std::string& unit, const std::string& property);
 std::string unit_freeze_key(const std::string& unit);

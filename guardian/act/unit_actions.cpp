@@ -3,6 +3,7 @@
 // memory stays, but it stops adding pressure, and oomd's pgscan-based choice no longer favours a
 // busy container the user cares about. Which units may be frozen is the policy's [containers]
 // low_priority list; protected ones are refused when the policy is loaded (config/policy_containers).
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "act/basic_actions.h"
@@ -34,6 +35,30 @@ Result<void> restore_freeze(const ActionEnv& env, const std::string& key, const 
   const auto state = json["freezer_state"].get<std::string>();
   if (state == "frozen") return (*connection)->freeze_unit_wait(unit, deadline);
   return (*connection)->thaw_unit_wait(unit, deadline);
+}
+
+// Which "systemd.unit-freeze" entries a restore at start may act on (systemd_actions.h).
+Result<void> admit_freeze(const Policy& policy, const std::string& key, const std::string& original_json) {
+  nlohmann::json json = nlohmann::json::parse(original_json, nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("unit") || !json["unit"].is_string() ||
+      !json.contains("freezer_state") || !json["freezer_state"].is_string())
+    return make_error("expected {\"unit\", \"freezer_state\"}");
+  const auto unit = json["unit"].get<std::string>();
+  const auto state = json["freezer_state"].get<std::string>();
+  if (key != unit_freeze_key(unit))
+    return make_error("its key does not name the unit it holds (" + unit + ")");
+  const auto& low = policy.containers.low_priority_units;
+  const bool low_priority = std::find(low.begin(), low.end(), unit) != low.end();
+  if (state == "frozen") {
+    if (!low_priority)
+      return make_error("would freeze " + unit + ", which the policy does not list as low priority");
+    return {};
+  }
+  const auto named = policy_freeze_units(policy);
+  if (!low_priority && std::find(named.begin(), named.end(), unit) == named.end())
+    return make_error(unit +
+                      " is not a unit the policy manages (low priority, or named by unit.freeze/unit.thaw)");
+  return {};
 }
 
 class FreezeAction final : public Action {
@@ -110,11 +135,22 @@ void add_freeze(ActionRegistry& registry, bool freeze) {
 
 }  // namespace
 
+std::vector<std::string> policy_freeze_units(const Policy& policy) {
+  std::vector<std::string> units;
+  for (const auto& level : policy.levels) {
+    for (const auto& action : level.actions) {
+      if (action.type == "unit.freeze" || action.type == "unit.thaw")
+        units.push_back(param_string(action, "unit"));
+    }
+  }
+  return units;
+}
+
 namespace systemd_actions {
 void register_unit_actions(ActionRegistry& registry) {
   add_freeze(registry, true);
   add_freeze(registry, false);
-  registry.add_restorer("systemd.unit-freeze", &restore_freeze);
+  registry.add_restorer("systemd.unit-freeze", &restore_freeze, &admit_freeze);
 }
 }  // namespace systemd_actions
 

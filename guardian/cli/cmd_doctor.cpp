@@ -4,8 +4,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "act/state_store.h"
@@ -170,7 +170,7 @@ int run_doctor(int argc, char** argv) {
       systemd_input.wanted.hard = slice.hard_correction;
       // Which limits guardian set itself: the running daemon's state file holds the user's originals.
       StateStore state(StateStore::default_path());
-      if (state.load()) {
+      if (state.load(StateStore::OnCorrupt::Leave)) {
         auto original = [&](const char* property) -> std::optional<std::optional<uint64_t>> {
           auto saved = state.get(unit_property_key(slice.unit, property));
           if (!saved) return std::nullopt;

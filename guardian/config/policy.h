@@ -113,6 +113,13 @@ struct JellyfinInstanceSettings {
 // checked with it too.
 bool valid_jellyfin_instance_name(std::string_view name);
 
+// Caps on a policy (README "Reliability"), checked before and while it is parsed: far above a real
+// policy (policies/ has 7 KB, 4 levels, 6 actions a level) and far below what would make guardian's
+// own memory matter next to its unit's MemoryHigh=48M (the largest file accepted parses in a few MB).
+inline constexpr size_t kMaxPolicyBytes = 256 * 1024;
+inline constexpr size_t kMaxLevels = 32;
+inline constexpr size_t kMaxActionsPerLevel = 32;
+
 struct Policy {
   std::string name = "default";  // top-level `name`, else the file's stem
   std::string source;            // file path, or "<embedded default>"

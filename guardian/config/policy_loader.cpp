@@ -5,7 +5,9 @@
 #include <exception>
 #include <filesystem>
 
-#include "common/host_root.h"
+#include "common/input_file.h"
+#include "common/units.h"
+#include "config/policy_prescan.h"
 #include "config/policy_sections.h"
 
 namespace guardian {
@@ -50,6 +52,18 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
                               const ActionCatalog* actions) {
   PolicyLoadResult result;
   PolicyParseContext context(source_name, actions);
+  // Bounded before toml++ sees the text: it recurses per nested table and per dotted key part.
+  if (text.size() > kMaxPolicyBytes) {
+    context.error(SourcePos{source_name, 0, 0}, std::to_string(text.size()) + " bytes, more than the " +
+                                                    format_bytes(kMaxPolicyBytes) + " a policy may have");
+    result.diagnostics = context.take_diagnostics();
+    return result;
+  }
+  if (auto problem = prescan_policy_shape(text)) {
+    context.error(SourcePos{source_name, problem->line, problem->column}, problem->message);
+    result.diagnostics = context.take_diagnostics();
+    return result;
+  }
   toml::table root;
   try {
     root = toml::parse(text, source_name);
@@ -125,13 +139,15 @@ PolicyLoadResult parse_policy(std::string_view text, const std::string& source_n
 PolicyLoadResult load_policy_file(const std::string& path, const ActionCatalog* actions) {
   // The daemon calls this on SIGHUP: nothing may escape it.
   try {
-    auto text = read_file(path);
+    // A regular file only, opened without waiting for a writer (a FIFO never hangs the reload),
+    // and never more than the cap (a device or a huge file is an error, not an allocation).
+    auto text = read_input_file(path, {.max_bytes = kMaxPolicyBytes, .what = "policy"});
     if (!text) {
       PolicyLoadResult result;
       result.read_failed = true;
-      // read_file says "PATH: reason"; the diagnostic already starts with the path.
+      // The message says "policy PATH: reason"; the diagnostic already starts with the path.
       std::string reason = text.error().message;
-      if (reason.starts_with(path + ": ")) reason.erase(0, path.size() + 2);
+      if (reason.starts_with("policy " + path + ": ")) reason.erase(0, path.size() + 9);
       result.diagnostics.push_back(Diagnostic{SourcePos{path, 0, 0}, "cannot read policy: " + reason});
       return result;
     }

@@ -215,6 +215,14 @@ bool valid_level_name(std::string_view name) {
 
 void parse_level_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
   const size_t index = policy.levels.size() + 1;
+  if (index > kMaxLevels) {
+    // Said once, at the first level past the cap; the rest are not read.
+    if (index == kMaxLevels + 1)
+      context.error(table,
+                    "more than " + std::to_string(kMaxLevels) + " [[level]] tables; a ladder needs a few");
+    policy.levels.emplace_back();
+    return;
+  }
   Level level;
   level.pos = context.pos(table);
   std::string where = "in [[level]] #" + std::to_string(index);
@@ -258,6 +266,11 @@ void parse_level_section(const toml::table& table, PolicyParseContext& context, 
   level.exit = parse_conditions(table, "exit", where, context);
 
   if (const toml::array* actions = context.get_array(table, "actions", where)) {
+    if (actions->size() > kMaxActionsPerLevel) {
+      context.error(*actions, "level " + quoted(level.name) + " has " + std::to_string(actions->size()) +
+                                  " actions, more than the " + std::to_string(kMaxActionsPerLevel) +
+                                  " guardian takes");
+    }
     for (const toml::node& element : *actions) {
       if (auto action = parse_action(element, context)) level.actions.push_back(std::move(*action));
     }

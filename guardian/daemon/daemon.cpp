@@ -30,6 +30,7 @@
 #include "config/policy_loader.h"
 #include "daemon/helper_link.h"
 #include "decide/ladder.h"
+#include "decide/reload.h"
 #include "jellyfin/instances.h"
 #include "model/desktop_apps.h"
 #include "model/oomd_model.h"
@@ -305,10 +306,27 @@ void Daemon::reload() {
     teller_.emit(event);
     return;
   }
-  // A new ladder may have other levels and actions: step all the way down under the old
-  // policy (reverting what it applied), then let the next tick climb the new one.
-  unwind_all();
+  // What the new policy does not change stays in force (decide/reload.h): the levels it still has
+  // in place and their unchanged actions. The rest is reverted under the old policy, the new
+  // actions of the levels that stay are applied under the new one, and the next tick climbs on.
+  const ReloadPlan plan = plan_reload(*policy_, ladder_, policy.value());
+  Decision down;
+  down.transitions = plan.transitions;
+  down.commands = plan.reverts;
+  execute(down);
+  ladder_ = plan.next;
   apply_policy(std::move(policy.value()));
+  Decision up;
+  up.commands = plan.applies;
+  execute(up);
+  Event event{EventType::PolicyLoaded,
+              Priority::Info,
+              "policy reload: " + std::to_string(plan.kept) + " action(s) left in force, " +
+                  std::to_string(plan.reverts.size()) + " reverted, " + std::to_string(plan.applies.size()) +
+                  " applied",
+              {}};
+  event.with("POLICY", policy_->source);
+  teller_.emit(event);
 }
 
 void Daemon::submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action> action, std::string label,
@@ -795,19 +813,21 @@ int Daemon::run() {
     event.with("MODE", "system-only");
     teller_.emit(event);
   }
+  // Before anything can save an original: the file as it is, or kept aside when it is not one.
+  actions_.load_saved();
   components_ = make_components(options_, actions_);
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
     for (int fd : component->fds()) watch(fd, EPOLLIN);
   }
-  // After the components start: the systemd restorers need the user-manager connection the
-  // systemd component opens.
-  actions_.restore_saved(builtin_actions());
   apply_policy(std::move(policy.value()));
-  // What an earlier guardian changed in Jellyfin goes back only through the policy's instance of
-  // that name (its URL and key, never the state file's), so this waits for the policy.
-  actions_.restore_jellyfin();
+  // What an earlier guardian left goes back in the background, first in the worker's queue, and
+  // only where the policy manages the target (the Jellyfin kinds through the policy's instance of
+  // that name): after the components started (the systemd restorers use the user-manager
+  // connection the systemd component opens) and the policy is in force. READY and the first tick
+  // do not wait for it.
+  actions_.restore_saved(builtin_actions(), *policy_);
   if (auto armed = set_timer(); !armed.ok()) {
     std::fprintf(stderr, "guardian: cannot arm the sampling timer: %s\n", armed.error().message.c_str());
     return 2;

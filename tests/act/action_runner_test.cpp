@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
 #include "act/state_store.h"
 
@@ -133,6 +135,7 @@ TEST(ActionRunner, RestoresWhatAnEarlierRunSavedAndKeepsWhatItCannot) {
     ASSERT_TRUE(earlier.load().ok());
     ASSERT_TRUE(earlier.save_original("test.value/a", "test.value", R"({"value":1})").ok());
     ASSERT_TRUE(earlier.save_original("test.value/broken", "test.value", R"({"value":"x"})").ok());
+    ASSERT_TRUE(earlier.save_original("test.value/outside", "test.value", R"({"value":2})").ok());
     ASSERT_TRUE(earlier.save_original("gone.kind/b", "gone.kind", "{}").ok());
   }
   StateStore state(path);
@@ -147,15 +150,23 @@ TEST(ActionRunner, RestoresWhatAnEarlierRunSavedAndKeepsWhatItCannot) {
         if (json.find("\"x\"") != std::string::npos) return make_error("not a number");
         restored.push_back(key);
         return {};
+      },
+      [](const Policy&, const std::string& key, const std::string&) -> Result<void> {
+        if (key == "test.value/outside") return make_error("not a target the policy manages");
+        return {};
       });
   std::vector<Event> told;
   ActionRunner runner(env, [&](const Event& event) { told.push_back(event); });
-  runner.restore_saved(registry);
+  runner.load_saved();
+  EXPECT_TRUE(told.empty());
+  runner.restore_saved(registry, Policy{});
+  runner.finish();
   EXPECT_EQ(restored, std::vector<std::string>{"test.value/a"});
   EXPECT_FALSE(state.get("test.value/a").has_value());
-  EXPECT_TRUE(state.get("test.value/broken").has_value());  // kept for the next try, and told
+  EXPECT_TRUE(state.get("test.value/broken").has_value());   // kept for the next try, and told
+  EXPECT_TRUE(state.get("test.value/outside").has_value());  // never acted on, kept, and told
   EXPECT_TRUE(state.get("gone.kind/b").has_value());
-  ASSERT_EQ(told.size(), 3u);
+  ASSERT_EQ(told.size(), 4u);
   std::map<std::string, std::string> results;
   for (const auto& event : told) {
     EXPECT_EQ(event.type, EventType::StateRestored);
@@ -163,7 +174,62 @@ TEST(ActionRunner, RestoresWhatAnEarlierRunSavedAndKeepsWhatItCannot) {
   }
   EXPECT_EQ(results["test.value/a"], "restored");
   EXPECT_EQ(results["test.value/broken"], "failed");
+  EXPECT_EQ(results["test.value/outside"], "refused");
   EXPECT_EQ(results["gone.kind/b"], "unknown-kind");
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 16, item 7: the restore at start blocked the loop, 2 s per entry for a server that never
+// answered. It runs on the worker now, ahead of every action, with one deadline for all entries.
+TEST(ActionRunner, TheRestoreRunsOnTheWorkerAheadOfActionsWithOneBudgetForAllEntries) {
+  char dir[] = "/tmp/guardian-runner-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/state.json";
+  {
+    StateStore earlier(path);
+    for (int i = 0; i < 15; ++i)
+      ASSERT_TRUE(earlier.save_original("test.value/" + std::to_string(i), "test.value", "{}").ok());
+  }
+  StateStore state(path);
+  ActionEnv env;
+  env.state = &state;
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+  std::atomic<int> calls{0};
+  ActionRegistry registry;
+  // Like a server that never answers: each call holds until released or its deadline passes.
+  registry.add_restorer(
+      "test.value",
+      [&](const ActionEnv&, const std::string&, const std::string&, Deadline deadline) -> Result<void> {
+        ++calls;
+        std::unique_lock lock(mutex);
+        released_cv.wait_until(lock, deadline, [&] { return released; });
+        return make_error("no answer");
+      },
+      [](const Policy&, const std::string&, const std::string&) -> Result<void> { return {}; });
+  std::vector<Event> told;
+  ActionRunner runner(env, [&](const Event& event) { told.push_back(event); });
+  runner.load_saved();
+  runner.restore_saved(registry, Policy{}, 1s);
+  // restore_saved returned while the first restorer still waits: the loop is free.
+  auto action = std::make_shared<CountingAction>("slice.set-memory-high", ActionResult{});
+  runner.submit({.action = action, .label = "critical/slice.set-memory-high", .level = "critical"});
+  EXPECT_EQ(action->applied, 0);
+  runner.finish();
+  EXPECT_EQ(action->applied, 1);  // ran after the restore, never beside it
+  EXPECT_EQ(calls, 1) << "one deadline for all entries: the first used it up";
+  std::map<std::string, int> results;
+  for (const auto& event : told) {
+    if (event.type == EventType::StateRestored) ++results[field(event, "RESULT")];
+  }
+  EXPECT_EQ(results["failed"], 1);
+  EXPECT_EQ(results["deferred"], 14);
+  EXPECT_EQ(state.entries().size(), 15u);  // all kept for the next start
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
   std::filesystem::remove_all(dir);
 }
 

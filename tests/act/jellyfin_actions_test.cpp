@@ -775,7 +775,19 @@ TEST_F(JellyfinActionsTest, RestoreGoesOnlyToThePolicysInstanceNeverWhereTheStat
 // Issue 16, item 2: CR/LF from the state file reached HTTP headers.
 TEST_F(JellyfinActionsTest, ANameWithCrLfInTheStateFileIsRefusedAndNothingIsSent) {
   const std::string name = "x\r\nX-Injected: yes\r\nY";
+  // In the key: the state file's own check skips the entry at load (issue 16, item 6), and the
+  // file as it was is kept aside for a human to look at.
   save_entry("jellyfin/" + name + "/scheduled-tasks", "jellyfin.scheduled-tasks",
+             {{"instance", name}, {"url", fake_->url()}, {"task_ids", {"7738148ffcd07979c7ceb148e06b3aed"}}});
+  crash_and_restart();
+  EXPECT_TRUE(state_->entries().empty());
+  auto aside = read_file(dir_ + "/state.json.corrupt");
+  ASSERT_TRUE(aside.ok());
+  EXPECT_NE(aside->find("X-Injected"), std::string::npos);
+  EXPECT_TRUE(steering_->restore_saved(in(5s)).empty());
+  EXPECT_TRUE(fake_->requests().empty());
+  // In the entry only: the steering refuses the name.
+  save_entry("jellyfin/x/scheduled-tasks", "jellyfin.scheduled-tasks",
              {{"instance", name}, {"url", fake_->url()}, {"task_ids", {"7738148ffcd07979c7ceb148e06b3aed"}}});
   crash_and_restart();
   auto text = all_messages(steering_->restore_saved(in(5s)));

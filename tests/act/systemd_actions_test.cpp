@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "act/action_runner.h"
 #include "act/state_store.h"
 #include "act/unit_manager.h"
 #include "bus/systemd_client.h"
@@ -139,6 +140,84 @@ TEST_F(SystemdActionsTest, ARuntimeChangeIsRestoredAfterKill9AndARestart) {
   auto calls = systemd_->set_calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(std::get<2>(calls[1].properties[0]), std::to_string(8 * GiB));
+}
+
+// Issue 16, item 4: the restore at start acted on any unit a (forged) state file named:
+// FreezeUnit gnome-shell.service and SetUnitProperties app.slice MemoryMax=4096 were attempted.
+// Only units the policy manages are touched now, "frozen" only for a low-priority one, and no
+// limit below the floor; every other entry is told by name and kept.
+TEST_F(SystemdActionsTest, ARestoreAtStartActsOnlyOnWhatThePolicyManages) {
+  auto freeze = [](const std::string& unit, const std::string& state) {
+    return StateStore::Change{unit_freeze_key(unit), "systemd.unit-freeze",
+                              R"({"unit":")" + unit + R"(","freezer_state":")" + state + R"("})"};
+  };
+  auto limit = [](const std::string& unit, const std::string& property, uint64_t value) {
+    return StateStore::Change{unit_property_key(unit, property), "systemd.unit-property",
+                              R"({"unit":")" + unit + R"(","property":")" + property + R"(","value":)" +
+                                  std::to_string(value) + "}"};
+  };
+  // A key that names another unit than the entry holds: the entry is not what its key says.
+  StateStore::Change mismatched = freeze("immich-ml.service", "frozen");
+  mismatched.key = unit_freeze_key("plex.service");
+  ASSERT_TRUE(
+      state_
+          ->commit({freeze("gnome-shell.service", "frozen"), freeze("jellyfin.service", "running"),
+                    limit("app.slice", "MemoryMax", 4096), limit("container.slice", "MemoryMax", 4096),
+                    limit("container.slice", "MemoryHigh", 8 * GiB), freeze("immich-ml.service", "frozen"),
+                    mismatched})
+          .ok());
+  Policy policy;  // [container_slice] unit = container.slice; [containers] low_priority = immich-ml
+  policy.containers.low_priority_units = {"immich-ml.service"};
+  std::vector<Event> told;
+  ActionRunner runner(env_, [&](const Event& event) { told.push_back(event); });
+  runner.restore_saved(builtin_actions(), policy);
+  runner.finish();
+
+  const auto calls = systemd_->calls();
+  for (const auto& call : calls) {
+    EXPECT_EQ(call.find("gnome-shell"), std::string::npos) << call;
+    EXPECT_EQ(call.find("app.slice"), std::string::npos) << call;
+    EXPECT_EQ(call.find("jellyfin.service"), std::string::npos) << call;
+  }
+  EXPECT_EQ(systemd_->unit("immich-ml.service").freezer_state, "frozen");  // low priority: restored
+  auto sets = systemd_->set_calls();
+  ASSERT_EQ(sets.size(), 1u);  // MemoryHigh=8G; never MemoryMax=4096
+  EXPECT_EQ(sets[0].unit, "container.slice");
+  EXPECT_EQ(std::get<0>(sets[0].properties[0]), "MemoryHigh");
+
+  std::map<std::string, std::string> results;
+  std::string messages;
+  for (const auto& event : told) {
+    for (const auto& [name, value] : event.fields)
+      if (name == "KEY")
+        results[value] = [&] {
+          for (const auto& [n, v] : event.fields)
+            if (n == "RESULT") return v;
+          return std::string();
+        }();
+    messages += event.message + "\n";
+  }
+  EXPECT_EQ(results[unit_freeze_key("immich-ml.service")], "restored");
+  EXPECT_EQ(results[unit_property_key("container.slice", "MemoryHigh")], "restored");
+  EXPECT_EQ(results[unit_freeze_key("gnome-shell.service")], "refused");
+  EXPECT_EQ(results[unit_freeze_key("jellyfin.service")], "refused");
+  EXPECT_EQ(results[unit_property_key("app.slice", "MemoryMax")], "refused");
+  EXPECT_EQ(results[unit_property_key("container.slice", "MemoryMax")], "refused");
+  EXPECT_EQ(results[unit_freeze_key("plex.service")], "refused");
+  EXPECT_NE(messages.find("its key does not name the unit it holds (immich-ml.service)"), std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find("saved entry systemd.unit-freeze/gnome-shell.service not acted on: would freeze "
+                          "gnome-shell.service, which the policy does not list as low priority"),
+            std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find("MemoryMax=4.00 KiB is below the 256.00 MiB guardian ever restores"),
+            std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find("app.slice is not a unit the policy manages"), std::string::npos) << messages;
+  // Refused entries stay in the state file, untouched.
+  EXPECT_TRUE(state_->get(unit_freeze_key("gnome-shell.service")).has_value());
+  EXPECT_TRUE(state_->get(unit_property_key("app.slice", "MemoryMax")).has_value());
+  EXPECT_FALSE(state_->get(unit_freeze_key("immich-ml.service")).has_value());
 }
 
 TEST_F(SystemdActionsTest, FreezeAndThawAreReversible) {

@@ -1,6 +1,7 @@
 // `guardian check-policy` end to end: the real binary, real files, exit codes and output lines as
 // DESIGN.md specifies them.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <regex>
 
 #include "common/host_root.h"
+#include "support/subprocess.h"
 
 namespace guardian {
 namespace {
@@ -121,6 +123,26 @@ TEST_F(CheckPolicyCli, UsageAndUnreadableFilesExitTwo) {
   EXPECT_EQ(r.status, 2);  // an unreadable file outranks a validation error
   EXPECT_EQ(r.err, "guardian check-policy: " + missing + ": cannot read policy: No such file or directory\n");
   EXPECT_EQ(r.out, bad + ":1:11: unsupported policy version 3: this guardian reads version 1\n");
+}
+
+// Issue 16, items 8 and 9: a policy nested 50,000 deep crashed check-policy (a stack overflow
+// inside toml++) and a FIFO hung it. Each is one clear line now, within a bounded time.
+TEST_F(CheckPolicyCli, ADeeplyNestedPolicyOrAFifoIsOneErrorNotACrashOrAHang) {
+  std::string deep_text = "version = 1\n[";
+  for (int i = 0; i < 50'000; ++i) deep_text += "a.";
+  deep_text += "a]\n";
+  const std::string deep = write("deep.toml", deep_text);
+  auto nested = test::run({GUARDIAN_BINARY, "check-policy", deep}, std::chrono::seconds(10));
+  EXPECT_EQ(nested.status, 1) << nested.err;
+  EXPECT_EQ(nested.out,
+            deep + ":2:33: a key of more than 16 dotted parts (a.b.c…); a policy's keys have at most 2\n");
+
+  const std::string fifo = (dir_ / "fifo.toml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto piped = test::run({GUARDIAN_BINARY, "check-policy", fifo}, std::chrono::seconds(10));
+  EXPECT_EQ(piped.status, 2) << piped.err;
+  EXPECT_EQ(piped.err,
+            "guardian check-policy: " + fifo + ": cannot read policy: a FIFO, not a regular file\n");
 }
 
 TEST_F(CheckPolicyCli, PrintDefaultIsTheEmbeddedPolicyAndItChecksOk) {

@@ -3,9 +3,14 @@
 // ladder climbs and steps down: failed applies and restores are retried while guardian runs,
 // what an earlier guardian left is restored through the policy's instance only, and the journal
 // names every field.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +19,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/fd.h"
 #include "support/fake_jellyfin.h"
 #include "support/subprocess.h"
 
@@ -205,6 +211,81 @@ TEST_F(JellyfinDaemonTest, AForgedStateFileNeverSendsTheKeyToAnAddressThePolicyD
             std::string::npos)
       << result.err;
   EXPECT_NE(state_file().find("jellyfin/nas/scheduled-tasks"), std::string::npos) << "kept";
+}
+
+// Issue 16, item 7: restore at start blocked READY and the first tick, 2 s per entry for a server
+// that never answers (15 entries: ~30 s; ~45 would pass the unit's start timeout). The restore
+// runs on the action worker now, with one budget for all entries.
+TEST_F(JellyfinDaemonTest, ReadyAndTheFirstTickDoNotWaitForARestoreFromAServerThatNeverAnswers) {
+  // A real listener on 127.0.0.1 that never answers: the kernel completes each connection, nobody
+  // reads or writes.
+  UniqueFd silent(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(silent);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(silent.get(), 64), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(silent.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const auto policy = (dir_ / "silent.toml").string();
+  std::ofstream(policy)
+      << "version = 1\n[metrics]\nenabled = false\n"
+         "[[level]]\nname = \"elevated\"\nhold = \"1s\"\n"
+         "enter = [ { signal = \"mem_available_percent\", cgroup = \"system\", below = 50 } ]\n"
+         "actions = [ { type = \"jellyfin.pause-background-tasks\", instance = \"home\" } ]\n"
+         "[[jellyfin]]\nname = \"home\"\nurl = \""
+      << url << "\"\napi_key_file = \"" << (dir_ / "home.key").string()
+      << "\"\ntimeout = \"2s\"\npoll_interval = \"1s\"\n";
+  json saved = json::object();
+  for (int i = 1; i <= 15; ++i) {
+    const std::string level = "level" + std::to_string(i);
+    saved["jellyfin/home/scheduled-tasks/" + level + "/jellyfin.pause-background-tasks"] = {
+        {"kind", "jellyfin.scheduled-tasks"},
+        {"saved_at", "2026-11-26T12:00:00Z"},
+        {"original",
+         {{"instance", "home"},
+          {"level", level},
+          {"action", "jellyfin.pause-background-tasks"},
+          {"tasks", {{{"id", "7738148ffcd07979c7ceb148e06b3aed"}, {"name", "Scan Media Library"}}}}}}};
+  }
+  write_state(saved);
+  set_available(90);
+  // sd_notify's socket, as systemd hands it to a Type=notify unit.
+  const std::string notify_path = (dir_ / "notify").string();
+  UniqueFd notify(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un notify_address{};
+  notify_address.sun_family = AF_UNIX;
+  std::snprintf(notify_address.sun_path, sizeof notify_address.sun_path, "%s", notify_path.c_str());
+  ASSERT_EQ(::bind(notify.get(), reinterpret_cast<sockaddr*>(&notify_address), sizeof notify_address), 0);
+
+  const auto started = std::chrono::steady_clock::now();
+  test::Subprocess guardian(
+      {GUARDIAN_BINARY, "run", "--host-root", (dir_ / "host").string(), "--uid", "1000", "--policy", policy,
+       "--state-file", (dir_ / "state.json").string(), "--log", "stderr"},
+      {"NOTIFY_SOCKET=" + notify_path});
+  pollfd ready{notify.get(), POLLIN, 0};
+  std::string message;
+  while (message.find("READY=1") == std::string::npos && ::poll(&ready, 1, 5000) == 1) {
+    char buf[512];
+    const ssize_t n = ::recv(notify.get(), buf, sizeof buf, 0);
+    if (n > 0) message.assign(buf, static_cast<size_t>(n));
+  }
+  const auto ready_after = std::chrono::steady_clock::now() - started;
+  ASSERT_NE(message.find("READY=1"), std::string::npos) << guardian.stderr_text();
+  EXPECT_LT(ready_after, 1s) << "READY waited for the restore";
+  // READY follows the first tick (its status line), and no restore result came before it.
+  const std::string tick = guardian.wait_for("guardian: level=normal", 1s);
+  EXPECT_NE(tick, "") << guardian.stderr_text();
+  EXPECT_EQ(guardian.stderr_text().find("could not restart the tasks"), std::string::npos)
+      << guardian.stderr_text();
+  // The restore went on meanwhile and ends within its budget, keeping what it could not do.
+  ASSERT_NE(guardian.wait_for("could not restart the tasks of jellyfin/home/scheduled-tasks", 20s), "")
+      << guardian.stderr_text();
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(30s), 0) << guardian.stderr_text();
+  EXPECT_NE(state_file().find("jellyfin/home/scheduled-tasks/level15"), std::string::npos) << "kept";
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   input.current = current();
   input.write_may_land = size % 2 == 1;
   std::set<std::string> recorded;  // fields some entry records guardian's value for
-  for (const auto& [key, saved] : *entries) {
+  for (const auto& [key, saved] : entries->entries) {
     json doc = json::parse(saved.original_json, nullptr, false);
     std::vector<std::string> dropped;
     if (saved.kind == guardian::kJellyfinEncodingKind) {
