@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/event.h"
@@ -38,6 +39,9 @@ struct TickView {
   // guardian itself: how late its loop read the tick timer, whether its memory is locked.
   const TickLateness* lateness = nullptr;
   const MemoryLockStatus* memory_lock = nullptr;
+  // memory_lock->describe(), made by the loop when the lock changes (not on every tick); empty =
+  // not made, describe it when needed.
+  std::string_view memory_lock_description;
 };
 
 // What the loop offers its components: the narrow host interface. All calls on the loop thread.

@@ -28,6 +28,7 @@
 #include "common/host_root.h"
 #include "config/policy_loader.h"
 #include "daemon/helper_link.h"
+#include "daemon/systemd_notifier.h"
 #include "decide/ladder.h"
 #include "jellyfin/instances.h"
 #include "model/oomd_model.h"
@@ -85,6 +86,7 @@ class Daemon final : public DaemonLoop {
   explicit Daemon(DaemonOptions options, MemoryLockStatus early_lock)
       : options_(std::move(options)),
         memory_lock_(std::move(early_lock)),
+        memory_lock_text_(memory_lock_.describe()),
         host_(options_.host_root),
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
@@ -159,6 +161,7 @@ class Daemon final : public DaemonLoop {
 
   DaemonOptions options_;
   MemoryLockStatus memory_lock_;
+  std::string memory_lock_text_;  // memory_lock_.describe(), made when the lock changes
   TickLateness lateness_;
   HostRoot host_;
   Sampler sampler_;
@@ -201,6 +204,8 @@ class Daemon final : public DaemonLoop {
   std::vector<ApplyRetry> retries_;
   std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
+  // Each component's fds as watched at start (asking fds() on every wake-up made a vector).
+  std::vector<std::pair<int, DaemonComponent*>> component_fds_;
   std::vector<PsiTrigger> triggers_;
   std::vector<WatchedCgroup> dropin_rules_;         // what the unit drop-ins say, even when live rules win
   std::set<std::string, std::less<>> user_slices_;  // user_manager_slices() at the last rule refresh
@@ -210,6 +215,8 @@ class Daemon final : public DaemonLoop {
   std::vector<char> trigger_fired_;
   // Kept between ticks so a steady tick reuses their storage and allocates nothing.
   Snapshot snapshot_;
+  Decision decision_;
+  DecideScratch decide_scratch_;
   TickView tick_view_;
   bool actions_changed_ = true;             // active_ changed since tick_view_.active_actions was filled
   char status_[256] = {};                   // the last STATUS= sent to systemd
@@ -225,6 +232,7 @@ class Daemon final : public DaemonLoop {
   bool stopping_ = false;
   uint64_t ticks_ = 0;
   uint64_t watchdog_usec_ = 0;
+  SystemdNotifier notifier_;  // $NOTIFY_SOCKET, connected once: no socket per WATCHDOG=1
   MonoTime last_status_line_{};
 };
 
@@ -569,12 +577,12 @@ void Daemon::notify_systemd(bool ready) {
   if (ready) {
     char message[sizeof status + 16];
     std::snprintf(message, sizeof message, "READY=1\n%s", status);
-    sd_notify(0, message);
+    notifier_.notify(message);
   } else if (std::strcmp(status, status_) != 0) {
-    sd_notify(0, status);
+    notifier_.notify(status);
   }
   std::memcpy(status_, status, sizeof status_);
-  if (watchdog_usec_) sd_notify(0, "WATCHDOG=1");
+  if (watchdog_usec_) notifier_.notify("WATCHDOG=1");
 }
 
 // Whether the slices directly in the user manager are the ones in `known`, without building a set
@@ -634,7 +642,8 @@ void Daemon::tick() {
   budget_model_.observe(snapshot, sampler_.layout().user_manager_path);
 
   ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path, &budget_model_.budget()};
-  Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
+  Decision& decision = decision_;
+  decide(*policy_, ladder_, view, snapshot.mono, decision, decide_scratch_);
   execute(decision);
   submit_due_retries();
   ladder_ = decision.next;
@@ -661,6 +670,7 @@ void Daemon::tick() {
   tick_view.dry_run = options_.dry_run;
   tick_view.lateness = &lateness_;
   tick_view.memory_lock = &memory_lock_;
+  tick_view.memory_lock_description = memory_lock_text_;
   for (auto& component : components_) component->on_tick(tick_view);
   helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
   watch_helper();
@@ -691,6 +701,7 @@ void Daemon::lock_loop_memory() {
   } else if (options_.lock_memory == MemoryLockMode::None) {
     memory_lock_ = MemoryLockStatus{};
   }
+  memory_lock_text_ = memory_lock_.describe();
   // all / all-onfault were locked before any thread started (run_daemon).
   if (options_.lock_memory == MemoryLockMode::None || memory_lock_.locked) return;
   Event event{EventType::SenseProblem,
@@ -752,7 +763,10 @@ int Daemon::run() {
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
-    for (int fd : component->fds()) watch(fd, EPOLLIN);
+    for (int fd : component->fds()) {
+      watch(fd, EPOLLIN);
+      component_fds_.emplace_back(fd, component.get());
+    }
   }
   // After the components start: the systemd restorers need the user-manager connection the
   // systemd component opens.
@@ -805,10 +819,8 @@ int Daemon::run() {
           due = true;
         }
       } else {
-        for (auto& component : components_) {
-          for (int cfd : component->fds()) {
-            if (cfd == fd) component->on_fd_ready(fd);
-          }
+        for (const auto& [cfd, component] : component_fds_) {
+          if (cfd == fd) component->on_fd_ready(fd);
         }
       }
     }
@@ -820,7 +832,7 @@ int Daemon::run() {
     }
   }
 
-  sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
+  notifier_.notify("STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
                      Priority::Info,
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",
