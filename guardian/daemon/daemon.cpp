@@ -34,7 +34,6 @@
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
 #include "model/user_budget.h"
-#include "sense/ancestor_limits.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
@@ -166,9 +165,8 @@ class Daemon final : public DaemonLoop {
   HostRoot host_;
   Sampler sampler_;
   OomdModel model_;
-  // The user's memory budget and its approach ([approach]): the ancestors' limits beside the
-  // sampler's walk, opened at the first tick.
-  std::optional<AncestorLimitReader> ancestor_limits_;
+  // The user's memory budget and its approach ([approach]); the ancestors' limits come with the
+  // sampler's snapshot.
   UserBudgetModel budget_model_;
   StateStore state_;
   // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
@@ -606,8 +604,6 @@ void Daemon::tick() {
   tick_requested_ = false;
   Snapshot& snapshot = snapshot_;
   sampler_.sample_into(snapshot);
-  if (!ancestor_limits_) ancestor_limits_.emplace(host_, sampler_.layout());
-  snapshot.user_ancestors_limit_bytes = ancestor_limits_->smallest_limit();
   {
     size_t fired = 0;
     for (char flag : trigger_fired_) fired += flag != 0;
