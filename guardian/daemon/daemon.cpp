@@ -37,6 +37,7 @@
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
+#include "tell/queued_sink.h"
 
 namespace guardian {
 namespace {
@@ -97,7 +98,8 @@ class Daemon final : public DaemonLoop {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
-    teller_.add_sink(sink_);
+    queued_sink_.start(sink_);
+    teller_.add_sink(&queued_sink_);
     env_.host = &host_;
     env_.state = &state_;
     env_.teller = &teller_;
@@ -181,7 +183,9 @@ class Daemon final : public DaemonLoop {
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
-  EventSink* sink_ = nullptr;
+  EventSink* sink_ = nullptr;  // the journal or stderr, written by queued_sink_'s thread
+  // The loop (and the worker) only queue: a journald that does not read cannot hold the loop.
+  QueuedSink queued_sink_;
   ActionEnv env_;
   ActionRunner actions_;         // the one path of every change: worker, dry run, result events
   HelperLink helper_;            // guardian-helper's events, when it runs

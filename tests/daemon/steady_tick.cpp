@@ -37,7 +37,9 @@
 #include "daemon/daemon.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
+#include "sense/fixture_support.h"
 #include "sense/sampler.h"
+#include "support/dbus_daemon.h"
 
 extern "C" {
 void* __libc_malloc(size_t size);
@@ -331,6 +333,60 @@ TEST(SteadyTick, DISABLED_TheLoopWithTheMetricsExporterAllocatesNothingOverFifty
   EXPECT_EQ(counts.measured_ticks, 50u);
   EXPECT_EQ(counts.allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
   EXPECT_EQ(counts.opens, 0u);
+}
+
+// The loop never waits on the session bus (docs/loop-audit.md): a real dbus-daemon, which
+// guardian's D-Bus API and the systemd component are connected to, stops answering (SIGSTOP, as
+// a bus daemon stalled in reclaim would) for 3 s, and in that time the level climbs (a
+// LevelChanged signal and PropertiesChanged for the stopped bus, actions submitted). The ticks
+// keep their 100 ms interval: no gap comes near the 3 s the bus was away.
+TEST(SteadyTick, TicksKeepTheirIntervalWhileTheSessionBusStopsAnswering) {
+  test::DbusDaemon bus;
+  ASSERT_FALSE(bus.address().empty()) << bus.error();
+  testing::FixtureCopy copy("debian12");
+  const fs::path dir = fs::temp_directory_path() / ("guardian-bus-stop-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string policy_path = (dir / "policy.toml").string();
+  std::ofstream(policy_path) << default_policy_for_test();
+  ::setenv("DBUS_SESSION_BUS_ADDRESS", bus.address().c_str(), 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/guardian-test-bus", 1);
+  ::unsetenv("NOTIFY_SOCKET");
+
+  DaemonOptions options;
+  options.host_root = copy.root();
+  options.policy_path = policy_path;
+  options.uid = 1000;
+  options.dry_run = true;
+  options.state_path = ":memory:";
+  options.status_lines = false;
+  options.log_target = DaemonOptions::LogTarget::Stderr;
+  options.lock_memory = MemoryLockMode::None;
+  options.metrics_exporter = false;
+  constexpr uint64_t kStop = 10, kPressure = 15, kResume = 40, kLast = 50;
+  options.max_ticks = kLast;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  at.reserve(kLast + 1);
+  options.after_tick = [&](uint64_t tick) {
+    at.push_back(std::chrono::steady_clock::now());
+    if (tick == kStop) bus.stop_answering();
+    // user@1000.service (oomd's Debian rule, limit 50%) at 90% of oomd's limit: the ladder climbs.
+    if (tick == kPressure)
+      testing::rewrite(
+          copy.path("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/memory.pressure"),
+          "some avg10=60.00 avg60=20.00 avg300=5.00 total=90000000\n"
+          "full avg10=45.00 avg60=15.00 avg300=4.00 total=60000000\n");
+    if (tick == kResume) bus.answer_again();
+  };
+  EXPECT_EQ(run_daemon(options), 0);
+  bus.answer_again();
+  fs::remove_all(dir);
+  ASSERT_EQ(at.size(), kLast);
+  double widest = 0;
+  for (uint64_t i = kStop; i < kResume; ++i)
+    widest = std::max(widest, std::chrono::duration<double>(at[i] - at[i - 1]).count());
+  const double stopped = std::chrono::duration<double>(at[kResume - 1] - at[kStop - 1]).count();
+  EXPECT_GT(stopped, 2.5) << "the bus was stopped for the ticks between";
+  EXPECT_LT(widest, 1.0) << "the widest gap between ticks while the bus was stopped (interval 0.1 s)";
 }
 
 // sense -> model, as the daemon calls them (Sampler::sample_into into a kept Snapshot, then
