@@ -152,24 +152,7 @@ void SystemdComponent::on_tick(const TickView& tick) {
     last_dump_ = MonoTime{};
     reconcile(/*tell_missing=*/first_reading);
   }
-  if (tick.snapshot) {
-    // Kernel OOM kills: memory.events oom_kill rising between ticks.
-    Snapshot before;
-    before.cgroups.reserve(oom_kill_counts_.size());
-    for (const auto& [path, count] : oom_kill_counts_) {
-      CgroupSample sample;
-      sample.path = path;
-      sample.memory.events_oom_kill = count;
-      before.cgroups.push_back(std::move(sample));
-    }
-    const bool first = oom_kill_counts_.empty();
-    oom_kill_counts_.clear();
-    for (const auto& cgroup : tick.snapshot->cgroups)
-      oom_kill_counts_[cgroup.path] = cgroup.memory.events_oom_kill;
-    if (!first) {
-      for (const auto& kill : kills_from_memory_events(before, *tick.snapshot)) on_kill(kill);
-    }
-  }
+  if (tick.snapshot) check_oom_kill_counts(*tick.snapshot);
   const bool fast = now < fast_dumps_until_ && live_lacks_dropin_cgroups();
   const auto interval = fast ? std::chrono::seconds(2) : std::chrono::seconds(options_.dump_interval);
   if (last_dump_ == MonoTime{} || now - last_dump_ >= interval) refresh_dump();
@@ -179,6 +162,43 @@ void SystemdComponent::on_tick(const TickView& tick) {
   }
   if (tick.snapshot) recheck_deferred(tick.snapshot->mono);
   run_balance(tick);
+}
+
+void SystemdComponent::check_oom_kill_counts(const Snapshot& snapshot) {
+  // Kernel OOM kills: memory.events oom_kill rising between ticks. The last counts are kept in
+  // the snapshot's order and compared in place; the kills are worked out (with their strings)
+  // only when a counter rose, so an ordinary tick allocates nothing.
+  auto previous_count = [&](size_t index, const std::string& path) -> uint64_t {
+    if (index < oom_kill_counts_.size() && oom_kill_counts_[index].first == path)
+      return oom_kill_counts_[index].second;
+    for (const auto& [known, count] : oom_kill_counts_) {
+      if (known == path) return count;
+    }
+    return 0;  // a cgroup new since the last tick: its counter started at 0 with it
+  };
+  bool rose = false;
+  if (!oom_kill_counts_.empty()) {
+    for (size_t i = 0; i < snapshot.cgroups.size() && !rose; ++i) {
+      const CgroupSample& cgroup = snapshot.cgroups[i];
+      rose = cgroup.memory.events_oom_kill > previous_count(i, cgroup.path);
+    }
+  }
+  if (rose) {
+    Snapshot before;
+    before.cgroups.reserve(oom_kill_counts_.size());
+    for (const auto& [path, count] : oom_kill_counts_) {
+      CgroupSample sample;
+      sample.path = path;
+      sample.memory.events_oom_kill = count;
+      before.cgroups.push_back(std::move(sample));
+    }
+    for (const auto& kill : kills_from_memory_events(before, snapshot)) on_kill(kill);
+  }
+  oom_kill_counts_.resize(snapshot.cgroups.size());
+  for (size_t i = 0; i < snapshot.cgroups.size(); ++i) {
+    oom_kill_counts_[i].first.assign(snapshot.cgroups[i].path);
+    oom_kill_counts_[i].second = snapshot.cgroups[i].memory.events_oom_kill;
+  }
 }
 
 void SystemdComponent::stop() {

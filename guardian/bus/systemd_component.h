@@ -83,6 +83,7 @@ class SystemdComponent final : public DaemonComponent {
   void recheck_deferred(MonoTime now);
   void refresh_containers();
   void refresh_dump();
+  void check_oom_kill_counts(const Snapshot& snapshot);
   void on_dump(Result<std::string> text);
   // Live dump vs. drop-in rules: tell differences (a cgroup oomd does not list yet only when
   // `tell_missing`), hand the live rules to the loop.
@@ -126,7 +127,8 @@ class SystemdComponent final : public DaemonComponent {
   std::string user_manager_path_;
 
   KillMerger merger_;
-  std::map<std::string, uint64_t> oom_kill_counts_;
+  // memory.events oom_kill of every cgroup at the last tick, in the snapshot's order.
+  std::vector<std::pair<std::string, uint64_t>> oom_kill_counts_;
   std::string level_ = "normal";
   std::vector<std::string> active_actions_;
 

@@ -11,7 +11,9 @@
 namespace guardian::bus {
 
 void SystemdComponent::refresh_dump() {
-  if (!oomd_) return;
+  // Not connected: the call could only fail (the connection message already said why), and
+  // posting it costs allocations on every interval; the first tick after it connects asks.
+  if (!oomd_ || !oomd_->connected()) return;
   last_dump_ = std::chrono::steady_clock::now();
   oomd_->dump(
       [this](Result<std::string> text) {

@@ -2,6 +2,7 @@
 // (so pressure trends and pgscan deltas are real), models oomd, and prints one finding per
 // question with a verdict and the next step. Exit 0 when every finding is ok/info, 1 otherwise.
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +19,10 @@
 #include "common/units.h"
 #include "config/policy_loader.h"
 #include "model/findings.h"
+#include "model/memory_lock_finding.h"
 #include "model/oomd_rules.h"
 #include "model/workloads.h"
+#include "sense/daemon_process.h"
 #include "sense/helper_client.h"
 #include "sense/sampler.h"
 
@@ -92,6 +95,56 @@ Finding helper_finding(const std::string& socket_path,
            {"helper_probes", probes},
            {"helper_prekill", hello.prekill ? "true" : "false"}};
   return finding;
+}
+
+// Whether `guardian run --lock-memory=loop` can lock here: this process's RLIMIT_MEMLOCK, the
+// installed unit's LimitMEMLOCK=, and the running daemon's VmLck / VmRSS.
+MemoryLockFacts memory_lock_facts(const HostRoot& host, uint32_t uid) {
+  MemoryLockFacts facts;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) == 0) {
+    facts.own.soft = limit.rlim_cur == RLIM_INFINITY ? kUnlimited : limit.rlim_cur;
+    facts.own.hard = limit.rlim_max == RLIM_INFINITY ? kUnlimited : limit.rlim_max;
+  }
+  std::string home;
+  if (host.is_real_host())
+    if (const char* value = std::getenv("HOME")) home = value;  // NOLINT(concurrency-mt-unsafe)
+  const auto fragments = read_unit_config(host, ManagerScope::User, "guardian.service", home);
+  std::string where;
+  auto unit = unit_memlock_limit(fragments, &where);
+  if (!unit.ok())
+    facts.unit_problem = unit.error().message;
+  else
+    facts.unit = *unit;
+  facts.unit_file = !where.empty() ? where : fragments.empty() ? std::string() : fragments.front().path;
+  if (auto daemon = find_guardian_daemon(host, uid, host.is_real_host() ? ::getpid() : 0))
+    facts.daemon = DaemonMemory{daemon->pid, daemon->memory.locked_bytes, daemon->memory.rss_bytes};
+  return facts;
+}
+
+// The facts in --json: bytes, null for no limit (as the sample's high_bytes); a key is left out
+// when it is not known (no LimitMEMLOCK= in the unit, no running daemon).
+nlohmann::json memory_lock_json(const MemoryLockFacts& facts) {
+  auto limit = [](uint64_t bytes) {
+    return bytes == kUnlimited ? nlohmann::json(nullptr) : nlohmann::json(bytes);
+  };
+  nlohmann::json out{{"own_soft_bytes", limit(facts.own.soft)},
+                     {"own_hard_bytes", limit(facts.own.hard)},
+                     {"unit_file", facts.unit_file},
+                     {"loop_bytes", facts.loop_bytes},
+                     {"effective_soft_bytes", limit(effective_memlock_soft(facts))}};
+  const uint64_t soft = effective_memlock_soft(facts);
+  out["loop_fits"] = soft == kUnlimited || soft >= facts.loop_bytes;
+  if (facts.unit) {
+    out["unit_soft_bytes"] = limit(facts.unit->soft);
+    out["unit_hard_bytes"] = limit(facts.unit->hard);
+  }
+  if (facts.daemon) {
+    out["daemon_pid"] = facts.daemon->pid;
+    out["daemon_locked_bytes"] = facts.daemon->locked_bytes;
+    out["daemon_rss_bytes"] = facts.daemon->rss_bytes;
+  }
+  return out;
 }
 
 }  // namespace
@@ -186,6 +239,8 @@ int run_doctor(int argc, char** argv) {
     auto report = bus::doctor_systemd(host, systemd_input);
     for (auto& finding : report.findings) findings.push_back(std::move(finding));
   }
+  const MemoryLockFacts lock_facts = memory_lock_facts(host, sampler.layout().uid);
+  findings.push_back(memory_lock_finding(lock_facts));
   std::vector<std::pair<std::string, std::string>> helper_facts;
   // guardian-helper is this host's service: a fixture tree says nothing about it.
   if (host.is_real_host())
@@ -204,6 +259,7 @@ int run_doctor(int argc, char** argv) {
                           {"detail", finding.detail},
                           {"next_step", finding.next_step}};
       if (!finding.limits.empty()) item["limits"] = limits_json(finding.limits);
+      if (finding.topic == "memory-lock") item["memory_lock"] = memory_lock_json(lock_facts);
       if (finding.topic == "helper")
         for (const auto& [key, value] : helper_facts) item[key] = value;
       out.push_back(std::move(item));

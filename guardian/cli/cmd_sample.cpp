@@ -56,12 +56,10 @@ int run_sample(int argc, char** argv) {
 
   Sampler sampler(host, sampler_options);
   OomdModel model;
-  // The user's memory budget: the ancestors' limits beside the sampler's walk (as the daemon).
-  AncestorLimitReader ancestors(host, sampler.layout());
+  // The user's memory budget (the ancestors' limits come with the sampler's snapshot).
   UserBudgetModel budget;
   budget.set_window(loaded.policy->approach.window);
   Snapshot first = sampler.sample();
-  first.user_ancestors_limit_bytes = ancestors.smallest_limit();
   budget.observe(first, sampler.layout().user_manager_path);
   model.set_rules(
       oomd_rules_from_files(
@@ -70,7 +68,6 @@ int run_sample(int argc, char** argv) {
   model.observe(first);
   std::this_thread::sleep_for(interval);
   Snapshot second = sampler.sample();
-  second.user_ancestors_limit_bytes = ancestors.smallest_limit();
   model.observe(second);
   budget.observe(second, sampler.layout().user_manager_path);
   for (const auto& problem : sampler.take_problems()) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/event.h"
@@ -41,6 +42,9 @@ struct TickView {
   const MemoryLockStatus* memory_lock = nullptr;
   // The approach to the user's memory budget (model/user_budget.h); null when not modelled.
   const UserBudget* user_budget = nullptr;
+  // memory_lock->describe(), made by the loop when the lock changes (not on every tick); empty =
+  // not made, describe it when needed.
+  std::string_view memory_lock_description;
 };
 
 // What the loop offers its components: the narrow host interface. All calls on the loop thread.

@@ -16,7 +16,8 @@ namespace guardian {
 std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOptions& options,
                                                               ActionRunner& actions) {
   std::vector<std::unique_ptr<DaemonComponent>> components;
-  auto metrics = std::make_unique<MetricsExporter>();  // /metrics ([metrics] in the policy)
+  auto metrics = options.metrics_exporter ? std::make_unique<MetricsExporter>()  // /metrics ([metrics])
+                                          : nullptr;
   // The Jellyfin watcher's thread publishes into the exporter: the watcher comes first in the
   // vector so it is destroyed (its thread joined) before the exporter.
   MetricsExporter* exporter = metrics.get();
@@ -33,15 +34,17 @@ std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOption
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     return n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
   }();
-  jellyfin.publish_totals = [exporter](const std::vector<JellyfinTranscodeTotals>& rows) {
-    exporter->set_jellyfin_view(rows);
-  };
-  jellyfin.publish_vaapi = [exporter](std::optional<bool> available) {
-    exporter->set_vaapi_available(available);
-  };
+  if (exporter != nullptr) {
+    jellyfin.publish_totals = [exporter](const std::vector<JellyfinTranscodeTotals>& rows) {
+      exporter->set_jellyfin_view(rows);
+    };
+    jellyfin.publish_vaapi = [exporter](std::optional<bool> available) {
+      exporter->set_vaapi_available(available);
+    };
+  }
   components.push_back(
       std::make_unique<JellyfinWatcher>(std::move(jellyfin)));  // Jellyfin sessions + ffmpeg jobs
-  components.push_back(std::move(metrics));
+  if (metrics) components.push_back(std::move(metrics));
   components.push_back(make_dbus_service());  // guardian's own D-Bus API (io.github.guardian.Guardian1)
   // The desktop's notification server for the `notify` actions (connects at the first one).
   if (DesktopNotices* notices = actions.env().notices) {

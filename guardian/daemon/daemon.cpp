@@ -29,6 +29,7 @@
 #include "common/host_root.h"
 #include "config/policy_loader.h"
 #include "daemon/helper_link.h"
+#include "daemon/systemd_notifier.h"
 #include "decide/ladder.h"
 #include "decide/reload.h"
 #include "jellyfin/instances.h"
@@ -36,10 +37,10 @@
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
 #include "model/user_budget.h"
-#include "sense/ancestor_limits.h"
 #include "sense/psi_trigger.h"
 #include "sense/sampler.h"
 #include "tell/journal.h"
+#include "tell/queued_sink.h"
 
 namespace guardian {
 namespace {
@@ -88,6 +89,7 @@ class Daemon final : public DaemonLoop {
   explicit Daemon(DaemonOptions options, MemoryLockStatus early_lock)
       : options_(std::move(options)),
         memory_lock_(std::move(early_lock)),
+        memory_lock_text_(memory_lock_.describe()),
         host_(options_.host_root),
         sampler_(host_, SamplerOptions{options_.uid, true, 5}),
         state_(options_.state_path == ":memory:" ? std::string()
@@ -100,7 +102,8 @@ class Daemon final : public DaemonLoop {
     const bool journal = options_.log_target == DaemonOptions::LogTarget::Journal ||
                          (options_.log_target == DaemonOptions::LogTarget::Auto && journal_available());
     sink_ = journal ? static_cast<EventSink*>(&journal_sink_) : &stderr_sink_;
-    teller_.add_sink(sink_);
+    queued_sink_.start(sink_);
+    teller_.add_sink(&queued_sink_);
     env_.host = &host_;
     env_.state = &state_;
     env_.teller = &teller_;
@@ -167,13 +170,13 @@ class Daemon final : public DaemonLoop {
 
   DaemonOptions options_;
   MemoryLockStatus memory_lock_;
+  std::string memory_lock_text_;  // memory_lock_.describe(), made when the lock changes
   TickLateness lateness_;
   HostRoot host_;
   Sampler sampler_;
   OomdModel model_;
-  // The user's memory budget and its approach ([approach]): the ancestors' limits beside the
-  // sampler's walk, opened at the first tick.
-  std::optional<AncestorLimitReader> ancestor_limits_;
+  // The user's memory budget and its approach ([approach]); the ancestors' limits come with the
+  // sampler's snapshot.
   UserBudgetModel budget_model_;
   StateStore state_;
   // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
@@ -188,7 +191,9 @@ class Daemon final : public DaemonLoop {
   EventTeller teller_;
   JournalSink journal_sink_;
   StderrSink stderr_sink_;
-  EventSink* sink_ = nullptr;
+  EventSink* sink_ = nullptr;  // the journal or stderr, written by queued_sink_'s thread
+  // The loop (and the worker) only queue: a journald that does not read cannot hold the loop.
+  QueuedSink queued_sink_;
   DesktopNotices notices_;  // the one desktop notification of the `notify` actions
   ActionEnv env_;
   ActionRunner actions_;         // the one path of every change: worker, dry run, result events
@@ -211,6 +216,8 @@ class Daemon final : public DaemonLoop {
   std::vector<ApplyRetry> retries_;
   std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
+  // Each component's fds as watched at start (asking fds() on every wake-up made a vector).
+  std::vector<std::pair<int, DaemonComponent*>> component_fds_;
   std::vector<PsiTrigger> triggers_;
   std::vector<WatchedCgroup> dropin_rules_;         // what the unit drop-ins say, even when live rules win
   std::set<std::string, std::less<>> user_slices_;  // user_manager_slices() at the last rule refresh
@@ -220,6 +227,8 @@ class Daemon final : public DaemonLoop {
   std::vector<char> trigger_fired_;
   // Kept between ticks so a steady tick reuses their storage and allocates nothing.
   Snapshot snapshot_;
+  Decision decision_;
+  DecideScratch decide_scratch_;
   TickView tick_view_;
   bool actions_changed_ = true;             // active_ changed since tick_view_.active_actions was filled
   char status_[256] = {};                   // the last STATUS= sent to systemd
@@ -235,6 +244,7 @@ class Daemon final : public DaemonLoop {
   bool stopping_ = false;
   uint64_t ticks_ = 0;
   uint64_t watchdog_usec_ = 0;
+  SystemdNotifier notifier_;  // $NOTIFY_SOCKET, connected once: no socket per WATCHDOG=1
   MonoTime last_status_line_{};
 };
 
@@ -633,12 +643,12 @@ void Daemon::notify_systemd(bool ready) {
   if (ready) {
     char message[sizeof status + 16];
     std::snprintf(message, sizeof message, "READY=1\n%s", status);
-    sd_notify(0, message);
+    notifier_.notify(message);
   } else if (std::strcmp(status, status_) != 0) {
-    sd_notify(0, status);
+    notifier_.notify(status);
   }
   std::memcpy(status_, status, sizeof status_);
-  if (watchdog_usec_) sd_notify(0, "WATCHDOG=1");
+  if (watchdog_usec_) notifier_.notify("WATCHDOG=1");
 }
 
 // Whether the slices directly in the user manager are the ones in `known`, without building a set
@@ -662,8 +672,6 @@ void Daemon::tick() {
   tick_requested_ = false;
   Snapshot& snapshot = snapshot_;
   sampler_.sample_into(snapshot);
-  if (!ancestor_limits_) ancestor_limits_.emplace(host_, sampler_.layout());
-  snapshot.user_ancestors_limit_bytes = ancestor_limits_->smallest_limit();
   {
     size_t fired = 0;
     for (char flag : trigger_fired_) fired += flag != 0;
@@ -698,7 +706,8 @@ void Daemon::tick() {
   budget_model_.observe(snapshot, sampler_.layout().user_manager_path);
 
   ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path, &budget_model_.budget()};
-  Decision decision = decide(*policy_, ladder_, view, snapshot.mono);
+  Decision& decision = decision_;
+  decide(*policy_, ladder_, view, snapshot.mono, decision, decide_scratch_);
   execute(decision);
   submit_due_retries();
   ladder_ = decision.next;
@@ -726,6 +735,7 @@ void Daemon::tick() {
   tick_view.lateness = &lateness_;
   tick_view.memory_lock = &memory_lock_;
   tick_view.user_budget = &budget_model_.budget();
+  tick_view.memory_lock_description = memory_lock_text_;
   for (auto& component : components_) component->on_tick(tick_view);
   helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
   watch_helper();
@@ -756,6 +766,7 @@ void Daemon::lock_loop_memory() {
   } else if (options_.lock_memory == MemoryLockMode::None) {
     memory_lock_ = MemoryLockStatus{};
   }
+  memory_lock_text_ = memory_lock_.describe();
   // all / all-onfault were locked before any thread started (run_daemon).
   if (options_.lock_memory == MemoryLockMode::None || memory_lock_.locked) return;
   Event event{EventType::SenseProblem,
@@ -819,7 +830,10 @@ int Daemon::run() {
   for (auto& component : components_) {
     teller_.add_sink(component.get());
     component->start(*this);
-    for (int fd : component->fds()) watch(fd, EPOLLIN);
+    for (int fd : component->fds()) {
+      watch(fd, EPOLLIN);
+      component_fds_.emplace_back(fd, component.get());
+    }
   }
   apply_policy(std::move(policy.value()));
   // What an earlier guardian left goes back in the background, first in the worker's queue, and
@@ -872,10 +886,8 @@ int Daemon::run() {
           due = true;
         }
       } else {
-        for (auto& component : components_) {
-          for (int cfd : component->fds()) {
-            if (cfd == fd) component->on_fd_ready(fd);
-          }
+        for (const auto& [cfd, component] : component_fds_) {
+          if (cfd == fd) component->on_fd_ready(fd);
         }
       }
     }
@@ -887,7 +899,7 @@ int Daemon::run() {
     }
   }
 
-  sd_notify(0, "STOPPING=1\nSTATUS=stopping: reverting actions");
+  notifier_.notify("STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
                      Priority::Info,
                      "guardian stopping: reverting " + std::to_string(active_.size()) + " active action(s)",

@@ -43,6 +43,8 @@ struct DaemonOptions {
   // Called on the loop thread after every tick with the tick's number (1 = the first); tests use
   // it to measure a stretch of steady-state ticks. Empty in the daemon proper.
   std::function<void(uint64_t ticks)> after_tick;
+  // Whether the metrics exporter component runs (tests measure the loop with and without it).
+  bool metrics_exporter = true;
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.

@@ -13,28 +13,48 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 #include "config/signals.h"
 
 namespace guardian {
 namespace {
 
+// One value measured for a condition, and where: "system", a path below the user manager
+// ("app.slice") or an absolute path outside it. `where` points into the policy, the snapshot or
+// oomd's states, which outlive the decision.
 struct Measurement {
   double value = 0;
-  std::string where;  // "system", "app.slice", or an absolute path outside the user manager
+  std::string_view where;
 };
 
-std::string format_value(const SignalInfo& signal, double value) {
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+// The texts below are appended to strings the caller keeps (Decision::explanation, the
+// evaluation's text): once their capacity has grown, a tick formats without allocating.
+void append_number(std::string& out, const char* format, double value) {
   char buf[48];
-  (void)std::snprintf(buf, sizeof buf, signal.whole_number ? "%.0f" : "%.2f", value);
-  return buf;
+  const int n = std::snprintf(buf, sizeof buf, format, value);
+  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof buf - 1));
 }
 
-std::string format_seconds(std::chrono::microseconds duration) {
-  char buf[48];
-  (void)std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(duration.count()) / 1e6);
-  return buf;
+void append_value(std::string& out, const SignalInfo& signal, double value) {
+  if (std::isinf(value)) {
+    out.append(value > 0 ? "inf" : "-inf");
+    return;
+  }
+  append_number(out, signal.whole_number ? "%.0f" : "%.2f", value);
+}
+
+void append_seconds(std::string& out, std::chrono::microseconds duration) {
+  append_number(out, "%.1fs", static_cast<double>(duration.count()) / 1e6);
+}
+
+void append_level(std::string& out, const Policy& policy, size_t level) {
+  if (level == 0)
+    out.append("normal");
+  else if (level <= policy.levels.size())
+    out.append(policy.levels[level - 1].name);
+  else
+    out.append(level_name(policy, level));
 }
 
 // '*' matches any run of characters inside one path component.
@@ -78,9 +98,9 @@ bool selector_matches(std::string_view selector, std::string_view relative) {
   }
 }
 
-std::string display_path(std::string_view path, const ModelView& view) {
-  if (auto relative = below_manager(path, view.user_manager_path)) return std::string(*relative);
-  return std::string(path);
+std::string_view display_path(std::string_view path, const ModelView& view) {
+  if (auto relative = below_manager(path, view.user_manager_path)) return *relative;
+  return path;
 }
 
 const OomdCgroupState* find_oomd(const ModelView& view, std::string_view path) {
@@ -100,96 +120,100 @@ std::optional<double> cgroup_value(const SignalInfo& signal, const Snapshot& sna
   return signal.cgroup_value ? signal.cgroup_value({snapshot, path, sample, oomd}) : std::nullopt;
 }
 
-std::vector<Measurement> measure(const Condition& condition, const ModelView& view) {
-  std::vector<Measurement> out;
+// The most severe of the condition's values (above -> the highest, below -> the lowest; for a
+// signal where lower is worse, the lowest), without collecting them: nullopt when there is none.
+std::optional<Measurement> measure_worst(const Condition& condition, const ModelView& view) {
   const Snapshot& snapshot = *view.snapshot;
   const SignalInfo& signal = signal_info(condition.signal);
+  std::optional<Measurement> worst;
+  auto offer = [&](std::optional<double> value, std::string_view where) {
+    if (!value) return;
+    if (!worst || (signal.lower_is_worse ? *value < worst->value : *value > worst->value))
+      worst = Measurement{*value, where};
+  };
   if (condition.cgroup == "system") {
-    if (auto value = system_value(signal, snapshot)) out.push_back({*value, "system"});
-    return out;
+    offer(system_value(signal, snapshot), "system");
+    return worst;
   }
   if (condition.cgroup == "oomd-watched") {
-    if (!view.oomd) return out;
+    if (!view.oomd) return worst;
     for (const auto& state : *view.oomd) {
       if (!state.present) continue;
       const CgroupSample* sample = snapshot.find(state.rule.path);
-      if (auto value = cgroup_value(signal, snapshot, state.rule.path, sample, &state)) {
-        out.push_back({*value, display_path(state.rule.path, view)});
-      }
+      offer(cgroup_value(signal, snapshot, state.rule.path, sample, &state),
+            display_path(state.rule.path, view));
     }
-    return out;
+    return worst;
   }
-  if (view.user_manager_path.empty()) return out;
+  if (view.user_manager_path.empty()) return worst;
   if (condition.cgroup.find('*') == std::string::npos) {
     // A plain path names at most one cgroup: compare whole paths instead of globbing each one.
-    const std::string path = view.user_manager_path + "/" + condition.cgroup;
-    if (const CgroupSample* sample = snapshot.find(path)) {
-      if (auto value = cgroup_value(signal, snapshot, path, sample, find_oomd(view, path))) {
-        out.push_back({*value, condition.cgroup});
-      }
+    for (const auto& sample : snapshot.cgroups) {
+      auto relative = below_manager(sample.path, view.user_manager_path);
+      if (!relative || *relative != condition.cgroup) continue;
+      offer(cgroup_value(signal, snapshot, sample.path, &sample, find_oomd(view, sample.path)),
+            condition.cgroup);
+      break;
     }
-    return out;
+    return worst;
   }
   for (const auto& sample : snapshot.cgroups) {
     auto relative = below_manager(sample.path, view.user_manager_path);
     if (!relative || !selector_matches(condition.cgroup, *relative)) continue;
-    if (auto value = cgroup_value(signal, snapshot, sample.path, &sample, find_oomd(view, sample.path))) {
-      out.push_back({*value, std::string(*relative)});
-    }
+    offer(cgroup_value(signal, snapshot, sample.path, &sample, find_oomd(view, sample.path)), *relative);
   }
-  return out;
+  return worst;
 }
 
 struct Evaluation {
   bool holds = false;
   bool measured = false;  // false: no snapshot, no matching cgroup, or no data for the signal
-  std::string text;
 };
 
-Evaluation evaluate_condition(const Condition& condition, const ModelView& view) {
+// Evaluates `condition`; `text` (cleared first) receives the measured value and where it was
+// measured: "full_avg10 of app.slice 42.10 > 40".
+Evaluation evaluate_condition(const Condition& condition, const ModelView& view, std::string& text) {
   Evaluation result;
   const SignalInfo& info = signal_info(condition.signal);
-  const std::string signal(info.name);
   const bool above = condition.compare == Condition::Compare::Above;
+  text.clear();
+  text.append(info.name).append(" of ");
   if (!view.snapshot) {
-    result.text = signal + " of " + condition.cgroup + ": no snapshot yet";
+    text.append(condition.cgroup).append(": no snapshot yet");
     return result;
   }
-  const auto measurements = measure(condition, view);
-  if (measurements.empty()) {
-    result.text = signal + " of " + condition.cgroup + ": no value (no matching cgroup with data)";
+  const auto worst = measure_worst(condition, view);
+  if (!worst) {
+    text.append(condition.cgroup).append(": no value (no matching cgroup with data)");
     return result;
   }
   result.measured = true;
-  // The most severe value decides: above -> any above, below -> all below (policy.h).
-  const bool lower_worse = info.lower_is_worse;
-  const Measurement* worst = &measurements.front();
-  for (const auto& m : measurements) {
-    if (lower_worse ? m.value < worst->value : m.value > worst->value) worst = &m;
-  }
   result.holds = above ? worst->value > condition.threshold : worst->value < condition.threshold;
-  result.text = signal + " of " + worst->where + " " + format_value(info, worst->value) +
-                (result.holds ? " " : ", not ") + (above ? ">" : "<") + " " +
-                format_value(info, condition.threshold);
+  text.append(worst->where).append(" ");
+  append_value(text, info, worst->value);
+  text.append(result.holds ? " " : ", not ").append(above ? ">" : "<").append(" ");
+  append_value(text, info, condition.threshold);
   return result;
 }
 
-// The first condition of `conditions` that holds, with its measured text.
-std::optional<std::string> first_holding(const std::vector<Condition>& conditions, const ModelView& view) {
+// Whether a condition of `conditions` holds; `text` then has the first one's measured text.
+bool first_holding(const std::vector<Condition>& conditions, const ModelView& view, std::string& text) {
   for (const auto& condition : conditions) {
-    auto evaluation = evaluate_condition(condition, view);
-    if (evaluation.holds) return evaluation.text;
+    if (evaluate_condition(condition, view, text).holds) return true;
   }
-  return std::nullopt;
+  return false;
 }
 
-// Makes `state` consistent with `policy`: a level beyond the ladder (the policy shrank) is clamped,
-// and a missing entry time counts from now (so hold restarts rather than being skipped).
-LadderState normalized(const Policy& policy, const LadderState& state, MonoTime now) {
-  LadderState out = state;
-  out.level = std::min(out.level, policy.levels.size());
+// Makes `out` the `state` made consistent with `policy`: a level beyond the ladder (the policy
+// shrank) is clamped, and a missing entry time counts from now (so hold restarts rather than
+// being skipped). Assigned into `out`, whose storage is kept.
+void normalize_into(const Policy& policy, const LadderState& state, MonoTime now, LadderState& out) {
+  out.level = std::min(state.level, policy.levels.size());
+  out.entered_at.assign(
+      state.entered_at.begin(),
+      state.entered_at.begin() + static_cast<std::ptrdiff_t>(std::min(state.entered_at.size(), out.level)));
   out.entered_at.resize(out.level, now);
-  return out;
+  out.exit_true_since = state.exit_true_since;
 }
 
 }  // namespace
@@ -201,49 +225,71 @@ std::string level_name(const Policy& policy, size_t level) {
 }
 
 bool evaluate(const Condition& condition, const ModelView& view, std::string* measured) {
-  Evaluation evaluation = evaluate_condition(condition, view);
-  if (measured) *measured = std::move(evaluation.text);
+  std::string text;
+  const Evaluation evaluation = evaluate_condition(condition, view, text);
+  if (measured) *measured = std::move(text);
   return evaluation.holds;
 }
 
-std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view) {
+size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason) {
   const auto& approach = policy.approach;
-  if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return std::nullopt;
+  if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return 0;
   const UserBudget& budget = *view.budget;
   if (budget.used_percent < approach.used_percent ||
       !(budget.seconds_to_exhaustion < approach.within_seconds))
-    return std::nullopt;
+    return 0;
   size_t level = 1;
   for (size_t i = 0; i < policy.levels.size(); ++i) {
     if (policy.levels[i].name == approach.level) level = i + 1;
   }
+  reason.assign("the user's memory runs out: ");
+  append_budget_description(reason, budget);
   char limits[96];
-  (void)std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
-                      approach.used_percent, approach.within_seconds);
-  return ApproachClimb{level, "the user's memory runs out: " + describe_budget(budget) + limits};
+  const int n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
+                              approach.used_percent, approach.within_seconds);
+  if (n > 0) reason.append(limits, std::min(static_cast<size_t>(n), sizeof limits - 1));
+  return level;
+}
+
+std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view) {
+  std::string reason;
+  const size_t level = approach_climb(policy, view, reason);
+  if (level == 0) return std::nullopt;
+  return ApproachClimb{level, std::move(reason)};
 }
 
 Decision decide(const Policy& policy, const LadderState& state, const ModelView& view, MonoTime now) {
   Decision decision;
-  decision.next = normalized(policy, state, now);
+  DecideScratch scratch;
+  decide(policy, state, view, now, decision, scratch);
+  return decision;
+}
+
+void decide(const Policy& policy, const LadderState& state, const ModelView& view, MonoTime now,
+            Decision& decision, DecideScratch& scratch) {
+  normalize_into(policy, state, now, decision.next);
+  decision.transitions.clear();
+  decision.commands.clear();
+  std::string& explanation = decision.explanation;
+  explanation.clear();
   LadderState& next = decision.next;
   const size_t current = next.level;
 
   // The highest level whose enter conditions hold.
   size_t target = 0;
-  std::string target_reason;
+  std::string& target_reason = scratch.reason;
+  target_reason.clear();
   for (size_t level = policy.levels.size(); level >= 1; --level) {
-    if (auto reason = first_holding(policy.levels[level - 1].enter, view)) {
+    if (first_holding(policy.levels[level - 1].enter, view, target_reason)) {
       target = level;
-      target_reason = std::move(*reason);
       break;
     }
   }
   // The approach to the user's budget climbs before pressure shows, and holds its level while
   // the prediction stands (decide/ladder.h, model/user_budget.h).
-  if (auto climb = approach_climb(policy, view); climb && climb->level > target) {
-    target = climb->level;
-    target_reason = std::move(climb->reason);
+  if (const size_t climb = approach_climb(policy, view, scratch.approach); climb > target) {
+    target = climb;
+    target_reason.swap(scratch.approach);
   }
 
   if (target > current) {
@@ -257,51 +303,56 @@ Decision decide(const Policy& policy, const LadderState& state, const ModelView&
     next.level = target;
     next.exit_true_since.reset();
     decision.transitions.push_back({current, target, target_reason});
-    decision.explanation = level_name(policy, target) + ": " + target_reason;
-    return decision;
+    append_level(explanation, policy, target);
+    explanation.append(": ").append(target_reason);
+    return;
   }
 
   if (current == 0) {
-    std::string closest;
+    explanation.append("normal: no level's enter condition holds");
     if (!policy.levels.empty() && !policy.levels.front().enter.empty()) {
-      std::string text;
-      evaluate(policy.levels.front().enter.front(), view, &text);
-      closest = " (" + policy.levels.front().name + " needs " + text + ")";
+      evaluate_condition(policy.levels.front().enter.front(), view, scratch.condition);
+      explanation.append(" (").append(policy.levels.front().name).append(" needs ");
+      explanation.append(scratch.condition).append(")");
     }
-    decision.explanation = "normal: no level's enter condition holds" + closest;
-    return decision;
+    return;
   }
 
   const Level& level = policy.levels[current - 1];
-  const std::string name = level_name(policy, current);
+  const std::string& name = level.name;
   if (target == current) {
     next.exit_true_since.reset();
-    decision.explanation = name + ": " + target_reason;
-    return decision;
+    explanation.append(name).append(": ").append(target_reason);
+    return;
   }
 
   // No enter condition of this level holds. Do its exit conditions (all) hold? An exit condition
   // with nothing to measure (its cgroup is gone, or this host has no oomd-watched cgroup) cannot
   // keep the level up; if none can be measured, "no enter condition holds" is the exit.
-  std::string exit_text;
+  std::string& exit_text = scratch.exit;
+  exit_text.clear();
   for (const auto& condition : level.exit) {
-    auto evaluation = evaluate_condition(condition, view);
+    const Evaluation evaluation = evaluate_condition(condition, view, scratch.condition);
     if (!evaluation.measured) continue;
     if (!evaluation.holds) {
       next.exit_true_since.reset();
-      decision.explanation = name + ": staying until " + evaluation.text;
-      return decision;
+      explanation.append(name).append(": staying until ").append(scratch.condition);
+      return;
     }
-    exit_text += (exit_text.empty() ? "" : "; ") + evaluation.text;
+    if (!exit_text.empty()) exit_text.append("; ");
+    exit_text.append(scratch.condition);
   }
-  if (exit_text.empty()) exit_text = "none of its enter conditions holds";
+  if (exit_text.empty()) exit_text.append("none of its enter conditions holds");
   if (!next.exit_true_since) next.exit_true_since = now;
 
   const auto held = std::chrono::duration_cast<std::chrono::microseconds>(now - next.entered_at[current - 1]);
   if (held < level.hold) {
-    decision.explanation = name + ": exit holds (" + exit_text + ") but hold " + format_seconds(level.hold) +
-                           " is not over (" + format_seconds(held) + " so far)";
-    return decision;
+    explanation.append(name).append(": exit holds (").append(exit_text).append(") but hold ");
+    append_seconds(explanation, level.hold);
+    explanation.append(" is not over (");
+    append_seconds(explanation, held);
+    explanation.append(" so far)");
+    return;
   }
 
   for (size_t index = level.actions.size(); index-- > 0;) {
@@ -311,9 +362,10 @@ Decision decide(const Policy& policy, const LadderState& state, const ModelView&
   next.entered_at.pop_back();
   next.exit_true_since.reset();
   decision.transitions.push_back({current, current - 1, exit_text});
-  decision.explanation = level_name(policy, current - 1) + ": left " + name + " after " +
-                         format_seconds(held) + " (" + exit_text + ")";
-  return decision;
+  append_level(explanation, policy, current - 1);
+  explanation.append(": left ").append(name).append(" after ");
+  append_seconds(explanation, held);
+  explanation.append(" (").append(exit_text).append(")");
 }
 
 Decision unwind(const Policy& policy, const LadderState& state) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/policy.h"
@@ -19,7 +20,7 @@ namespace guardian {
 struct ModelView {
   const Snapshot* snapshot = nullptr;
   const std::vector<OomdCgroupState>* oomd = nullptr;
-  std::string user_manager_path;
+  std::string_view user_manager_path;  // the host layout's, which outlives the view
   const UserBudget* budget = nullptr;  // the approach to the user's budget ([approach]); may be null
 };
 
@@ -30,6 +31,8 @@ struct ApproachClimb {
   std::string reason;
 };
 std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view);
+// The same into a kept string: the level (0 = none) and, when one, its reason in `reason`.
+size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason);
 
 struct LadderState {
   size_t level = 0;                         // 0 = normal; i = policy.levels[i-1]
@@ -63,6 +66,20 @@ std::string level_name(const Policy& policy, size_t level);
 bool evaluate(const Condition& condition, const ModelView& view, std::string* measured);
 
 Decision decide(const Policy& policy, const LadderState& state, const ModelView& view, MonoTime now);
+
+// Texts decide() builds on the way to its explanation, kept by the caller between ticks.
+struct DecideScratch {
+  std::string reason;     // the condition that holds the target level
+  std::string approach;   // [approach]'s reason
+  std::string condition;  // one condition's measured text
+  std::string exit;       // the exit conditions' texts
+};
+
+// The same into a Decision the caller keeps (the daemon's, every tick): its vectors and strings
+// are cleared and refilled, so once their capacity has grown a steady tick decides without
+// allocating. Only a transition (a level change, which is told) builds new strings.
+void decide(const Policy& policy, const LadderState& state, const ModelView& view, MonoTime now,
+            Decision& out, DecideScratch& scratch);
 
 // Commands that take the ladder from `state` all the way down to normal (used on SIGTERM and
 // when a reloaded policy has a different ladder).

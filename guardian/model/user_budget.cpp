@@ -31,22 +31,37 @@ std::string_view limit_source_name(UserBudget::LimitSource source) {
 }
 
 std::string describe_budget(const UserBudget& budget) {
-  if (!budget.known) return "the user's memory budget is not known yet";
-  char text[160];
-  std::string slope = "no slope yet";
-  if (budget.slope_bytes_per_second) {
-    const double mib = *budget.slope_bytes_per_second / (1024.0 * 1024.0);
-    (void)std::snprintf(text, sizeof text, "%+.1f MiB/s", mib);
-    slope = text;
-    if (std::isfinite(budget.seconds_to_exhaustion)) {
-      (void)std::snprintf(text, sizeof text, ", exhausted in ~%.0f s", budget.seconds_to_exhaustion);
-      slope += text;
-    }
+  std::string text;
+  append_budget_description(text, budget);
+  return text;
+}
+
+void append_budget_description(std::string& out, const UserBudget& budget) {
+  if (!budget.known) {
+    out.append("the user's memory budget is not known yet");
+    return;
   }
-  (void)std::snprintf(text, sizeof text, " (%.0f%%, ", budget.used_percent);
-  return format_bytes(budget.used_bytes) + " used of " + format_bytes(budget.used_bytes + budget.room_bytes) +
-         text + std::string(limit_source_name(budget.limit_source)) + " " + format_bytes(budget.limit_bytes) +
-         "), " + slope;
+  // Formatted into a fixed buffer, then appended once: format_bytes' short results fit in a
+  // string's own storage, and `out` is kept by the caller.
+  char text[256];
+  size_t used = 0;
+  auto print = [&](const char* format, auto... values) {
+    if (used >= sizeof text) return;
+    const int n = std::snprintf(text + used, sizeof text - used, format, values...);
+    if (n > 0) used = std::min(sizeof text - 1, used + static_cast<size_t>(n));
+  };
+  const std::string_view source = limit_source_name(budget.limit_source);
+  print("%s used of %s (%.0f%%, %.*s %s), ", format_bytes(budget.used_bytes).c_str(),
+        format_bytes(budget.used_bytes + budget.room_bytes).c_str(), budget.used_percent,
+        static_cast<int>(source.size()), source.data(), format_bytes(budget.limit_bytes).c_str());
+  if (!budget.slope_bytes_per_second) {
+    print("%s", "no slope yet");
+  } else {
+    print("%+.1f MiB/s", *budget.slope_bytes_per_second / (1024.0 * 1024.0));
+    if (std::isfinite(budget.seconds_to_exhaustion))
+      print(", exhausted in ~%.0f s", budget.seconds_to_exhaustion);
+  }
+  out.append(text, used);
 }
 
 void UserBudgetModel::observe(const Snapshot& snapshot, std::string_view user_manager_path) {

@@ -52,6 +52,8 @@ std::string_view limit_source_name(UserBudget::LimitSource source);
 // One line for the journal and `guardian status`: "1.6 GiB of 2.0 GiB (82%, memory.max of an
 // ancestor), +12.0 MiB/s, exhausted in ~34 s".
 std::string describe_budget(const UserBudget& budget);
+// The same appended to `out` (a string kept between ticks: no allocation once it is large enough).
+void append_budget_description(std::string& out, const UserBudget& budget);
 
 class UserBudgetModel {
  public:

@@ -16,6 +16,7 @@
 
 #include "common/fd.h"
 #include "common/units.h"
+#include "sense/ancestor_limits.h"
 #include "sense/cgroup_files.h"
 #include "sense/host_layout.h"
 #include "sense/meminfo.h"
@@ -79,6 +80,10 @@ struct Sampler::Impl {
   UniqueFd meminfo_fd;
   UniqueFd system_pressure_fd;
   std::vector<TrackedCgroup> cgroups;
+  // The limits above the user manager (sense/ancestor_limits.h), opened again on every walk: a
+  // walk follows the user manager going and coming back (a logout and login), and its ancestors
+  // then are new cgroups — files kept open from before would go on reading the removed ones.
+  std::optional<AncestorLimitReader> ancestors;
   bool rescan_pending = true;
   unsigned ticks_since_rescan = 0;
   // A directory made or removed anywhere in the walked tree: the walk adds an inotify watch on
@@ -289,6 +294,9 @@ void Sampler::Impl::rescan() {
   if (found.empty()) {
     // The user logged out (or the manager restarted); reported once until it is back.
     problem(cgroup_host_path(layout.user_manager_path), "user manager cgroup is gone");
+    ancestors.reset();
+  } else {
+    ancestors.emplace(host, layout);
   }
   if (options.include_system_slice) {
     // Read-only context for the model (Fedora's oomd also watches system.slice); skipped quietly
@@ -438,6 +446,8 @@ void Sampler::sample_into(Snapshot& snapshot) {
     }
   }
   snapshot.cgroups.resize(used);  // shrinking keeps the capacity for the next tick
+  snapshot.user_ancestors_limit_bytes =
+      self.ancestors ? self.ancestors->smallest_limit() : std::optional<uint64_t>();
   self.active_problems = std::move(self.tick_problems);
   self.tick_problems.clear();
 }

@@ -39,7 +39,8 @@ class Sampler {
   [[nodiscard]] const HostLayout& layout() const;
 
   // Reads everything once. Never fails as a whole: what could not be read is left out and
-  // reported through take_problems().
+  // reported through take_problems(). The snapshot's user_ancestors_limit_bytes comes from the
+  // ancestors of the user manager as of the last walk (sense/ancestor_limits.h).
   Snapshot sample();
   // The same into a Snapshot kept by the caller: its vectors and strings are reused, so a tick
   // over an unchanged tree allocates nothing (tests/daemon/steady_tick_test.cpp).

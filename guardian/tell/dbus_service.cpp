@@ -223,11 +223,15 @@ void DbusService::handle_bus_failure(const std::string& what) {
 }
 
 void DbusService::on_tick(const TickView& tick) {
-  publish_status(status_from_tick(tick));
+  // Filled into the kept next_ and swapped with status_: a tick that changes nothing allocates
+  // nothing (issue 10); only a changed property builds the PropertiesChanged list.
+  status_from_tick(tick, next_status_);
+  publish_next_status();
   process_pending();
 }
 
-void DbusService::publish_status(DaemonStatus next) {
+void DbusService::publish_next_status() {
+  const DaemonStatus& next = next_status_;
   std::vector<std::string> changed;
   if (have_tick_) {
     if (next.level != status_.level) changed.emplace_back("Level");
@@ -237,7 +241,7 @@ void DbusService::publish_status(DaemonStatus next) {
     if (next.mode != status_.mode) changed.emplace_back("Mode");
     if (next.mode_reason != status_.mode_reason) changed.emplace_back("ModeReason");
   }
-  status_ = std::move(next);
+  std::swap(status_, next_status_);
   have_tick_ = true;
   if (!object_) return;
   try {
@@ -271,12 +275,20 @@ void DbusService::emit(const Event& event) {
 }
 
 void DbusService::flush_events() {
-  std::deque<Event> events;
-  {
-    std::lock_guard lock(queue_mutex_);
-    events.swap(queued_events_);
+  // Two kept vectors swapped: nothing is allocated when no event waits. An event told while
+  // sending (a reply's event, on this thread) is queued and sent by the next round here.
+  if (flushing_) return;
+  flushing_ = true;
+  for (;;) {
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queued_events_.empty()) break;
+      sending_events_.swap(queued_events_);
+    }
+    for (const auto& event : sending_events_) send_event(event);
+    sending_events_.clear();
   }
-  for (const auto& event : events) send_event(event);
+  flushing_ = false;
 }
 
 void DbusService::send_event(const Event& event) {

@@ -22,7 +22,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -82,7 +81,7 @@ class DbusService final : public DaemonComponent {
   class Object;  // the generated adaptor's implementation (dbus_service.cpp)
   struct PendingReload;
 
-  void publish_status(DaemonStatus next);
+  void publish_next_status();  // next_status_ becomes status_, PropertiesChanged for what changed
   void flush_events();
   void send_event(const Event& event);
   void finish_reloads(bool ok, const std::string& message);
@@ -102,6 +101,7 @@ class DbusService final : public DaemonComponent {
   bool failure_told_ = false;
 
   DaemonStatus status_;
+  DaemonStatus next_status_;  // filled each tick, then swapped with status_ (storage kept)
   bool have_tick_ = false;
 
   std::vector<PendingReload> pending_reloads_;
@@ -109,7 +109,9 @@ class DbusService final : public DaemonComponent {
   // Events from any thread, sent on the loop thread.
   UniqueFd wake_fd_;
   mutable std::mutex queue_mutex_;
-  std::deque<Event> queued_events_;
+  std::vector<Event> queued_events_;
+  std::vector<Event> sending_events_;  // the loop thread's, swapped with queued_events_
+  bool flushing_ = false;
 };
 
 // The component for make_components(): a DbusService on the session bus.

@@ -10,39 +10,66 @@ namespace guardian {
 
 DaemonStatus status_from_tick(const TickView& tick) {
   DaemonStatus status;
-  status.level = tick.level_name.empty() ? "normal" : tick.level_name;
-  if (tick.ladder != nullptr) status.level_index = static_cast<uint32_t>(tick.ladder->level);
-  if (tick.oomd != nullptr) {
-    for (const auto& state : *tick.oomd) {
-      WatchedCgroupStatus watched;
-      watched.path = state.rule.path;
-      watched.full_avg10 = state.full_avg10;
-      watched.limit_percent = state.rule.limit_percent;
-      watched.duration_s = std::chrono::duration<double>(state.rule.duration).count();
-      watched.over_limit = state.over_limit;
-      watched.seconds_over = state.seconds_over;
-      watched.seconds_until_kill = state.seconds_until_kill;
-      watched.likely_victim = state.likely_victim.value_or("");
-      status.watched.push_back(std::move(watched));
-    }
+  status_from_tick(tick, status);
+  return status;
+}
+
+void status_from_tick(const TickView& tick, DaemonStatus& status) {
+  status.level.assign(tick.level_name.empty() ? std::string_view("normal")
+                                              : std::string_view(tick.level_name));
+  status.level_index = tick.ladder != nullptr ? static_cast<uint32_t>(tick.ladder->level) : 0;
+  const size_t watched_count = tick.oomd != nullptr ? tick.oomd->size() : 0;
+  status.watched.resize(watched_count);
+  for (size_t i = 0; i < watched_count; ++i) {
+    const OomdCgroupState& state = (*tick.oomd)[i];
+    WatchedCgroupStatus& watched = status.watched[i];
+    watched.path.assign(state.rule.path);
+    watched.full_avg10 = state.full_avg10;
+    watched.limit_percent = state.rule.limit_percent;
+    watched.duration_s = std::chrono::duration<double>(state.rule.duration).count();
+    watched.over_limit = state.over_limit;
+    watched.seconds_over = state.seconds_over;
+    watched.seconds_until_kill = state.seconds_until_kill;
+    if (state.likely_victim)
+      watched.likely_victim.assign(*state.likely_victim);
+    else
+      watched.likely_victim.clear();
   }
+  status.system_some_avg10 = 0;
+  status.system_full_avg10 = 0;
   if (tick.snapshot != nullptr && tick.snapshot->system_pressure) {
     status.system_some_avg10 = tick.snapshot->system_pressure->some.avg10;
     status.system_full_avg10 = tick.snapshot->system_pressure->full.avg10;
   }
-  status.active_actions = tick.active_actions;
-  if (tick.policy != nullptr) status.policy_path = tick.policy->source;
+  status.active_actions.resize(tick.active_actions.size());
+  for (size_t i = 0; i < tick.active_actions.size(); ++i)
+    status.active_actions[i].assign(tick.active_actions[i]);
+  if (tick.policy != nullptr)
+    status.policy_path.assign(tick.policy->source);
+  else
+    status.policy_path.clear();
   status.dry_run = tick.dry_run;
   if (tick.layout != nullptr) {
-    status.mode = tick.layout->system_only() ? "system-only" : "full";
-    status.mode_reason = tick.layout->system_only() ? tick.layout->system_only_reason : "";
+    status.mode.assign(tick.layout->system_only() ? "system-only" : "full");
+    if (tick.layout->system_only())
+      status.mode_reason.assign(tick.layout->system_only_reason);
+    else
+      status.mode_reason.clear();
+  } else {
+    status.mode.assign("system-only");
+    status.mode_reason.clear();
   }
-  status.version = GUARDIAN_VERSION;
-  status.explanation = tick.explanation;
+  status.version.assign(GUARDIAN_VERSION);
+  status.explanation.assign(tick.explanation);
+  status.tick_lateness_max_s = 0;
   if (tick.lateness != nullptr && tick.snapshot != nullptr)
     status.tick_lateness_max_s = tick.lateness->window_max_seconds(tick.snapshot->mono);
-  if (tick.memory_lock != nullptr) status.memory_lock = tick.memory_lock->describe();
-  return status;
+  if (!tick.memory_lock_description.empty())
+    status.memory_lock.assign(tick.memory_lock_description);
+  else if (tick.memory_lock != nullptr)
+    status.memory_lock = tick.memory_lock->describe();
+  else
+    status.memory_lock.clear();
 }
 
 nlohmann::json status_to_json(const DaemonStatus& status) {

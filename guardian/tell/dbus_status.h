@@ -51,6 +51,9 @@ struct DaemonStatus {
 // The D-Bus view of a finished tick (the TickView's pointers may be null: those parts stay at
 // their defaults).
 DaemonStatus status_from_tick(const TickView& tick);
+// The same into a status the caller keeps (the D-Bus service's, every tick): fields are assigned
+// in place, so once their storage has grown an unchanged tick allocates nothing.
+void status_from_tick(const TickView& tick, DaemonStatus& status);
 
 // `guardian status --json`: one object, keys documented in units/README.md.
 nlohmann::json status_to_json(const DaemonStatus& status);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -85,6 +86,14 @@ DbusDaemon::~DbusDaemon() {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
+}
+
+void DbusDaemon::stop_answering() const {
+  if (child_) child_->kill(SIGSTOP);
+}
+
+void DbusDaemon::answer_again() const {
+  if (child_) child_->kill(SIGCONT);
 }
 
 }  // namespace guardian::test

@@ -28,6 +28,10 @@ class DbusDaemon {
   [[nodiscard]] bool running() const { return child_.has_value(); }
   // Kills the daemon now (tests of a dead bus).
   void kill_now();
+  // SIGSTOP / SIGCONT to the daemon (tests of a bus that stops answering, as one whose process
+  // waits in reclaim does): its socket stays, nothing reads it.
+  void stop_answering() const;
+  void answer_again() const;
 
  private:
   std::optional<Child> child_;  // while it runs

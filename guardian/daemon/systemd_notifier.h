@@ -1,0 +1,45 @@
+// The daemon's messages to systemd (READY=1, STATUS=, WATCHDOG=1, STOPPING=1) over one datagram
+// socket connected to $NOTIFY_SOCKET once, at start, and kept: sd_notify() makes, connects and
+// closes a new socket on every call, and WATCHDOG=1 goes out every tick — a new socket is a
+// struct file and a socket charged to guardian's cgroup, exactly what a tick must not do when the
+// user's memory runs short (issue 10). Path and abstract ("@name") addresses are kept; any other
+// (vsock:, no socket) and any failed send go through sd_notify() as before.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/fd.h"
+
+namespace guardian {
+
+class SystemdNotifier {
+ public:
+  // Reads $NOTIFY_SOCKET now and connects to it; without one (not started by systemd) every
+  // notify() is a no-op in sd_notify() too.
+  SystemdNotifier();
+  // To a given address ("/run/…/notify" or "@abstract"), for tests.
+  explicit SystemdNotifier(std::string_view address);
+
+  // Sends `message` ("WATCHDOG=1", "READY=1\nSTATUS=…") on the kept socket; on any failure the
+  // message goes through sd_notify() instead — except when systemd's queue is full, where the
+  // message is dropped (counted) rather than waiting. Never blocks (the socket is non-blocking).
+  void notify(std::string_view message);
+
+  // Whether a socket is kept (false: no address, an address kind it does not keep, connect failed).
+  [[nodiscard]] bool connected() const { return fd_.valid(); }
+  // How many messages went through sd_notify() because the kept socket failed (or there was none
+  // while $NOTIFY_SOCKET was set).
+  [[nodiscard]] unsigned fallbacks() const { return fallbacks_; }
+  [[nodiscard]] unsigned dropped() const { return dropped_; }
+
+ private:
+  void connect_to(std::string_view address);
+
+  UniqueFd fd_;
+  bool have_address_ = false;
+  unsigned fallbacks_ = 0;
+  unsigned dropped_ = 0;
+};
+
+}  // namespace guardian

@@ -1,0 +1,119 @@
+#include "model/memory_lock_finding.h"
+
+#include <algorithm>
+
+#include "common/units.h"
+
+namespace guardian {
+namespace {
+
+std::string limit_text(uint64_t bytes) { return bytes == kUnlimited ? "unlimited" : format_bytes(bytes); }
+
+Result<uint64_t> parse_one(std::string_view text) {
+  text = trim(text);
+  if (text == "infinity") return kUnlimited;
+  auto size = parse_size(text);
+  if (!size.ok()) return make_error(size.error().message);
+  if (!size->bytes) return make_error("a percentage is not a LimitMEMLOCK= value");
+  return *size->bytes;
+}
+
+}  // namespace
+
+Result<std::optional<MemlockLimit>> unit_memlock_limit(const std::vector<ConfigFile>& fragments,
+                                                       std::string* where) {
+  std::optional<MemlockLimit> limit;
+  for (const auto& file : fragments) {
+    std::string_view text = file.content;
+    size_t line_number = 0;
+    while (!text.empty()) {
+      const size_t eol = std::min(text.find('\n'), text.size());
+      const std::string_view line = trim(text.substr(0, eol));
+      text.remove_prefix(std::min(eol + 1, text.size()));
+      ++line_number;
+      constexpr std::string_view kKey = "LimitMEMLOCK=";
+      if (!line.starts_with(kKey)) continue;
+      const std::string_view value = trim(line.substr(kKey.size()));
+      const std::string place = file.path + ":" + std::to_string(line_number) + ": LimitMEMLOCK=";
+      if (value.empty()) {  // systemd: an empty assignment resets to the default
+        limit.reset();
+        if (where) where->clear();
+        continue;
+      }
+      const size_t colon = value.find(':');
+      auto soft = parse_one(value.substr(0, colon));
+      if (!soft.ok()) return make_error(place + std::string(value) + ": " + soft.error().message);
+      uint64_t hard = *soft;
+      if (colon != std::string_view::npos) {
+        auto parsed = parse_one(value.substr(colon + 1));
+        if (!parsed.ok()) return make_error(place + std::string(value) + ": " + parsed.error().message);
+        hard = *parsed;
+      }
+      if (*soft > hard)
+        return make_error(place + std::string(value) + ": the soft limit is above the hard one");
+      limit = MemlockLimit{*soft, hard};
+      if (where) *where = file.path;
+    }
+  }
+  return limit;
+}
+
+uint64_t effective_memlock_soft(const MemoryLockFacts& facts) {
+  return facts.unit ? facts.unit->soft : facts.own.soft;
+}
+
+Finding memory_lock_finding(const MemoryLockFacts& facts) {
+  Finding finding;
+  finding.topic = "memory-lock";
+  const uint64_t soft = effective_memlock_soft(facts);
+  const bool fits = soft == kUnlimited || soft >= facts.loop_bytes;
+  std::string detail =
+      "RLIMIT_MEMLOCK here: soft " + limit_text(facts.own.soft) + ", hard " + limit_text(facts.own.hard);
+  if (facts.unit)
+    detail += "\nthe unit: LimitMEMLOCK=" + limit_text(facts.unit->soft) + ":" +
+              limit_text(facts.unit->hard) + " (" + facts.unit_file + ")";
+  else if (!facts.unit_file.empty())
+    detail +=
+        "\nthe unit (" + facts.unit_file + ") sets no LimitMEMLOCK=: the user manager's default applies";
+  else
+    detail += "\nno installed guardian.service found";
+  if (!facts.unit_problem.empty()) detail += "\n" + facts.unit_problem;
+  detail += "\n--lock-memory=loop locks about " + format_bytes(facts.loop_bytes) +
+            " (measured: tests/bench/measure_lock.sh); it " + (fits ? "fits" : "does not fit") + " in " +
+            limit_text(soft);
+  if (facts.daemon) {
+    detail += "\nrunning daemon (pid " + std::to_string(facts.daemon->pid) + "): VmLck " +
+              format_bytes(facts.daemon->locked_bytes) + ", VmRSS " + format_bytes(facts.daemon->rss_bytes);
+  } else {
+    detail += "\nno running guardian daemon found";
+  }
+  finding.detail = detail;
+  if (!fits) {
+    finding.verdict = Finding::Verdict::Warning;
+    finding.summary = "memory lock: the loop's " + format_bytes(facts.loop_bytes) +
+                      " do not fit RLIMIT_MEMLOCK " + limit_text(soft) +
+                      "; guardian runs unlocked and may stall when memory runs short";
+    finding.next_step =
+        "raise LimitMEMLOCK= in a drop-in (`systemctl --user edit guardian`, LimitMEMLOCK=8M); above the "
+        "user manager's hard limit it needs DefaultLimitMEMLOCK= in the system's user@.service";
+    return finding;
+  }
+  if (facts.daemon && facts.daemon->locked_bytes == 0) {
+    finding.verdict = Finding::Verdict::Warning;
+    finding.summary =
+        "memory lock: the running daemon locked nothing (started with --lock-memory=none, or "
+        "under a lower limit than now)";
+    finding.next_step =
+        "`guardian status` says why (MemoryLock); restart it: systemctl --user restart guardian";
+    return finding;
+  }
+  finding.verdict = Finding::Verdict::Ok;
+  finding.summary =
+      "memory lock: the loop's " + format_bytes(facts.loop_bytes) + " fit RLIMIT_MEMLOCK " +
+      limit_text(soft) +
+      (facts.daemon ? ", the running daemon has " + format_bytes(facts.daemon->locked_bytes) + " locked"
+                    : std::string());
+  return finding;
+}
+
+}  // namespace guardian

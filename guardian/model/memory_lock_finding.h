@@ -1,0 +1,59 @@
+// `guardian doctor`'s memory-lock finding (issue 10): whether `guardian run --lock-memory=loop`
+// (the default) can lock its working set here. The kernel counts a locked page against
+// RLIMIT_MEMLOCK; the unit raises it with LimitMEMLOCK= (units/guardian.service), clamped by the
+// user manager's hard limit. Pure: the facts are read in sense/ and by the CLI.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/findings.h"
+#include "sense/systemd_config.h"
+
+namespace guardian {
+
+// The locked set of `--lock-memory=loop` with the default policy, measured with
+// `tests/bench/measure_lock.sh build/guardian/guardian` (README "Benchmarks": VmLck 6.2 MiB).
+inline constexpr uint64_t kMeasuredLoopLockBytes = 6501171;  // 6.2 MiB
+
+inline constexpr uint64_t kUnlimited = UINT64_MAX;  // RLIM_INFINITY / "infinity"
+
+struct MemlockLimit {
+  uint64_t soft = 0;  // kUnlimited = no limit
+  uint64_t hard = 0;
+  friend bool operator==(const MemlockLimit&, const MemlockLimit&) = default;
+};
+
+// LimitMEMLOCK= over a unit's fragments in the order systemd applies them (the last assignment
+// wins; an empty one resets to the manager's default): nullopt when none sets it. A value is
+// "SOFT[:HARD]", each bytes with systemd's K/M/G/T suffixes (1024-based) or "infinity"; one value
+// sets both. An error names the file and the line. `where` receives the file that set it.
+Result<std::optional<MemlockLimit>> unit_memlock_limit(const std::vector<ConfigFile>& fragments,
+                                                       std::string* where = nullptr);
+
+struct DaemonMemory {
+  int pid = 0;
+  uint64_t locked_bytes = 0;  // VmLck
+  uint64_t rss_bytes = 0;     // VmRSS
+};
+
+struct MemoryLockFacts {
+  MemlockLimit own;                    // this process's RLIMIT_MEMLOCK: what a `guardian run` from here gets
+  std::optional<MemlockLimit> unit;    // LimitMEMLOCK= of the installed unit (nullopt: not set / none)
+  std::string unit_file;               // the fragment that set it, or the unit file found; "" = none
+  std::string unit_problem;            // a LimitMEMLOCK= that could not be read
+  std::optional<DaemonMemory> daemon;  // the running daemon, from /proc/PID/status
+  uint64_t loop_bytes = kMeasuredLoopLockBytes;
+};
+
+// The soft limit the daemon runs under: the unit's when it sets one, else this process's.
+uint64_t effective_memlock_soft(const MemoryLockFacts& facts);
+
+// Ok: the loop fits (and a running daemon holds a lock); Warning: it does not fit, or the
+// running daemon locked nothing; with what to change.
+Finding memory_lock_finding(const MemoryLockFacts& facts);
+
+}  // namespace guardian
