@@ -338,8 +338,10 @@ def _trace_path(args):
     """The path of a gopen/gstat probe line (path="/proc/meminfo"); cgroup directories folded
     into one key per file name, so a walk over many cgroups counts as one kind of open."""
     m = re.search(r'path="([^"]*)"', args)
-    p = m.group(1) if m else args.strip()
-    return re.sub(r"^/sys/fs/cgroup/.*/", "/sys/fs/cgroup/…/", p)
+    if not m:
+        # (fault): the probe could not read the user string (not paged in, or an fstat's "")
+        return "(path not readable by the probe)"
+    return re.sub(r"^/sys/fs/cgroup/.*/", "/sys/fs/cgroup/…/", m.group(1))
 
 
 def approach(rows, t_w, t_end):
