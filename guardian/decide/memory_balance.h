@@ -12,7 +12,10 @@
 //  - else desktop's pressure above its target -> probe down (linear in the desktop's overshoot,
 //    at most max_probe of the limit per step);
 //  - else relax upward slowly toward the ceiling.
-// Always within [floor, ceiling]; changes smaller than min_step are not worth a D-Bus call.
+// Never below floor; never pulled down to the ceiling from a limit found above it (the user's
+// own): raising steps leave such a limit alone and a probe lowers it by its usual fraction. With
+// no limit, one is set at the ceiling only where that is 10% above what the slice uses. Changes
+// smaller than min_step are not worth a D-Bus call.
 #pragma once
 
 #include <cstdint>

@@ -52,6 +52,7 @@ struct TrackedCgroup {
   std::array<UniqueFd, kSlots> fds;
   std::array<int, kSlots> open_errno{};       // why a file could not be opened (persists until rescan)
   std::array<int, kSlots> open_errno_told{};  // the open_errno last reported (0: none), said once
+  bool without_memory_controller = false;     // at the last walk: its directory, no memory files
   bool has_children = false;
   bool oomd_omit = false;
   bool oomd_avoid = false;
@@ -139,7 +140,10 @@ struct Sampler::Impl {
   void walk(const std::string& path, bool readonly, PreviousWalk& previous, std::vector<TrackedCgroup>& out,
             unsigned depth);
   void open_files(TrackedCgroup& cgroup);
-  bool sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample);
+  // Sampled; NoMemoryController: the cgroup has no memory files (its parent does not enable the
+  // controller for it), skipped and nothing to re-walk for; Vanished: gone since the walk.
+  enum class CgroupRead { Sampled, NoMemoryController, Vanished };
+  CgroupRead sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample);
   // "/sys/fs/cgroup" + "/user.slice/…"; a cgroup2 mounted at "/" (some containers) gives "//…",
   // which the kernel resolves the same.
   std::string cgroup_host_path(std::string_view relative) const {
@@ -210,6 +214,9 @@ void Sampler::Impl::open_files(TrackedCgroup& cgroup) {
     cgroup.fds[slot].reset(fd);
     cgroup.open_errno_told[slot] = 0;
   }
+  // Its directory was there and listed no memory.current: no memory controller (a cgroup that
+  // went away would have failed the directory's open).
+  cgroup.without_memory_controller = dir && !cgroup.fds[kCurrent] && cgroup.open_errno[kCurrent] == ENOENT;
   cgroup.oomd_omit = read_bool_xattr(cgroup.open_dir, "user.oomd_omit");
   cgroup.oomd_avoid = read_bool_xattr(cgroup.open_dir, "user.oomd_avoid");
 }
@@ -324,15 +331,19 @@ bool Sampler::Impl::tree_changed() {
   }
 }
 
-bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample) {
+Sampler::Impl::CgroupRead Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample) {
   if (!cgroup.fds[kCurrent] && cgroup.open_errno[kCurrent] == ENOENT) {
     // No memory.current: its parent does not enable the memory controller for it (Debian 12's
     // system.slice/systemd-udevd.service/udev), or it went away since the walk. Neither is worth
-    // a message per file; only the second is worth one at all.
-    struct stat st {};
-    if (::stat(cgroup.open_dir.c_str(), &st) != 0)
-      problem(cgroup.host_dir, "cgroup vanished before it was read");
-    return false;
+    // a message per file; only the second is worth one at all, and only the second a re-walk:
+    // a re-walk per tick for the first (every tick on Debian 12, where that cgroup always is)
+    // opened every cgroup directory and re-read oomd's drop-ins each second, each open a kernel
+    // charge that puts the loop under the user's memory.high penalty when the user runs short
+    // (tests/vm/FINDINGS-issue10.md, sqs-s19-2). The memory files appearing later is a change
+    // the tree watch sees (IN_CREATE in the cgroup's own directory).
+    if (cgroup.without_memory_controller) return CgroupRead::NoMemoryController;
+    problem(cgroup.host_dir, "cgroup vanished before it was read");
+    return CgroupRead::Vanished;
   }
   // Filled in place: a tick that finds the same tree reuses every string's storage.
   sample.memory = CgroupMemory{};
@@ -352,7 +363,7 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample) {
     if (!read) {
       if (vanished(read.error())) {
         problem(cgroup.host_dir, "cgroup vanished while reading " + std::string(file_name));
-        return false;
+        return CgroupRead::Vanished;
       }
       problem(cgroup.host_dir + "/" + std::string(file_name),
               std::string("cannot read: ") + std::strerror(read.error().code));
@@ -403,7 +414,7 @@ bool Sampler::Impl::sample_cgroup(TrackedCgroup& cgroup, CgroupSample& sample) {
   sample.oomd_omit = cgroup.oomd_omit;
   sample.oomd_avoid = cgroup.oomd_avoid;
   sample.readonly = cgroup.readonly;
-  return true;
+  return CgroupRead::Sampled;
 }
 
 Sampler::Sampler(HostRoot host, SamplerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -439,10 +450,11 @@ void Sampler::sample_into(Snapshot& snapshot) {
     ++self.ticks_since_rescan;
     if (snapshot.cgroups.size() < self.cgroups.size()) snapshot.cgroups.resize(self.cgroups.size());
     for (auto& cgroup : self.cgroups) {
-      if (self.sample_cgroup(cgroup, snapshot.cgroups[used]))
-        ++used;
-      else
-        self.rescan_pending = true;
+      switch (self.sample_cgroup(cgroup, snapshot.cgroups[used])) {
+        case Impl::CgroupRead::Sampled: ++used; break;
+        case Impl::CgroupRead::NoMemoryController: break;
+        case Impl::CgroupRead::Vanished: self.rescan_pending = true; break;
+      }
     }
   }
   snapshot.cgroups.resize(used);  // shrinking keeps the capacity for the next tick

@@ -61,6 +61,40 @@ TEST(MemoryBalance, StaysInTheBandAndSkipsTinySteps) {
   EXPECT_EQ(step.new_limit_bytes, static_cast<uint64_t>(6.0 * GiB * 1.005));
 }
 
+TEST(MemoryBalance, ALimitAboveTheCeilingIsNeverPulledDownToIt) {
+  // The whole-user squeeze in the VM (sqs-s19-1): the user's own 800M on container.slice, the
+  // default band 15%..33% of a 1964 MiB guest (294.6M..648.1M). "relax" moved it to 648M in one
+  // step, before any pressure, and the stand-in's spike then hit its own slice's limit.
+  constexpr uint64_t MiB = 1ULL << 20;
+  BalanceSettings settings;
+  settings.floor_bytes = 294 * MiB;
+  settings.ceiling_bytes = 648 * MiB;
+  auto step = balance_step(settings, {800 * MiB, 300 * MiB, 0.0, 0.0});  // relax
+  EXPECT_FALSE(step.new_limit_bytes.has_value()) << step.reason;
+  step = balance_step(settings, {800 * MiB, 700 * MiB, 40.0, 0.0});  // containers stall: back off
+  EXPECT_FALSE(step.new_limit_bytes.has_value()) << step.reason;
+  // A probe goes down by its fraction from where the limit is (1% of 8 GiB = 82 MiB), not to the ceiling.
+  settings.ceiling_bytes = 4 * GiB;
+  step = balance_step(settings, {8 * GiB, 3 * GiB, 0.0, 90.0});
+  ASSERT_TRUE(step.new_limit_bytes.has_value());
+  EXPECT_EQ(*step.new_limit_bytes, static_cast<uint64_t>(8.0 * GiB * 0.99));
+  // 1% of 800M is 8 MiB, less than a step is worth: left alone.
+  settings.ceiling_bytes = 648 * MiB;
+  step = balance_step(settings, {800 * MiB, 300 * MiB, 0.0, 90.0});
+  EXPECT_FALSE(step.new_limit_bytes.has_value()) << step.reason;
+}
+
+TEST(MemoryBalance, NoFirstLimitAtOrBelowWhatTheSliceUses) {
+  // No MemoryHigh yet and the slice already uses 9.5G of the 10G ceiling: a first limit there
+  // would throttle it at once.
+  auto step = balance_step(band(), {std::numeric_limits<uint64_t>::max(), 9 * GiB + GiB / 2, 0.0, 0.0});
+  EXPECT_FALSE(step.new_limit_bytes.has_value());
+  EXPECT_NE(step.reason.find("left unlimited"), std::string::npos) << step.reason;
+  // 9G: 9.9G < 10G, room enough.
+  step = balance_step(band(), {std::numeric_limits<uint64_t>::max(), 9 * GiB, 0.0, 0.0});
+  EXPECT_EQ(step.new_limit_bytes, 10 * GiB);
+}
+
 TEST(MemoryBalance, StallShareFromPsiTotals) {
   // 150 ms stalled over a 1 s interval = 15%.
   EXPECT_DOUBLE_EQ(stall_share_percent(1'000'000, 1'150'000, 1.0), 15.0);

@@ -290,6 +290,31 @@ TEST(Sampler, RescanFindsNewAndRemovedCgroups) {
   EXPECT_EQ(after.find(kJellyfin)->memory.current_bytes, std::optional<uint64_t>(1099997184ULL));
 }
 
+TEST(Sampler, ACgroupWithoutTheMemoryControllerIsNoReasonToRewalkEveryTick) {
+  // Debian 12 always has one (system.slice/systemd-udevd.service/udev). Before, each tick that
+  // met it asked for a re-walk, and the next tick re-walked (and the daemon re-read oomd's
+  // drop-ins): in the VM every tick opened every cgroup directory and ~30 drop-in directories.
+  FixtureCopy host("fedora42-podman");
+  Sampler sampler(HostRoot(host.root()), uid1000());
+  sampler.sample();
+  std::filesystem::create_directory(host.path("/sys/fs/cgroup" + kJellyfin + "/container"));
+  sampler.request_rescan();
+  Snapshot first = sampler.sample();
+  EXPECT_TRUE(sampler.rescanned_last_tick());
+  EXPECT_EQ(first.find(kJellyfin + "/container"), nullptr);
+  for (int tick = 0; tick < 3; ++tick) {
+    Snapshot next = sampler.sample();
+    EXPECT_FALSE(sampler.rescanned_last_tick()) << "tick " << tick;
+    EXPECT_EQ(next.cgroups.size(), first.cgroups.size());
+  }
+  EXPECT_TRUE(sampler.take_problems().empty());
+  // Gone after the walk: one problem, and a re-walk.
+  std::filesystem::remove_all(host.path("/sys/fs/cgroup" + kJellyfin));
+  sampler.sample();
+  sampler.sample();
+  EXPECT_EQ(sampler.sample().find(kJellyfin), nullptr);
+}
+
 TEST(Sampler, UserManagerGoneIsOneProblem) {
   FixtureCopy host("fedora42-podman");
   SamplerOptions options = uid1000();

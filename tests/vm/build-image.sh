@@ -74,6 +74,13 @@ fi
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock"
 flock 9
+# Another run may have built this image while this one waited for the lock: reuse it (going on
+# would delete the image just built and build it again, 10-20 min on a loaded host, seen).
+if [[ $force -eq 0 && -f $dir/complete ]]; then
+  log "reusing cached image $dir (built while this run waited for the lock)"
+  [[ $print_dir -eq 1 ]] && echo "$dir"
+  exit 0
+fi
 start=$(date +%s)
 log "building image $key (profile $profile) in $dir"
 rm -rf "$dir"

@@ -157,6 +157,10 @@ hard_s=$(( timeout_s + ${GUARDIAN_VM_BOOT_MARGIN:-480} ))
 # check, which then panics at boot ("IO-APIC + timer doesn't work", seen at load 21).
 log "scenario $name: image $image, ${mem} MiB, $smp vCPU (TCG), hard timeout ${hard_s}s"
 start=$(date +%s)
+# The host's load while the guest runs (TCG: the guest's speed, and so reclaim's and oomd's
+# timing, depends on it): the 1-min load average every 5 s, summed up in facts.env.
+( while :; do echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg)"; sleep 5; done ) >"$out/host-load.txt" 2>/dev/null &
+load_pid=$!
 set +e
 timeout -s KILL "$hard_s" qemu-system-x86_64 \
   -name "guardian-vm-$name" \
@@ -171,6 +175,7 @@ timeout -s KILL "$hard_s" qemu-system-x86_64 \
 qemu_rc=$?
 set -e
 wall=$(( $(date +%s) - start ))
+kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null || true
 if [[ $qemu_rc -eq 137 ]]; then
   log "hard timeout: qemu killed after ${hard_s}s"
 fi
@@ -183,6 +188,9 @@ rm -rf "$share"
   echo "image_build_seconds=$(sed -n 's/^build_seconds=//p' "$image/complete")"
   echo "oomd_profile=$profile"
   echo "vm_mem_mb=$mem"
+  awk 'NR == 1 {min = $2; max = $2} {sum += $2; if ($2 < min) min = $2; if ($2 > max) max = $2}
+       END {if (NR) printf "host_load_min=%.1f\nhost_load_mean=%.1f\nhost_load_max=%.1f\n", min, sum / NR, max}' \
+    "$out/host-load.txt"
 } >>"$out/facts.env"
 
 analyze_args=()

@@ -327,7 +327,21 @@ def charge_trace(out, t_lo_mono=None, t_hi_mono=None):
             "charges_by_origin": origins.most_common(8),
             "memory_high_penalty": spans("gthrottle", "gthrottle_ret"),
             "memcg_reclaim": spans("greclaim", "greclaim_ret"),
-            "file_faults": sum(1 for e in sel if e["ev"] == "gfault")}
+            "file_faults": sum(1 for e in sel if e["ev"] == "gfault"),
+            "opens_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
+                                                 if e["ev"] == "gopen").most_common(10),
+            "stats_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
+                                                 if e["ev"] == "gstat").most_common(5)}
+
+
+def _trace_path(args):
+    """The path of a gopen/gstat probe line (path="/proc/meminfo"); cgroup directories folded
+    into one key per file name, so a walk over many cgroups counts as one kind of open."""
+    m = re.search(r'path="([^"]*)"', args)
+    if not m:
+        # (fault): the probe could not read the user string (not paged in, or an fstat's "")
+        return "(path not readable by the probe)"
+    return re.sub(r"^/sys/fs/cgroup/.*/", "/sys/fs/cgroup/…/", m.group(1))
 
 
 def approach(rows, t_w, t_end):

@@ -81,6 +81,13 @@ CHARGE_TRACE = """\
  => do_filp_open
  => do_sys_openat2
  => __x64_sys_openat
+        guardian-437     [001] .....   151.800000: gopen: (do_sys_openat2+0x0/0x170) path="/etc/systemd/oomd.conf"
+        guardian-437     [001] .....   151.800100: gopen: (do_sys_openat2+0x0/0x170) path="/usr/lib/systemd/user/slice.d"
+        guardian-437     [001] .....   152.800000: gopen: (do_sys_openat2+0x0/0x170) path="/etc/systemd/oomd.conf"
+        guardian-437     [001] .....   152.800100: gopen: (do_sys_openat2+0x0/0x170) path="/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/memory.stat"
+        guardian-437     [001] .....   152.800200: gopen: (do_sys_openat2+0x0/0x170) path="/sys/fs/cgroup/system.slice/memory.stat"
+        guardian-437     [001] .....   152.900000: gstat: (vfs_fstatat+0x0/0x70) path="/run/guardian/helper.sock"
+        guardian-437     [001] .....   152.900100: gstat: (vfs_fstatat+0x0/0x70) path=(fault)
         guardian-437     [001] d..1.   160.000000: gfault: (filemap_fault+0x0/0x8a0)
 """
 
@@ -97,6 +104,11 @@ class ChargeTrace(unittest.TestCase):
                          {"fault on a file page (page cache)": 1, "syscall openat": 1})
         self.assertEqual(ct["memory_high_penalty"], {"n": 1, "total_s": 1.5, "max_s": 1.5})
         self.assertEqual(ct["file_faults"], 0)  # the one at 160 s is outside the window
+        # which files the loop opened (cgroup directories folded per file name) and stat'ed
+        self.assertEqual(ct["opens_by_path"], [("/etc/systemd/oomd.conf", 2), ("/sys/fs/cgroup/…/memory.stat", 2),
+                                               ("/usr/lib/systemd/user/slice.d", 1)])
+        self.assertEqual(dict(ct["stats_by_path"]), {"/run/guardian/helper.sock": 1,
+                                                     "(path not readable by the probe)": 1})
 
 
 def guarded(first_climb_after_budget, kills=(), onset_after_budget=1.0, p99=0.3, params="P"):

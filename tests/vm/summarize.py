@@ -122,8 +122,8 @@ if sq_runs:
     print("| run | oomd profile | workload | verdict | budget reached (s after start) | oomd kills (victim at s) | "
           "kernel OOM | pressure onset (baseline) | container.slice onset | first climb | climb before the "
           "baseline's kill | guardian's last tick / end | tick lateness p50 / p99 / max | loop thread under "
-          "pressure | majflt | VmLck |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "pressure | majflt | VmLck | host load mean / max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sq_runs:
         q = r["squeeze"]
         k = key(r)
@@ -147,11 +147,13 @@ if sq_runs:
                 break
         lp = q.get("loop") or {}
         where = "; ".join(f"{w[0]} {w[2]:.0f}%" for w in (lp.get("where") or [])[:3]) or "–"
+        f = r.get("facts") or {}
+        load = f"{f['host_load_mean']} / {f['host_load_max']}" if f.get("host_load_mean") else "–"
         onset = s1(rel.get("pressure_onset")) + (f" ({s1(bo)})" if guarded and bo is not None else "")
         print(f"| {os.path.basename(r.get('_dir', r['scenario']))} | {k[0]} | {k[1]} | {r['verdict']} | "
               f"{s1(q.get('budget_reached_s'))} | {kills} | {len(q.get('kernel_oom_kills', []))} | {onset} | "
               f"{s1(rel.get('container_slice_onset'))} | {climb} | {lead} | {', '.join(end) or '–'} | {tls} | "
-              f"{where} | {lp.get('main_majflt', '–')} | {q.get('guardian_vmlck_kb_max', '–')} |")
+              f"{where} | {lp.get('main_majflt', '–')} | {q.get('guardian_vmlck_kb_max', '–')} | {load} |")
     print()
     for r in sq_runs:
         ap = r["squeeze"].get("approach")

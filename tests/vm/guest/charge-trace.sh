@@ -6,6 +6,9 @@
 #   gthrottle(_ret) mem_cgroup_handle_over_high: the memory.high penalty on return to user space
 #   greclaim(_ret) try_to_free_mem_cgroup_pages: direct reclaim inside a memcg charge
 #   gfault         filemap_fault: a fault on a file page (code, rodata) not in the page table
+#   gopen, gstat   do_sys_openat2 / vfs_fstatat with the path: which files the loop opens or
+#                  stats (each open allocates a struct file, charged; a stat of a missing path a
+#                  dentry)
 # Timestamps on CLOCK_MONOTONIC (trace_clock mono), comparable with the tick trace.
 # Usage: charge-trace.sh start PID | stop OUT_FILE
 set -uo pipefail
@@ -22,7 +25,8 @@ case ${1:-} in
     for probe in 'p:gcharge page_counter_try_charge nr_pages=%si' \
                  'p:gthrottle mem_cgroup_handle_over_high' 'r:gthrottle_ret mem_cgroup_handle_over_high' \
                  'p:greclaim try_to_free_mem_cgroup_pages nr_pages=%si' 'r:greclaim_ret try_to_free_mem_cgroup_pages ret=$retval' \
-                 'p:gfault filemap_fault'; do
+                 'p:gfault filemap_fault' \
+                 'p:gopen do_sys_openat2 path=+0(%si):ustring' 'p:gstat vfs_fstatat path=+0(%si):ustring'; do
       echo "$probe" >>"$T/kprobe_events" 2>/dev/null || echo "charge-trace: cannot place '$probe'" >&2
     done
     echo "$pid" >"$T/set_event_pid"

@@ -67,7 +67,7 @@ start_desktop() {
   u systemd-run --user --quiet --unit="desktop-$1" --slice=app.slice \
     --description="desktop stand-in $1" \
     /usr/bin/python3 "$SHARE/guest/balloon.py" --name "$1" --start-mb "$2" --step-mb "$3" \
-    --interval "$4" --max-mb "$5"
+    --interval "$4" --max-mb "$5" --file-pct "${DESKTOP_FILE_PCT:-0}"
   log "started desktop-$1.service in app.slice: $2 MiB, +$3 MiB every $4 s, up to $5 MiB"
 }
 
@@ -375,7 +375,7 @@ squeeze_ramp() {
   desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
   # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
   local every=${DESKTOP_INTERVAL_S:-1}
-  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s")$( [[ ${DESKTOP_FILE_PCT:-0} != 0 ]] && echo "/file=${DESKTOP_FILE_PCT}%"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
   fact user_used_at_workload_mb "$used"
   fact desktop_target_mb "$desktop"
   mark workload_start
