@@ -4,7 +4,7 @@
 #      ffmpeg, the fake Jellyfin)
 #   2. the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the threaded tests again under ThreadSanitizer (see below which)
-#   4. every libFuzzer target for a bounded time (GUARDIAN_FUZZ_SECONDS, default 20 each)
+#   4. every libFuzzer target for a bounded time (GUARDIAN_FUZZ_SECONDS, default 12 each: 26 targets, ~5 min, leaving CI room for the TSan stage)
 #   5. the qemu VM scenarios baseline + guarded (real systemd + systemd-oomd) unless GUARDIAN_E2E=0
 # Each stage prints its own summary; the script stops at the first failing stage.
 set -euo pipefail
@@ -47,7 +47,7 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 -R "$threaded"
 
 stage "fuzzing"
-scripts/fuzz.sh "${GUARDIAN_FUZZ_SECONDS:-20}"
+scripts/fuzz.sh "${GUARDIAN_FUZZ_SECONDS:-12}"
 
 # baseline (oomd kills the Jellyfin stand-in) and guarded (guardian prevents it) are the ones
 # verified in the VM; `systemd` and `restore` run with GUARDIAN_E2E_SCENARIOS=all.
