@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (name->front() == ' ' || name->back() == ' ') std::abort();
   }
   // The same bytes as a unit name ("app-gnome-<fuzz>-1.scope" and as they are).
-  for (const std::string unit : {std::string(text), "app-gnome-" + std::string(text) + "-1.scope"}) {
+  for (const std::string& unit : {std::string(text), "app-gnome-" + std::string(text) + "-1.scope"}) {
     for (const auto& id : guardian::desktop_ids_of_unit(unit)) {
       if (id.empty() || id.find('/') != std::string::npos || id.front() == '.') std::abort();
     }
