@@ -10,12 +10,9 @@
 //
 // This is its own binary (not in guardian_tests): replacing malloc is process-wide.
 #include <dirent.h>
-#include <execinfo.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdarg.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,119 +36,8 @@
 #include "model/oomd_rules.h"
 #include "sense/fixture_support.h"
 #include "sense/sampler.h"
+#include "support/counting_malloc.h"
 #include "support/dbus_daemon.h"
-
-extern "C" {
-void* __libc_malloc(size_t size);
-void* __libc_calloc(size_t count, size_t size);
-void* __libc_realloc(void* pointer, size_t size);
-void* __libc_memalign(size_t alignment, size_t size);
-}
-
-namespace {
-
-// Counted on the thread that set it (the loop's) only: other threads (the action worker) are not
-// the loop. Plain __thread: no constructor, safe inside malloc.
-__thread bool t_counting = false;
-__thread bool t_inside = false;  // a backtrace while tracing may itself allocate
-std::atomic<uint64_t> g_allocations{0};
-std::atomic<uint64_t> g_opens{0};
-bool g_trace = std::getenv("GUARDIAN_STEADY_TICK_TRACE") != nullptr;  // NOLINT
-
-void note(std::atomic<uint64_t>& counter, const char* what) {
-  if (!t_counting || t_inside) return;
-  ++counter;
-  if (!g_trace) return;
-  t_inside = true;
-  void* frames[32];
-  const int n = ::backtrace(frames, 32);
-  ::dprintf(2, "---- %s on the loop thread:\n", what);
-  ::backtrace_symbols_fd(frames, n, 2);
-  t_inside = false;
-}
-
-}  // namespace
-
-extern "C" {
-void* malloc(size_t size) {
-  note(g_allocations, "malloc");
-  return __libc_malloc(size);
-}
-void* calloc(size_t count, size_t size) {
-  note(g_allocations, "calloc");
-  return __libc_calloc(count, size);
-}
-void* realloc(void* pointer, size_t size) {
-  note(g_allocations, "realloc");
-  return __libc_realloc(pointer, size);
-}
-void* memalign(size_t alignment, size_t size) {
-  note(g_allocations, "memalign");
-  return __libc_memalign(alignment, size);
-}
-void* aligned_alloc(size_t alignment, size_t size) {
-  note(g_allocations, "aligned_alloc");
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, size_t alignment, size_t size) {
-  note(g_allocations, "posix_memalign");
-  void* pointer = __libc_memalign(alignment, size);
-  if (pointer == nullptr) return ENOMEM;
-  *out = pointer;
-  return 0;
-}
-
-// Every way guardian's code (and the libraries it calls) opens a file or makes a socket goes
-// through one of these public entry points; each is counted, then done as libc would.
-int open(const char* path, int flags, ...) {
-  note(g_opens, "open");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
-}
-int open64(const char* path, int flags, ...) {
-  note(g_opens, "open64");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
-}
-int openat(int dir, const char* path, int flags, ...) {
-  note(g_opens, "openat");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
-}
-int openat64(int dir, const char* path, int flags, ...) {
-  note(g_opens, "openat64");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
-}
-int socket(int domain, int type, int protocol) {
-  note(g_opens, "socket");
-  return static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
-}
-}
 
 namespace guardian {
 namespace {
@@ -260,18 +146,18 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
     const uint64_t pings = listener.drain_watchdog_pings();
     if (tick > warmup) counts.watchdog_pings += pings;
     if (tick == warmup) {
-      start_allocations = g_allocations.load();
-      start_opens = g_opens.load();
-      t_counting = true;
+      start_allocations = test::counted_allocations();
+      start_opens = test::counted_opens();
+      test::count_calls_on_this_thread(true);
     } else if (tick == warmup + measured) {
-      t_counting = false;
-      counts.allocations = g_allocations.load() - start_allocations;
-      counts.opens = g_opens.load() - start_opens;
+      test::count_calls_on_this_thread(false);
+      counts.allocations = test::counted_allocations() - start_allocations;
+      counts.opens = test::counted_opens() - start_opens;
       counts.measured_ticks = measured;
     }
   };
   EXPECT_EQ(run_daemon(options), 0);
-  t_counting = false;
+  test::count_calls_on_this_thread(false);
   // The ping of tick N goes out right after after_tick(N): the measured ticks' pings are those
   // of ticks warmup .. warmup + measured.
   counts.watchdog_pings += listener.drain_watchdog_pings();
@@ -409,15 +295,15 @@ TEST(SteadyTick, SenseAndModelAllocateAndOpenNothingAfterWarmUp) {
     model.observe(snapshot);
   }
   (void)sampler.take_problems();
-  const uint64_t allocations = g_allocations.load(), opens = g_opens.load();
-  t_counting = true;
+  const uint64_t allocations = test::counted_allocations(), opens = test::counted_opens();
+  test::count_calls_on_this_thread(true);
   for (int i = 0; i < 200; ++i) {
     sampler.sample_into(snapshot);
     model.observe(snapshot);
   }
-  t_counting = false;
-  EXPECT_EQ(g_allocations.load() - allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
-  EXPECT_EQ(g_opens.load() - opens, 0u);
+  test::count_calls_on_this_thread(false);
+  EXPECT_EQ(test::counted_allocations() - allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
+  EXPECT_EQ(test::counted_opens() - opens, 0u);
   EXPECT_EQ(snapshot.cgroups.size(), 30u);
   EXPECT_FALSE(model.states().empty());
 }

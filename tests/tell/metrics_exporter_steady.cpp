@@ -21,57 +21,8 @@
 #include "model/user_budget.h"
 #include "sense/sampler.h"
 #include "sense/self_watch.h"
+#include "support/counting_malloc.h"
 #include "tell/metrics_exporter.h"
-
-extern "C" {
-void* __libc_malloc(size_t size);
-void* __libc_calloc(size_t count, size_t size);
-void* __libc_realloc(void* pointer, size_t size);
-void* __libc_memalign(size_t alignment, size_t size);
-}
-
-namespace {
-
-// Counted on the thread that set it only (the scrape thread allocates freely). Plain __thread: no
-// constructor, safe inside malloc.
-__thread bool t_counting = false;
-std::atomic<uint64_t> g_allocations{0};
-
-void note() {
-  if (t_counting) ++g_allocations;
-}
-
-}  // namespace
-
-extern "C" {
-void* malloc(size_t size) {
-  note();
-  return __libc_malloc(size);
-}
-void* calloc(size_t count, size_t size) {
-  note();
-  return __libc_calloc(count, size);
-}
-void* realloc(void* pointer, size_t size) {
-  note();
-  return __libc_realloc(pointer, size);
-}
-void* memalign(size_t alignment, size_t size) {
-  note();
-  return __libc_memalign(alignment, size);
-}
-void* aligned_alloc(size_t alignment, size_t size) {
-  note();
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, size_t alignment, size_t size) {
-  note();
-  void* pointer = __libc_memalign(alignment, size);
-  if (pointer == nullptr) return ENOMEM;
-  *out = pointer;
-  return 0;
-}
-}
 
 namespace guardian {
 namespace {
@@ -130,15 +81,15 @@ TEST(MetricsExporterSteady, OnTickAllocatesNothingOnceTheSeriesExist) {
     lateness.on_expiry(start + std::chrono::seconds(i + 1) + std::chrono::milliseconds(3 + (i % 4) * 9), 1);
     view.snapshot = &snapshot;
     // Only the exporter's own work is counted (sense and model: tests/daemon/steady_tick.cpp).
-    t_counting = counting;
+    test::count_calls_on_this_thread(counting);
     exporter.on_tick(view);
-    t_counting = false;
+    test::count_calls_on_this_thread(false);
   };
   // The first tick makes every series: the count sees it (so a zero below means something).
   counting = true;
   tick(0);
   counting = false;
-  EXPECT_GT(g_allocations.load(), 100u) << "the first tick creates the series";
+  EXPECT_GT(test::counted_allocations(), 100u) << "the first tick creates the series";
   for (int i = 1; i < 5; ++i) tick(i);
   (void)sampler.take_problems();
 
@@ -150,11 +101,11 @@ TEST(MetricsExporterSteady, OnTickAllocatesNothingOnceTheSeriesExist) {
       if (!body.empty()) ++scrapes;
     }
   });
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = test::counted_allocations();
   counting = true;
   for (int i = 5; i < 205; ++i) tick(i);
   counting = false;
-  const uint64_t allocations = g_allocations.load() - before;
+  const uint64_t allocations = test::counted_allocations() - before;
   done = true;
   scraper.join();
   EXPECT_EQ(allocations, 0u) << "heap allocations on the ticking thread in 200 exporter ticks";

@@ -1,0 +1,138 @@
+// Counting replacements of malloc and of the libc entry points that open a file or make a
+// socket, for the tests that hold a steady tick to "no allocation, no open" (issue 10):
+// tests/daemon/steady_tick.cpp (the whole loop) and tests/tell/metrics_exporter_steady.cpp (the
+// metrics exporter alone). Linked only into those binaries: replacing malloc is process-wide.
+// GUARDIAN_STEADY_TICK_TRACE=1 prints a backtrace for each counted call.
+#include "support/counting_malloc.h"
+
+#include <execinfo.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+extern "C" {
+void* __libc_malloc(size_t size);
+void* __libc_calloc(size_t count, size_t size);
+void* __libc_realloc(void* pointer, size_t size);
+void* __libc_memalign(size_t alignment, size_t size);
+}
+
+namespace {
+
+// Counted on the thread that turned counting on only (the loop's, or the exporter's tick): other
+// threads (the action worker, a scrape) allocate freely. Plain __thread: no constructor, safe
+// inside malloc.
+__thread bool t_counting = false;
+__thread bool t_inside = false;  // a backtrace while tracing may itself allocate
+std::atomic<uint64_t> g_allocations{0};
+std::atomic<uint64_t> g_opens{0};
+bool g_trace = std::getenv("GUARDIAN_STEADY_TICK_TRACE") != nullptr;  // NOLINT
+
+void note(std::atomic<uint64_t>& counter, const char* what) {
+  if (!t_counting || t_inside) return;
+  ++counter;
+  if (!g_trace) return;
+  t_inside = true;
+  void* frames[32];
+  const int n = ::backtrace(frames, 32);
+  ::dprintf(2, "---- %s on the loop thread:\n", what);
+  ::backtrace_symbols_fd(frames, n, 2);
+  t_inside = false;
+}
+
+}  // namespace
+
+extern "C" {
+void* malloc(size_t size) {
+  note(g_allocations, "malloc");
+  return __libc_malloc(size);
+}
+void* calloc(size_t count, size_t size) {
+  note(g_allocations, "calloc");
+  return __libc_calloc(count, size);
+}
+void* realloc(void* pointer, size_t size) {
+  note(g_allocations, "realloc");
+  return __libc_realloc(pointer, size);
+}
+void* memalign(size_t alignment, size_t size) {
+  note(g_allocations, "memalign");
+  return __libc_memalign(alignment, size);
+}
+void* aligned_alloc(size_t alignment, size_t size) {
+  note(g_allocations, "aligned_alloc");
+  return __libc_memalign(alignment, size);
+}
+int posix_memalign(void** out, size_t alignment, size_t size) {
+  note(g_allocations, "posix_memalign");
+  void* pointer = __libc_memalign(alignment, size);
+  if (pointer == nullptr) return ENOMEM;
+  *out = pointer;
+  return 0;
+}
+
+// Every way guardian's code (and the libraries it calls) opens a file or makes a socket goes
+// through one of these public entry points; each is counted, then done as libc would.
+int open(const char* path, int flags, ...) {
+  note(g_opens, "open");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = static_cast<mode_t>(va_arg(args, int));
+    va_end(args);
+  }
+  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+int open64(const char* path, int flags, ...) {
+  note(g_opens, "open64");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = static_cast<mode_t>(va_arg(args, int));
+    va_end(args);
+  }
+  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+int openat(int dir, const char* path, int flags, ...) {
+  note(g_opens, "openat");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = static_cast<mode_t>(va_arg(args, int));
+    va_end(args);
+  }
+  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
+}
+int openat64(int dir, const char* path, int flags, ...) {
+  note(g_opens, "openat64");
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = static_cast<mode_t>(va_arg(args, int));
+    va_end(args);
+  }
+  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
+}
+int socket(int domain, int type, int protocol) {
+  note(g_opens, "socket");
+  return static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+}
+}
+
+namespace guardian::test {
+
+void count_calls_on_this_thread(bool on) { t_counting = on; }
+uint64_t counted_allocations() { return g_allocations.load(); }
+uint64_t counted_opens() { return g_opens.load(); }
+
+}  // namespace guardian::test

@@ -1,0 +1,14 @@
+// Counting malloc/open/socket for the steady-tick tests (counting_malloc.cpp says which).
+#pragma once
+
+#include <cstdint>
+
+namespace guardian::test {
+
+// Count the calls made by this thread from now (true) or stop (false).
+void count_calls_on_this_thread(bool on);
+// Totals since the process started, of every thread's counted calls.
+uint64_t counted_allocations();  // malloc, calloc, realloc, memalign, aligned_alloc, posix_memalign
+uint64_t counted_opens();        // open, open64, openat, openat64, socket
+
+}  // namespace guardian::test
