@@ -13,6 +13,7 @@
 
 #include "common/host_root.h"
 #include "config/policy_loader.h"
+#include "support/policy_texts.h"
 #include "support/subprocess.h"
 
 namespace guardian {
@@ -21,14 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// A one-level policy that is always entered, named after `tag` (as in tests/daemon/daemon_test.cpp).
-std::string always_policy(const std::string& tag) {
-  return "version = 1\n[sampling]\ninterval = \"1s\"\n[[level]]\nname = \"always-" + tag +
-         "\"\nhold = \"1s\"\n"
-         "enter = [ { signal = \"mem_available_percent\", cgroup = \"system\", below = 100 } ]\n"
-         "actions = [ { type = \"log\", message = \"policy " +
-         tag + " is in force\" } ]\n";
-}
+using test::always_policy;
 
 class PolicyLocationCli : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/fake_helper.h"
+#include "support/policy_texts.h"
 #include "support/subprocess.h"
 
 namespace guardian {
@@ -19,15 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// A policy whose one level is always entered (MemAvailable is always below 100% of MemTotal),
-// named after `tag` so a test can tell which policy is in force: "always-<tag>".
-std::string always_policy(const std::string& tag) {
-  return "version = 1\n[sampling]\ninterval = \"1s\"\n[[level]]\nname = \"always-" + tag +
-         "\"\nhold = \"1s\"\n"
-         "enter = [ { signal = \"mem_available_percent\", cgroup = \"system\", below = 100 } ]\n"
-         "actions = [ { type = \"log\", message = \"policy " +
-         tag + " is in force\" } ]\n";
-}
+using test::always_policy;
 const std::string kPolicyA = always_policy("a");
 const std::string kPolicyB = always_policy("b");
 
