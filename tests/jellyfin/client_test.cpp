@@ -111,8 +111,9 @@ TEST_F(ClientTest, BreakerStopsCallingAfterThreeFailures) {
   auto refused = client_->get_sessions(in(2s));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("circuit breaker open after 3 failures"), std::string::npos);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
-  EXPECT_EQ(fake_.requests().size(), 0u);  // no request reached the server
+  // Far below the 2-s deadline a call would wait; that no request reached the server says the rest.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  EXPECT_EQ(fake_.requests().size(), 0u);
 }
 
 TEST_F(ClientTest, CommandsMessagesAndTasks) {
