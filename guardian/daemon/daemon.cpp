@@ -134,10 +134,10 @@ class Daemon final : public DaemonLoop {
   void tell(const Event& event) override { teller_.emit(event); }
   void note_oomd_kill(MonoTime when) override { model_.note_kill(when); }
   // oomd's live list (the systemd component reads its dump) wins over the drop-in reading.
-  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override {
+  void use_live_oomd_rules(const std::vector<WatchedCgroup>& rules) override {
     live_rules_ = true;
     if (rules == model_.rules()) return;
-    model_.set_rules(std::move(rules));
+    model_.set_rules(rules);
     arm_triggers();
   }
   [[nodiscard]] std::string explain() const override { return explanation_; }

@@ -33,7 +33,7 @@ class FakeLoop : public DaemonLoop {
   void tell(const Event& event) override { events.push_back(event); }
   void note_oomd_kill(MonoTime) override { ++oomd_kills; }
   [[nodiscard]] std::string explain() const override { return "test"; }
-  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override { live_rules = std::move(rules); }
+  void use_live_oomd_rules(const std::vector<WatchedCgroup>& rules) override { live_rules = rules; }
 
   std::vector<Event> events;
   std::vector<WatchedCgroup> live_rules;

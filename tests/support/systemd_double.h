@@ -69,6 +69,8 @@ class OomdDouble {
   ~OomdDouble();
   [[nodiscard]] bool ready() const;
   void set_dump(std::string dump_text);
+  // How many DumpByFileDescriptor calls it answered.
+  [[nodiscard]] uint64_t dumps_served() const;
   void emit_killed(const std::string& cgroup, const std::string& reason);
 
  private:
