@@ -805,6 +805,7 @@ int Daemon::run() {
   watch(timer_.get(), EPOLLIN);
   watch(signals_.get(), EPOLLIN);
   watch(actions_.fd(), EPOLLIN);
+  if (helper_.watch_fd() >= 0) watch(helper_.watch_fd(), EPOLLIN);  // guardian-helper's socket appearing
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
 
   const HostLayout& layout = sampler_.layout();
@@ -879,6 +880,9 @@ int Daemon::run() {
         actions_.collect();
       } else if (fd == helper_.fd()) {
         helper_.on_readable(std::chrono::steady_clock::now());
+      } else if (fd == helper_.watch_fd()) {
+        helper_.on_watch_readable(std::chrono::steady_clock::now());  // connects when it appeared
+        watch_helper();
       } else if (events[i].events & EPOLLPRI) {
         for (size_t t = 0; t < triggers_.size(); ++t) {
           if (triggers_[t].fd() != fd) continue;
