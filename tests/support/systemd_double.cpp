@@ -316,6 +316,9 @@ void SystemdManagerDouble::change_property(const std::string& unit, const std::s
       else if (property == "MemoryCurrent")
         target.memory_current = value;
     }
+    // systemd declares MemoryCurrent without EmitsChangedSignal (it is read on each Get): no
+    // signal for it, so a client must look again itself.
+    if (property == "MemoryCurrent") return;
     auto object = state->unit_objects.find(unit);
     if (object != state->unit_objects.end()) {
       object->second->emitPropertiesChangedSignal(type_interface(unit), {property});
