@@ -166,7 +166,9 @@ void BusLink::run() {
   while (!stop_) {
     if (!connection_ && std::chrono::steady_clock::now() >= next_attempt_) try_connect();
 
-    std::vector<Task> tasks;
+    // running_ is emptied after each round and swapped back in: tasks_ keeps a buffer, so a
+    // post() from the daemon loop does not allocate one each time.
+    std::vector<Task>& tasks = running_;
     {
       std::lock_guard lock(mutex_);
       tasks.swap(tasks_);
@@ -181,6 +183,7 @@ void BusLink::run() {
         drop_connection(address_.describe() + ": " + error.what());
       }
     }
+    tasks.clear();
 
     int timeout_ms = -1;
     pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {-1, 0, 0}};

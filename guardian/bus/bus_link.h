@@ -80,6 +80,7 @@ class BusLink {
   std::atomic<bool> connected_{false};
   std::mutex mutex_;  // tasks_ and hooks
   std::vector<Task> tasks_;
+  std::vector<Task> running_;  // thread-owned: the round of tasks being run
   struct ConnectHook {
     std::function<void(sdbus::IConnection&)> run;
     uint64_t ran_for_generation = 0;  // so a hook runs exactly once per connection

@@ -406,6 +406,16 @@ void OomdClient::dump(SystemdClient::Done<std::string> done, std::chrono::micros
       std::move(done), timeout);
 }
 
+void OomdClient::on_dump(SystemdClient::Done<std::string> handler) { dump_handler_ = std::move(handler); }
+
+void OomdClient::request_dump(std::chrono::microseconds timeout) {
+  // `this` and the timeout: small and trivially copyable, so the task needs no heap block; the
+  // call itself (its strings, the message) is made on the bus thread.
+  link_->post([this, timeout](sdbus::IConnection*) {
+    if (dump_handler_) dump(dump_handler_, timeout);
+  });
+}
+
 Result<std::string> OomdClient::dump_wait(Deadline deadline) {
   return wait_until_done<std::string>([&](auto done) { dump(std::move(done), until(deadline)); }, deadline,
                                       "systemd-oomd DumpByFileDescriptor");

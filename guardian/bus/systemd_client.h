@@ -133,6 +133,12 @@ class OomdClient {
 
   // DumpByFileDescriptor(out h fd): the dump text read from the returned memfd.
   void dump(SystemdClient::Done<std::string> done, std::chrono::microseconds timeout = kDefaultCallTimeout);
+  // The daemon loop's periodic read: request_dump() asks from the bus thread, so the caller
+  // builds no call (it posts one small task, kept within std::function's own storage); the reply
+  // goes to `handler` on the bus thread, where the caller makes it ready for its loop. Set the
+  // handler once, before the first request_dump().
+  void on_dump(SystemdClient::Done<std::string> handler);
+  void request_dump(std::chrono::microseconds timeout = kDefaultCallTimeout);
   Result<std::string> dump_wait(Deadline deadline);
   // Killed(s cgroup, s reason), on the bus thread.
   void watch_kills(std::function<void(const OomdKilled&)> handler);
@@ -142,6 +148,7 @@ class OomdClient {
 
  private:
   std::unique_ptr<BusLink> link_;
+  SystemdClient::Done<std::string> dump_handler_;  // on_dump's; read on the bus thread
 };
 
 }  // namespace guardian::bus

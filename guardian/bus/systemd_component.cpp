@@ -29,6 +29,8 @@ void SystemdComponent::start(DaemonLoop& loop) {
   loop_ = &loop;
   systemd_ = make_shared_systemd_client(options_.user_bus, released_);
   oomd_ = std::make_unique<OomdClient>(options_.system_bus);
+  set_dump_inputs();
+  oomd_->on_dump([this](Result<std::string> text) { prepare_dump(std::move(text)); });
   if (actions_.env().systemd != nullptr) actions_.env().systemd->plug(systemd_);
 
   systemd_->on_connection_change([this](bool connected, const std::string& why) {
@@ -135,13 +137,19 @@ void SystemdComponent::on_kill(const KillSeen& kill) {
 void SystemdComponent::on_tick(const TickView& tick) {
   level_ = tick.level_name.empty() ? "normal" : tick.level_name;
   active_actions_ = tick.active_actions;
-  if (tick.layout) user_manager_path_ = tick.layout->user_manager_path;
+  bool inputs_changed = false;
+  if (tick.layout && tick.layout->user_manager_path != user_manager_path_) {
+    user_manager_path_ = tick.layout->user_manager_path;
+    inputs_changed = true;
+  }
   // The drop-in reading is compared with oomd's live list; the daemon re-reads it when slices
   // come and go, so a slice started after guardian is not reported as unexplained.
   const MonoTime now = tick.snapshot ? tick.snapshot->mono : std::chrono::steady_clock::now();
   if (tick.oomd_dropin_rules && *tick.oomd_dropin_rules != dropin_rules_) {
     const bool first_reading = dropin_rules_.empty();
     dropin_rules_ = *tick.oomd_dropin_rules;
+    set_dump_inputs();
+    inputs_changed = false;
     // A slice came or went (container.slice started after guardian): oomd's list is about to
     // change too, and until guardian has read it again the model runs on the old list, blind
     // to the new slice — measured in the VM: a whole minute, in which container.slice went
@@ -152,6 +160,7 @@ void SystemdComponent::on_tick(const TickView& tick) {
     last_dump_ = MonoTime{};
     reconcile(/*tell_missing=*/first_reading);
   }
+  if (inputs_changed) set_dump_inputs();
   if (tick.snapshot) check_oom_kill_counts(*tick.snapshot);
   const bool fast = now < fast_dumps_until_ && live_lacks_dropin_cgroups();
   const auto interval = fast ? std::chrono::seconds(2) : std::chrono::seconds(options_.dump_interval);

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +34,7 @@
 #include "bus/mailbox.h"
 #include "component/component.h"
 #include "model/containers.h"
+#include "model/oomd_live.h"
 #include "sense/kill_watch.h"
 
 namespace guardian::bus {
@@ -82,9 +84,35 @@ class SystemdComponent final : public DaemonComponent {
   // Re-checks the slice now and then while a limit waits for the slice to use less.
   void recheck_deferred(MonoTime now);
   void refresh_containers();
+  // What the oomd client's bus thread needs to reconcile a dump: the drop-in rules the model
+  // used and the user manager's path. Replaced, never changed, when either changes on the loop.
+  struct DumpInputs {
+    std::vector<WatchedCgroup> dropin_rules;
+    std::string user_manager_path;
+  };
+  // A dump made ready for the loop on the bus thread: parsed, reconciled against `inputs`, and
+  // the events it may tell written, each with the key it is told once under.
+  struct ReadyDump {
+    struct Told {
+      std::string key;
+      Event event;
+      bool missing_from_live = false;  // told only once the slice has had time to appear
+    };
+    std::shared_ptr<const DumpInputs> inputs;
+    std::optional<OomdDump> dump;  // nullopt: the call or the parse failed (`told` says why)
+    bool call_failed = false;
+    std::optional<WatchReconciliation> reconciliation;
+    std::vector<Told> told;
+  };
+  static ReadyDump reconciled(std::shared_ptr<const DumpInputs> inputs, OomdDump live);
+  void set_dump_inputs();
+  [[nodiscard]] std::shared_ptr<const DumpInputs> dump_inputs() const;
+
   void refresh_dump();
   void check_oom_kill_counts(const Snapshot& snapshot);
-  void on_dump(Result<std::string> text);
+  void prepare_dump(Result<std::string> text);  // the bus thread
+  void on_dump(ReadyDump ready);                // the loop
+  void use_reconciled(ReadyDump ready, bool tell_missing);
   // Live dump vs. drop-in rules: tell differences (a cgroup oomd does not list yet only when
   // `tell_missing`), hand the live rules to the loop.
   void reconcile(bool tell_missing = true);
@@ -121,6 +149,8 @@ class SystemdComponent final : public DaemonComponent {
   std::optional<WatchReconciliation> oomd_view_;
   std::optional<OomdDump> live_dump_;
   std::vector<WatchedCgroup> dropin_rules_;
+  mutable std::mutex dump_inputs_mutex_;  // dump_inputs_: set on the loop, read on the bus thread
+  std::shared_ptr<const DumpInputs> dump_inputs_;
   std::set<std::string> told_;  // keys of things said once
   bool rescan_containers_ = true;
   bool user_bus_seen_ = false;  // "lost" vs "cannot reach" in the message  // the first tick lists them

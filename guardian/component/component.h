@@ -60,8 +60,9 @@ class DaemonLoop {
   virtual void note_oomd_kill(MonoTime when) = 0;         // feeds the model's 15 s post-kill pause
   [[nodiscard]] virtual std::string explain() const = 0;  // why the current level
   // systemd-oomd's live watch list (its D-Bus dump) replaces the drop-in reading in the model:
-  // oomd does not always watch what the drop-ins say (systemd #43174). Default: ignored.
-  virtual void use_live_oomd_rules(std::vector<WatchedCgroup> /*rules*/) {}
+  // oomd does not always watch what the drop-ins say (systemd #43174). Default: ignored. By
+  // reference: the same list every minute is compared, not copied.
+  virtual void use_live_oomd_rules(const std::vector<WatchedCgroup>& /*rules*/) {}
 };
 
 class DaemonComponent : public EventSink {

@@ -31,16 +31,21 @@ enum class Signal {
   FullAvg10,  // PSI full avg10, percent
   SomeAvg60,
   FullAvg60,
-  OomdLimitPercent,     // full avg10 as percent of oomd's limit for that cgroup (100 = at the limit)
-  SecondsUntilKill,     // model's seconds until oomd would kill (no kill on course = +inf)
-  MemoryHighPercent,    // memory.current as percent of memory.high (no high = 0)
-  MemAvailablePercent,  // system MemAvailable as percent of MemTotal
-  TriggerFired,         // a PSI trigger fired on the cgroup since the last tick (1 or 0)
+  OomdLimitPercent,          // full avg10 as percent of oomd's limit for that cgroup (100 = at the limit)
+  SecondsUntilKill,          // model's seconds until oomd would kill (no kill on course = +inf)
+  MemoryHighPercent,         // memory.current as percent of memory.high (no high = 0)
+  MemAvailablePercent,       // system MemAvailable as percent of MemTotal
+  TriggerFired,              // a PSI trigger fired on the cgroup since the last tick (1 or 0)
+  BudgetUsedPercent,         // the user's memory budget in use, percent (model/user_budget.h)
+  SecondsToBudgetExhausted,  // the budget's predicted run-out at its slope (not running out = +inf)
 };
 
 // Which cgroups a condition looks at.
 //  "system"        -> /proc/pressure/memory and /proc/meminfo
 //  "oomd-watched"  -> every cgroup systemd-oomd watches
+//  "user"          -> the user's memory budget: user@UID.service against the smallest limit of it
+//                     and its ancestors, capped by MemAvailable (the whole machine without a user
+//                     manager). One value, and the only selector the budget signals take.
 //  otherwise       -> a cgroup path relative to the user manager ("app.slice",
 //                     "container.slice/jellyfin.service"); '*' matches within one component.
 // When the selector matches several cgroups the condition compares their most severe value (the

@@ -39,6 +39,20 @@ std::string cgroup_selector_problem(std::string_view selector) {
   return {};
 }
 
+// "budget_used_percent and seconds_to_budget_exhausted": the signals measured on the user's budget.
+std::string budget_signal_names() {
+  std::vector<std::string_view> names;
+  for (const SignalInfo& info : signal_table()) {
+    if (info.on_user_budget) names.push_back(info.name);
+  }
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " and " : ", ";
+    text += names[i];
+  }
+  return text;
+}
+
 // Threshold range per signal (its row in config/signals.cpp); returns the problem or "".
 std::string threshold_problem(const SignalInfo& info, double threshold) {
   if (threshold < 0) return "a threshold cannot be negative";
@@ -82,7 +96,20 @@ std::optional<Condition> parse_condition(const toml::node& node, PolicyParseCont
   }
   if (info && (!cgroup_node || cgroup_node->is_string())) {
     const toml::node& at = cgroup_node ? *cgroup_node : node;
-    if (condition.cgroup == "system") {
+    if (info->on_user_budget) {
+      // One budget per user: no other cgroup, the system or oomd's list has a value for it.
+      if (condition.cgroup != kUserBudgetSelector) {
+        context.error(at, quoted(info->name) +
+                              " measures the user's memory budget (user@UID.service against its limits, "
+                              "one value): use cgroup = \"user\" (or leave cgroup out); for the machine "
+                              "use mem_available_percent, for one cgroup memory_high_percent");
+      }
+    } else if (condition.cgroup == kUserBudgetSelector) {
+      // A word of its own, like "system": a cgroup named "user" below the user manager is not
+      // worth the misreading (the user manager's own pressure is not what it would measure).
+      context.error(at, "cgroup = \"user\" is the user's memory budget, which only " + budget_signal_names() +
+                            " measure, not " + quoted(info->name));
+    } else if (condition.cgroup == "system") {
       if (!info->on_system) {
         context.error(
             at, quoted(info->name) +

@@ -35,14 +35,14 @@ std::optional<double> cgroup_full_avg10(const CgroupReading& cgroup) {
 }
 
 constexpr auto kSignals = std::to_array<SignalInfo>({
-    {Signal::SomeAvg10, "some_avg10", 100, kPercentage, true, true, "oomd-watched", false, false,
-     system_psi<&Psi::some, &PsiLine::avg10>, cgroup_psi<&Psi::some, &PsiLine::avg10>},
-    {Signal::FullAvg10, "full_avg10", 100, kPercentage, true, true, "oomd-watched", false, false,
-     system_psi<&Psi::full, &PsiLine::avg10>, cgroup_full_avg10},
-    {Signal::SomeAvg60, "some_avg60", 100, kPercentage, true, true, "oomd-watched", false, false,
-     system_psi<&Psi::some, &PsiLine::avg60>, cgroup_psi<&Psi::some, &PsiLine::avg60>},
-    {Signal::FullAvg60, "full_avg60", 100, kPercentage, true, true, "oomd-watched", false, false,
-     system_psi<&Psi::full, &PsiLine::avg60>, cgroup_psi<&Psi::full, &PsiLine::avg60>},
+    {Signal::SomeAvg10, "some_avg10", 100, kPercentage, true, true, false, "oomd-watched", false, false,
+     system_psi<&Psi::some, &PsiLine::avg10>, cgroup_psi<&Psi::some, &PsiLine::avg10>, nullptr},
+    {Signal::FullAvg10, "full_avg10", 100, kPercentage, true, true, false, "oomd-watched", false, false,
+     system_psi<&Psi::full, &PsiLine::avg10>, cgroup_full_avg10, nullptr},
+    {Signal::SomeAvg60, "some_avg60", 100, kPercentage, true, true, false, "oomd-watched", false, false,
+     system_psi<&Psi::some, &PsiLine::avg60>, cgroup_psi<&Psi::some, &PsiLine::avg60>, nullptr},
+    {Signal::FullAvg60, "full_avg60", 100, kPercentage, true, true, false, "oomd-watched", false, false,
+     system_psi<&Psi::full, &PsiLine::avg60>, cgroup_psi<&Psi::full, &PsiLine::avg60>, nullptr},
     // full avg10 as a percentage of oomd's limit for the cgroup (100 = at the limit).
     {Signal::OomdLimitPercent,
      "oomd_limit_percent",
@@ -50,6 +50,7 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
      {},
      false,
      true,
+     false,
      "oomd-watched",
      false,
      false,
@@ -57,7 +58,8 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
      [](const CgroupReading& cgroup) -> std::optional<double> {
        if (!cgroup.oomd || cgroup.oomd->rule.limit_percent <= 0) return std::nullopt;
        return cgroup.oomd->full_avg10 / cgroup.oomd->rule.limit_percent * 100.0;
-     }},
+     },
+     nullptr},
     // The model's seconds until oomd would kill; +inf when no kill is on course.
     {Signal::SecondsUntilKill,
      "seconds_until_kill",
@@ -65,6 +67,7 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
      {},
      false,
      true,
+     false,
      "oomd-watched",
      true,
      false,
@@ -73,7 +76,8 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
        // Not watched by oomd: oomd never kills it for pressure, so no kill is on course.
        if (!cgroup.oomd) return cgroup.sample ? std::optional<double>(kInfinity) : std::nullopt;
        return cgroup.oomd->seconds_until_kill.value_or(kInfinity);
-     }},
+     },
+     nullptr},
     // memory.current as a percentage of memory.high (0 when memory.high is "max").
     {Signal::MemoryHighPercent,
      "memory_high_percent",
@@ -81,6 +85,7 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
      {},
      false,
      true,
+     false,
      "oomd-watched",
      false,
      false,
@@ -92,26 +97,48 @@ constexpr auto kSignals = std::to_array<SignalInfo>({
        const double current = static_cast<double>(*cgroup.sample->memory.current_bytes);
        if (*high == 0) return current > 0 ? kInfinity : 0.0;
        return current / static_cast<double>(*high) * 100.0;
-     }},
+     },
+     nullptr},
     // MemAvailable as a percentage of MemTotal: system-wide only.
-    {Signal::MemAvailablePercent, "mem_available_percent", 100, kPercentage, true, false, "system", true,
-     false,
+    {Signal::MemAvailablePercent, "mem_available_percent", 100, kPercentage, true, false, false, "system",
+     true, false,
      [](const Snapshot& snapshot) -> std::
                                       optional<double> {
                                         if (snapshot.meminfo.total_bytes == 0) return std::nullopt;
                                         return static_cast<double>(snapshot.meminfo.available_bytes) /
                                                static_cast<double>(snapshot.meminfo.total_bytes) * 100.0;
                                       },
-     nullptr},
+     nullptr, nullptr},
     // 1 when a PSI trigger fired on the cgroup (or "/" for the system) since the last tick.
     {Signal::TriggerFired, "trigger_fired", 1, " is 1 or 0: write above = 0 (fired) or below = 1 (not fired)",
-     true, true, "oomd-watched", false, true,
+     true, true, false, "oomd-watched", false, true,
      [](const Snapshot& snapshot) -> std::optional<double> {
        return trigger_fired_on(snapshot, "/") ? 1.0 : 0.0;
      },
      [](const CgroupReading& cgroup) -> std::optional<double> {
        return trigger_fired_on(cgroup.snapshot, cgroup.path) ? 1.0 : 0.0;
-     }},
+     },
+     nullptr},
+    // The user's memory budget in use, percent: used / (used + room), room the smaller of what
+    // the limit leaves and MemAvailable — [approach]'s used_percent.
+    {Signal::BudgetUsedPercent, "budget_used_percent", 100, kPercentage, false, false, true,
+     kUserBudgetSelector, false, false, nullptr, nullptr,
+     [](const UserBudget& budget) -> std::optional<double> { return budget.used_percent; }},
+    // Seconds until the budget runs out at the slope of [approach]'s window; +inf while it does
+    // not grow or the window holds too few samples for a slope — [approach]'s within.
+    {Signal::SecondsToBudgetExhausted,
+     "seconds_to_budget_exhausted",
+     kInfinity,
+     {},
+     false,
+     false,
+     true,
+     kUserBudgetSelector,
+     true,
+     false,
+     nullptr,
+     nullptr,
+     [](const UserBudget& budget) -> std::optional<double> { return budget.seconds_to_exhaustion; }},
 });
 
 // The table is in enumerator order, so signal_info() is an index.

@@ -1,5 +1,6 @@
 // The signals a policy condition can measure, one row each in signals.cpp: the name a policy
-// writes, the range of a threshold, where the signal is measured (the system, a cgroup), which
+// writes, the range of a threshold, where the signal is measured (the system, a cgroup, the
+// user's memory budget), which
 // side is worse, and how its value is read from the snapshot and oomd's model. The loader checks
 // conditions against the row, the ladder reads values through it: a new signal is an enumerator
 // in policy.h and a row here.
@@ -13,6 +14,7 @@
 
 #include "config/policy.h"
 #include "model/oomd_model.h"
+#include "model/user_budget.h"
 #include "sense/snapshot.h"
 
 namespace guardian {
@@ -32,16 +34,23 @@ struct SignalInfo {
   // Thresholds lie in 0..max; above it, the loader says `name` + too_high.
   double max;
   std::string_view too_high;
-  // Where a condition may measure it, and which selector it gets when it names none.
+  // Where a condition may measure it, and which selector it gets when it names none. The user's
+  // budget is one value: a signal measured on it takes only the selector "user".
   bool on_system;
   bool on_cgroup;
-  std::string_view default_cgroup;  // "system" or "oomd-watched"
+  bool on_user_budget;
+  std::string_view default_cgroup;  // "system", "oomd-watched" or "user"
   bool lower_is_worse;              // the lowest value of several is the most severe
   bool whole_number;                // printed without decimals ("1", not "1.00")
   // The value on the system / on one cgroup; nullopt when there is none (no data, not watched).
   std::optional<double> (*system_value)(const Snapshot& snapshot);
   std::optional<double> (*cgroup_value)(const CgroupReading& cgroup);
+  // The value on the user's budget (model/user_budget.h), once the budget is known.
+  std::optional<double> (*budget_value)(const UserBudget& budget);
 };
+
+// The selector of the user's memory budget.
+inline constexpr std::string_view kUserBudgetSelector = "user";
 
 // Every signal, in the order of the Signal enumerators.
 std::span<const SignalInfo> signal_table();

@@ -54,6 +54,7 @@ std::vector<std::unique_ptr<DaemonComponent>> make_components(const DaemonOption
   }
   bus::SystemdComponentOptions systemd;
   systemd.host_root = options.host_root;
+  systemd.dump_interval = options.oomd_dump_interval;
   components.push_back(
       std::make_unique<bus::SystemdComponent>(systemd, actions));  // user manager, systemd-oomd, OOM kills
   return components;

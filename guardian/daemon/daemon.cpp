@@ -134,10 +134,10 @@ class Daemon final : public DaemonLoop {
   void tell(const Event& event) override { teller_.emit(event); }
   void note_oomd_kill(MonoTime when) override { model_.note_kill(when); }
   // oomd's live list (the systemd component reads its dump) wins over the drop-in reading.
-  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override {
+  void use_live_oomd_rules(const std::vector<WatchedCgroup>& rules) override {
     live_rules_ = true;
     if (rules == model_.rules()) return;
-    model_.set_rules(std::move(rules));
+    model_.set_rules(rules);
     arm_triggers();
   }
   [[nodiscard]] std::string explain() const override { return explanation_; }
@@ -805,6 +805,7 @@ int Daemon::run() {
   watch(timer_.get(), EPOLLIN);
   watch(signals_.get(), EPOLLIN);
   watch(actions_.fd(), EPOLLIN);
+  if (helper_.watch_fd() >= 0) watch(helper_.watch_fd(), EPOLLIN);  // guardian-helper's socket appearing
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
 
   const HostLayout& layout = sampler_.layout();
@@ -879,6 +880,9 @@ int Daemon::run() {
         actions_.collect();
       } else if (fd == helper_.fd()) {
         helper_.on_readable(std::chrono::steady_clock::now());
+      } else if (fd == helper_.watch_fd()) {
+        helper_.on_watch_readable(std::chrono::steady_clock::now());  // connects when it appeared
+        watch_helper();
       } else if (events[i].events & EPOLLPRI) {
         for (size_t t = 0; t < triggers_.size(); ++t) {
           if (triggers_[t].fd() != fd) continue;

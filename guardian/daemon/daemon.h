@@ -4,6 +4,7 @@
 // when it runs, and on the fds of its components (D-Bus, …).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -45,6 +46,8 @@ struct DaemonOptions {
   std::function<void(uint64_t ticks)> after_tick;
   // Whether the metrics exporter component runs (tests measure the loop with and without it).
   bool metrics_exporter = true;
+  // How often systemd-oomd's live list is read (tests measure the loop with dumps arriving).
+  std::chrono::seconds oomd_dump_interval{60};
 };
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.

@@ -1,15 +1,63 @@
 #include "daemon/helper_link.h"
 
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 namespace guardian {
+namespace {
+
+// "/run/guardian/helper.sock" -> {"/run/guardian", "helper.sock"}; "/x" -> {"/", "x"};
+// "x" -> {".", "x"}.
+std::pair<std::string, std::string> split_path(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+constexpr uint32_t kDirectoryEvents =
+    IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kParentEvents = IN_CREATE | IN_MOVED_TO | IN_ONLYDIR;
+
+}  // namespace
 
 HelperLink::HelperLink(std::string socket_path, HelperHandlers handlers, std::chrono::milliseconds retry)
-    : socket_path_(std::move(socket_path)), handlers_(std::move(handlers)), retry_(retry) {}
+    : socket_path_(std::move(socket_path)), handlers_(std::move(handlers)), retry_(retry) {
+  if (socket_path_.empty()) return;
+  std::tie(directory_, socket_name_) = split_path(socket_path_);
+  if (directory_ != "/") std::tie(parent_, directory_name_) = split_path(directory_);
+  // Without inotify (its limits reached) the link looks every `retry`, as it did before.
+  inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (inotify_) add_watches();
+}
+
+bool HelperLink::add_watches() {
+  directory_watch_ = ::inotify_add_watch(inotify_.get(), directory_.c_str(), kDirectoryEvents);
+  if (directory_watch_ >= 0) {
+    if (parent_watch_ >= 0) ::inotify_rm_watch(inotify_.get(), parent_watch_);
+    parent_watch_ = -1;
+    return true;
+  }
+  if (parent_watch_ < 0 && !parent_.empty())
+    parent_watch_ = ::inotify_add_watch(inotify_.get(), parent_.c_str(), kParentEvents);
+  // The directory may have come between the two: its creation event would be lost.
+  if (parent_watch_ >= 0) {
+    directory_watch_ = ::inotify_add_watch(inotify_.get(), directory_.c_str(), kDirectoryEvents);
+    if (directory_watch_ >= 0) {
+      ::inotify_rm_watch(inotify_.get(), parent_watch_);
+      parent_watch_ = -1;
+      return true;
+    }
+  }
+  return false;
+}
 
 const std::optional<helper_wire::Hello>& HelperLink::hello() const {
   static const std::optional<helper_wire::Hello> kNone;
@@ -22,17 +70,77 @@ void HelperLink::maintain(std::chrono::steady_clock::time_point now) {
     return;
   }
   if (socket_path_.empty()) return;
-  if (last_attempt_ && now - *last_attempt_ < retry_) return;
+  if (!inotify_) {
+    if (last_attempt_ && now - *last_attempt_ < retry_) return;
+    try_connect(now);
+    return;
+  }
+  if (directory_watch_ < 0) {
+    if (parent_watch_ >= 0) return;  // the parent's watch says when the directory comes
+    // Neither can be watched: look for them now and then.
+    if (last_slow_look_ && now - *last_slow_look_ < kSlowLook) return;
+    last_slow_look_ = now;
+    if (!add_watches()) return;
+    look_ = Look::Now;
+  }
+  if (look_ == Look::OnEvent) return;
+  if (look_ == Look::Retry && last_attempt_ && now - *last_attempt_ < retry_) return;
+  try_connect(now);
+}
+
+void HelperLink::try_connect(std::chrono::steady_clock::time_point now) {
   last_attempt_ = now;
-  // No helper installed is the common case: a stat of a missing path charges nothing, while a
-  // socket() per attempt would allocate kernel memory every second under the user's shortage.
+  look_ = Look::OnEvent;
+  // Not there: the directory's watch says when it comes. A socket() per attempt would allocate
+  // kernel memory each time under the user's shortage, so none is made before it is there.
   struct stat info {};
   if (::stat(socket_path_.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return;
-  // Nobody listening, no permission: no helper, which is a normal way to run.
+  // There but refusing (a helper between bind() and listen(), a stale file, no permission):
+  // no helper for now, which is a normal way to run; tried again after `retry`.
   auto connected = HelperClient::connect(socket_path_);
-  if (!connected) return;
+  if (!connected) {
+    look_ = Look::Retry;
+    return;
+  }
   client_.emplace(std::move(*connected));
   ++connections_;
+}
+
+void HelperLink::on_watch_readable(std::chrono::steady_clock::time_point now) {
+  if (!inotify_) return;
+  bool socket_changed = false, directory_came = false, directory_went = false;
+  alignas(inotify_event) char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::read(inotify_.get(), buffer, sizeof buffer);
+    if (got <= 0) break;  // EAGAIN: every event read
+    const auto size = static_cast<size_t>(got);
+    for (size_t at = 0; at + sizeof(inotify_event) <= size;) {
+      inotify_event event{};
+      std::memcpy(&event, buffer + at, sizeof event);
+      const char* name_at = buffer + at + sizeof(inotify_event);
+      const std::string_view name(name_at, event.len == 0 ? 0 : ::strnlen(name_at, event.len));
+      at += sizeof(inotify_event) + event.len;
+      if (event.mask & IN_Q_OVERFLOW) {
+        socket_changed = directory_came = true;  // events were lost: look
+      } else if (event.wd == directory_watch_) {
+        if (event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+          directory_went = true;
+        else if (name == socket_name_)
+          socket_changed = true;
+      } else if (event.wd == parent_watch_ && name == directory_name_) {
+        directory_came = true;
+      }
+    }
+  }
+  if (directory_went && directory_watch_ >= 0) {
+    ::inotify_rm_watch(inotify_.get(), directory_watch_);  // fails harmlessly after IN_IGNORED
+    directory_watch_ = -1;
+  }
+  if ((directory_went || directory_came) && directory_watch_ < 0) {
+    if (!add_watches()) return;
+    socket_changed = true;  // the socket may be in the directory already
+  }
+  if (socket_changed && !client_) try_connect(now);
 }
 
 void HelperLink::on_readable(std::chrono::steady_clock::time_point /*now*/) {
@@ -101,7 +209,10 @@ void HelperLink::prekill_done(uint64_t id) {
 
 void HelperLink::drop(const std::string& why) {
   client_.reset();
-  last_attempt_.reset();  // the next tick tries again (a restarting helper is back in a moment)
+  // The next tick looks once more (a helper that dropped us may still be listening); a
+  // restarting helper's new socket is an event of the directory's watch.
+  last_attempt_.reset();
+  look_ = Look::Now;
   if (!told_connected_) return;
   told_connected_ = false;
   Event event{EventType::SenseProblem,

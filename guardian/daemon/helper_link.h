@@ -5,6 +5,13 @@
 // Jellyfin watcher look now, a systemd-oomd pre-kill notice is told and answered. Without the
 // helper nothing is said and the polling goes on as before; when the helper goes away (a
 // restart, an upgrade) the loop falls back to polling and connects again at a later tick.
+//
+// The socket is found by inotify, not by looking: a stat() of the missing path once a second
+// costs a negative dentry, and under reclaim the kernel drops it and charges a new one to
+// guardian's cgroup at each look (tests/vm/FINDINGS-issue10.md). The socket's directory is
+// watched for the socket appearing (its creation, a rename into place, a permission change);
+// while the directory itself is missing its parent is watched for it; only when neither can be
+// watched (the parent is missing too, or no inotify) does the link look again, slowly.
 #pragma once
 
 #include <chrono>
@@ -15,6 +22,7 @@
 #include <vector>
 
 #include "common/event.h"
+#include "common/fd.h"
 #include "common/helper_wire.h"
 #include "sense/helper_client.h"
 #include "sense/kill_watch.h"
@@ -36,9 +44,16 @@ class HelperLink {
   HelperLink(std::string socket_path, HelperHandlers handlers,
              std::chrono::milliseconds retry = std::chrono::milliseconds(1000));
 
-  // Connects when not connected and the last attempt is `retry` old; sends what is queued. A
-  // missing socket is the normal case without a helper and is not told.
+  // Connects when not connected and the socket may be there (at start, after a lost connection,
+  // `retry` after a refused attempt); sends what is queued. A missing socket is the normal case
+  // without a helper and is not told.
   void maintain(std::chrono::steady_clock::time_point now);
+  // The inotify fd the loop polls (-1 without one) and what it calls when it is readable: reads
+  // the events and connects at once when the socket appeared.
+  [[nodiscard]] int watch_fd() const { return inotify_.get(); }
+  void on_watch_readable(std::chrono::steady_clock::time_point now);
+  // How long between looks for the directory when it cannot be watched.
+  static constexpr std::chrono::seconds kSlowLook{30};
   // Reads what the socket holds and dispatches it; a closed or broken connection falls back.
   void on_readable(std::chrono::steady_clock::time_point now);
   // Tells the helper this guardian is ready for the kill announced by notice `id`.
@@ -57,12 +72,24 @@ class HelperLink {
   [[nodiscard]] uint64_t lost() const { return lost_; }      // the helper dropped for us
 
  private:
+  // When to look at the socket next: now, `retry_` after the last attempt, or on an event.
+  enum class Look { Now, Retry, OnEvent };
   void dispatch(const std::vector<helper_wire::ServerMessage>& messages);
   void drop(const std::string& why);
+  // Watches the directory, else its parent; true when the directory is watched.
+  bool add_watches();
+  void try_connect(std::chrono::steady_clock::time_point now);
 
   std::string socket_path_;
+  std::string directory_, socket_name_;  // "/run/guardian", "helper.sock"
+  std::string parent_, directory_name_;  // "/run", "guardian"
   HelperHandlers handlers_;
   std::chrono::milliseconds retry_;
+  UniqueFd inotify_;
+  int directory_watch_ = -1;  // on directory_: the socket appearing
+  int parent_watch_ = -1;     // on parent_, while directory_ is missing: it appearing
+  Look look_ = Look::Now;
+  std::optional<std::chrono::steady_clock::time_point> last_slow_look_;
   std::optional<HelperClient> client_;
   std::optional<std::chrono::steady_clock::time_point> last_attempt_;
   uint64_t connections_ = 0;

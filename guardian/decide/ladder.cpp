@@ -7,7 +7,9 @@
 //    true here) and L has been held for `hold` since it was entered; revert L's actions in reverse;
 //  - between enter and exit thresholds nothing moves: that gap is the hysteresis;
 //  - [approach] counts as one more enter condition of its level: the user's memory budget
-//    predicted to run out within `within` while `used_percent` of it is used.
+//    predicted to run out within `within` while `used_percent` of it is used (both at once; a
+//    level's own conditions can also read the budget, one at a time: budget_used_percent,
+//    seconds_to_budget_exhausted).
 #include "decide/ladder.h"
 
 #include <algorithm>
@@ -131,6 +133,12 @@ std::optional<Measurement> measure_worst(const Condition& condition, const Model
     if (!worst || (signal.lower_is_worse ? *value < worst->value : *value > worst->value))
       worst = Measurement{*value, where};
   };
+  if (signal.budget_value) {
+    // The user's budget: one value, once the model has seen the user manager (the loader gives
+    // these signals no other selector).
+    if (view.budget && view.budget->known) offer(signal.budget_value(*view.budget), kUserBudgetSelector);
+    return worst;
+  }
   if (condition.cgroup == "system") {
     offer(system_value(signal, snapshot), "system");
     return worst;
@@ -184,7 +192,9 @@ Evaluation evaluate_condition(const Condition& condition, const ModelView& view,
   }
   const auto worst = measure_worst(condition, view);
   if (!worst) {
-    text.append(condition.cgroup).append(": no value (no matching cgroup with data)");
+    text.append(condition.cgroup)
+        .append(info.budget_value ? ": no value (the user's memory budget is not known yet)"
+                                  : ": no value (no matching cgroup with data)");
     return result;
   }
   result.measured = true;

@@ -33,7 +33,7 @@ class FakeLoop : public DaemonLoop {
   void tell(const Event& event) override { events.push_back(event); }
   void note_oomd_kill(MonoTime) override { ++oomd_kills; }
   [[nodiscard]] std::string explain() const override { return "test"; }
-  void use_live_oomd_rules(std::vector<WatchedCgroup> rules) override { live_rules = std::move(rules); }
+  void use_live_oomd_rules(const std::vector<WatchedCgroup>& rules) override { live_rules = rules; }
 
   std::vector<Event> events;
   std::vector<WatchedCgroup> live_rules;
@@ -247,6 +247,82 @@ TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorre
     EXPECT_EQ(systemd.unit("container.slice").memory_max, 1000 * MiB);
     EXPECT_TRUE(state.entries().empty());
   }
+  std::filesystem::remove_all(dir);
+}
+
+// Where container.slice has no limit and uses more than the policy's value, raise-only sets
+// nothing (a MemoryHigh under memory.current would throttle it at once, a MemoryMax make the
+// kernel reclaim or kill inside it): it defers, says so once, looks at the slice again every
+// 30 s (systemd sends no PropertiesChanged for MemoryCurrent), and sets the policy's values
+// once the slice uses less than 1/1.1 of them. It never steps toward them the way slice.balance
+// does: the policy's value is set whole, or not at all. (The slice below uses 600M against the
+// issue-10 VM's 491M / 648M policy values.)
+TEST(SystemdComponent, WithoutALimitItWaitsForTheSliceToUseLessThenSetsThePolicysValues) {
+  constexpr uint64_t MiB = 1ULL << 20;
+  test::DbusDaemon daemon;
+  ASSERT_TRUE(daemon.running()) << daemon.error();
+  UnitProperties slice = test::incident_container_slice();
+  slice.memory_high.reset();
+  slice.memory_max.reset();
+  slice.memory_current = 600 * MiB;
+  test::SystemdManagerDouble systemd(daemon.address(), {slice});
+  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
+  ASSERT_TRUE(systemd.ready() && oomd.ready());
+  char dir[] = "/tmp/guardian-state-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  StateStore state(std::string(dir) + "/state.json");
+  ASSERT_TRUE(state.load().ok());
+  FakeLoop loop;
+  UnitManagerSlot user_manager;
+  BalanceSwitch balance;
+  ActionEnv env;
+  env.state = &state;
+  env.systemd = &user_manager;
+  env.balance = &balance;
+  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
+  bus::SystemdComponentOptions options;
+  options.user_bus = bus::BusAddress::at(daemon.address());
+  options.system_bus = bus::BusAddress::at(daemon.address());
+  options.follow_journal = false;
+  bus::SystemdComponent component(options, runner);
+  component.set_wanted_slice({491 * MiB, 648 * MiB});
+  component.start(loop);
+  ASSERT_TRUE(pump(component, runner, [&] {
+    return loop.has(EventType::ActionApplied,
+                    "MemoryHigh of container.slice deferred: the slice uses 600.00 MiB, the policy's "
+                    "491.00 MiB would throttle it at once") &&
+           loop.has(EventType::ActionApplied,
+                    "MemoryMax of container.slice deferred: the slice uses 600.00 MiB");
+  }));
+
+  Snapshot snapshot;
+  TickView tick;
+  tick.snapshot = &snapshot;
+  const MonoTime start = std::chrono::steady_clock::now();
+  auto tick_at = [&](std::chrono::seconds after) {
+    snapshot.mono = start + after;
+    component.on_tick(tick);
+    pump(
+        component, runner, [] { return false; }, 300ms);
+  };
+  tick_at(0s);  // the first tick looks again: still 600M, still deferred
+  systemd.change_property("container.slice", "MemoryCurrent", 420 * MiB);  // no signal, as systemd
+  tick_at(10s);                                                            // not yet 30 s
+  EXPECT_FALSE(systemd.unit("container.slice").memory_high.has_value());
+  EXPECT_FALSE(systemd.unit("container.slice").memory_max.has_value());
+  EXPECT_TRUE(systemd.set_calls().empty());
+  EXPECT_FALSE(state.get("systemd.unit-property/container.slice/MemoryHigh").has_value());
+
+  tick_at(30s);  // looks again: 420M leaves 10% below 491M and 648M -> both set, whole
+  ASSERT_TRUE(pump(component, runner, [&] {
+    return systemd.unit("container.slice").memory_high == 491 * MiB &&
+           systemd.unit("container.slice").memory_max == 648 * MiB;
+  }));
+  // The user's "none" saved first, so stop (or a restart after a crash) puts infinity back.
+  ASSERT_TRUE(state.get("systemd.unit-property/container.slice/MemoryHigh").has_value());
+  component.stop();
+  EXPECT_FALSE(systemd.unit("container.slice").memory_high.has_value());
+  EXPECT_FALSE(systemd.unit("container.slice").memory_max.has_value());
   std::filesystem::remove_all(dir);
 }
 

@@ -329,6 +329,57 @@ enter = [
           "p.toml:18:3: missing required key \"signal\" in a condition"}));
 }
 
+// The user's memory budget is one value (model/user_budget.h): its signals take cgroup = "user"
+// or nothing, and "user" names nothing else.
+TEST(PolicyLoader, BudgetSignalsTakeOnlyTheUserSelector) {
+  auto result = parse_policy(R"(version = 1
+[[level]]
+name = "running-out"
+enter = [
+  { signal = "seconds_to_budget_exhausted", below = 30 },
+  { signal = "budget_used_percent", cgroup = "user", above = 90 },
+]
+exit = [ { signal = "seconds_to_budget_exhausted", above = 120 } ]
+)",
+                             "budget.toml", &registry());
+  ASSERT_TRUE(result.policy) << result.diagnostics.at(0).to_string();
+  const Level& level = result.policy->levels.at(0);
+  ASSERT_EQ(level.enter.size(), 2u);
+  EXPECT_EQ(level.enter[0].signal, Signal::SecondsToBudgetExhausted);
+  EXPECT_EQ(level.enter[0].cgroup, "user");  // the default: the only selector it has
+  EXPECT_EQ(level.enter[0].compare, Condition::Compare::Below);
+  EXPECT_EQ(level.enter[0].threshold, 30);
+  EXPECT_EQ(level.enter[1].signal, Signal::BudgetUsedPercent);
+  EXPECT_EQ(level.enter[1].cgroup, "user");
+  EXPECT_EQ(level.exit.at(0).threshold, 120);
+
+  const std::string budget_only =
+      "measures the user's memory budget (user@UID.service against its limits, one value): use cgroup = "
+      "\"user\" (or leave cgroup out); for the machine use mem_available_percent, for one cgroup "
+      "memory_high_percent";
+  EXPECT_EQ(
+      errors_of(R"(version = 1
+[[level]]
+name = "x"
+enter = [
+  { signal = "seconds_to_budget_exhausted", cgroup = "system", below = 30 },
+  { signal = "budget_used_percent", cgroup = "oomd-watched", above = 90 },
+  { signal = "budget_used_percent", cgroup = "container.slice", above = 90 },
+  { signal = "budget_used_percent", above = 101 },
+  { signal = "seconds_to_budget_exhausted", below = -1 },
+  { signal = "full_avg10", cgroup = "user", above = 40 },
+]
+)"),
+      (Lines{
+          "p.toml:5:54: \"seconds_to_budget_exhausted\" " + budget_only,
+          "p.toml:6:46: \"budget_used_percent\" " + budget_only,
+          "p.toml:7:46: \"budget_used_percent\" " + budget_only,
+          "p.toml:8:45: budget_used_percent is a percentage: 0 to 100",
+          "p.toml:9:53: a threshold cannot be negative",
+          "p.toml:10:37: cgroup = \"user\" is the user's memory budget, which only budget_used_percent and "
+          "seconds_to_budget_exhausted measure, not \"full_avg10\""}));
+}
+
 TEST(PolicyLoader, SamplingAndTriggerRules) {
   auto one = [](std::string_view sampling) {
     auto lines = errors_of("version = 1\n[sampling]\n" + std::string(sampling) + "\n");

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace guardian {
@@ -22,8 +23,16 @@ TEST(Signals, EveryRowIsConsistentWithItself) {
     EXPECT_EQ(&signal_info(info.signal), &info);
     EXPECT_EQ(info.on_system, info.system_value != nullptr);
     EXPECT_EQ(info.on_cgroup, info.cgroup_value != nullptr);
-    EXPECT_TRUE(info.on_system || info.on_cgroup);
-    EXPECT_TRUE(info.default_cgroup == "system" ? info.on_system : info.on_cgroup) << info.default_cgroup;
+    EXPECT_EQ(info.on_user_budget, info.budget_value != nullptr);
+    EXPECT_TRUE(info.on_system || info.on_cgroup || info.on_user_budget);
+    // The user's budget is one value: a signal read there is read nowhere else.
+    if (info.on_user_budget) {
+      EXPECT_FALSE(info.on_system || info.on_cgroup);
+    }
+    EXPECT_EQ(info.default_cgroup == kUserBudgetSelector, info.on_user_budget) << info.default_cgroup;
+    if (!info.on_user_budget) {
+      EXPECT_TRUE(info.default_cgroup == "system" ? info.on_system : info.on_cgroup) << info.default_cgroup;
+    }
     EXPECT_GT(info.max, 0);
     EXPECT_EQ(std::isinf(info.max), info.too_high.empty()) << "a bounded range says why";
   }
@@ -70,6 +79,28 @@ TEST(Signals, ReadTheIncidentFigures) {
   const CgroupReading no_file{snapshot, slice.path, nullptr, &oomd};
   EXPECT_DOUBLE_EQ(*signal_info(Signal::FullAvg10).cgroup_value(no_file), 86.09);
   EXPECT_FALSE(signal_info(Signal::SomeAvg10).cgroup_value(no_file).has_value());
+}
+
+// The budget signals read the model's UserBudget (model/user_budget.h): the sqg-proto-1 VM's user
+// at 1.23 GiB of a 1.5 GiB budget (82%) growing 30 MiB/s, out of room in about 9 s.
+TEST(Signals, ReadTheUserBudget) {
+  UserBudget budget;
+  budget.known = true;
+  budget.used_bytes = 1260ULL << 20;
+  budget.limit_bytes = 1536ULL << 20;
+  budget.room_bytes = 276ULL << 20;
+  budget.used_percent = 1260.0 / 1536.0 * 100.0;
+  budget.slope_bytes_per_second = 30.0 * (1 << 20);
+  budget.seconds_to_exhaustion = 276.0 / 30.0;
+  EXPECT_NEAR(*signal_info(Signal::BudgetUsedPercent).budget_value(budget), 82.03, 0.01);
+  EXPECT_DOUBLE_EQ(*signal_info(Signal::SecondsToBudgetExhausted).budget_value(budget), 9.2);
+  // Not growing (or no slope yet): no run-out on course, like seconds_until_kill.
+  budget.slope_bytes_per_second.reset();
+  budget.seconds_to_exhaustion = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(std::isinf(*signal_info(Signal::SecondsToBudgetExhausted).budget_value(budget)));
+  EXPECT_TRUE(signal_info(Signal::SecondsToBudgetExhausted).lower_is_worse);
+  EXPECT_EQ(signal_from_name("seconds_to_budget_exhausted"), Signal::SecondsToBudgetExhausted);
+  EXPECT_EQ(signal_info(Signal::BudgetUsedPercent).default_cgroup, "user");
 }
 
 }  // namespace

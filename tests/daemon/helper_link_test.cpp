@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -42,6 +47,14 @@ void pump(HelperLink& link) {
   pollfd entry{link.fd(), POLLIN, 0};
   ASSERT_EQ(::poll(&entry, 1, 5000), 1);
   link.on_readable(Clock::now());
+}
+
+// As the daemon's epoll: wait until the link's inotify fd is readable, then hand it the events.
+bool watch_fires(HelperLink& link, std::chrono::milliseconds timeout = 5000ms) {
+  pollfd entry{link.watch_fd(), POLLIN, 0};
+  if (::poll(&entry, 1, static_cast<int>(timeout.count())) != 1) return false;
+  link.on_watch_readable(Clock::now());
+  return true;
 }
 
 std::string field(const Event& event, const std::string& name) {
@@ -191,8 +204,8 @@ TEST(HelperLink, FallsBackWhenTheHelperStopsAndReconnectsWhenItIsBack) {
   EXPECT_EQ(link.fd(), -1);
   EXPECT_EQ(seen.told.size(), 2u);
 
-  helper.listen();
-  link.maintain(Clock::now());
+  helper.listen();  // the directory's watch sees the new socket: connected at once, no tick needed
+  ASSERT_TRUE(watch_fires(link));
   ASSERT_GE(link.fd(), 0);
   EXPECT_EQ(link.connection(), 2u);  // a new connection even if the fd number is the same
   ASSERT_TRUE(helper.accept());
@@ -203,17 +216,82 @@ TEST(HelperLink, FallsBackWhenTheHelperStopsAndReconnectsWhenItIsBack) {
   EXPECT_EQ(field(seen.told[2], "HELPER"), "connected");
 }
 
-TEST(HelperLink, WaitsTheRetryIntervalBetweenAttempts) {
+// The helper starts after guardian (its socket appears later): the directory's inotify watch
+// fires and the link connects at once — no tick, no look at the path in between. A tick without
+// an event never looks (a stat of the missing path each second cost a negative dentry each
+// time under reclaim, tests/vm/FINDINGS-issue10.md).
+TEST(HelperLink, ASocketAppearingLaterIsConnectedPromptly) {
   FakeHelper helper;
   Seen seen;
   HelperLink link(helper.path(), record(seen), 1000ms);
+  ASSERT_GE(link.watch_fd(), 0);
   const auto start = Clock::now();
-  link.maintain(start);  // no socket yet
+  link.maintain(start);  // the one look at start: no socket yet
+  EXPECT_EQ(link.fd(), -1);
+  EXPECT_FALSE(watch_fires(link, 0ms));
+  for (int second = 1; second <= 5; ++second) link.maintain(start + std::chrono::seconds(second));
+  EXPECT_EQ(link.fd(), -1);
+
+  const auto listening = Clock::now();
   helper.listen();
+  ASSERT_TRUE(watch_fires(link));
+  ASSERT_GE(link.fd(), 0);
+  EXPECT_LT(Clock::now() - listening, 1s) << "connected as the socket appeared, not at a retry";
+  EXPECT_EQ(link.connection(), 1u);
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  EXPECT_STREQ(link.mode(), "helper");
+}
+
+// The socket's directory does not exist yet (guardian-helper's RuntimeDirectory= makes it when
+// the helper starts): its parent is watched for it, then the directory for the socket.
+TEST(HelperLink, ADirectoryMadeLaterIsWatchedThroughItsParent) {
+  FakeHelper place;  // only for its fresh temporary directory
+  const std::string parent = place.path().substr(0, place.path().rfind('/'));
+  const std::string directory = parent + "/run-guardian";
+  const std::string path = directory + "/helper.sock";
+  Seen seen;
+  HelperLink link(path, record(seen), 1000ms);
+  link.maintain(Clock::now());
+  EXPECT_EQ(link.fd(), -1);
+
+  ASSERT_EQ(::mkdir(directory.c_str(), 0755), 0);
+  ASSERT_TRUE(watch_fires(link));  // the parent's event: now the directory is watched
+  EXPECT_EQ(link.fd(), -1);
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  ASSERT_TRUE(watch_fires(link));
+  EXPECT_GE(link.fd(), 0);
+  EXPECT_EQ(link.connection(), 1u);
+  ::unlink(path.c_str());
+  ::rmdir(directory.c_str());
+}
+
+// A socket that is there but refuses (a helper between bind() and listen(), a stale file) is
+// tried again after `retry`, without waiting for an event that may never come.
+TEST(HelperLink, ARefusingSocketIsTriedAgainAfterTheRetryInterval) {
+  FakeHelper helper;
+  UniqueFd bound(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, helper.path().c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(bound.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 1000ms);
+  const auto start = Clock::now();
+  link.maintain(start);
+  EXPECT_EQ(link.fd(), -1);  // refused: not listening yet
+  ASSERT_EQ(::listen(bound.get(), 4), 0);
   link.maintain(start + 500ms);
   EXPECT_EQ(link.fd(), -1);
   link.maintain(start + 1000ms);
   EXPECT_GE(link.fd(), 0);
+  ::unlink(helper.path().c_str());
 }
 
 }  // namespace

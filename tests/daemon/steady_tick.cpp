@@ -38,6 +38,8 @@
 #include "sense/sampler.h"
 #include "support/counting_malloc.h"
 #include "support/dbus_daemon.h"
+#include "support/systemd_double.h"
+#include "support/systemd_fixtures.h"
 
 namespace guardian {
 namespace {
@@ -71,8 +73,17 @@ std::string default_policy_for_test() {
 struct Counts {
   uint64_t allocations = 0;
   uint64_t opens = 0;
+  uint64_t path_lookups = 0;  // stat(), access() and the like
   uint64_t measured_ticks = 0;
   uint64_t watchdog_pings = 0;  // WATCHDOG=1 datagrams the test's notify socket received
+  uint64_t oomd_dumps = 0;      // DumpByFileDescriptor calls answered in the measured ticks
+};
+
+// systemd-oomd on a live system bus, for the tests that read its dump.
+struct LiveOomd {
+  std::string system_bus_address;
+  const test::OomdDouble* oomd = nullptr;
+  std::chrono::seconds dump_interval{1};
 };
 
 // The test's own systemd notify socket: a datagram socket on an abstract name, as systemd hands
@@ -113,14 +124,15 @@ class NotifyListener {
 // `metrics_exporter`: whether the exporter component runs (its /metrics listener stays off
 // either way: a test takes no port).
 Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t measured,
-                          bool metrics_exporter = false) {
+                          bool metrics_exporter = false, const LiveOomd* live_oomd = nullptr) {
   const fs::path dir = fs::temp_directory_path() / ("guardian-steady-tick-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string policy_path = (dir / "policy.toml").string();
   std::ofstream(policy_path) << default_policy_for_test();
   // No bus to talk to: the D-Bus API and the systemd component say so once and stay inert.
   ::setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/guardian-test-bus", 1);
-  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/guardian-test-bus", 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS",
+           live_oomd ? live_oomd->system_bus_address.c_str() : "unix:path=/nonexistent/guardian-test-bus", 1);
   // systemd's watchdog, as a unit with WatchdogSec= starts guardian: one ping per tick, sent on
   // the socket connected at start (daemon/systemd_notifier.h), never a new one.
   NotifyListener listener;
@@ -139,8 +151,12 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
   options.metrics_exporter = metrics_exporter;
   options.lock_memory = MemoryLockMode::None;  // measured separately (README "Benchmarks")
   options.max_ticks = warmup + measured;
+  // guardian-helper not running: its directory is there, its socket is not.
+  options.helper_socket = (dir / "helper.sock").string();
+  if (live_oomd) options.oomd_dump_interval = live_oomd->dump_interval;
   Counts counts;
-  uint64_t start_allocations = 0, start_opens = 0;
+  uint64_t start_allocations = 0, start_opens = 0, start_lookups = 0, start_dumps = 0;
+  auto dumps_served = [&] { return live_oomd ? live_oomd->oomd->dumps_served() : 0; };
   options.after_tick = [&](uint64_t tick) {
     // Read as systemd does, as they come: a datagram socket queues only ~10 (max_dgram_qlen).
     const uint64_t pings = listener.drain_watchdog_pings();
@@ -148,12 +164,16 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
     if (tick == warmup) {
       start_allocations = test::counted_allocations();
       start_opens = test::counted_opens();
+      start_lookups = test::counted_path_lookups();
+      start_dumps = dumps_served();
       test::count_calls_on_this_thread(true);
     } else if (tick == warmup + measured) {
       test::count_calls_on_this_thread(false);
       counts.allocations = test::counted_allocations() - start_allocations;
       counts.opens = test::counted_opens() - start_opens;
+      counts.path_lookups = test::counted_path_lookups() - start_lookups;
       counts.measured_ticks = measured;
+      counts.oomd_dumps = dumps_served() - start_dumps;
     }
   };
   EXPECT_EQ(run_daemon(options), 0);
@@ -203,6 +223,16 @@ TEST(SteadyTick, TheLoopAllocatesNothingOverFiftyTicksOfACalmHost) {
   EXPECT_EQ(counts.opens, 0u);
 }
 
+// Without guardian-helper (its socket missing from its directory) the loop looks up no path:
+// the directory's inotify watch says when the socket comes. A stat() of the missing path once a
+// second cost a negative dentry each time under reclaim (tests/vm/FINDINGS-issue10.md).
+TEST(SteadyTick, TheLoopLooksUpNoPathWhileNoHelperRuns) {
+  const Counts counts = count_steady_ticks("debian12", 10, 50);
+  EXPECT_EQ(counts.measured_ticks, 50u);
+  EXPECT_EQ(counts.path_lookups, 0u) << "stat()s and the like on the loop thread in 5 s of ticks "
+                                        "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
+}
+
 // The watchdog still reaches systemd: one WATCHDOG=1 per tick arrives on the notify socket the
 // test owns (an abstract name), and no socket was made for them (opens above count socket()).
 TEST(SteadyTick, EveryTickPingsTheWatchdogOnTheSocketKeptFromStart) {
@@ -216,6 +246,25 @@ TEST(SteadyTick, EveryTickPingsTheWatchdogOnTheSocketKeptFromStart) {
 TEST(SteadyTick, TheLoopWithTheMetricsExporterAllocatesNothingOverFiftyTicks) {
   const Counts counts = count_steady_ticks("fedora42-podman", 10, 50, /*metrics_exporter=*/true);
   EXPECT_EQ(counts.measured_ticks, 50u);
+  EXPECT_EQ(counts.allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
+  EXPECT_EQ(counts.opens, 0u);
+}
+
+// With a live system bus: systemd-oomd (a double on a private dbus-daemon answering
+// DumpByFileDescriptor with Debian 12's dump of this host, in a memfd as oomd does) is read
+// every second, so dumps arrive all through the measured ticks. The call, the memfd's read, the
+// parse and the reconciliation with the drop-ins run on the oomd client's bus thread; the loop
+// posts one small task to ask, and takes the ready result in by moving it.
+TEST(SteadyTick, TheLoopAllocatesNothingWhileOomdDumpsArrive) {
+  test::DbusDaemon system_bus;
+  ASSERT_FALSE(system_bus.address().empty()) << system_bus.error();
+  test::OomdDouble oomd(system_bus.address(), test::kOomdDump252Debian12);
+  ASSERT_TRUE(oomd.ready());
+  const LiveOomd live{system_bus.address(), &oomd, std::chrono::seconds(1)};
+  // 30 warm-up ticks (3 s): the first dumps replace the drop-in rules and tell what differs.
+  const Counts counts = count_steady_ticks("debian12", 30, 50, /*metrics_exporter=*/false, &live);
+  EXPECT_EQ(counts.measured_ticks, 50u);
+  EXPECT_GE(counts.oomd_dumps, 3u) << "dumps answered in the 5 s of measured ticks";
   EXPECT_EQ(counts.allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
   EXPECT_EQ(counts.opens, 0u);
 }

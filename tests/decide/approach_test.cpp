@@ -114,6 +114,47 @@ TEST(Approach, ItHoldsItsLevelWhileThePredictionStandsAndNamesTheLevel) {
   EXPECT_EQ(highest, 2u);
 }
 
+// A hand-edited ladder can read the budget in its own conditions instead of [approach] (off
+// here): on the ramp, 31.2 - t seconds are left, so "below 15" holds from t = 17 (at t = 16 the
+// jitter leaves 15.4 s), and 95% of the 1536M budget (1459M) is passed at t = 29.
+TEST(Approach, ALevelCanReadTheBudgetInItsOwnConditions) {
+  auto loaded = parse_policy(R"(version = 1
+[approach]
+enabled = false
+[[level]]
+name = "running-out"
+enter = [ { signal = "seconds_to_budget_exhausted", below = 15 } ]
+exit = [ { signal = "seconds_to_budget_exhausted", above = 120 } ]
+[[level]]
+name = "nearly-out"
+enter = [ { signal = "budget_used_percent", above = 95 } ]
+)",
+                             "budget.toml", nullptr);
+  ASSERT_TRUE(loaded.policy.has_value()) << loaded.diagnostics.at(0).to_string();
+  const Policy& policy = *loaded.policy;
+  UserBudgetModel model;
+  model.set_window(policy.approach.window);
+  LadderState state;
+  const std::vector<OomdCgroupState> oomd;
+  std::optional<int> first[3];
+  std::string reason;
+  for (int second = 0; second <= 30; ++second) {
+    Snapshot snapshot = ramp_at(second);
+    model.observe(snapshot, kManager);
+    ModelView view{&snapshot, &oomd, kManager, &model.budget()};
+    Decision decision = decide(policy, state, view, snapshot.mono);
+    state = decision.next;
+    if (!first[state.level]) first[state.level] = second;
+    if (state.level == 1 && reason.empty()) reason = decision.transitions.at(0).reason;
+  }
+  ASSERT_TRUE(first[1].has_value());
+  EXPECT_EQ(*first[1], 17);
+  EXPECT_EQ(reason.rfind("seconds_to_budget_exhausted of user ", 0), 0u) << reason;
+  ASSERT_TRUE(first[2].has_value());
+  EXPECT_EQ(*first[2], 29);
+  EXPECT_GE(kOomdKill - *first[1], 30.0);
+}
+
 TEST(Approach, TheSectionIsValidated) {
   const std::string base = R"(version = 1
 [[level]]

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace guardian {
 namespace {
@@ -418,6 +419,62 @@ TEST(Ladder, SignalsAreMeasuredAsDocumented) {
   EXPECT_TRUE(evaluate(cond(Signal::FullAvg60, "app.slice", kBelow, 8.6), world.view(), &text));
   EXPECT_EQ(text, "full_avg60 of app.slice 8.50 < 8.60");
   EXPECT_TRUE(evaluate(cond(Signal::SomeAvg10, "system", kBelow, 0.6), world.view(), &text));
+}
+
+// The user's budget signals read the model's UserBudget, one value named "user". Plain values:
+// 1.23 of 1.5 GiB in use (82%), 9.2 s until it runs out at 30 MiB/s.
+TEST(Ladder, BudgetSignalsReadTheUsersBudget) {
+  World world;
+  UserBudget budget;
+  budget.known = true;
+  budget.used_bytes = 1260ULL << 20;
+  budget.limit_bytes = 1536ULL << 20;
+  budget.room_bytes = 276ULL << 20;
+  budget.used_percent = 1260.0 / 1536.0 * 100.0;
+  budget.slope_bytes_per_second = 30.0 * (1 << 20);
+  budget.seconds_to_exhaustion = 9.2;
+  ModelView view = world.view();
+  view.budget = &budget;
+  std::string text;
+  EXPECT_TRUE(evaluate(cond(Signal::SecondsToBudgetExhausted, "user", kBelow, 30), view, &text));
+  EXPECT_EQ(text, "seconds_to_budget_exhausted of user 9.20 < 30.00");
+  EXPECT_FALSE(evaluate(cond(Signal::BudgetUsedPercent, "user", kAbove, 90), view, &text));
+  EXPECT_EQ(text, "budget_used_percent of user 82.03, not > 90.00");
+
+  // A level on the budget climbs, stays between its thresholds, and steps down when the user's
+  // use stops growing (no run-out on course: +inf).
+  Policy policy;
+  Level level;
+  level.name = "running-out";
+  level.hold = seconds(0);
+  level.enter = {cond(Signal::SecondsToBudgetExhausted, "user", kBelow, 30)};
+  level.exit = {cond(Signal::SecondsToBudgetExhausted, "user", kAbove, 120)};
+  policy.levels.push_back(level);
+  Decision decision = decide(policy, {}, view, MonoTime{});
+  ASSERT_EQ(decision.next.level, 1u);
+  EXPECT_EQ(decision.transitions.at(0).reason, "seconds_to_budget_exhausted of user 9.20 < 30.00");
+  budget.seconds_to_exhaustion = 60;
+  decision = decide(policy, decision.next, view, MonoTime{} + seconds(1));
+  EXPECT_EQ(decision.next.level, 1u);
+  EXPECT_EQ(decision.explanation,
+            "running-out: staying until seconds_to_budget_exhausted of user 60.00, not > 120.00");
+  budget.slope_bytes_per_second.reset();
+  budget.seconds_to_exhaustion = std::numeric_limits<double>::infinity();
+  decision = decide(policy, decision.next, view, MonoTime{} + seconds(2));
+  EXPECT_EQ(decision.next.level, 0u);
+  EXPECT_EQ(decision.transitions.at(0).reason, "seconds_to_budget_exhausted of user inf > 120.00");
+
+  // No budget yet (the user manager not read, or no view of it): no value, so the condition is
+  // false, and as an exit condition it is skipped rather than pinning the level.
+  budget.known = false;
+  EXPECT_FALSE(evaluate(cond(Signal::BudgetUsedPercent, "user", kAbove, 0), view, &text));
+  EXPECT_EQ(text, "budget_used_percent of user: no value (the user's memory budget is not known yet)");
+  EXPECT_FALSE(evaluate(cond(Signal::SecondsToBudgetExhausted, "user", kAbove, 0), world.view(), &text));
+  LadderState up;
+  up.level = 1;
+  up.entered_at = {MonoTime{}};
+  decision = decide(policy, up, view, MonoTime{} + seconds(3));
+  EXPECT_EQ(decision.next.level, 0u);
 }
 
 TEST(Ladder, GlobMatchesWithinOneComponent) {

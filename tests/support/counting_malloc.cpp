@@ -1,13 +1,14 @@
-// Counting replacements of malloc and of the libc entry points that open a file or make a
-// socket, for the tests that hold a steady tick to "no allocation, no open" (issue 10):
-// tests/daemon/steady_tick.cpp (the whole loop) and tests/tell/metrics_exporter_steady.cpp (the
-// metrics exporter alone). Linked only into those binaries: replacing malloc is process-wide.
-// GUARDIAN_STEADY_TICK_TRACE=1 prints a backtrace for each counted call.
+// Counting replacements of malloc, of the libc entry points that open a file or make a
+// socket, and of those that look a path up (stat, access), for the tests that hold a steady tick to "no
+// allocation, no open" (issue 10): tests/daemon/steady_tick.cpp (the whole loop) and
+// tests/tell/metrics_exporter_steady.cpp (the metrics exporter alone). Linked only into those binaries:
+// replacing malloc is process-wide. GUARDIAN_STEADY_TICK_TRACE=1 prints a backtrace for each counted call.
 #include "support/counting_malloc.h"
 
 #include <execinfo.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ __thread bool t_counting = false;
 __thread bool t_inside = false;  // a backtrace while tracing may itself allocate
 std::atomic<uint64_t> g_allocations{0};
 std::atomic<uint64_t> g_opens{0};
+std::atomic<uint64_t> g_lookups{0};
 bool g_trace = std::getenv("GUARDIAN_STEADY_TICK_TRACE") != nullptr;  // NOLINT
 
 void note(std::atomic<uint64_t>& counter, const char* what) {
@@ -127,6 +129,42 @@ int socket(int domain, int type, int protocol) {
   note(g_opens, "socket");
   return static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
 }
+
+// A path looked up without being opened (stat, access): of a missing path, a negative dentry
+// the kernel may have dropped under reclaim and charges again. x86-64's struct stat is the
+// kernel's, so newfstatat fills it as libc would.
+int stat(const char* path, struct stat* out) noexcept {
+  note(g_lookups, "stat");
+  return static_cast<int>(::syscall(SYS_newfstatat, AT_FDCWD, path, out, 0));
+}
+int lstat(const char* path, struct stat* out) noexcept {
+  note(g_lookups, "lstat");
+  return static_cast<int>(::syscall(SYS_newfstatat, AT_FDCWD, path, out, AT_SYMLINK_NOFOLLOW));
+}
+int fstatat(int dir, const char* path, struct stat* out, int flags) noexcept {
+  note(g_lookups, "fstatat");
+  return static_cast<int>(::syscall(SYS_newfstatat, dir, path, out, flags));
+}
+int stat64(const char* path, struct stat64* out) noexcept {
+  note(g_lookups, "stat64");
+  return static_cast<int>(::syscall(SYS_newfstatat, AT_FDCWD, path, out, 0));
+}
+int lstat64(const char* path, struct stat64* out) noexcept {
+  note(g_lookups, "lstat64");
+  return static_cast<int>(::syscall(SYS_newfstatat, AT_FDCWD, path, out, AT_SYMLINK_NOFOLLOW));
+}
+int fstatat64(int dir, const char* path, struct stat64* out, int flags) noexcept {
+  note(g_lookups, "fstatat64");
+  return static_cast<int>(::syscall(SYS_newfstatat, dir, path, out, flags));
+}
+int statx(int dir, const char* path, int flags, unsigned int mask, struct statx* out) noexcept {
+  note(g_lookups, "statx");
+  return static_cast<int>(::syscall(SYS_statx, dir, path, flags, mask, out));
+}
+int access(const char* path, int mode) noexcept {
+  note(g_lookups, "access");
+  return static_cast<int>(::syscall(SYS_faccessat, AT_FDCWD, path, mode));
+}
 }
 
 namespace guardian::test {
@@ -134,5 +172,6 @@ namespace guardian::test {
 void count_calls_on_this_thread(bool on) { t_counting = on; }
 uint64_t counted_allocations() { return g_allocations.load(); }
 uint64_t counted_opens() { return g_opens.load(); }
+uint64_t counted_path_lookups() { return g_lookups.load(); }
 
 }  // namespace guardian::test

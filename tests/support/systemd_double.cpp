@@ -316,6 +316,9 @@ void SystemdManagerDouble::change_property(const std::string& unit, const std::s
       else if (property == "MemoryCurrent")
         target.memory_current = value;
     }
+    // systemd declares MemoryCurrent without EmitsChangedSignal (it is read on each Get): no
+    // signal for it, so a client must look again itself.
+    if (property == "MemoryCurrent") return;
     auto object = state->unit_objects.find(unit);
     if (object != state->unit_objects.end()) {
       object->second->emitPropertiesChangedSignal(type_interface(unit), {property});
@@ -328,6 +331,7 @@ void SystemdManagerDouble::change_property(const std::string& unit, const std::s
 struct OomdDouble::State {
   std::mutex mutex;
   std::string dump;
+  uint64_t served = 0;
   bool ready = false;
   std::unique_ptr<sdbus::IObject> manager;
 };
@@ -345,6 +349,7 @@ OomdDouble::OomdDouble(const std::string& address, std::string dump_text)
           {
             std::lock_guard lock(state->mutex);
             text = state->dump;
+            ++state->served;
           }
           // Like oomd: the text in a memfd, handed over as the reply's fd.
           const int fd = ::memfd_create("oomd-dump", MFD_CLOEXEC);
@@ -378,6 +383,11 @@ OomdDouble::~OomdDouble() {
 bool OomdDouble::ready() const {
   std::lock_guard lock(state_->mutex);
   return state_->ready;
+}
+
+uint64_t OomdDouble::dumps_served() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->served;
 }
 
 void OomdDouble::set_dump(std::string dump_text) {

@@ -53,8 +53,8 @@ class SystemdManagerDouble {
       const;  // method names in call order ("Subscribe", "FreezeUnit jellyfin.service")
   void add_unit(const UnitProperties& unit);  // + UnitNew
   void remove_unit(const std::string& name);  // + UnitRemoved
-  void change_property(const std::string& unit, const std::string& property,
-                       uint64_t value);                    // + PropertiesChanged
+  // + PropertiesChanged, except for MemoryCurrent (systemd emits none for it).
+  void change_property(const std::string& unit, const std::string& property, uint64_t value);
   void fail_next_set(const std::string& dbus_error_name);  // the next SetUnitProperties fails with it
 
  private:
@@ -69,6 +69,8 @@ class OomdDouble {
   ~OomdDouble();
   [[nodiscard]] bool ready() const;
   void set_dump(std::string dump_text);
+  // How many DumpByFileDescriptor calls it answered.
+  [[nodiscard]] uint64_t dumps_served() const;
   void emit_killed(const std::string& cgroup, const std::string& reason);
 
  private:

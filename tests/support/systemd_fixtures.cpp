@@ -78,4 +78,23 @@ const char* const kOomdDump252WithoutUserManager =
     "\t\tPgscan: 1822312\n"
     "\t\tLast Pgscan: 1822001\n";
 
+const char* const kOomdDump252Debian12 =
+    "Dry Run: no\n"
+    "Swap Used Limit: 90.00%\n"
+    "Default Memory Pressure Limit: 60.00%\n"
+    "Default Memory Pressure Duration: 30s\n"
+    "System Context:\n"
+    "\tMemory: Used: 6.1G Total: 15.5G\n"
+    "\tSwap: Used: 0B Total: 976.0M\n"
+    "Swap Monitored CGroups:\n"
+    "Memory Pressure Monitored CGroups:\n"
+    "\tPath: /user.slice/user-1000.slice/user@1000.service\n"
+    "\t\tMemory Pressure Limit: 50.00%\n"
+    "\t\tPressure: Avg10: 0.11 Avg60: 0.05 Avg300: 0.01 Total: 1s\n"
+    "\t\tCurrent Memory Usage: 2.5G\n"
+    "\t\tMemory Min: 0B\n"
+    "\t\tMemory Low: 0B\n"
+    "\t\tPgscan: 88120\n"
+    "\t\tLast Pgscan: 88120\n";
+
 }  // namespace guardian::test

@@ -23,5 +23,11 @@ UnitProperties incident_immich_ml_service();
 // `systemctl --user daemon-reload` has dropped user@1000.service (systemd #43174), so only the
 // per-slice entry of the user manager's app.slice remains.
 extern const char* const kOomdDump252WithoutUserManager;
+// Debian 12's systemd-oomd 252 on the tests/fixtures/debian12 host: it watches user@1000.service
+// at Debian's 50% (user@.service.d/10-oomd-user-service-defaults.conf) with the admin's 30 s
+// duration (oomd.conf.d/20-local.conf); the -.slice swap rule is masked, so no swap-monitored
+// cgroup. Figures as oomd prints the fixture's files: 15.5G of RAM, user@1000.service at 2.5G,
+// full avg10 0.11, pgscan 88120.
+extern const char* const kOomdDump252Debian12;
 
 }  // namespace guardian::test
