@@ -92,8 +92,8 @@ def main():
     # that is missing) to the first firing after it of: the user's 500 ms watch through the helper
     # (ts = the helper woke on the trigger, recv = the client had the relayed line), the user's
     # 2 s watch through the helper on the same cgroup (polled as often as the 500 ms one), root's
-    # 2 s watch alone on user-UID.slice, and guardian's own unprivileged 2 s trigger on app.slice
-    # (psi-trigger-watch.py: recv = poll() returned POLLPRI).
+    # 2 s watch alone on user-UID.slice, guardian's own unprivileged 2 s trigger on app.slice
+    # (psi-trigger-watch.py: recv = poll() returned POLLPRI) and the same trigger opened by root.
     starts = []
     try:
         for line in open(os.path.join(out, "stall-starts.csv")):
@@ -124,6 +124,7 @@ def main():
     root_watch = next((e["watch"] for _, e in root if e["_type"] == "ok" and e.get("request") == "1"), None)
     fires_2s_alone = [(int(e["ts"]), r) for r, e in root if e["_type"] == "pressure" and e["watch"] == root_watch]
     own = [r for r, t in lines(os.path.join(out, "own-trigger.log")) if t.startswith("fired ")]
+    own_root = [r for r, t in lines(os.path.join(out, "root-trigger.log")) if t.startswith("fired ")]
 
     def first_after(times, since, until):
         return next((t for t in times if since <= (t[0] if isinstance(t, tuple) else t) < until), None)
@@ -137,6 +138,7 @@ def main():
         f2 = first_after(fires_2s, since, until)
         f2a = first_after(fires_2s_alone, since, until)
         fown = first_after(own, since, until)
+        froot = first_after(own_root, since, until)
         ramp = {"stall": name, "onset_from": "psi total" if onset is not None else "systemd-run",
                 "run_to_onset_s": (onset - started) / 1e9 if onset is not None else None,
                 "helper_500ms_fired_s": (f500[0] - since) / 1e9 if f500 else None,
@@ -145,6 +147,7 @@ def main():
                 "helper_2s_client_s": (f2[1] - since) / 1e9 if f2 else None,
                 "helper_2s_alone_client_s": (f2a[1] - since) / 1e9 if f2a else None,
                 "own_2s_s": (fown - since) / 1e9 if fown else None,
+                "root_2s_same_file_s": (froot - since) / 1e9 if froot else None,
                 # a firing in the window before the onset would hold the next one back by a window
                 "fired_before_onset": sum(1 for t, _ in fires_500 if since - 5 * 10**8 <= t < since)
                 + sum(1 for t in own if since - 2 * 10**9 <= t < since)}
@@ -160,6 +163,9 @@ def main():
         "helper_2s_window_next_to_500ms": stats(col("helper_2s_client_s")),
         "helper_2s_window_alone_on_user_slice": stats(col("helper_2s_alone_client_s")),
         "own_2s_trigger": stats(col("own_2s_s")),
+        "own_2s_missed": sum(1 for r in ramps if r["own_2s_s"] is None),
+        "root_2s_trigger_same_file": stats(col("root_2s_same_file_s")),
+        "fires_root_same_file": len(own_root),
         "own_over_helper_p50": round(statistics.median(ratios), 2) if ratios else None,
         "own_over_helper_min_max": [round(min(ratios), 2), round(max(ratios), 2)] if ratios else None,
         "watches": watch_of, "fires_500ms": len(fires_500), "fires_2s": len(fires_2s), "fires_own": len(own),
@@ -224,7 +230,8 @@ def main():
     print(f"| pressure crossed (stall onset → client) | 500 ms window via the helper: "
           f"{cell(p['helper_500ms_window_to_client'])} (relay {cell(p['helper_relay'])}) "
           f"| own unprivileged 2 s trigger: {cell(p['own_2s_trigger'])} (a 2 s watch alone through the helper: "
-          f"{cell(p['helper_2s_window_alone_on_user_slice'])}); "
+          f"{cell(p['helper_2s_window_alone_on_user_slice'])}; opened by root: "
+          f"{cell(p['root_2s_trigger_same_file'])}); no firing in {p['own_2s_missed']} of {len(p['ramps'])} stalls; "
           f"ratio p50 {p['own_over_helper_p50']} |")
     if "oomd_kill_seen" in res:
         k = res["oomd_kill_seen"]
