@@ -53,61 +53,30 @@ def stats(values):
             "min_ms": round(min(values) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
 
 
-def main():
-    out = sys.argv[1]
-    user = [(r, fields(t)) for r, t in lines(os.path.join(out, "helper-user.log")) if not t.startswith("#")]
-    poll = [(r, fields(t)) for r, t in lines(os.path.join(out, "poller.log"))]
-    res = {}
-
-    # 1. transcode started
-    helper_d, poll_d = [], []
-    for recv, e in user:
-        if e["_type"] == "exec" and "bench-ffmpeg-" in e.get("cgroup", ""):
-            ts = int(e["ts"])
-            helper_d.append((recv - ts) / 1e9)
-            seen = next((r for r, p in poll if p["_type"] == "ffmpeg" and p.get("pid") == e["pid"]), None)
-            poll_d.append((seen - ts) / 1e9 if seen else None)
-    res["transcode_started"] = {"helper": stats(helper_d), "polling_1s": stats(poll_d),
-                                "polling_missed": sum(1 for d in poll_d if d is None)}
-
-    # 2. OOM kill seen
-    entries = journal("MESSAGE_ID=fe6faa94e7774663a0da52717891d8ef")
-    helper_d, poll_d, journal_d = [], [], []
-    for recv, e in user:
-        if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""):
-            ts = int(e["ts"])
-            unit = re.search(r"(oomhog-\d+\.service)", e["cgroup"]).group(1)
-            helper_d.append((recv - ts) / 1e9)
-            seen = next((r for r, p in poll if p["_type"] == "oom_kill" and r >= ts), None)
-            poll_d.append((seen - ts) / 1e9 if seen else None)
-            entry = next((j for j in entries if (j.get("USER_UNIT") or j.get("UNIT")) == unit), None)
-            journal_d.append((int(entry["__MONOTONIC_TIMESTAMP"]) * 1000 - ts) / 1e9 if entry else None)
-    res["oom_kill_seen"] = {"helper": stats(helper_d), "polling_1s_memory_events": stats(poll_d),
-                            "journal_manager_entry": stats(journal_d),
-                            "memcg_matches_victim_cgroup": all(
-                                e.get("memcg") == e.get("cgroup") for _, e in user
-                                if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""))}
-
-    # 3. pressure crossed: per stall, from its onset (stall-onset.py; the systemd-run call when
-    # that is missing) to the first firing after it of: the user's 500 ms watch through the helper
-    # (ts = the helper woke on the trigger, recv = the client had the relayed line), the user's
-    # 2 s watch through the helper on the same cgroup (polled as often as the 500 ms one), root's
-    # 2 s watch alone on user-UID.slice, guardian's own unprivileged 2 s trigger on app.slice
-    # (psi-trigger-watch.py: recv = poll() returned POLLPRI) and the same trigger opened by root.
+def pressure_crossed(out, user):
+    """3. pressure crossed: per stall, from its onset (stall-onset.py; the systemd-run call when
+    that is missing) to the first firing after it of: the user's 500 ms watch through the helper
+    (ts = the helper woke on the trigger, recv = the client had the relayed line), the user's 2 s
+    watch through the helper on the same cgroup (polled as often as the 500 ms one), root's 2 s
+    watch alone on user-UID.slice, guardian's own unprivileged 2 s trigger on app.slice
+    (psi-trigger-watch.py: recv = poll() returned POLLPRI) and the same trigger opened by root.
+    `user` is helper-user.log as (recv_ns, fields) pairs."""
     starts = []
     try:
-        for line in open(os.path.join(out, "stall-starts.csv")):
-            name, t = line.strip().split(",")
-            starts.append((name, int(float(t) * 1e9)))
+        with open(os.path.join(out, "stall-starts.csv")) as f:
+            for line in f:
+                name, t = line.strip().split(",")
+                starts.append((name, int(float(t) * 1e9)))
     except OSError:
         pass
     onsets = {}
     try:
-        for line in open(os.path.join(out, "stall-onsets.txt")):
-            name, *rest = line.split()
-            kv = dict(p.partition("=")[::2] for p in rest)
-            if "onset_ns" in kv:
-                onsets[name] = int(kv["onset_ns"])
+        with open(os.path.join(out, "stall-onsets.txt")) as f:
+            for line in f:
+                name, *rest = line.split()
+                kv = dict(p.partition("=")[::2] for p in rest)
+                if "onset_ns" in kv:
+                    onsets[name] = int(kv["onset_ns"])
     except OSError:
         pass
     watch_of = {}  # request -> the helper's watch id (ids are the helper's, shared by its clients)
@@ -156,7 +125,7 @@ def main():
         ramps.append(ramp)
     col = lambda k: [r[k] for r in ramps if r.get(k) is not None]  # noqa: E731
     ratios = col("own_over_helper")
-    res["pressure_crossed"] = {
+    return {
         "helper_500ms_window_to_client": stats(col("helper_500ms_client_s")),
         "helper_500ms_window_fired": stats(col("helper_500ms_fired_s")),
         "helper_relay": stats(col("helper_relay_s")),
@@ -170,6 +139,44 @@ def main():
         "own_over_helper_min_max": [round(min(ratios), 2), round(max(ratios), 2)] if ratios else None,
         "watches": watch_of, "fires_500ms": len(fires_500), "fires_2s": len(fires_2s), "fires_own": len(own),
         "ramps": ramps}
+
+
+def main():
+    out = sys.argv[1]
+    user = [(r, fields(t)) for r, t in lines(os.path.join(out, "helper-user.log")) if not t.startswith("#")]
+    poll = [(r, fields(t)) for r, t in lines(os.path.join(out, "poller.log"))]
+    res = {}
+
+    # 1. transcode started
+    helper_d, poll_d = [], []
+    for recv, e in user:
+        if e["_type"] == "exec" and "bench-ffmpeg-" in e.get("cgroup", ""):
+            ts = int(e["ts"])
+            helper_d.append((recv - ts) / 1e9)
+            seen = next((r for r, p in poll if p["_type"] == "ffmpeg" and p.get("pid") == e["pid"]), None)
+            poll_d.append((seen - ts) / 1e9 if seen else None)
+    res["transcode_started"] = {"helper": stats(helper_d), "polling_1s": stats(poll_d),
+                                "polling_missed": sum(1 for d in poll_d if d is None)}
+
+    # 2. OOM kill seen
+    entries = journal("MESSAGE_ID=fe6faa94e7774663a0da52717891d8ef")
+    helper_d, poll_d, journal_d = [], [], []
+    for recv, e in user:
+        if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""):
+            ts = int(e["ts"])
+            unit = re.search(r"(oomhog-\d+\.service)", e["cgroup"]).group(1)
+            helper_d.append((recv - ts) / 1e9)
+            seen = next((r for r, p in poll if p["_type"] == "oom_kill" and r >= ts), None)
+            poll_d.append((seen - ts) / 1e9 if seen else None)
+            entry = next((j for j in entries if (j.get("USER_UNIT") or j.get("UNIT")) == unit), None)
+            journal_d.append((int(entry["__MONOTONIC_TIMESTAMP"]) * 1000 - ts) / 1e9 if entry else None)
+    res["oom_kill_seen"] = {"helper": stats(helper_d), "polling_1s_memory_events": stats(poll_d),
+                            "journal_manager_entry": stats(journal_d),
+                            "memcg_matches_victim_cgroup": all(
+                                e.get("memcg") == e.get("cgroup") for _, e in user
+                                if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""))}
+
+    res["pressure_crossed"] = pressure_crossed(out, user)
 
     # 4. systemd-oomd's kill
     kills = [(r, e) for r, e in user if e["_type"] == "oomd-kill"]
