@@ -23,6 +23,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST = os.path.join(HERE, "guest")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree the guest gets a copy of
 spec = importlib.util.spec_from_file_location("helper_bench", os.path.join(GUEST, "helper-bench.py"))
 helper_bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(helper_bench)
