@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "act/state_store.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -127,9 +128,8 @@ TEST(ActionRunner, EachResultIsOneEventThenDoneRuns) {
 
 // A restorer kind for the test, and a state file an earlier run left behind.
 TEST(ActionRunner, RestoresWhatAnEarlierRunSavedAndKeepsWhatItCannot) {
-  char dir[] = "/tmp/guardian-runner-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string path = std::string(dir) + "/state.json";
+  test::ScratchDir dir("runner");
+  const std::string path = dir / "state.json";
   {
     StateStore earlier(path);
     ASSERT_TRUE(earlier.load().ok());
@@ -176,15 +176,13 @@ TEST(ActionRunner, RestoresWhatAnEarlierRunSavedAndKeepsWhatItCannot) {
   EXPECT_EQ(results["test.value/broken"], "failed");
   EXPECT_EQ(results["test.value/outside"], "refused");
   EXPECT_EQ(results["gone.kind/b"], "unknown-kind");
-  std::filesystem::remove_all(dir);
 }
 
 // Issue 16, item 7: the restore at start blocked the loop, 2 s per entry for a server that never
 // answered. It runs on the worker now, ahead of every action, with one deadline for all entries.
 TEST(ActionRunner, TheRestoreRunsOnTheWorkerAheadOfActionsWithOneBudgetForAllEntries) {
-  char dir[] = "/tmp/guardian-runner-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string path = std::string(dir) + "/state.json";
+  test::ScratchDir dir("runner");
+  const std::string path = dir / "state.json";
   {
     StateStore earlier(path);
     for (int i = 0; i < 15; ++i)
@@ -230,7 +228,6 @@ TEST(ActionRunner, TheRestoreRunsOnTheWorkerAheadOfActionsWithOneBudgetForAllEnt
     std::lock_guard lock(mutex);
     released = true;
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "support/fake_jellyfin.h"
 #include "support/ffmpeg_jobs.h"
 #include "support/jellyfin_ffmpeg.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -67,11 +68,10 @@ class JellyfinActionsTest : public ::testing::Test {
  protected:
   void SetUp() override { setup("10.11"); }
   void setup(const std::string& version) {
-    char tmpl[] = "/tmp/guardian-jfact-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    fake_ = std::make_unique<FakeJellyfin>(kKey, version, dir_ + "/server-encoding.json");
+    dir_ = test::ScratchDir("jfact");  // a test that sets up again starts from an empty one
+    fake_ = std::make_unique<FakeJellyfin>(kKey, version, dir_ / "server-encoding.json");
     ASSERT_TRUE(fake_->running());
-    settings_ = fake_->settings(dir_);
+    settings_ = fake_->settings(dir_.path());
     settings_.user_priority = {{"kids", 10}, {"alice", 100}};
     register_jellyfin_actions(registry_);
     start_guardian();
@@ -82,7 +82,7 @@ class JellyfinActionsTest : public ::testing::Test {
   // instances, and the steering; what an earlier one left in memory is gone.
   void start_guardian(const HostRoot* host = nullptr) {
     steering_.reset();
-    state_ = std::make_unique<StateStore>(dir_ + "/state.json");
+    state_ = std::make_unique<StateStore>(dir_ / "state.json");
     ASSERT_TRUE(state_->load().ok());
     directory_ = std::make_unique<jellyfin::InstanceDirectory>();
     JellyfinSteering::Settings timing;
@@ -119,7 +119,7 @@ class JellyfinActionsTest : public ::testing::Test {
     directory_.reset();
     state_.reset();
     fake_.reset();
-    std::filesystem::remove_all(dir_);
+    dir_.remove();
   }
   std::unique_ptr<Action> make(const std::string& type, std::map<std::string, Param> params = {},
                                const std::string& level = "elevated", size_t level_number = 1,
@@ -182,12 +182,12 @@ class JellyfinActionsTest : public ::testing::Test {
     install_directory(probe_, cgroup_path_);
   }
   void save_entry(const std::string& key, const std::string& kind, const json& value) {
-    StateStore file(dir_ + "/state.json");
+    StateStore file(dir_ / "state.json");
     ASSERT_TRUE(file.load().ok());
     ASSERT_TRUE(file.commit({{key, kind, value.dump()}}).ok());
   }
 
-  std::string dir_;
+  test::ScratchDir dir_;
   std::unique_ptr<FakeJellyfin> fake_;
   JellyfinInstanceSettings settings_;
   HostRoot host_;
@@ -270,7 +270,7 @@ TEST_F(JellyfinActionsTest, SameActionAtTwoLevelsStepsDownToTheLevelBelowNeverFu
 }
 
 TEST_F(JellyfinActionsTest, KillNineAtCriticalIsRestoredExactlyAtTheNextStart) {
-  const std::string state_path = dir_ + "/state.json";
+  const std::string state_path = dir_ / "state.json";
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -345,7 +345,7 @@ TEST_F(JellyfinActionsTest, KillNineAtCriticalIsRestoredExactlyAtTheNextStart) {
 // that lands after the restart is put back too.
 TEST_F(JellyfinActionsTest, KillNineWhileAWriteIsInFlightAndItLandsAfterTheRestart) {
   fake_->add_fault("POST", "/System/Configuration/encoding", "hold");
-  const std::string state_path = dir_ + "/state.json";
+  const std::string state_path = dir_ / "state.json";
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -700,9 +700,9 @@ TEST_F(JellyfinActionsTest, SwitchTypeWhenIdleWaitsUntilSessionsAndTheCgroupBoth
   // The instance's cgroup, empty: the scan finds no ffmpeg.
   const std::string cgroup =
       "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service";
-  std::filesystem::create_directories(dir_ + "/root" + cgroup);
-  std::ofstream(dir_ + "/root" + cgroup + "/cgroup.procs");
-  HostRoot host(dir_ + "/root");
+  std::filesystem::create_directories(dir_ / "root" + cgroup);
+  std::ofstream(dir_ / "root" + cgroup + "/cgroup.procs");
+  HostRoot host(dir_ / "root");
   start_guardian(&host);
   install_directory(std::nullopt, cgroup);
   auto action = make("jellyfin.prefer-vaapi", {{"switch_type_when_idle", {true, {}}}});
@@ -750,7 +750,7 @@ TEST_F(JellyfinActionsTest, RestoreGoesOnlyToThePolicysInstanceNeverWhereTheStat
   save_entry(kElevatedCheaper, "jellyfin.encoding-options",
              {{"instance", "home"},
               {"url", elsewhere.url()},
-              {"api_key_file", dir_ + "/home.key"},
+              {"api_key_file", dir_ / "home.key"},
               {"action", "jellyfin.cheaper-software"},
               {"level", "elevated"},
               {"fields", {{"EncoderPreset", "medium"}}},
@@ -759,7 +759,7 @@ TEST_F(JellyfinActionsTest, RestoreGoesOnlyToThePolicysInstanceNeverWhereTheStat
       "jellyfin/other/scheduled-tasks/elevated/jellyfin.pause-background-tasks", "jellyfin.scheduled-tasks",
       {{"instance", "other"},
        {"url", elsewhere.url()},
-       {"api_key_file", dir_ + "/home.key"},
+       {"api_key_file", dir_ / "home.key"},
        {"tasks", {{{"id", "7738148ffcd07979c7ceb148e06b3aed"}, {"name", "Generate Trickplay Images"}}}}});
   crash_and_restart();
   auto text = all_messages(steering_->restore_saved(in(5s)));
@@ -781,7 +781,7 @@ TEST_F(JellyfinActionsTest, ANameWithCrLfInTheStateFileIsRefusedAndNothingIsSent
              {{"instance", name}, {"url", fake_->url()}, {"task_ids", {"7738148ffcd07979c7ceb148e06b3aed"}}});
   crash_and_restart();
   EXPECT_TRUE(state_->entries().empty());
-  auto aside = read_file(dir_ + "/state.json.corrupt");
+  auto aside = read_file(dir_ / "state.json.corrupt");
   ASSERT_TRUE(aside.ok());
   EXPECT_NE(aside->find("X-Injected"), std::string::npos);
   EXPECT_TRUE(steering_->restore_saved(in(5s)).empty());
@@ -859,7 +859,7 @@ TEST_F(JellyfinActionsTest, RespawnUnderAFixtureHostRootNeverSignalsAProcessThat
   ASSERT_TRUE(jobs.ok());
   pid_t bystander = jobs.start_sleep();  // some process of this machine that has that PID
   // A host root copied from another machine: its /proc says that PID is a software transcode.
-  const std::string root = dir_ + "/elsewhere";
+  const std::string root = dir_ / "elsewhere";
   const std::string cgroup = "/sys/fs/cgroup/system.slice/jellyfin.service";
   std::filesystem::create_directories(root + cgroup);
   std::ofstream(root + cgroup + "/cgroup.procs") << bystander << "\n";

@@ -32,6 +32,7 @@
 #include "common/host_root.h"
 #include "jellyfin/instances.h"
 #include "support/fake_jellyfin.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -152,11 +153,9 @@ struct Guardian {
 class SteeringProperty : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/guardian-jfprop-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     fake_ = std::make_unique<FakeJellyfin>(kKey);
     ASSERT_TRUE(fake_->running());
-    settings_ = fake_->settings(dir_);
+    settings_ = fake_->settings(dir_.path());
     settings_.timeout = 200ms;
     settings_.failure_threshold = 100;  // the breaker has tests of its own; here it would only slow things
     register_jellyfin_actions(registry_);
@@ -164,7 +163,6 @@ class SteeringProperty : public ::testing::Test {
   void TearDown() override {
     guardian_.reset();
     fake_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Lets every request the fake is still working on (a late write) finish.
@@ -174,7 +172,7 @@ class SteeringProperty : public ::testing::Test {
 
   void start_guardian() {
     // The wall clock moves only when the sequence lets time pass (a held write is released first).
-    guardian_ = std::make_unique<Guardian>(dir_ + "/state.json", settings_, host_,
+    guardian_ = std::make_unique<Guardian>(dir_ / "state.json", settings_, host_,
                                            [this] { return wall_base_ + wall_offset_; });
     ASSERT_TRUE(guardian_->loaded);
     (void)guardian_->steering->restore_saved(in(5s));
@@ -240,7 +238,7 @@ class SteeringProperty : public ::testing::Test {
   void run_seed(uint32_t seed, int steps) {
     std::mt19937 rng(seed);
     auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
-    std::filesystem::remove(dir_ + "/state.json");
+    std::filesystem::remove(dir_ / "state.json");
     fake_->release(false);
     drain();
     fake_->reset();
@@ -343,7 +341,7 @@ class SteeringProperty : public ::testing::Test {
     guardian_.reset();
   }
 
-  std::string dir_;
+  test::ScratchDir dir_{"jfprop"};
   std::unique_ptr<FakeJellyfin> fake_;
   JellyfinInstanceSettings settings_;
   HostRoot host_;

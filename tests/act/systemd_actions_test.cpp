@@ -12,6 +12,7 @@
 #include "act/unit_manager.h"
 #include "bus/systemd_client.h"
 #include "support/dbus_daemon.h"
+#include "support/scratch_dir.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -46,19 +47,13 @@ class SystemdActionsTest : public ::testing::Test {
     systemd_ = std::make_unique<test::SystemdManagerDouble>(daemon_.address(), units());
     ASSERT_TRUE(systemd_->ready());
     user_manager_.plug(std::make_shared<bus::SystemdClient>(bus::BusAddress::at(daemon_.address())));
-    char dir[] = "/tmp/guardian-state-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
-    state_ = std::make_unique<StateStore>(dir_ + "/state.json");
+    state_ = std::make_unique<StateStore>(dir_ / "state.json");
     ASSERT_TRUE(state_->load().ok());
     env_.state = state_.get();
     env_.systemd = &user_manager_;
     env_.balance = &balance_;
   }
-  void TearDown() override {
-    user_manager_.unplug();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { user_manager_.unplug(); }
   std::unique_ptr<Action> make(const ActionSpec& action) {
     const auto* entry = builtin_actions().find(action.type);
     EXPECT_NE(entry, nullptr) << action.type;
@@ -71,7 +66,7 @@ class SystemdActionsTest : public ::testing::Test {
 
   test::DbusDaemon daemon_;
   std::unique_ptr<test::SystemdManagerDouble> systemd_;
-  std::string dir_;
+  test::ScratchDir dir_{"state"};
   std::unique_ptr<StateStore> state_;
   UnitManagerSlot user_manager_;  // the daemon's, here the test's
   BalanceSwitch balance_;
@@ -125,7 +120,7 @@ TEST_F(SystemdActionsTest, ARuntimeChangeIsRestoredAfterKill9AndARestart) {
     state_.reset();
   }
   // guardian 2 starts: loads the file and runs the restorer for every entry, then forgets it.
-  StateStore restarted(dir_ + "/state.json");
+  StateStore restarted(dir_ / "state.json");
   ASSERT_TRUE(restarted.load().ok());
   auto entries = restarted.entries();
   ASSERT_EQ(entries.size(), 1u);

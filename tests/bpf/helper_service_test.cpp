@@ -21,6 +21,7 @@
 #include "helper/support/test_cgroups.h"
 #include "helper/support/varlink_client.h"
 #include "sense/helper_client.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -44,12 +45,7 @@ const std::vector<std::string> kFfmpeg = {"ffmpeg",    "-hide_banner", "-nostdin
 class HelperProcess {
  public:
   HelperProcess(const TestCgroups& cgroups, std::vector<std::string> extra = {}) {
-    char dir[] = "/tmp/guardian-helper-e2e-XXXXXX";
-    dir_ = ::mkdtemp(dir);
-    ::chmod(dir_.c_str(), 0755);  // other uids connect here
-    socket_ = dir_ + "/helper.sock";
-    prekill_ = dir_ + "/prekill";
-    log_ = dir_ + "/helper.log";
+    ::chmod(dir_.path().c_str(), 0755);  // other uids connect here
     std::vector<std::string> argv = {GUARDIAN_HELPER_BINARY,
                                      "--socket",
                                      socket_,
@@ -77,11 +73,7 @@ class HelperProcess {
     // Ready once the socket exists (the probes load first).
     for (int i = 0; i < 300 && ::access(socket_.c_str(), F_OK) != 0; ++i) std::this_thread::sleep_for(20ms);
   }
-  ~HelperProcess() {
-    stop();
-    ::unlink((dir_ + "/helper.log").c_str());
-    ::rmdir(dir_.c_str());
-  }
+  ~HelperProcess() { stop(); }
   int stop() {
     if (pid_ <= 0) return exit_status_;
     ::kill(pid_, SIGTERM);
@@ -102,7 +94,8 @@ class HelperProcess {
   const std::string& prekill() const { return prekill_; }
 
  private:
-  std::string dir_, socket_, prekill_, log_;
+  test::ScratchDir dir_{"helper-e2e"};  // removed after stop() (declared first)
+  std::string socket_ = dir_ / "helper.sock", prekill_ = dir_ / "prekill", log_ = dir_ / "helper.log";
   pid_t pid_ = -1;
   int exit_status_ = -1;
 };

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "support/dbus_daemon.h"
+#include "support/scratch_dir.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -39,9 +40,8 @@ TEST(DoctorSystemd, FindingsWithNextSteps) {
   std::string dump((std::istreambuf_iterator<char>(dump_file)), std::istreambuf_iterator<char>());
   test::OomdDouble oomd(daemon.address(), dump);
 
-  char home[] = "/tmp/guardian-home-XXXXXX";
-  ASSERT_NE(::mkdtemp(home), nullptr);
-  const std::string store = std::string(home) + "/.local/share/containers/storage/overlay-containers";
+  test::ScratchDir home("home");
+  const std::string store = home / ".local/share/containers/storage/overlay-containers";
   std::filesystem::create_directories(store);
   std::filesystem::copy_file(
       std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/podman_name/containers.json",
@@ -56,9 +56,8 @@ TEST(DoctorSystemd, FindingsWithNextSteps) {
       {kManager + "/app.slice", "app.slice", 80.0, std::chrono::seconds(20), "slice.d"},
       {kManager + "/container.slice", "container.slice", 80.0, std::chrono::seconds(20), "slice.d"}};
   input.user_manager_path = kManager;
-  input.home = home;
+  input.home = home.path();
   auto report = bus::doctor_systemd(HostRoot(), input);
-  std::filesystem::remove_all(home);
 
   std::string all;
   for (const auto& finding : report.findings) {

@@ -15,6 +15,7 @@
 #include "act/systemd_actions.h"
 #include "act/unit_manager.h"
 #include "support/dbus_daemon.h"
+#include "support/scratch_dir.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -81,9 +82,8 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
   ASSERT_TRUE(systemd.ready() && oomd.ready());
 
-  char dir[] = "/tmp/guardian-state-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  StateStore state(std::string(dir) + "/state.json");
+  test::ScratchDir dir("state");
+  StateStore state(dir / "state.json");
   ASSERT_TRUE(state.load().ok());
   FakeLoop loop;
   // What the daemon owns for act: the state file, the slot the component plugs its client into
@@ -166,7 +166,6 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
   component.stop();
   EXPECT_EQ(systemd.unit("container.slice").memory_high, 6 * GiB);
   EXPECT_FALSE(state.get("systemd.unit-property/container.slice/MemoryHigh").has_value());
-  std::filesystem::remove_all(dir);
 }
 
 // issue 10's acceptance replay: the default policy "corrected" the user's own 800M/1000M down to
@@ -184,9 +183,8 @@ TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorre
   test::SystemdManagerDouble systemd(daemon.address(), {slice});
   test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
   ASSERT_TRUE(systemd.ready() && oomd.ready());
-  char dir[] = "/tmp/guardian-state-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  StateStore state(std::string(dir) + "/state.json");
+  test::ScratchDir dir("state");
+  StateStore state(dir / "state.json");
   ASSERT_TRUE(state.load().ok());
   FakeLoop loop;
   UnitManagerSlot user_manager;
@@ -247,7 +245,6 @@ TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorre
     EXPECT_EQ(systemd.unit("container.slice").memory_max, 1000 * MiB);
     EXPECT_TRUE(state.entries().empty());
   }
-  std::filesystem::remove_all(dir);
 }
 
 // Where container.slice has no limit and uses more than the policy's value, raise-only sets

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/scratch_dir.h"
+
 namespace {
 
 struct Run {
@@ -38,22 +40,17 @@ std::string slurp(const std::filesystem::path& path) {
 class AdoptTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/guardian-home-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    home_ = dir;
-    quadlets_ = home_ / ".config/containers/systemd";
     std::filesystem::create_directories(quadlets_);
     std::filesystem::copy_file(
         std::string(GUARDIAN_SOURCE_DIR) + "/tests/fuzz/corpus/quadlet/jellyfin.container",
         quadlets_ / "jellyfin.container");
   }
-  void TearDown() override { std::filesystem::remove_all(home_); }
-  std::filesystem::path home_;
-  std::filesystem::path quadlets_;
+  guardian::test::ScratchDir home_{"home"};
+  std::filesystem::path quadlets_ = home_ / ".config/containers/systemd";
 };
 
 TEST_F(AdoptTest, WritesTheDropInAndPrintsTheCommandsWithoutRestartingAnything) {
-  auto result = run("adopt jellyfin --home " + home_.string());
+  auto result = run("adopt jellyfin --home " + home_.path());
   ASSERT_EQ(result.exit_code, 0) << result.out;
   const auto dropin = quadlets_ / "jellyfin.container.d/50-guardian-slice.conf";
   ASSERT_TRUE(std::filesystem::exists(dropin)) << result.out;
@@ -65,7 +62,7 @@ TEST_F(AdoptTest, WritesTheDropInAndPrintsTheCommandsWithoutRestartingAnything) 
   EXPECT_NE(result.out.find("podman 4.8"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(quadlets_ / "jellyfin.container.d/50-guardian-slice.conf.tmp"));
 
-  auto again = run("adopt jellyfin --home " + home_.string());
+  auto again = run("adopt jellyfin --home " + home_.path());
   EXPECT_EQ(again.exit_code, 0) << again.out;
   EXPECT_NE(again.out.find("already in container.slice"), std::string::npos) << again.out;
 }
@@ -73,24 +70,24 @@ TEST_F(AdoptTest, WritesTheDropInAndPrintsTheCommandsWithoutRestartingAnything) 
 TEST_F(AdoptTest, WarnsWhenALaterDropInSetsTheSliceAgain) {
   std::filesystem::create_directories(quadlets_ / "jellyfin.container.d");
   std::ofstream(quadlets_ / "jellyfin.container.d/90-mine.conf") << "[Service]\nSlice=media.slice\n";
-  auto result = run("adopt jellyfin --home " + home_.string());
+  auto result = run("adopt jellyfin --home " + home_.path());
   ASSERT_EQ(result.exit_code, 0) << result.out;
   EXPECT_NE(result.out.find("90-mine.conf sorts after it"), std::string::npos) << result.out;
 }
 
 TEST_F(AdoptTest, ErrorsNameTheProblem) {
-  auto missing = run("adopt immich --home " + home_.string());
+  auto missing = run("adopt immich --home " + home_.path());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("immich.container"), std::string::npos) << missing.out;
-  auto bad = run("adopt ../etc --home " + home_.string());
+  auto bad = run("adopt ../etc --home " + home_.path());
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("not a quadlet name"), std::string::npos) << bad.out;
   std::ofstream(quadlets_ / "broken.container") << "Image=x\n";
-  auto broken = run("adopt broken --home " + home_.string());
+  auto broken = run("adopt broken --home " + home_.path());
   EXPECT_EQ(broken.exit_code, 1);
   EXPECT_NE(broken.out.find("broken.container: line 1"), std::string::npos) << broken.out;
   EXPECT_EQ(run("adopt").exit_code, 2);
-  auto dry = run("adopt jellyfin --dry-run --home " + home_.string());
+  auto dry = run("adopt jellyfin --dry-run --home " + home_.path());
   EXPECT_EQ(dry.exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(quadlets_ / "jellyfin.container.d/50-guardian-slice.conf"));
 }

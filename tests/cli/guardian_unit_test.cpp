@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "support/child_process.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -34,9 +35,6 @@ std::string find_program(const std::string& name) {
 class GuardianUnitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir_template[] = "/tmp/guardian-unit-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir_template), nullptr);
-    dir = dir_template;
     std::string unit = read_text(std::string(GUARDIAN_SOURCE_DIR) + "/units/guardian.service");
     ASSERT_FALSE(unit.empty());
     // What units/install.cmake does at install time: the binary this build made.
@@ -44,11 +42,9 @@ class GuardianUnitTest : public ::testing::Test {
     const auto at = unit.find(shipped);
     ASSERT_NE(at, std::string::npos) << "units/install.cmake rewrites exactly this line";
     unit.replace(at, shipped.size(), std::string("ExecStart=") + GUARDIAN_BINARY + " run");
-    unit_path = dir + "/guardian.service";
-    std::ofstream(unit_path) << unit;
+    unit_path = dir.write("guardian.service", unit);
   }
-  void TearDown() override { std::filesystem::remove_all(dir); }
-  std::string dir;
+  test::ScratchDir dir{"unit"};
   std::string unit_path;
 };
 
@@ -56,7 +52,7 @@ TEST_F(GuardianUnitTest, SystemdAnalyzeVerifiesItAsAUserUnit) {
   const std::string analyze = find_program("systemd-analyze");
   if (analyze.empty()) GTEST_SKIP() << "systemd-analyze not installed";
   // --user needs a runtime directory; a private one keeps the tester's own out of it.
-  const std::string runtime = dir + "/runtime";
+  const std::string runtime = dir / "runtime";
   ASSERT_EQ(::mkdir(runtime.c_str(), 0700), 0);
   auto user = testing::run_child({analyze, "--user", "verify", unit_path}, {{"XDG_RUNTIME_DIR", runtime}});
   EXPECT_EQ(user.exit_code, 0) << user.err;

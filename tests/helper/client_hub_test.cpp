@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "helper/support/as_user.h"
+#include "support/scratch_dir.h"
 
 namespace guardian::helper {
 namespace {
@@ -24,13 +25,6 @@ using guardian::testing::running_as_root;
 // Two desktop users of the incident machine's kind (uids as Fedora hands them out).
 constexpr uid_t kAlice = 1000;
 constexpr uid_t kBob = 1001;
-
-std::string temp_socket() {
-  char dir[] = "/tmp/guardian-hub-XXXXXX";
-  const std::string made = ::mkdtemp(dir);
-  ::chmod(made.c_str(), 0755);  // the other uids' connections pass through it
-  return made + "/helper.sock";
-}
 
 helper_wire::ProcessExec transcode_of(uid_t uid, uint32_t pid) {
   helper_wire::ProcessExec m;
@@ -49,17 +43,14 @@ helper_wire::ProcessExec transcode_of(uid_t uid, uint32_t pid) {
 // The hub's side of the helper's loop: accept, read, write, for up to `ms`.
 class HubLoop {
  public:
-  explicit HubLoop(HubLimits limits = {}) : path_(temp_socket()) {
+  explicit HubLoop(HubLimits limits = {}) {
+    ::chmod(dir_.path().c_str(), 0755);  // the other uids' connections pass through it
     auto epoll = Epoll::create();
     EXPECT_TRUE(epoll.ok());
     epoll_.emplace(std::move(*epoll));
     auto hub = ClientHub::listen(path_, *epoll_, limits);
     EXPECT_TRUE(hub.ok()) << hub.error().message;
     hub_.emplace(std::move(*hub));
-  }
-  ~HubLoop() {
-    hub_.reset();
-    ::rmdir(path_.substr(0, path_.rfind('/')).c_str());
   }
   void pump(int ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -88,7 +79,8 @@ class HubLoop {
   const std::string& path() const { return path_; }
 
  private:
-  std::string path_;
+  test::ScratchDir dir_{"hub"};  // outlives the hub (declared first)
+  std::string path_ = dir_ / "helper.sock";
   std::optional<Epoll> epoll_;
   std::optional<ClientHub> hub_;
   std::vector<helper_wire::ClientRequest> requests_;

@@ -11,6 +11,7 @@
 
 #include "helper/support/as_user.h"
 #include "helper/support/varlink_client.h"
+#include "support/scratch_dir.h"
 
 namespace guardian::helper {
 namespace {
@@ -25,19 +26,13 @@ constexpr const char* kJellyfin =
 class HookLoop {
  public:
   HookLoop() {
-    char dir[] = "/tmp/guardian-prekill-XXXXXX";
-    dir_ = ::mkdtemp(dir);
-    ::chmod(dir_.c_str(), 0755);  // so a connection as another uid reaches the socket (and is refused by it)
-    path_ = dir_ + "/guardian-helper";
+    // so a connection as another uid reaches the socket (and is refused by it)
+    ::chmod(dir_.path().c_str(), 0755);
     auto epoll = Epoll::create();
     epoll_.emplace(std::move(*epoll));
     auto hook = PrekillHook::listen(path_, *epoll_, {0, ::geteuid()});
     EXPECT_TRUE(hook.ok()) << hook.error().message;
     hook_.emplace(std::move(*hook));
-  }
-  ~HookLoop() {
-    hook_.reset();
-    ::rmdir(dir_.c_str());
   }
   void pump(int ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -61,7 +56,8 @@ class HookLoop {
   std::vector<PrekillHook::Notice> notices;
 
  private:
-  std::string dir_, path_;
+  test::ScratchDir dir_{"prekill"};  // outlives the hook (declared first)
+  std::string path_ = dir_ / "guardian-helper";
   std::optional<Epoll> epoll_;
   std::optional<PrekillHook> hook_;
 };

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "support/fake_jellyfin.h"
+#include "support/scratch_dir.h"
 
 namespace guardian::jellyfin {
 namespace {
@@ -20,17 +21,14 @@ constexpr const char* kKey = "4f1b2c3d4e5f60718293a4b5c6d7e8f9";
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/guardian-client-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     ASSERT_TRUE(fake_.running());
-    auto client = make_client(fake_.settings(dir_));
+    auto client = make_client(fake_.settings(dir_.path()));
     ASSERT_TRUE(client.ok()) << client.error().message;
     client_ = *client;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   static Deadline in(std::chrono::milliseconds ms) { return std::chrono::steady_clock::now() + ms; }
   FakeJellyfin fake_{kKey};
-  std::string dir_;
+  test::ScratchDir dir_{"client"};
   std::shared_ptr<Client> client_;
 };
 
@@ -47,8 +45,8 @@ TEST_F(ClientTest, SendsMediaBrowserAuthorizationAndParses) {
 }
 
 TEST_F(ClientTest, WrongKeySaysSo) {
-  std::string key_file = dir_ + "/wrong.key";
-  auto settings = fake_.settings(dir_);
+  std::string key_file = dir_ / "wrong.key";
+  auto settings = fake_.settings(dir_.path());
   { std::ofstream(key_file) << "00000000000000000000000000000000\n"; }
   ::chmod(key_file.c_str(), 0600);
   settings.api_key_file = key_file;
@@ -149,10 +147,10 @@ TEST_F(ClientTest, TheBreakerKnowsARefusedKeyFromAServerError) {
   fake_.set_mode("error500", 0, 1);
   EXPECT_FALSE(client_->get_sessions(in(2s)).ok());
   EXPECT_EQ(client_->breaker().last_failure_kind(), CircuitBreaker::FailureKind::HttpError);
-  auto settings = fake_.settings(dir_);
-  { std::ofstream(dir_ + "/wrong.key") << "00000000000000000000000000000000\n"; }
-  ::chmod((dir_ + "/wrong.key").c_str(), 0600);
-  settings.api_key_file = dir_ + "/wrong.key";
+  auto settings = fake_.settings(dir_.path());
+  { std::ofstream(dir_ / "wrong.key") << "00000000000000000000000000000000\n"; }
+  ::chmod((dir_ / "wrong.key").c_str(), 0600);
+  settings.api_key_file = dir_ / "wrong.key";
   auto wrong = *make_client(settings);
   EXPECT_FALSE(wrong->get_sessions(in(2s)).ok());
   EXPECT_EQ(wrong->breaker().last_failure_kind(), CircuitBreaker::FailureKind::KeyRefused);

@@ -14,6 +14,7 @@
 #include "jellyfin/instances.h"
 #include "jellyfin/status.h"
 #include "support/fake_jellyfin.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -34,26 +35,22 @@ class RecordingLoop final : public DaemonLoop {
 class WatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/guardian-watch-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     ASSERT_TRUE(fake_.running());
-    auto settings = fake_.settings(dir_);
+    auto settings = fake_.settings(dir_.path());
     settings.timeout = 300ms;
     settings.poll_interval = 50ms;
     settings.cgroup = "app.slice/jellyfin.service";
     policy_.jellyfin.push_back(settings);
     // A fixture cgroup with no processes (the ffmpeg side is tested in tests/jellyfin/transcodes_test).
-    std::filesystem::create_directories(
-        dir_ + "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service");
-    std::ofstream(dir_ +
-                  "/root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/"
-                  "jellyfin.service/cgroup.procs");
+    dir_.write(
+        "root/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/jellyfin.service/"
+        "cgroup.procs",
+        "");
     layout_.cgroup2_mount = "/sys/fs/cgroup";
     layout_.memory_controller = true;
     layout_.user_manager_path = "/user.slice/user-1000.slice/user@1000.service";
     tick_.layout = &layout_;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   // Ticks like the loop does for `duration`, returning the slowest on_tick.
   std::chrono::nanoseconds tick_for(JellyfinWatcher& watcher, std::chrono::milliseconds duration) {
     std::chrono::nanoseconds slowest{0};
@@ -67,7 +64,7 @@ class WatcherTest : public ::testing::Test {
     return slowest;
   }
   testing::FakeJellyfin fake_{"4f1b2c3d4e5f60718293a4b5c6d7e8f9"};
-  std::string dir_;
+  test::ScratchDir dir_{"watch"};
   Policy policy_;
   HostLayout layout_;
   TickView tick_;
@@ -77,7 +74,7 @@ class WatcherTest : public ::testing::Test {
 
 TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
   fake_.set_mode("hang");
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   auto slowest = tick_for(watcher, 1500ms);
@@ -102,7 +99,7 @@ TEST_F(WatcherTest, DeadJellyfinNeverStallsATickAndOpensTheBreaker) {
 
 TEST_F(WatcherTest, LyingJellyfinIsContained) {
   fake_.set_mode("lying");
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   EXPECT_LT(tick_for(watcher, 600ms), 100ms);  // below the 300-ms request timeout, as above
@@ -116,7 +113,7 @@ TEST_F(WatcherTest, LyingJellyfinIsContained) {
 }
 
 TEST_F(WatcherTest, HealthyJellyfinPublishesSessionsAndEventsReachTheLoop) {
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   watcher.on_tick(tick_);
@@ -143,7 +140,7 @@ TEST_F(WatcherTest, HealthyJellyfinPublishesSessionsAndEventsReachTheLoop) {
 // opened the breaker. Defect 10: the breaker said "unreachable" for every kind of failure.
 TEST_F(WatcherTest, AnswersThatAreNotJsonOpenTheBreakerAndSaySo) {
   fake_.set_mode("garbage");
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   std::string told;
@@ -160,11 +157,11 @@ TEST_F(WatcherTest, AnswersThatAreNotJsonOpenTheBreakerAndSaySo) {
 }
 
 TEST_F(WatcherTest, ARefusedKeyIsSaidToBeRefusedNotUnreachable) {
-  std::string key_file = dir_ + "/wrong.key";
+  std::string key_file = dir_ / "wrong.key";
   { std::ofstream(key_file) << "00000000000000000000000000000000\n"; }
   ::chmod(key_file.c_str(), 0600);
   policy_.jellyfin[0].api_key_file = key_file;
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   std::string told;
@@ -182,7 +179,7 @@ TEST_F(WatcherTest, ARefusedKeyIsSaidToBeRefusedNotUnreachable) {
 TEST_F(WatcherTest, AKeyFileFixedMeanwhileIsTakenWithoutARestart) {
   const std::string key_file = policy_.jellyfin[0].api_key_file;
   ::chmod(key_file.c_str(), 0644);  // readable by others: refused
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   auto first = watcher.take_events();
   ASSERT_FALSE(first.empty());
@@ -259,7 +256,7 @@ namespace {
 // not at the end of its interval; an ffprobe, or an ffmpeg elsewhere, does not.
 TEST_F(WatcherTest, AnFfmpegStartInTheInstanceLooksAtOnce) {
   policy_.jellyfin.front().poll_interval = 30s;
-  JellyfinWatcher watcher({dir_ + "/root", "", 1s, {}, {}, &instances_});
+  JellyfinWatcher watcher({dir_ / "root", "", 1s, {}, {}, &instances_});
   watcher.on_policy(policy_);
   watcher.start(loop_);
   watcher.on_tick(tick_);  // where cgroups live

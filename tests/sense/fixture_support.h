@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/host_root.h"
+#include "support/scratch_dir.h"
 
 namespace guardian::testing {
 
@@ -34,23 +35,15 @@ inline void rewrite(const std::string& path, const std::string& text) {
 class FixtureCopy {
  public:
   explicit FixtureCopy(const std::string& name) {
-    char templ[] = "/tmp/guardian-sense-XXXXXX";
-    root_ = ::mkdtemp(templ);
     std::filesystem::copy(
-        fixture(name), root_,
+        fixture(name), dir_.path(),
         std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
   }
-  ~FixtureCopy() {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
-  }
-  FixtureCopy(const FixtureCopy&) = delete;
-  FixtureCopy& operator=(const FixtureCopy&) = delete;
-  [[nodiscard]] const std::string& root() const { return root_; }
-  [[nodiscard]] std::string path(const std::string& host_path) const { return root_ + host_path; }
+  [[nodiscard]] const std::string& root() const { return dir_.path(); }
+  [[nodiscard]] std::string path(const std::string& host_path) const { return dir_.path() + host_path; }
 
  private:
-  std::string root_;
+  test::ScratchDir dir_{"sense"};
 };
 
 }  // namespace guardian::testing

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/fd.h"
+#include "support/scratch_dir.h"
 
 namespace guardian {
 namespace {
@@ -20,9 +21,6 @@ namespace {
 class FakeHelperSocket {
  public:
   FakeHelperSocket() {
-    char dir_template[] = "/tmp/guardian-helper-client-XXXXXX";
-    dir_ = ::mkdtemp(dir_template);
-    path_ = dir_ + "/helper.sock";
     listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
@@ -30,15 +28,12 @@ class FakeHelperSocket {
     EXPECT_EQ(::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
     EXPECT_EQ(::listen(listener_.get(), 4), 0);
   }
-  ~FakeHelperSocket() {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
   UniqueFd accept() { return UniqueFd(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC)); }
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
-  std::string dir_, path_;
+  test::ScratchDir dir_{"helper-client"};
+  std::string path_ = dir_ / "helper.sock";
   UniqueFd listener_;
 };
 

@@ -21,28 +21,16 @@ std::vector<std::string> paths_of(const std::vector<ConfigFile>& files) {
 // A scratch host root to lay out competing drop-ins.
 class ScratchHost {
  public:
-  ScratchHost() {
-    char templ[] = "/tmp/guardian-sdconf-XXXXXX";
-    root_ = ::mkdtemp(templ);
-  }
-  ~ScratchHost() {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
-  }
-  ScratchHost(const ScratchHost&) = delete;
-  ScratchHost& operator=(const ScratchHost&) = delete;
-  void put(const std::string& host_path, const std::string& text) const {
-    std::filesystem::create_directories(std::filesystem::path(root_ + host_path).parent_path());
-    std::ofstream(root_ + host_path) << text;
-  }
+  void put(const std::string& host_path, const std::string& text) const { dir_.write(host_path, text); }
   void mask(const std::string& host_path) const {
-    std::filesystem::create_directories(std::filesystem::path(root_ + host_path).parent_path());
-    std::filesystem::create_symlink("/dev/null", root_ + host_path);
+    const std::string path = dir_.path() + host_path;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::filesystem::create_symlink("/dev/null", path);
   }
-  [[nodiscard]] HostRoot host() const { return HostRoot(root_); }
+  [[nodiscard]] HostRoot host() const { return HostRoot(dir_.path()); }
 
  private:
-  std::string root_;
+  test::ScratchDir dir_{"sdconf"};
 };
 
 TEST(ReadOomdConf, Fedora) {

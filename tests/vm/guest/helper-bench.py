@@ -53,6 +53,94 @@ def stats(values):
             "min_ms": round(min(values) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
 
 
+def pressure_crossed(out, user):
+    """3. pressure crossed: per stall, from its onset (stall-onset.py; the systemd-run call when
+    that is missing) to the first firing after it of: the user's 500 ms watch through the helper
+    (ts = the helper woke on the trigger, recv = the client had the relayed line), the user's 2 s
+    watch through the helper on the same cgroup (polled as often as the 500 ms one), root's 2 s
+    watch alone on user-UID.slice, guardian's own unprivileged 2 s trigger on app.slice
+    (psi-trigger-watch.py: recv = poll() returned POLLPRI) and the same trigger opened by root.
+    `user` is helper-user.log as (recv_ns, fields) pairs."""
+    starts = []
+    try:
+        with open(os.path.join(out, "stall-starts.csv")) as f:
+            for line in f:
+                name, t = line.strip().split(",")
+                starts.append((name, int(float(t) * 1e9)))
+    except OSError:
+        pass
+    onsets = {}
+    try:
+        with open(os.path.join(out, "stall-onsets.txt")) as f:
+            for line in f:
+                name, *rest = line.split()
+                kv = dict(p.partition("=")[::2] for p in rest)
+                if "onset_ns" in kv:
+                    onsets[name] = int(kv["onset_ns"])
+    except OSError:
+        pass
+    watch_of = {}  # request -> the helper's watch id (ids are the helper's, shared by its clients)
+    for _, e in user:
+        if e["_type"] == "ok" and "watch" in e:
+            watch_of.setdefault(e["request"], e["watch"])
+    fires = {}  # watch -> [(ts, recv)]
+    for recv, e in user:
+        if e["_type"] == "pressure":
+            fires.setdefault(e["watch"], []).append((int(e["ts"]), recv))
+    fires_500 = fires.get(watch_of.get("1"), [])
+    fires_2s = fires.get(watch_of.get("2"), [])
+    root = [(r, fields(t)) for r, t in lines(os.path.join(out, "helper-root.log")) if not t.startswith("#")]
+    root_watch = next((e["watch"] for _, e in root if e["_type"] == "ok" and e.get("request") == "1"), None)
+    fires_2s_alone = [(int(e["ts"]), r) for r, e in root if e["_type"] == "pressure" and e["watch"] == root_watch]
+    own = [r for r, t in lines(os.path.join(out, "own-trigger.log")) if t.startswith("fired ")]
+    own_root = [r for r, t in lines(os.path.join(out, "root-trigger.log")) if t.startswith("fired ")]
+
+    def first_after(times, since, until):
+        return next((t for t in times if since <= (t[0] if isinstance(t, tuple) else t) < until), None)
+
+    ramps = []
+    for i, (name, started) in enumerate(starts):
+        onset = onsets.get(name)
+        since = onset if onset is not None else started
+        until = starts[i + 1][1] if i + 1 < len(starts) else float("inf")
+        f500 = first_after(fires_500, since, until)
+        f2 = first_after(fires_2s, since, until)
+        f2a = first_after(fires_2s_alone, since, until)
+        fown = first_after(own, since, until)
+        froot = first_after(own_root, since, until)
+        ramp = {"stall": name, "onset_from": "psi total" if onset is not None else "systemd-run",
+                "run_to_onset_s": (onset - started) / 1e9 if onset is not None else None,
+                "helper_500ms_fired_s": (f500[0] - since) / 1e9 if f500 else None,
+                "helper_500ms_client_s": (f500[1] - since) / 1e9 if f500 else None,
+                "helper_relay_s": (f500[1] - f500[0]) / 1e9 if f500 else None,
+                "helper_2s_client_s": (f2[1] - since) / 1e9 if f2 else None,
+                "helper_2s_alone_client_s": (f2a[1] - since) / 1e9 if f2a else None,
+                "own_2s_s": (fown - since) / 1e9 if fown else None,
+                "root_2s_same_file_s": (froot - since) / 1e9 if froot else None,
+                # a firing in the window before the onset would hold the next one back by a window
+                "fired_before_onset": sum(1 for t, _ in fires_500 if since - 5 * 10**8 <= t < since)
+                + sum(1 for t in own if since - 2 * 10**9 <= t < since)}
+        if ramp["helper_500ms_client_s"] and ramp["own_2s_s"]:
+            ramp["own_over_helper"] = ramp["own_2s_s"] / ramp["helper_500ms_client_s"]
+        ramps.append(ramp)
+    col = lambda k: [r[k] for r in ramps if r.get(k) is not None]  # noqa: E731
+    ratios = col("own_over_helper")
+    return {
+        "helper_500ms_window_to_client": stats(col("helper_500ms_client_s")),
+        "helper_500ms_window_fired": stats(col("helper_500ms_fired_s")),
+        "helper_relay": stats(col("helper_relay_s")),
+        "helper_2s_window_next_to_500ms": stats(col("helper_2s_client_s")),
+        "helper_2s_window_alone_on_user_slice": stats(col("helper_2s_alone_client_s")),
+        "own_2s_trigger": stats(col("own_2s_s")),
+        "own_2s_missed": sum(1 for r in ramps if r["own_2s_s"] is None),
+        "root_2s_trigger_same_file": stats(col("root_2s_same_file_s")),
+        "fires_root_same_file": len(own_root),
+        "own_over_helper_p50": round(statistics.median(ratios), 2) if ratios else None,
+        "own_over_helper_min_max": [round(min(ratios), 2), round(max(ratios), 2)] if ratios else None,
+        "watches": watch_of, "fires_500ms": len(fires_500), "fires_2s": len(fires_2s), "fires_own": len(own),
+        "ramps": ramps}
+
+
 def main():
     out = sys.argv[1]
     user = [(r, fields(t)) for r, t in lines(os.path.join(out, "helper-user.log")) if not t.startswith("#")]
@@ -88,28 +176,7 @@ def main():
                                 e.get("memcg") == e.get("cgroup") for _, e in user
                                 if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""))}
 
-    # 3. pressure crossed: first firing of each watch after each stall start
-    starts = []
-    try:
-        for line in open(os.path.join(out, "stall-starts.csv")):
-            name, t = line.strip().split(",")
-            starts.append(float(t) * 1e9)
-    except OSError:
-        pass
-    fires = {"1": [], "2": []}
-    for recv, e in user:
-        if e["_type"] == "pressure":
-            fires.setdefault(e["watch"], []).append(int(e["ts"]))
-    sub2, two = [], []
-    for i, s in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else float("inf")
-        f1 = next((t for t in fires["1"] if s <= t < end), None)
-        f2 = next((t for t in fires["2"] if s <= t < end), None)
-        sub2.append((f1 - s) / 1e9 if f1 else None)
-        two.append((f2 - s) / 1e9 if f2 else None)
-    res["pressure_crossed"] = {"trigger_500ms_via_helper": stats(sub2), "trigger_2s": stats(two),
-                               "per_ramp_s": [[a, b] for a, b in zip(sub2, two)],
-                               "fires_500ms": len(fires["1"]), "fires_2s": len(fires["2"])}
+    res["pressure_crossed"] = pressure_crossed(out, user)
 
     # 4. systemd-oomd's kill
     kills = [(r, e) for r, e in user if e["_type"] == "oomd-kill"]
@@ -167,8 +234,12 @@ def main():
     print(f"| transcode started (exec → client) | {cell(t['helper'])} | 1 s poll: {cell(t['polling_1s'])} |")
     print(f"| OOM kill seen (kernel → client) | {cell(o['helper'])} | 1 s poll of memory.events: "
           f"{cell(o['polling_1s_memory_events'])}; journal entry: {cell(o['journal_manager_entry'])} |")
-    print(f"| pressure crossed (stress start → first trigger) | 500 ms window: {cell(p['trigger_500ms_via_helper'])} "
-          f"| 2 s window: {cell(p['trigger_2s'])} |")
+    print(f"| pressure crossed (stall onset → client) | 500 ms window via the helper: "
+          f"{cell(p['helper_500ms_window_to_client'])} (relay {cell(p['helper_relay'])}) "
+          f"| own unprivileged 2 s trigger: {cell(p['own_2s_trigger'])} (a 2 s watch alone through the helper: "
+          f"{cell(p['helper_2s_window_alone_on_user_slice'])}; opened by root: "
+          f"{cell(p['root_2s_trigger_same_file'])}); no firing in {p['own_2s_missed']} of {len(p['ramps'])} stalls; "
+          f"ratio p50 {p['own_over_helper_p50']} |")
     if "oomd_kill_seen" in res:
         k = res["oomd_kill_seen"]
         print(f"| systemd-oomd's SIGKILL (kernel → client) | {k['helper_ms']} ms | D-Bus Killed: "
