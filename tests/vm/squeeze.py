@@ -332,7 +332,21 @@ def charge_trace(out, t_lo_mono=None, t_hi_mono=None):
             "opens_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
                                                  if e["ev"] == "gopen").most_common(10),
             "stats_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
-                                                 if e["ev"] == "gstat").most_common(5)}
+                                                 if e["ev"] == "gstat").most_common(5),
+            "sockets_by_kind": collections.Counter(_socket_kind(e["args"]) for e in sel
+                                                   if e["ev"] == "gsocket").most_common(5)}
+
+
+def _socket_kind(args):
+    """A gsocket line's family and type (family=1 type=524290: AF_UNIX SOCK_DGRAM|SOCK_CLOEXEC)."""
+    m = re.search(r"family=(-?\d+) type=(-?\d+)", args)
+    if not m:
+        return "(no arguments in the probe)"
+    family, kind = int(m.group(1)), int(m.group(2))
+    names = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK"}
+    types = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 5: "SOCK_SEQPACKET"}
+    flags = "".join(f"|{n}" for bit, n in ((0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")) if kind & bit)
+    return f"{names.get(family, family)} {types.get(kind & 0xf, kind & 0xf)}{flags}"
 
 
 def _faults_by_mapping(maps_path, faults):

@@ -89,6 +89,7 @@ CHARGE_TRACE = """\
         guardian-437     [001] .....   152.900000: gstat: (vfs_fstatat+0x0/0x70) path="/run/guardian/helper.sock"
         guardian-437     [001] .....   152.900100: gstat: (vfs_fstatat+0x0/0x70) path=(fault)
         guardian-437     [001] d..1.   160.000000: gfault: (filemap_fault+0x0/0x8a0)
+        guardian-437     [001] .....   152.950000: gsocket: (__sys_socket+0x0/0x100) family=1 type=524290
 """
 
 
@@ -109,6 +110,8 @@ class ChargeTrace(unittest.TestCase):
                                                ("/usr/lib/systemd/user/slice.d", 1)])
         self.assertEqual(dict(ct["stats_by_path"]), {"/run/guardian/helper.sock": 1,
                                                      "(path not readable by the probe)": 1})
+        # sd_notify()'s socket per message
+        self.assertEqual(ct["sockets_by_kind"], [("AF_UNIX SOCK_DGRAM|SOCK_CLOEXEC", 1)])
 
     def test_file_faults_name_their_mapping(self):
         # gfault with the address (charge-trace.sh since the populated lock), the maps saved with it

@@ -12,6 +12,8 @@
 #   gopen, gstat   do_sys_openat2 / vfs_fstatat with the path: which files the loop opens or
 #                  stats (each open allocates a struct file, charged; a stat of a missing path a
 #                  dentry)
+#   gsocket        __sys_socket with family and type: which sockets the loop makes (each an inode
+#                  and a struct file, charged; sd_notify() makes an AF_UNIX SOCK_DGRAM per call)
 # Timestamps on CLOCK_MONOTONIC (trace_clock mono), comparable with the tick trace.
 # Usage: charge-trace.sh start PID | stop OUT_FILE
 set -uo pipefail
@@ -29,7 +31,8 @@ case ${1:-} in
                  'p:gthrottle mem_cgroup_handle_over_high' 'r:gthrottle_ret mem_cgroup_handle_over_high' \
                  'p:greclaim try_to_free_mem_cgroup_pages nr_pages=%si' 'r:greclaim_ret try_to_free_mem_cgroup_pages ret=$retval' \
                  'p:gfault filemap_fault addr=+24(%di):x64 pgoff=+16(%di):x64' \
-                 'p:gopen do_sys_openat2 path=+0(%si):ustring' 'p:gstat vfs_fstatat path=+0(%si):ustring'; do
+                 'p:gopen do_sys_openat2 path=+0(%si):ustring' 'p:gstat vfs_fstatat path=+0(%si):ustring' \
+                 'p:gsocket __sys_socket family=%di:s32 type=%si:s32'; do
       echo "$probe" >>"$T/kprobe_events" 2>/dev/null || echo "charge-trace: cannot place '$probe'" >&2
     done
     echo "$pid" >"$T/set_event_pid"
