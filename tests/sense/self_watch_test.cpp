@@ -107,10 +107,10 @@ TEST(MemoryLockMode, NamesReadBack) {
 }
 
 TEST(MemoryLockStatus, SaysWhatWasLockedOrWhyNot) {
-  MemoryLockStatus locked{MemoryLockMode::LoopOnly, true, 8u << 20, 5u << 20, ""};
+  MemoryLockStatus locked{MemoryLockMode::LoopOnly, true, 8u << 20, 5u << 20, "", {}, 0};
   EXPECT_EQ(locked.describe(), "locked (loop, " + format_bytes(5u << 20) +
                                    " counted against RLIMIT_MEMLOCK " + format_bytes(8u << 20) + ")");
-  MemoryLockStatus refused{MemoryLockMode::LoopOnly, false, 64u << 10, 5u << 20, "needs 5 MiB"};
+  MemoryLockStatus refused{MemoryLockMode::LoopOnly, false, 64u << 10, 5u << 20, "needs 5 MiB", {}, 0};
   EXPECT_EQ(refused.describe(), "not locked (loop): needs 5 MiB");
 }
 
