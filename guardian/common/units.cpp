@@ -24,48 +24,9 @@ std::optional<uint64_t> parse_u64(std::string_view text) {
   return value;
 }
 
-namespace {
-
-// "[-]digits[.digits]" with at most 15 significant digits and 22 after the point, exactly as
-// std::from_chars would read it: the digits as an integer below 2^53 and 10^n are both exact
-// doubles, so one division rounds correctly (Clinger's fast path). Why not from_chars alone:
-// libstdc++ 12 reads its own power table for every call, a page of its read-only data that
-// --lock-memory=loop does not hold; under the user's memory shortage the loop refaulted that one
-// page on every tick (tests/vm/FINDINGS-issue10.md, sqs-s20-lock-1). This table is guardian's.
-std::optional<double> parse_short_fixed(std::string_view text) {
-  static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                            1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  size_t i = 0;
-  const bool negative = !text.empty() && text[0] == '-';
-  if (negative) ++i;
-  uint64_t digits_value = 0;
-  int significant = 0, after_point = 0;
-  bool point = false, any_digit = false;
-  for (; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '.' && !point) {
-      point = true;
-      continue;
-    }
-    if (c < '0' || c > '9') return std::nullopt;
-    any_digit = true;
-    if (point) ++after_point;
-    if (digits_value == 0 && c == '0') continue;  // a leading zero adds no significant digit
-    if (++significant > 15) return std::nullopt;
-    digits_value = digits_value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (!any_digit || after_point > 22) return std::nullopt;
-  const double value = static_cast<double>(digits_value) / kPowersOfTen[after_point];
-  return negative ? -value : value;
-}
-
-}  // namespace
-
 std::optional<double> parse_double(std::string_view text) {
   double value = 0;
   if (text.empty()) return std::nullopt;
-  if (auto fast = parse_short_fixed(text)) return fast;
   const auto* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value, std::chars_format::fixed);
   if (ec != std::errc() || ptr != end || !std::isfinite(value)) return std::nullopt;
@@ -84,9 +45,8 @@ Result<SizeSpec> parse_size(std::string_view text) {
   const std::string_view original = text;
   text = trim(text);
   auto bad = [&] {
-    return make_error(
-        "invalid size \"" + std::string(original) +
-        "\": expected bytes, a number with K/M/G/T (1024-based), or a percent of RAM like \"25%\"");
+    return make_error("invalid size \"" + std::string(original) +
+                      "\": expected bytes, a number with K/M/G/T (1024-based), or a percent of RAM like \"25%\"");
   };
   if (text.empty()) return bad();
   if (text.back() == '%') {
@@ -95,21 +55,14 @@ Result<SizeSpec> parse_size(std::string_view text) {
     return SizeSpec{std::nullopt, *pct};
   }
   // Strip an optional "B" / "iB" after the multiplier letter ("8GiB", "8GB" are both 8*1024^3 as in systemd).
-  if (text.size() >= 3 && text.substr(text.size() - 2) == "iB")
-    text.remove_suffix(2);
-  else if (text.size() >= 2 && text.back() == 'B' &&
-           std::isalpha(static_cast<unsigned char>(text[text.size() - 2])))
-    text.remove_suffix(1);
+  if (text.size() >= 3 && text.substr(text.size() - 2) == "iB") text.remove_suffix(2);
+  else if (text.size() >= 2 && text.back() == 'B' && std::isalpha(static_cast<unsigned char>(text[text.size() - 2]))) text.remove_suffix(1);
   uint64_t multiplier = 1;
   switch (text.empty() ? '\0' : text.back()) {
-    case 'K':
-    case 'k': multiplier = 1ULL << 10; break;
-    case 'M':
-    case 'm': multiplier = 1ULL << 20; break;
-    case 'G':
-    case 'g': multiplier = 1ULL << 30; break;
-    case 'T':
-    case 't': multiplier = 1ULL << 40; break;
+    case 'K': case 'k': multiplier = 1ULL << 10; break;
+    case 'M': case 'm': multiplier = 1ULL << 20; break;
+    case 'G': case 'g': multiplier = 1ULL << 30; break;
+    case 'T': case 't': multiplier = 1ULL << 40; break;
     default: break;
   }
   if (multiplier != 1) text.remove_suffix(1);
@@ -138,15 +91,12 @@ Result<std::chrono::microseconds> parse_duration(std::string_view text) {
     return std::chrono::microseconds(static_cast<int64_t>(std::llround(*secs * 1e6)));
   }
   // systemd.time(7) units, longest first so "ms" is not read as "m" + "s".
-  struct UnitName {
-    std::string_view name;
-    double usec;
-  };
-  static constexpr UnitName kUnits[] = {{"usec", 1},       {"us", 1},        {"msec", 1e3},  {"ms", 1e3},
-                                        {"seconds", 1e6},  {"second", 1e6},  {"sec", 1e6},   {"s", 1e6},
-                                        {"minutes", 60e6}, {"minute", 60e6}, {"min", 60e6},  {"m", 60e6},
-                                        {"hours", 3600e6}, {"hour", 3600e6}, {"hr", 3600e6}, {"h", 3600e6},
-                                        {"days", 86400e6}, {"day", 86400e6}, {"d", 86400e6}};
+  struct UnitName { std::string_view name; double usec; };
+  static constexpr UnitName kUnits[] = {
+      {"usec", 1}, {"us", 1}, {"msec", 1e3}, {"ms", 1e3}, {"seconds", 1e6}, {"second", 1e6},
+      {"sec", 1e6}, {"s", 1e6}, {"minutes", 60e6}, {"minute", 60e6}, {"min", 60e6}, {"m", 60e6},
+      {"hours", 3600e6}, {"hour", 3600e6}, {"hr", 3600e6}, {"h", 3600e6}, {"days", 86400e6},
+      {"day", 86400e6}, {"d", 86400e6}};
   double total = 0;
   size_t i = 0;
   bool any = false;
@@ -163,10 +113,7 @@ Result<std::chrono::microseconds> parse_duration(std::string_view text) {
     std::string_view unit = text.substr(unit_start, i - unit_start);
     const UnitName* found = nullptr;
     for (const auto& candidate : kUnits) {
-      if (candidate.name == unit) {
-        found = &candidate;
-        break;
-      }
+      if (candidate.name == unit) { found = &candidate; break; }
     }
     if (!found) return bad();
     total += *number * found->usec;
@@ -183,19 +130,10 @@ Result<double> parse_percent(std::string_view text) {
     return make_error("invalid percentage \"" + std::string(original) + "\": expected e.g. \"80%\"");
   };
   double scale = 0;
-  if (text.ends_with("%")) {
-    text.remove_suffix(1);
-    scale = 1;
-  } else if (text.ends_with("\u2030")) {
-    text.remove_suffix(3);
-    scale = 0.1;
-  }  // permille
-  else if (text.ends_with("\u2031")) {
-    text.remove_suffix(3);
-    scale = 0.01;
-  }  // permyriad
-  else
-    return bad();
+  if (text.ends_with("%")) { text.remove_suffix(1); scale = 1; }
+  else if (text.ends_with("\u2030")) { text.remove_suffix(3); scale = 0.1; }      // permille
+  else if (text.ends_with("\u2031")) { text.remove_suffix(3); scale = 0.01; }     // permyriad
+  else return bad();
   auto number = parse_double(trim(text));
   if (!number || *number < 0 || *number * scale > 100) return bad();
   return *number * scale;
@@ -205,10 +143,7 @@ std::string format_bytes(uint64_t bytes) {
   static constexpr const char* kSuffix[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = static_cast<double>(bytes);
   int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
+  while (value >= 1024 && unit < 4) { value /= 1024; ++unit; }
   char buf[32];
   std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.2f %s", value, kSuffix[unit]);
   return buf;
