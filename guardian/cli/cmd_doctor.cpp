@@ -25,6 +25,7 @@
 #include "sense/daemon_process.h"
 #include "sense/helper_client.h"
 #include "sense/sampler.h"
+#include "sense/self_watch.h"
 
 namespace guardian::cli {
 namespace {
@@ -117,6 +118,13 @@ MemoryLockFacts memory_lock_facts(const HostRoot& host, uint32_t uid) {
   else
     facts.unit = *unit;
   facts.unit_file = !where.empty() ? where : fragments.empty() ? std::string() : fragments.front().path;
+  // The daemon is this binary: its lock's parts are this process's, bar the heap's size.
+  if (host.is_real_host()) {
+    int here = 0;
+    LoopLockPlan plan = plan_own_loop_lock(&here, kUnlimited);
+    facts.loop_bytes = plan.wanted_bytes;
+    for (auto& part : plan.parts) facts.loop_parts.emplace_back(std::move(part.name), part.bytes);
+  }
   if (auto daemon = find_guardian_daemon(host, uid, host.is_real_host() ? ::getpid() : 0))
     facts.daemon = DaemonMemory{daemon->pid, daemon->memory.locked_bytes, daemon->memory.rss_bytes};
   return facts;
@@ -131,10 +139,12 @@ nlohmann::json memory_lock_json(const MemoryLockFacts& facts) {
   nlohmann::json out{{"own_soft_bytes", limit(facts.own.soft)},
                      {"own_hard_bytes", limit(facts.own.hard)},
                      {"unit_file", facts.unit_file},
-                     {"loop_bytes", facts.loop_bytes},
+                     {"loop_bytes", fit_loop_lock(facts, kUnlimited).wanted_bytes},
                      {"effective_soft_bytes", limit(effective_memlock_soft(facts))}};
-  const uint64_t soft = effective_memlock_soft(facts);
-  out["loop_fits"] = soft == kUnlimited || soft >= facts.loop_bytes;
+  const LoopLockFit fit = fit_loop_lock(facts, effective_memlock_soft(facts));
+  out["loop_fits"] = fit.left_out.empty();
+  out["loop_locked_bytes"] = fit.locked_bytes;
+  out["loop_left_out"] = fit.left_out;
   if (facts.unit) {
     out["unit_soft_bytes"] = limit(facts.unit->soft);
     out["unit_hard_bytes"] = limit(facts.unit->hard);

@@ -768,14 +768,23 @@ void Daemon::lock_loop_memory() {
   }
   memory_lock_text_ = memory_lock_.describe();
   // all / all-onfault were locked before any thread started (run_daemon).
-  if (options_.lock_memory == MemoryLockMode::None || memory_lock_.locked) return;
+  if (options_.lock_memory == MemoryLockMode::None) return;
+  if (memory_lock_.locked && memory_lock_.left_out.empty()) return;
+  // A lower RLIMIT_MEMLOCK gives a smaller lock (the most important parts first), none only when
+  // not even the first part fits: either way the user learns once what stays unprotected.
+  const bool partly = memory_lock_.locked;
   Event event{EventType::SenseProblem,
               Priority::Warning,
-              "memory not locked, running unlocked: " + memory_lock_.describe() +
+              std::string(partly ? "memory partly locked: " : "memory not locked, running unlocked: ") +
+                  memory_lock_.describe() +
                   "; under memory pressure guardian's own faults may stall it (LimitMEMLOCK= in the unit)",
               {}};
   event.with("WHERE", "RLIMIT_MEMLOCK")
-      .with("MEMORY_LOCK", std::string(memory_lock_mode_name(memory_lock_.mode)));
+      .with("MEMORY_LOCK", std::string(memory_lock_mode_name(memory_lock_.mode)))
+      .with("MEMORY_LOCKED_BYTES", std::to_string(memory_lock_.locked ? memory_lock_.needed_bytes : 0))
+      .with("MEMORY_LOCK_LIMIT_BYTES", memory_lock_.limit_bytes == UINT64_MAX
+                                           ? std::string("infinity")
+                                           : std::to_string(memory_lock_.limit_bytes));
   teller_.emit(event);
 }
 

@@ -25,21 +25,28 @@ void SystemdNotifier::connect_to(std::string_view address) {
   have_address_ = true;
   // The two address kinds systemd hands a service: a path, or an abstract name written "@name".
   if (address.front() != '/' && address.front() != '@') return;
-  sockaddr_un where{};
-  where.sun_family = AF_UNIX;
-  if (address.size() > sizeof where.sun_path) return;  // longer than any AF_UNIX name
-  std::memcpy(where.sun_path, address.data(), address.size());
-  if (address.front() == '@') where.sun_path[0] = '\0';
-  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
+  if (address.size() > sizeof address_.sun_path) return;  // longer than any AF_UNIX name
+  address_.sun_family = AF_UNIX;
+  std::memcpy(address_.sun_path, address.data(), address.size());
+  if (address.front() == '@') address_.sun_path[0] = '\0';
+  address_length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return;
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&where), length) != 0) return;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address_), address_length_) != 0) return;
   fd_ = std::move(fd);
 }
 
 void SystemdNotifier::notify(std::string_view message) {
   if (fd_) {
-    const ssize_t sent = ::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL);
+    ssize_t sent = ::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      // systemd's socket was made anew (the kept one leads nowhere: ECONNREFUSED): connect the
+      // same socket again, which makes nothing new, instead of a socket per message from here on.
+      if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address_), address_length_) == 0) {
+        ++reconnects_;
+        sent = ::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL);
+      }
+    }
     if (sent == static_cast<ssize_t>(message.size())) return;
     // systemd's queue is full: it is busy, and a new socket would wait on the same queue. The
     // next tick sends again (a watchdog ping is one of many within WatchdogSec=).

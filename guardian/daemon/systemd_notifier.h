@@ -3,8 +3,13 @@
 // closes a new socket on every call, and WATCHDOG=1 goes out every tick — a new socket is a
 // struct file and a socket charged to guardian's cgroup, exactly what a tick must not do when the
 // user's memory runs short (issue 10). Path and abstract ("@name") addresses are kept; any other
-// (vsock:, no socket) and any failed send go through sd_notify() as before.
+// (vsock:, no socket) go through sd_notify() as before; a send that fails because systemd made its
+// socket anew connects the kept socket again (no new socket), and only if that fails too does the
+// message go through sd_notify().
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <string>
 #include <string_view>
@@ -21,9 +26,10 @@ class SystemdNotifier {
   // To a given address ("/run/…/notify" or "@abstract"), for tests.
   explicit SystemdNotifier(std::string_view address);
 
-  // Sends `message` ("WATCHDOG=1", "READY=1\nSTATUS=…") on the kept socket; on any failure the
-  // message goes through sd_notify() instead — except when systemd's queue is full, where the
-  // message is dropped (counted) rather than waiting. Never blocks (the socket is non-blocking).
+  // Sends `message` ("WATCHDOG=1", "READY=1\nSTATUS=…") on the kept socket; when that fails it
+  // connects the kept socket again and resends, and only then goes through sd_notify() — except
+  // when systemd's queue is full, where the message is dropped (counted) rather than waiting.
+  // Never blocks (the socket is non-blocking).
   void notify(std::string_view message);
 
   // Whether a socket is kept (false: no address, an address kind it does not keep, connect failed).
@@ -32,12 +38,17 @@ class SystemdNotifier {
   // while $NOTIFY_SOCKET was set).
   [[nodiscard]] unsigned fallbacks() const { return fallbacks_; }
   [[nodiscard]] unsigned dropped() const { return dropped_; }
+  // How often the kept socket was connected again after systemd's socket was made anew.
+  [[nodiscard]] unsigned reconnects() const { return reconnects_; }
 
  private:
   void connect_to(std::string_view address);
 
   UniqueFd fd_;
+  sockaddr_un address_{};
+  socklen_t address_length_ = 0;
   bool have_address_ = false;
+  unsigned reconnects_ = 0;
   unsigned fallbacks_ = 0;
   unsigned dropped_ = 0;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/units.h"
+#include "sense/self_watch.h"
 
 namespace guardian {
 namespace {
@@ -62,11 +63,27 @@ uint64_t effective_memlock_soft(const MemoryLockFacts& facts) {
   return facts.unit ? facts.unit->soft : facts.own.soft;
 }
 
+LoopLockFit fit_loop_lock(const MemoryLockFacts& facts, uint64_t soft) {
+  std::vector<std::pair<std::string, uint64_t>> parts = facts.loop_parts;
+  if (parts.empty()) parts.emplace_back("the loop's set", facts.loop_bytes);
+  const uint64_t room = soft == kUnlimited ? kUnlimited : soft - std::min(soft, memlock_reserve(soft));
+  LoopLockFit fit;
+  for (const auto& [name, bytes] : parts) {
+    fit.wanted_bytes += bytes;
+    if (bytes <= room - fit.locked_bytes)
+      fit.locked_bytes += bytes;
+    else
+      fit.left_out.push_back(name);
+  }
+  return fit;
+}
+
 Finding memory_lock_finding(const MemoryLockFacts& facts) {
   Finding finding;
   finding.topic = "memory-lock";
   const uint64_t soft = effective_memlock_soft(facts);
-  const bool fits = soft == kUnlimited || soft >= facts.loop_bytes;
+  const LoopLockFit fit = fit_loop_lock(facts, soft);
+  const bool fits = fit.left_out.empty();
   std::string detail =
       "RLIMIT_MEMLOCK here: soft " + limit_text(facts.own.soft) + ", hard " + limit_text(facts.own.hard);
   if (facts.unit)
@@ -78,9 +95,18 @@ Finding memory_lock_finding(const MemoryLockFacts& facts) {
   else
     detail += "\nno installed guardian.service found";
   if (!facts.unit_problem.empty()) detail += "\n" + facts.unit_problem;
-  detail += "\n--lock-memory=loop locks about " + format_bytes(facts.loop_bytes) +
-            " (measured: tests/bench/measure_lock.sh); it " + (fits ? "fits" : "does not fit") + " in " +
-            limit_text(soft);
+  detail += "\n--lock-memory=loop locks " + format_bytes(fit.wanted_bytes) + " (";
+  if (facts.loop_parts.empty()) {
+    detail += "measured: tests/bench/measure_lock.sh";
+  } else {
+    for (size_t i = 0; i < facts.loop_parts.size(); ++i)
+      detail += (i ? ", " : "") + facts.loop_parts[i].first + " " + format_bytes(facts.loop_parts[i].second);
+  }
+  detail += "); it " + std::string(fits ? "fits" : "does not fit") + " in " + limit_text(soft);
+  std::string left_out;
+  for (size_t i = 0; i < fit.left_out.size(); ++i) left_out += (i ? ", " : "") + fit.left_out[i];
+  if (!fits && fit.locked_bytes > 0)
+    detail += ": guardian locks " + format_bytes(fit.locked_bytes) + " and leaves out " + left_out;
   if (facts.daemon) {
     detail += "\nrunning daemon (pid " + std::to_string(facts.daemon->pid) + "): VmLck " +
               format_bytes(facts.daemon->locked_bytes) + ", VmRSS " + format_bytes(facts.daemon->rss_bytes);
@@ -88,14 +114,24 @@ Finding memory_lock_finding(const MemoryLockFacts& facts) {
     detail += "\nno running guardian daemon found";
   }
   finding.detail = detail;
+  const std::string fix =
+      "raise LimitMEMLOCK= in a drop-in (`systemctl --user edit guardian`, LimitMEMLOCK=8M); above the "
+      "user manager's hard limit it needs DefaultLimitMEMLOCK= in the system's user@.service";
+  if (!fits && fit.locked_bytes > 0) {
+    finding.verdict = Finding::Verdict::Warning;
+    finding.summary = "memory lock: RLIMIT_MEMLOCK " + limit_text(soft) + " holds " +
+                      format_bytes(fit.locked_bytes) + " of the loop's " + format_bytes(fit.wanted_bytes) +
+                      "; guardian locks that smaller set and leaves out " + left_out +
+                      ", which may fault and stall it when memory runs short";
+    finding.next_step = fix;
+    return finding;
+  }
   if (!fits) {
     finding.verdict = Finding::Verdict::Warning;
-    finding.summary = "memory lock: the loop's " + format_bytes(facts.loop_bytes) +
+    finding.summary = "memory lock: the loop's " + format_bytes(fit.wanted_bytes) +
                       " do not fit RLIMIT_MEMLOCK " + limit_text(soft) +
                       "; guardian runs unlocked and may stall when memory runs short";
-    finding.next_step =
-        "raise LimitMEMLOCK= in a drop-in (`systemctl --user edit guardian`, LimitMEMLOCK=8M); above the "
-        "user manager's hard limit it needs DefaultLimitMEMLOCK= in the system's user@.service";
+    finding.next_step = fix;
     return finding;
   }
   if (facts.daemon && facts.daemon->locked_bytes == 0) {
@@ -109,7 +145,7 @@ Finding memory_lock_finding(const MemoryLockFacts& facts) {
   }
   finding.verdict = Finding::Verdict::Ok;
   finding.summary =
-      "memory lock: the loop's " + format_bytes(facts.loop_bytes) + " fit RLIMIT_MEMLOCK " +
+      "memory lock: the loop's " + format_bytes(fit.wanted_bytes) + " fit RLIMIT_MEMLOCK " +
       limit_text(soft) +
       (facts.daemon ? ", the running daemon has " + format_bytes(facts.daemon->locked_bytes) + " locked"
                     : std::string());

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -16,8 +17,9 @@
 namespace guardian {
 
 // The locked set of `--lock-memory=loop` with the default policy, measured with
-// `tests/bench/measure_lock.sh build/guardian/guardian` (README "Benchmarks": VmLck 6.2 MiB).
-inline constexpr uint64_t kMeasuredLoopLockBytes = 6501171;  // 6.2 MiB
+// `tests/bench/measure_lock.sh build/guardian/guardian` (README "Benchmarks"); used when the
+// parts are not known (doctor fills them from its own maps: the daemon runs the same binary).
+inline constexpr uint64_t kMeasuredLoopLockBytes = 7692288;  // 7512 KiB
 
 inline constexpr uint64_t kUnlimited = UINT64_MAX;  // RLIM_INFINITY / "infinity"
 
@@ -47,7 +49,19 @@ struct MemoryLockFacts {
   std::string unit_problem;            // a LimitMEMLOCK= that could not be read
   std::optional<DaemonMemory> daemon;  // the running daemon, from /proc/PID/status
   uint64_t loop_bytes = kMeasuredLoopLockBytes;
+  // The parts of the loop's lock in priority order with their sizes (plan_loop_lock without a
+  // limit); empty = one part of loop_bytes. A lower limit locks the leading parts that fit.
+  std::vector<std::pair<std::string, uint64_t>> loop_parts;
 };
+
+// What of the loop's lock fits `soft` (the daemon's rule: the parts in order, each whole or not
+// at all, within the limit less memlock_reserve).
+struct LoopLockFit {
+  uint64_t wanted_bytes = 0;
+  uint64_t locked_bytes = 0;
+  std::vector<std::string> left_out;
+};
+LoopLockFit fit_loop_lock(const MemoryLockFacts& facts, uint64_t soft);
 
 // The soft limit the daemon runs under: the unit's when it sets one, else this process's.
 uint64_t effective_memlock_soft(const MemoryLockFacts& facts);

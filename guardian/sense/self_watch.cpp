@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cinttypes>
 #include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "common/fd.h"
@@ -79,18 +81,9 @@ constexpr std::array kModeNames = {
     ModeName{MemoryLockMode::LoopOnly, "loop"},
 };
 
-// One line of /proc/self/maps.
-struct Mapping {
-  uintptr_t start = 0;
-  uintptr_t end = 0;
-  bool executable = false;
-  std::string path;  // "" for anonymous, "[heap]", "[stack]", or the file
-};
-
 std::vector<Mapping> read_own_maps() {
-  std::vector<Mapping> out;
   UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (!fd) return out;
+  if (!fd) return {};
   std::string text;
   char buf[8192];
   for (;;) {
@@ -99,26 +92,7 @@ std::vector<Mapping> read_own_maps() {
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    const std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    unsigned long start = 0, end = 0;
-    char perms[8] = {};
-    int path_at = 0;
-    // "start-end perms offset dev inode   path"
-    if (std::sscanf(line.c_str(), "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3) continue;
-    Mapping mapping;
-    mapping.start = start;
-    mapping.end = end;
-    mapping.executable = perms[2] == 'x';
-    if (path_at > 0 && static_cast<size_t>(path_at) <= line.size())
-      mapping.path = line.substr(static_cast<size_t>(path_at));
-    out.push_back(std::move(mapping));
-  }
-  return out;
+  return parse_proc_maps(text);
 }
 
 std::string own_binary() {
@@ -133,7 +107,119 @@ uint64_t memlock_limit() {
   return limit.rlim_cur;
 }
 
+constexpr uintptr_t kPage = 4096;
+// The loop's frames below the lock call: Daemon::lock_loop_memory prefaults 64 KiB under its own,
+// so 60 KiB of it lie above the stack mapping's lowest page.
+constexpr uintptr_t kLoopStackBelow = 60 * 1024;
+
+std::string_view file_name(std::string_view path) { return path.substr(path.rfind('/') + 1); }
+
+bool is_library(std::string_view path, std::initializer_list<std::string_view> names) {
+  if (path.empty() || path.front() != '/') return false;
+  const std::string_view file = file_name(path);
+  for (std::string_view name : names) {
+    if (file.starts_with(name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::vector<Mapping> parse_proc_maps(std::string_view text) {
+  std::vector<Mapping> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string line(text.substr(pos, eol - pos));
+    pos = eol + 1;
+    unsigned long start = 0, end = 0;
+    char perms[8] = {};
+    int path_at = 0;
+    // "start-end perms offset dev inode   path"
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3) continue;
+    if (end <= start || std::strlen(perms) < 3) continue;
+    Mapping mapping;
+    mapping.start = start;
+    mapping.end = end;
+    mapping.readable = perms[0] == 'r';
+    mapping.writable = perms[1] == 'w';
+    mapping.executable = perms[2] == 'x';
+    if (path_at > 0 && static_cast<size_t>(path_at) <= line.size())
+      mapping.path = line.substr(static_cast<size_t>(path_at));
+    out.push_back(std::move(mapping));
+  }
+  return out;
+}
+
+uint64_t memlock_reserve(uint64_t limit_bytes) {
+  if (limit_bytes == UINT64_MAX) return 0;
+  return std::min<uint64_t>(256 * 1024, limit_bytes / 16);
+}
+
+LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view binary,
+                            uintptr_t loop_stack_address, uint64_t limit_bytes) {
+  // The shared libraries' code, one part each so a lower limit drops the least used first.
+  struct Shared {
+    std::string_view file;
+    std::string_view name;
+  };
+  constexpr std::array kShared = {
+      Shared{"libc.so", "libc's code"},
+      Shared{"libstdc++.so", "libstdc++'s code"},
+      Shared{"libsystemd.so", "libsystemd's code"},
+      Shared{"libm.so", "libm's code"},
+      Shared{"libgcc_s.so", "libgcc_s's code"},
+  };
+  std::vector<LockPart> wanted = {
+      {"the loop's stack", LockHow::Populate, {}, 0},
+      {"guardian's code and data", LockHow::Populate, {}, 0},
+      {"sdbus-c++ and prometheus-cpp-core", LockHow::Populate, {}, 0},
+      {"the heap", LockHow::OnFault, {}, 0},
+  };
+  constexpr size_t kFirstShared = 4;
+  for (const auto& shared : kShared) wanted.push_back({std::string(shared.name), LockHow::OnFault, {}, 0});
+  auto add = [&wanted](size_t part, uintptr_t start, uintptr_t end) {
+    wanted[part].ranges.emplace_back(start, end);
+    wanted[part].bytes += end - start;
+  };
+  for (const auto& mapping : maps) {
+    const bool stack = loop_stack_address >= mapping.start && loop_stack_address < mapping.end;
+    if (stack) {
+      // From just above the mapping's start, so the stack grows into an unlocked mapping that
+      // counts nothing against the limit (a locked one would fail to grow past it: SIGSEGV).
+      const uintptr_t page = loop_stack_address & ~(kPage - 1);
+      const uintptr_t from = page - mapping.start > kLoopStackBelow ? page - kLoopStackBelow : page;
+      add(0, from, mapping.end);
+    } else if (!binary.empty() && mapping.path == binary) {
+      add(1, mapping.start, mapping.end);
+    } else if (mapping.readable &&
+               is_library(mapping.path, {"libsdbus-c++.so", "libprometheus-cpp-core.so"})) {
+      add(2, mapping.start, mapping.end);
+    } else if (mapping.path == "[heap]") {
+      add(3, mapping.start, mapping.end);
+    } else if (mapping.executable && !mapping.path.empty() && mapping.path.front() == '/') {
+      const std::string_view file = file_name(mapping.path);
+      for (size_t i = 0; i < kShared.size(); ++i)
+        if (file.starts_with(kShared[i].file)) add(kFirstShared + i, mapping.start, mapping.end);
+    }
+  }
+  LoopLockPlan plan;
+  const uint64_t room = limit_bytes == UINT64_MAX
+                            ? UINT64_MAX
+                            : limit_bytes - std::min(limit_bytes, memlock_reserve(limit_bytes));
+  for (auto& part : wanted) {
+    if (part.ranges.empty()) continue;
+    plan.wanted_bytes += part.bytes;
+    if (part.bytes <= room - plan.bytes) {  // plan.bytes <= room always
+      plan.bytes += part.bytes;
+      plan.parts.push_back(std::move(part));
+    } else {
+      plan.left_out.push_back(std::move(part));
+    }
+  }
+  return plan;
+}
 
 std::string_view memory_lock_mode_name(MemoryLockMode mode) {
   for (const auto& entry : kModeNames) {
@@ -153,10 +239,14 @@ std::string MemoryLockStatus::describe() const {
   const std::string limit = limit_bytes == UINT64_MAX ? "unlimited" : format_bytes(limit_bytes);
   const std::string how = std::string(memory_lock_mode_name(mode));
   if (mode == MemoryLockMode::None) return "not locked (--lock-memory=none)";
-  if (locked)
-    return "locked (" + how + ", " + format_bytes(needed_bytes) + " counted against RLIMIT_MEMLOCK " + limit +
-           ")";
-  return "not locked (" + how + "): " + problem;
+  if (!locked) return "not locked (" + how + "): " + problem;
+  std::string text = std::string(left_out.empty() ? "locked" : "partly locked") + " (" + how + ", " +
+                     format_bytes(needed_bytes) + " counted against RLIMIT_MEMLOCK " + limit + ")";
+  if (!left_out.empty()) {
+    text += "; left out for the limit (" + format_bytes(left_out_bytes) + "): ";
+    for (size_t i = 0; i < left_out.size(); ++i) text += (i ? ", " : "") + left_out[i];
+  }
+  return text;
 }
 
 void prepare_for_future_locking() {
@@ -194,45 +284,38 @@ MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address
     return status;
   }
 
-  // LoopOnly: guardian's own text and data, the code of the libraries a tick runs in, the heap
-  // and the stack the loop runs on, each locked as it is touched. Every executable mapping would
-  // be 8.6 MiB, over the 8 MiB default (measured, README "Benchmarks"): libsystemd's journal
-  // compressors and crypto (zstd, lz4, lzma, gcrypt: 1.8 MiB), toml++, civetweb and sdbus-c++
-  // run only at start, on a reload or on other threads.
-  const std::string binary = own_binary();
-  const auto stack = reinterpret_cast<uintptr_t>(loop_stack_address);
-  auto tick_library = [](std::string_view path) {
-    const std::string_view file = path.substr(path.rfind('/') + 1);
-    for (std::string_view name : {"libc.so", "libstdc++.so", "libm.so", "libsystemd.so", "libgcc_s.so"}) {
-      if (file.starts_with(name)) return true;
-    }
-    return false;
-  };
-  std::vector<const Mapping*> chosen;
-  for (const auto& mapping : maps) {
-    const bool own = !binary.empty() && mapping.path == binary;
-    const bool loop_stack = stack >= mapping.start && stack < mapping.end;
-    if (own || (mapping.executable && tick_library(mapping.path)) || mapping.path == "[heap]" || loop_stack)
-      chosen.push_back(&mapping);
+  // LoopOnly: the parts plan_loop_lock chose for this limit, each populated or locked on fault.
+  // The kernel counts a locked range whole against RLIMIT_MEMLOCK either way.
+  const LoopLockPlan plan =
+      plan_loop_lock(maps, own_binary(), reinterpret_cast<uintptr_t>(loop_stack_address), status.limit_bytes);
+  for (const auto& part : plan.left_out) {
+    status.left_out.push_back(part.name);
+    status.left_out_bytes += part.bytes;
   }
-  for (const Mapping* mapping : chosen) status.needed_bytes += mapping->end - mapping->start;
-  if (status.needed_bytes > status.limit_bytes) {
-    status.problem = "needs " + format_bytes(status.needed_bytes) + ", more than RLIMIT_MEMLOCK " +
-                     format_bytes(status.limit_bytes);
+  if (plan.parts.empty()) {
+    status.problem = "nothing fits RLIMIT_MEMLOCK " + format_bytes(status.limit_bytes) +
+                     " (the loop's set is " + format_bytes(plan.wanted_bytes) + ")";
     return status;
   }
-  for (const Mapping* mapping : chosen) {
-    if (::syscall(SYS_mlock2, mapping->start, mapping->end - mapping->start, MLOCK_ONFAULT) != 0) {
-      const int error = errno;
-      status.problem = "mlock2 " +
-                       (mapping->path.empty() ? std::string("anonymous mapping") : mapping->path) + ": " +
-                       std::strerror(error);
-      ::munlockall();
-      return status;
+  for (const auto& part : plan.parts) {
+    const unsigned flags = part.how == LockHow::OnFault ? MLOCK_ONFAULT : 0;
+    for (const auto& [start, end] : part.ranges) {
+      if (::syscall(SYS_mlock2, start, end - start, flags) != 0) {
+        const int error = errno;
+        status.problem = "mlock2 (" + part.name + "): " + std::strerror(error);
+        ::munlockall();
+        return status;
+      }
     }
+    status.needed_bytes += part.bytes;
   }
   status.locked = true;
   return status;
+}
+
+LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes) {
+  return plan_loop_lock(read_own_maps(), own_binary(), reinterpret_cast<uintptr_t>(loop_stack_address),
+                        limit_bytes);
 }
 
 Result<OwnMemory> parse_proc_status_memory(std::string_view text) {

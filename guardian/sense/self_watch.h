@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "sense/snapshot.h"
@@ -65,8 +67,9 @@ enum class MemoryLockMode {
   None,        // no locking
   All,         // mlockall(MCL_CURRENT | MCL_FUTURE): every page now and every later mapping, faulted in
   AllOnFault,  // the same with MCL_ONFAULT: pages locked as they are touched
-  LoopOnly,    // mlock2(MLOCK_ONFAULT): guardian's text and data, the code of the libraries a tick
-               // runs in (libc, libstdc++, libm, libsystemd, libgcc_s), the heap, the loop's stack
+  LoopOnly,    // the mappings the loop runs in, by priority while they fit RLIMIT_MEMLOCK
+               // (plan_loop_lock): guardian's own code and data and the libraries only it maps
+               // populated, the heap and the shared libraries' code locked as touched
 };
 std::string_view memory_lock_mode_name(MemoryLockMode mode);
 Result<MemoryLockMode> parse_memory_lock_mode(std::string_view text);
@@ -78,15 +81,81 @@ struct MemoryLockStatus {
   uint64_t limit_bytes = 0;   // RLIMIT_MEMLOCK (soft); UINT64_MAX = unlimited
   uint64_t needed_bytes = 0;  // what the mode asks the kernel to count against that limit
   std::string problem;        // why it is not locked ("" when locked or mode None)
+  // LoopOnly: what the limit made it leave out (names of plan parts, most important first);
+  // empty when the whole set is locked. locked with left_out = a smaller lock, not none.
+  std::vector<std::string> left_out;
+  uint64_t left_out_bytes = 0;
   [[nodiscard]] std::string describe() const;
 };
+
+// One line of /proc/PID/maps.
+struct Mapping {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  bool readable = false;
+  bool writable = false;
+  bool executable = false;
+  std::string path;  // "" for anonymous, "[heap]", "[stack]", or the file
+};
+// Lines that do not read as a mapping are skipped (the kernel writes this file; nothing to report).
+std::vector<Mapping> parse_proc_maps(std::string_view text);
+
+// How a part of the loop's lock is made.
+enum class LockHow {
+  Populate,  // mlock2(flags 0): every page read in and locked now, before any pressure
+  OnFault,   // mlock2(MLOCK_ONFAULT): pages present now and every page touched later stay
+};
+
+// What `--lock-memory=loop` locks, in priority order; a part is locked whole or not at all.
+struct LockPart {
+  std::string name;  // what it is, for the start event and doctor ("guardian's code and data")
+  LockHow how = LockHow::OnFault;
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+  uint64_t bytes = 0;  // what the kernel counts against RLIMIT_MEMLOCK: the whole ranges, either way
+};
+struct LoopLockPlan {
+  std::vector<LockPart> parts;     // to lock, most important first
+  std::vector<LockPart> left_out;  // did not fit the limit
+  uint64_t bytes = 0;              // sum over parts
+  uint64_t wanted_bytes = 0;       // sum over every part, had the limit no say
+};
+
+// Kept free under RLIMIT_MEMLOCK: a sixteenth of it, at most 256 KiB. Nothing in the loop's lock
+// grows by itself (the heap grows by brk into a new, unlocked mapping; the stack's lock begins
+// above its mapping's lowest page, so it grows into an unlocked one; threads' stacks are not
+// locked), so this is room for a build or library version that maps a little more than measured.
+uint64_t memlock_reserve(uint64_t limit_bytes);
+
+// The parts of the loop's lock, from this process's maps, in priority order, as many as fit
+// `limit_bytes` less memlock_reserve (UINT64_MAX: no limit). Pure, so the choice is testable:
+//  1. the loop's stack (60 KiB below `loop_stack_address`, prefaulted by the daemon, up
+//     to the stack's top)                                                                 populate
+//  2. guardian's own code and data (every mapping of `binary`)                             populate
+//  3. the libraries only guardian maps whose code the loop runs: sdbus-c++ (signals, the
+//     status object), prometheus-cpp-core (metrics updates), all their mappings            populate
+//  4. the heap                                                                            on fault
+//  5. the code of the shared libraries a tick runs in, one part each: libc, libstdc++,
+//     libsystemd, libm, libgcc_s                                                          on fault
+// Populated: a path the loop first takes under pressure (the climb, the stalled event,
+// critical's actions, the journal sink) would otherwise fault on its code exactly when memory is
+// short; these pages are guardian's alone. On fault: the shared libraries' pages are mostly in
+// memory for every other process already and populating them all costs RSS for code guardian
+// never runs (README "Benchmarks"); the heap's free pages would be populated for nothing.
+LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view binary,
+                            uintptr_t loop_stack_address, uint64_t limit_bytes);
 
 // For the MCL_FUTURE modes, before any thread starts: thread stacks and malloc arenas sized so
 // that every later mapping fits the limit (a locked future mapping counts whole at mmap time).
 void prepare_for_future_locking();
 
 // Locks per `mode`. Never fails the daemon: a refusal is in the status, and it runs unlocked.
+// LoopOnly locks what plan_loop_lock chose for the soft RLIMIT_MEMLOCK (a lower limit: a smaller
+// lock, said in left_out; none only when not even the first part fits).
 MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address);
+
+// The plan for this process now (its /proc/self/maps and executable) under `limit_bytes`: what
+// `guardian doctor` reports for the daemon's limit (the daemon runs the same binary).
+LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes);
 
 // VmLck and VmRSS of this process from /proc/self/status, in bytes (for the measurement and
 // `guardian doctor`); nullopt fields when the kernel does not say.

@@ -77,22 +77,45 @@ TEST(SystemdNotifier, ReachesAnAbstractName) {
   EXPECT_EQ(systemd.next(), "");
 }
 
-// systemd made its socket anew (the kept one now leads nowhere): the message still arrives,
-// through sd_notify() and $NOTIFY_SOCKET.
-TEST(SystemdNotifier, FallsBackToSdNotifyWhenTheKeptSocketFails) {
+// systemd made its socket anew (the kept one now leads nowhere): the kept socket is connected
+// again, so the message arrives without a new socket, and so do the next ones.
+TEST(SystemdNotifier, ReconnectsTheKeptSocketWhenSystemdMadeItsSocketAnew) {
   const fs::path dir = temp_dir();
   const std::string path = (dir / "notify").string();
-  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
   std::optional<Listener> systemd;
   systemd.emplace(path);
-  SystemdNotifier kept;  // connects to this listener
+  SystemdNotifier kept(path);
   ASSERT_TRUE(kept.connected());
   systemd.reset();  // systemd's socket goes away …
   fs::remove(path);
   Listener again(path);  // … and comes back at the same path
   kept.notify("WATCHDOG=1");
+  kept.notify("STATUS=level normal");
   EXPECT_EQ(again.next(), "WATCHDOG=1");
+  EXPECT_EQ(again.next(), "STATUS=level normal");
+  EXPECT_EQ(kept.reconnects(), 1u);
+  EXPECT_EQ(kept.fallbacks(), 0u);
+  fs::remove_all(dir);
+}
+
+// systemd's socket is gone for good (nothing to connect to): the message goes through
+// sd_notify() and $NOTIFY_SOCKET, which reports the failure its own way.
+TEST(SystemdNotifier, FallsBackToSdNotifyWhenTheKeptSocketCannotBeConnectedAgain) {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "notify").string();
+  const std::string elsewhere = (dir / "notify-elsewhere").string();
+  ::setenv("NOTIFY_SOCKET", elsewhere.c_str(), 1);
+  Listener fallback(elsewhere);
+  std::optional<Listener> systemd;
+  systemd.emplace(path);
+  SystemdNotifier kept(path);
+  ASSERT_TRUE(kept.connected());
+  systemd.reset();
+  fs::remove(path);
+  kept.notify("WATCHDOG=1");
+  EXPECT_EQ(fallback.next(), "WATCHDOG=1");
   EXPECT_EQ(kept.fallbacks(), 1u);
+  EXPECT_EQ(kept.reconnects(), 0u);
   ::unsetenv("NOTIFY_SOCKET");
   fs::remove_all(dir);
 }

@@ -83,6 +83,41 @@ TEST(MemoryLockFinding, ALowerUnitLimitIsAWarningWithTheFix) {
   EXPECT_NE(finding.detail.find("no running guardian daemon found"), std::string::npos);
 }
 
+// With the parts known (doctor reads its own maps: the daemon is the same binary), a lower limit
+// is a smaller lock: the leading parts that fit, and the finding names what is left out.
+TEST(MemoryLockFinding, ALowerLimitNamesTheSmallerLockAndWhatItLeavesOut) {
+  MemoryLockFacts facts;
+  facts.own = {8 * MiB, 8 * MiB};
+  facts.unit = MemlockLimit{4 * MiB, 4 * MiB};
+  facts.unit_file = "/etc/systemd/user/guardian.service.d/memlock.conf";
+  // The sizes of tests/fixtures/proc-maps/guardian-debian12.maps.
+  facts.loop_parts = {{"the loop's stack", 104 * 1024},
+                      {"guardian's code and data", 3328 * 1024},
+                      {"sdbus-c++ and prometheus-cpp-core", 360 * 1024},
+                      {"the heap", 264 * 1024},
+                      {"libc's code", 1368 * 1024},
+                      {"libstdc++'s code", 1028 * 1024},
+                      {"libsystemd's code", 508 * 1024},
+                      {"libm's code", 464 * 1024},
+                      {"libgcc_s's code", 92 * 1024}};
+  const LoopLockFit fit = fit_loop_lock(facts, 4 * MiB);
+  EXPECT_EQ(fit.locked_bytes, 3792u * 1024);
+  EXPECT_EQ(fit.wanted_bytes, 7516u * 1024);
+  EXPECT_EQ(fit.left_out.size(), 6u);
+  const Finding finding = memory_lock_finding(facts);
+  EXPECT_EQ(finding.verdict, Finding::Verdict::Warning);
+  EXPECT_NE(
+      finding.summary.find("RLIMIT_MEMLOCK 4.00 MiB holds 3.70 MiB of the loop's 7.34 MiB; guardian locks "
+                           "that smaller set and leaves out the heap, libc's code, libstdc++'s code"),
+      std::string::npos)
+      << finding.summary;
+  EXPECT_NE(finding.detail.find("guardian's code and data 3.25 MiB"), std::string::npos) << finding.detail;
+  // 8 MiB holds it all.
+  facts.unit = MemlockLimit{8 * MiB, 8 * MiB};
+  EXPECT_EQ(memory_lock_finding(facts).verdict, Finding::Verdict::Ok);
+  EXPECT_TRUE(fit_loop_lock(facts, 8 * MiB).left_out.empty());
+}
+
 TEST(MemoryLockFinding, WithoutAUnitThisProcesssLimitCounts) {
   MemoryLockFacts facts;
   facts.own = {64 * 1024, 64 * 1024};  // an old distribution's 64 KiB default

@@ -328,10 +328,53 @@ def charge_trace(out, t_lo_mono=None, t_hi_mono=None):
             "memory_high_penalty": spans("gthrottle", "gthrottle_ret"),
             "memcg_reclaim": spans("greclaim", "greclaim_ret"),
             "file_faults": sum(1 for e in sel if e["ev"] == "gfault"),
+            "file_faults_by_mapping": _faults_by_mapping(path + ".maps", [e for e in sel if e["ev"] == "gfault"]),
             "opens_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
                                                  if e["ev"] == "gopen").most_common(10),
             "stats_by_path": collections.Counter(_trace_path(e["args"]) for e in sel
-                                                 if e["ev"] == "gstat").most_common(5)}
+                                                 if e["ev"] == "gstat").most_common(5),
+            "sockets_by_kind": collections.Counter(_socket_kind(e["args"]) for e in sel
+                                                   if e["ev"] == "gsocket").most_common(5)}
+
+
+def _socket_kind(args):
+    """A gsocket line's family and type (family=1 type=524290: AF_UNIX SOCK_DGRAM|SOCK_CLOEXEC)."""
+    m = re.search(r"family=(-?\d+) type=(-?\d+)", args)
+    if not m:
+        return "(no arguments in the probe)"
+    family, kind = int(m.group(1)), int(m.group(2))
+    names = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK"}
+    types = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 5: "SOCK_SEQPACKET"}
+    flags = "".join(f"|{n}" for bit, n in ((0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")) if kind & bit)
+    return f"{names.get(family, family)} {types.get(kind & 0xf, kind & 0xf)}{flags}"
+
+
+def _faults_by_mapping(maps_path, faults):
+    """The gfault lines' addresses (addr=0x…) against the loop's maps saved at the trace's end
+    (charge-trace.txt.maps): faults per file and permission ("libc.so.6 r-xp"), most first."""
+    if not faults:
+        return []
+    maps = []
+    try:
+        with open(maps_path) as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 5:
+                    continue
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                name = parts[5].strip().rsplit("/", 1)[-1] if len(parts) > 5 else "(anonymous)"
+                maps.append((lo, hi, f"{name} {parts[1]}"))
+    except OSError:
+        return [("(no maps saved with the trace)", len(faults))]
+    counts = collections.Counter()
+    for e in faults:
+        m = re.search(r"addr=(0x[0-9a-f]+)", e["args"])
+        if not m:
+            counts["(no address in the probe)"] += 1
+            continue
+        a = int(m.group(1), 16)
+        counts[next((n for lo, hi, n in maps if lo <= a < hi), "(not mapped at the end)")] += 1
+    return counts.most_common(12)
 
 
 def _trace_path(args):

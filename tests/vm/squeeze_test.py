@@ -89,6 +89,7 @@ CHARGE_TRACE = """\
         guardian-437     [001] .....   152.900000: gstat: (vfs_fstatat+0x0/0x70) path="/run/guardian/helper.sock"
         guardian-437     [001] .....   152.900100: gstat: (vfs_fstatat+0x0/0x70) path=(fault)
         guardian-437     [001] d..1.   160.000000: gfault: (filemap_fault+0x0/0x8a0)
+        guardian-437     [001] .....   152.950000: gsocket: (__sys_socket+0x0/0x100) family=1 type=524290
 """
 
 
@@ -109,6 +110,33 @@ class ChargeTrace(unittest.TestCase):
                                                ("/usr/lib/systemd/user/slice.d", 1)])
         self.assertEqual(dict(ct["stats_by_path"]), {"/run/guardian/helper.sock": 1,
                                                      "(path not readable by the probe)": 1})
+        # sd_notify()'s socket per message
+        self.assertEqual(ct["sockets_by_kind"], [("AF_UNIX SOCK_DGRAM|SOCK_CLOEXEC", 1)])
+
+    def test_file_faults_name_their_mapping(self):
+        # gfault with the address (charge-trace.sh since the populated lock), the maps saved with it
+        faults = """\
+        guardian-437     [001] d..1.   150.200000: gfault: (filemap_fault+0x0/0x8a0) addr=0x7f0ab9ae6000 pgoff=0x12
+        guardian-437     [001] d..1.   150.300000: gfault: (filemap_fault+0x0/0x8a0) addr=0x7f0ab9ae7000 pgoff=0x13
+        guardian-437     [001] d..1.   150.400000: gfault: (filemap_fault+0x0/0x8a0) addr=0x55ec170c6000 pgoff=0x12
+        guardian-437     [001] d..1.   150.500000: gfault: (filemap_fault+0x0/0x8a0) addr=0x1000 pgoff=0x1
+"""
+        maps = """\
+55ec170c5000-55ec1737d000 r-xp 00011000 fe:00 5310426                  /usr/local/bin/guardian
+7f0ab9ae5000-7f0ab9afd000 r-xp 00011000 fe:00 14885214                  /usr/lib/x86_64-linux-gnu/libsdbus-c++.so.1.2.0
+"""
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "charge-trace.txt"), "w") as f:
+                f.write(CHARGE_TRACE + faults)
+            with open(os.path.join(d, "charge-trace.txt.maps"), "w") as f:
+                f.write(maps)
+            ct = squeeze.charge_trace(d, 149.0, 155.0)
+            self.assertEqual(ct["file_faults"], 4)
+            self.assertEqual(ct["file_faults_by_mapping"], [("libsdbus-c++.so.1.2.0 r-xp", 2), ("guardian r-xp", 1),
+                                                            ("(not mapped at the end)", 1)])
+            os.remove(os.path.join(d, "charge-trace.txt.maps"))
+            self.assertEqual(squeeze.charge_trace(d, 149.0, 155.0)["file_faults_by_mapping"],
+                             [("(no maps saved with the trace)", 4)])
 
 
 def guarded(first_climb_after_budget, kills=(), onset_after_budget=1.0, p99=0.3, params="P"):
