@@ -78,6 +78,8 @@ class SystemdComponent final : public DaemonComponent {
   [[nodiscard]] const std::optional<WatchReconciliation>& oomd_view() const { return oomd_view_; }
 
  private:
+  // A correction's action is done: it no longer blocks correct() for `property`; plans again.
+  void settle_correction(const std::weak_ptr<std::set<std::string>>& correcting, const std::string& property);
   void check_slice();
   void on_slice(Result<UnitProperties> result);
   void correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted);

@@ -133,9 +133,8 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
                      .timeout = kCallTimeout,
                      .priority = Priority::Notice,
                      .failure_priority = Priority::Warning,
-                     .done = [correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
-                       if (auto alive = correcting.lock()) alive->erase(property);
-                     }});
+                     .done = [this, correcting = std::weak_ptr(correcting_), property](
+                                 const ActionJobResult&) { settle_correction(correcting, property); }});
     return;
   }
   std::shared_ptr<Action> correction =
@@ -156,9 +155,21 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
                    .timeout = kCallTimeout,
                    .priority = Priority::Notice,
                    .failure_priority = Priority::Warning,
-                   .done = [correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
-                     if (auto alive = correcting.lock()) alive->erase(property);
+                   .done = [this, correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
+                     settle_correction(correcting, property);
                    }});
+}
+
+void SystemdComponent::settle_correction(const std::weak_ptr<std::set<std::string>>& correcting,
+                                         const std::string& property) {
+  // `correcting` lives as long as this component: a done that outlived it does nothing.
+  auto alive = correcting.lock();
+  if (!alive) return;
+  alive->erase(property);
+  // A policy change (set_wanted_slice) that came while this correction was in flight was skipped
+  // by correct(); look at the slice again so the newest wanted values are planned now, not at
+  // some later PropertiesChanged that may never come.
+  check_slice();
 }
 
 void SystemdComponent::recheck_deferred(MonoTime now) {
