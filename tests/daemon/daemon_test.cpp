@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "support/fake_helper.h"
@@ -304,20 +305,27 @@ TEST_F(DaemonTest, APressureFiringRelayedByGuardianHelperWakesATickAtOnce) {
   ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();
   helper.send(test::FakeHelper::hello_for_user_1000());
   const std::string apps = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+  // guardian sends its 500 ms requests in one burst at the greeting, then asks again with the
+  // policy's 2 s window for each one refused: read until app.slice is granted and every other
+  // cgroup has been refused twice.
   std::optional<uint32_t> granted;
-  for (int line = 0; line < 16 && !granted; ++line) {
+  std::set<std::string> asked, asked_again;
+  for (int line = 0; line < 32; ++line) {
+    if (granted && !asked.empty() && asked_again.size() == asked.size()) break;
     auto request = helper_wire::decode_client_request(helper.read_line());
     ASSERT_TRUE(request.ok()) << request.error().message << "\n" << guardian.stderr_text();
     ASSERT_TRUE(std::holds_alternative<helper_wire::WatchPressure>(*request));
     const auto& watch = std::get<helper_wire::WatchPressure>(*request);
-    EXPECT_EQ(watch.window_us, 500000u) << watch.cgroup;
     helper_wire::Reply reply;
     reply.request = watch.request;
     if (watch.cgroup == apps) {
+      EXPECT_EQ(watch.stall_us, 37500u);
+      EXPECT_EQ(watch.window_us, 500000u);
       reply.ok = true;
       reply.watch = 11;
       granted = 11;
     } else {
+      (watch.window_us == 500000 ? asked : asked_again).insert(watch.cgroup);
       reply.message =
           "/sys/fs/cgroup" + watch.cgroup + "/memory.pressure: Permission denied (owned by uid 1000)";
     }
