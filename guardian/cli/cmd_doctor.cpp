@@ -64,7 +64,8 @@ Finding helper_finding(const std::string& socket_path,
     finding.next_step =
         "optional: install and enable guardian-helper (README, \"guardian-helper\") to see OOM kills and "
         "ffmpeg starts the moment they happen";
-    facts = {{"mode", "polling"}, {"helper_socket", socket_path}};
+    finding.detail += "\nwakes between ticks: guardian's own PSI triggers";
+    facts = {{"mode", "polling"}, {"helper_socket", socket_path}, {"wake_source", "own-triggers"}};
     return finding;
   };
   auto client = HelperClient::connect(socket_path);
@@ -85,16 +86,24 @@ Finding helper_finding(const std::string& socket_path,
   for (const auto& probe : hello.probes) probes += (probes.empty() ? "" : ",") + probe;
   finding.verdict = Finding::Verdict::Ok;
   finding.summary = "mode: helper (guardian-helper relays this user's events; polling stays as the backstop)";
-  finding.detail = socket_path + ": protocol " + std::to_string(hello.version) + ", uid " +
-                   std::to_string(hello.uid) + ", events under " +
-                   (hello.owner.empty() ? hello.scope : hello.owner) +
-                   "\nprobes: " + (probes.empty() ? "none" : probes) +
-                   "; sub-2 s pressure watches: " + (hello.pressure ? "yes" : "no") +
-                   "; systemd-oomd pre-kill hook: " + (hello.prekill ? "yes" : "no");
+  finding.detail =
+      socket_path + ": protocol " + std::to_string(hello.version) + ", uid " + std::to_string(hello.uid) +
+      ", events under " + (hello.owner.empty() ? hello.scope : hello.owner) +
+      "\nprobes: " + (probes.empty() ? "none" : probes) +
+      "; sub-2 s pressure watches: " + (hello.pressure ? "yes" : "no") +
+      "; systemd-oomd pre-kill hook: " + (hello.prekill ? "yes" : "no") +
+      // What `guardian run` asks for (daemon/helper_link.h); `guardian status` says
+      // what the helper granted.
+      (hello.pressure ? "\nwakes between ticks: guardian-helper's pressure watches (500 ms window) on "
+                        "the watched cgroups whose pressure file it can open, guardian's own PSI "
+                        "triggers on the others (`guardian status`, \"wake:\", says which)"
+                      : "\nwakes between ticks: guardian's own PSI triggers (this helper offers no "
+                        "pressure watches)");
   facts = {{"mode", "helper"},
            {"helper_socket", socket_path},
            {"helper_probes", probes},
-           {"helper_prekill", hello.prekill ? "true" : "false"}};
+           {"helper_prekill", hello.prekill ? "true" : "false"},
+           {"wake_source", hello.pressure ? "helper-pressure-watches" : "own-triggers"}};
   return finding;
 }
 

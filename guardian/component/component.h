@@ -45,6 +45,9 @@ struct TickView {
   // memory_lock->describe(), made by the loop when the lock changes (not on every tick); empty =
   // not made, describe it when needed.
   std::string_view memory_lock_description;
+  // What wakes the loop between ticks: guardian's own PSI triggers or guardian-helper's pressure
+  // watches (daemon/helper_link.h), made when it changes.
+  std::string_view wake_source;
 };
 
 // What the loop offers its components: the narrow host interface. All calls on the loop thread.

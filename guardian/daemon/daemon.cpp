@@ -225,6 +225,11 @@ class Daemon final : public DaemonLoop {
   // whether it fired since the last tick.
   std::vector<std::string> trigger_paths_;
   std::vector<char> trigger_fired_;
+  // The same for the cgroups guardian-helper is asked to watch (helper_.set_pressure_watches):
+  // every watched cgroup in the user manager, including user@UID.service itself, whose pressure
+  // file root owns and guardian cannot arm; a firing relayed by the helper lands here.
+  std::vector<std::string> helper_watch_paths_;
+  std::vector<char> helper_watch_fired_;
   // Kept between ticks so a steady tick reuses their storage and allocates nothing.
   Snapshot snapshot_;
   Decision decision_;
@@ -419,6 +424,20 @@ void Daemon::arm_triggers() {
   triggers_.clear();
   trigger_paths_.clear();
   trigger_fired_.clear();
+  std::vector<std::string> helper_paths;
+  if (policy_ && policy_->sampling.trigger && !sampler_.layout().system_only()) {
+    const std::string& manager = sampler_.layout().user_manager_path;
+    for (const auto& rule : model_.rules())
+      if (!manager.empty() && (rule.path == manager || rule.path.starts_with(manager + "/")))
+        helper_paths.push_back(rule.path);
+  }
+  if (helper_paths != helper_watch_paths_) {
+    helper_watch_paths_ = std::move(helper_paths);
+    helper_watch_fired_.assign(helper_watch_paths_.size(), 0);
+  }
+  helper_.set_pressure_watches(helper_watch_paths_, policy_ && policy_->sampling.trigger
+                                                        ? *policy_->sampling.trigger
+                                                        : PsiTriggerSpec{});
   if (!policy_ || !policy_->sampling.trigger) return;
   std::vector<std::string> paths;
   if (sampler_.layout().system_only()) {
@@ -576,6 +595,12 @@ HelperHandlers Daemon::helper_handlers() {
   };
   handlers.prekill = [this](const helper_wire::PrekillNotice& notice) { on_prekill(notice); };
   handlers.tell = [this](const Event& event) { teller_.emit(event); };
+  // As the loop does for its own trigger's EPOLLPRI: mark the cgroup, tick now.
+  handlers.pressure = [this](size_t index) {
+    if (index >= helper_watch_fired_.size()) return;
+    helper_watch_fired_[index] = 1;
+    tick_requested_ = true;
+  };
   return handlers;
 }
 
@@ -673,19 +698,29 @@ void Daemon::tick() {
   Snapshot& snapshot = snapshot_;
   sampler_.sample_into(snapshot);
   {
+    // The cgroups whose trigger fired since the last tick, guardian's own or relayed by
+    // guardian-helper, each once; the strings' storage is reused.
     size_t fired = 0;
-    for (char flag : trigger_fired_) fired += flag != 0;
-    snapshot.triggers_fired.resize(std::min(snapshot.triggers_fired.size(), fired));
-    size_t k = 0;
+    auto add_fired = [&snapshot, &fired](const std::string& path) {
+      for (size_t j = 0; j < fired; ++j)
+        if (snapshot.triggers_fired[j] == path) return;
+      if (fired < snapshot.triggers_fired.size())
+        snapshot.triggers_fired[fired].assign(path);
+      else
+        snapshot.triggers_fired.push_back(path);
+      ++fired;
+    };
     for (size_t i = 0; i < trigger_fired_.size(); ++i) {
       if (!trigger_fired_[i]) continue;
       trigger_fired_[i] = 0;
-      if (k < snapshot.triggers_fired.size())
-        snapshot.triggers_fired[k].assign(trigger_paths_[i]);
-      else
-        snapshot.triggers_fired.push_back(trigger_paths_[i]);
-      ++k;
+      add_fired(trigger_paths_[i]);
     }
+    for (size_t i = 0; i < helper_watch_fired_.size(); ++i) {
+      if (!helper_watch_fired_[i]) continue;
+      helper_watch_fired_[i] = 0;
+      add_fired(helper_watch_paths_[i]);
+    }
+    snapshot.triggers_fired.resize(fired);
   }
   for (const auto& problem : sampler_.take_problems()) {
     Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};
@@ -736,6 +771,7 @@ void Daemon::tick() {
   tick_view.memory_lock = &memory_lock_;
   tick_view.user_budget = &budget_model_.budget();
   tick_view.memory_lock_description = memory_lock_text_;
+  tick_view.wake_source = helper_.wake_source();
   for (auto& component : components_) component->on_tick(tick_view);
   helper_.maintain(snapshot.mono);  // connect (or again, after a helper restart); send what waits
   watch_helper();

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <tuple>
@@ -158,6 +159,7 @@ void HelperLink::on_readable(std::chrono::steady_clock::time_point /*now*/) {
 
 void HelperLink::dispatch(const std::vector<helper_wire::ServerMessage>& messages) {
   for (const auto& message : messages) {
+    if (on_pressure_message(message)) continue;
     std::visit(
         [this](const auto& m) {
           using T = std::decay_t<decltype(m)>;
@@ -197,10 +199,121 @@ void HelperLink::dispatch(const std::vector<helper_wire::ServerMessage>& message
             event.with("WHERE", socket_path_).with("HELPER", "lost");
             if (handlers_.tell) handlers_.tell(event);
           }
-          // Exits, pressure watches and replies: guardian registers no watches and needs no exits.
+          // Exits: guardian needs none. Pressure watches and replies: on_pressure_message().
         },
         message);
   }
+}
+
+// The messages about guardian's pressure watches: a greeting that offers them (asked for, then
+// handled as every greeting), the answers, the firings and the ends. True when handled here.
+bool HelperLink::on_pressure_message(const helper_wire::ServerMessage& message) {
+  if (const auto* hello = std::get_if<helper_wire::Hello>(&message)) {
+    if (hello->pressure) ask_for_watches();
+    return false;
+  }
+  if (const auto* reply = std::get_if<helper_wire::Reply>(&message)) {
+    on_reply(*reply);
+    return true;
+  }
+  if (const auto* fired = std::get_if<helper_wire::PressureFired>(&message)) {
+    for (size_t i = 0; i < watches_.size(); ++i) {
+      if (watches_[i].id != fired->watch) continue;
+      ++events_;
+      if (handlers_.pressure) handlers_.pressure(i);
+    }
+    return true;
+  }
+  if (const auto* ended = std::get_if<helper_wire::WatchEnded>(&message)) {
+    // The cgroup went away; the next rules refresh gives the new list.
+    for (auto& watch : watches_)
+      if (watch.id == ended->watch) watch.id.reset();
+    describe_wake_source();
+    return true;
+  }
+  return false;
+}
+
+void HelperLink::set_pressure_watches(const std::vector<std::string>& cgroups, const PsiTriggerSpec& spec) {
+  const bool same_spec =
+      spec.kind == watch_spec_.kind && spec.stall == watch_spec_.stall && spec.window == watch_spec_.window;
+  if (same_spec && cgroups.size() == watches_.size() &&
+      std::equal(
+          cgroups.begin(), cgroups.end(), watches_.begin(),
+          [](const std::string& cgroup, const PressureWatch& watch) { return cgroup == watch.cgroup; })) {
+    return;
+  }
+  for (const auto& watch : watches_)
+    if (client_ && watch.id) client_->send(helper_wire::UnwatchPressure{0, *watch.id});
+  watches_.clear();
+  for (const auto& cgroup : cgroups) watches_.push_back(PressureWatch{cgroup, 0, false, std::nullopt});
+  watch_spec_ = spec;
+  describe_wake_source();
+  if (client_ && client_->hello() && client_->hello()->pressure) ask_for_watches();
+}
+
+void HelperLink::ask_for_watches() {
+  for (auto& watch : watches_) ask_for_watch(watch, true);
+}
+
+void HelperLink::ask_for_watch(PressureWatch& watch, bool short_window) {
+  helper_wire::WatchPressure request;
+  request.cgroup = watch.cgroup;
+  request.full = watch_spec_.kind == PsiTriggerSpec::Kind::Full;
+  auto stall = watch_spec_.stall;
+  auto window = watch_spec_.window;
+  if (short_window && window > kShortWindow) {
+    // The same share of the window: "some 150ms 2s" becomes "some 37.5ms 500ms".
+    stall = std::max(std::chrono::microseconds(1), stall * kShortWindow.count() / window.count());
+    window = kShortWindow;
+  }
+  request.stall_us = static_cast<uint64_t>(stall.count());
+  request.window_us = static_cast<uint64_t>(window.count());
+  watch.short_window = short_window && window == kShortWindow;
+  watch.id.reset();
+  watch.request = client_ ? client_->send(std::move(request)) : 0;
+}
+
+void HelperLink::on_reply(const helper_wire::Reply& reply) {
+  for (auto& watch : watches_) {
+    if (watch.request == 0 || watch.request != reply.request) continue;
+    watch.request = 0;
+    if (reply.ok && reply.watch) {
+      watch.id = reply.watch;
+      describe_wake_source();
+      return;
+    }
+    // A short window the helper cannot arm (no CAP_SYS_RESOURCE): the policy's own window.
+    if (watch.short_window && watch_spec_.window != kShortWindow) {
+      ask_for_watch(watch, false);
+      return;
+    }
+    Event event{EventType::SenseProblem,
+                Priority::Info,
+                "guardian-helper does not watch pressure on " + watch.cgroup + " (" + reply.message +
+                    "); guardian's own PSI trigger wakes it there",
+                {}};
+    event.with("WHERE", socket_path_).with("HELPER", "watch-refused").with("CGROUP", watch.cgroup);
+    if (handlers_.tell) handlers_.tell(event);
+    return;
+  }
+}
+
+size_t HelperLink::pressure_watches_served() const {
+  if (!client_) return 0;
+  return static_cast<size_t>(std::count_if(watches_.begin(), watches_.end(),
+                                           [](const PressureWatch& watch) { return watch.id.has_value(); }));
+}
+
+void HelperLink::describe_wake_source() {
+  const size_t served = pressure_watches_served();
+  if (served == 0) {
+    wake_source_ = kOwnTriggers;
+    return;
+  }
+  wake_source_ = "guardian-helper's pressure watches on " + std::to_string(served) + " of " +
+                 std::to_string(watches_.size()) + " watched cgroup(s)";
+  if (served < watches_.size()) wake_source_ += ", guardian's own PSI triggers on the rest";
 }
 
 void HelperLink::prekill_done(uint64_t id) {
@@ -209,6 +322,12 @@ void HelperLink::prekill_done(uint64_t id) {
 
 void HelperLink::drop(const std::string& why) {
   client_.reset();
+  // The helper's watches ended with the connection; the next one asks again.
+  for (auto& watch : watches_) {
+    watch.request = 0;
+    watch.id.reset();
+  }
+  describe_wake_source();
   // The next tick looks once more (a helper that dropped us may still be listening); a
   // restarting helper's new socket is an event of the directory's watch.
   last_attempt_.reset();

@@ -26,6 +26,7 @@
 #include "common/helper_wire.h"
 #include "sense/helper_client.h"
 #include "sense/kill_watch.h"
+#include "sense/psi_trigger.h"
 
 namespace guardian {
 
@@ -35,6 +36,8 @@ struct HelperHandlers {
   std::function<void(const helper_wire::ProcessExec&)> exec;       // ffmpeg / ffprobe started
   std::function<void(const helper_wire::PrekillNotice&)> prekill;  // oomd is about to kill
   std::function<void(const Event&)> tell;                          // connected, lost, bad lines
+  // A pressure watch fired: `index` into the cgroups last given to set_pressure_watches().
+  std::function<void(size_t index)> pressure;
 };
 
 class HelperLink {
@@ -59,6 +62,23 @@ class HelperLink {
   // Tells the helper this guardian is ready for the kill announced by notice `id`.
   void prekill_done(uint64_t id);
 
+  // Pressure watches (docs/helper.md, "Pressure watches"): PSI triggers the helper arms for
+  // guardian on `cgroups` (paths below the cgroup2 mount) and relays as `pressure` lines. The
+  // helper checks a trigger in the PSI poll thread, where guardian's own unprivileged 2 s trigger
+  // is checked only every 2 s, so a firing reaches the loop within a fraction of a second instead
+  // of mostly after the next tick. Asked for at every connection whose greeting offers them: first
+  // with `spec` scaled to a kShortWindow window (the helper has CAP_SYS_RESOURCE), on refusal once
+  // more with `spec` itself; a cgroup the helper refuses both (one the user owns, which it cannot
+  // open) is left to guardian's own trigger, and told once per connection at Info. The same list
+  // and spec again change nothing; a new one drops the old watches and asks anew.
+  static constexpr std::chrono::microseconds kShortWindow{500000};
+  void set_pressure_watches(const std::vector<std::string>& cgroups, const PsiTriggerSpec& spec);
+  // How many of those cgroups the helper watches now, and what wakes the loop between ticks in
+  // words ("guardian-helper's pressure watch (some 37500us/500000us) on 1 of 2 cgroups; ...").
+  [[nodiscard]] size_t pressure_watches_served() const;
+  // Made when it changes, read at every tick.
+  [[nodiscard]] const std::string& wake_source() const { return wake_source_; }
+
   // The connection's fd (-1 without one) and a number that changes with every new connection,
   // so the loop adds a new fd to its epoll even when the kernel hands out the same number again.
   [[nodiscard]] int fd() const { return client_ ? client_->fd() : -1; }
@@ -79,6 +99,12 @@ class HelperLink {
   // Watches the directory, else its parent; true when the directory is watched.
   bool add_watches();
   void try_connect(std::chrono::steady_clock::time_point now);
+  struct PressureWatch;
+  void ask_for_watch(PressureWatch& watch, bool short_window);
+  void ask_for_watches();
+  bool on_pressure_message(const helper_wire::ServerMessage& message);
+  void on_reply(const helper_wire::Reply& reply);
+  void describe_wake_source();
 
   std::string socket_path_;
   std::string directory_, socket_name_;  // "/run/guardian", "helper.sock"
@@ -96,6 +122,17 @@ class HelperLink {
   uint64_t events_ = 0;
   uint64_t lost_ = 0;
   bool told_connected_ = false;
+
+  struct PressureWatch {
+    std::string cgroup;
+    uint64_t request = 0;        // the watch-pressure request awaiting its answer (0: none)
+    bool short_window = false;   // that request asked for kShortWindow
+    std::optional<uint32_t> id;  // the helper's watch, once it took it
+  };
+  std::vector<PressureWatch> watches_;
+  PsiTriggerSpec watch_spec_;
+  std::string wake_source_ = kOwnTriggers;
+  static constexpr const char* kOwnTriggers = "guardian's own PSI triggers";
 };
 
 }  // namespace guardian

@@ -113,6 +113,9 @@ Result<DaemonStatus> fetch_daemon_status(const DbusClientOptions& options) {
     status.dry_run = property<bool>(all, "DryRun");
     status.mode = property<std::string>(all, "Mode");
     status.mode_reason = property<std::string>(all, "ModeReason");
+    // Newer than the other properties: a daemon from before it leaves the line out.
+    if (const auto it = all.find("WakeSource"); it != all.end())
+      status.wake_source = it->second.get<std::string>();
     status.version = property<std::string>(all, "Version");
     status.tick_lateness_max_s = property<double>(all, "TickLatenessMax");
     status.memory_lock = property<std::string>(all, "MemoryLock");

@@ -84,6 +84,7 @@ class DbusService::Object final : public sdbus::AdaptorInterfaces<io::github::gu
   bool DryRun() override { return service_.status_.dry_run; }
   std::string Mode() override { return service_.status_.mode; }
   std::string ModeReason() override { return service_.status_.mode_reason; }
+  std::string WakeSource() override { return service_.status_.wake_source; }
   std::string Version() override { return service_.status_.version; }
   double TickLatenessMax() override { return service_.status_.tick_lateness_max_s; }
   std::string MemoryLock() override { return service_.status_.memory_lock; }
@@ -240,6 +241,7 @@ void DbusService::publish_next_status() {
     if (next.policy_path != status_.policy_path) changed.emplace_back("PolicyPath");
     if (next.mode != status_.mode) changed.emplace_back("Mode");
     if (next.mode_reason != status_.mode_reason) changed.emplace_back("ModeReason");
+    if (next.wake_source != status_.wake_source) changed.emplace_back("WakeSource");
   }
   std::swap(status_, next_status_);
   have_tick_ = true;

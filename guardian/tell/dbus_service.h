@@ -7,7 +7,7 @@
 // the bus, except the one RequestName round trip in start().
 //
 // Properties come from the last tick (on_tick); PropertiesChanged is emitted for the ones that
-// changed (Level, LevelIndex, ActiveActions, PolicyPath, Mode, ModeReason). Signals,
+// changed (Level, LevelIndex, ActiveActions, PolicyPath, Mode, ModeReason, WakeSource). Signals,
 // one per event the loop tells, with the journal's fields (units/guardian.catalog):
 //   LevelChanged   from LevelChanged events (PREVIOUS_LEVEL, LEVEL, REASON);
 //   ActionApplied  from ActionApplied/ActionReverted/ActionFailed events (LEVEL, ACTION,

@@ -70,6 +70,7 @@ void status_from_tick(const TickView& tick, DaemonStatus& status) {
     status.memory_lock = tick.memory_lock->describe();
   else
     status.memory_lock.clear();
+  status.wake_source.assign(tick.wake_source);
 }
 
 nlohmann::json status_to_json(const DaemonStatus& status) {
@@ -104,6 +105,7 @@ nlohmann::json status_to_json(const DaemonStatus& status) {
       {"explanation", status.explanation},
       {"tick_lateness_max_s", status.tick_lateness_max_s},
       {"memory_lock", status.memory_lock},
+      {"wake_source", status.wake_source},
   };
 }
 
@@ -133,6 +135,7 @@ std::string format_status_table(const DaemonStatus& status) {
                        status.tick_lateness_max_s) +
          (status.tick_lateness_max_s > 2 ? " (stalled)" : "") + "\n";
   if (!status.memory_lock.empty()) out += "memory:   " + status.memory_lock + "\n";
+  if (!status.wake_source.empty()) out += "wake:     " + status.wake_source + "\n";
   out += "\n";
   if (status.watched.empty()) {
     out += "watched cgroups: none (systemd-oomd watches nothing guardian can see)\n";

@@ -45,6 +45,7 @@ struct DaemonStatus {
   std::string explanation;         // Explain()
   double tick_lateness_max_s = 0;  // the loop's largest timer lateness over the last minute
   std::string memory_lock;         // MemoryLockStatus::describe()
+  std::string wake_source;         // own PSI triggers or guardian-helper's pressure watches
   friend bool operator==(const DaemonStatus&, const DaemonStatus&) = default;
 };
 

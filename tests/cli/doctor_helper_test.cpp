@@ -37,6 +37,12 @@ TEST(DoctorHelper, SaysHelperModeWhenTheHelperGreets) {
   EXPECT_EQ(finding->at("helper_socket"), helper.path());
   EXPECT_EQ(finding->at("helper_probes"), "exec,oom-kill,oomd-kill");
   EXPECT_EQ(finding->at("helper_prekill"), "true");
+  // The greeting offers pressure watches: guardian run asks for them, and says so here.
+  EXPECT_EQ(finding->at("wake_source"), "helper-pressure-watches");
+  EXPECT_NE(finding->at("detail").get<std::string>().find(
+                "wakes between ticks: guardian-helper's pressure watches"),
+            std::string::npos)
+      << finding->at("detail");
   EXPECT_NE(finding->at("summary").get<std::string>().find("mode: helper"), std::string::npos);
   for (const char* key : {"verdict", "topic", "summary", "detail", "next_step"})
     EXPECT_TRUE(finding->contains(key)) << key;
@@ -52,6 +58,7 @@ TEST(DoctorHelper, SaysPollingModeWithoutAHelperAndInText) {
   ASSERT_NE(at, std::string::npos) << text;
   EXPECT_EQ(text.rfind("[INFO   ]", at), text.rfind('[', at)) << text;  // a note, not a problem
   EXPECT_NE(text.find(helper.path(), at), std::string::npos) << text;   // names the socket it tried
+  EXPECT_NE(text.find("wakes between ticks: guardian's own PSI triggers", at), std::string::npos) << text;
 }
 
 TEST(DoctorHelper, AFixtureTreeSaysNothingAboutThisHostsHelper) {

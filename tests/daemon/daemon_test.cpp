@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "support/fake_helper.h"
@@ -289,10 +291,93 @@ TEST_F(DaemonTest, UsesGuardianHelperWhileItRunsAndFindsItAgainAfterARestart) {
   notice.wait_ms = 20000;
   helper.send(notice);
   ASSERT_NE(guardian.wait_for("systemd-oomd is about to kill app.slice", 5s), "") << guardian.stderr_text();
+  // The new connection's greeting offers pressure watches: guardian asked for them again
+  // (unanswered here) before it answered the notice.
   auto answer = helper_wire::decode_client_request(helper.read_line());
+  size_t watch_requests = 0;
+  while (answer.ok() && std::holds_alternative<helper_wire::WatchPressure>(*answer)) {
+    ++watch_requests;
+    answer = helper_wire::decode_client_request(helper.read_line());
+  }
+  EXPECT_GT(watch_requests, 0u);
   ASSERT_TRUE(answer.ok()) << answer.error().message;
   ASSERT_TRUE(std::holds_alternative<helper_wire::PrekillDone>(*answer));
   EXPECT_EQ(std::get<helper_wire::PrekillDone>(*answer).id, 3u);
+
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
+}
+
+// A level entered only when a PSI trigger fired on app.slice, with ticks 10 s apart: only a firing
+// relayed by guardian-helper can enter it, since guardian's own trigger on the fixture's
+// app.slice/memory.pressure (a plain file) never fires.
+constexpr const char* kWokenPolicy = R"(version = 1
+[sampling]
+interval = "10s"
+trigger = "some 150ms 2s"
+[[level]]
+name = "woken"
+hold = "1s"
+enter = [ { signal = "trigger_fired", cgroup = "app.slice", above = 0 } ]
+actions = [ { type = "log", message = "woken by a trigger" } ]
+)";
+
+// guardian asks guardian-helper for a 500 ms pressure watch on each cgroup it arms its own
+// trigger on; the helper grants app.slice (as one with CAP_DAC_OVERRIDE would) and refuses the
+// others as the real one does for the user's own slices. A firing it relays wakes a tick at
+// once, and that tick sees trigger_fired on app.slice.
+TEST_F(DaemonTest, APressureFiringRelayedByGuardianHelperWakesATickAtOnce) {
+  test::FakeHelper helper;
+  helper.listen();
+  const auto policy = write("woken.toml", kWokenPolicy);
+  auto args = run_args("fedora42-podman", policy);
+  args.insert(args.end(), {"--helper-socket", helper.path()});
+  test::Subprocess guardian(args);
+  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();
+  helper.send(test::FakeHelper::hello_for_user_1000());
+  const std::string apps = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+  // guardian sends its 500 ms requests in one burst at the greeting, then asks again with the
+  // policy's 2 s window for each one refused: read until app.slice is granted and every other
+  // cgroup has been refused twice.
+  std::optional<uint32_t> granted;
+  std::set<std::string> asked, asked_again;
+  for (int line = 0; line < 32; ++line) {
+    if (granted && !asked.empty() && asked_again.size() == asked.size()) break;
+    auto request = helper_wire::decode_client_request(helper.read_line());
+    ASSERT_TRUE(request.ok()) << request.error().message << "\n" << guardian.stderr_text();
+    ASSERT_TRUE(std::holds_alternative<helper_wire::WatchPressure>(*request));
+    const auto& watch = std::get<helper_wire::WatchPressure>(*request);
+    helper_wire::Reply reply;
+    reply.request = watch.request;
+    if (watch.cgroup == apps) {
+      EXPECT_EQ(watch.stall_us, 37500u);
+      EXPECT_EQ(watch.window_us, 500000u);
+      reply.ok = true;
+      reply.watch = 11;
+      granted = 11;
+    } else {
+      (watch.window_us == 500000 ? asked : asked_again).insert(watch.cgroup);
+      reply.message =
+          "/sys/fs/cgroup" + watch.cgroup + "/memory.pressure: Permission denied (owned by uid 1000)";
+    }
+    helper.send(reply);
+  }
+  ASSERT_TRUE(granted) << "guardian did not ask for a watch on app.slice\n" << guardian.stderr_text();
+  EXPECT_NE(guardian.wait_for("does not watch pressure on", 5s), "") << guardian.stderr_text();
+  // Past the first tick's climb check: nothing enters "woken" on its own.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(guardian.stderr_text().find("-> woken"), std::string::npos) << guardian.stderr_text();
+
+  helper_wire::PressureFired fired;
+  fired.ts_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+  fired.watch = *granted;
+  fired.cgroup = apps;
+  helper.send(fired);
+  // Within 3 s of a 10 s interval: the relayed firing ticks at once (the wait is generous for a
+  // loaded machine); a flag left for the next timer tick would mostly come later than that.
+  ASSERT_NE(guardian.wait_for("level normal -> woken", 3s), "") << guardian.stderr_text();
 
   guardian.signal(SIGTERM);
   EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();

@@ -30,6 +30,7 @@ struct Seen {
   std::vector<helper_wire::ProcessExec> execs;
   std::vector<helper_wire::PrekillNotice> prekills;
   std::vector<Event> told;
+  std::vector<size_t> pressure;  // indexes of the watched cgroups whose watch fired
 };
 
 HelperHandlers record(Seen& seen) {
@@ -38,6 +39,7 @@ HelperHandlers record(Seen& seen) {
   handlers.exec = [&seen](const helper_wire::ProcessExec& exec) { seen.execs.push_back(exec); };
   handlers.prekill = [&seen](const helper_wire::PrekillNotice& notice) { seen.prekills.push_back(notice); };
   handlers.tell = [&seen](const Event& event) { seen.told.push_back(event); };
+  handlers.pressure = [&seen](size_t index) { seen.pressure.push_back(index); };
   return handlers;
 }
 
@@ -292,6 +294,157 @@ TEST(HelperLink, ARefusingSocketIsTriedAgainAfterTheRetryInterval) {
   link.maintain(start + 1000ms);
   EXPECT_GE(link.fd(), 0);
   ::unlink(helper.path().c_str());
+}
+
+// The cgroups guardian arms its triggers on (policies/default.toml: some 150ms 2s), as on a
+// Fedora desktop: user@1000.service (root's pressure file on systemd < 254) and app.slice (the
+// user's, which guardian-helper cannot open without CAP_DAC_OVERRIDE).
+const std::string kManager = "/user.slice/user-1000.slice/user@1000.service";
+const std::string kApps = kManager + "/app.slice";
+
+helper_wire::WatchPressure next_watch_request(FakeHelper& helper) {
+  auto request = helper_wire::decode_client_request(helper.read_line());
+  EXPECT_TRUE(request.ok()) << (request.ok() ? "" : request.error().message);
+  if (!request.ok() || !std::holds_alternative<helper_wire::WatchPressure>(*request)) {
+    ADD_FAILURE() << "not a watch-pressure request";
+    return {};
+  }
+  return std::get<helper_wire::WatchPressure>(*request);
+}
+
+helper_wire::Reply ok_reply(uint64_t request, uint32_t watch) {
+  helper_wire::Reply reply;
+  reply.request = request;
+  reply.ok = true;
+  reply.watch = watch;
+  return reply;
+}
+
+// The helper's refusal for a cgroup the user owns (guardian/helper/pressure_watches.cpp).
+helper_wire::Reply refusal(uint64_t request, const std::string& cgroup) {
+  helper_wire::Reply reply;
+  reply.request = request;
+  reply.message = "/sys/fs/cgroup" + cgroup +
+                  "/memory.pressure: Permission denied (owned by uid 1000; guardian-helper runs without "
+                  "CAP_DAC_OVERRIDE and opens only root's pressure files)";
+  return reply;
+}
+
+// Connected and greeted, the link asks for a 500 ms watch on each cgroup; the one granted
+// relays its firings to the handler, the one refused twice (short window, then the policy's) is
+// left to guardian's own trigger and said once at Info.
+TEST(HelperLink, AsksForPressureWatchesAndRelaysTheirFirings) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  PsiTriggerSpec spec;  // some 150ms 2s
+  link.set_pressure_watches({kManager, kApps}, spec);
+  EXPECT_EQ(link.wake_source(), "guardian's own PSI triggers");
+  link.maintain(Clock::now());
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+
+  const auto manager = next_watch_request(helper);
+  EXPECT_EQ(manager.cgroup, kManager);
+  EXPECT_FALSE(manager.full);
+  EXPECT_EQ(manager.stall_us, 37500u);  // the same share of a 500 ms window
+  EXPECT_EQ(manager.window_us, 500000u);
+  const auto apps = next_watch_request(helper);
+  EXPECT_EQ(apps.cgroup, kApps);
+  EXPECT_EQ(apps.window_us, 500000u);
+
+  helper.send_raw(helper_wire::encode(ok_reply(manager.request, 4)) +
+                  helper_wire::encode(refusal(apps.request, kApps)));
+  pump(link);
+  const auto again = next_watch_request(helper);  // the policy's own window
+  EXPECT_EQ(again.cgroup, kApps);
+  EXPECT_EQ(again.stall_us, 150000u);
+  EXPECT_EQ(again.window_us, 2000000u);
+  EXPECT_EQ(link.pressure_watches_served(), 1u);
+  helper.send(refusal(again.request, kApps));
+  pump(link);
+  ASSERT_EQ(seen.told.size(), 2u);
+  EXPECT_EQ(seen.told[1].priority, Priority::Info);
+  EXPECT_EQ(field(seen.told[1], "HELPER"), "watch-refused");
+  EXPECT_EQ(field(seen.told[1], "CGROUP"), kApps);
+  EXPECT_EQ(link.wake_source(),
+            "guardian-helper's pressure watches on 1 of 2 watched cgroup(s), guardian's own PSI triggers on "
+            "the rest");
+
+  helper_wire::PressureFired fired;
+  fired.ts_ns = 9'000'000'000;
+  fired.watch = 4;
+  fired.cgroup = kManager;
+  helper.send(fired);
+  pump(link);
+  ASSERT_EQ(seen.pressure.size(), 1u);
+  EXPECT_EQ(seen.pressure[0], 0u);  // user@1000.service
+  fired.watch = 5;                  // not ours: ignored
+  helper.send(fired);
+  pump(link);
+  EXPECT_EQ(seen.pressure.size(), 1u);
+
+  // The same list again (every rules refresh) changes nothing; a new one drops the old watch.
+  link.set_pressure_watches({kManager, kApps}, spec);
+  link.set_pressure_watches({kManager}, spec);
+  auto unwatch = helper_wire::decode_client_request(helper.read_line());
+  ASSERT_TRUE(unwatch.ok()) << unwatch.error().message;
+  ASSERT_TRUE(std::holds_alternative<helper_wire::UnwatchPressure>(*unwatch));
+  EXPECT_EQ(std::get<helper_wire::UnwatchPressure>(*unwatch).watch, 4u);
+  EXPECT_EQ(next_watch_request(helper).cgroup, kManager);
+}
+
+// A helper that offers no watches is not asked; one that goes away takes its watches along, and
+// the next connection asks again.
+TEST(HelperLink, AsksAgainAfterReconnectingAndFallsBackMeanwhile) {
+  FakeHelper helper;
+  helper.listen();
+  Seen seen;
+  HelperLink link(helper.path(), record(seen), 0ms);
+  link.set_pressure_watches({kManager}, PsiTriggerSpec{});
+  link.maintain(Clock::now());
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  const auto first = next_watch_request(helper);
+  helper.send(ok_reply(first.request, 1));
+  pump(link);
+  EXPECT_EQ(link.pressure_watches_served(), 1u);
+
+  helper.stop();
+  pump(link);
+  EXPECT_EQ(link.pressure_watches_served(), 0u);
+  EXPECT_EQ(link.wake_source(), "guardian's own PSI triggers");
+
+  helper.listen();
+  ASSERT_TRUE(watch_fires(link));
+  ASSERT_TRUE(helper.accept());
+  helper.send(FakeHelper::hello_for_user_1000());
+  pump(link);
+  const auto second = next_watch_request(helper);
+  EXPECT_EQ(second.cgroup, kManager);
+  EXPECT_EQ(second.window_us, 500000u);
+  helper.send(ok_reply(second.request, 1));
+  pump(link);
+  EXPECT_EQ(link.pressure_watches_served(), 1u);
+
+  // A helper without pressure watches (hello pressure=0) is never asked.
+  helper.stop();
+  pump(link);
+  helper.listen();
+  ASSERT_TRUE(watch_fires(link));
+  ASSERT_TRUE(helper.accept());
+  auto hello = FakeHelper::hello_for_user_1000();
+  hello.pressure = false;
+  helper.send(hello);
+  pump(link);
+  link.prekill_done(9);  // the next line the helper reads is this, not a watch request
+  auto next = helper_wire::decode_client_request(helper.read_line());
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_TRUE(std::holds_alternative<helper_wire::PrekillDone>(*next));
+  EXPECT_EQ(link.wake_source(), "guardian's own PSI triggers");
 }
 
 }  // namespace

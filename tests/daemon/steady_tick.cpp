@@ -28,6 +28,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <variant>
 #include <vector>
 
 #include "common/host_root.h"
@@ -38,6 +40,7 @@
 #include "sense/sampler.h"
 #include "support/counting_malloc.h"
 #include "support/dbus_daemon.h"
+#include "support/fake_helper.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -123,8 +126,10 @@ class NotifyListener {
 
 // `metrics_exporter`: whether the exporter component runs (its /metrics listener stays off
 // either way: a test takes no port).
+// `helper_socket`: guardian-helper's socket when one runs, "" = none (its directory without it).
 Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t measured,
-                          bool metrics_exporter = false, const LiveOomd* live_oomd = nullptr) {
+                          bool metrics_exporter = false, const LiveOomd* live_oomd = nullptr,
+                          const std::string& helper_socket = "") {
   const fs::path dir = fs::temp_directory_path() / ("guardian-steady-tick-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string policy_path = (dir / "policy.toml").string();
@@ -152,7 +157,7 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
   options.lock_memory = MemoryLockMode::None;  // measured separately (README "Benchmarks")
   options.max_ticks = warmup + measured;
   // guardian-helper not running: its directory is there, its socket is not.
-  options.helper_socket = (dir / "helper.sock").string();
+  options.helper_socket = helper_socket.empty() ? (dir / "helper.sock").string() : helper_socket;
   if (live_oomd) options.oomd_dump_interval = live_oomd->dump_interval;
   Counts counts;
   uint64_t start_allocations = 0, start_opens = 0, start_lookups = 0, start_dumps = 0;
@@ -231,6 +236,47 @@ TEST(SteadyTick, TheLoopLooksUpNoPathWhileNoHelperRuns) {
   EXPECT_EQ(counts.measured_ticks, 50u);
   EXPECT_EQ(counts.path_lookups, 0u) << "stat()s and the like on the loop thread in 5 s of ticks "
                                         "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
+}
+
+// guardian-helper running and serving guardian's pressure watches (a fake one on a thread of
+// its own, speaking the real wire format; it grants every watch-pressure, as a helper that can
+// open the pressure files would): while nothing fires, being connected and watched costs the
+// loop nothing — the link reads only when the socket has something.
+TEST(SteadyTick, TheLoopAllocatesNothingWhileGuardianHelperWatchesPressure) {
+  test::FakeHelper helper;
+  helper.listen();
+  std::atomic<int> granted{0};
+  std::thread serve([&] {
+    if (!helper.accept(std::chrono::seconds(30))) {
+      ADD_FAILURE() << "guardian did not connect to the helper";
+      return;
+    }
+    helper.send(test::FakeHelper::hello_for_user_1000());
+    uint32_t next_watch = 1;
+    // Until guardian closes the connection (or asks nothing more for 5 s).
+    for (std::string line = helper.read_line(); !line.empty(); line = helper.read_line()) {
+      auto request = helper_wire::decode_client_request(line);
+      if (!request.ok()) {
+        ADD_FAILURE() << request.error().message;
+        return;
+      }
+      const auto* watch = std::get_if<helper_wire::WatchPressure>(&*request);
+      if (watch == nullptr) continue;
+      helper_wire::Reply reply;
+      reply.request = watch->request;
+      reply.ok = true;
+      reply.watch = next_watch++;
+      helper.send(reply);
+      ++granted;
+    }
+  });
+  const Counts counts = count_steady_ticks("fedora42-podman", 10, 50, false, nullptr, helper.path());
+  serve.join();
+  // The fixture's oomd watches the user manager's slices (Fedora's slice.d defaults).
+  EXPECT_GT(granted.load(), 0) << "guardian asked the helper for no pressure watch";
+  EXPECT_EQ(counts.measured_ticks, 50u);
+  EXPECT_EQ(counts.allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
+  EXPECT_EQ(counts.opens, 0u);
 }
 
 // The watchdog still reaches systemd: one WATCHDOG=1 per tick arrives on the notify socket the

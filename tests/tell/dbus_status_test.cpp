@@ -75,6 +75,22 @@ TEST(DbusStatus, SystemOnlyTickWithoutModelOrPolicy) {
   EXPECT_TRUE(json["active_actions"].empty());
 }
 
+// What wakes the loop between ticks (daemon/helper_link.h's wake_source()), as the loop hands it
+// over: the WakeSource property, a "wake:" line and "wake_source" in --json.
+TEST(DbusStatus, SaysWhatWakesTheLoopBetweenTicks) {
+  testing::TickFixture fixture;
+  TickView tick = fixture.view();
+  const std::string source =
+      "guardian-helper's pressure watches on 1 of 4 watched cgroup(s), guardian's own PSI triggers on the "
+      "rest";
+  tick.wake_source = source;
+  const DaemonStatus status = status_from_tick(tick);
+  EXPECT_EQ(status.wake_source, source);
+  EXPECT_NE(format_status_table(status).find("\nwake:     " + source + "\n"), std::string::npos)
+      << format_status_table(status);
+  EXPECT_EQ(status_to_json(status)["wake_source"], source);
+}
+
 TEST(DbusStatus, TableColumnsLineUpOnTheLongestPath) {
   testing::TickFixture fixture;
   fixture.dry_run = true;
