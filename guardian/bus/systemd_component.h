@@ -79,7 +79,9 @@ class SystemdComponent final : public DaemonComponent {
 
  private:
   // A correction's action is done: it no longer blocks correct() for `property`; plans again.
-  void settle_correction(const std::weak_ptr<std::set<std::string>>& correcting, const std::string& property);
+  static void settle_correction(SystemdComponent* self,
+                                const std::weak_ptr<std::set<std::string>>& correcting,
+                                const std::string& property);
   void check_slice();
   void on_slice(Result<UnitProperties> result);
   void correct(const std::string& property, std::optional<uint64_t> now, uint64_t wanted);

@@ -134,7 +134,7 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
                      .priority = Priority::Notice,
                      .failure_priority = Priority::Warning,
                      .done = [this, correcting = std::weak_ptr(correcting_), property](
-                                 const ActionJobResult&) { settle_correction(correcting, property); }});
+                                 const ActionJobResult&) { settle_correction(this, correcting, property); }});
     return;
   }
   std::shared_ptr<Action> correction =
@@ -156,20 +156,22 @@ void SystemdComponent::correct(const std::string& property, std::optional<uint64
                    .priority = Priority::Notice,
                    .failure_priority = Priority::Warning,
                    .done = [this, correcting = std::weak_ptr(correcting_), property](const ActionJobResult&) {
-                     settle_correction(correcting, property);
+                     settle_correction(this, correcting, property);
                    }});
 }
 
-void SystemdComponent::settle_correction(const std::weak_ptr<std::set<std::string>>& correcting,
+void SystemdComponent::settle_correction(SystemdComponent* self,
+                                         const std::weak_ptr<std::set<std::string>>& correcting,
                                          const std::string& property) {
-  // `correcting` lives as long as this component: a done that outlived it does nothing.
+  // `correcting` lives as long as the component: a done that outlived it does nothing, and `self`
+  // is not touched before that is known (static for that reason).
   auto alive = correcting.lock();
   if (!alive) return;
   alive->erase(property);
   // A policy change (set_wanted_slice) that came while this correction was in flight was skipped
   // by correct(); look at the slice again so the newest wanted values are planned now, not at
   // some later PropertiesChanged that may never come.
-  check_slice();
+  self->check_slice();
 }
 
 void SystemdComponent::recheck_deferred(MonoTime now) {
