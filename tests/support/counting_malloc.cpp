@@ -48,6 +48,15 @@ void note(std::atomic<uint64_t>& counter, const char* what) {
   t_inside = false;
 }
 
+// What each open entry point does once counted: the mode argument exists only with O_CREAT or
+// O_TMPFILE; the open itself is the syscall libc would make.
+int counted_open(const char* what, int dir, const char* path, int flags, va_list args) {
+  note(g_opens, what);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) mode = static_cast<mode_t>(va_arg(args, int));
+  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
+}
+
 }  // namespace
 
 extern "C" {
@@ -82,48 +91,32 @@ int posix_memalign(void** out, size_t alignment, size_t size) {
 // Every way guardian's code (and the libraries it calls) opens a file or makes a socket goes
 // through one of these public entry points; each is counted, then done as libc would.
 int open(const char* path, int flags, ...) {
-  note(g_opens, "open");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+  va_list args;
+  va_start(args, flags);
+  const int fd = counted_open("open", AT_FDCWD, path, flags, args);
+  va_end(args);
+  return fd;
 }
 int open64(const char* path, int flags, ...) {
-  note(g_opens, "open64");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+  va_list args;
+  va_start(args, flags);
+  const int fd = counted_open("open64", AT_FDCWD, path, flags, args);
+  va_end(args);
+  return fd;
 }
 int openat(int dir, const char* path, int flags, ...) {
-  note(g_opens, "openat");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
+  va_list args;
+  va_start(args, flags);
+  const int fd = counted_open("openat", dir, path, flags, args);
+  va_end(args);
+  return fd;
 }
 int openat64(int dir, const char* path, int flags, ...) {
-  note(g_opens, "openat64");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list args;
-    va_start(args, flags);
-    mode = static_cast<mode_t>(va_arg(args, int));
-    va_end(args);
-  }
-  return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
+  va_list args;
+  va_start(args, flags);
+  const int fd = counted_open("openat64", dir, path, flags, args);
+  va_end(args);
+  return fd;
 }
 int socket(int domain, int type, int protocol) {
   note(g_opens, "socket");
