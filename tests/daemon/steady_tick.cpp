@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -367,6 +368,37 @@ TEST(SteadyTick, TicksKeepTheirIntervalWhileTheSessionBusStopsAnswering) {
   const double stopped = std::chrono::duration<double>(at[kResume - 1] - at[kStop - 1]).count();
   EXPECT_GT(stopped, 2.5) << "the bus was stopped for the ticks between";
   EXPECT_LT(widest, 1.0) << "the widest gap between ticks while the bus was stopped (interval 0.1 s)";
+}
+
+// The zeros below mean something only if the shim sees what it counts: one open of each entry
+// point (with and without a creation mode) and one allocation, on this thread.
+TEST(SteadyTick, TheCountingShimSeesEachOpenAndAllocation) {
+  const uint64_t opens = test::counted_opens();
+  const uint64_t allocations = test::counted_allocations();
+  const std::string scratch = std::filesystem::temp_directory_path() / "guardian-shim-XXXXXX";
+  std::vector<char> name(scratch.begin(), scratch.end());
+  name.push_back('\0');
+  ASSERT_NE(::mkdtemp(name.data()), nullptr);
+  const std::string dir(name.data());
+  const std::string made_path = dir + "/made";
+  const mode_t old_umask = ::umask(0);  // so the file's mode is exactly the one passed
+  test::count_calls_on_this_thread(true);
+  const int a = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int b = ::openat(AT_FDCWD, made_path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0640);
+  void* volatile block = std::malloc(64);  // volatile: a malloc/free pair may be elided
+  test::count_calls_on_this_thread(false);
+  ::umask(old_umask);
+  std::free(block);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  struct stat made {};
+  ASSERT_EQ(::fstat(b, &made), 0);
+  EXPECT_EQ(made.st_mode & 0777, 0640u) << "the creation mode reached the syscall";
+  ::close(a);
+  ::close(b);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(test::counted_opens() - opens, 2u);
+  EXPECT_GE(test::counted_allocations() - allocations, 1u);
 }
 
 // sense -> model, as the daemon calls them (Sampler::sample_into into a kept Snapshot, then
