@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import squeeze as squeeze_mod  # noqa: E402
+import helper_events as helper_events_mod  # noqa: E402
 
 MANAGER_OOMD_MSGID = "d989611b15e44c9dbf31e3c81256e4ed"
 KILL_RE = re.compile(r"Killed (\S+) due to memory pressure for (\S+) being ([\d.]+)% > ([\d.]+)% "
@@ -306,6 +307,9 @@ def main():
         if sq is not None and name == "squeeze-guarded" and a.baseline:
             squeeze_mod.against_baseline(sq, a.baseline, res)
         res["squeeze"] = sq
+        # guardian-helper beside the squeeze (run-scenario.sh --helper): its events under pressure
+        if sq is not None:
+            res["helper_events"] = helper_events_mod.helper_events(out, sq["workload_start"], trace, watched, kills)
 
     # checks written inside the guest (checks.txt: NAME PASS|FAIL detail)
     checks = []
@@ -339,6 +343,7 @@ def main():
         need(not over, "full avg10 over oomd's limit in " + ", ".join(over))
     elif name.startswith("squeeze-"):
         squeeze_mod.verdict(name, res.get("squeeze"), need, facts)
+        helper_events_mod.verdict(res.get("helper_events"), bool(kills), need)
     for c in checks:
         need(c["ok"], f"check {c['name']} failed: {c['detail']}")
     if facts.get("scenario_rc") not in (None, "0"):

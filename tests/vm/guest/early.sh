@@ -61,4 +61,8 @@ hook=$share/guest/scenarios/$SCENARIO.early.sh
 if [[ -f $hook ]]; then
   # shellcheck source=/dev/null
   . "$hook"
+elif [[ -f $share/helper/guardian-helper ]]; then
+  # guardian-helper shipped with another scenario (run-scenario.sh --helper): installed the same way
+  # shellcheck source=scenarios/helper.early.sh
+  . "$share/guest/scenarios/helper.early.sh"
 fi

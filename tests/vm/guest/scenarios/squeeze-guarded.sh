@@ -11,7 +11,8 @@
 # timeout: 1000
 # Analysed against squeeze-baseline of the same profile and parameters (summarize.py): the first
 # climb's time before the baseline's kill, pressure onset with and without guardian, guardian's
-# tick lateness (its timerfd's unread expirations, from stall-probe.jsonl).
+# tick lateness (its timerfd's unread expirations, from stall-probe.jsonl). With
+# `run-scenario.sh --helper PATH`, guardian-helper runs beside it as a system service (helper_events.py).
 # Parameters (--set): as squeeze-baseline, plus POLICY (default|matched), HOLD_S (150),
 # HOLD_AFTER_BUDGET_S (60), BUDGET_WAIT_MAX_S (300), COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, PROBE_UNIT_SETTINGS (1: which
 # unit settings a user unit can use, unit-settings.txt), TRACE_CHARGES (1: kprobes on
@@ -29,6 +30,15 @@ fact policy "${POLICY:-default}"
 squeeze_start_probe
 squeeze_setup
 [[ ${PROBE_UNIT_SETTINGS:-1} == 1 ]] && squeeze_unit_settings
+# guardian-helper shipped with the run (run-scenario.sh --helper, installed by helper.early.sh): a
+# root client records every event it relays (root sees all users'), to show they arrive while the
+# user runs short (helper_events.py); guardian itself finds the helper's socket and uses it.
+helper_client_pid=""
+if [[ -x /usr/local/libexec/guardian/guardian-helper ]]; then
+  fact helper 1
+  python3 "$SHARE/guest/helper-client.py" --out "$OUT/helper-root.log" </dev/null >/dev/null 2>>"$OUT/helper-clients.err" &
+  helper_client_pid=$!
+fi
 start_guardian
 if [[ ${TRACE_CHARGES:-1} == 1 ]]; then
   bash "$SHARE/guest/charge-trace.sh" start "$(uctl show -p MainPID --value guardian.service)" || true
@@ -52,5 +62,9 @@ fi
 stop_workload
 mark workload_stopped
 uctl stop guardian.service || true
+if [[ -n $helper_client_pid ]]; then
+  kill "$helper_client_pid" 2>/dev/null || true
+  journalctl -q --no-pager -o short-monotonic -u guardian-helper.service >"$OUT/helper-journal.txt" 2>&1 || true
+fi
 [[ ${TRACE_CHARGES:-1} == 1 ]] && bash "$SHARE/guest/charge-trace.sh" stop "$OUT/charge-trace.txt"
 squeeze_stop_probe
