@@ -64,7 +64,13 @@ def helper_events(out, t_w, trace, watched, kills):
     """Events of guardian-helper during the run, or None when the run had no helper."""
     path = os.path.join(out, "helper-root.log")
     if not os.path.exists(path):
-        return None
+        # the scenario says "helper=1" in facts.env when it ran one: then a missing log is a failure
+        try:
+            with open(os.path.join(out, "facts.env")) as f:
+                ran = any(line.strip() == "helper=1" for line in f)
+        except OSError:
+            ran = False
+        return {"error": "the run had guardian-helper but no helper-root.log (see helper-clients.err)"} if ran else None
     off = clock_offset(os.path.join(out, "marks.csv"))
     if off is None:
         return {"error": "marks.csv has no clock pair"}

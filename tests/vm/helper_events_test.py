@@ -86,6 +86,16 @@ class HelperEventsTest(unittest.TestCase):
         helper_events.verdict(None, True, lambda ok, why: ok or failures.append(why))
         self.assertEqual(failures, [])
 
+    def test_a_run_with_the_helper_but_no_log_fails(self):
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        with open(os.path.join(d.name, "facts.env"), "w") as f:
+            f.write("policy=default\nhelper=1\n")
+        he = helper_events.helper_events(d.name, BOOT, self.trace, self.watched, [])
+        failures = []
+        helper_events.verdict(he, False, lambda ok, why: ok or failures.append(why))
+        self.assertTrue(any("no helper-root.log" in f for f in failures), failures)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -36,6 +36,12 @@ squeeze_setup
 helper_client_pid=""
 if [[ -x /usr/local/libexec/guardian/guardian-helper ]]; then
   fact helper 1
+  # installed, as `cmake --install` does, but not enabled: started here as a user would
+  if systemctl start guardian-helper.service; then
+    check helper_started PASS "pid $(systemctl show -p MainPID --value guardian-helper.service)"
+  else
+    check helper_started FAIL "systemctl start guardian-helper failed: $(systemctl status guardian-helper.service --no-pager -l 2>&1 | tail -3 | tr '\n' ' ')"
+  fi
   python3 "$SHARE/guest/helper-client.py" --out "$OUT/helper-root.log" </dev/null >/dev/null 2>>"$OUT/helper-clients.err" &
   helper_client_pid=$!
 fi
