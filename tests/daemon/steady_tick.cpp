@@ -27,22 +27,18 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <variant>
 #include <vector>
 
-#include "common/host_root.h"
 #include "daemon/daemon.h"
-#include "model/oomd_model.h"
-#include "model/oomd_rules.h"
 #include "sense/fixture_support.h"
-#include "sense/sampler.h"
 #include "support/counting_malloc.h"
 #include "support/dbus_daemon.h"
 #include "support/fake_helper.h"
+#include "support/sampled_fixture.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -492,35 +488,21 @@ TEST(SteadyTick, TheCountingShimSeesEachOpenAndAllocation) {
 // sense -> model, as the daemon calls them (Sampler::sample_into into a kept Snapshot, then
 // OomdModel::observe with the rules the fixture's drop-ins give), over the incident host.
 TEST(SteadyTick, SenseAndModelAllocateAndOpenNothingAfterWarmUp) {
-  const std::string root = std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman";
-  SamplerOptions sampler_options;
-  sampler_options.uid = 1000;
-  Sampler sampler{HostRoot(root), sampler_options};
-  Snapshot snapshot;
-  sampler.sample_into(snapshot);
-  ASSERT_FALSE(snapshot.cgroups.empty());
-  OomdModel model;
-  const std::set<std::string> slices = user_manager_slices(sampler.layout(), snapshot);
-  OomdRuleSet rules =
-      oomd_rules_from_files(read_oomd_config_files(HostRoot(root), sampler.layout(), slices), snapshot);
-  ASSERT_FALSE(rules.watched.empty());
-  model.set_rules(rules.watched);
-  for (int i = 0; i < 5; ++i) {
-    sampler.sample_into(snapshot);
-    model.observe(snapshot);
-  }
-  (void)sampler.take_problems();
+  test::SampledFixture host("fedora42-podman");
+  ASSERT_FALSE(host.snapshot.cgroups.empty());
+  ASSERT_GT(host.watched_rules, 0u);
+  host.warm_up(5);
   const uint64_t allocations = test::counted_allocations(), opens = test::counted_opens();
   test::count_calls_on_this_thread(true);
   for (int i = 0; i < 200; ++i) {
-    sampler.sample_into(snapshot);
-    model.observe(snapshot);
+    host.sampler.sample_into(host.snapshot);
+    host.model.observe(host.snapshot);
   }
   test::count_calls_on_this_thread(false);
   EXPECT_EQ(test::counted_allocations() - allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
   EXPECT_EQ(test::counted_opens() - opens, 0u);
-  EXPECT_EQ(snapshot.cgroups.size(), 30u);
-  EXPECT_FALSE(model.states().empty());
+  EXPECT_EQ(host.snapshot.cgroups.size(), 30u);
+  EXPECT_FALSE(host.model.states().empty());
 }
 
 }  // namespace
