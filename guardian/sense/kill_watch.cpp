@@ -139,6 +139,9 @@ Event kill_event(const KillSeen& kill, const std::string& level,
                  const std::vector<std::string>& active_actions) {
   const bool oomd = kill.killer == KillSeen::Killer::SystemdOomd;
   std::string where = kill.unit.empty() ? kill.cgroup : kill.unit;
+  // guardian-helper resolves a cgroup's path after the kill; a unit whose cgroup systemd removed
+  // at once (a --collect'ed transient service) is gone by then (seen in the VM test bed).
+  if (where.empty()) where = "a cgroup already removed";
   std::string message = (oomd ? "systemd-oomd killed " : "the kernel OOM killer killed in ") + where;
   if (kill.processes)
     message += " (" + std::to_string(*kill.processes) + " process" + (*kill.processes == 1 ? "" : "es") + ")";
