@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -704,17 +705,23 @@ void Daemon::tick() {
     // the last puts the strings it does not need aside (fired_spare_) for one with more, rather
     // than freeing them and allocating anew at the next firing.
     // Room for every path at once, made when the paths change (no-ops on a steady tick), so
-    // neither list grows under a pattern of firings the ticks before did not have.
+    // neither list grows under a pattern of firings the ticks before did not have; and each
+    // string made with room for the longest path, since which string holds which path changes
+    // with the pattern of firings (a tick that fired only app.slice, the next only
+    // background.slice).
     const size_t most = trigger_paths_.size() + helper_watch_paths_.size();
     snapshot.triggers_fired.reserve(most);
     fired_spare_.reserve(most);
+    size_t longest = 0;
+    for (const auto& path : trigger_paths_) longest = std::max(longest, path.size());
+    for (const auto& path : helper_watch_paths_) longest = std::max(longest, path.size());
     size_t fired = 0;
-    auto add_fired = [this, &snapshot, &fired](const std::string& path) {
+    auto add_fired = [this, &snapshot, &fired, longest](const std::string& path) {
       for (size_t j = 0; j < fired; ++j)
         if (snapshot.triggers_fired[j] == path) return;
       if (fired == snapshot.triggers_fired.size()) {
         if (fired_spare_.empty()) {
-          snapshot.triggers_fired.emplace_back();
+          snapshot.triggers_fired.emplace_back().reserve(longest);
         } else {
           snapshot.triggers_fired.push_back(std::move(fired_spare_.back()));
           fired_spare_.pop_back();
