@@ -78,7 +78,8 @@ Finding helper_finding(const std::string& socket_path,
     pollfd pfd{client->fd(), POLLIN, 0};
     if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0)
       return polling(socket_path + ": connected, but no greeting within 2 s");
-    auto read = client->read_available();
+    auto read =
+        client->read_available([](const helper_wire::ServerMessage&) {});  // the client keeps the hello
     if (!read) return polling(socket_path + ": " + read.error().message);
   }
   const helper_wire::Hello& hello = *client->hello();

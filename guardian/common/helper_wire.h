@@ -12,6 +12,7 @@
 // error naming the message type and the field.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -27,6 +28,10 @@ namespace guardian::helper_wire {
 
 inline constexpr unsigned kProtocolVersion = 1;
 inline constexpr std::size_t kMaxLineBytes = 4096;  // including the '\n'
+// The most guardian-helper holds queued for one client: past it, that client's new events are
+// dropped and counted, and announced as `lost count=N` once the client has read (the helper's
+// ClientHub). So it is also the largest burst a client finds waiting after it did not read.
+inline constexpr std::size_t kClientQueueBytes = 256 * 1024;
 
 // One line, before its fields are given meaning.
 struct Line {
@@ -38,12 +43,25 @@ struct Line {
   Line& add(std::string key, std::string value);
 };
 
+// A field as it stands in a line: its key and its value, still escaped.
+struct FieldView {
+  std::string_view key;
+  std::string_view value;
+};
+
 std::string escape_value(std::string_view raw);
 Result<std::string> unescape_value(std::string_view escaped);
+// Unescapes a value that scan_line() accepted into `out`, reusing out's storage.
+void unescape_into(std::string_view escaped, std::string& out);
 // Encodes a line, '\n' included. Keys and the type must already be valid (the encoders below
 // only use literal ones).
 std::string encode_line(const Line& line);
-// Parses one line (without its '\n'); errors say what is wrong and where.
+// Checks one line (without its '\n'): its type, every field's key=value form and every escape.
+// Returns the type and lists the fields, as views into `text`, in `fields` (cleared first, its
+// storage reused). Errors say what is wrong and where. The one parser of the wire: the decoders
+// below and parse_line() read lines through it.
+Result<std::string_view> scan_line(std::string_view text, std::vector<FieldView>& fields);
+// Parses one line (without its '\n') into owned strings; errors as scan_line()'s.
 Result<Line> parse_line(std::string_view text);
 
 // ---- server -> client ---------------------------------------------------------------------
@@ -160,6 +178,27 @@ using ClientRequest = std::variant<WatchPressure, UnwatchPressure, PrekillDone>;
 
 std::string encode(const ServerMessage& message);
 Result<ServerMessage> decode_server_message(std::string_view line);
+
+// Decodes server lines into messages it keeps, one of each type, refilling their strings and
+// lists in place — what guardian's loop reads the helper with, so that an event costs no heap
+// allocation once the decoder has seen one of its type: a later line allocates only where one of
+// its values is longer (or its argv has more arguments) than any that field held before, which
+// is bounded by kMaxLineBytes. The message returned lives until the next decode(). Decodes
+// exactly as decode_server_message() does (that is this, with a fresh decoder, copied out).
+class ServerDecoder {
+ public:
+  ServerDecoder();
+  Result<const ServerMessage*> decode(std::string_view line);
+
+ private:
+  template <class T>
+  T& slot();
+
+  std::vector<FieldView> fields_;
+  std::string scratch_;                                                  // a value being unescaped
+  std::array<ServerMessage, std::variant_size_v<ServerMessage>> slots_;  // slot i holds alternative i
+  std::vector<std::string> spare_strings_;  // argv / probe entries a shorter list gave back
+};
 std::string encode(const ClientRequest& request);
 Result<ClientRequest> decode_client_request(std::string_view line);
 
@@ -167,9 +206,15 @@ Result<ClientRequest> decode_client_request(std::string_view line);
 // and skipped up to its newline, so one bad writer cannot make the reader buffer without bound.
 class LineFramer {
  public:
+  // Sets aside room for `bytes` buffered bytes at once: a reader that feeds at most
+  // `bytes - kMaxLineBytes` at a time and takes every complete line before the next feed never
+  // makes the buffer grow (an unfinished line is shorter than kMaxLineBytes, else it is skipped).
+  void reserve(std::size_t bytes) { buffer_.reserve(bytes); }
   void feed(std::string_view bytes);
   // The next complete line (without '\n'), an error for an overlong one, or nullopt when no
-  // complete line is buffered.
+  // complete line is buffered. next_line()'s view points into the buffer and lives until the
+  // next feed(); next() copies it.
+  std::optional<Result<std::string_view>> next_line();
   std::optional<Result<std::string>> next();
   [[nodiscard]] std::size_t buffered() const { return buffer_.size() - start_; }
 

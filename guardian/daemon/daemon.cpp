@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -230,6 +231,7 @@ class Daemon final : public DaemonLoop {
   // file root owns and guardian cannot arm; a firing relayed by the helper lands here.
   std::vector<std::string> helper_watch_paths_;
   std::vector<char> helper_watch_fired_;
+  std::vector<std::string> fired_spare_;  // snapshot_.triggers_fired's strings a tick did not need
   // Kept between ticks so a steady tick reuses their storage and allocates nothing.
   Snapshot snapshot_;
   Decision decision_;
@@ -699,15 +701,33 @@ void Daemon::tick() {
   sampler_.sample_into(snapshot);
   {
     // The cgroups whose trigger fired since the last tick, guardian's own or relayed by
-    // guardian-helper, each once; the strings' storage is reused.
+    // guardian-helper, each once. The strings' storage is reused: a tick with fewer firings than
+    // the last puts the strings it does not need aside (fired_spare_) for one with more, rather
+    // than freeing them and allocating anew at the next firing.
+    // Room for every path at once, made when the paths change (no-ops on a steady tick), so
+    // neither list grows under a pattern of firings the ticks before did not have; and each
+    // string made with room for the longest path, since which string holds which path changes
+    // with the pattern of firings (a tick that fired only app.slice, the next only
+    // background.slice).
+    const size_t most = trigger_paths_.size() + helper_watch_paths_.size();
+    snapshot.triggers_fired.reserve(most);
+    fired_spare_.reserve(most);
+    size_t longest = 0;
+    for (const auto& path : trigger_paths_) longest = std::max(longest, path.size());
+    for (const auto& path : helper_watch_paths_) longest = std::max(longest, path.size());
     size_t fired = 0;
-    auto add_fired = [&snapshot, &fired](const std::string& path) {
+    auto add_fired = [this, &snapshot, &fired, longest](const std::string& path) {
       for (size_t j = 0; j < fired; ++j)
         if (snapshot.triggers_fired[j] == path) return;
-      if (fired < snapshot.triggers_fired.size())
-        snapshot.triggers_fired[fired].assign(path);
-      else
-        snapshot.triggers_fired.push_back(path);
+      if (fired == snapshot.triggers_fired.size()) {
+        if (fired_spare_.empty()) {
+          snapshot.triggers_fired.emplace_back().reserve(longest);
+        } else {
+          snapshot.triggers_fired.push_back(std::move(fired_spare_.back()));
+          fired_spare_.pop_back();
+        }
+      }
+      snapshot.triggers_fired[fired].assign(path);
       ++fired;
     };
     for (size_t i = 0; i < trigger_fired_.size(); ++i) {
@@ -720,7 +740,10 @@ void Daemon::tick() {
       helper_watch_fired_[i] = 0;
       add_fired(helper_watch_paths_[i]);
     }
-    snapshot.triggers_fired.resize(fired);
+    while (snapshot.triggers_fired.size() > fired) {
+      fired_spare_.push_back(std::move(snapshot.triggers_fired.back()));
+      snapshot.triggers_fired.pop_back();
+    }
   }
   for (const auto& problem : sampler_.take_problems()) {
     Event event{EventType::SenseProblem, Priority::Warning, problem.where + ": " + problem.message, {}};

@@ -146,63 +146,62 @@ void HelperLink::on_watch_readable(std::chrono::steady_clock::time_point now) {
 
 void HelperLink::on_readable(std::chrono::steady_clock::time_point /*now*/) {
   if (!client_) return;
-  auto messages = client_->read_available();
-  if (messages) dispatch(*messages);
+  auto read =
+      client_->read_available([this](const helper_wire::ServerMessage& message) { dispatch(message); });
   for (const auto& problem : client_->take_problems()) {
     Event event{
         EventType::SenseProblem, Priority::Warning, "guardian-helper sent a bad line: " + problem, {}};
     event.with("WHERE", socket_path_);
     if (handlers_.tell) handlers_.tell(event);
   }
-  if (!messages) drop(messages.error().message);
+  if (!read) drop(read.error().message);
 }
 
-void HelperLink::dispatch(const std::vector<helper_wire::ServerMessage>& messages) {
-  for (const auto& message : messages) {
-    if (on_pressure_message(message)) continue;
-    std::visit(
-        [this](const auto& m) {
-          using T = std::decay_t<decltype(m)>;
-          if constexpr (std::is_same_v<T, helper_wire::Hello>) {
-            if (told_connected_) return;
-            told_connected_ = true;
-            std::string probes;
-            for (const auto& probe : m.probes) probes += (probes.empty() ? "" : ",") + probe;
-            Event event{EventType::SenseProblem,
-                        Priority::Info,
-                        "guardian-helper connected (probes: " + (probes.empty() ? "none" : probes) +
-                            (m.prekill ? "; systemd-oomd pre-kill notices" : "") +
-                            "): OOM kills and ffmpeg starts are seen the moment they happen",
-                        {}};
-            event.with("WHERE", socket_path_)
-                .with("HELPER", "connected")
-                .with("HELPER_PROBES", probes)
-                .with("HELPER_SCOPE", m.owner.empty() ? m.scope : m.owner);
-            if (handlers_.tell) handlers_.tell(event);
-          } else if constexpr (std::is_same_v<T, helper_wire::ProcessExec>) {
-            ++events_;
-            if (handlers_.exec) handlers_.exec(m);
-          } else if constexpr (std::is_same_v<T, helper_wire::KernelOomKill> ||
-                               std::is_same_v<T, helper_wire::OomdKill>) {
-            ++events_;
-            if (handlers_.kill) handlers_.kill(kill_from_helper(m));
-          } else if constexpr (std::is_same_v<T, helper_wire::PrekillNotice>) {
-            ++events_;
-            if (handlers_.prekill) handlers_.prekill(m);
-          } else if constexpr (std::is_same_v<T, helper_wire::Lost>) {
-            lost_ += m.count;
-            Event event{EventType::SenseProblem,
-                        Priority::Notice,
-                        "guardian-helper dropped " + std::to_string(m.count) +
-                            " event(s) for guardian, which read too slowly; polling still sees those kills",
-                        {}};
-            event.with("WHERE", socket_path_).with("HELPER", "lost");
-            if (handlers_.tell) handlers_.tell(event);
-          }
-          // Exits: guardian needs none. Pressure watches and replies: on_pressure_message().
-        },
-        message);
-  }
+void HelperLink::dispatch(const helper_wire::ServerMessage& message) {
+  if (on_pressure_message(message)) return;
+  std::visit(
+      [this](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, helper_wire::Hello>) {
+          if (told_connected_) return;
+          told_connected_ = true;
+          std::string probes;
+          for (const auto& probe : m.probes) probes += (probes.empty() ? "" : ",") + probe;
+          Event event{EventType::SenseProblem,
+                      Priority::Info,
+                      "guardian-helper connected (probes: " + (probes.empty() ? "none" : probes) +
+                          (m.prekill ? "; systemd-oomd pre-kill notices" : "") +
+                          "): OOM kills and ffmpeg starts are seen the moment they happen",
+                      {}};
+          event.with("WHERE", socket_path_)
+              .with("HELPER", "connected")
+              .with("HELPER_PROBES", probes)
+              .with("HELPER_SCOPE", m.owner.empty() ? m.scope : m.owner);
+          if (handlers_.tell) handlers_.tell(event);
+        } else if constexpr (std::is_same_v<T, helper_wire::ProcessExec>) {
+          ++events_;
+          if (handlers_.exec) handlers_.exec(m);
+        } else if constexpr (std::is_same_v<T, helper_wire::KernelOomKill> ||
+                             std::is_same_v<T, helper_wire::OomdKill>) {
+          ++events_;
+          kill_from_helper(m, kill_);
+          if (handlers_.kill) handlers_.kill(kill_);
+        } else if constexpr (std::is_same_v<T, helper_wire::PrekillNotice>) {
+          ++events_;
+          if (handlers_.prekill) handlers_.prekill(m);
+        } else if constexpr (std::is_same_v<T, helper_wire::Lost>) {
+          lost_ += m.count;
+          Event event{EventType::SenseProblem,
+                      Priority::Notice,
+                      "guardian-helper dropped " + std::to_string(m.count) +
+                          " event(s) for guardian, which read too slowly; polling still sees those kills",
+                      {}};
+          event.with("WHERE", socket_path_).with("HELPER", "lost");
+          if (handlers_.tell) handlers_.tell(event);
+        }
+        // Exits: guardian needs none. Pressure watches and replies: on_pressure_message().
+      },
+      message);
 }
 
 // The messages about guardian's pressure watches: a greeting that offers them (asked for, then

@@ -57,7 +57,10 @@ class HelperLink {
   void on_watch_readable(std::chrono::steady_clock::time_point now);
   // How long between looks for the directory when it cannot be watched.
   static constexpr std::chrono::seconds kSlowLook{30};
-  // Reads what the socket holds and dispatches it; a closed or broken connection falls back.
+  // Reads what the socket holds and dispatches each message as it is decoded, allocating nothing
+  // once warm (sense/helper_client.h); a closed or broken connection falls back. After a burst
+  // of HelperClient::kReadPerCall bytes it returns with the rest still in the socket: the loop's
+  // level-triggered epoll comes back at once, after a tick that is due.
   void on_readable(std::chrono::steady_clock::time_point now);
   // Tells the helper this guardian is ready for the kill announced by notice `id`.
   void prekill_done(uint64_t id);
@@ -94,7 +97,7 @@ class HelperLink {
  private:
   // When to look at the socket next: now, `retry_` after the last attempt, or on an event.
   enum class Look { Now, Retry, OnEvent };
-  void dispatch(const std::vector<helper_wire::ServerMessage>& messages);
+  void dispatch(const helper_wire::ServerMessage& message);
   void drop(const std::string& why);
   // Watches the directory, else its parent; true when the directory is watched.
   bool add_watches();
@@ -122,6 +125,7 @@ class HelperLink {
   uint64_t events_ = 0;
   uint64_t lost_ = 0;
   bool told_connected_ = false;
+  KillSeen kill_;  // the kill being handed on, its strings refilled for each (no allocation)
 
   struct PressureWatch {
     std::string cgroup;

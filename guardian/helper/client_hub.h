@@ -27,9 +27,9 @@ namespace guardian::helper {
 struct HubLimits {
   std::size_t max_clients = 64;
   std::size_t max_clients_per_uid = 8;
-  std::size_t queue_bytes = 256 * 1024;  // per client
-  std::size_t max_bad_lines = 16;        // then the client is dropped
-  std::size_t read_budget = 64 * 1024;   // bytes read from one client per wakeup
+  std::size_t queue_bytes = helper_wire::kClientQueueBytes;  // per client
+  std::size_t max_bad_lines = 16;                            // then the client is dropped
+  std::size_t read_budget = 64 * 1024;                       // bytes read from one client per wakeup
 };
 
 struct ClientInfo {

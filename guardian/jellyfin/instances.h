@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/policy.h"
@@ -42,6 +43,16 @@ class InstanceDirectory {
   // The instance called `name`; "" picks the only one (an error when there are several).
   Result<Instance> find(const std::string& name) const;
   [[nodiscard]] std::vector<Instance> all() const;
+  // Whether any instance's cgroup_host_path satisfies `match`, looked at in place (no copy of the
+  // instances: the loop asks this for every relayed ffmpeg start).
+  template <class Match>
+  bool any_cgroup(Match&& match) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& entry : instances_) {
+      if (match(std::string_view(entry.second.cgroup_host_path))) return true;
+    }
+    return false;
+  }
 
  private:
   mutable std::mutex mutex_;

@@ -101,13 +101,15 @@ void JellyfinWatcher::on_fd_ready(int /*fd*/) {
 void JellyfinWatcher::on_process_started(const helper_wire::ProcessExec& exec) {
   // ffprobe runs by the thousand in a library scan and is no transcode; only ffmpeg wakes us.
   if (exec.comm != "ffmpeg" || cgroup2_mount_.empty() || exec.cgroup.empty()) return;
-  const std::string where = cgroup2_mount_ + exec.cgroup;
-  bool ours = false;
-  for (const auto& instance : options_.instances->all()) {
-    const std::string& root = instance.cgroup_host_path;
-    if (!root.empty() && (where == root || where.starts_with(root + "/"))) ours = true;
-  }
-  if (!ours) return;
+  // Whether cgroup2_mount_ + exec.cgroup is an instance's cgroup or below it, compared in place:
+  // an ffmpeg start reaches here on the loop, which allocates nothing for it.
+  auto at_or_below = [&](std::string_view root) {
+    if (root.empty() || !root.starts_with(cgroup2_mount_)) return false;
+    root.remove_prefix(cgroup2_mount_.size());
+    const std::string_view where = exec.cgroup;
+    return where.starts_with(root) && (where.size() == root.size() || where[root.size()] == '/');
+  };
+  if (!options_.instances->any_cgroup(at_or_below)) return;
   {
     std::lock_guard lock(mutex_);
     look_now_ = true;

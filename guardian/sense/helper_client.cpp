@@ -5,9 +5,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 namespace guardian {
 
@@ -27,47 +29,58 @@ Result<HelperClient> HelperClient::connect(const std::string& socket_path) {
   return HelperClient(std::move(fd));
 }
 
+HelperClient::HelperClient(UniqueFd fd) : fd_(std::move(fd)) {
+  framer_.reserve(helper_wire::kMaxLineBytes + kReceiveChunk);
+}
+
 HelperClient HelperClient::adopt(UniqueFd connected) {
   ::fcntl(connected.get(), F_SETFL, ::fcntl(connected.get(), F_GETFL) | O_NONBLOCK);
   return HelperClient(std::move(connected));
 }
 
-Result<std::vector<helper_wire::ServerMessage>> HelperClient::read_available() {
-  std::vector<helper_wire::ServerMessage> messages;
-  bool closed = false;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t got = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
+Result<HelperClient::ReadState> HelperClient::read_available(MessageSink sink) {
+  std::size_t taken = 0, delivered = 0;
+  char buffer[kReceiveChunk];
+  while (taken < read_per_call_) {
+    const ssize_t got = ::recv(fd_.get(), buffer, std::min(sizeof(buffer), read_per_call_ - taken), 0);
     if (got > 0) {
-      framer_.feed(std::string_view(buffer, static_cast<size_t>(got)));
+      // Every complete line is taken before the next feed, so the framer holds at most an
+      // unfinished line and this chunk: the room set aside at connection.
+      taken += static_cast<std::size_t>(got);
+      framer_.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
+      delivered += deliver(sink);
       continue;
     }
     if (got == 0) {
-      closed = true;
-      break;
+      if (delivered > 0) return ReadState::Drained;
+      return make_error("guardian-helper closed the connection");
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadState::Drained;
     return make_error(std::string("guardian-helper connection: ") + std::strerror(errno));
   }
-  while (auto line = framer_.next()) {
+  return ReadState::More;
+}
+
+std::size_t HelperClient::deliver(const MessageSink& sink) {
+  std::size_t delivered = 0;
+  while (auto line = framer_.next_line()) {
     if (!*line) {
       problems_.push_back(line->error().message);
       continue;
     }
-    auto message = helper_wire::decode_server_message(line->value());
+    auto message = decoder_.decode(line->value());
     if (!message) {
       problems_.push_back(message.error().message);
       continue;
     }
-    if (std::holds_alternative<helper_wire::Unknown>(*message)) continue;
-    if (const auto* hello = std::get_if<helper_wire::Hello>(&*message)) hello_ = *hello;
-    messages.push_back(std::move(*message));
+    const helper_wire::ServerMessage& decoded = **message;
+    if (std::holds_alternative<helper_wire::Unknown>(decoded)) continue;
+    if (const auto* hello = std::get_if<helper_wire::Hello>(&decoded)) hello_ = *hello;
+    sink(decoded);
+    ++delivered;
   }
-  // Messages that arrived before the close are still delivered; the close is reported on the
-  // next call, when nothing is left to read.
-  if (closed && messages.empty()) return make_error("guardian-helper closed the connection");
-  return messages;
+  return delivered;
 }
 
 uint64_t HelperClient::send(helper_wire::ClientRequest request) {

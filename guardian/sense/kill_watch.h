@@ -58,6 +58,10 @@ std::vector<KillSeen> kills_from_memory_events(const Snapshot& before, const Sna
 // the event already told, so it stays empty.
 KillSeen kill_from_helper(const helper_wire::KernelOomKill& kill);
 KillSeen kill_from_helper(const helper_wire::OomdKill& kill);
+// The same into `into`, refilling its strings in place: the loop hands a relayed kill on with no
+// heap allocation (a repeat the merger folds into a kill already told costs nothing).
+void kill_from_helper(const helper_wire::KernelOomKill& kill, KillSeen& into);
+void kill_from_helper(const helper_wire::OomdKill& kill, KillSeen& into);
 
 // Merges sightings of the same kill: same killer and same unit (or one cgroup path ending in the
 // other's unit) within `window`. The first sighting is reported; later ones only fill in fields.

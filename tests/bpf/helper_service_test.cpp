@@ -114,9 +114,9 @@ std::vector<helper_wire::ServerMessage> receive(HelperClient& client, std::chron
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd entry{client.fd(), POLLIN, 0};
     if (::poll(&entry, 1, 20) <= 0) continue;
-    auto messages = client.read_available();
-    if (!messages) break;
-    all.insert(all.end(), messages->begin(), messages->end());
+    auto read =
+        client.read_available([&](const helper_wire::ServerMessage& message) { all.push_back(message); });
+    if (!read) break;
   }
   EXPECT_TRUE(client.take_problems().empty());
   return all;

@@ -73,34 +73,56 @@ bool pump(bus::SystemdComponent& component, ActionRunner& actions, const std::fu
   return done();
 }
 
-TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
-  test::DbusDaemon daemon;
-  ASSERT_TRUE(daemon.running()) << daemon.error();
-  UnitProperties slice = test::incident_container_slice();
-  slice.memory_high = 6 * GiB;  // someone lowered it; the policy wants 8G
-  test::SystemdManagerDouble systemd(daemon.address(), {slice});
-  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
-  ASSERT_TRUE(systemd.ready() && oomd.ready());
+// What each test of the component's corrections stands up: a private bus with systemd's double
+// (container.slice as `slice`) and oomd's (Debian 12's dump, without the user manager: #43174),
+// the state file in a scratch directory, what the daemon owns for act (the slot the component
+// plugs its client into, slice.balance's switch, the action runner telling the fake loop), and
+// the component's options on that bus, the journal not followed. ready() says whether all came up.
+struct ComponentBed {
+  explicit ComponentBed(const UnitProperties& slice)
+      : systemd(daemon.address(), {slice}), oomd(daemon.address(), test::kOomdDump252WithoutUserManager) {
+    loaded = state.load().ok();
+    options.user_bus = bus::BusAddress::at(daemon.address());
+    options.system_bus = bus::BusAddress::at(daemon.address());
+    options.follow_journal = false;
+  }
+  [[nodiscard]] bool ready() const { return daemon.running() && systemd.ready() && oomd.ready() && loaded; }
+  [[nodiscard]] std::string error() const {
+    return daemon.running() ? (loaded ? "a double did not come up" : "the state file did not load")
+                            : daemon.error();
+  }
 
-  test::ScratchDir dir("state");
-  StateStore state(dir / "state.json");
-  ASSERT_TRUE(state.load().ok());
+  test::DbusDaemon daemon;
+  test::SystemdManagerDouble systemd;
+  test::OomdDouble oomd;
+  test::ScratchDir dir{"state"};
+  StateStore state{dir / "state.json"};
+  bool loaded = false;
   FakeLoop loop;
-  // What the daemon owns for act: the state file, the slot the component plugs its client into
-  // (the correction is undone through it at stop), slice.balance's switch.
   UnitManagerSlot user_manager;
   BalanceSwitch balance;
-  ActionEnv env;
-  env.state = &state;
-  env.systemd = &user_manager;
-  env.balance = &balance;
-  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
-
+  ActionEnv env = [this] {
+    ActionEnv made;
+    made.state = &state;
+    made.systemd = &user_manager;
+    made.balance = &balance;
+    return made;
+  }();
+  ActionRunner runner{env, [this](const Event& event) { loop.tell(event); }};
   bus::SystemdComponentOptions options;
-  options.user_bus = bus::BusAddress::at(daemon.address());
-  options.system_bus = bus::BusAddress::at(daemon.address());
-  options.follow_journal = false;
-  bus::SystemdComponent component(options, runner);
+};
+
+TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
+  UnitProperties slice = test::incident_container_slice();
+  slice.memory_high = 6 * GiB;  // someone lowered it; the policy wants 8G
+  ComponentBed bed(slice);
+  ASSERT_TRUE(bed.ready()) << bed.error();
+  auto& systemd = bed.systemd;
+  auto& oomd = bed.oomd;
+  auto& state = bed.state;
+  auto& loop = bed.loop;
+  auto& runner = bed.runner;
+  bus::SystemdComponent component(bed.options, runner);
   component.set_wanted_slice({8 * GiB, 10 * GiB});
   component.start(loop);
 
@@ -174,30 +196,17 @@ TEST(SystemdComponent, KeepsTheSliceHearsKillsAndTrustsOomdsLiveList) {
 // longer asks for more; a hard correction still sets the policy's values, restored exactly.
 TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorrection) {
   constexpr uint64_t MiB = 1ULL << 20;
-  test::DbusDaemon daemon;
-  ASSERT_TRUE(daemon.running()) << daemon.error();
   UnitProperties slice = test::incident_container_slice();
   slice.memory_high = 800 * MiB;
   slice.memory_max = 1000 * MiB;
   slice.memory_current = 420 * MiB;
-  test::SystemdManagerDouble systemd(daemon.address(), {slice});
-  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
-  ASSERT_TRUE(systemd.ready() && oomd.ready());
-  test::ScratchDir dir("state");
-  StateStore state(dir / "state.json");
-  ASSERT_TRUE(state.load().ok());
-  FakeLoop loop;
-  UnitManagerSlot user_manager;
-  BalanceSwitch balance;
-  ActionEnv env;
-  env.state = &state;
-  env.systemd = &user_manager;
-  env.balance = &balance;
-  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
-  bus::SystemdComponentOptions options;
-  options.user_bus = bus::BusAddress::at(daemon.address());
-  options.system_bus = bus::BusAddress::at(daemon.address());
-  options.follow_journal = false;
+  ComponentBed bed(slice);
+  ASSERT_TRUE(bed.ready()) << bed.error();
+  auto& systemd = bed.systemd;
+  auto& state = bed.state;
+  auto& loop = bed.loop;
+  auto& runner = bed.runner;
+  const auto& options = bed.options;
   const std::string high_key = "systemd.unit-property/container.slice/MemoryHigh";
   const std::string max_key = "systemd.unit-property/container.slice/MemoryMax";
   {
@@ -256,32 +265,17 @@ TEST(SystemdComponent, NeverLowersTheUsersLimitsUnlessThePolicyAsksForAHardCorre
 // issue-10 VM's 491M / 648M policy values.)
 TEST(SystemdComponent, WithoutALimitItWaitsForTheSliceToUseLessThenSetsThePolicysValues) {
   constexpr uint64_t MiB = 1ULL << 20;
-  test::DbusDaemon daemon;
-  ASSERT_TRUE(daemon.running()) << daemon.error();
   UnitProperties slice = test::incident_container_slice();
   slice.memory_high.reset();
   slice.memory_max.reset();
   slice.memory_current = 600 * MiB;
-  test::SystemdManagerDouble systemd(daemon.address(), {slice});
-  test::OomdDouble oomd(daemon.address(), test::kOomdDump252WithoutUserManager);
-  ASSERT_TRUE(systemd.ready() && oomd.ready());
-  char dir[] = "/tmp/guardian-state-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  StateStore state(std::string(dir) + "/state.json");
-  ASSERT_TRUE(state.load().ok());
-  FakeLoop loop;
-  UnitManagerSlot user_manager;
-  BalanceSwitch balance;
-  ActionEnv env;
-  env.state = &state;
-  env.systemd = &user_manager;
-  env.balance = &balance;
-  ActionRunner runner(env, [&](const Event& event) { loop.tell(event); });
-  bus::SystemdComponentOptions options;
-  options.user_bus = bus::BusAddress::at(daemon.address());
-  options.system_bus = bus::BusAddress::at(daemon.address());
-  options.follow_journal = false;
-  bus::SystemdComponent component(options, runner);
+  ComponentBed bed(slice);
+  ASSERT_TRUE(bed.ready()) << bed.error();
+  auto& systemd = bed.systemd;
+  auto& state = bed.state;
+  auto& loop = bed.loop;
+  auto& runner = bed.runner;
+  bus::SystemdComponent component(bed.options, runner);
   component.set_wanted_slice({491 * MiB, 648 * MiB});
   component.start(loop);
   ASSERT_TRUE(pump(component, runner, [&] {
@@ -320,7 +314,6 @@ TEST(SystemdComponent, WithoutALimitItWaitsForTheSliceToUseLessThenSetsThePolicy
   component.stop();
   EXPECT_FALSE(systemd.unit("container.slice").memory_high.has_value());
   EXPECT_FALSE(systemd.unit("container.slice").memory_max.has_value());
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SystemdComponent, ASliceThatAppearsIsInOomdsListWithinSecondsNotAMinute) {

@@ -93,6 +93,49 @@ TEST(HelperWire, EveryServerMessageRoundTrips) {
   }
 }
 
+// guardian's loop decodes with one ServerDecoder for the whole connection, refilling the
+// messages it keeps: nothing of a line may linger into the next of its type — a shorter argv, a
+// reply without a watch after one with, an ok after an error's message, an oom-kill without the
+// memcg an older kernel does not give, a greeting with no probes.
+TEST(HelperWire, AKeptDecoderDecodesEachLineAsAFreshOne) {
+  ProcessExec short_exec = jellyfin_exec();
+  short_exec.argv = {"/usr/bin/ffprobe", "-i"};
+  short_exec.argv_truncated = false;
+  short_exec.comm = "ffprobe";
+  const std::string lines[] = {
+      "hello version=1 uid=1000 scope=/user.slice owner=/user.slice/user-1000.slice/user@1000.service "
+      "probes=exec,oom-kill,oomd-kill pressure=1 prekill=1",
+      "hello version=1 uid=1000 scope=/user.slice owner=/u probes= pressure=0 prekill=0",
+      encode(ServerMessage(jellyfin_exec())),
+      encode(ServerMessage(short_exec)),
+      encode(ServerMessage(jellyfin_exec())),
+      "exec ts=1 pid=2 ppid=3 uid=4 cgroup=/a cgroup_id=5 comm=x",
+      "error request=4 watch=9 message=no\\x20such\\x20cgroup",
+      "ok request=5",
+      "oom-kill ts=10 pid=900 tgid=899 uid=1000 cgroup=/user.slice/a memcg=/user.slice memcg_id=76 "
+      "cgroup_id=77 "
+      "comm=stress-ng-vm oom_score_adj=200",
+      "oom-kill ts=10 pid=900 tgid=899 uid=1000 cgroup=/b cgroup_id=77 comm=stress-ng-vm oom_score_adj=200",
+      "exec ts=1 pid=oops",  // an error between: the next line still decodes whole
+      encode(ServerMessage(short_exec)),
+      "watch-ended watch=3 reason=gone",
+      "watch-ended watch=4",
+  };
+  ServerDecoder kept;
+  for (std::string line : lines) {
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    auto fresh = decode_server_message(line);
+    auto reused = kept.decode(line);
+    ASSERT_EQ(fresh.ok(), reused.ok()) << line;
+    if (!fresh.ok()) {
+      EXPECT_EQ(fresh.error().message, reused.error().message);
+      continue;
+    }
+    EXPECT_EQ((*reused)->index(), fresh->index()) << line;
+    EXPECT_EQ(encode(**reused), encode(*fresh)) << line;
+  }
+}
+
 TEST(HelperWire, ExecKeepsArgvOrderAndSpaces) {
   const std::string line = encode(ServerMessage(jellyfin_exec()));
   EXPECT_NE(line.find("arg=file:/media/movies/Big\\x20Buck\\x20Bunny\\x20(2008)/"), std::string::npos)

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -57,8 +58,40 @@ class DaemonTest : public ::testing::Test {
             "--log",         "stderr",
             "--dry-run"};
   }
+  // `guardian run` on the incident host with `policy_text`, its guardian-helper socket `helper`'s
+  // (listening): returns once guardian connected and was greeted as the real helper greets
+  // uid 1000; null (the test failed) when guardian did not connect within 30 s (its first tick).
+  std::unique_ptr<test::Subprocess> run_with_helper(test::FakeHelper& helper,
+                                                    const std::string& policy_text) {
+    auto args = run_args("fedora42-podman", write("policy.toml", policy_text));
+    args.insert(args.end(), {"--helper-socket", helper.path()});
+    auto guardian = std::make_unique<test::Subprocess>(args);
+    if (!helper.accept(30s)) {
+      ADD_FAILURE() << "guardian did not connect to the helper\n" << guardian->stderr_text();
+      return nullptr;
+    }
+    helper.send(test::FakeHelper::hello_for_user_1000());
+    return guardian;
+  }
+  // `guardian run --lock-memory=loop --ticks 3` under RLIMIT_MEMLOCK = `bytes` (as prlimit sets
+  // it; when the test runs as root, without CAP_IPC_LOCK, which ignores the limit).
+  test::RunResult run_with_memlock(uint64_t bytes) {
+    const std::string limit = "--memlock=" + std::to_string(bytes) + ":" + std::to_string(bytes);
+    std::vector<std::string> args = {"/usr/bin/prlimit", limit};
+    if (::geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--bounding-set=-ipc_lock"});
+    for (const auto& arg : run_args("fedora42-podman", write("a.toml", kPolicyA))) args.push_back(arg);
+    args.insert(args.end(), {"--lock-memory=loop", "--ticks", "3"});
+    return test::run(args, 20s);
+  }
   fs::path dir_;
 };
+
+// CLOCK_MONOTONIC now, in the helper's ts field's unit.
+uint64_t monotonic_now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
 
 TEST_F(DaemonTest, ClimbsOnAFixtureAndUnwindsOnSigterm) {
   const auto policy = write("a.toml", kPolicyA);
@@ -203,15 +236,7 @@ TEST_F(DaemonTest, AStalledLoopSaysForHowLong) {
 // Below the smallest part of the locked set in RLIMIT_MEMLOCK, guardian says once why it is not
 // locked and runs on unlocked.
 TEST_F(DaemonTest, ALowMemlockLimitIsSaidOnceAndGuardianRunsUnlocked) {
-  const auto policy = write("a.toml", kPolicyA);
-  std::vector<std::string> args = {"/usr/bin/prlimit", "--memlock=65536:65536"};
-  // root's CAP_IPC_LOCK ignores the limit: drop it for this run.
-  if (::geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--bounding-set=-ipc_lock"});
-  for (const auto& arg : run_args("fedora42-podman", policy)) args.push_back(arg);
-  args.emplace_back("--lock-memory=loop");
-  args.emplace_back("--ticks");
-  args.emplace_back("3");
-  auto result = test::run(args, 20s);
+  auto result = run_with_memlock(65536);
   EXPECT_EQ(result.status, 0) << result.err;
   const auto first = result.err.find(
       "memory not locked, running unlocked: not locked (loop): nothing fits RLIMIT_MEMLOCK 64.00 KiB");
@@ -223,14 +248,7 @@ TEST_F(DaemonTest, ALowMemlockLimitIsSaidOnceAndGuardianRunsUnlocked) {
 // build, the heap and sdbus-c++/prometheus-cpp-core) but not guardian's own code and data, which
 // is over 2.5 MiB in every build; the event says what was left out.
 TEST_F(DaemonTest, ALowerMemlockLimitLocksASmallerSetAndSaysWhatItLeftOut) {
-  const auto policy = write("a.toml", kPolicyA);
-  std::vector<std::string> args = {"/usr/bin/prlimit", "--memlock=3145728:3145728"};
-  if (::geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--bounding-set=-ipc_lock"});
-  for (const auto& arg : run_args("fedora42-podman", policy)) args.push_back(arg);
-  args.emplace_back("--lock-memory=loop");
-  args.emplace_back("--ticks");
-  args.emplace_back("3");
-  auto result = test::run(args, 20s);
+  auto result = run_with_memlock(3145728);
   EXPECT_EQ(result.status, 0) << result.err;
   const auto first = result.err.find("memory partly locked: partly locked (loop, ");
   ASSERT_NE(first, std::string::npos) << result.err;
@@ -254,43 +272,37 @@ namespace {
 TEST_F(DaemonTest, UsesGuardianHelperWhileItRunsAndFindsItAgainAfterARestart) {
   test::FakeHelper helper;
   helper.listen();
-  const auto policy = write("a.toml", kPolicyA);
-  auto args = run_args("fedora42-podman", policy);
-  args.insert(args.end(), {"--helper-socket", helper.path()});
-  test::Subprocess guardian(args);
-  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();  // at its first tick
-  helper.send(test::FakeHelper::hello_for_user_1000());
-  const std::string connected = guardian.wait_for("guardian-helper connected", 10s);
-  ASSERT_NE(connected, "") << guardian.stderr_text();
+  const auto guardian = run_with_helper(helper, kPolicyA);
+  ASSERT_TRUE(guardian);
+  const std::string connected = guardian->wait_for("guardian-helper connected", 10s);
+  ASSERT_NE(connected, "") << guardian->stderr_text();
   EXPECT_NE(connected.find("exec,oom-kill,oomd-kill"), std::string::npos) << connected;
 
   helper_wire::KernelOomKill oom;
-  oom.ts_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  oom.ts_ns = monotonic_now_ns();
   oom.pid = oom.tgid = 5151;
   oom.uid = 1000;
   oom.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/hog.service";
   oom.memcg = oom.cgroup;
   oom.comm = "python3";
   helper.send(oom);
-  const std::string killed = guardian.wait_for("the kernel OOM killer killed in hog.service", 5s);
-  ASSERT_NE(killed, "") << guardian.stderr_text();
+  const std::string killed = guardian->wait_for("the kernel OOM killer killed in hog.service", 5s);
+  ASSERT_NE(killed, "") << guardian->stderr_text();
   EXPECT_NE(killed.find("seen_by=guardian-helper"), std::string::npos) << killed;
 
   helper.stop();
-  ASSERT_NE(guardian.wait_for("guardian-helper connection lost", 5s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian->wait_for("guardian-helper connection lost", 5s), "") << guardian->stderr_text();
   helper.listen();
-  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();  // at a later tick
+  ASSERT_TRUE(helper.accept(30s)) << guardian->stderr_text();  // at a later tick
   helper.send(test::FakeHelper::hello_for_user_1000());
-  ASSERT_NE(guardian.wait_for("guardian-helper connected", 5s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian->wait_for("guardian-helper connected", 5s), "") << guardian->stderr_text();
 
   helper_wire::PrekillNotice notice;
   notice.id = 3;
   notice.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice";
   notice.wait_ms = 20000;
   helper.send(notice);
-  ASSERT_NE(guardian.wait_for("systemd-oomd is about to kill app.slice", 5s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian->wait_for("systemd-oomd is about to kill app.slice", 5s), "") << guardian->stderr_text();
   // The new connection's greeting offers pressure watches: guardian asked for them again
   // (unanswered here) before it answered the notice.
   auto answer = helper_wire::decode_client_request(helper.read_line());
@@ -304,8 +316,8 @@ TEST_F(DaemonTest, UsesGuardianHelperWhileItRunsAndFindsItAgainAfterARestart) {
   ASSERT_TRUE(std::holds_alternative<helper_wire::PrekillDone>(*answer));
   EXPECT_EQ(std::get<helper_wire::PrekillDone>(*answer).id, 3u);
 
-  guardian.signal(SIGTERM);
-  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
+  guardian->signal(SIGTERM);
+  EXPECT_EQ(guardian->wait_exit(10s), 0) << guardian->stderr_text();
 }
 
 // A level entered only when a PSI trigger fired on app.slice, with ticks 10 s apart: only a firing
@@ -329,12 +341,8 @@ actions = [ { type = "log", message = "woken by a trigger" } ]
 TEST_F(DaemonTest, APressureFiringRelayedByGuardianHelperWakesATickAtOnce) {
   test::FakeHelper helper;
   helper.listen();
-  const auto policy = write("woken.toml", kWokenPolicy);
-  auto args = run_args("fedora42-podman", policy);
-  args.insert(args.end(), {"--helper-socket", helper.path()});
-  test::Subprocess guardian(args);
-  ASSERT_TRUE(helper.accept(30s)) << guardian.stderr_text();
-  helper.send(test::FakeHelper::hello_for_user_1000());
+  const auto guardian = run_with_helper(helper, kWokenPolicy);
+  ASSERT_TRUE(guardian);
   const std::string apps = "/user.slice/user-1000.slice/user@1000.service/app.slice";
   // guardian sends its 500 ms requests in one burst at the greeting, then asks again with the
   // policy's 2 s window for each one refused: read until app.slice is granted and every other
@@ -344,7 +352,7 @@ TEST_F(DaemonTest, APressureFiringRelayedByGuardianHelperWakesATickAtOnce) {
   for (int line = 0; line < 32; ++line) {
     if (granted && !asked.empty() && asked_again.size() == asked.size()) break;
     auto request = helper_wire::decode_client_request(helper.read_line());
-    ASSERT_TRUE(request.ok()) << request.error().message << "\n" << guardian.stderr_text();
+    ASSERT_TRUE(request.ok()) << request.error().message << "\n" << guardian->stderr_text();
     ASSERT_TRUE(std::holds_alternative<helper_wire::WatchPressure>(*request));
     const auto& watch = std::get<helper_wire::WatchPressure>(*request);
     helper_wire::Reply reply;
@@ -362,25 +370,23 @@ TEST_F(DaemonTest, APressureFiringRelayedByGuardianHelperWakesATickAtOnce) {
     }
     helper.send(reply);
   }
-  ASSERT_TRUE(granted) << "guardian did not ask for a watch on app.slice\n" << guardian.stderr_text();
-  EXPECT_NE(guardian.wait_for("does not watch pressure on", 5s), "") << guardian.stderr_text();
+  ASSERT_TRUE(granted) << "guardian did not ask for a watch on app.slice\n" << guardian->stderr_text();
+  EXPECT_NE(guardian->wait_for("does not watch pressure on", 5s), "") << guardian->stderr_text();
   // Past the first tick's climb check: nothing enters "woken" on its own.
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(guardian.stderr_text().find("-> woken"), std::string::npos) << guardian.stderr_text();
+  EXPECT_EQ(guardian->stderr_text().find("-> woken"), std::string::npos) << guardian->stderr_text();
 
   helper_wire::PressureFired fired;
-  fired.ts_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now().time_since_epoch())
-                                          .count());
+  fired.ts_ns = monotonic_now_ns();
   fired.watch = *granted;
   fired.cgroup = apps;
   helper.send(fired);
   // Within 3 s of a 10 s interval: the relayed firing ticks at once (the wait is generous for a
   // loaded machine); a flag left for the next timer tick would mostly come later than that.
-  ASSERT_NE(guardian.wait_for("level normal -> woken", 3s), "") << guardian.stderr_text();
+  ASSERT_NE(guardian->wait_for("level normal -> woken", 3s), "") << guardian->stderr_text();
 
-  guardian.signal(SIGTERM);
-  EXPECT_EQ(guardian.wait_exit(10s), 0) << guardian.stderr_text();
+  guardian->signal(SIGTERM);
+  EXPECT_EQ(guardian->wait_exit(10s), 0) << guardian->stderr_text();
 }
 
 }  // namespace

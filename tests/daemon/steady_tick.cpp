@@ -26,22 +26,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <variant>
 #include <vector>
 
-#include "common/host_root.h"
 #include "daemon/daemon.h"
-#include "model/oomd_model.h"
-#include "model/oomd_rules.h"
 #include "sense/fixture_support.h"
-#include "sense/sampler.h"
 #include "support/counting_malloc.h"
 #include "support/dbus_daemon.h"
 #include "support/fake_helper.h"
+#include "support/sampled_fixture.h"
 #include "support/systemd_double.h"
 #include "support/systemd_fixtures.h"
 
@@ -128,9 +125,12 @@ class NotifyListener {
 // `metrics_exporter`: whether the exporter component runs (its /metrics listener stays off
 // either way: a test takes no port).
 // `helper_socket`: guardian-helper's socket when one runs, "" = none (its directory without it).
+// `ticks_done`: where the number of the last tick is published, for a thread that plays a part
+// in step with the loop.
 Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t measured,
                           bool metrics_exporter = false, const LiveOomd* live_oomd = nullptr,
-                          const std::string& helper_socket = "") {
+                          const std::string& helper_socket = "",
+                          std::atomic<uint64_t>* ticks_done = nullptr) {
   const fs::path dir = fs::temp_directory_path() / ("guardian-steady-tick-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string policy_path = (dir / "policy.toml").string();
@@ -164,6 +164,7 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
   uint64_t start_allocations = 0, start_opens = 0, start_lookups = 0, start_dumps = 0;
   auto dumps_served = [&] { return live_oomd ? live_oomd->oomd->dumps_served() : 0; };
   options.after_tick = [&](uint64_t tick) {
+    if (ticks_done) ticks_done->store(tick);
     // Read as systemd does, as they come: a datagram socket queues only ~10 (max_dgram_qlen).
     const uint64_t pings = listener.drain_watchdog_pings();
     if (tick > warmup) counts.watchdog_pings += pings;
@@ -239,20 +240,36 @@ TEST(SteadyTick, TheLoopLooksUpNoPathWhileNoHelperRuns) {
                                         "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
 }
 
-// guardian-helper running and serving guardian's pressure watches (a fake one on a thread of
-// its own, speaking the real wire format; it grants every watch-pressure, as a helper that can
-// open the pressure files would): while nothing fires, being connected and watched costs the
-// loop nothing — the link reads only when the socket has something.
+// guardian-helper running, serving guardian's pressure watches and relaying what it sees, as it
+// does while the user's processes are under pressure (a fake one on threads of its own, speaking
+// the real wire format; it grants every watch-pressure, as a helper that can open the pressure
+// files would). Every half second, all through the measured ticks: each watch fires, an ffmpeg
+// and an ffprobe start in the Jellyfin container, the ffprobe exits, systemd-oomd's SIGKILL
+// reaches one more of the container's processes and the kernel OOM killer takes one more in
+// Firefox's scope. The loop reads them (the helper's socket is empty again after each round),
+// decodes each into the messages its client keeps, wakes a tick per firing, hands each exec to
+// the Jellyfin watcher and each kill to the systemd component's merger — and allocates and opens
+// nothing. The first kill of each cgroup, in the warm-up, is new and told (an event's text is
+// made only for what is told); the measured ones are further sightings of those kills within
+// the merger's window, as oomd's kill of a many-process cgroup arrives: one SIGKILL per process.
 TEST(SteadyTick, TheLoopAllocatesNothingWhileGuardianHelperWatchesPressure) {
   test::FakeHelper helper;
   helper.listen();
-  std::atomic<int> granted{0};
+  std::mutex sending;  // the two threads below share the connection
+  auto send = [&](const helper_wire::ServerMessage& message) {
+    std::lock_guard lock(sending);
+    helper.send(message);
+  };
+  std::atomic<bool> greeted{false};
+  std::mutex watches_mutex;
+  std::vector<std::pair<uint32_t, std::string>> watches;  // granted: id, cgroup
   std::thread serve([&] {
     if (!helper.accept(std::chrono::seconds(30))) {
       ADD_FAILURE() << "guardian did not connect to the helper";
       return;
     }
-    helper.send(test::FakeHelper::hello_for_user_1000());
+    send(test::FakeHelper::hello_for_user_1000());
+    greeted = true;
     uint32_t next_watch = 1;
     // Until guardian closes the connection (or asks nothing more for 5 s).
     for (std::string line = helper.read_line(); !line.empty(); line = helper.read_line()) {
@@ -267,15 +284,82 @@ TEST(SteadyTick, TheLoopAllocatesNothingWhileGuardianHelperWatchesPressure) {
       reply.request = watch->request;
       reply.ok = true;
       reply.watch = next_watch++;
-      helper.send(reply);
-      ++granted;
+      {
+        std::lock_guard lock(watches_mutex);
+        watches.emplace_back(*reply.watch, watch->cgroup);
+      }
+      send(reply);
     }
   });
-  const Counts counts = count_steady_ticks("fedora42-podman", 10, 50, false, nullptr, helper.path());
+
+  constexpr uint64_t kWarmup = 20, kMeasured = 50;
+  const std::string user = "/user.slice/user-1000.slice/user@1000.service";
+  const std::string container =
+      user + "/user.slice/libpod-1809f7cd0c75acf34f56d8c19782b99c6b5fcd14128a3cc79aca38a4f94af3ff.scope";
+  const std::string firefox = user + "/app.slice/app-gnome-firefox-2871.scope";
+  std::atomic<uint64_t> ticks{0};
+  std::atomic<bool> stop{false};
+  int measured_rounds = 0, rounds_read = 0, firings = 0;
+  std::thread relay([&] {
+    auto now_ns = [] {
+      return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now().time_since_epoch())
+                                       .count());
+    };
+    // A round every 5 ticks from tick 3 (warm-up rounds at 3, 8, 13, 18); none after the last
+    // measured tick's round can be read.
+    uint32_t round = 0;
+    for (uint64_t at = 3; at + 5 <= kWarmup + kMeasured && !stop; at += 5, ++round) {
+      while (ticks.load() < at && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (stop || !greeted) break;
+      std::vector<std::pair<uint32_t, std::string>> fire;
+      {
+        std::lock_guard lock(watches_mutex);
+        fire = watches;
+      }
+      for (const auto& [id, cgroup] : fire) send(helper_wire::PressureFired{now_ns(), id, cgroup});
+      helper_wire::ProcessExec ffmpeg{now_ns(), 41000 + round, 40990, 1000, container,
+                                      9100,     "ffmpeg",      {},    true};
+      ffmpeg.argv = {"/usr/lib/jellyfin-ffmpeg/ffmpeg",
+                     "-analyzeduration",
+                     "200M",
+                     "-f",
+                     "matroska",
+                     "-i",
+                     "file:/media/movies/Big Buck Bunny (2008)/Big Buck Bunny.mkv"};
+      send(ffmpeg);
+      helper_wire::ProcessExec ffprobe{now_ns(), 42000 + round, 40990, 1000, container,
+                                       9100,     "ffprobe",     {},    false};
+      ffprobe.argv = {"/usr/lib/jellyfin-ffmpeg/ffprobe", "-i", "file:/media/music/a.flac"};
+      send(ffprobe);
+      send(helper_wire::ProcessExit{now_ns(), 42000 + round, 1000, container, 9100, "ffprobe", 0, 180000000});
+      send(helper_wire::OomdKill{now_ns(), 43000 + round, 43000 + round, 1000, 712, container, 9100, "ffmpeg",
+                                 0});
+      send(helper_wire::KernelOomKill{now_ns(), 44000 + round, 44000 + round, 1000, firefox, 9200, firefox,
+                                      9200, "Isolated Web Co", 200});
+      // The loop takes the round in: nothing of it stays unread.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (helper.unread() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      const bool read = helper.unread() == 0;
+      if (at > kWarmup) {
+        ++measured_rounds;
+        rounds_read += read ? 1 : 0;
+        firings += static_cast<int>(fire.size());
+      }
+    }
+  });
+  const Counts counts =
+      count_steady_ticks("fedora42-podman", kWarmup, kMeasured, false, nullptr, helper.path(), &ticks);
+  stop = true;
+  relay.join();
   serve.join();
   // The fixture's oomd watches the user manager's slices (Fedora's slice.d defaults).
-  EXPECT_GT(granted.load(), 0) << "guardian asked the helper for no pressure watch";
-  EXPECT_EQ(counts.measured_ticks, 50u);
+  EXPECT_GT(watches.size(), 0u) << "guardian asked the helper for no pressure watch";
+  EXPECT_GE(measured_rounds, 9) << "rounds of events sent during the measured ticks";
+  EXPECT_EQ(rounds_read, measured_rounds) << "rounds guardian's loop read in full within 2 s";
+  EXPECT_GE(firings, 9);
+  EXPECT_GE(counts.measured_ticks, kMeasured);
   EXPECT_EQ(counts.allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
   EXPECT_EQ(counts.opens, 0u);
 }
@@ -404,35 +488,21 @@ TEST(SteadyTick, TheCountingShimSeesEachOpenAndAllocation) {
 // sense -> model, as the daemon calls them (Sampler::sample_into into a kept Snapshot, then
 // OomdModel::observe with the rules the fixture's drop-ins give), over the incident host.
 TEST(SteadyTick, SenseAndModelAllocateAndOpenNothingAfterWarmUp) {
-  const std::string root = std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman";
-  SamplerOptions sampler_options;
-  sampler_options.uid = 1000;
-  Sampler sampler{HostRoot(root), sampler_options};
-  Snapshot snapshot;
-  sampler.sample_into(snapshot);
-  ASSERT_FALSE(snapshot.cgroups.empty());
-  OomdModel model;
-  const std::set<std::string> slices = user_manager_slices(sampler.layout(), snapshot);
-  OomdRuleSet rules =
-      oomd_rules_from_files(read_oomd_config_files(HostRoot(root), sampler.layout(), slices), snapshot);
-  ASSERT_FALSE(rules.watched.empty());
-  model.set_rules(rules.watched);
-  for (int i = 0; i < 5; ++i) {
-    sampler.sample_into(snapshot);
-    model.observe(snapshot);
-  }
-  (void)sampler.take_problems();
+  test::SampledFixture host("fedora42-podman");
+  ASSERT_FALSE(host.snapshot.cgroups.empty());
+  ASSERT_GT(host.watched_rules, 0u);
+  host.warm_up(5);
   const uint64_t allocations = test::counted_allocations(), opens = test::counted_opens();
   test::count_calls_on_this_thread(true);
   for (int i = 0; i < 200; ++i) {
-    sampler.sample_into(snapshot);
-    model.observe(snapshot);
+    host.sampler.sample_into(host.snapshot);
+    host.model.observe(host.snapshot);
   }
   test::count_calls_on_this_thread(false);
   EXPECT_EQ(test::counted_allocations() - allocations, 0u) << "(GUARDIAN_STEADY_TICK_TRACE=1 prints where)";
   EXPECT_EQ(test::counted_opens() - opens, 0u);
-  EXPECT_EQ(snapshot.cgroups.size(), 30u);
-  EXPECT_FALSE(model.states().empty());
+  EXPECT_EQ(host.snapshot.cgroups.size(), 30u);
+  EXPECT_FALSE(host.model.states().empty());
 }
 
 }  // namespace

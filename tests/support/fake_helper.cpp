@@ -1,7 +1,9 @@
 #include "support/fake_helper.h"
 
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,6 +61,12 @@ std::string FakeHelper::read_line() {
   char c = 0;
   while (::recv(connection_.get(), &c, 1, 0) == 1 && c != '\n') line += c;
   return line;
+}
+
+std::size_t FakeHelper::unread() const {
+  int queued = 0;
+  if (::ioctl(connection_.get(), SIOCOUTQ, &queued) != 0) return 0;
+  return static_cast<std::size_t>(queued);
 }
 
 helper_wire::Hello FakeHelper::hello_for_user_1000() {

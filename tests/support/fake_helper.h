@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "common/fd.h"
@@ -26,6 +27,9 @@ class FakeHelper {
   void send_raw(const std::string& bytes);
   // The client's next line (without '\n'), "" when none came within 5 s.
   std::string read_line();
+  // Bytes sent on the connection that the client has not read yet (SIOCOUTQ: a Unix socket
+  // keeps what it sent charged to itself until the peer's recv() takes it).
+  [[nodiscard]] std::size_t unread() const;
   [[nodiscard]] const std::string& path() const { return path_; }
 
   // A greeting as guardian-helper sends it to uid 1000 with every probe loaded.

@@ -11,36 +11,25 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <set>
 #include <string>
 #include <thread>
 
-#include "common/host_root.h"
-#include "model/oomd_model.h"
-#include "model/oomd_rules.h"
 #include "model/user_budget.h"
-#include "sense/sampler.h"
 #include "sense/self_watch.h"
 #include "support/counting_malloc.h"
+#include "support/sampled_fixture.h"
 #include "tell/metrics_exporter.h"
 
 namespace guardian {
 namespace {
 
 TEST(MetricsExporterSteady, OnTickAllocatesNothingOnceTheSeriesExist) {
-  const std::string root = std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman";
-  SamplerOptions sampler_options;
-  sampler_options.uid = 1000;
-  Sampler sampler{HostRoot(root), sampler_options};
-  Snapshot snapshot;
-  sampler.sample_into(snapshot);
+  test::SampledFixture host("fedora42-podman");
+  auto& sampler = host.sampler;
+  auto& snapshot = host.snapshot;
+  auto& model = host.model;
   ASSERT_EQ(snapshot.cgroups.size(), 30u);
-  OomdModel model;
-  const std::set<std::string> slices = user_manager_slices(sampler.layout(), snapshot);
-  OomdRuleSet rules =
-      oomd_rules_from_files(read_oomd_config_files(HostRoot(root), sampler.layout(), slices), snapshot);
-  ASSERT_FALSE(rules.watched.empty());
-  model.set_rules(rules.watched);
+  ASSERT_GT(host.watched_rules, 0u);
   UserBudgetModel budget;
   TickLateness lateness;
   auto start = std::chrono::steady_clock::now();

@@ -122,6 +122,70 @@ class PressureCrossed(unittest.TestCase):
         self.assertAlmostEqual(r1["helper_500ms_fired_s"], 4.712 - 0.301)
 
 
+class GuardianWoken(unittest.TestCase):
+    """guardian's level changes (its journal, __MONOTONIC_TIMESTAMP in µs) against the twin
+    watch's firings (the user's request=1, whatever id the helper gave it)."""
+
+    def run_fixture(self):
+        import json
+        with tempfile.TemporaryDirectory() as out:
+            write(out, "stall-starts.csv", f"stall-1,{START1 / S:.2f}\nstall-2,{START2 / S:.2f}\n")
+            write(out, "stall-onsets.txt",
+                  f"stall-1 onset_ns={ONSET1} read_ns={ONSET1 + 57 * MS} prev_read_ns=0 total_us=57000\n"
+                  f"stall-2 onset_ns={ONSET2} read_ns={ONSET2 + 30 * MS} prev_read_ns=0 total_us=30000\n")
+            kill_ts = ONSET2 + 60 * S
+            user = [
+                (145_100_000_000, "ok request=1 watch=2"),
+                (145_100_000_000, "ok request=2 watch=3"),
+                (ONSET1 + 112 * MS, f"pressure ts={ONSET1 + 110 * MS} watch=2 cgroup={MGR}"),
+                (ONSET1 + 195 * MS, f"pressure ts={ONSET1 + 120 * MS} watch=3 cgroup={MGR}"),  # the 2 s twin: not it
+                (ONSET2 + 67 * MS, f"pressure ts={ONSET2 + 66 * MS} watch=2 cgroup={MGR}"),
+                (kill_ts + MS, f"oomd-kill ts={kill_ts} pid=4242 tgid=4242 uid=1000 sender_pid=612 "
+                               f"cgroup={MGR}/container.slice/jellyfin.service cgroup_id=9 comm=ffmpeg result=0"),
+            ]
+            write(out, "helper-user.log", "".join(f"{r} {t}\n" for r, t in user))
+            journal = [
+                {"GUARDIAN_EVENT": "helper", "__MONOTONIC_TIMESTAMP": str(146_000_000)},
+                {"GUARDIAN_EVENT": "level-changed", "GUARDIAN_LEVEL": "woken", "GUARDIAN_PREVIOUS_LEVEL": "normal",
+                 "__MONOTONIC_TIMESTAMP": str((ONSET1 + 131 * MS) // 1000)},
+                {"GUARDIAN_EVENT": "level-changed", "GUARDIAN_LEVEL": "normal", "GUARDIAN_PREVIOUS_LEVEL": "woken",
+                 "__MONOTONIC_TIMESTAMP": str((ONSET1 + 9 * S) // 1000)},
+                {"GUARDIAN_EVENT": "level-changed", "GUARDIAN_LEVEL": "woken", "GUARDIAN_PREVIOUS_LEVEL": "normal",
+                 "__MONOTONIC_TIMESTAMP": str((ONSET2 + 90 * MS) // 1000)},
+                # entered by a timer tick long after any firing: no firing is paired with it
+                {"GUARDIAN_EVENT": "level-changed", "GUARDIAN_LEVEL": "woken", "GUARDIAN_PREVIOUS_LEVEL": "normal",
+                 "__MONOTONIC_TIMESTAMP": str((ONSET2 + 30 * S) // 1000)},
+                {"GUARDIAN_EVENT": "oom-kill", "GUARDIAN_KILLER": "systemd-oomd", "GUARDIAN_SEEN_BY": "guardian-helper",
+                 "GUARDIAN_CGROUP": f"{MGR}/container.slice/jellyfin.service",
+                 "__MONOTONIC_TIMESTAMP": str((kill_ts + 4 * MS) // 1000)},
+            ]
+            write(out, "guardian-journal.jsonl", "".join(json.dumps(j) + "\n" for j in journal))
+            parsed = [(r, helper_bench.fields(t)) for r, t in helper_bench.lines(os.path.join(out, "helper-user.log"))]
+            return helper_bench.guardian_woken(out, parsed)
+
+    def test_each_entry_is_timed_from_the_twin_watchs_firing_and_the_stalls_onset(self):
+        g = self.run_fixture()
+        self.assertEqual(g["twin_watch"], "2")
+        self.assertEqual(g["entries"], 3)
+        first, second, late = g["woken"]
+        self.assertAlmostEqual(first["firing_to_level_s"], 0.021)
+        self.assertAlmostEqual(first["onset_to_level_s"], 0.131)
+        self.assertEqual(first["stall"], "stall-1")
+        self.assertAlmostEqual(second["firing_to_level_s"], 0.024)
+        self.assertIsNone(late["firing_to_level_s"])
+        self.assertIsNone(late["onset_to_level_s"])  # not the first entry in its stall
+        self.assertEqual(g["firing_to_level"], {"n": 2, "p50_ms": 22.5, "min_ms": 21.0, "max_ms": 24.0})
+
+    def test_oomds_kill_is_timed_from_the_relayed_sigkill_to_guardians_entry(self):
+        told = self.run_fixture()["oomd_kill_told"]
+        self.assertEqual(told["seen_by"], "guardian-helper")
+        self.assertEqual(told["sigkill_to_told_ms"], 4.0)
+
+    def test_without_guardians_journal_there_is_nothing_to_time(self):
+        with tempfile.TemporaryDirectory() as out:
+            self.assertIsNone(helper_bench.guardian_woken(out, []))
+
+
 class StallOnset(unittest.TestCase):
     def run_onset(self, pressure_text, timeout="5"):
         with tempfile.TemporaryDirectory() as d:

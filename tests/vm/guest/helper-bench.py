@@ -141,6 +141,70 @@ def pressure_crossed(out, user):
         "ramps": ramps}
 
 
+def guardian_woken(out, user):
+    """guardian woken by the helper's relayed watch (guardian-journal.jsonl: guardian's journal,
+    helper-wake.toml's level "woken" entered on trigger_fired, a 10 s tick). For each entry into
+    it: from the helper's firing to the journal entry of guardian's level change (the tick that
+    the relayed firing woke ran, decided and told), and from the stall's onset for the first
+    entry in a stall. The firing is the user's client's 500 ms watch on user@UID.service, the
+    twin of the one guardian asks for (the same trigger on the same file: at a stall's start after a quiet longer
+    than the window the kernel fires both in the same poll pass); only a firing at most 1 s
+    before the entry is taken. Also: systemd-oomd's kill as guardian told it, from the helper's
+    oomd-kill ts."""
+    entries = []
+    try:
+        with open(os.path.join(out, "guardian-journal.jsonl")) as f:
+            entries = [json.loads(l) for l in f if l.startswith("{")]
+    except OSError:
+        return None
+    watch = next((e["watch"] for _, e in user if e["_type"] == "ok" and e.get("request") == "1" and "watch" in e),
+                 None)
+    fires = sorted(int(e["ts"]) for _, e in user if e["_type"] == "pressure" and e["watch"] == watch)
+    stalls = []
+    try:
+        starts = [line.strip().split(",") for line in open(os.path.join(out, "stall-starts.csv"))]
+        onsets = {}
+        for line in open(os.path.join(out, "stall-onsets.txt")):
+            name, *rest = line.split()
+            kv = dict(p.partition("=")[::2] for p in rest)
+            if "onset_ns" in kv:
+                onsets[name] = int(kv["onset_ns"])
+        for i, (name, t) in enumerate(starts):
+            until = int(float(starts[i + 1][1]) * 1e9) if i + 1 < len(starts) else float("inf")
+            if name in onsets:
+                stalls.append((name, onsets[name], until))
+    except (OSError, ValueError):
+        pass
+    woken, timed_stalls = [], set()
+    for e in entries:
+        if e.get("GUARDIAN_EVENT") != "level-changed" or e.get("GUARDIAN_LEVEL") != "woken":
+            continue
+        at = int(e["__MONOTONIC_TIMESTAMP"]) * 1000
+        fired = next((t for t in reversed(fires) if at - 10**9 <= t <= at), None)
+        stall = next(((n, o) for n, o, u in stalls if o <= at < u), None)
+        if stall and stall[0] in timed_stalls:
+            stall = None  # a stall's onset is timed to the first entry after it only
+        if stall:
+            timed_stalls.add(stall[0])
+        woken.append({"at_ns": at, "firing_to_level_s": (at - fired) / 1e9 if fired else None,
+                      "stall": stall[0] if stall else None,
+                      "onset_to_level_s": (at - stall[1]) / 1e9 if stall else None})
+    kills = [(r, e) for r, e in user if e["_type"] == "oomd-kill"]
+    told = [e for e in entries if e.get("GUARDIAN_EVENT") == "oom-kill" and e.get("GUARDIAN_KILLER") == "systemd-oomd"]
+    oomd = None
+    if told:
+        first = told[0]
+        at = int(first["__MONOTONIC_TIMESTAMP"]) * 1000
+        ts = next((int(e["ts"]) for _, e in kills if int(e["ts"]) <= at), None)
+        oomd = {"seen_by": first.get("GUARDIAN_SEEN_BY"), "cgroup": first.get("GUARDIAN_CGROUP"),
+                "sigkill_to_told_ms": round((at - ts) / 1e6, 1) if ts else None, "told": len(told)}
+    col = lambda k: [w[k] for w in woken if w.get(k) is not None]  # noqa: E731
+    return {"entries": len(woken), "twin_watch": watch,
+            "firing_to_level": stats(col("firing_to_level_s")),
+            "onset_to_level": stats(col("onset_to_level_s")),
+            "woken": woken, "oomd_kill_told": oomd}
+
+
 def main():
     out = sys.argv[1]
     user = [(r, fields(t)) for r, t in lines(os.path.join(out, "helper-user.log")) if not t.startswith("#")]
@@ -177,6 +241,9 @@ def main():
                                 if e["_type"] == "oom-kill" and "oomhog-" in e.get("cgroup", ""))}
 
     res["pressure_crossed"] = pressure_crossed(out, user)
+    woken = guardian_woken(out, user)
+    if woken is not None:
+        res["guardian_woken"] = woken
 
     # 4. systemd-oomd's kill
     kills = [(r, e) for r, e in user if e["_type"] == "oomd-kill"]
@@ -244,6 +311,12 @@ def main():
         k = res["oomd_kill_seen"]
         print(f"| systemd-oomd's SIGKILL (kernel → client) | {k['helper_ms']} ms | D-Bus Killed: "
               f"{k['dbus_killed_signal_ms']} ms; journal line: {k['journal_line_ms']} ms |")
+    if "guardian_woken" in res:
+        g = res["guardian_woken"]
+        told = g["oomd_kill_told"] or {}
+        print(f"| guardian woken by the relayed watch (10 s tick) | firing → level change: "
+              f"{cell(g['firing_to_level'])}; stall onset → level change: {cell(g['onset_to_level'])} "
+              f"| oomd's kill told: {told.get('sigkill_to_told_ms')} ms after the SIGKILL, seen by {told.get('seen_by')} |")
     print()
     print("cost:", json.dumps(res["cost"]))
 
