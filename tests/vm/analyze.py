@@ -382,6 +382,9 @@ def finish(out, res):
     if fk and res["verdict"] != "SKIP":
         line += (f" — oomd killed {short(fk['victim'])} (watching {short(fk['monitored'])}) "
                  f"{fmt_s(fk['stall_onset_to_kill_s'])} after stall onset")
+    bars = squeeze_mod.bar_lines(res.get("squeeze")) if res["verdict"] != "SKIP" else []
+    if bars:
+        line += "\n" + "\n".join("  " + b for b in bars)
     res["verdict_line"] = line
     res["table_row"] = row(res)
     os.makedirs(out, exist_ok=True)
