@@ -261,6 +261,7 @@ class Daemon final : public DaemonLoop {
   // warm-up; the loop reads its result when its scan count moved.
   std::unique_ptr<SharedPagesKeeper> pages_keeper_;
   uint64_t pages_scans_seen_ = 0;
+  bool told_shared_left_out_ = false;
   void take_shared_pages_scan();
   MonoTime last_status_line_{};
 };
@@ -704,7 +705,11 @@ void Daemon::take_shared_pages_scan() {
   // strings made here are not a steady tick's.
   const SharedPagesKeeper::Result result = pages_keeper_->last();
   pages_scans_seen_ = result.scans;
-  const bool newly_left_out = memory_lock_.shared_left_out.empty() && !result.scan.left_out.empty();
+  // Told when the limit leaves out pages of the libraries a tick runs in; other libraries' pages
+  // and every library's headers do not fit beside the rest in 8 MiB, and need not (the status and
+  // `guardian doctor` still name them).
+  const bool newly_left_out = !told_shared_left_out_ && result.scan.left_out_tick_pages;
+  told_shared_left_out_ = told_shared_left_out_ || newly_left_out;
   const bool newly_failed = memory_lock_.shared_problem.empty() && !result.scan.problem.empty();
   memory_lock_.shared_scanned = true;
   memory_lock_.shared_locked_bytes = result.scan.locked_bytes;

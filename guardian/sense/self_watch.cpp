@@ -266,6 +266,7 @@ SharedPagesPlan plan_shared_pages_lock(const std::vector<Mapping>& maps, std::st
         plan.bytes += bytes;
       } else {
         plan.left_out_bytes += bytes;
+        if (rank(*mapping) < kFirst.size()) plan.left_out_tick_pages = true;
         if (std::find(plan.left_out.begin(), plan.left_out.end(), name) == plan.left_out.end())
           plan.left_out.push_back(name);
       }
@@ -371,6 +372,7 @@ SharedPagesLock::Scan SharedPagesLock::scan_and_lock() {
   scan.locked_bytes = locked_bytes_;
   scan.left_out = plan.left_out;
   scan.left_out_bytes = plan.left_out_bytes;
+  scan.left_out_tick_pages = plan.left_out_tick_pages;
   return scan;
 }
 

@@ -177,6 +177,9 @@ struct SharedPagesPlan {
   // Libraries (file names) with present pages that did not fit, and how many bytes of them.
   std::vector<std::string> left_out;
   uint64_t left_out_bytes = 0;
+  // Whether any of it is the five libraries' code or read-only data (not only other libraries'
+  // pages or headers): then the loop itself may fault on what was left out.
+  bool left_out_tick_pages = false;
 };
 // `present`: the pages present in this process, sorted, disjoint (read_present_pages);
 // `locked`: the runs an earlier plan locked (sorted, disjoint), not counted again; `room_bytes`:
@@ -211,8 +214,9 @@ class SharedPagesLock {
     uint64_t locked_bytes = 0;      // by every scan so far
     std::vector<std::string> left_out;
     uint64_t left_out_bytes = 0;
-    uint64_t scanned_pages = 0;  // pagemap entries read
-    std::string problem;         // "" when the scan and every lock went through
+    bool left_out_tick_pages = false;  // SharedPagesPlan::left_out_tick_pages
+    uint64_t scanned_pages = 0;        // pagemap entries read
+    std::string problem;               // "" when the scan and every lock went through
   };
   Scan scan_and_lock();
 

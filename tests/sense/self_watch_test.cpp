@@ -275,6 +275,7 @@ TEST(SharedPagesLock, UnderEightMebibytesTheFiveLibrariesPagesInUseAreLockedAndT
   EXPECT_EQ(plan.runs.size(), 41u);
   EXPECT_EQ(plan.left_out_bytes, 1412 * KiB);
   EXPECT_EQ(plan.bytes + plan.left_out_bytes, plan.wanted_bytes);
+  EXPECT_FALSE(plan.left_out_tick_pages) << "only other libraries' pages and headers left out";
   ASSERT_FALSE(plan.left_out.empty());
   EXPECT_EQ(plan.left_out.front(), "libtomlplusplus.so.3.3.0");
   for (const auto& name : plan.left_out)
@@ -315,6 +316,7 @@ TEST(SharedPagesLock, ALowerLimitLocksLibcFirstAndSaysWhatItLeftOut) {
   EXPECT_EQ(bytes_in(maps, plan.runs, kLibc), 1280 * KiB);
   EXPECT_EQ(plan.left_out.front(), "libstdc++.so.6.0.30");
   EXPECT_EQ(plan.left_out_bytes, 4008 * KiB);
+  EXPECT_TRUE(plan.left_out_tick_pages);
   EXPECT_TRUE(plan_shared_pages_lock(maps, kBinary, present, {}, 0).runs.empty());
 }
 
