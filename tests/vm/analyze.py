@@ -2,8 +2,9 @@
 """Analyse one VM test-bed run: tests/vm/analyze.py OUT_DIR --scenario NAME [--skip REASON]
 
 Reads what the guest collected (journal.json, trace.csv, oomctl-*.txt, marks.csv, facts.env,
-checks.txt) and writes OUT_DIR/result.json and OUT_DIR/result.md (a one-line verdict and a
-markdown table row). Every figure comes from those files. Prints the verdict line.
+checks.txt) and writes OUT_DIR/result.json and OUT_DIR/result.md (a verdict line — for
+squeeze-guarded followed by one line per named bar, squeeze.bar_lines — and a markdown table
+row). Every figure comes from those files. Prints the verdict.
 Exit: 0 PASS or SKIP, 1 FAIL.
 """
 import argparse
