@@ -664,8 +664,8 @@ def verdict(name, sq, need, facts=None):
         baseline_verdict(sq, issue10, facts.get("policy", "default"))
         jf = policy_has_jellyfin(facts)
         standin_bar = bar("standin", "stand-in survived (oomd killed nothing of " + STANDIN_UNIT + ")", jf,
-                          "the policy has no [[jellyfin]] table: nothing guardian does frees memory on Debian's "
-                          "rule (issue 12)")
+                          "the policy has no [[jellyfin]] table: nothing guardian does then frees the memory "
+                          "oomd kills for (issue 12)")
         standin = [k for k in sq["oomd_kills"] if k["victim"].endswith(STANDIN_UNIT)]
         standin_bar(not standin, "systemd-oomd killed the stand-in (" + ", ".join(
             f"{k['victim']} at {k['at_s']:.0f} s" for k in standin) + ")")
