@@ -16,8 +16,10 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "act/action_runner.h"
@@ -30,7 +32,9 @@
 #include "common/host_root.h"
 #include "config/policy_loader.h"
 #include "daemon/helper_link.h"
+#include "daemon/shared_pages_keeper.h"
 #include "daemon/systemd_notifier.h"
+#include "daemon/watchdog_pinger.h"
 #include "decide/ladder.h"
 #include "decide/reload.h"
 #include "jellyfin/instances.h"
@@ -251,7 +255,16 @@ class Daemon final : public DaemonLoop {
   bool stopping_ = false;
   uint64_t ticks_ = 0;
   uint64_t watchdog_usec_ = 0;
-  SystemdNotifier notifier_;  // $NOTIFY_SOCKET, connected once: no socket per WATCHDOG=1
+  SystemdNotifier notifier_;  // $NOTIFY_SOCKET, connected once: READY=1 and STOPPING=1 from the loop
+  // WATCHDOG=1 and STATUS= from a thread of their own (each datagram is a charge: issue 10), made
+  // after READY=1 when systemd gave a notify socket.
+  std::unique_ptr<WatchdogPinger> pinger_;
+  // --lock-memory=loop: the shared libraries' pages in use, locked from a thread of its own after
+  // warm-up; the loop reads its result when its scan count moved.
+  std::unique_ptr<SharedPagesKeeper> pages_keeper_;
+  uint64_t pages_scans_seen_ = 0;
+  bool told_shared_left_out_ = false;
+  void take_shared_pages_scan();
   MonoTime last_status_line_{};
 };
 
@@ -657,7 +670,9 @@ void Daemon::print_status_line(const Snapshot& snapshot) {
 }
 
 void Daemon::notify_systemd(bool ready) {
-  // Formatted into fixed buffers: this runs every tick.
+  // Formatted into fixed buffers: this runs every tick. Only READY=1 goes out from the loop; the
+  // status and the watchdog ping go from pinger_'s thread (a datagram is an skb charged to the
+  // task that sends it, and memory.high's penalty falls on that task: not the loop).
   double worst = 0;
   for (const auto& state : model_.states()) worst = std::max(worst, state.limit_fraction);
   const std::string& level = tick_view_.level_name;
@@ -671,11 +686,55 @@ void Daemon::notify_systemd(bool ready) {
     char message[sizeof status + 16];
     std::snprintf(message, sizeof message, "READY=1\n%s", status);
     notifier_.notify(message);
-  } else if (std::strcmp(status, status_) != 0) {
-    notifier_.notify(status);
+    const char* socket = std::getenv("NOTIFY_SOCKET");
+    if (socket != nullptr && *socket != '\0')
+      pinger_ =
+          std::make_unique<WatchdogPinger>(std::chrono::microseconds(watchdog_usec_), SystemdNotifier());
+  } else if (pinger_ && std::strcmp(status, status_) != 0) {
+    pinger_->publish_status(status);
   }
   std::memcpy(status_, status, sizeof status_);
-  if (watchdog_usec_) notifier_.notify("WATCHDOG=1");
+  if (pinger_) pinger_->beat();  // the loop is alive: the pinger may ping once more
+  if (pages_keeper_) {
+    // Quiet: no level above normal and this tick on time; the keeper rescans only then.
+    pages_keeper_->beat(ladder_.level == 0 && lateness_.last_seconds() < 0.5);
+    if (pages_keeper_->scans() != pages_scans_seen_) take_shared_pages_scan();
+  }
+}
+
+void Daemon::take_shared_pages_scan() {
+  // Only when a scan finished (after warm-up, then at most once a minute while quiet): the
+  // strings made here are not a steady tick's.
+  const SharedPagesKeeper::Result result = pages_keeper_->last();
+  pages_scans_seen_ = result.scans;
+  // Told when the limit leaves out pages of the libraries a tick runs in; other libraries' pages
+  // and every library's headers do not fit beside the rest in 8 MiB, and need not (the status and
+  // `guardian doctor` still name them).
+  const bool newly_left_out = !told_shared_left_out_ && result.scan.left_out_tick_pages;
+  told_shared_left_out_ = told_shared_left_out_ || newly_left_out;
+  const bool newly_failed = memory_lock_.shared_problem.empty() && !result.scan.problem.empty();
+  memory_lock_.shared_scanned = true;
+  memory_lock_.shared_locked_bytes = result.scan.locked_bytes;
+  memory_lock_.shared_left_out = result.scan.left_out;
+  memory_lock_.shared_left_out_bytes = result.scan.left_out_bytes;
+  memory_lock_.shared_problem = result.scan.problem;
+  memory_lock_text_ = memory_lock_.describe();
+  if (!newly_left_out && !newly_failed) return;
+  Event event{EventType::SenseProblem,
+              Priority::Warning,
+              "memory partly locked: " + memory_lock_text_ +
+                  "; under memory pressure guardian's own faults may stall it (LimitMEMLOCK= in the unit)",
+              {}};
+  event.with("WHERE", "RLIMIT_MEMLOCK")
+      .with("MEMORY_LOCK", std::string(memory_lock_mode_name(memory_lock_.mode)))
+      .with("MEMORY_LOCKED_BYTES",
+            std::to_string((memory_lock_.locked ? memory_lock_.needed_bytes : 0) + result.scan.locked_bytes))
+      .with("MEMORY_LOCK_LIMIT_BYTES", memory_lock_.limit_bytes == UINT64_MAX
+                                           ? std::string("infinity")
+                                           : std::to_string(memory_lock_.limit_bytes))
+      .with("SHARED_PAGES_SCANNED", std::to_string(result.scan.scanned_pages))
+      .with("SHARED_PAGES_SCAN_USEC", std::to_string(result.took.count()));
+  teller_.emit(event);
 }
 
 // Whether the slices directly in the user manager are the ones in `known`, without building a set
@@ -822,6 +881,9 @@ void Daemon::lock_loop_memory() {
     prefault_stack(64 * 1024);
     int here = 0;
     memory_lock_ = lock_memory(MemoryLockMode::LoopOnly, &here);
+    // The shared libraries' pages once the loop is warm, by the page, in what the limit leaves.
+    pages_keeper_ = std::make_unique<SharedPagesKeeper>(own_executable(), memory_lock_.limit_bytes,
+                                                        memory_lock_.locked ? memory_lock_.needed_bytes : 0);
   } else if (options_.lock_memory == MemoryLockMode::None) {
     memory_lock_ = MemoryLockStatus{};
   }
@@ -971,6 +1033,8 @@ int Daemon::run() {
     }
   }
 
+  pages_keeper_.reset();
+  pinger_.reset();  // no ping once stopping: systemd's stop timeout holds from here
   notifier_.notify("STOPPING=1\nSTATUS=stopping: reverting actions");
   teller_.emit(Event{EventType::Stopping,
                      Priority::Info,

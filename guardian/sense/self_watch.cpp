@@ -133,11 +133,12 @@ std::vector<Mapping> parse_proc_maps(std::string_view text) {
     if (eol == std::string_view::npos) eol = text.size();
     const std::string line(text.substr(pos, eol - pos));
     pos = eol + 1;
-    unsigned long start = 0, end = 0;
+    unsigned long start = 0, end = 0, offset = 0;
     char perms[8] = {};
     int path_at = 0;
     // "start-end perms offset dev inode   path"
-    if (std::sscanf(line.c_str(), "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3) continue;
+    if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %*s %*s %n", &start, &end, perms, &offset, &path_at) < 4)
+      continue;
     if (end <= start || std::strlen(perms) < 3) continue;
     Mapping mapping;
     mapping.start = start;
@@ -145,6 +146,7 @@ std::vector<Mapping> parse_proc_maps(std::string_view text) {
     mapping.readable = perms[0] == 'r';
     mapping.writable = perms[1] == 'w';
     mapping.executable = perms[2] == 'x';
+    mapping.offset = offset;
     if (path_at > 0 && static_cast<size_t>(path_at) <= line.size())
       mapping.path = line.substr(static_cast<size_t>(path_at));
     out.push_back(std::move(mapping));
@@ -159,26 +161,12 @@ uint64_t memlock_reserve(uint64_t limit_bytes) {
 
 LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view binary,
                             uintptr_t loop_stack_address, uint64_t limit_bytes) {
-  // The shared libraries' code, one part each so a lower limit drops the least used first.
-  struct Shared {
-    std::string_view file;
-    std::string_view name;
-  };
-  constexpr std::array kShared = {
-      Shared{"libc.so", "libc's code"},
-      Shared{"libstdc++.so", "libstdc++'s code"},
-      Shared{"libsystemd.so", "libsystemd's code"},
-      Shared{"libm.so", "libm's code"},
-      Shared{"libgcc_s.so", "libgcc_s's code"},
-  };
   std::vector<LockPart> wanted = {
       {"the loop's stack", LockHow::Populate, {}, 0},
       {"guardian's code and data", LockHow::Populate, {}, 0},
       {"sdbus-c++ and prometheus-cpp-core", LockHow::Populate, {}, 0},
       {"the heap", LockHow::OnFault, {}, 0},
   };
-  constexpr size_t kFirstShared = 4;
-  for (const auto& shared : kShared) wanted.push_back({std::string(shared.name), LockHow::OnFault, {}, 0});
   auto add = [&wanted](size_t part, uintptr_t start, uintptr_t end) {
     wanted[part].ranges.emplace_back(start, end);
     wanted[part].bytes += end - start;
@@ -198,10 +186,6 @@ LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view b
       add(2, mapping.start, mapping.end);
     } else if (mapping.path == "[heap]") {
       add(3, mapping.start, mapping.end);
-    } else if (mapping.executable && !mapping.path.empty() && mapping.path.front() == '/') {
-      const std::string_view file = file_name(mapping.path);
-      for (size_t i = 0; i < kShared.size(); ++i)
-        if (file.starts_with(kShared[i].file)) add(kFirstShared + i, mapping.start, mapping.end);
     }
   }
   LoopLockPlan plan;
@@ -219,6 +203,177 @@ LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view b
     }
   }
   return plan;
+}
+
+bool is_shared_readonly(const Mapping& mapping, std::string_view binary) {
+  if (!mapping.readable || mapping.writable || mapping.path.empty() || mapping.path.front() != '/')
+    return false;
+  if (!binary.empty() && mapping.path == binary) return false;
+  if (file_name(mapping.path).find(".so") == std::string_view::npos) return false;
+  return !is_library(mapping.path, {"libsdbus-c++.so", "libprometheus-cpp-core.so"});
+}
+
+SharedPagesPlan plan_shared_pages_lock(const std::vector<Mapping>& maps, std::string_view binary,
+                                       const std::vector<PageRun>& present,
+                                       const std::vector<PageRun>& locked, uint64_t room_bytes) {
+  // The libraries a tick runs in first, so a lower limit leaves out the others' pages.
+  constexpr std::array<std::string_view, 5> kFirst = {"libc.so", "libstdc++.so", "libsystemd.so", "libm.so",
+                                                      "libgcc_s.so"};
+  // Last of all, every library's read-only mapping at file offset 0: its ELF headers and dynamic
+  // symbol tables, which the dynamic linker read at start (all symbols bound then: -z now,
+  // LD_BIND_NOW) and a tick does not.
+  auto rank = [&kFirst](const Mapping& mapping) {
+    if (!mapping.executable && mapping.offset == 0) return kFirst.size() + 1;
+    const std::string_view file = file_name(mapping.path);
+    for (size_t i = 0; i < kFirst.size(); ++i)
+      if (file.starts_with(kFirst[i])) return i;
+    return kFirst.size();
+  };
+  std::vector<const Mapping*> order;
+  for (const auto& mapping : maps)
+    if (is_shared_readonly(mapping, binary)) order.push_back(&mapping);
+  std::stable_sort(order.begin(), order.end(),
+                   [&rank](const Mapping* a, const Mapping* b) { return rank(*a) < rank(*b); });
+
+  // The present pages of [start, end) that no earlier plan locked, as runs.
+  auto unlocked_present = [&present, &locked](uintptr_t start, uintptr_t end) {
+    std::vector<PageRun> out;
+    auto first = std::lower_bound(present.begin(), present.end(), start,
+                                  [](const PageRun& run, uintptr_t at) { return run.end <= at; });
+    for (auto it = first; it != present.end() && it->start < end; ++it) {
+      uintptr_t from = std::max(it->start, start);
+      const uintptr_t to = std::min(it->end, end);
+      auto held = std::lower_bound(locked.begin(), locked.end(), from,
+                                   [](const PageRun& run, uintptr_t at) { return run.end <= at; });
+      for (; from < to && held != locked.end() && held->start < to; ++held) {
+        if (held->start > from) out.push_back({from, held->start});
+        from = std::max(from, held->end);
+      }
+      if (from < to) out.push_back({from, to});
+    }
+    return out;
+  };
+
+  SharedPagesPlan plan;
+  for (const Mapping* mapping : order) {
+    const std::string name =
+        std::string(file_name(mapping->path)) + (rank(*mapping) > kFirst.size() ? " headers" : "");
+    for (const PageRun& run : unlocked_present(mapping->start, mapping->end)) {
+      const uint64_t bytes = run.end - run.start;
+      plan.wanted_bytes += bytes;
+      if (bytes <= room_bytes - plan.bytes) {  // plan.bytes <= room_bytes always
+        plan.runs.push_back(run);
+        plan.bytes += bytes;
+      } else {
+        plan.left_out_bytes += bytes;
+        if (rank(*mapping) < kFirst.size()) plan.left_out_tick_pages = true;
+        if (std::find(plan.left_out.begin(), plan.left_out.end(), name) == plan.left_out.end())
+          plan.left_out.push_back(name);
+      }
+    }
+  }
+  return plan;
+}
+
+Result<std::vector<PageRun>> read_present_pages(int pagemap_fd, const std::vector<Mapping>& maps,
+                                                std::string_view binary, std::vector<uint64_t>& buffer) {
+  // One 64-bit entry per page; bit 63: present in this process's page table (proc(5)).
+  constexpr uint64_t kPresent = uint64_t{1} << 63;
+  constexpr size_t kEntries = 512;
+  buffer.resize(kEntries);
+  std::vector<PageRun> runs;
+  for (const auto& mapping : maps) {
+    if (!is_shared_readonly(mapping, binary)) continue;
+    for (uintptr_t page = mapping.start; page < mapping.end;) {
+      const size_t count = std::min<size_t>(kEntries, (mapping.end - page) / kPage);
+      const auto offset = static_cast<off_t>(page / kPage * sizeof(uint64_t));
+      const ssize_t got = ::pread(pagemap_fd, buffer.data(), count * sizeof(uint64_t), offset);
+      if (got < 0)
+        return make_error(std::string("/proc/self/pagemap: ") + std::strerror(errno) + " (" + mapping.path +
+                          ")");
+      const size_t entries = static_cast<size_t>(got) / sizeof(uint64_t);
+      if (entries == 0) break;
+      for (size_t i = 0; i < entries; ++i, page += kPage) {
+        if ((buffer[i] & kPresent) == 0) continue;
+        if (!runs.empty() && runs.back().end == page)
+          runs.back().end = page + kPage;
+        else
+          runs.push_back({page, page + kPage});
+      }
+    }
+  }
+  std::sort(runs.begin(), runs.end(), [](const PageRun& a, const PageRun& b) { return a.start < b.start; });
+  return runs;
+}
+
+std::vector<PageRun> parse_page_runs(std::string_view text) {
+  std::vector<PageRun> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string line(text.substr(pos, eol - pos));
+    pos = eol + 1;
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2 || end <= start) continue;
+    if (start % kPage != 0 || end % kPage != 0) continue;
+    out.push_back({start, end});
+  }
+  return out;
+}
+
+SharedPagesLock::SharedPagesLock(std::string binary, uint64_t limit_bytes, uint64_t already_locked_bytes)
+    : binary_(std::move(binary)),
+      limit_bytes_(limit_bytes),
+      already_locked_bytes_(already_locked_bytes),
+      pagemap_(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) {}
+
+SharedPagesLock::Scan SharedPagesLock::scan_and_lock() {
+  Scan scan;
+  if (!pagemap_) {
+    scan.problem = std::string("/proc/self/pagemap: cannot be opened");
+    return scan;
+  }
+  const std::vector<Mapping> maps = read_own_maps();
+  for (const auto& mapping : maps)
+    if (is_shared_readonly(mapping, binary_)) scan.scanned_pages += (mapping.end - mapping.start) / kPage;
+  auto present = read_present_pages(pagemap_.get(), maps, binary_, buffer_);
+  if (!present.ok()) {
+    scan.problem = present.error().message;
+    return scan;
+  }
+  uint64_t room = UINT64_MAX;
+  if (limit_bytes_ != UINT64_MAX) {
+    const uint64_t used = already_locked_bytes_ + locked_bytes_ + memlock_reserve(limit_bytes_);
+    room = limit_bytes_ > used ? limit_bytes_ - used : 0;
+  }
+  const SharedPagesPlan plan = plan_shared_pages_lock(maps, binary_, present.value(), locked_, room);
+  for (const PageRun& run : plan.runs) {
+    if (::syscall(SYS_mlock2, run.start, run.end - run.start, 0) != 0) {
+      // A library unmapped since the maps were read (none is, in guardian), or the limit.
+      if (scan.problem.empty()) scan.problem = std::string("mlock2: ") + std::strerror(errno);
+      continue;
+    }
+    locked_.push_back(run);
+    locked_bytes_ += run.end - run.start;
+    scan.locked_now_bytes += run.end - run.start;
+  }
+  std::sort(locked_.begin(), locked_.end(),
+            [](const PageRun& a, const PageRun& b) { return a.start < b.start; });
+  // Adjacent runs locked by different scans as one, so the next plan's subtraction stays short.
+  std::vector<PageRun> merged;
+  for (const PageRun& run : locked_) {
+    if (!merged.empty() && merged.back().end >= run.start)
+      merged.back().end = std::max(merged.back().end, run.end);
+    else
+      merged.push_back(run);
+  }
+  locked_ = std::move(merged);
+  scan.locked_bytes = locked_bytes_;
+  scan.left_out = plan.left_out;
+  scan.left_out_bytes = plan.left_out_bytes;
+  scan.left_out_tick_pages = plan.left_out_tick_pages;
+  return scan;
 }
 
 std::string_view memory_lock_mode_name(MemoryLockMode mode) {
@@ -245,6 +400,14 @@ std::string MemoryLockStatus::describe() const {
   if (!left_out.empty()) {
     text += "; left out for the limit (" + format_bytes(left_out_bytes) + "): ";
     for (size_t i = 0; i < left_out.size(); ++i) text += (i ? ", " : "") + left_out[i];
+  }
+  if (shared_scanned) {
+    text += "; shared libraries' pages in use: " + format_bytes(shared_locked_bytes) + " locked";
+    if (!shared_left_out.empty()) {
+      text += ", left out for the limit (" + format_bytes(shared_left_out_bytes) + "): ";
+      for (size_t i = 0; i < shared_left_out.size(); ++i) text += (i ? ", " : "") + shared_left_out[i];
+    }
+    if (!shared_problem.empty()) text += " (" + shared_problem + ")";
   }
   return text;
 }
@@ -312,6 +475,8 @@ MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address
   status.locked = true;
   return status;
 }
+
+std::string own_executable() { return own_binary(); }
 
 LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes) {
   return plan_loop_lock(read_own_maps(), own_binary(), reinterpret_cast<uintptr_t>(loop_stack_address),

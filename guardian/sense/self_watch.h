@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/fd.h"
 #include "common/result.h"
 #include "sense/snapshot.h"
 
@@ -69,7 +70,8 @@ enum class MemoryLockMode {
   AllOnFault,  // the same with MCL_ONFAULT: pages locked as they are touched
   LoopOnly,    // the mappings the loop runs in, by priority while they fit RLIMIT_MEMLOCK
                // (plan_loop_lock): guardian's own code and data and the libraries only it maps
-               // populated, the heap and the shared libraries' code locked as touched
+               // populated, the heap locked as touched; after warm-up the shared libraries'
+               // pages present then (plan_shared_pages_lock), by the page
 };
 std::string_view memory_lock_mode_name(MemoryLockMode mode);
 Result<MemoryLockMode> parse_memory_lock_mode(std::string_view text);
@@ -85,6 +87,13 @@ struct MemoryLockStatus {
   // empty when the whole set is locked. locked with left_out = a smaller lock, not none.
   std::vector<std::string> left_out;
   uint64_t left_out_bytes = 0;
+  // LoopOnly, after warm-up (SharedPagesLock): the shared libraries' present pages locked, the
+  // libraries whose pages the limit left out, and a scan's problem ("" when none).
+  bool shared_scanned = false;
+  uint64_t shared_locked_bytes = 0;
+  std::vector<std::string> shared_left_out;
+  uint64_t shared_left_out_bytes = 0;
+  std::string shared_problem;
   [[nodiscard]] std::string describe() const;
 };
 
@@ -95,7 +104,8 @@ struct Mapping {
   bool readable = false;
   bool writable = false;
   bool executable = false;
-  std::string path;  // "" for anonymous, "[heap]", "[stack]", or the file
+  uint64_t offset = 0;  // in the file
+  std::string path;     // "" for anonymous, "[heap]", "[stack]", or the file
 };
 // Lines that do not read as a mapping are skipped (the kernel writes this file; nothing to report).
 std::vector<Mapping> parse_proc_maps(std::string_view text);
@@ -134,15 +144,91 @@ uint64_t memlock_reserve(uint64_t limit_bytes);
 //  3. the libraries only guardian maps whose code the loop runs: sdbus-c++ (signals, the
 //     status object), prometheus-cpp-core (metrics updates), all their mappings            populate
 //  4. the heap                                                                            on fault
-//  5. the code of the shared libraries a tick runs in, one part each: libc, libstdc++,
-//     libsystemd, libm, libgcc_s                                                          on fault
 // Populated: a path the loop first takes under pressure (the climb, the stalled event,
 // critical's actions, the journal sink) would otherwise fault on its code exactly when memory is
-// short; these pages are guardian's alone. On fault: the shared libraries' pages are mostly in
-// memory for every other process already and populating them all costs RSS for code guardian
-// never runs (README "Benchmarks"); the heap's free pages would be populated for nothing.
+// short; these pages are guardian's alone. The heap on fault: its free pages would be populated
+// for nothing. The shared libraries (libc, libstdc++, libsystemd, libm, …) come after warm-up,
+// page by page: plan_shared_pages_lock.
 LoopLockPlan plan_loop_lock(const std::vector<Mapping>& maps, std::string_view binary,
                             uintptr_t loop_stack_address, uint64_t limit_bytes);
+
+// A run of whole pages, [start, end).
+struct PageRun {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  bool operator==(const PageRun&) const = default;
+};
+
+// Whether `mapping` is one whose pages plan_shared_pages_lock locks: a shared object's ("….so…")
+// read-only mapping, code (r-x) or read-only data (r--), neither `binary` nor a library that
+// plan_loop_lock locks whole (sdbus-c++, prometheus-cpp-core).
+bool is_shared_readonly(const Mapping& mapping, std::string_view binary);
+
+// The shared libraries' part of the loop's working set: of their read-only mappings (code and
+// read-only data), exactly the pages present in this process after warm-up — the pages its
+// threads touched (or the kernel's fault-around mapped beside them). Locked whole-range, libc's,
+// libstdc++'s and libm's code alone count 3.4 MiB against RLIMIT_MEMLOCK, most of it code
+// guardian never runs, and their read-only data (libstdc++'s 444 KiB, where the VM's faults
+// were) did not fit beside the rest in 8 MiB; locked by the page, what the loop uses fits.
+struct SharedPagesPlan {
+  std::vector<PageRun> runs;  // to lock (mlock2, flags 0: they are present), priority order
+  uint64_t bytes = 0;         // sum over runs
+  uint64_t wanted_bytes = 0;  // present and not yet locked, had the limit no say
+  // Libraries (file names) with present pages that did not fit, and how many bytes of them.
+  std::vector<std::string> left_out;
+  uint64_t left_out_bytes = 0;
+  // Whether any of it is the five libraries' code or read-only data (not only other libraries'
+  // pages or headers): then the loop itself may fault on what was left out.
+  bool left_out_tick_pages = false;
+};
+// `present`: the pages present in this process, sorted, disjoint (read_present_pages);
+// `locked`: the runs an earlier plan locked (sorted, disjoint), not counted again; `room_bytes`:
+// what RLIMIT_MEMLOCK still allows. By library: libc, libstdc++, libsystemd, libm, libgcc_s
+// first (the ones a tick runs in), then the others in the maps' order, and last every library's
+// headers and symbol tables (its read-only mapping at offset 0: the dynamic linker's, at start);
+// a run that does not fit is left out and the next, smaller one may still fit. Pure.
+SharedPagesPlan plan_shared_pages_lock(const std::vector<Mapping>& maps, std::string_view binary,
+                                       const std::vector<PageRun>& present,
+                                       const std::vector<PageRun>& locked, uint64_t room_bytes);
+
+// Which pages of the mappings is_shared_readonly picks are present in this process, from
+// /proc/self/pagemap (`pagemap_fd`, opened once; the present bit is readable unprivileged), as
+// sorted runs. `buffer` is reused between scans.
+Result<std::vector<PageRun>> read_present_pages(int pagemap_fd, const std::vector<Mapping>& maps,
+                                                std::string_view binary, std::vector<uint64_t>& buffer);
+
+// Runs as "start-end" hex lines (the fixture format of tests/fixtures/proc-maps/*.present, the
+// same numbers as /proc/PID/maps); lines that do not read as one are skipped.
+std::vector<PageRun> parse_page_runs(std::string_view text);
+
+// Keeps the shared libraries' present pages locked: scans (read_present_pages) and locks what
+// plan_shared_pages_lock picks within the limit. Not on the loop: the daemon calls it from a
+// thread of its own, after warm-up and again now and then while there is no pressure (the
+// working set a quiet loop grows into is learned, never searched for on the tick).
+class SharedPagesLock {
+ public:
+  // `already_locked_bytes`: what the loop's lock (plan_loop_lock) counts against the limit.
+  SharedPagesLock(std::string binary, uint64_t limit_bytes, uint64_t already_locked_bytes);
+  struct Scan {
+    uint64_t locked_now_bytes = 0;  // locked by this scan
+    uint64_t locked_bytes = 0;      // by every scan so far
+    std::vector<std::string> left_out;
+    uint64_t left_out_bytes = 0;
+    bool left_out_tick_pages = false;  // SharedPagesPlan::left_out_tick_pages
+    uint64_t scanned_pages = 0;        // pagemap entries read
+    std::string problem;               // "" when the scan and every lock went through
+  };
+  Scan scan_and_lock();
+
+ private:
+  std::string binary_;
+  uint64_t limit_bytes_;
+  uint64_t already_locked_bytes_;
+  UniqueFd pagemap_;
+  std::vector<uint64_t> buffer_;
+  std::vector<PageRun> locked_;  // sorted, disjoint
+  uint64_t locked_bytes_ = 0;
+};
 
 // For the MCL_FUTURE modes, before any thread starts: thread stacks and malloc arenas sized so
 // that every later mapping fits the limit (a locked future mapping counts whole at mmap time).
@@ -156,6 +242,9 @@ MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address
 // The plan for this process now (its /proc/self/maps and executable) under `limit_bytes`: what
 // `guardian doctor` reports for the daemon's limit (the daemon runs the same binary).
 LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes);
+
+// This process's executable (/proc/self/exe), "" when the kernel does not say.
+std::string own_executable();
 
 // VmLck and VmRSS of this process from /proc/self/status, in bytes (for the measurement and
 // `guardian doctor`); nullopt fields when the kernel does not say.

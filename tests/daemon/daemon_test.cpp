@@ -260,6 +260,29 @@ TEST_F(DaemonTest, ALowerMemlockLimitLocksASmallerSetAndSaysWhatItLeftOut) {
   EXPECT_EQ(result.err.find("memory not locked"), std::string::npos) << result.err;
 }
 
+// The shared libraries' pages in use are locked after warm-up from the keeper's thread, in what
+// the lower limit leaves after the loop's own parts: libc's first; libstdc++'s pages do not fit
+// in 3 MiB, so it is told once, with what was locked and what was left out.
+TEST_F(DaemonTest, AfterWarmUpTheSharedLibrariesPagesInUseAreLockedAsFarAsTheLimitAllows) {
+  std::string text = kPolicyA;
+  const std::string one_second = "interval = \"1s\"";
+  text.replace(text.find(one_second), one_second.size(), "interval = \"100ms\"");
+  const auto policy = write("a.toml", text);
+  std::vector<std::string> args = {"/usr/bin/prlimit", "--memlock=3145728:3145728"};
+  if (::geteuid() == 0) args.insert(args.begin(), {"/usr/bin/setpriv", "--bounding-set=-ipc_lock"});
+  for (const auto& arg : run_args("fedora42-podman", policy)) args.push_back(arg);
+  args.insert(args.end(), {"--lock-memory=loop", "--ticks", "40"});  // 4 s: five ticks, then the scan
+  auto result = test::run(args, 30s);
+  EXPECT_EQ(result.status, 0) << result.err;
+  const auto at = result.err.find("shared libraries' pages in use: ");
+  ASSERT_NE(at, std::string::npos) << result.err;
+  const std::string line = result.err.substr(at, result.err.find('\n', at) - at);
+  EXPECT_NE(line.find(" locked, left out for the limit ("), std::string::npos) << line;
+  EXPECT_NE(line.find("libstdc++.so"), std::string::npos) << line;
+  EXPECT_NE(line.find("shared_pages_scanned="), std::string::npos) << line;
+  EXPECT_EQ(line.find("libc.so.6,"), std::string::npos) << "libc's pages come first and fit: " << line;
+}
+
 }  // namespace
 }  // namespace guardian
 

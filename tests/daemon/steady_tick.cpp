@@ -76,8 +76,16 @@ struct Counts {
   uint64_t opens = 0;
   uint64_t path_lookups = 0;  // stat(), access() and the like
   uint64_t measured_ticks = 0;
-  uint64_t watchdog_pings = 0;  // WATCHDOG=1 datagrams the test's notify socket received
-  uint64_t oomd_dumps = 0;      // DumpByFileDescriptor calls answered in the measured ticks
+  uint64_t watchdog_pings = 0;     // WATCHDOG=1 datagrams the test's notify socket received
+  uint64_t oomd_dumps = 0;         // DumpByFileDescriptor calls answered in the measured ticks
+  uint64_t pings_while_stuck = 0;  // WATCHDOG=1 datagrams received while the loop was held (Stuck)
+};
+
+// The loop held in its after-tick hook (the test's stand-in for a loop stuck in reclaim): after
+// tick `at`, for `for_how_long`.
+struct Stuck {
+  uint64_t at = 0;
+  std::chrono::milliseconds for_how_long{0};
 };
 
 // systemd-oomd on a live system bus, for the tests that read its dump.
@@ -130,7 +138,7 @@ class NotifyListener {
 Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t measured,
                           bool metrics_exporter = false, const LiveOomd* live_oomd = nullptr,
                           const std::string& helper_socket = "",
-                          std::atomic<uint64_t>* ticks_done = nullptr) {
+                          std::atomic<uint64_t>* ticks_done = nullptr, Stuck stuck = {}) {
   const fs::path dir = fs::temp_directory_path() / ("guardian-steady-tick-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string policy_path = (dir / "policy.toml").string();
@@ -139,11 +147,12 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
   ::setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/guardian-test-bus", 1);
   ::setenv("DBUS_SYSTEM_BUS_ADDRESS",
            live_oomd ? live_oomd->system_bus_address.c_str() : "unix:path=/nonexistent/guardian-test-bus", 1);
-  // systemd's watchdog, as a unit with WatchdogSec= starts guardian: one ping per tick, sent on
-  // the socket connected at start (daemon/systemd_notifier.h), never a new one.
+  // systemd's watchdog, as a unit with WatchdogSec= starts guardian (400 ms here, so the pinger
+  // thread looks every 100 ms, as often as the test's loop ticks): pinged from the pinger's own
+  // thread (daemon/watchdog_pinger.h) on a socket connected at start, never a new one.
   NotifyListener listener;
   ::setenv("NOTIFY_SOCKET", listener.name().c_str(), 1);
-  ::setenv("WATCHDOG_USEC", "30000000", 1);
+  ::setenv("WATCHDOG_USEC", "400000", 1);
   ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
 
   DaemonOptions options;
@@ -168,6 +177,12 @@ Counts count_steady_ticks(const std::string& fixture, uint64_t warmup, uint64_t 
     // Read as systemd does, as they come: a datagram socket queues only ~10 (max_dgram_qlen).
     const uint64_t pings = listener.drain_watchdog_pings();
     if (tick > warmup) counts.watchdog_pings += pings;
+    if (stuck.at != 0 && tick == stuck.at) {
+      // Held before this tick's beat: the pinger may still send the one ping the previous tick
+      // earned, then none until the loop moves again.
+      std::this_thread::sleep_for(stuck.for_how_long);
+      counts.pings_while_stuck = listener.drain_watchdog_pings();
+    }
     if (tick == warmup) {
       start_allocations = test::counted_allocations();
       start_opens = test::counted_opens();
@@ -364,12 +379,16 @@ TEST(SteadyTick, TheLoopAllocatesNothingWhileGuardianHelperWatchesPressure) {
   EXPECT_EQ(counts.opens, 0u);
 }
 
-// The watchdog still reaches systemd: one WATCHDOG=1 per tick arrives on the notify socket the
-// test owns (an abstract name), and no socket was made for them (opens above count socket()).
-TEST(SteadyTick, EveryTickPingsTheWatchdogOnTheSocketKeptFromStart) {
-  const Counts counts = count_steady_ticks("debian12", 10, 50);
+// The watchdog still reaches systemd, from the pinger's thread (the loop's only part is a counter
+// it bumps): pings arrive while the loop ticks, none while it is held for a second (ten of the
+// pinger's periods) but the one its last tick earned, and no socket was made for them (opens
+// count socket()). A loop stuck for WatchdogSec= gets no ping, and systemd restarts guardian.
+TEST(SteadyTick, TheWatchdogIsPingedWhileTheLoopTicksAndNotWhileItIsStuck) {
+  const Counts counts =
+      count_steady_ticks("debian12", 10, 50, false, nullptr, "", nullptr, Stuck{30, std::chrono::milliseconds(1000)});
   EXPECT_EQ(counts.opens, 0u);
-  EXPECT_GE(counts.watchdog_pings, 50u);
+  EXPECT_GE(counts.watchdog_pings, 10u) << "pings in 5 s of ticks, every 100 ms while the loop moves";
+  EXPECT_LE(counts.pings_while_stuck, 1u) << "pings while the loop was held for 1 s";
 }
 
 // With the metrics exporter on (its listener off), as the daemon runs by default: the exporter

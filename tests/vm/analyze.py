@@ -2,8 +2,9 @@
 """Analyse one VM test-bed run: tests/vm/analyze.py OUT_DIR --scenario NAME [--skip REASON]
 
 Reads what the guest collected (journal.json, trace.csv, oomctl-*.txt, marks.csv, facts.env,
-checks.txt) and writes OUT_DIR/result.json and OUT_DIR/result.md (a one-line verdict and a
-markdown table row). Every figure comes from those files. Prints the verdict line.
+checks.txt) and writes OUT_DIR/result.json and OUT_DIR/result.md (a verdict line — for
+squeeze-guarded followed by one line per named bar, squeeze.bar_lines — and a markdown table
+row). Every figure comes from those files. Prints the verdict.
 Exit: 0 PASS or SKIP, 1 FAIL.
 """
 import argparse
@@ -387,6 +388,9 @@ def finish(out, res):
     if fk and res["verdict"] != "SKIP":
         line += (f" — oomd killed {short(fk['victim'])} (watching {short(fk['monitored'])}) "
                  f"{fmt_s(fk['stall_onset_to_kill_s'])} after stall onset")
+    bars = squeeze_mod.bar_lines(res.get("squeeze")) if res["verdict"] != "SKIP" else []
+    if bars:
+        line += "\n" + "\n".join("  " + b for b in bars)
     res["verdict_line"] = line
     res["table_row"] = row(res)
     os.makedirs(out, exist_ok=True)

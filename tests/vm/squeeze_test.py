@@ -167,10 +167,10 @@ class GuardedVerdict(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def judge(self, res, sq, policy="default"):
+    def judge(self, res, sq, policy="default", **facts):
         problems = []
         squeeze.against_baseline(sq, self.ref, res)
-        squeeze.verdict("squeeze-guarded", sq, lambda ok, why: ok or problems.append(why), {"policy": policy})
+        squeeze.verdict("squeeze-guarded", sq, lambda ok, why: ok or problems.append(why), dict(policy=policy, **facts))
         return problems
 
     def test_meets_the_bar(self):
@@ -183,12 +183,40 @@ class GuardedVerdict(unittest.TestCase):
         res, sq = guarded(-2.0, p99=1.6)
         self.assertTrue(any("ticks were late" in p for p in self.judge(res, sq)))
         res, sq = guarded(-2.0, kills=[(40.0, "container.slice/jellyfin.service")])
-        self.assertTrue(any("killed the stand-in" in p for p in self.judge(res, sq)))
+        self.assertTrue(any("killed the stand-in" in p for p in self.judge(res, sq, policy_jellyfin="1")))
         res, sq = guarded(-2.0, onset_after_budget=-10.0)  # pressure 11 s earlier than without guardian
         self.assertTrue(any("earlier than without guardian" in p for p in self.judge(res, sq)))
         # a policy that asks for a hard correction on purpose is not held to the onset
         res, sq = guarded(-2.0, onset_after_budget=-10.0)
         self.assertEqual(self.judge(res, sq, policy="matched"), [])
+
+    def test_the_stand_in_bar_is_required_only_with_a_jellyfin_table(self):
+        # Debian's rule, the default policy (no [[jellyfin]]): oomd killed the stand-in 8.6 s after
+        # the baseline's kill moment; issue 10's bar met, the stand-in's reported, not required.
+        kill = [(40.0, "container.slice/jellyfin.service")]
+        res, sq = guarded(-2.0, kills=kill)
+        self.assertEqual(self.judge(res, sq, policy_jellyfin="0"), [])
+        self.assertTrue(sq["bars"]["issue10"]["met"])
+        self.assertFalse(sq["bars"]["standin"]["met"])
+        self.assertFalse(sq["bars"]["standin"]["required"])
+        lines = squeeze.bar_lines(sq)
+        self.assertTrue(lines[0].startswith("issue 10 (") and lines[0].endswith(": MET"), lines[0])
+        self.assertIn("NOT MET (not required: the policy has no [[jellyfin]] table", lines[1])
+        self.assertIn("killed the stand-in (container.slice/jellyfin.service at 70 s)", lines[1])
+        # Runs from before the fact: the default policy has no table, a JELLYFIN=api run has one.
+        res, sq = guarded(-2.0, kills=kill)
+        self.assertEqual(self.judge(res, sq), [])
+        res, sq = guarded(-2.0, kills=kill)
+        self.assertTrue(any("killed the stand-in" in p for p in self.judge(res, sq, jellyfin_mode="api")))
+        self.assertTrue(sq["bars"]["standin"]["required"])
+        # With a table the stand-in's bar counts; issue 10's can fail on its own and says so.
+        res, sq = guarded(5.0, p99=2.0)
+        problems = self.judge(res, sq, policy_jellyfin="1")
+        self.assertEqual(len(problems), 2, problems)
+        self.assertFalse(sq["bars"]["issue10"]["met"])
+        self.assertTrue(sq["bars"]["standin"]["met"])
+        self.assertTrue(sq["bars"]["kernel"]["met"])
+        self.assertIn("NOT MET — guardian's ticks were late", squeeze.bar_lines(sq)[0])
 
     def test_baseline_of_another_workload_is_refused(self):
         res, sq = guarded(-2.0, params="Q")

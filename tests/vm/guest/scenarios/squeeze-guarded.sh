@@ -27,6 +27,10 @@ case ${POLICY:-default} in
   *) die "POLICY must be default or matched" ;;
 esac
 fact policy "${POLICY:-default}"
+# How many [[jellyfin]] tables the policy guardian runs has: squeeze.py requires the stand-in's
+# survival only when there is one (without, nothing guardian does frees memory on Debian's rule).
+policy_file=$(sed -n 's/^GUARDIAN_ARGS=.*--policy \([^ ]*\).*/\1/p' /etc/guardian-vm.env 2>/dev/null || true)
+fact policy_jellyfin "$(grep -cE '^[[:space:]]*\[\[jellyfin\]\]' "${policy_file:-/etc/guardian/policies/default.toml}" 2>/dev/null || true)"
 squeeze_start_probe
 squeeze_setup
 [[ ${PROBE_UNIT_SETTINGS:-1} == 1 ]] && squeeze_unit_settings
