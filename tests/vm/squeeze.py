@@ -590,7 +590,182 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
         locked = [r["g"]["status"].get("VmLck") for r in rows if r.get("g")]
         if locked:
             sq["guardian_vmlck_kb_max"] = max(x or 0 for x in locked)
+    if (res.get("facts") or {}).get("jellyfin_mode") == "api":
+        sq["jellyfin"] = jellyfin(out, journal, t_w, t_end, sq.get("budget_reached_s"), t_kill)
     return sq
+
+
+# --- Jellyfin's own actions (issue 12: JELLYFIN=api) ---------------------------------------------
+SEGMENT_RE = re.compile(r"^segment stream=(\d+) n=\d+ file=\S+ mtime=([\d.]+)")
+JOINED_RE = re.compile(r"^viewer (\d+) joined")
+# what guardian's Jellyfin actions show in the stand-in's own log
+STANDIN_SIGNS = (
+    ("transcode start", re.compile(r"^transcode start stream=(\d+) gen=(\d+) pid=\d+ segment=\d+ encoder=\S+ "
+                                   r"preset=(\S+) threads=(\S+) crf=(\S+) maxrate=(\S+) queue=\S+ (\d+x\d+)")),
+    ("bitrate", re.compile(r"^SetMaxStreamingBitrate (\d+) to (\S+): (obeyed|ignored)")),
+    ("stopped", re.compile(r"^playback stopped for (\S+)")),
+    ("task", re.compile(r"^task (start|end) (\w+)(?: status=(\w+))?")),
+    ("encoding posted", re.compile(r"^encoding options posted: (.*)")),
+)
+# How long after an action its effect on memory.current is read (the stand-in's jobs exit 5-6 s
+# after SIGTERM under TCG, a reloaded client's new job starts within seconds: standin.sh).
+FREED_AFTER_S = 10.0
+FREED_WINDOW_S = 20.0
+
+
+def load_memory_trace(out, suffixes=("/container.slice", "/container.slice/jellyfin.service")):
+    """memory.current per second of the cgroups ending in `suffixes`, from trace.csv:
+    {suffix: [(t_real, bytes)]}."""
+    path = os.path.join(out, "trace.csv")
+    series = {sfx: [] for sfx in suffixes}
+    if not os.path.exists(path):
+        return series
+    import csv
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            cg = r.get("cgroup") or ""
+            sfx = next((x for x in suffixes if cg.endswith(x)), None)
+            if sfx is None or not r.get("current_bytes"):
+                continue
+            try:
+                series[sfx].append((float(r["t_real"]), int(r["current_bytes"])))
+            except ValueError:
+                pass
+    for xs in series.values():
+        xs.sort()
+    return series
+
+
+def _at_or_before(xs, t):
+    i = bisect.bisect_right([x[0] for x in xs], t)
+    return xs[i - 1][1] if i else None
+
+
+def memory_around(series, t_begin, t_done):
+    """memory.current just before an action began (its request went out at t_begin), FREED_AFTER_S
+    after it was done, and the lowest in FREED_WINDOW_S after it was done, in MiB; freed = before
+    less after (negative: it grew — the other jobs and the desktop do not stop meanwhile)."""
+    out = {}
+    for sfx, xs in series.items():
+        before = _at_or_before(xs, t_begin)
+        after = _at_or_before(xs, t_done + FREED_AFTER_S)
+        window = [v for t, v in xs if t_done <= t <= t_done + FREED_WINDOW_S]
+        if before is None or after is None:
+            continue
+        key = sfx.strip("/").split("/")[-1]
+        out[key] = {"before_mib": round(before / 2**20, 1), "after_mib": round(after / 2**20, 1),
+                    "freed_mib": round((before - after) / 2**20, 1),
+                    "lowest_mib": round(min(window) / 2**20, 1) if window else None}
+    return out
+
+
+def segment_gaps(journal, t_from, t_to):
+    """Per viewer of the stand-in: segments in [t_from, t_to] and the longest time without one
+    (from the window's start, or the viewer's join if later, to its first segment; between
+    segments; from its last segment to the window's end). A segment's time is its file's mtime."""
+    segs, joined = {}, {}
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") != "jellyfin.service":
+            continue
+        m = SEGMENT_RE.match(e["MESSAGE"])
+        if m:
+            segs.setdefault(int(m.group(1)), []).append(float(m.group(2)))
+            continue
+        m = JOINED_RE.match(e["MESSAGE"])
+        if m and t_from <= e["_t"] <= t_to:
+            joined[int(m.group(1))] = e["_t"]
+    out = {}
+    for stream in sorted(set(segs) | set(joined)):
+        ts = sorted(t for t in segs.get(stream, []) if t_from <= t <= t_to)
+        start = max(t_from, joined.get(stream, t_from))
+        pts = [start] + [t for t in ts if t >= start] + [t_to]
+        gap, at = max(((b - a, a) for a, b in zip(pts, pts[1:])), default=(0.0, start))
+        out[str(stream)] = {"segments": len(ts), "longest_gap_s": round(gap, 1),
+                            "longest_gap_from_s": round(at - t_from, 1)}
+    return out
+
+
+def compare_fields(start, end):
+    """EncodingOptions field by field: the fields whose value differs (or is missing on one side)."""
+    diff = []
+    for k in sorted(set(start) | set(end)):
+        if start.get(k, "<missing>") != end.get(k, "<missing>"):
+            diff.append({"field": k, "start": start.get(k, "<missing>"), "end": end.get(k, "<missing>")})
+    return diff
+
+
+def _load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def task_state(tasks, key="RefreshTrickplayImages"):
+    t = next((t for t in (tasks or []) if isinstance(t, dict) and t.get("Key") == key), None)
+    if t is None:
+        return None
+    return {"state": t.get("State"), "last_status": (t.get("LastExecutionResult") or {}).get("Status")}
+
+
+def jellyfin(out, journal, t_w, t_end, budget_reached_s=None, t_kill=None):
+    """What guardian's Jellyfin actions did and bought (JELLYFIN=api runs): every jellyfin.* action
+    applied, failed or reverted (seconds since the workload began), the memory.current of
+    container.slice and jellyfin.service around each applied one, what the stand-in saw (jobs
+    restarted with which settings, bitrate commands obeyed, streams stopped, tasks stopped and
+    started), every viewer's longest gap between segments, and EncodingOptions and the trickplay
+    task at the end against the start (jellyfin-{start,end}-*.json)."""
+    res = {}
+    series = load_memory_trace(out)
+    acts = []
+    for e in journal:
+        a = e.get("GUARDIAN_ACTION") or ""
+        if not a.startswith("jellyfin.") or e.get("GUARDIAN_EVENT") not in ("action-applied", "action-failed",
+                                                                                 "action-reverted"):
+            continue
+        if e["_t"] < t_w - 5:
+            continue
+        try:
+            took = float(e.get("GUARDIAN_DURATION_MS", "0")) / 1000
+        except ValueError:
+            took = 0.0
+        act = {"at_s": round(e["_t"] - t_w, 1), "action": a, "event": e["GUARDIAN_EVENT"],
+               "level": e.get("GUARDIAN_LEVEL"), "result": e.get("GUARDIAN_RESULT"), "took_s": round(took, 2),
+               "message": e["MESSAGE"][:200]}
+        if e["GUARDIAN_EVENT"] == "action-applied":
+            act["memory"] = memory_around(series, e["_t"] - took, e["_t"])
+        acts.append(act)
+    res["actions"] = acts
+    applied = [a for a in acts if a["event"] == "action-applied"]
+    if applied:
+        first = applied[0]
+        res["first_action"] = {"at_s": first["at_s"], "action": first["action"], "level": first["level"]}
+        if budget_reached_s is not None:
+            res["first_action"]["after_budget_reached_s"] = round(first["at_s"] - budget_reached_s, 1)
+        if t_kill is not None:
+            res["first_action"]["before_kill_in_run_s"] = round(t_kill - t_w - first["at_s"], 1)
+    signs = []
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") != "jellyfin.service" or not (t_w <= e["_t"] <= t_end + 300):
+            continue
+        for kind, rx in STANDIN_SIGNS:
+            if rx.match(e["MESSAGE"]):
+                signs.append({"at_s": round(e["_t"] - t_w, 1), "kind": kind, "message": e["MESSAGE"][:200]})
+                break
+    res["standin"] = signs
+    res["segments"] = segment_gaps(journal, t_w, t_end)
+    start_enc = _load_json(os.path.join(out, "jellyfin-start-encoding.json"))
+    end_enc = _load_json(os.path.join(out, "jellyfin-end-encoding.json"))
+    if isinstance(start_enc, dict) and isinstance(end_enc, dict):
+        diff = compare_fields(start_enc, end_enc)
+        res["encoding"] = {"fields": len(set(start_enc) | set(end_enc)), "differ": diff, "restored": not diff}
+    else:
+        res["encoding"] = {"error": "no EncodingOptions snapshot at the "
+                           + ("start" if not isinstance(start_enc, dict) else "end")}
+    res["trickplay"] = {"start": task_state(_load_json(os.path.join(out, "jellyfin-start-tasks.json"))),
+                        "end": task_state(_load_json(os.path.join(out, "jellyfin-end-tasks.json")))}
+    return res
 
 
 def verdict(name, sq, need, facts=None):
@@ -604,8 +779,12 @@ def verdict(name, sq, need, facts=None):
     if sq is None:
         need(False, "no workload_start mark")
         return
+    api = facts.get("jellyfin_mode") == "api"
     if name == "squeeze-baseline":
         need(sq["oomd_kills"], "systemd-oomd killed nothing")
+        if api and sq["oomd_kills"]:
+            need(any(k["victim"].endswith(STANDIN_UNIT) for k in sq["oomd_kills"]),
+                 "systemd-oomd did not kill the stand-in (" + ", ".join(k["victim"] for k in sq["oomd_kills"]) + ")")
         if sq["oomd_kills"] and sq["kernel_oom_kills"]:
             need(sq["kernel_oom_kills"][0]["at_s"] > sq["oomd_kills"][0]["at_s"],
                  "the kernel OOM killer fired before systemd-oomd")
@@ -628,6 +807,32 @@ def verdict(name, sq, need, facts=None):
             f"{k['victim']} at {k['at_s']:.0f} s" for k in standin) + ")")
         need(not sq["kernel_oom_kills"], f"{len(sq['kernel_oom_kills'])} kernel OOM kill(s)")
         baseline_verdict(sq, need, facts.get("policy", "default"))
+        if api:
+            jellyfin_verdict(sq, need)
+
+
+def jellyfin_verdict(sq, need):
+    """Issue 12's bar for JELLYFIN=api: a Jellyfin action ≥ CLIMB_LEAD_S before the baseline's
+    kill, every EncodingOptions field back as it was, the trickplay task running again."""
+    jf = sq.get("jellyfin") or {}
+    fa = jf.get("first_action")
+    need(fa, "guardian applied no Jellyfin action")
+    lead = (sq.get("baseline") or {}).get("first_jellyfin_action_before_baseline_kill_s")
+    if fa:
+        need(lead is not None and lead >= CLIMB_LEAD_S,
+             f"first Jellyfin action {lead if lead is not None else '?'} s before the baseline's kill "
+             f"(want ≥ {CLIMB_LEAD_S:.0f} s)")
+    enc = jf.get("encoding") or {}
+    if "error" in enc:
+        need(False, enc["error"])
+    else:
+        need(enc.get("restored"), "EncodingOptions not restored: " + ", ".join(
+            f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc.get("differ", [])))
+    tp = jf.get("trickplay") or {}
+    if (tp.get("start") or {}).get("state") == "Running":
+        end = tp.get("end") or {}
+        need(end.get("state") == "Running" or end.get("last_status") == "Completed",
+             f"the trickplay task is not running again (end: {end or 'no snapshot'})")
 
 
 def load_result(path):
@@ -711,6 +916,10 @@ def against_baseline(sq, baseline_path, res):
         ref["first_climb_before_baseline_kill_raw_s"] = round(ref["kill_s"] - fc["at_s"], 1)
     if rel.get("first_climb") is not None and ref.get("kill_after_budget_reached_s") is not None:
         ref["first_climb_before_baseline_kill_s"] = round(ref["kill_after_budget_reached_s"] - rel["first_climb"], 1)
+    fa = (sq.get("jellyfin") or {}).get("first_action") or {}
+    if fa.get("after_budget_reached_s") is not None and ref.get("kill_after_budget_reached_s") is not None:
+        ref["first_jellyfin_action_before_baseline_kill_s"] = round(
+            ref["kill_after_budget_reached_s"] - fa["after_budget_reached_s"], 1)
     if rel.get("pressure_onset") is not None and ref.get("onset_after_budget_reached_s") is not None:
         ref["onset_shift_s"] = round(rel["pressure_onset"] - ref["onset_after_budget_reached_s"], 1)
         ref["onset_earlier_than_baseline"] = ref["onset_shift_s"] < -ONSET_TOLERANCE_S
