@@ -33,7 +33,7 @@ repo=$(cd "$here/../.." && pwd)
 die() { echo "run-scenario: error: $*" >&2; exit 2; }
 log() { echo "run-scenario: $*" >&2; }
 
-[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,25p' "$0"; exit 2; }
+[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,27p' "$0"; exit 2; }
 name=$1; shift
 guardian=""
 helper=""
