@@ -1057,12 +1057,54 @@ SHORT_KIND = {
 }
 
 
+def jellyfin_report(run):
+    """The JELLYFIN=api figures of an analysed run (result.json) as markdown: the actions with the
+    memory around them, each viewer's longest gap, what was restored."""
+    res = load_result(run)
+    sq = res.get("squeeze") or {}
+    jf = sq.get("jellyfin")
+    if not jf:
+        return [f"{run}: no Jellyfin figures (not a JELLYFIN=api run, or not analysed since)"]
+    b = sq.get("budget_reached_s")
+    out = [f"{os.path.basename(run.rstrip('/'))}: {res.get('verdict')} — {res.get('reason') or ''}".rstrip(" —"),
+           f"budget reached +{b} s; oomd kills: " + (", ".join(f"{k['victim']} +{k['at_s']} s" for k in sq.get("oomd_kills", []))
+                                                     or "none"), "",
+           "| s since workload (since budget) | action | event | jellyfin.service MiB before → +10 s (lowest in 20 s) | container.slice MiB before → +10 s |",
+           "|---|---|---|---|---|"]
+    for a in jf["actions"]:
+        m = a.get("memory") or {}
+        js, cs = m.get("jellyfin.service"), m.get("container.slice")
+        rel = f" ({a['at_s'] - b:+.1f})" if b is not None else ""
+        out.append(f"| {a['at_s']}{rel} | {a['level']}/{a['action']} | {a['event']} {a.get('result') or ''} | "
+                   + (f"{js['before_mib']} → {js['after_mib']} ({js['lowest_mib']})" if js else "–") + " | "
+                   + (f"{cs['before_mib']} → {cs['after_mib']}" if cs else "–") + " |")
+    out.append("")
+    out.append("longest gap between segments per viewer: " + ", ".join(
+        f"{k}: {v['longest_gap_s']} s from +{v['longest_gap_from_s']} s ({v['segments']} segments)"
+        for k, v in jf["segments"].items()))
+    enc = jf.get("encoding") or {}
+    out.append("EncodingOptions at the end vs the start: " + (enc.get("error") or (
+        f"all {enc['fields']} fields equal" if enc.get("restored") else
+        "; ".join(f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc["differ"]))))
+    out.append(f"trickplay task: start {jf['trickplay'].get('start')}, end {jf['trickplay'].get('end')}")
+    ref = sq.get("baseline") or {}
+    if ref.get("first_jellyfin_action_before_baseline_kill_s") is not None:
+        out.append(f"first Jellyfin action {ref['first_jellyfin_action_before_baseline_kill_s']} s before the "
+                   f"baseline's kill ({ref.get('kill_after_budget_reached_s')} s after its budget moment)")
+    out.append("the stand-in's log: " + "; ".join(f"+{x['at_s']} {x['message'][:90]}" for x in jf["standin"]
+                                                  if x["kind"] != "transcode start" or "gen=1 " not in x["message"]))
+    return out
+
+
 if __name__ == "__main__":
     import sys
     if len(sys.argv) >= 3 and sys.argv[1] == "reference":
         print(json.dumps(reference(sys.argv[2:]), indent=2, ensure_ascii=False))
+    elif len(sys.argv) == 3 and sys.argv[1] == "jellyfin":
+        print("\n".join(jellyfin_report(sys.argv[2])))
     elif len(sys.argv) >= 3 and sys.argv[1] == "timeline":
         print("\n".join(timeline(sys.argv[2], *(float(x) for x in sys.argv[3:6]))))
     else:
-        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO]", file=sys.stderr)
+        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO] | jellyfin RUN_DIR",
+              file=sys.stderr)
         sys.exit(2)

@@ -293,6 +293,18 @@ class JellyfinActions(unittest.TestCase):
         self.assertEqual(jf["encoding"], {"fields": 6, "differ": [], "restored": True})
         self.assertEqual(jf["trickplay"]["end"], {"state": "Running", "last_status": None})
 
+    def test_report(self):
+        d = self.run_dir(dict(QUALITY, H264Crf=28), TASKS_RUNNING)
+        jf = squeeze.jellyfin(d, self.journal(), T0, T0 + 80, budget_reached_s=35.0)
+        with open(os.path.join(d, "result.json"), "w") as f:
+            json.dump({"verdict": "FAIL", "reason": "x", "squeeze": {"budget_reached_s": 35.0, "oomd_kills": [],
+                                                                     "jellyfin": jf}}, f)
+        text = "\n".join(squeeze.jellyfin_report(d))
+        self.assertIn("| 41.5 (+6.5) | elevated/jellyfin.pause-background-tasks | action-applied applied | "
+                      "700.0 → 610.0 (560.0) | 702.0 → 612.0 |", text)
+        self.assertIn("EncodingOptions at the end vs the start: H264Crf 23 -> 28", text)
+        self.assertIn("0: 51.0 s from +29.0 s (2 segments)", text)
+
     def verdict(self, end_encoding, end_tasks, first_after_budget=5.0):
         d = self.run_dir(end_encoding, end_tasks)
         jf = squeeze.jellyfin(d, self.journal(), T0, T0 + 80, budget_reached_s=35.0 - (first_after_budget - 5.0))
