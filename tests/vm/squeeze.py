@@ -661,7 +661,7 @@ def memory_around(series, t_begin, t_done):
 
 def segment_gaps(journal, t_from, t_to):
     """Per viewer of the stand-in: segments in [t_from, t_to] and the longest time without one
-    (from the window's start, or the viewer's join if later, to its first segment; between
+    (from the window's start, or the viewer's first join if later, to its first segment; between
     segments; from its last segment to the window's end). A segment's time is its file's mtime."""
     segs, joined = {}, {}
     for e in journal:
@@ -672,8 +672,10 @@ def segment_gaps(journal, t_from, t_to):
             segs.setdefault(int(m.group(1)), []).append(float(m.group(2)))
             continue
         m = JOINED_RE.match(e["MESSAGE"])
-        if m and t_from <= e["_t"] <= t_to:
-            joined[int(m.group(1))] = e["_t"]
+        if m and e["_t"] <= t_to:
+            # the first join counts (a viewer that joined in the window, the spike's); a stand-in
+            # restarted after a kill has its viewers join again, and their gap runs on
+            joined.setdefault(int(m.group(1)), e["_t"])
     out = {}
     for stream in sorted(set(segs) | set(joined)):
         ts = sorted(t for t in segs.get(stream, []) if t_from <= t <= t_to)

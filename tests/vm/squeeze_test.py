@@ -254,6 +254,8 @@ class JellyfinActions(unittest.TestCase):
             standin(15.5, "viewer 2 joined: 3 streams (bob@Jellyfin Media Player, obeys SetMaxStreamingBitrate)"),
             standin(30.0, "segment stream=0 n=8 file=0a1b1.ts mtime=%.3f" % (T0 + 29.0)),
             standin(61.0, "segment stream=2 n=9 file=9c9d0.ts mtime=%.3f" % (T0 + 60.5)),
+            # (a restarted stand-in's viewers join again: their gaps run on from before)
+            standin(70.0, "viewer 0 joined: 2 streams (alice@Jellyfin Web, obeys SetMaxStreamingBitrate)"),
             jentry(40.0, "elevated/jellyfin.cheaper-software applied: …", EVENT="action-applied",
                    ACTION="jellyfin.cheaper-software", LEVEL="elevated", RESULT="applied", DURATION_MS="300"),
             standin(40.1, "encoding options posted: EncoderPreset='veryfast', EncodingThreadCount=2, H264Crf=28"),
