@@ -659,6 +659,66 @@ def memory_around(series, t_begin, t_done):
     return out
 
 
+def load_jobs_trace(out):
+    """jobs-trace.jsonl (guest/jobs-trace.py): [(t_real, {pid: proc})], in time order."""
+    rows = []
+    path = os.path.join(out, "jobs-trace.jsonl")
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                    rows.append((r["t_real"], {p["pid"]: p for p in r["procs"]}))
+                except (ValueError, KeyError, TypeError):
+                    pass
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def procs_around(rows, t_begin, t_done, labels=None):
+    """The stand-in's processes just before an action began and FREED_AFTER_S after it was done:
+    those that ended and those that started, with their anonymous memory (RssAnon, MiB), and the
+    sums per kind before and after. `labels`: pid -> a transcode's "stream N WxH preset"."""
+    if not rows:
+        return None
+    ts = [r[0] for r in rows]
+    i = bisect.bisect_right(ts, t_begin) - 1
+    j = bisect.bisect_right(ts, t_done + FREED_AFTER_S) - 1
+    if i < 0 or j <= i:
+        return None
+    before, after = rows[i][1], rows[j][1]
+    labels = labels or {}
+
+    def desc(p):
+        d = {"pid": p["pid"], "kind": p["kind"], "anon_mib": round((p.get("rss_anon_kib") or 0) / 1024, 1)}
+        if p["pid"] in labels:
+            d["what"] = labels[p["pid"]]
+        return d
+
+    def sums(procs):
+        out = {}
+        for p in procs.values():
+            out[p["kind"]] = round(out.get(p["kind"], 0) + (p.get("rss_anon_kib") or 0) / 1024, 1)
+        return out
+    return {"ended": [desc(p) for pid, p in sorted(before.items()) if pid not in after],
+            "started": [desc(p) for pid, p in sorted(after.items()) if pid not in before],
+            "anon_mib_before": sums(before), "anon_mib_after": sums(after)}
+
+
+TRANSCODE_LABEL_RE = re.compile(r"^transcode start stream=(\d+) gen=(\d+) pid=(\d+) .*preset=(\S+) threads=(\S+) "
+                                r"crf=\S+ maxrate=\S+ queue=\S+ (\d+x\d+)")
+
+
+def transcode_labels(journal):
+    out = {}
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") == "jellyfin.service":
+            m = TRANSCODE_LABEL_RE.match(e["MESSAGE"])
+            if m:
+                out[int(m.group(3))] = f"stream {m.group(1)} gen {m.group(2)} {m.group(6)} {m.group(4)}/{m.group(5)}"
+    return out
+
+
 def segment_gaps(journal, t_from, t_to):
     """Per viewer of the stand-in: segments in [t_from, t_to] and the longest time without one
     (from the window's start, or the viewer's first join if later, to its first segment; between
@@ -720,6 +780,8 @@ def jellyfin(out, journal, t_w, t_end, budget_reached_s=None, t_kill=None):
     task at the end against the start (jellyfin-{start,end}-*.json)."""
     res = {}
     series = load_memory_trace(out)
+    jobs = load_jobs_trace(out)
+    labels = transcode_labels(journal)
     acts = []
     for e in journal:
         a = e.get("GUARDIAN_ACTION") or ""
@@ -737,6 +799,9 @@ def jellyfin(out, journal, t_w, t_end, budget_reached_s=None, t_kill=None):
                "message": e["MESSAGE"][:200]}
         if e["GUARDIAN_EVENT"] == "action-applied":
             act["memory"] = memory_around(series, e["_t"] - took, e["_t"])
+            procs = procs_around(jobs, e["_t"] - took, e["_t"], labels)
+            if procs:
+                act["processes"] = procs
         acts.append(act)
     res["actions"] = acts
     applied = [a for a in acts if a["event"] == "action-applied"]
@@ -1080,6 +1145,14 @@ def jellyfin_report(run):
         out.append(f"| {a['at_s']}{rel} | {a['level']}/{a['action']} | {a['event']} {a.get('result') or ''} | "
                    + (f"{js['before_mib']} → {js['after_mib']} ({js['lowest_mib']})" if js else "–") + " | "
                    + (f"{cs['before_mib']} → {cs['after_mib']}" if cs else "–") + " |")
+    for a in jf["actions"]:
+        pr = a.get("processes")
+        if pr and (pr["ended"] or pr["started"]):
+            out.append(f"- +{a['at_s']} {a['action']}: ended " + (", ".join(
+                f"{p['kind']} {p.get('what', p['pid'])} {p['anon_mib']} MiB" for p in pr["ended"]) or "none")
+                + "; started " + (", ".join(f"{p['kind']} {p.get('what', p['pid'])} {p['anon_mib']} MiB"
+                                            for p in pr["started"]) or "none")
+                + f" (anon by kind {pr['anon_mib_before']} → {pr['anon_mib_after']})")
     out.append("")
     out.append("longest gap between segments per viewer: " + ", ".join(
         f"{k}: {v['longest_gap_s']} s from +{v['longest_gap_from_s']} s ({v['segments']} segments)"

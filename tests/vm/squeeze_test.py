@@ -240,6 +240,16 @@ class JellyfinActions(unittest.TestCase):
             js = 700 if t <= 41 else 610 if t <= 60 else 560
             rows += [(t, "container.slice", js + 2), (t, "container.slice/jellyfin.service", js)]
         write_trace(d, rows)
+        # jobs-trace.jsonl (guest/jobs-trace.py) every 2 s: the trickplay ffmpeg 801 until +41 s,
+        # the 1080p transcode 776 replaced by 812 at +55 s
+        with open(os.path.join(d, "jobs-trace.jsonl"), "w") as f:
+            for t in range(0, 80, 2):
+                procs = [{"pid": 700, "kind": "other", "rss_anon_kib": 140000}]
+                procs.append({"pid": 776 if t < 55 else 812, "kind": "transcode", "preset": "slow" if t < 55 else "veryfast",
+                              "threads": "0" if t < 55 else "2", "rss_anon_kib": 250000 if t < 55 else 200000})
+                if t <= 40:
+                    procs.append({"pid": 801, "kind": "trickplay", "rss_anon_kib": 92160})
+                f.write(json.dumps({"t_real": T0 + t, "procs": procs}) + "\n")
         for name, doc in (("start-encoding", QUALITY), ("end-encoding", end_encoding),
                           ("start-tasks", TASKS_RUNNING), ("end-tasks", end_tasks)):
             if doc is not None:
@@ -287,6 +297,10 @@ class JellyfinActions(unittest.TestCase):
         # (the lowest in the 20 s after it already includes the respawned job's drop at +61 s)
         self.assertEqual(pause["container.slice"]["lowest_mib"], 562.0)
         self.assertNotIn("memory", jf["actions"][2])
+        self.assertEqual(jf["actions"][1]["processes"],
+                         {"ended": [{"pid": 801, "kind": "trickplay", "anon_mib": 90.0}], "started": [],
+                          "anon_mib_before": {"other": 136.7, "transcode": 244.1, "trickplay": 90.0},
+                          "anon_mib_after": {"other": 136.7, "transcode": 244.1}})
         # stream 0: 4 → 29 s (25 s), then nothing to the end (51 s); stream 2 counted from its join
         self.assertEqual(jf["segments"]["0"], {"segments": 2, "longest_gap_s": 51.0, "longest_gap_from_s": 29.0})
         self.assertEqual(jf["segments"]["2"], {"segments": 1, "longest_gap_s": 45.0, "longest_gap_from_s": 15.5})

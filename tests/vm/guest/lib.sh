@@ -371,6 +371,7 @@ squeeze_serve() {
   local t_jf deadline
   t_jf=$(date +%s)
   start_jellyfin
+  [[ ${JELLYFIN:-} == api ]] && jellyfin_trace_start
   deadline=$(( t_jf + ${WARMUP_MAX_S:-240} ))
   while (( $(segments_since "$t_jf") < ${WARMUP_SEGMENTS:-3} && $(date +%s) < deadline )); do sleep 3; done
   fact warmup_segments "$(segments_since "$t_jf")"
@@ -557,4 +558,17 @@ jellyfin_snapshot() {
   curl -sS -m 30 "$JF_URL/__standin/state" >"$OUT/jellyfin-$1-state.json" 2>/dev/null || true
   mark "jellyfin_snapshot_$1"
   log "jellyfin $1: preset $(jq -r .EncoderPreset "$OUT/jellyfin-$1-encoding.json" 2>/dev/null) threads $(jq -r .EncodingThreadCount "$OUT/jellyfin-$1-encoding.json" 2>/dev/null), trickplay $(jq -r '.[] | select(.Key == "RefreshTrickplayImages") | .State' "$OUT/jellyfin-$1-tasks.json" 2>/dev/null)"
+}
+
+# Per-process memory of jellyfin.service every JOBS_TRACE_S (2) s (guest/jobs-trace.py ->
+# jobs-trace.jsonl): which ffmpeg an action ended or restarted, and what it held.
+jellyfin_trace_start() {
+  python3 "$SHARE/guest/jobs-trace.py" "$CG$USER_MGR/container.slice/jellyfin.service" "$OUT/jobs-trace.jsonl" \
+    "${JOBS_TRACE_S:-2}" >/dev/null 2>"$OUT/jobs-trace.err" &
+  JOBS_TRACE_PID=$!
+}
+jellyfin_trace_stop() {
+  [[ -n ${JOBS_TRACE_PID:-} ]] || return 0
+  kill "$JOBS_TRACE_PID" 2>/dev/null || true
+  wait "$JOBS_TRACE_PID" 2>/dev/null || true
 }

@@ -39,4 +39,5 @@ squeeze_relieve
 [[ ${JELLYFIN:-} == api ]] && jellyfin_snapshot end
 stop_workload
 mark workload_stopped
+jellyfin_trace_stop
 squeeze_stop_probe

@@ -73,4 +73,5 @@ stop_workload
 mark workload_stopped
 uctl stop guardian.service || true
 [[ ${TRACE_CHARGES:-1} == 1 ]] && bash "$SHARE/guest/charge-trace.sh" stop "$OUT/charge-trace.txt"
+jellyfin_trace_stop
 squeeze_stop_probe
