@@ -537,6 +537,19 @@ jellyfin_policy() {
   tmp=$(u mktemp -d)
   out=$(u env XDG_CONFIG_HOME="$tmp" /usr/local/bin/guardian init-policy 2>&1) \
     || die "guardian init-policy failed: $out"
+  # JF_POLICY_VARIANT=cap-at-elevated: a measurement of what the default lacks, not the
+  # default — elevated also asks obeying clients for 3 Mbit/s (critical's cap-bitrate, earlier,
+  # while Jellyfin still answers)
+  case ${JF_POLICY_VARIANT:-} in
+    "") ;;
+    cap-at-elevated)
+      sed -i 's#^  { type = "jellyfin.pause-background-tasks" },$#&\n  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },#' "$tmp/guardian/policy.toml"
+      grep -q '^  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },$' "$tmp/guardian/policy.toml" \
+        || die "JF_POLICY_VARIANT=cap-at-elevated: the default policy has no elevated pause-background-tasks line to follow"
+      ;;
+    *) die "JF_POLICY_VARIANT must be empty or cap-at-elevated" ;;
+  esac
+  fact policy_variant "${JF_POLICY_VARIANT:-default}"
   { cat "$tmp/guardian/policy.toml"
     printf '\n# The one addition (JELLYFIN=api): the Jellyfin stand-in.\n[[jellyfin]]\nname = "standin"\n'
     printf 'url = "%s"\napi_key_file = "%s"\ncgroup = "container.slice/jellyfin.service"\n' "$JF_URL" "$JF_KEY_FILE"

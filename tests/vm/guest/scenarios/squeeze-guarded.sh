@@ -19,7 +19,8 @@
 # squeeze-baseline's, and guardian runs its embedded default policy plus one [[jellyfin]] table;
 # after the relief the run waits up to RESTORE_WAIT_S (240) for guardian to be back at normal,
 # RESTORE_SETTLE_S (15) more, then records EncodingOptions and the tasks again to compare them
-# with the start, field by field).
+# with the start, field by field); JF_POLICY_VARIANT (cap-at-elevated: the default plus
+# cap-bitrate 3 Mbit/s at elevated, a measurement of what the default lacks).
 set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
