@@ -65,7 +65,8 @@ start_jellyfin() {
 JF_URL=http://127.0.0.1:${JF_PORT:-8096}
 JF_KEY_FILE=/home/$TEST_USER/.config/fake-jellyfin/api-key
 jf() {  # jf METHOD PATH [BODY]: the response body
-  local auth="MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"vm\", Version=\"0\", Token=\"$(cat "$JF_KEY_FILE")\""
+  local auth
+  auth="MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"vm\", Version=\"0\", Token=\"$(cat "$JF_KEY_FILE")\""
   if [[ $# -ge 3 ]]; then
     curl -sS -m 30 -X "$1" -H "Authorization: $auth" -H "Content-Type: application/json" --data "$3" "$JF_URL$2"
   else
