@@ -343,5 +343,48 @@ class JellyfinActions(unittest.TestCase):
                             for p in self.verdict(dict(QUALITY), TASKS_RUNNING, first_after_budget=15.0)))
 
 
+class RecordedJellyfinRun(unittest.TestCase):
+    """The first minute of a recorded guarded run (fixtures/sqj-s21-g1, its README says what was
+    kept): guardian's default ladder against the stand-in when the whole user runs short."""
+
+    def setUp(self):
+        import analyze
+        self.dir = os.path.join(HERE, "fixtures", "sqj-s21-g1")
+        journal = analyze.load_journal(os.path.join(self.dir, "journal.json"))
+        t_w = analyze.load_marks(os.path.join(self.dir, "marks.csv"))["workload_start"][0]
+        # the probe saw the user reach its budget 37.6 s after the workload began (result.json)
+        self.jf = squeeze.jellyfin(self.dir, journal, t_w, t_w + 60, budget_reached_s=37.6)
+
+    def test_elevated_acted_before_the_budget_ran_out(self):
+        self.assertEqual(self.jf["first_action"], {"at_s": 17.0, "action": "jellyfin.cheaper-software",
+                                                   "level": "elevated", "after_budget_reached_s": -20.6})
+
+    def test_pausing_trickplay_freed_its_ffmpeg_and_no_more(self):
+        pause = next(a for a in self.jf["actions"] if a["action"] == "jellyfin.pause-background-tasks")
+        self.assertEqual(pause["processes"]["ended"], [{"pid": 709, "kind": "trickplay", "anon_mib": 21.7}])
+        self.assertEqual(pause["memory"]["jellyfin.service"]["freed_mib"], 22.2)
+        # the next viewer's job started on the settings cheaper-software had just posted
+        self.assertEqual([p.get("what") for p in pause["processes"]["started"]],
+                         ["stream 2 gen 1 1280x720 veryfast/2"])
+
+    def test_the_flap_undid_the_pause(self):
+        # elevated left 30 s after it was entered, with the user still at its budget: the task
+        # restarted and the settings were posted back, then applied again 5 s later
+        seq = [(a["at_s"], a["action"], a["event"]) for a in self.jf["actions"]
+               if a["action"] in ("jellyfin.pause-background-tasks", "jellyfin.cheaper-software")]
+        self.assertEqual(seq, [(17.0, "jellyfin.cheaper-software", "action-applied"),
+                               (18.1, "jellyfin.pause-background-tasks", "action-applied"),
+                               (46.3, "jellyfin.pause-background-tasks", "action-reverted"),
+                               (46.7, "jellyfin.cheaper-software", "action-reverted"),
+                               (51.3, "jellyfin.cheaper-software", "action-applied"),
+                               (51.8, "jellyfin.pause-background-tasks", "action-applied")])
+        self.assertEqual([x["message"].split(" ")[1] for x in self.jf["standin"] if x["kind"] == "task"],
+                         ["end", "start", "end"])
+
+    def test_restored_field_by_field(self):
+        self.assertEqual(self.jf["encoding"], {"fields": 47, "differ": [], "restored": True})
+        self.assertEqual(self.jf["trickplay"]["end"]["state"], "Running")
+
+
 if __name__ == "__main__":
     unittest.main()
