@@ -11,6 +11,7 @@ Every figure comes from the run's files: journal.json, trace.csv, stall-probe.js
 """
 import bisect
 import collections
+import csv
 import json
 import math
 import os
@@ -620,7 +621,6 @@ def load_memory_trace(out, suffixes=("/container.slice", "/container.slice/jelly
     series = {sfx: [] for sfx in suffixes}
     if not os.path.exists(path):
         return series
-    import csv
     with open(path) as f:
         for r in csv.DictReader(f):
             cg = r.get("cgroup") or ""
