@@ -9,6 +9,10 @@
 #               `squeeze` = squeeze-baseline and squeeze-guarded with both profiles;
 #               `squeeze-short` = squeeze-guarded with Debian's rule and a short hold (CI's variant:
 #               8 min at host load 13, measured), judged against squeeze-baselines.json.
+#               `squeeze-jellyfin` = squeeze-baseline then squeeze-guarded with Debian's rule and
+#               JELLYFIN=api (issue 12: the stand-in's ffmpeg jobs on a 1920x1080@15 source, the
+#               trickplay task, guardian's default policy plus one [[jellyfin]] table); not in
+#               the default list (≈ 15-25 min per run under TCG).
 #   --set       scenario parameter for every run (run-scenario.sh --set)
 # squeeze-guarded runs are analysed against the squeeze-baseline run of the same profile in the
 # same invocation (analyze.py --baseline).
@@ -35,6 +39,7 @@ start=$(date +%s)
 dirs=()
 failed=0
 only=${only//squeeze,/squeeze-baseline:debian,squeeze-guarded:debian,squeeze-baseline:fedora,squeeze-guarded:fedora,}
+only=${only//squeeze-jellyfin/squeeze-jellyfin-baseline,squeeze-jellyfin-guarded}
 [[ $only == squeeze || $only == *,squeeze ]] &&
   only=${only%squeeze}squeeze-baseline:debian,squeeze-guarded:debian,squeeze-baseline:fedora,squeeze-guarded:fedora
 IFS=, read -r -a scenarios <<<"$only"
@@ -42,7 +47,18 @@ declare -A squeeze_base=()
 for entry in "${scenarios[@]}"; do
   extra=()
   label=""
-  if [[ $entry == squeeze-short ]]; then
+  media=${GUARDIAN_VM_MEDIA:-}
+  pair=""
+  if [[ $entry == squeeze-jellyfin-* ]]; then
+    # issue 12's scenario (tests/vm/README.md, "Jellyfin's own actions"): the squeeze class's
+    # budget and Debian's rule, the stand-in on a 1080p source with its trickplay task
+    extra=(--set JELLYFIN=api --set USER_HIGH=1100M --timeout 1500)
+    label=$entry
+    pair=-jellyfin
+    media=${GUARDIAN_VM_MEDIA:-1920x1080@15:300}
+    entry=${entry#squeeze-jellyfin-}
+    entry=squeeze-$entry:debian
+  elif [[ $entry == squeeze-short ]]; then
     # CI's variant of issue 10's scenario: the acceptance budget (1100M on user@1000.service,
     # Debian's rule), the workload held only 60 s past the moment the user reached its budget
     # (the baseline's kill comes 31-35 s after it), no unit-settings probe, a short cool-down;
@@ -64,14 +80,14 @@ for entry in "${scenarios[@]}"; do
     ((repeat > 1)) && d=$here/out/$label-$i
     if ((repeat > 1)); then echo "=== $label (run $i of $repeat)" >&2; else echo "=== $label" >&2; fi
     rc=0
-    "$here/run-scenario.sh" "$s" --out "$d" --oomd-profile "$profile" ${extra[@]+"${extra[@]}"} \
-      ${pass_args[@]+"${pass_args[@]}"} || rc=$?
+    GUARDIAN_VM_MEDIA=$media "$here/run-scenario.sh" "$s" --out "$d" --oomd-profile "$profile" \
+      ${extra[@]+"${extra[@]}"} ${pass_args[@]+"${pass_args[@]}"} || rc=$?
     ((rc == 2)) && { echo "run-all: harness error in $label" >&2; exit 2; }
     if [[ $s == squeeze-baseline ]]; then
-      squeeze_base[$profile]=${squeeze_base[$profile]:-$d}
-    elif [[ $s == squeeze-guarded && -n ${squeeze_base[$profile]:-} ]]; then
+      squeeze_base[$profile$pair]=${squeeze_base[$profile$pair]:-$d}
+    elif [[ $s == squeeze-guarded && -n ${squeeze_base[$profile$pair]:-} ]]; then
       rc=0
-      python3 "$here/analyze.py" "$d" --scenario "$s" --baseline "${squeeze_base[$profile]}" || rc=$?
+      python3 "$here/analyze.py" "$d" --scenario "$s" --baseline "${squeeze_base[$profile$pair]}" || rc=$?
     fi
     ((rc == 1)) && failed=1
     dirs+=("$d")

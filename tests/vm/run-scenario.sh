@@ -21,6 +21,8 @@
 #   --baseline  squeeze-guarded: the squeeze-baseline run (or reference file) its verdict is
 #               measured against (default: tests/vm/squeeze-baselines.json, the entry of the same
 #               oomd profile and parameters)
+# Environment: GUARDIAN_VM_MEDIA=WxH@FPS:SECONDS the Jellyfin stand-in's source (default
+#   320x180@12:360; made once on the host, cached in GUARDIAN_VM_MEDIA_CACHE, tests/vm/out/.media)
 # Results: OUT/{console.log,scenario.log,journal.json,journal.txt,journal.export,trace.csv,
 #          oomctl-*.txt,marks.csv,facts.env,system.txt,result.json,result.md}
 # Exit: 0 PASS or SKIP, 1 FAIL, 2 harness or environment error.
@@ -31,7 +33,7 @@ repo=$(cd "$here/../.." && pwd)
 die() { echo "run-scenario: error: $*" >&2; exit 2; }
 log() { echo "run-scenario: $*" >&2; }
 
-[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,25p' "$0"; exit 2; }
+[[ $# -ge 1 && $1 != -* ]] || { sed -n '2,27p' "$0"; exit 2; }
 name=$1; shift
 guardian=""
 helper=""

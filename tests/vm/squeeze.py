@@ -11,6 +11,7 @@ Every figure comes from the run's files: journal.json, trace.csv, stall-probe.js
 """
 import bisect
 import collections
+import csv
 import json
 import math
 import os
@@ -590,6 +591,8 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
         locked = [r["g"]["status"].get("VmLck") for r in rows if r.get("g")]
         if locked:
             sq["guardian_vmlck_kb_max"] = max(x or 0 for x in locked)
+    if (res.get("facts") or {}).get("jellyfin_mode") == "api":
+        sq["jellyfin"] = jellyfin(out, journal, t_w, t_end, sq.get("budget_reached_s"), t_kill)
     return sq
 
 
@@ -604,6 +607,245 @@ def policy_has_jellyfin(facts):
         except ValueError:
             return False
     return (facts or {}).get("jellyfin_mode") == "api"
+
+
+# --- Jellyfin's own actions (issue 12: JELLYFIN=api) ---------------------------------------------
+SEGMENT_RE = re.compile(r"^segment stream=(\d+) n=\d+ file=\S+ mtime=([\d.]+)")
+JOINED_RE = re.compile(r"^viewer (\d+) joined")
+# what guardian's Jellyfin actions show in the stand-in's own log
+STANDIN_SIGNS = (
+    ("transcode start", re.compile(r"^transcode start stream=(\d+) gen=(\d+) pid=\d+ segment=\d+ encoder=\S+ "
+                                   r"preset=(\S+) threads=(\S+) crf=(\S+) maxrate=(\S+) queue=\S+ (\d+x\d+)")),
+    ("bitrate", re.compile(r"^SetMaxStreamingBitrate (\d+) to (\S+): (obeyed|ignored)")),
+    ("stopped", re.compile(r"^playback stopped for (\S+)")),
+    ("task", re.compile(r"^task (start|end) (\w+)(?: status=(\w+))?")),
+    ("encoding posted", re.compile(r"^encoding options posted: (.*)")),
+)
+# How long after an action its effect on memory.current is read (the stand-in's jobs exit 5-6 s
+# after SIGTERM under TCG, a reloaded client's new job starts within seconds: standin.sh).
+FREED_AFTER_S = 10.0
+FREED_WINDOW_S = 20.0
+
+
+def load_memory_trace(out, suffixes=("/container.slice", "/container.slice/jellyfin.service")):
+    """memory.current per second of the cgroups ending in `suffixes`, from trace.csv:
+    {suffix: [(t_real, bytes)]}."""
+    path = os.path.join(out, "trace.csv")
+    series = {sfx: [] for sfx in suffixes}
+    if not os.path.exists(path):
+        return series
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            cg = r.get("cgroup") or ""
+            sfx = next((x for x in suffixes if cg.endswith(x)), None)
+            if sfx is None or not r.get("current_bytes"):
+                continue
+            try:
+                series[sfx].append((float(r["t_real"]), int(r["current_bytes"])))
+            except ValueError:
+                pass
+    for xs in series.values():
+        xs.sort()
+    return series
+
+
+def _at_or_before(xs, t):
+    i = bisect.bisect_right([x[0] for x in xs], t)
+    return xs[i - 1][1] if i else None
+
+
+def memory_around(series, t_begin, t_done):
+    """memory.current just before an action began (its request went out at t_begin), FREED_AFTER_S
+    after it was done, and the lowest in FREED_WINDOW_S after it was done, in MiB; freed = before
+    less after (negative: it grew — the other jobs and the desktop do not stop meanwhile)."""
+    out = {}
+    for sfx, xs in series.items():
+        before = _at_or_before(xs, t_begin)
+        after = _at_or_before(xs, t_done + FREED_AFTER_S)
+        window = [v for t, v in xs if t_done <= t <= t_done + FREED_WINDOW_S]
+        if before is None or after is None:
+            continue
+        key = sfx.strip("/").split("/")[-1]
+        out[key] = {"before_mib": round(before / 2**20, 1), "after_mib": round(after / 2**20, 1),
+                    "freed_mib": round((before - after) / 2**20, 1),
+                    "lowest_mib": round(min(window) / 2**20, 1) if window else None}
+    return out
+
+
+def load_jobs_trace(out):
+    """jobs-trace.jsonl (guest/jobs-trace.py): [(t_real, {pid: proc})], in time order."""
+    rows = []
+    path = os.path.join(out, "jobs-trace.jsonl")
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                    rows.append((r["t_real"], {p["pid"]: p for p in r["procs"]}))
+                except (ValueError, KeyError, TypeError):
+                    pass
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def procs_around(rows, t_begin, t_done, labels=None):
+    """The stand-in's processes just before an action began and FREED_AFTER_S after it was done:
+    those that ended and those that started, with their anonymous memory (RssAnon, MiB), and the
+    sums per kind before and after. `labels`: pid -> a transcode's "stream N WxH preset"."""
+    if not rows:
+        return None
+    ts = [r[0] for r in rows]
+    i = bisect.bisect_right(ts, t_begin) - 1
+    j = bisect.bisect_right(ts, t_done + FREED_AFTER_S) - 1
+    if i < 0 or j <= i:
+        return None
+    before, after = rows[i][1], rows[j][1]
+    labels = labels or {}
+
+    def desc(p):
+        d = {"pid": p["pid"], "kind": p["kind"], "anon_mib": round((p.get("rss_anon_kib") or 0) / 1024, 1)}
+        if p["pid"] in labels:
+            d["what"] = labels[p["pid"]]
+        return d
+
+    def sums(procs):
+        out = {}
+        for p in procs.values():
+            out[p["kind"]] = round(out.get(p["kind"], 0) + (p.get("rss_anon_kib") or 0) / 1024, 1)
+        return out
+    return {"ended": [desc(p) for pid, p in sorted(before.items()) if pid not in after],
+            "started": [desc(p) for pid, p in sorted(after.items()) if pid not in before],
+            "anon_mib_before": sums(before), "anon_mib_after": sums(after)}
+
+
+TRANSCODE_LABEL_RE = re.compile(r"^transcode start stream=(\d+) gen=(\d+) pid=(\d+) .*preset=(\S+) threads=(\S+) "
+                                r"crf=\S+ maxrate=\S+ queue=\S+ (\d+x\d+)")
+
+
+def transcode_labels(journal):
+    out = {}
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") == "jellyfin.service":
+            m = TRANSCODE_LABEL_RE.match(e["MESSAGE"])
+            if m:
+                out[int(m.group(3))] = f"stream {m.group(1)} gen {m.group(2)} {m.group(6)} {m.group(4)}/{m.group(5)}"
+    return out
+
+
+def segment_gaps(journal, t_from, t_to):
+    """Per viewer of the stand-in: segments in [t_from, t_to] and the longest time without one
+    (from the window's start, or the viewer's first join if later, to its first segment; between
+    segments; from its last segment to the window's end). A segment's time is its file's mtime."""
+    segs, joined = {}, {}
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") != "jellyfin.service":
+            continue
+        m = SEGMENT_RE.match(e["MESSAGE"])
+        if m:
+            segs.setdefault(int(m.group(1)), []).append(float(m.group(2)))
+            continue
+        m = JOINED_RE.match(e["MESSAGE"])
+        if m and e["_t"] <= t_to:
+            # the first join counts (a viewer that joined in the window, the spike's); a stand-in
+            # restarted after a kill has its viewers join again, and their gap runs on
+            joined.setdefault(int(m.group(1)), e["_t"])
+    out = {}
+    for stream in sorted(set(segs) | set(joined)):
+        ts = sorted(t for t in segs.get(stream, []) if t_from <= t <= t_to)
+        start = max(t_from, joined.get(stream, t_from))
+        pts = [start] + [t for t in ts if t >= start] + [t_to]
+        gap, at = max(((b - a, a) for a, b in zip(pts, pts[1:])), default=(0.0, start))
+        out[str(stream)] = {"segments": len(ts), "longest_gap_s": round(gap, 1),
+                            "longest_gap_from_s": round(at - t_from, 1)}
+    return out
+
+
+def compare_fields(start, end):
+    """EncodingOptions field by field: the fields whose value differs (or is missing on one side)."""
+    diff = []
+    for k in sorted(set(start) | set(end)):
+        if start.get(k, "<missing>") != end.get(k, "<missing>"):
+            diff.append({"field": k, "start": start.get(k, "<missing>"), "end": end.get(k, "<missing>")})
+    return diff
+
+
+def _load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def task_state(tasks, key="RefreshTrickplayImages"):
+    t = next((t for t in (tasks or []) if isinstance(t, dict) and t.get("Key") == key), None)
+    if t is None:
+        return None
+    return {"state": t.get("State"), "last_status": (t.get("LastExecutionResult") or {}).get("Status")}
+
+
+def jellyfin(out, journal, t_w, t_end, budget_reached_s=None, t_kill=None):
+    """What guardian's Jellyfin actions did and bought (JELLYFIN=api runs): every jellyfin.* action
+    applied, failed or reverted (seconds since the workload began), the memory.current of
+    container.slice and jellyfin.service around each applied one, what the stand-in saw (jobs
+    restarted with which settings, bitrate commands obeyed, streams stopped, tasks stopped and
+    started), every viewer's longest gap between segments, and EncodingOptions and the trickplay
+    task at the end against the start (jellyfin-{start,end}-*.json)."""
+    res = {}
+    series = load_memory_trace(out)
+    jobs = load_jobs_trace(out)
+    labels = transcode_labels(journal)
+    acts = []
+    for e in journal:
+        a = e.get("GUARDIAN_ACTION") or ""
+        if not a.startswith("jellyfin.") or e.get("GUARDIAN_EVENT") not in ("action-applied", "action-failed",
+                                                                                 "action-reverted"):
+            continue
+        if e["_t"] < t_w - 5:
+            continue
+        try:
+            took = float(e.get("GUARDIAN_DURATION_MS", "0")) / 1000
+        except ValueError:
+            took = 0.0
+        act = {"at_s": round(e["_t"] - t_w, 1), "action": a, "event": e["GUARDIAN_EVENT"],
+               "level": e.get("GUARDIAN_LEVEL"), "result": e.get("GUARDIAN_RESULT"), "took_s": round(took, 2),
+               "message": e["MESSAGE"][:200]}
+        if e["GUARDIAN_EVENT"] == "action-applied":
+            act["memory"] = memory_around(series, e["_t"] - took, e["_t"])
+            procs = procs_around(jobs, e["_t"] - took, e["_t"], labels)
+            if procs:
+                act["processes"] = procs
+        acts.append(act)
+    res["actions"] = acts
+    applied = [a for a in acts if a["event"] == "action-applied"]
+    if applied:
+        first = applied[0]
+        res["first_action"] = {"at_s": first["at_s"], "action": first["action"], "level": first["level"]}
+        if budget_reached_s is not None:
+            res["first_action"]["after_budget_reached_s"] = round(first["at_s"] - budget_reached_s, 1)
+        if t_kill is not None:
+            res["first_action"]["before_kill_in_run_s"] = round(t_kill - t_w - first["at_s"], 1)
+    signs = []
+    for e in journal:
+        if e.get("_SYSTEMD_USER_UNIT") != "jellyfin.service" or not (t_w <= e["_t"] <= t_end + 300):
+            continue
+        for kind, rx in STANDIN_SIGNS:
+            if rx.match(e["MESSAGE"]):
+                signs.append({"at_s": round(e["_t"] - t_w, 1), "kind": kind, "message": e["MESSAGE"][:200]})
+                break
+    res["standin"] = signs
+    res["segments"] = segment_gaps(journal, t_w, t_end)
+    start_enc = _load_json(os.path.join(out, "jellyfin-start-encoding.json"))
+    end_enc = _load_json(os.path.join(out, "jellyfin-end-encoding.json"))
+    if isinstance(start_enc, dict) and isinstance(end_enc, dict):
+        diff = compare_fields(start_enc, end_enc)
+        res["encoding"] = {"fields": len(set(start_enc) | set(end_enc)), "differ": diff, "restored": not diff}
+    else:
+        res["encoding"] = {"error": "no EncodingOptions snapshot at the "
+                           + ("start" if not isinstance(start_enc, dict) else "end")}
+    res["trickplay"] = {"start": task_state(_load_json(os.path.join(out, "jellyfin-start-tasks.json"))),
+                        "end": task_state(_load_json(os.path.join(out, "jellyfin-end-tasks.json")))}
+    return res
 
 
 def verdict(name, sq, need, facts=None):
@@ -625,8 +867,12 @@ def verdict(name, sq, need, facts=None):
     if sq is None:
         need(False, "no workload_start mark")
         return
+    api = facts.get("jellyfin_mode") == "api"
     if name == "squeeze-baseline":
         need(sq["oomd_kills"], "systemd-oomd killed nothing")
+        if api and sq["oomd_kills"]:
+            need(any(k["victim"].endswith(STANDIN_UNIT) for k in sq["oomd_kills"]),
+                 "systemd-oomd did not kill the stand-in (" + ", ".join(k["victim"] for k in sq["oomd_kills"]) + ")")
         if sq["oomd_kills"] and sq["kernel_oom_kills"]:
             need(sq["kernel_oom_kills"][0]["at_s"] > sq["oomd_kills"][0]["at_s"],
                  "the kernel OOM killer fired before systemd-oomd")
@@ -671,6 +917,9 @@ def verdict(name, sq, need, facts=None):
             f"{k['victim']} at {k['at_s']:.0f} s" for k in standin) + ")")
         kernel = bar("kernel", "no kernel OOM kill", True)
         kernel(not sq["kernel_oom_kills"], f"{len(sq['kernel_oom_kills'])} kernel OOM kill(s)")
+        if api:
+            jellyfin_verdict(sq, bar("jellyfin", f"issue 12 (a Jellyfin action ≥ {CLIMB_LEAD_S:.0f} s before the "
+                                     "baseline's kill, EncodingOptions and the trickplay task back as before)", True))
         for b in bars.values():
             b["met"] = not b["problems"]
         sq["bars"] = bars
@@ -688,6 +937,30 @@ def bar_lines(sq):
             line += " — " + "; ".join(b["problems"])
         out.append(line)
     return out
+
+
+def jellyfin_verdict(sq, need):
+    """Issue 12's bar for JELLYFIN=api: a Jellyfin action ≥ CLIMB_LEAD_S before the baseline's
+    kill, every EncodingOptions field back as it was, the trickplay task running again."""
+    jf = sq.get("jellyfin") or {}
+    fa = jf.get("first_action")
+    need(fa, "guardian applied no Jellyfin action")
+    lead = (sq.get("baseline") or {}).get("first_jellyfin_action_before_baseline_kill_s")
+    if fa:
+        need(lead is not None and lead >= CLIMB_LEAD_S,
+             f"first Jellyfin action {lead if lead is not None else '?'} s before the baseline's kill "
+             f"(want ≥ {CLIMB_LEAD_S:.0f} s)")
+    enc = jf.get("encoding") or {}
+    if "error" in enc:
+        need(False, enc["error"])
+    else:
+        need(enc.get("restored"), "EncodingOptions not restored: " + ", ".join(
+            f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc.get("differ", [])))
+    tp = jf.get("trickplay") or {}
+    if (tp.get("start") or {}).get("state") == "Running":
+        end = tp.get("end") or {}
+        need(end.get("state") == "Running" or end.get("last_status") == "Completed",
+             f"the trickplay task is not running again (end: {end or 'no snapshot'})")
 
 
 def load_result(path):
@@ -771,6 +1044,10 @@ def against_baseline(sq, baseline_path, res):
         ref["first_climb_before_baseline_kill_raw_s"] = round(ref["kill_s"] - fc["at_s"], 1)
     if rel.get("first_climb") is not None and ref.get("kill_after_budget_reached_s") is not None:
         ref["first_climb_before_baseline_kill_s"] = round(ref["kill_after_budget_reached_s"] - rel["first_climb"], 1)
+    fa = (sq.get("jellyfin") or {}).get("first_action") or {}
+    if fa.get("after_budget_reached_s") is not None and ref.get("kill_after_budget_reached_s") is not None:
+        ref["first_jellyfin_action_before_baseline_kill_s"] = round(
+            ref["kill_after_budget_reached_s"] - fa["after_budget_reached_s"], 1)
     if rel.get("pressure_onset") is not None and ref.get("onset_after_budget_reached_s") is not None:
         ref["onset_shift_s"] = round(rel["pressure_onset"] - ref["onset_after_budget_reached_s"], 1)
         ref["onset_earlier_than_baseline"] = ref["onset_shift_s"] < -ONSET_TOLERANCE_S
@@ -908,12 +1185,62 @@ SHORT_KIND = {
 }
 
 
+def jellyfin_report(run):
+    """The JELLYFIN=api figures of an analysed run (result.json) as markdown: the actions with the
+    memory around them, each viewer's longest gap, what was restored."""
+    res = load_result(run)
+    sq = res.get("squeeze") or {}
+    jf = sq.get("jellyfin")
+    if not jf:
+        return [f"{run}: no Jellyfin figures (not a JELLYFIN=api run, or not analysed since)"]
+    b = sq.get("budget_reached_s")
+    out = [f"{os.path.basename(run.rstrip('/'))}: {res.get('verdict')} — {res.get('reason') or ''}".rstrip(" —"),
+           f"budget reached +{b} s; oomd kills: " + (", ".join(f"{k['victim']} +{k['at_s']} s" for k in sq.get("oomd_kills", []))
+                                                     or "none"), "",
+           "| s since workload (since budget) | action | event | jellyfin.service MiB before → +10 s (lowest in 20 s) | container.slice MiB before → +10 s |",
+           "|---|---|---|---|---|"]
+    for a in jf["actions"]:
+        m = a.get("memory") or {}
+        js, cs = m.get("jellyfin.service"), m.get("container.slice")
+        rel = f" ({a['at_s'] - b:+.1f})" if b is not None else ""
+        out.append(f"| {a['at_s']}{rel} | {a['level']}/{a['action']} | {a['event']} {a.get('result') or ''} | "
+                   + (f"{js['before_mib']} → {js['after_mib']} ({js['lowest_mib']})" if js else "–") + " | "
+                   + (f"{cs['before_mib']} → {cs['after_mib']}" if cs else "–") + " |")
+    for a in jf["actions"]:
+        pr = a.get("processes")
+        if pr and (pr["ended"] or pr["started"]):
+            out.append(f"- +{a['at_s']} {a['action']}: ended " + (", ".join(
+                f"{p['kind']} {p.get('what', p['pid'])} {p['anon_mib']} MiB" for p in pr["ended"]) or "none")
+                + "; started " + (", ".join(f"{p['kind']} {p.get('what', p['pid'])} {p['anon_mib']} MiB"
+                                            for p in pr["started"]) or "none")
+                + f" (anon by kind {pr['anon_mib_before']} → {pr['anon_mib_after']})")
+    out.append("")
+    out.append("longest gap between segments per viewer: " + ", ".join(
+        f"{k}: {v['longest_gap_s']} s from +{v['longest_gap_from_s']} s ({v['segments']} segments)"
+        for k, v in jf["segments"].items()))
+    enc = jf.get("encoding") or {}
+    out.append("EncodingOptions at the end vs the start: " + (enc.get("error") or (
+        f"all {enc['fields']} fields equal" if enc.get("restored") else
+        "; ".join(f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc["differ"]))))
+    out.append(f"trickplay task: start {jf['trickplay'].get('start')}, end {jf['trickplay'].get('end')}")
+    ref = sq.get("baseline") or {}
+    if ref.get("first_jellyfin_action_before_baseline_kill_s") is not None:
+        out.append(f"first Jellyfin action {ref['first_jellyfin_action_before_baseline_kill_s']} s before the "
+                   f"baseline's kill ({ref.get('kill_after_budget_reached_s')} s after its budget moment)")
+    out.append("the stand-in's log: " + "; ".join(f"+{x['at_s']} {x['message'][:90]}" for x in jf["standin"]
+                                                  if x["kind"] != "transcode start" or "gen=1 " not in x["message"]))
+    return out
+
+
 if __name__ == "__main__":
     import sys
     if len(sys.argv) >= 3 and sys.argv[1] == "reference":
         print(json.dumps(reference(sys.argv[2:]), indent=2, ensure_ascii=False))
+    elif len(sys.argv) == 3 and sys.argv[1] == "jellyfin":
+        print("\n".join(jellyfin_report(sys.argv[2])))
     elif len(sys.argv) >= 3 and sys.argv[1] == "timeline":
         print("\n".join(timeline(sys.argv[2], *(float(x) for x in sys.argv[3:6]))))
     else:
-        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO]", file=sys.stderr)
+        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO] | jellyfin RUN_DIR",
+              file=sys.stderr)
         sys.exit(2)

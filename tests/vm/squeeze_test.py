@@ -223,5 +223,196 @@ class GuardedVerdict(unittest.TestCase):
         self.assertTrue(any("has no baseline for profile debian and parameters Q" in p for p in self.judge(res, sq)))
 
 
+def jentry(t, message, unit=None, **fields):
+    """A journal.json entry as analyze.load_journal leaves it (MESSAGE, _t, the journal's fields)."""
+    e = {"MESSAGE": message, "_t": T0 + t, "__REALTIME_TIMESTAMP": str(int((T0 + t) * 1e6))}
+    if unit:
+        e["_SYSTEMD_USER_UNIT"] = unit
+    e.update({f"GUARDIAN_{k}": v for k, v in fields.items()})
+    return e
+
+
+def standin(t, message):
+    return jentry(t, message, unit="jellyfin.service")
+
+
+def write_trace(d, rows):
+    """trace.csv as guest/pressure-trace.py writes it; rows: (t, cgroup below the user manager, MiB)."""
+    with open(os.path.join(d, "trace.csv"), "w") as f:
+        f.write("t_mono,t_real,cgroup,some_avg10,full_avg10,some_total_us,full_total_us,current_bytes,pgscan\n")
+        for t, cg, mib in rows:
+            f.write(f"{100 + t},{T0 + t},/user.slice/user-1000.slice/user@1000.service/{cg},1.0,0.5,1,1,"
+                    f"{int(mib * 2**20)},0\n")
+
+
+# EncodingOptions as the stand-in answers GET /System/Configuration/encoding (a few of its 47
+# fields: tests/support/fake_jellyfin/fixtures/encoding-10.11.json with the quality admin's preset).
+QUALITY = {"EncoderPreset": "slow", "EncodingThreadCount": -1, "H264Crf": 23, "MaxMuxingQueueSize": 2048,
+           "EnableThrottling": False, "HardwareAccelerationType": "none"}
+TASKS_RUNNING = [{"Key": "RefreshTrickplayImages", "State": "Running", "Id": "a" * 32},
+                 {"Key": "RefreshChapterImages", "State": "Idle", "Id": "b" * 32}]
+
+
+class JellyfinActions(unittest.TestCase):
+    """The JELLYFIN=api analysis: the journal lines are the stand-in's (jellyfin_standin/server.py,
+    playback.py, tasks.py) and guardian's action events (act/action_runner.cpp: ACTION, LEVEL,
+    RESULT, DURATION_MS); memory.current as trace.csv has it."""
+
+    def run_dir(self, end_encoding, end_tasks):
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: __import__("shutil").rmtree(d))
+        # container.slice holds the stand-in and nothing else; the trickplay ffmpeg (≈ 90 MiB)
+        # goes at +41 s, a respawned job comes back smaller over the next seconds
+        rows = []
+        for t in range(0, 80):
+            js = 700 if t <= 41 else 610 if t <= 60 else 560
+            rows += [(t, "container.slice", js + 2), (t, "container.slice/jellyfin.service", js)]
+        write_trace(d, rows)
+        # jobs-trace.jsonl (guest/jobs-trace.py) every 2 s: the trickplay ffmpeg 801 until +41 s,
+        # the 1080p transcode 776 replaced by 812 at +55 s
+        with open(os.path.join(d, "jobs-trace.jsonl"), "w") as f:
+            for t in range(0, 80, 2):
+                procs = [{"pid": 700, "kind": "other", "rss_anon_kib": 140000}]
+                procs.append({"pid": 776 if t < 55 else 812, "kind": "transcode", "preset": "slow" if t < 55 else "veryfast",
+                              "threads": "0" if t < 55 else "2", "rss_anon_kib": 250000 if t < 55 else 200000})
+                if t <= 40:
+                    procs.append({"pid": 801, "kind": "trickplay", "rss_anon_kib": 92160})
+                f.write(json.dumps({"t_real": T0 + t, "procs": procs}) + "\n")
+        for name, doc in (("start-encoding", QUALITY), ("end-encoding", end_encoding),
+                          ("start-tasks", TASKS_RUNNING), ("end-tasks", end_tasks)):
+            if doc is not None:
+                with open(os.path.join(d, f"jellyfin-{name}.json"), "w") as f:
+                    json.dump(doc, f)
+        return d
+
+    def journal(self):
+        return [
+            standin(1.0, "viewer 0 joined: 3 streams (alice@Jellyfin Web, obeys SetMaxStreamingBitrate)"),
+            standin(4.0, "segment stream=0 n=7 file=0a1b0.ts mtime=%.3f" % (T0 + 4.0)),
+            standin(15.5, "viewer 2 joined: 3 streams (bob@Jellyfin Media Player, obeys SetMaxStreamingBitrate)"),
+            standin(30.0, "segment stream=0 n=8 file=0a1b1.ts mtime=%.3f" % (T0 + 29.0)),
+            standin(61.0, "segment stream=2 n=9 file=9c9d0.ts mtime=%.3f" % (T0 + 60.5)),
+            # (a restarted stand-in's viewers join again: their gaps run on from before)
+            standin(70.0, "viewer 0 joined: 2 streams (alice@Jellyfin Web, obeys SetMaxStreamingBitrate)"),
+            jentry(40.0, "elevated/jellyfin.cheaper-software applied: …", EVENT="action-applied",
+                   ACTION="jellyfin.cheaper-software", LEVEL="elevated", RESULT="applied", DURATION_MS="300"),
+            standin(40.1, "encoding options posted: EncoderPreset='veryfast', EncodingThreadCount=2, H264Crf=28"),
+            jentry(41.5, "elevated/jellyfin.pause-background-tasks applied: …", EVENT="action-applied",
+                   ACTION="jellyfin.pause-background-tasks", LEVEL="elevated", RESULT="applied", DURATION_MS="1000"),
+            standin(41.2, "task end RefreshTrickplayImages status=Cancelled"),
+            jentry(50.0, "critical/jellyfin.respawn-software-transcodes failed: …", EVENT="action-failed",
+                   ACTION="jellyfin.respawn-software-transcodes", LEVEL="critical", RESULT="failed"),
+            jentry(52.0, "memory pressure is rising", EVENT="level-changed", LEVEL="critical"),
+            standin(55.0, "transcode start stream=0 gen=2 pid=812 segment=9 encoder=libx264 preset=veryfast "
+                          "threads=2 crf=28 maxrate=8000000 queue=2048 1920x1080"),
+        ]
+
+    def test_actions_memory_segments_and_restore(self):
+        d = self.run_dir(dict(QUALITY), [dict(TASKS_RUNNING[0]), TASKS_RUNNING[1]])
+        jf = squeeze.jellyfin(d, self.journal(), T0, T0 + 80, budget_reached_s=35.0, t_kill=None)
+        self.assertEqual([(a["action"], a["event"]) for a in jf["actions"]],
+                         [("jellyfin.cheaper-software", "action-applied"),
+                          ("jellyfin.pause-background-tasks", "action-applied"),
+                          ("jellyfin.respawn-software-transcodes", "action-failed")])
+        self.assertEqual(jf["first_action"], {"at_s": 40.0, "action": "jellyfin.cheaper-software",
+                                              "level": "elevated", "after_budget_reached_s": 5.0})
+        # posting settings frees nothing by itself; pausing the task freed its ffmpeg: read from
+        # before its request (41.5 - 1.0 s) to 10 s after it was done
+        cheaper = jf["actions"][0]["memory"]["jellyfin.service"]
+        self.assertEqual((cheaper["before_mib"], cheaper["after_mib"]), (700.0, 610.0))
+        pause = jf["actions"][1]["memory"]
+        self.assertEqual(pause["jellyfin.service"]["freed_mib"], 90.0)
+        # (the lowest in the 20 s after it already includes the respawned job's drop at +61 s)
+        self.assertEqual(pause["container.slice"]["lowest_mib"], 562.0)
+        self.assertNotIn("memory", jf["actions"][2])
+        self.assertEqual(jf["actions"][1]["processes"],
+                         {"ended": [{"pid": 801, "kind": "trickplay", "anon_mib": 90.0}], "started": [],
+                          "anon_mib_before": {"other": 136.7, "transcode": 244.1, "trickplay": 90.0},
+                          "anon_mib_after": {"other": 136.7, "transcode": 244.1}})
+        # stream 0: 4 → 29 s (25 s), then nothing to the end (51 s); stream 2 counted from its join
+        self.assertEqual(jf["segments"]["0"], {"segments": 2, "longest_gap_s": 51.0, "longest_gap_from_s": 29.0})
+        self.assertEqual(jf["segments"]["2"], {"segments": 1, "longest_gap_s": 45.0, "longest_gap_from_s": 15.5})
+        self.assertEqual([x["kind"] for x in jf["standin"]],
+                         ["encoding posted", "task", "transcode start"])
+        self.assertEqual(jf["encoding"], {"fields": 6, "differ": [], "restored": True})
+        self.assertEqual(jf["trickplay"]["end"], {"state": "Running", "last_status": None})
+
+    def test_report(self):
+        d = self.run_dir(dict(QUALITY, H264Crf=28), TASKS_RUNNING)
+        jf = squeeze.jellyfin(d, self.journal(), T0, T0 + 80, budget_reached_s=35.0)
+        with open(os.path.join(d, "result.json"), "w") as f:
+            json.dump({"verdict": "FAIL", "reason": "x", "squeeze": {"budget_reached_s": 35.0, "oomd_kills": [],
+                                                                     "jellyfin": jf}}, f)
+        text = "\n".join(squeeze.jellyfin_report(d))
+        self.assertIn("| 41.5 (+6.5) | elevated/jellyfin.pause-background-tasks | action-applied applied | "
+                      "700.0 → 610.0 (560.0) | 702.0 → 612.0 |", text)
+        self.assertIn("EncodingOptions at the end vs the start: H264Crf 23 -> 28", text)
+        self.assertIn("0: 51.0 s from +29.0 s (2 segments)", text)
+
+    def verdict(self, end_encoding, end_tasks, first_after_budget=5.0):
+        d = self.run_dir(end_encoding, end_tasks)
+        jf = squeeze.jellyfin(d, self.journal(), T0, T0 + 80, budget_reached_s=35.0 - (first_after_budget - 5.0))
+        sq = {"jellyfin": jf,
+              "baseline": {"first_jellyfin_action_before_baseline_kill_s": 40.0 - jf["first_action"]["after_budget_reached_s"]}}
+        problems = []
+        squeeze.jellyfin_verdict(sq, lambda ok, why: ok or problems.append(why))
+        return problems
+
+    def test_verdict(self):
+        self.assertEqual(self.verdict(dict(QUALITY), TASKS_RUNNING), [])
+        left = dict(QUALITY, EncoderPreset="veryfast", EncodingThreadCount=2)
+        self.assertEqual(self.verdict(left, TASKS_RUNNING),
+                         ["EncodingOptions not restored: EncoderPreset 'slow' -> 'veryfast', EncodingThreadCount -1 -> 2"])
+        idle = [dict(TASKS_RUNNING[0], State="Idle", LastExecutionResult={"Status": "Cancelled"})]
+        self.assertTrue(any("trickplay task is not running again" in p for p in self.verdict(dict(QUALITY), idle)))
+        self.assertTrue(any("no EncodingOptions snapshot at the end" in p for p in self.verdict(None, TASKS_RUNNING)))
+        # a baseline kill 40 s after the budget moment wants the first action no later than 10 s after it
+        self.assertTrue(any("first Jellyfin action 25.0 s before" in p
+                            for p in self.verdict(dict(QUALITY), TASKS_RUNNING, first_after_budget=15.0)))
+
+
+class RecordedJellyfinRun(unittest.TestCase):
+    """The first minute of a recorded guarded run (fixtures/sqj-s21-g1, its README says what was
+    kept): guardian's default ladder against the stand-in when the whole user runs short."""
+
+    def setUp(self):
+        import analyze
+        self.dir = os.path.join(HERE, "fixtures", "sqj-s21-g1")
+        journal = analyze.load_journal(os.path.join(self.dir, "journal.json"))
+        t_w = analyze.load_marks(os.path.join(self.dir, "marks.csv"))["workload_start"][0]
+        # the probe saw the user reach its budget 37.6 s after the workload began (result.json)
+        self.jf = squeeze.jellyfin(self.dir, journal, t_w, t_w + 60, budget_reached_s=37.6)
+
+    def test_elevated_acted_before_the_budget_ran_out(self):
+        self.assertEqual(self.jf["first_action"], {"at_s": 17.0, "action": "jellyfin.cheaper-software",
+                                                   "level": "elevated", "after_budget_reached_s": -20.6})
+
+    def test_pausing_trickplay_freed_its_ffmpeg_and_no_more(self):
+        pause = next(a for a in self.jf["actions"] if a["action"] == "jellyfin.pause-background-tasks")
+        self.assertEqual(pause["processes"]["ended"], [{"pid": 709, "kind": "trickplay", "anon_mib": 21.7}])
+        self.assertEqual(pause["memory"]["jellyfin.service"]["freed_mib"], 22.2)
+        # the next viewer's job started on the settings cheaper-software had just posted
+        self.assertEqual([p.get("what") for p in pause["processes"]["started"]],
+                         ["stream 2 gen 1 1280x720 veryfast/2"])
+
+    def test_the_flap_undid_the_pause(self):
+        # elevated left 30 s after it was entered, with the user still at its budget: the task
+        # restarted and the settings were posted back, then applied again 5 s later
+        seq = [(a["at_s"], a["action"], a["event"]) for a in self.jf["actions"]
+               if a["action"] in ("jellyfin.pause-background-tasks", "jellyfin.cheaper-software")]
+        self.assertEqual(seq, [(17.0, "jellyfin.cheaper-software", "action-applied"),
+                               (18.1, "jellyfin.pause-background-tasks", "action-applied"),
+                               (46.3, "jellyfin.pause-background-tasks", "action-reverted"),
+                               (46.7, "jellyfin.cheaper-software", "action-reverted"),
+                               (51.3, "jellyfin.cheaper-software", "action-applied"),
+                               (51.8, "jellyfin.pause-background-tasks", "action-applied")])
+        self.assertEqual([x["message"].split(" ")[1] for x in self.jf["standin"] if x["kind"] == "task"],
+                         ["end", "start", "end"])
+
+    def test_restored_field_by_field(self):
+        self.assertEqual(self.jf["encoding"], {"fields": 47, "differ": [], "restored": True})
+        self.assertEqual(self.jf["trickplay"]["end"]["state"], "Running")
+
+
 if __name__ == "__main__":
     unittest.main()

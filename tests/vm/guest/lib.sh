@@ -61,6 +61,24 @@ start_jellyfin() {
   log "started jellyfin.service in container.slice: ${args[*]} ${props[*]}"
 }
 
+# Jellyfin's API as guardian calls it (the stand-in's key, as root: curl runs in system.slice).
+JF_URL=http://127.0.0.1:${JF_PORT:-8096}
+JF_KEY_FILE=/home/$TEST_USER/.config/fake-jellyfin/api-key
+jf() {  # jf METHOD PATH [BODY]: the response body
+  local auth
+  auth="MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"vm\", Version=\"0\", Token=\"$(cat "$JF_KEY_FILE")\""
+  if [[ $# -ge 3 ]]; then
+    curl -sS -m 30 -X "$1" -H "Authorization: $auth" -H "Content-Type: application/json" --data "$3" "$JF_URL$2"
+  else
+    curl -sS -m 30 -X "$1" -H "Authorization: $auth" "$JF_URL$2"
+  fi
+}
+jf_status() {  # jf_status METHOD PATH [BODY]: the HTTP status (key as X-Emby-Token)
+  local args=(-sS -m 30 -o /dev/null -w '%{http_code}' -X "$1" -H "X-Emby-Token: $(cat "$JF_KEY_FILE")")
+  [[ $# -ge 3 ]] && args+=(-H "Content-Type: application/json" --data "$3")
+  curl "${args[@]}" "$JF_URL$2"
+}
+
 # A "desktop" application in app.slice: a growing, used anonymous working set.
 # start_desktop NAME START_MB STEP_MB INTERVAL_S MAX_MB
 start_desktop() {
@@ -127,10 +145,13 @@ container_slice() {
   fact container_memory_max "$(uctl show -p MemoryMax --value container.slice)"
 }
 
-# Viewers of the Jellyfin stand-in (re-read by it every second).
+# Viewers of the Jellyfin stand-in (re-read by it every second). JF_OBEYING: the clients that
+# obey SetMaxStreamingBitrate, comma-separated (default: the stand-in's own, Jellyfin Media Player).
 viewers() {
   u mkdir -p /home/$TEST_USER/.config/fake-jellyfin
-  echo "{\"streams\": $1, \"buffer_mb\": $2}" | u tee /home/$TEST_USER/.config/fake-jellyfin/load.json.new >/dev/null
+  local obeying=""
+  [[ -n ${JF_OBEYING:-} ]] && obeying=", \"obeys_bitrate\": $(jq -cn --arg s "$JF_OBEYING" '$s | split(",")')"
+  echo "{\"streams\": $1, \"buffer_mb\": $2$obeying}" | u tee /home/$TEST_USER/.config/fake-jellyfin/load.json.new >/dev/null
   u mv /home/$TEST_USER/.config/fake-jellyfin/load.json.new /home/$TEST_USER/.config/fake-jellyfin/load.json
   log "viewers: $1 streams, transcode buffers ${2} MiB each"
 }
@@ -351,6 +372,7 @@ squeeze_serve() {
   local t_jf deadline
   t_jf=$(date +%s)
   start_jellyfin
+  [[ ${JELLYFIN:-} == api ]] && jellyfin_trace_start
   deadline=$(( t_jf + ${WARMUP_MAX_S:-240} ))
   while (( $(segments_since "$t_jf") < ${WARMUP_SEGMENTS:-3} && $(date +%s) < deadline )); do sleep 3; done
   fact warmup_segments "$(segments_since "$t_jf")"
@@ -375,7 +397,7 @@ squeeze_ramp() {
   desktop=$(( room * ${DESKTOP_PCT:-100} / 100 ))
   # what makes runs comparable (summarize.py pairs guarded runs with baselines of the same key)
   local every=${DESKTOP_INTERVAL_S:-1}
-  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s")$( [[ ${DESKTOP_FILE_PCT:-0} != 0 ]] && echo "/file=${DESKTOP_FILE_PCT}%"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}"
+  fact squeeze_params "budget=${USER_CG:-user@$TEST_UID.service}:max=${USER_MAX:-}:high=${USER_HIGH:-}:mem=$(mem_total_mb):desktop=${DESKTOP_PCT:-100}%:step=${DESKTOP_STEP_MB:-24}$( [[ $every != 1 ]] && echo "/${every}s")$( [[ ${DESKTOP_FILE_PCT:-0} != 0 ]] && echo "/file=${DESKTOP_FILE_PCT}%"):heap=${JF_HEAP_MB:-96}:spike=${SPIKE_AFTER_S:-15}s/${SPIKE_STREAMS:-3}x${SPIKE_BUFFER_MB:-120}$( [[ ${JELLYFIN:-} == api ]] && echo ":jf=api/$(sed -n 's/^jellyfin_media=//p' "$OUT/facts.env" | tail -1)/${JF_TASKS}")"
   fact user_used_at_workload_mb "$used"
   fact desktop_target_mb "$desktop"
   mark workload_start
@@ -473,4 +495,94 @@ squeeze_unit_settings() {
     done
   } >"$f" 2>&1
   log "unit settings: $(tr '\n' '|' <"$f" | head -c 600)"
+}
+
+# --- Jellyfin's own actions when the whole user runs short (issue 12: JELLYFIN=api) -------------
+# JELLYFIN=api in squeeze-baseline / squeeze-guarded runs the stand-in as a quality-minded
+# admin's Jellyfin: its memory is its ffmpeg jobs (no Python transcode buffers: JF_BUFFER_MB and
+# SPIKE_BUFFER_MB default to 0, so the spike is the third viewer's job alone), EncodingOptions
+# with the slow preset and automatic threads (the stand-in's start settings), the trickplay task
+# running (JF_TASKS), alice's 1080p Jellyfin Web client and bob's Jellyfin Media Player obeying
+# SetMaxStreamingBitrate (JF_OBEYING), the source made by run-scenario.sh from GUARDIAN_VM_MEDIA
+# (run-all.sh's squeeze-jellyfin: 1920x1080@15). In squeeze-guarded, guardian runs its default
+# policy with one [[jellyfin]] table (the stand-in's URL, key and cgroup), nothing else changed.
+squeeze_jellyfin_defaults() {
+  [[ ${JELLYFIN:-} == api ]] || return 0
+  : "${JF_BUFFER_MB:=0}" "${SPIKE_BUFFER_MB:=0}" "${JF_TASKS:=RefreshTrickplayImages}"
+  : "${JF_OBEYING:=Jellyfin Web,Jellyfin Media Player}"
+  # The three jobs on a 1080p source and the trickplay ffmpeg hold more than the Python spike of
+  # the other squeeze runs: container.slice's own limits above them, so that what binds is the
+  # user's budget (the squeeze class), not the slice's MemoryHigh (the incident's class).
+  : "${CONTAINER_HIGH:=1000M}" "${CONTAINER_MAX:=1200M}"
+  # (under TCG a 1080p job's first segment takes minutes: wait for one, not three)
+  : "${WARMUP_SEGMENTS:=1}" "${WARMUP_MAX_S:=300}"
+  fact jellyfin_mode api
+  fact jellyfin_media "$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height,r_frame_rate \
+    -of csv=p=0 "$SHARE/media/source.mkv" 2>/dev/null | awk -F, '{split($3, r, "/"); printf "%sx%s@%g", $1, $2, r[1] / (r[2] ? r[2] : 1)}')"
+}
+
+# The stand-in's API key made before guardian reads it (the test user's, mode 600, as the stand-in
+# would make it at its first start).
+jellyfin_api_key() {
+  [[ -s $JF_KEY_FILE ]] && return 0
+  u mkdir -p "$(dirname "$JF_KEY_FILE")"
+  u sh -c "umask 077 && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >'$JF_KEY_FILE' && echo >>'$JF_KEY_FILE'"
+}
+
+# guardian's policy for JELLYFIN=api: the default policy embedded in this guardian binary
+# (`guardian init-policy`) and one [[jellyfin]] table.
+jellyfin_policy() {
+  local dst=/etc/guardian/policies/default-jellyfin.toml tmp out
+  jellyfin_api_key
+  mkdir -p /etc/guardian/policies
+  tmp=$(u mktemp -d)
+  out=$(u env XDG_CONFIG_HOME="$tmp" /usr/local/bin/guardian init-policy 2>&1) \
+    || die "guardian init-policy failed: $out"
+  # JF_POLICY_VARIANT=cap-at-elevated: a measurement of what the default lacks, not the
+  # default — elevated also asks obeying clients for 3 Mbit/s (critical's cap-bitrate, earlier,
+  # while Jellyfin still answers)
+  case ${JF_POLICY_VARIANT:-} in
+    "") ;;
+    cap-at-elevated)
+      sed -i 's#^  { type = "jellyfin.pause-background-tasks" },$#&\n  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },#' "$tmp/guardian/policy.toml"
+      grep -q '^  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },$' "$tmp/guardian/policy.toml" \
+        || die "JF_POLICY_VARIANT=cap-at-elevated: the default policy has no elevated pause-background-tasks line to follow"
+      ;;
+    *) die "JF_POLICY_VARIANT must be empty or cap-at-elevated" ;;
+  esac
+  fact policy_variant "${JF_POLICY_VARIANT:-default}"
+  { cat "$tmp/guardian/policy.toml"
+    printf '\n# The one addition (JELLYFIN=api): the Jellyfin stand-in.\n[[jellyfin]]\nname = "standin"\n'
+    printf 'url = "%s"\napi_key_file = "%s"\ncgroup = "container.slice/jellyfin.service"\n' "$JF_URL" "$JF_KEY_FILE"
+  } >"$dst"
+  rm -rf "$tmp"
+  chmod 644 "$dst"
+  cp "$dst" "$OUT/policy.toml"
+  out=$(u /usr/local/bin/guardian check-policy "$dst" 2>&1) || die "guardian check-policy rejects $dst: $out"
+  printf 'GUARDIAN_ARGS=--policy %s %s\n' "$dst" "${GUARDIAN_EXTRA_ARGS:-}" >/etc/guardian-vm.env
+  log "policy: the embedded default + [[jellyfin]] $JF_URL (check-policy: $(head -c 200 <<<"$out"))"
+}
+
+# jellyfin_snapshot NAME: what guardian may change and must put back, as Jellyfin answers it —
+# EncodingOptions (jellyfin-NAME-encoding.json), the scheduled tasks (jellyfin-NAME-tasks.json) —
+# and the stand-in's own view of its jobs and viewers (jellyfin-NAME-state.json).
+jellyfin_snapshot() {
+  jf GET /System/Configuration/encoding >"$OUT/jellyfin-$1-encoding.json" 2>/dev/null || true
+  jf GET /ScheduledTasks >"$OUT/jellyfin-$1-tasks.json" 2>/dev/null || true
+  curl -sS -m 30 "$JF_URL/__standin/state" >"$OUT/jellyfin-$1-state.json" 2>/dev/null || true
+  mark "jellyfin_snapshot_$1"
+  log "jellyfin $1: preset $(jq -r .EncoderPreset "$OUT/jellyfin-$1-encoding.json" 2>/dev/null) threads $(jq -r .EncodingThreadCount "$OUT/jellyfin-$1-encoding.json" 2>/dev/null), trickplay $(jq -r '.[] | select(.Key == "RefreshTrickplayImages") | .State' "$OUT/jellyfin-$1-tasks.json" 2>/dev/null)"
+}
+
+# Per-process memory of jellyfin.service every JOBS_TRACE_S (2) s (guest/jobs-trace.py ->
+# jobs-trace.jsonl): which ffmpeg an action ended or restarted, and what it held.
+jellyfin_trace_start() {
+  python3 "$SHARE/guest/jobs-trace.py" "$CG$USER_MGR/container.slice/jellyfin.service" "$OUT/jobs-trace.jsonl" \
+    "${JOBS_TRACE_S:-2}" >/dev/null 2>"$OUT/jobs-trace.err" &
+  JOBS_TRACE_PID=$!
+}
+jellyfin_trace_stop() {
+  [[ -n ${JOBS_TRACE_PID:-} ]] || return 0
+  kill "$JOBS_TRACE_PID" 2>/dev/null || true
+  wait "$JOBS_TRACE_PID" 2>/dev/null || true
 }

@@ -11,14 +11,19 @@
 # signals (stall-probe.jsonl). Parameters (--set): USER_CG (user@1000.service), USER_MAX,
 # USER_HIGH, DROP_CACHES (1), CONTAINER_HIGH (800M), CONTAINER_MAX (1000M), DESKTOP_PCT (100), DESKTOP_STEP_MB
 # (24), DESKTOP_INTERVAL_S (1), SPIKE_AFTER_S (15), SPIKE_STREAMS (3), SPIKE_BUFFER_MB (120), JF_*, WARMUP_S,
-# BASELINE_MAX_WAIT_S (300), AFTERMATH_S (20), PROBE_INTERVAL_S (0.15), OOMD_DURATION.
+# BASELINE_MAX_WAIT_S (300), AFTERMATH_S (20), PROBE_INTERVAL_S (0.15), OOMD_DURATION,
+# JELLYFIN (api: the stand-in as a quality-minded admin's Jellyfin with its trickplay task and
+# obeying clients, lib.sh squeeze_jellyfin_defaults; its EncodingOptions and tasks recorded at the
+# start and the end, jellyfin-{start,end}-*.json).
 set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
 
+squeeze_jellyfin_defaults
 squeeze_start_probe
 squeeze_setup
 squeeze_serve
+[[ ${JELLYFIN:-} == api ]] && jellyfin_snapshot start
 t0=$(date +%s)
 squeeze_ramp
 mark pressure_start
@@ -31,6 +36,8 @@ else
   log "no oomd kill within ${BASELINE_MAX_WAIT_S:-300}s"
 fi
 squeeze_relieve
+[[ ${JELLYFIN:-} == api ]] && jellyfin_snapshot end
 stop_workload
 mark workload_stopped
+jellyfin_trace_stop
 squeeze_stop_probe

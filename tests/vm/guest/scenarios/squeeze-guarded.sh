@@ -16,13 +16,20 @@
 # Parameters (--set): as squeeze-baseline, plus POLICY (default|matched), HOLD_S (150),
 # HOLD_AFTER_BUDGET_S (60), BUDGET_WAIT_MAX_S (300), COOLDOWN_S (30), GUARDIAN_UNIT (shipped|test), GUARDIAN_UNIT_SET, PROBE_UNIT_SETTINGS (1: which
 # unit settings a user unit can use, unit-settings.txt), TRACE_CHARGES (1: kprobes on
-# guardian's loop thread, charge-trace.sh -> charge-trace.txt).
+# guardian's loop thread, charge-trace.sh -> charge-trace.txt), JELLYFIN (api: as
+# squeeze-baseline's, and guardian runs its embedded default policy plus one [[jellyfin]] table;
+# after the relief the run waits up to RESTORE_WAIT_S (240) for guardian to be back at normal,
+# RESTORE_SETTLE_S (15) more, then records EncodingOptions and the tasks again to compare them
+# with the start, field by field); JF_POLICY_VARIANT (cap-at-elevated: the default plus
+# cap-bitrate 3 Mbit/s at elevated, a measurement of what the default lacks).
 set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
 
+squeeze_jellyfin_defaults
 case ${POLICY:-default} in
-  default) ;;  # early.sh: --policy /etc/guardian/policies/default.toml (the repo's default)
+  default)  # early.sh: --policy /etc/guardian/policies/default.toml (the repo's default)
+    [[ ${JELLYFIN:-} == api ]] && jellyfin_policy ;;
   matched) use_policy squeeze-matched.toml ;;
   *) die "POLICY must be default or matched" ;;
 esac
@@ -55,6 +62,7 @@ if [[ ${TRACE_CHARGES:-1} == 1 ]]; then
 fi
 guardian_snapshot idle
 squeeze_serve
+[[ ${JELLYFIN:-} == api ]] && jellyfin_snapshot start
 t0=$(date +%s)
 squeeze_ramp
 mark pressure_start
@@ -63,6 +71,19 @@ guardian_snapshot peak
 log "workload held $(( $(date +%s) - t0 ))s: $(oomd_kills_since "$t0" | wc -l) oomd kills, $(segments_since "$t0") segments"
 squeeze_relieve
 sleep "${COOLDOWN_S:-30}"
+if [[ ${JELLYFIN:-} == api ]]; then
+  # what guardian put back once the episode was over: its level back at normal, then the
+  # reverts' requests answered
+  t_relief=$(date +%s)
+  if wait_guardian_level normal "${RESTORE_WAIT_S:-240}"; then
+    mark guardian_normal_again
+    fact back_to_normal_after_relief_s "$(( $(date +%s) - t_relief + ${COOLDOWN_S:-30} ))"
+  else
+    log "guardian not back at normal ${RESTORE_WAIT_S:-240}s after the cool-down"
+  fi
+  sleep "${RESTORE_SETTLE_S:-15}"
+  jellyfin_snapshot end
+fi
 guardian_snapshot end
 if uctl is-active --quiet guardian.service; then
   check guardian_alive PASS "guardian.service still active"
@@ -77,4 +98,5 @@ if [[ -n $helper_client_pid ]]; then
   journalctl -q --no-pager -o short-monotonic -u guardian-helper.service >"$OUT/helper-journal.txt" 2>&1 || true
 fi
 [[ ${TRACE_CHARGES:-1} == 1 ]] && bash "$SHARE/guest/charge-trace.sh" stop "$OUT/charge-trace.txt"
+jellyfin_trace_stop
 squeeze_stop_probe

@@ -13,22 +13,7 @@ set -euo pipefail
 # shellcheck source=../lib.sh
 . "$SHARE/guest/lib.sh"
 
-JF_URL=http://127.0.0.1:${JF_PORT:-8096}
-KEY_FILE=/home/$TEST_USER/.config/fake-jellyfin/api-key
 JF_CG=$CG$USER_MGR/container.slice/jellyfin.service
-jf() {  # jf METHOD PATH [BODY]: Jellyfin's API as guardian calls it
-  local auth="MediaBrowser Client=\"guardian\", Device=\"guardian\", DeviceId=\"vm\", Version=\"0\", Token=\"$(cat "$KEY_FILE")\""
-  if [[ $# -ge 3 ]]; then
-    curl -sS -m 30 -X "$1" -H "Authorization: $auth" -H "Content-Type: application/json" --data "$3" "$JF_URL$2"
-  else
-    curl -sS -m 30 -X "$1" -H "Authorization: $auth" "$JF_URL$2"
-  fi
-}
-jf_status() {  # jf_status METHOD PATH [BODY]: the HTTP status (key as X-Emby-Token)
-  local args=(-sS -m 30 -o /dev/null -w '%{http_code}' -X "$1" -H "X-Emby-Token: $(cat "$KEY_FILE")")
-  [[ $# -ge 3 ]] && args+=(-H "Content-Type: application/json" --data "$3")
-  curl "${args[@]}" "$JF_URL$2"
-}
 ffmpeg_pids() {  # ffmpeg PIDs of a kind (transcode|trickplay) in jellyfin.service's cgroup
   local pid argv
   for pid in $(cat "$JF_CG/cgroup.procs" 2>/dev/null); do
