@@ -11,10 +11,12 @@ namespace guardian {
 void StatusMailbox::publish(std::string_view text) {
   std::array<uint64_t, kBytes / 8> words{};
   std::memcpy(words.data(), text.data(), std::min(text.size(), kBytes - 1));
+  // A seqlock without standalone fences (ThreadSanitizer does not model them, and gcc refuses
+  // them under -fsanitize=thread): each word is a release store, so a reader that acquires a new
+  // word also sees the odd sequence stored before it, and re-reads it as changed.
   const uint64_t sequence = sequence_.load(std::memory_order_relaxed);
   sequence_.store(sequence + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  for (size_t i = 0; i < words.size(); ++i) words_[i].store(words[i], std::memory_order_relaxed);
+  for (size_t i = 0; i < words.size(); ++i) words_[i].store(words[i], std::memory_order_release);
   sequence_.store(sequence + 2, std::memory_order_release);
 }
 
@@ -22,8 +24,8 @@ bool StatusMailbox::take_if_new(Text& out, uint64_t& seen) const {
   const uint64_t before = sequence_.load(std::memory_order_acquire);
   if ((before & 1) != 0 || before == seen) return false;
   std::array<uint64_t, kBytes / 8> words{};
-  for (size_t i = 0; i < words.size(); ++i) words[i] = words_[i].load(std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
+  // acquire loads: the sequence's second read cannot move before them (see publish)
+  for (size_t i = 0; i < words.size(); ++i) words[i] = words_[i].load(std::memory_order_acquire);
   if (sequence_.load(std::memory_order_relaxed) != before) return false;
   std::memcpy(out.data(), words.data(), kBytes);
   out[kBytes - 1] = '\0';
