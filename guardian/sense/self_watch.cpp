@@ -123,23 +123,31 @@ bool is_library(std::string_view path, std::initializer_list<std::string_view> n
   return false;
 }
 
-}  // namespace
-
-std::vector<Mapping> parse_proc_maps(std::string_view text) {
-  std::vector<Mapping> out;
+// Calls fn with each line of text as a NUL-terminated copy (sscanf needs one), without its '\n'.
+template <class Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
     if (eol == std::string_view::npos) eol = text.size();
     const std::string line(text.substr(pos, eol - pos));
     pos = eol + 1;
+    fn(line);
+  }
+}
+
+}  // namespace
+
+std::vector<Mapping> parse_proc_maps(std::string_view text) {
+  std::vector<Mapping> out;
+  for_each_line(text, [&](const std::string& line) {
     unsigned long start = 0, end = 0, offset = 0;
     char perms[8] = {};
     int path_at = 0;
     // "start-end perms offset dev inode   path"
     if (std::sscanf(line.c_str(), "%lx-%lx %7s %lx %*s %*s %n", &start, &end, perms, &offset, &path_at) < 4)
-      continue;
-    if (end <= start || std::strlen(perms) < 3) continue;
+      return;
+    if (end <= start || std::strlen(perms) < 3) return;
     Mapping mapping;
     mapping.start = start;
     mapping.end = end;
@@ -150,7 +158,7 @@ std::vector<Mapping> parse_proc_maps(std::string_view text) {
     if (path_at > 0 && static_cast<size_t>(path_at) <= line.size())
       mapping.path = line.substr(static_cast<size_t>(path_at));
     out.push_back(std::move(mapping));
-  }
+  });
   return out;
 }
 
@@ -308,17 +316,12 @@ Result<std::vector<PageRun>> read_present_pages(int pagemap_fd, const std::vecto
 
 std::vector<PageRun> parse_page_runs(std::string_view text) {
   std::vector<PageRun> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    const std::string line(text.substr(pos, eol - pos));
-    pos = eol + 1;
+  for_each_line(text, [&](const std::string& line) {
     unsigned long start = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2 || end <= start) continue;
-    if (start % kPage != 0 || end % kPage != 0) continue;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2 || end <= start) return;
+    if (start % kPage != 0 || end % kPage != 0) return;
     out.push_back({start, end});
-  }
+  });
   return out;
 }
 
