@@ -89,7 +89,9 @@ def wait_for(what: str, predicate, timeout: float, procs=()) -> None:
         try:
             if predicate():
                 return
-        except (OSError, ValueError, KeyError):
+        # LookupError: an empty result (IndexError) or a missing key. /api/v1/targets may show the
+        # target up before the scrape's sample is queryable, so "no sample yet" means "not yet".
+        except (OSError, ValueError, LookupError):
             pass
         time.sleep(0.2)
     raise SystemExit(f"FAIL: timed out after {timeout:.0f} s waiting for {what}")
