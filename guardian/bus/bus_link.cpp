@@ -210,18 +210,20 @@ void BusLink::run() {
     int timeout_ms = -1;
     pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {-1, 0, 0}};
     nfds_t count = 1;
-    if (connection_ && held_) {
-      // Held: only a hang-up wakes us for the bus (no events asked for, POLLHUP/POLLERR always).
-      fds[1] = {connection_->getEventLoopPollData().fd, 0, 0};
-      count = 2;
-    } else if (connection_) {
+    if (connection_) {
       try {
-        while (connection_->processPendingRequest()) {
+        if (held_) {
+          // Held: only a hang-up wakes us for the bus (no events asked for; POLLHUP and POLLERR
+          // are reported anyway).
+          fds[1] = {connection_->getEventLoopPollData().fd, 0, 0};
+        } else {
+          while (connection_->processPendingRequest()) {
+          }
+          auto poll_data = connection_->getEventLoopPollData();
+          fds[1] = {poll_data.fd, poll_data.events, 0};
+          timeout_ms = poll_data.getPollTimeout();
         }
-        auto poll_data = connection_->getEventLoopPollData();
-        fds[1] = {poll_data.fd, poll_data.events, 0};
         count = 2;
-        timeout_ms = poll_data.getPollTimeout();
       } catch (const sdbus::Error& error) {
         drop_connection(address_.describe() + ": " + error.getMessage());
         continue;
