@@ -591,6 +591,72 @@ TEST(SteadyTick, TheLoopSendsNothingOnTheBusWhenTheLevelChanges) {
               static_cast<unsigned long long>(counts.opens), static_cast<unsigned long long>(counts.sends));
 }
 
+// The session bus daemon dies while guardian runs (killed, as one under memory pressure may be)
+// and comes back two seconds later on the same socket: the loop keeps its 100 ms interval
+// throughout — the D-Bus API's connection is its bus thread's, which notices the loss and
+// reconnects — and once the bus is back, `guardian status`'s call is answered again by this
+// daemon, with its current status.
+TEST(SteadyTick, TicksGoOnWhileTheSessionBusIsDeadAndTheApiComesBackWithIt) {
+  test::DbusDaemon bus;
+  ASSERT_FALSE(bus.address().empty()) << bus.error();
+  const fs::path dir = fs::temp_directory_path() / ("guardian-bus-dead-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string policy_path = (dir / "policy.toml").string();
+  std::ofstream(policy_path) << default_policy_for_test();
+  // Without the guid: the restarted daemon has a new one.
+  ::setenv("DBUS_SESSION_BUS_ADDRESS", bus.listen_address().c_str(), 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/guardian-test-bus", 1);
+  ::unsetenv("NOTIFY_SOCKET");
+
+  DaemonOptions options;
+  options.host_root = std::string(GUARDIAN_FIXTURES_DIR) + "/debian12";
+  options.policy_path = policy_path;
+  options.uid = 1000;
+  options.dry_run = true;
+  options.state_path = ":memory:";
+  options.status_lines = false;
+  options.log_target = DaemonOptions::LogTarget::Stderr;
+  options.lock_memory = MemoryLockMode::None;
+  options.metrics_exporter = false;
+  constexpr uint64_t kKill = 10, kBack = 30, kAsk = 45, kLast = 80;
+  options.max_ticks = kLast;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  at.reserve(kLast + 1);
+  std::atomic<uint64_t> ticks{0};
+  bool restarted = false;
+  options.after_tick = [&](uint64_t tick) {
+    at.push_back(std::chrono::steady_clock::now());
+    ticks = tick;
+    if (tick == kKill) bus.kill_now();
+    if (tick == kBack) restarted = bus.restart();
+  };
+  std::string answered_policy;
+  uint64_t answered_at = 0;
+  std::thread client([&] {
+    while (ticks.load() < kAsk) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (ticks.load() < kLast - 5 && answered_at == 0) {
+      auto status = fetch_daemon_status({bus.listen_address(), std::chrono::seconds(1)});
+      if (status.ok()) {
+        answered_policy = status->policy_path;
+        answered_at = ticks.load();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  EXPECT_EQ(run_daemon(options), 0);
+  client.join();
+  fs::remove_all(dir);
+  ASSERT_EQ(at.size(), kLast);
+  double widest = 0;
+  for (uint64_t i = kKill; i < kBack - 1; ++i)
+    widest = std::max(widest, std::chrono::duration<double>(at[i] - at[i - 1]).count());
+  EXPECT_LT(widest, 1.0) << "the widest gap between ticks while the bus was dead (interval 0.1 s)";
+  EXPECT_TRUE(restarted) << bus.error();
+  EXPECT_NE(answered_at, 0u) << "no answer from guardian's D-Bus API after the bus came back";
+  EXPECT_EQ(answered_policy, policy_path);
+}
+
 // The zeros below mean something only if the shim sees what it counts: one open of each entry
 // point (with and without a creation mode) and one allocation, on this thread.
 TEST(SteadyTick, TheCountingShimSeesEachOpenAndAllocation) {
