@@ -47,7 +47,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "ThreadSanitizer build + threaded tests"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGUARDIAN_TSAN=ON >/dev/null
 cmake --build build-tsan -j "$jobs" --target guardian_tests guardian
-threaded='^(ActionWorker|ActionRunner|StateStoreTest|SystemdActionsTest|JellyfinActionsTest|BusTest|SystemdComponent|DbusServiceTest|MetricsExporter|MetricsExporterServer|MetricsServer|HttpHostile|HttpSend|ClientTest|WatcherTest|DaemonTest|JellyfinDaemonTest|HelperLink|WatchdogPinger|LivenessGate|StatusMailbox)\.'
+threaded='^(ActionWorker|ActionRunner|StateStoreTest|SystemdActionsTest|JellyfinActionsTest|BusTest|SystemdComponent|DbusServiceTest|MetricsExporter|MetricsExporterServer|MetricsServer|HttpHostile|HttpSend|ClientTest|WatcherTest|DaemonTest|JellyfinDaemonTest|HelperLink|WatchdogPinger|LivenessGate|StatusMailbox|TripleBuffer|DbusServiceReconnect|DbusServiceQueue)\.'
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 600 -R "$threaded"
 

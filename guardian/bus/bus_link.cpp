@@ -74,6 +74,30 @@ void BusLink::add_on_disconnect(std::function<void(const std::string&)> hook) {
   on_disconnect_.push_back(std::move(hook));
 }
 
+void BusLink::add_before_close(std::function<void()> hook) {
+  std::lock_guard lock(mutex_);
+  before_close_.push_back(std::move(hook));
+}
+
+void BusLink::hold_incoming(bool held) {
+  held_ = held;
+  wake();
+}
+
+void BusLink::close_connection() {
+  if (connection_) {
+    std::vector<std::function<void()>> hooks;
+    {
+      std::lock_guard lock(mutex_);
+      hooks = before_close_;
+    }
+    for (auto& hook : hooks) hook();
+  }
+  // Proxies and their slots belong to the connection: they go first.
+  proxies_.clear();
+  connection_.reset();
+}
+
 void BusLink::wake() {
   if (!wake_fd_) return;
   const uint64_t one = 1;
@@ -145,9 +169,7 @@ void BusLink::try_connect() {
 
 void BusLink::drop_connection(const std::string& why) {
   const bool was_connected = connected_.exchange(false);
-  // Proxies and their slots belong to the connection: they go first.
-  proxies_.clear();
-  connection_.reset();
+  close_connection();
   std::vector<std::function<void(const std::string&)>> hooks;
   {
     std::lock_guard lock(mutex_);
@@ -190,12 +212,18 @@ void BusLink::run() {
     nfds_t count = 1;
     if (connection_) {
       try {
-        while (connection_->processPendingRequest()) {
+        if (held_) {
+          // Held: only a hang-up wakes us for the bus (no events asked for; POLLHUP and POLLERR
+          // are reported anyway).
+          fds[1] = {connection_->getEventLoopPollData().fd, 0, 0};
+        } else {
+          while (connection_->processPendingRequest()) {
+          }
+          auto poll_data = connection_->getEventLoopPollData();
+          fds[1] = {poll_data.fd, poll_data.events, 0};
+          timeout_ms = poll_data.getPollTimeout();
         }
-        auto poll_data = connection_->getEventLoopPollData();
-        fds[1] = {poll_data.fd, poll_data.events, 0};
         count = 2;
-        timeout_ms = poll_data.getPollTimeout();
       } catch (const sdbus::Error& error) {
         drop_connection(address_.describe() + ": " + error.getMessage());
         continue;
@@ -217,9 +245,10 @@ void BusLink::run() {
       [[maybe_unused]] auto got = ::read(wake_fd_.get(), &value, sizeof value);
     }
     if (count == 2 && (fds[1].revents & (POLLHUP | POLLERR)) && connection_) {
-      // Let processPendingRequest() see the error and name it; drop if it does not throw.
+      // Let processPendingRequest() see the error and name it; drop if it does not throw. While
+      // held, nothing is dispatched (what waits is for a service not yet ready to answer).
       try {
-        while (connection_->processPendingRequest()) {
+        while (!held_ && connection_->processPendingRequest()) {
         }
       } catch (const sdbus::Error& error) {
         drop_connection(address_.describe() + ": " + error.getMessage());
@@ -228,8 +257,7 @@ void BusLink::run() {
       drop_connection(address_.describe() + ": connection closed");
     }
   }
-  proxies_.clear();
-  connection_.reset();
+  close_connection();
   finished_ = true;
   // Callers still waiting get a definite answer.
   std::vector<Task> tasks;

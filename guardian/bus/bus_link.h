@@ -49,6 +49,14 @@ class BusLink {
   // and Subscribe() calls live here so they come back after a reconnect — and after each loss.
   void add_on_connect(std::function<void(sdbus::IConnection&)> hook);
   void add_on_disconnect(std::function<void(const std::string& why)> hook);
+  // Hooks run on the link's thread just before a connection is closed (lost, or at shutdown):
+  // what the owner made on it (an exported object, its slots) must go before it does, as the
+  // link's own proxies do.
+  void add_before_close(std::function<void()> hook);
+
+  // While held, the link's thread reads nothing from the bus: incoming calls wait in the socket
+  // (a service holds until it has something to answer with), a hang-up is still seen. Any thread.
+  void hold_incoming(bool held);
 
   // A proxy for (destination, path) on the current connection, cached until the connection is
   // lost. Only on the link's thread, only with a live connection.
@@ -70,6 +78,7 @@ class BusLink {
   void run();
   void try_connect();
   void drop_connection(const std::string& why);
+  void close_connection();  // before-close hooks, proxies, then the connection
   void wake();
 
   BusAddress address_;
@@ -88,6 +97,8 @@ class BusLink {
   std::vector<std::shared_ptr<ConnectHook>> on_connect_;
   uint64_t generation_ = 0;  // counts connections; thread-owned
   std::vector<std::function<void(const std::string&)>> on_disconnect_;
+  std::vector<std::function<void()>> before_close_;
+  std::atomic<bool> held_{false};
   // Thread-owned from here on.
   std::unique_ptr<sdbus::IConnection> connection_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<sdbus::IProxy>> proxies_;

@@ -134,6 +134,15 @@ MemoryLockFacts memory_lock_facts(const HostRoot& host, uint32_t uid) {
     LoopLockPlan plan = plan_own_loop_lock(&here, kUnlimited);
     facts.loop_bytes = plan.wanted_bytes;
     for (auto& part : plan.parts) facts.loop_parts.emplace_back(std::move(part.name), part.bytes);
+    // The shared libraries' pages in use here, after this process has sampled the host as a
+    // tick does: what the daemon locks of them after warm-up is estimated from these.
+    if (auto shared = read_own_shared_pages(); shared.ok()) {
+      facts.shared_maps = std::move(shared->maps);
+      facts.shared_present = std::move(shared->present);
+      facts.binary = std::move(shared->binary);
+    } else {
+      facts.shared_problem = shared.error().message;
+    }
   }
   if (auto daemon = find_guardian_daemon(host, uid, host.is_real_host() ? ::getpid() : 0))
     facts.daemon = DaemonMemory{daemon->pid, daemon->memory.locked_bytes, daemon->memory.rss_bytes};
@@ -155,6 +164,14 @@ nlohmann::json memory_lock_json(const MemoryLockFacts& facts) {
   out["loop_fits"] = fit.left_out.empty();
   out["loop_locked_bytes"] = fit.locked_bytes;
   out["loop_left_out"] = fit.left_out;
+  if (const auto shared = fit_shared_pages(facts, effective_memlock_soft(facts))) {
+    out["shared_present_bytes"] = shared->present_bytes;
+    out["shared_room_bytes"] = limit(shared->room_bytes);
+    out["shared_locked_bytes"] = shared->locked_bytes;
+    out["shared_left_out"] = shared->left_out;
+    out["shared_left_out_bytes"] = shared->left_out_bytes;
+    out["shared_left_out_tick_pages"] = shared->left_out_tick_pages;
+  }
   if (facts.unit) {
     out["unit_soft_bytes"] = limit(facts.unit->soft);
     out["unit_hard_bytes"] = limit(facts.unit->hard);

@@ -138,7 +138,11 @@ std::vector<CommandHelp> build() {
        "one by "
        "one: which cgroups oomd watches and at which limit, how close each is, whether containers share a "
        "slice "
-       "with the desktop, whether swap and the oomd configuration are what they seem, and what to do next.",
+       "with the desktop, whether swap and the oomd configuration are what they seem, whether guardian's "
+       "memory "
+       "lock fits RLIMIT_MEMLOCK (the loop's set at start, and how much room is left for the shared "
+       "libraries' "
+       "pages in use that it locks page by page after five ticks), and what to do next.",
        {
            {"host-root", "DIR", kHostRoot, "dir", "/"},
            {"uid", "N", kUid, "", "1000"},

@@ -78,6 +78,52 @@ LoopLockFit fit_loop_lock(const MemoryLockFacts& facts, uint64_t soft) {
   return fit;
 }
 
+std::optional<SharedPagesFit> fit_shared_pages(const MemoryLockFacts& facts, uint64_t soft) {
+  if (facts.shared_maps.empty()) return std::nullopt;
+  SharedPagesFit fit;
+  fit.room_bytes = kUnlimited;
+  if (soft != kUnlimited) {
+    const uint64_t used = fit_loop_lock(facts, soft).locked_bytes + memlock_reserve(soft);
+    fit.room_bytes = soft > used ? soft - used : 0;
+  }
+  const SharedPagesPlan plan =
+      plan_shared_pages_lock(facts.shared_maps, facts.binary, facts.shared_present, {}, fit.room_bytes);
+  fit.present_bytes = plan.wanted_bytes;
+  fit.locked_bytes = plan.bytes;
+  fit.left_out = plan.left_out;
+  fit.left_out_bytes = plan.left_out_bytes;
+  fit.left_out_tick_pages = plan.left_out_tick_pages;
+  return fit;
+}
+
+namespace {
+
+// The detail's line on the shared libraries' pages: what the daemon locks after warm-up, the
+// room the limit leaves for it, and what does not fit.
+std::string shared_pages_line(const MemoryLockFacts& facts, const std::optional<SharedPagesFit>& fit,
+                              uint64_t soft) {
+  std::string line =
+      "after five ticks the daemon also locks, page by page, the shared libraries' code and read-only "
+      "data in use (libc, libstdc++, libsystemd, libm, libgcc_s first)";
+  if (!fit) {
+    return line + ": not estimated here (" +
+           (facts.shared_problem.empty() ? std::string("another host's tree") : facts.shared_problem) + ")";
+  }
+  line += ": " + format_bytes(fit->present_bytes) + " in use in this process (the same binary)";
+  if (fit->room_bytes == kUnlimited) return line + ", all locked (no limit)";
+  line += "; RLIMIT_MEMLOCK " + limit_text(soft) + " leaves " + format_bytes(fit->room_bytes) +
+          " for them after the loop's " + format_bytes(fit_loop_lock(facts, soft).locked_bytes) + " and " +
+          format_bytes(memlock_reserve(soft)) + " kept free: " + format_bytes(fit->locked_bytes) + " locked";
+  if (fit->left_out.empty()) return line;
+  line += ", " + format_bytes(fit->left_out_bytes) + " left out (";
+  for (size_t i = 0; i < fit->left_out.size(); ++i) line += (i ? ", " : "") + fit->left_out[i];
+  line += fit->left_out_tick_pages ? "), among them pages a tick runs in"
+                                   : "; other libraries' pages and headers only, none a tick runs in)";
+  return line;
+}
+
+}  // namespace
+
 Finding memory_lock_finding(const MemoryLockFacts& facts) {
   Finding finding;
   finding.topic = "memory-lock";
@@ -107,6 +153,8 @@ Finding memory_lock_finding(const MemoryLockFacts& facts) {
   for (size_t i = 0; i < fit.left_out.size(); ++i) left_out += (i ? ", " : "") + fit.left_out[i];
   if (!fits && fit.locked_bytes > 0)
     detail += ": guardian locks " + format_bytes(fit.locked_bytes) + " and leaves out " + left_out;
+  const std::optional<SharedPagesFit> shared = fit_shared_pages(facts, soft);
+  detail += "\n" + shared_pages_line(facts, shared, soft);
   if (facts.daemon) {
     detail += "\nrunning daemon (pid " + std::to_string(facts.daemon->pid) + "): VmLck " +
               format_bytes(facts.daemon->locked_bytes) + ", VmRSS " + format_bytes(facts.daemon->rss_bytes);
@@ -143,11 +191,25 @@ Finding memory_lock_finding(const MemoryLockFacts& facts) {
         "`guardian status` says why (MemoryLock); restart it: systemctl --user restart guardian";
     return finding;
   }
+  if (shared && shared->left_out_tick_pages) {
+    finding.verdict = Finding::Verdict::Warning;
+    finding.summary = "memory lock: the loop's " + format_bytes(fit.wanted_bytes) + " fit RLIMIT_MEMLOCK " +
+                      limit_text(soft) + ", but of the shared libraries' " +
+                      format_bytes(shared->present_bytes) + " in use only " +
+                      format_bytes(shared->locked_bytes) +
+                      " fit the room left; pages a tick runs in stay unlocked and may fault and stall it "
+                      "when memory runs short";
+    finding.next_step = fix;
+    return finding;
+  }
   finding.verdict = Finding::Verdict::Ok;
   finding.summary =
       "memory lock: the loop's " + format_bytes(fit.wanted_bytes) + " fit RLIMIT_MEMLOCK " +
       limit_text(soft) +
-      (facts.daemon ? ", the running daemon has " + format_bytes(facts.daemon->locked_bytes) + " locked"
+      (shared ? ", and " + format_bytes(shared->locked_bytes) + " of the shared libraries' " +
+                    format_bytes(shared->present_bytes) + " in use after warm-up"
+              : std::string()) +
+      (facts.daemon ? "; the running daemon has " + format_bytes(facts.daemon->locked_bytes) + " locked"
                     : std::string());
   return finding;
 }

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "model/findings.h"
+#include "sense/self_watch.h"
 #include "sense/systemd_config.h"
 
 namespace guardian {
@@ -52,6 +53,14 @@ struct MemoryLockFacts {
   // The parts of the loop's lock in priority order with their sizes (plan_loop_lock without a
   // limit); empty = one part of loop_bytes. A lower limit locks the leading parts that fit.
   std::vector<std::pair<std::string, uint64_t>> loop_parts;
+  // The shared libraries' part, which the daemon locks page by page after five ticks
+  // (daemon/shared_pages_keeper.h, plan_shared_pages_lock) in the room the loop's lock leaves:
+  // doctor's own maps and present pages (the same binary and libraries). Empty maps: not known
+  // (another host's tree, or /proc/self/pagemap could not be read: shared_problem says why).
+  std::vector<Mapping> shared_maps;
+  std::vector<PageRun> shared_present;
+  std::string binary;
+  std::string shared_problem;
 };
 
 // What of the loop's lock fits `soft` (the daemon's rule: the parts in order, each whole or not
@@ -62,6 +71,19 @@ struct LoopLockFit {
   std::vector<std::string> left_out;
 };
 LoopLockFit fit_loop_lock(const MemoryLockFacts& facts, uint64_t soft);
+
+// What of the shared libraries' present pages fits the room RLIMIT_MEMLOCK `soft` leaves after
+// the loop's lock (fit_loop_lock) and memlock_reserve: the daemon's rule (SharedPagesLock).
+struct SharedPagesFit {
+  uint64_t room_bytes = 0;     // kUnlimited = no limit
+  uint64_t present_bytes = 0;  // present in the shared objects' code and read-only data
+  uint64_t locked_bytes = 0;
+  std::vector<std::string> left_out;  // libraries, or "… headers"
+  uint64_t left_out_bytes = 0;
+  bool left_out_tick_pages = false;  // pages of libc, libstdc++, libsystemd, libm or libgcc_s left out
+};
+// nullopt when the shared pages are not known (facts.shared_maps empty).
+std::optional<SharedPagesFit> fit_shared_pages(const MemoryLockFacts& facts, uint64_t soft);
 
 // The soft limit the daemon runs under: the unit's when it sets one, else this process's.
 uint64_t effective_memlock_soft(const MemoryLockFacts& facts);

@@ -479,6 +479,20 @@ MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address
   return status;
 }
 
+Result<OwnSharedPages> read_own_shared_pages() {
+  OwnSharedPages own;
+  own.binary = own_binary();
+  own.maps = read_own_maps();
+  if (own.maps.empty()) return make_error("/proc/self/maps: cannot be read");
+  UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  if (!pagemap) return make_error(std::string("/proc/self/pagemap: ") + std::strerror(errno));
+  std::vector<uint64_t> buffer;
+  auto present = read_present_pages(pagemap.get(), own.maps, own.binary, buffer);
+  if (!present.ok()) return make_error(present.error().message);
+  own.present = std::move(present.value());
+  return own;
+}
+
 std::string own_executable() { return own_binary(); }
 
 LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes) {

@@ -243,6 +243,16 @@ MemoryLockStatus lock_memory(MemoryLockMode mode, const void* loop_stack_address
 // `guardian doctor` reports for the daemon's limit (the daemon runs the same binary).
 LoopLockPlan plan_own_loop_lock(const void* loop_stack_address, uint64_t limit_bytes);
 
+// This process's maps and the pages of its shared objects' read-only mappings present now
+// (read_present_pages), for `guardian doctor`: the daemon is the same binary with the same
+// libraries, so what plan_shared_pages_lock would lock of them is estimated from here.
+struct OwnSharedPages {
+  std::vector<Mapping> maps;
+  std::vector<PageRun> present;
+  std::string binary;
+};
+Result<OwnSharedPages> read_own_shared_pages();
+
 // This process's executable (/proc/self/exe), "" when the kernel does not say.
 std::string own_executable();
 

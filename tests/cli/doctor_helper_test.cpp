@@ -72,5 +72,29 @@ TEST(DoctorHelper, AFixtureTreeSaysNothingAboutThisHostsHelper) {
   EXPECT_EQ(helper_finding(nlohmann::json::parse(doctor.stdout_text())), nullptr) << doctor.stdout_text();
 }
 
+// On this host doctor estimates, from its own process (the daemon's binary and libraries), the
+// shared libraries' pages the daemon locks after warm-up and the room RLIMIT_MEMLOCK leaves them.
+TEST(DoctorMemoryLock, SaysWhatOfTheSharedLibrariesPagesTheDaemonLocks) {
+  test::Subprocess doctor({GUARDIAN_BINARY, "doctor", "--json", "--interval", "100ms"});
+  ASSERT_GE(doctor.wait_exit(30s), 0);
+  const auto findings = nlohmann::json::parse(doctor.stdout_text());
+  const nlohmann::json* lock = nullptr;
+  for (const auto& finding : findings)
+    if (finding.at("topic") == "memory-lock") lock = &finding;
+  ASSERT_NE(lock, nullptr) << doctor.stdout_text();
+  const auto& facts = lock->at("memory_lock");
+  ASSERT_TRUE(facts.contains("shared_present_bytes")) << facts.dump();
+  // libc's code alone is more than a megabyte, and doctor runs in it.
+  EXPECT_GT(facts.at("shared_present_bytes").get<uint64_t>(), 1024u * 1024);
+  EXPECT_LE(facts.at("shared_locked_bytes").get<uint64_t>(),
+            facts.at("shared_present_bytes").get<uint64_t>());
+  if (!facts.at("shared_room_bytes").is_null()) {
+    EXPECT_LE(facts.at("shared_locked_bytes").get<uint64_t>(), facts.at("shared_room_bytes").get<uint64_t>());
+  }
+  EXPECT_NE(lock->at("detail").get<std::string>().find("after five ticks the daemon also locks"),
+            std::string::npos)
+      << lock->at("detail");
+}
+
 }  // namespace
 }  // namespace guardian

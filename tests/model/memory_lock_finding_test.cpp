@@ -11,6 +11,30 @@ namespace guardian {
 namespace {
 
 constexpr uint64_t MiB = 1024 * 1024;
+constexpr uint64_t KiB = 1024;
+
+std::string proc_maps_fixture(const std::string& name) {
+  std::ifstream in(std::string(GUARDIAN_FIXTURES_DIR) + "/proc-maps/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Facts as doctor gathers them on a real host, from the recorded guardian after warm-up
+// (tests/fixtures/proc-maps/guardian-warm.*: 5288 KiB of its shared objects' code and read-only
+// data present) and the loop's parts of guardian-debian12.maps (4056 KiB).
+MemoryLockFacts warm_facts(uint64_t soft) {
+  MemoryLockFacts facts;
+  facts.own = {soft, soft};
+  facts.loop_parts = {{"the loop's stack", 104 * KiB},
+                      {"guardian's code and data", 3328 * KiB},
+                      {"sdbus-c++ and prometheus-cpp-core", 360 * KiB},
+                      {"the heap", 264 * KiB}};
+  facts.shared_maps = parse_proc_maps(proc_maps_fixture("guardian-warm.maps"));
+  facts.shared_present = parse_page_runs(proc_maps_fixture("guardian-warm.present"));
+  facts.binary = "/usr/local/bin/guardian";
+  return facts;
+}
 
 std::string shipped_unit() {
   std::ifstream in(std::string(GUARDIAN_SOURCE_DIR) + "/units/guardian.service");
@@ -134,6 +158,68 @@ TEST(MemoryLockFinding, ARunningDaemonWithNothingLockedIsAWarning) {
   const Finding finding = memory_lock_finding(facts);
   EXPECT_EQ(finding.verdict, Finding::Verdict::Warning);
   EXPECT_NE(finding.summary.find("locked nothing"), std::string::npos);
+}
+
+// The shared libraries' pages the daemon locks after five ticks, computed: 8 MiB less 256 KiB
+// kept free and the loop's 4056 KiB leaves 3880 KiB; of the 5288 KiB in use, 3876 KiB fit (the
+// five libraries a tick runs in first, as SharedPagesLock.UnderEightMebibytes… in
+// tests/sense/self_watch_test.cpp), and only other libraries' pages and headers are left out.
+TEST(MemoryLockFinding, DoctorSaysWhatOfTheSharedPagesFitsTheRoomTheLoopLeaves) {
+  const MemoryLockFacts facts = warm_facts(8 * MiB);
+  const auto shared = fit_shared_pages(facts, 8 * MiB);
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_EQ(shared->room_bytes, 3880 * KiB);
+  EXPECT_EQ(shared->present_bytes, 5288 * KiB);
+  EXPECT_EQ(shared->locked_bytes, 3876 * KiB);
+  EXPECT_EQ(shared->left_out_bytes, 1412 * KiB);
+  EXPECT_FALSE(shared->left_out_tick_pages);
+  const Finding finding = memory_lock_finding(facts);
+  EXPECT_EQ(finding.verdict, Finding::Verdict::Ok) << finding.summary;
+  EXPECT_NE(finding.summary.find("and 3.79 MiB of the shared libraries' 5.16 MiB in use after warm-up"),
+            std::string::npos)
+      << finding.summary;
+  EXPECT_NE(
+      finding.detail.find("5.16 MiB in use in this process (the same binary); RLIMIT_MEMLOCK 8.00 MiB "
+                          "leaves 3.79 MiB for them after the loop's 3.96 MiB and 256.00 KiB kept free: "
+                          "3.79 MiB locked, 1.38 MiB left out (libtomlplusplus.so.3.3.0"),
+      std::string::npos)
+      << finding.detail;
+  EXPECT_NE(finding.detail.find("none a tick runs in"), std::string::npos) << finding.detail;
+}
+
+// A lower limit leaves less room than the five libraries' pages in use: a warning, as the daemon
+// warns when it leaves them out, with the fix.
+TEST(MemoryLockFinding, TooLittleRoomForTheTickLibrariesPagesIsAWarning) {
+  MemoryLockFacts facts = warm_facts(8 * MiB);
+  facts.unit = MemlockLimit{6 * MiB, 6 * MiB};
+  facts.unit_file = "/etc/systemd/user/guardian.service.d/memlock.conf";
+  const auto shared = fit_shared_pages(facts, 6 * MiB);
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_EQ(shared->room_bytes, 1832 * KiB);  // 6144 - 256 - 4056
+  EXPECT_LE(shared->locked_bytes, shared->room_bytes);
+  EXPECT_GE(shared->locked_bytes, 1280 * KiB) << "libc's pages in use come first and fit";
+  EXPECT_TRUE(shared->left_out_tick_pages);
+  const Finding finding = memory_lock_finding(facts);
+  EXPECT_EQ(finding.verdict, Finding::Verdict::Warning);
+  EXPECT_NE(finding.summary.find("pages a tick runs in stay unlocked"), std::string::npos) << finding.summary;
+  EXPECT_NE(finding.next_step.find("LimitMEMLOCK=8M"), std::string::npos);
+  EXPECT_NE(finding.detail.find("among them pages a tick runs in"), std::string::npos) << finding.detail;
+  // No limit: all of it.
+  facts.unit = MemlockLimit{kUnlimited, kUnlimited};
+  EXPECT_EQ(fit_shared_pages(facts, kUnlimited)->locked_bytes, 5288 * KiB);
+  EXPECT_NE(memory_lock_finding(facts).detail.find("all locked (no limit)"), std::string::npos);
+}
+
+TEST(MemoryLockFinding, SharedPagesNotKnownAreSaidSo) {
+  MemoryLockFacts facts;
+  facts.own = {8 * MiB, 8 * MiB};
+  EXPECT_FALSE(fit_shared_pages(facts, 8 * MiB).has_value());
+  EXPECT_NE(memory_lock_finding(facts).detail.find("not estimated here (another host's tree)"),
+            std::string::npos);
+  facts.shared_problem = "/proc/self/pagemap: Permission denied";
+  EXPECT_NE(
+      memory_lock_finding(facts).detail.find("not estimated here (/proc/self/pagemap: Permission denied)"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
 // Counting replacements of malloc, of the libc entry points that open a file or make a
-// socket, and of those that look a path up (stat, access), for the tests that hold a steady tick to "no
-// allocation, no open" (issue 10): tests/daemon/steady_tick.cpp (the whole loop) and
-// tests/tell/metrics_exporter_steady.cpp (the metrics exporter alone). Linked only into those binaries:
+// socket, of those that look a path up (stat, access) and of those that send on a socket, for the tests that
+// hold a steady tick to "no allocation, no open" (issue 10): tests/daemon/steady_tick.cpp (the whole loop)
+// and tests/tell/metrics_exporter_steady.cpp (the metrics exporter alone). Linked only into those binaries:
 // replacing malloc is process-wide. GUARDIAN_STEADY_TICK_TRACE=1 prints a backtrace for each counted call.
 #include "support/counting_malloc.h"
 
 #include <execinfo.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ __thread bool t_inside = false;  // a backtrace while tracing may itself allocat
 std::atomic<uint64_t> g_allocations{0};
 std::atomic<uint64_t> g_opens{0};
 std::atomic<uint64_t> g_lookups{0};
+std::atomic<uint64_t> g_sends{0};
 bool g_trace = std::getenv("GUARDIAN_STEADY_TICK_TRACE") != nullptr;  // NOLINT
 
 void note(std::atomic<uint64_t>& counter, const char* what) {
@@ -158,6 +160,26 @@ int access(const char* path, int mode) noexcept {
   note(g_lookups, "access");
   return static_cast<int>(::syscall(SYS_faccessat, AT_FDCWD, path, mode));
 }
+
+// A message sent on a socket: an skb charged to the sender's memory cgroup (sd-bus writes each
+// D-Bus message with sendmsg; sd_notify too).
+ssize_t sendmsg(int fd, const struct msghdr* message, int flags) {
+  note(g_sends, "sendmsg");
+  return ::syscall(SYS_sendmsg, fd, message, flags);
+}
+ssize_t sendto(int fd, const void* data, size_t size, int flags, const struct sockaddr* to,
+               socklen_t length) {
+  note(g_sends, "sendto");
+  return ::syscall(SYS_sendto, fd, data, size, flags, to, length);
+}
+ssize_t send(int fd, const void* data, size_t size, int flags) {
+  note(g_sends, "send");
+  return ::syscall(SYS_sendto, fd, data, size, flags, nullptr, 0);
+}
+int sendmmsg(int fd, struct mmsghdr* messages, unsigned int count, int flags) {
+  note(g_sends, "sendmmsg");
+  return static_cast<int>(::syscall(SYS_sendmmsg, fd, messages, count, flags));
+}
 }
 
 namespace guardian::test {
@@ -166,5 +188,6 @@ void count_calls_on_this_thread(bool on) { t_counting = on; }
 uint64_t counted_allocations() { return g_allocations.load(); }
 uint64_t counted_opens() { return g_opens.load(); }
 uint64_t counted_path_lookups() { return g_lookups.load(); }
+uint64_t counted_sends() { return g_sends.load(); }
 
 }  // namespace guardian::test

@@ -1,4 +1,4 @@
-// Counting malloc/open/socket/stat for the steady-tick tests (counting_malloc.cpp says which).
+// Counting malloc/open/socket/stat/send for the steady-tick tests (counting_malloc.cpp says which).
 #pragma once
 
 #include <cstdint>
@@ -11,5 +11,6 @@ void count_calls_on_this_thread(bool on);
 uint64_t counted_allocations();   // malloc, calloc, realloc, memalign, aligned_alloc, posix_memalign
 uint64_t counted_opens();         // open, open64, openat, openat64, socket
 uint64_t counted_path_lookups();  // stat, lstat, fstatat (and their *64), statx, access
+uint64_t counted_sends();         // sendmsg, sendto, send, sendmmsg
 
 }  // namespace guardian::test

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/component_pump.h"
+#include "support/dbus_daemon.h"
 #include "support/dbus_daemon_fixture.h"
 #include "support/tick_fixture.h"
 #include "tell/dbus/guardian1_proxy.h"
@@ -129,7 +130,8 @@ TEST_F(DbusServiceTest, PropertiesThroughTheGeneratedProxy) {
   FakeLoop loop;
   service.start(loop);
   ASSERT_TRUE(service.connected()) << (loop.told.empty() ? "" : loop.told.front().message);
-  EXPECT_EQ(service.fds().size(), 2u);  // the bus socket and the wake-up eventfd
+  // Only what the bus thread hands back to the loop: the loop never polls the bus itself.
+  EXPECT_EQ(service.fds().size(), 1u);
   fixture.at_level(1, "elevated", "full avg10 of user.slice 86.09 > 60", {"elevated/log"});
   fixture.dry_run = true;
   service.on_tick(fixture.view());
@@ -172,7 +174,9 @@ TEST_F(DbusServiceTest, PropertiesThroughTheGeneratedProxy) {
   EXPECT_EQ(read.policy, "/home/user/.config/guardian/policy.toml");
   EXPECT_EQ(read.mode, "full");
   EXPECT_EQ(read.version, GUARDIAN_VERSION);
-  EXPECT_EQ(read.explain, loop.explanation);  // Explain asks the loop
+  // Explain answers, on the bus thread, with the explanation of the last tick handed over (the
+  // daemon's explain() is the same text); it never calls into the loop.
+  EXPECT_EQ(read.explain, "full avg10 of user.slice 86.09 > 60");
   EXPECT_TRUE(read.dry_run);
   service.stop();
 }
@@ -254,7 +258,7 @@ TEST_F(DbusServiceTest, ActionAndOomKillEventsBecomeSignalsEvenFromTheWorkerThre
   ASSERT_TRUE(service.connected());
   RecordingProxy proxy(bus.address());
 
-  // Actions tell from the action worker thread: the service must send from the loop thread.
+  // Actions tell from the action worker thread: queued like the loop's, sent by the bus thread.
   std::thread worker([&] {
     Event applied;
     applied.type = EventType::ActionApplied;
@@ -420,14 +424,84 @@ TEST_F(DbusServiceTest, BusGoingAwayDropsTheConnection) {
   ASSERT_TRUE(service.connected());
   service.on_tick(fixture.view());  // the bus is read from the first published tick on
   bus.stop();
-  // The socket reports the hang-up; the service must let go of it rather than spin on it.
-  ASSERT_TRUE(pump_until(service, [&] { return !service.connected(); }));
+  // The bus thread sees the hang-up, lets the connection go and hands the loop one failure to tell.
+  ASSERT_TRUE(pump_until(service, [&] { return !service.connected() && !loop.told.empty(); }));
   EXPECT_EQ(service.fds().size(), 1u);
   ASSERT_EQ(loop.told.size(), 1u);
   EXPECT_EQ(loop.told[0].type, EventType::ComponentFailed);
   EXPECT_NE(loop.told[0].message.find("lost the session bus connection"), std::string::npos);
   service.on_tick(fixture.view());
   EXPECT_EQ(loop.told.size(), 1u);  // said once
+}
+
+// The session bus daemon dies (as one killed or stalled for good under memory pressure would)
+// while the loop keeps ticking, and the level keeps changing: no tick and no event waits for the
+// bus (the loop only hands them to the bus thread), the loss is told once, and when a bus comes
+// back on the same socket the link reconnects, takes the name again and answers with the newest
+// status.
+TEST(DbusServiceReconnect, ADeadBusNeverStallsTheLoopAndTheServiceComesBackWithIt) {
+  test::DbusDaemon daemon;
+  ASSERT_FALSE(daemon.address().empty()) << daemon.error();
+  DbusServiceOptions options{daemon.listen_address(), std::chrono::seconds(5),
+                             std::chrono::milliseconds(100)};
+  DbusService service(options);
+  FakeLoop loop;
+  TickFixture fixture;
+  service.start(loop);
+  ASSERT_TRUE(service.connected());
+  service.on_tick(fixture.view());
+  const std::string before =
+      call_pumped(service, [&] { return RecordingProxy(daemon.listen_address()).Level(); });
+  EXPECT_EQ(before, "normal");
+
+  daemon.kill_now();
+  Event climbed;
+  climbed.type = EventType::LevelChanged;
+  climbed.message = "level normal -> elevated";
+  climbed.with("LEVEL", "elevated").with("PREVIOUS_LEVEL", "normal").with("REASON", "full avg10 86.09 > 60");
+  std::chrono::duration<double> slowest{0};
+  for (int i = 0; i < 30; ++i) {
+    if (i % 2 == 0)
+      fixture.at_level(1, "elevated", "full avg10 of user.slice 86.09 > 60", {"elevated/log"});
+    else
+      fixture.at_level(0, "normal", "calm", {});
+    const auto began = std::chrono::steady_clock::now();
+    service.on_tick(fixture.view());
+    service.emit(climbed);
+    slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() - began));
+    testing::pump_for(service, std::chrono::milliseconds(20));  // the link retries every 0.1-0.4 s
+  }
+  EXPECT_LT(slowest.count(), 0.05) << "the slowest tick + event hand-over while the bus was dead";
+  EXPECT_FALSE(service.connected());
+  ASSERT_EQ(loop.told.size(), 1u) << "the loss told once, not once per failed reconnect";
+  EXPECT_NE(loop.told[0].message.find("lost the session bus connection"), std::string::npos)
+      << loop.told[0].message;
+
+  ASSERT_TRUE(daemon.restart()) << daemon.error();
+  fixture.at_level(2, "critical", "8 s until oomd kills in user.slice < 10",
+                   {"elevated/log", "critical/notify"});
+  service.on_tick(fixture.view());
+  ASSERT_TRUE(pump_until(
+      service, [&] { return service.connected(); }, std::chrono::seconds(10)))
+      << "no reconnect to the bus that came back";
+  const std::string after =
+      call_pumped(service, [&] { return RecordingProxy(daemon.listen_address()).Level(); });
+  EXPECT_EQ(after, "critical");
+  EXPECT_EQ(loop.told.size(), 1u);
+  service.stop();
+}
+
+// A full queue to the bus thread drops and counts, it never waits: here the bus thread is busy
+// answering nothing (no bus), so the loop's events pile up past the queue.
+TEST(DbusServiceQueue, AFullEventQueueDropsAndCountsInsteadOfWaiting) {
+  DbusService service(DbusServiceOptions{"unix:path=/nonexistent/guardian-test-bus", std::chrono::seconds(5),
+                                         std::chrono::seconds(30)});
+  // Not started: no thread takes events, so the queue fills.
+  Event kill;
+  kill.type = EventType::OomKill;
+  kill.message = "systemd-oomd killed jellyfin";
+  for (size_t i = 0; i < DbusService::kEventQueue + 10; ++i) service.emit(kill);
+  EXPECT_EQ(service.events_dropped(), 10u);
 }
 
 TEST_F(DbusServiceTest, StatusWithoutDaemonSaysNotRunning) {
