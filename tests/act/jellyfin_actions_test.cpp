@@ -446,6 +446,9 @@ TEST_F(JellyfinActionsTest, AWriteOfUnknownOutcomeIsNotUndoneByTheNextAction) {
   // Now Jellyfin applies the held write, built before prefer-vaapi's: it resets that layer.
   ASSERT_EQ(fake_->release(true), 1);
   EXPECT_EQ(fake_->encoding()["EnableHardwareEncoding"], false);
+  // The short timeout was for the held write only. Under ASan on a loaded CI machine a round trip
+  // can take longer than 300 ms, and the reverts below must not fail on the clock.
+  set_timeout(5s);
   service_until_settled();
   now = fake_->encoding();
   EXPECT_EQ(now["EncoderPreset"], "veryfast");
