@@ -9,7 +9,8 @@
 //  - [approach] counts as one more enter condition of its level: the user's memory budget
 //    predicted to run out within `within` while `used_percent` of it is used (both at once; a
 //    level's own conditions can also read the budget, one at a time: budget_used_percent,
-//    seconds_to_budget_exhausted).
+//    seconds_to_budget_exhausted); once the budget is full (`full_percent`) the prediction is
+//    replaced by the fact: it holds while file refaults reach `refault_pages_per_second`.
 #include "decide/ladder.h"
 
 #include <algorithm>
@@ -245,19 +246,34 @@ size_t approach_climb(const Policy& policy, const ModelView& view, std::string& 
   const auto& approach = policy.approach;
   if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return 0;
   const UserBudget& budget = *view.budget;
-  if (budget.used_percent < approach.used_percent ||
-      !(budget.seconds_to_exhaustion < approach.within_seconds))
-    return 0;
+  // A full budget: its slope is noise around zero (memory.high holds it at the limit), so the
+  // prediction would climb on every tick of +0.1 MiB/s and let go on every flat one. The
+  // refaults decide instead; without a refault reading (no user manager) the slope still does.
+  const bool full =
+      budget.used_percent >= approach.full_percent && budget.refault_file_per_second.has_value();
+  char limits[128];
+  int n = 0;
+  if (full) {
+    if (!(*budget.refault_file_per_second >= approach.refault_pages_per_second)) return 0;
+    reason.assign("the user's memory is exhausted and its working set no longer fits: ");
+    append_budget_description(reason, budget);
+    n = std::snprintf(
+        limits, sizeof limits, ", file refaults %.0f pages/s (approach: >= %.0f%% used, >= %.0f refaults/s)",
+        *budget.refault_file_per_second, approach.full_percent, approach.refault_pages_per_second);
+  } else {
+    if (budget.used_percent < approach.used_percent ||
+        !(budget.seconds_to_exhaustion < approach.within_seconds))
+      return 0;
+    reason.assign("the user's memory runs out: ");
+    append_budget_description(reason, budget);
+    n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
+                      approach.used_percent, approach.within_seconds);
+  }
+  if (n > 0) reason.append(limits, std::min(static_cast<size_t>(n), sizeof limits - 1));
   size_t level = 1;
   for (size_t i = 0; i < policy.levels.size(); ++i) {
     if (policy.levels[i].name == approach.level) level = i + 1;
   }
-  reason.assign("the user's memory runs out: ");
-  append_budget_description(reason, budget);
-  char limits[96];
-  const int n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
-                              approach.used_percent, approach.within_seconds);
-  if (n > 0) reason.append(limits, std::min(static_cast<size_t>(n), sizeof limits - 1));
   return level;
 }
 
