@@ -538,15 +538,17 @@ jellyfin_policy() {
   tmp=$(u mktemp -d)
   out=$(u env XDG_CONFIG_HOME="$tmp" /usr/local/bin/guardian init-policy 2>&1) \
     || die "guardian init-policy failed: $out"
-  # JF_POLICY_VARIANT=cap-at-elevated: a measurement of what the default lacks, not the
-  # default — elevated also asks obeying clients for 3 Mbit/s (critical's cap-bitrate, earlier,
-  # while Jellyfin still answers)
+  # JF_POLICY_VARIANT=cap-at-elevated was the measurement (sqj-s21-g2/g4) that moved cap-bitrate
+  # into elevated's list of the default: a guardian whose default has it needs no variant, an older
+  # one gets the line added as before.
   case ${JF_POLICY_VARIANT:-} in
     "") ;;
     cap-at-elevated)
-      sed -i 's#^  { type = "jellyfin.pause-background-tasks" },$#&\n  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },#' "$tmp/guardian/policy.toml"
-      grep -q '^  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },$' "$tmp/guardian/policy.toml" \
-        || die "JF_POLICY_VARIANT=cap-at-elevated: the default policy has no elevated pause-background-tasks line to follow"
+      if ! grep -q '^  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },$' "$tmp/guardian/policy.toml"; then
+        sed -i 's#^  { type = "jellyfin.pause-background-tasks" },$#&\n  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },#' "$tmp/guardian/policy.toml"
+        grep -q '^  { type = "jellyfin.cap-bitrate", bitrate = 3000000 },$' "$tmp/guardian/policy.toml" \
+          || die "JF_POLICY_VARIANT=cap-at-elevated: the default policy has no elevated pause-background-tasks line to follow"
+      fi
       ;;
     *) die "JF_POLICY_VARIANT must be empty or cap-at-elevated" ;;
   esac
