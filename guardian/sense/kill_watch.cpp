@@ -110,7 +110,25 @@ KillSeen kill_from_helper(const helper_wire::OomdKill& kill) {
 }
 
 namespace {
+bool is_under(std::string_view path, std::string_view ancestor) {
+  return path.size() > ancestor.size() && path.starts_with(ancestor) && path[ancestor.size()] == '/';
+}
+
+// memory.events names the deepest cgroup *still there* at the next sample: a leaf that systemd
+// removed at once (a collected transient unit, the VM test bed's OOM hogs) is counted in its parent.
+// guardian-helper saw the same kill in the leaf, tens of ms earlier, or could not resolve the leaf
+// at all (an empty path). So a memory.events sighting at P is the same kill as another source's
+// sighting in P or below it, or as the helper's unresolved one. Two memory.events sightings are
+// never merged: the same sample already subtracted the children's share from each parent.
+bool same_kill_counted_in_ancestor(const KillSeen& counted, const KillSeen& other) {
+  if (counted.source != KillSeen::Source::MemoryEvents || other.source == KillSeen::Source::MemoryEvents)
+    return false;
+  if (other.cgroup.empty()) return other.source == KillSeen::Source::Helper;
+  return is_under(other.cgroup, counted.cgroup);
+}
+
 bool same_target(const KillSeen& a, const KillSeen& b) {
+  if (same_kill_counted_in_ancestor(a, b) || same_kill_counted_in_ancestor(b, a)) return true;
   if (!a.cgroup.empty() && !b.cgroup.empty()) return a.cgroup == b.cgroup;
   const std::string& unit_a = a.unit.empty() ? last_component(a.cgroup) : a.unit;
   const std::string& unit_b = b.unit.empty() ? last_component(b.cgroup) : b.unit;

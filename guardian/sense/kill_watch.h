@@ -64,7 +64,9 @@ void kill_from_helper(const helper_wire::KernelOomKill& kill, KillSeen& into);
 void kill_from_helper(const helper_wire::OomdKill& kill, KillSeen& into);
 
 // Merges sightings of the same kill: same killer and same unit (or one cgroup path ending in the
-// other's unit) within `window`. The first sighting is reported; later ones only fill in fields.
+// other's unit) within `window`; a memory.events sighting in an ancestor of the other's cgroup
+// too (the killed leaf was gone before the sample). The first sighting is reported; later ones
+// only fill in fields.
 class KillMerger {
  public:
   explicit KillMerger(std::chrono::milliseconds window = std::chrono::milliseconds(10'000))

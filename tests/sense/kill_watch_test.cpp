@@ -105,6 +105,58 @@ TEST(KillWatch, SignalThenJournalIsOneKill) {
   EXPECT_TRUE(has("SEEN_BY", "dbus-signal"));
 }
 
+// Seen in the VM test bed (helper run, s21): the kernel killed oomhog-1.service, a collected
+// transient unit; guardian-helper relayed the kill in the leaf, and by the next sample systemd had
+// removed the leaf, so memory.events' rise showed in app.slice. One kill, told once, in either order.
+TEST(KillWatch, AKillCountedInTheParentAfterItsLeafWasRemovedIsTheHelpersKill) {
+  const MonoTime t0 = MonoTime{} + 500s;
+  KillSeen helper{KillSeen::Killer::Kernel, KillSeen::Source::Helper, kApp + "/oomhog-1.service",
+                  "oomhog-1.service", "oom-kill", 1, t0};
+  KillSeen counted{KillSeen::Killer::Kernel, KillSeen::Source::MemoryEvents, kApp, "app.slice",
+                   "oom-kill", 1, t0 + 900ms};
+  {
+    KillMerger merger;
+    ASSERT_TRUE(merger.offer(helper).has_value());
+    EXPECT_FALSE(merger.offer(counted).has_value());
+  }
+  {
+    KillMerger merger;  // the sample came first (the relay waited behind a busy loop)
+    ASSERT_TRUE(merger.offer(counted).has_value());
+    EXPECT_FALSE(merger.offer(helper).has_value());
+  }
+  {
+    KillMerger merger;  // the helper could not resolve the removed leaf at all
+    KillSeen unresolved = helper;
+    unresolved.cgroup.clear();
+    unresolved.unit.clear();
+    ASSERT_TRUE(merger.offer(unresolved).has_value());
+    EXPECT_FALSE(merger.offer(counted).has_value());
+  }
+  {
+    KillMerger merger;  // a kill elsewhere (a sibling slice) is another kill
+    KillSeen elsewhere = counted;
+    elsewhere.cgroup = "/user.slice/user-1000.slice/user@1000.service/session.slice";
+    elsewhere.unit = "session.slice";
+    ASSERT_TRUE(merger.offer(helper).has_value());
+    EXPECT_TRUE(merger.offer(elsewhere).has_value());
+  }
+  {
+    KillMerger merger;  // one sample's rises in a leaf and, beyond it, in its parent: two kills
+    KillSeen leaf = counted;
+    leaf.cgroup = kApp + "/jellyfin.service";
+    leaf.unit = "jellyfin.service";
+    ASSERT_TRUE(merger.offer(leaf).has_value());
+    EXPECT_TRUE(merger.offer(counted).has_value());
+  }
+  {
+    KillMerger merger;  // oomd's kill of a leaf and a kernel kill counted in its parent differ
+    KillSeen oomd = helper;
+    oomd.killer = KillSeen::Killer::SystemdOomd;
+    ASSERT_TRUE(merger.offer(oomd).has_value());
+    EXPECT_TRUE(merger.offer(counted).has_value());
+  }
+}
+
 // The helper relays a kill whose cgroup it could no longer resolve (systemd removed a collected
 // unit's cgroup before the helper read the record: the VM test bed's second OOM hog) with an empty
 // path: the event still says what happened, not "killed in ".
