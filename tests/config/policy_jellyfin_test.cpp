@@ -107,6 +107,7 @@ TEST(PolicyJellyfin, DefaultLadderCapsBitrateAtElevatedAndHoldsAFullRefaultingBu
                                       "jellyfin.stop-lowest-priority"}));
   EXPECT_DOUBLE_EQ(policy.approach.full_percent, 98);
   EXPECT_DOUBLE_EQ(policy.approach.refault_pages_per_second, 256);
+  EXPECT_DOUBLE_EQ(policy.approach.hold_refault_pages_per_second, 64);
 }
 
 // Issue 11, defect 8: check-policy accepted an action instance that names no [[jellyfin]].

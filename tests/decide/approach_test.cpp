@@ -181,10 +181,13 @@ enter = [{ signal = "full_avg10", cgroup = "system", above = 40 }]
   bad = parse("window = \"1s\"\n");
   ASSERT_FALSE(bad.policy.has_value());
 
-  ok = parse("full_percent = 95\nrefault_pages_per_second = 512\n");
+  ok = parse("full_percent = 95\nrefault_pages_per_second = 512\nhold_refault_pages_per_second = 100\n");
   ASSERT_TRUE(ok.policy.has_value()) << (ok.diagnostics.empty() ? "" : ok.diagnostics[0].to_string());
   EXPECT_DOUBLE_EQ(ok.policy->approach.full_percent, 95);
   EXPECT_DOUBLE_EQ(ok.policy->approach.refault_pages_per_second, 512);
+  EXPECT_DOUBLE_EQ(ok.policy->approach.hold_refault_pages_per_second, 100);
+  bad = parse("hold_refault_pages_per_second = -1\n");
+  ASSERT_FALSE(bad.policy.has_value());
   bad = parse("full_percent = 101\n");
   ASSERT_FALSE(bad.policy.has_value());
   EXPECT_NE(bad.diagnostics[0].to_string().find("p.toml:10:16: \"full_percent\" is a percentage: 50 to 100"),
@@ -265,6 +268,66 @@ TEST(Approach, RefaultsBelowAFullBudgetLeaveItToThePrediction) {
   // when full.
   EXPECT_TRUE(climb_on(policy, full_budget(99.0, std::nullopt, 0.5)).has_value());
   EXPECT_FALSE(climb_on(policy, full_budget(99.0, std::nullopt, 0.0)).has_value());
+}
+
+TEST(Approach, AtItsLevelItHoldsWhileTheUserIsNearItsBudgetAndStillRefaulting) {
+  const Policy policy = default_policy();
+  const size_t elevated = 1;
+  // sqj-s22-g2 after cap-bitrate freed 210 MiB: 83-90% of the budget, refaults 116-741 pages/s,
+  // flat. Not a reason to climb, but a reason to stay.
+  EXPECT_FALSE(climb_on(policy, full_budget(85.0, 150.0)).has_value());
+  Snapshot snapshot;
+  const std::vector<OomdCgroupState> oomd;
+  const UserBudget short_still = full_budget(85.0, 150.0);
+  ModelView view{&snapshot, &oomd, kManager, &short_still};
+  auto held = approach_climb(policy, view, elevated);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_NE(held->reason.find("still short"), std::string::npos) << held->reason;
+  EXPECT_NE(held->reason.find("held while >= 80% used and >= 64 refaults/s"), std::string::npos)
+      << held->reason;
+  // Full with refaults below the entry rate: held too, at its level.
+  const UserBudget full_some = full_budget(99.9, 100.0);
+  view.budget = &full_some;
+  EXPECT_TRUE(approach_climb(policy, view, elevated).has_value());
+  EXPECT_FALSE(approach_climb(policy, view, 0).has_value());
+  // The working set fits again (0-80 pages/s in the VM), or the budget has room: let go.
+  const UserBudget fits = full_budget(85.0, 40.0);
+  view.budget = &fits;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+  const UserBudget room = full_budget(70.0, 500.0);
+  view.budget = &room;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+  // No refault reading: nothing to hold on.
+  const UserBudget unknown = full_budget(85.0, std::nullopt);
+  view.budget = &unknown;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+}
+
+// sqj-s22-g2 through decide(): elevated entered on a full, refaulting budget; its actions free
+// memory and the budget sits below full, still refaulting, for longer than the hold: no step-down
+// (before the hysteresis it stepped down on the first flat tick after 30 s, reverted the caps,
+// and climbed again seconds later: six times). Once the refaults stop it steps down, once.
+TEST(Approach, TheLevelsOwnReliefDoesNotEndItWhileTheWorkingSetStillDoesNotFit) {
+  const Policy policy = default_policy();
+  Snapshot snapshot;
+  snapshot.system_pressure = Psi{};
+  const std::vector<OomdCgroupState> oomd;
+  LadderState state;
+  std::vector<std::pair<int, size_t>> changes;
+  for (int second = 0; second <= 150; ++second) {
+    const double noise = second % 2 == 0 ? 0.1 : -0.1;
+    UserBudget budget = second < 10    ? full_budget(100.0, 900.0, noise)  // the shortage
+                        : second < 100 ? full_budget(86.0 + second % 4, 120.0 + 10 * (second % 9), noise)
+                                       : full_budget(87.0, 20.0, noise);  // fits again
+    snapshot.mono = MonoTime{} + std::chrono::seconds(second);
+    ModelView view{&snapshot, &oomd, kManager, &budget};
+    const Decision decision = decide(policy, state, view, snapshot.mono);
+    if (decision.next.level != state.level) changes.emplace_back(second, decision.next.level);
+    state = decision.next;
+  }
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));
+  EXPECT_EQ(changes[1], std::make_pair(100, size_t{0}));
 }
 
 // The flap of sqj-s21-g1..g4 through decide(): the default policy, no pressure anywhere (oomd's
