@@ -785,18 +785,22 @@ TEST_F(JellyfinActionsTest, CapBitrateKilledAfterTheSaveIsRestoredAtTheNextStart
   auto action = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}});
   ActionResult applied;
   std::thread worker([&] { applied = action->apply(in(5s)); });
-  for (int i = 0; i < 500 && fake_->inflight() == 0; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_GT(fake_->inflight(), 0);
+  // Until the command to alice is held (not merely the GET /Sessions before it in flight).
+  const std::string held_path = "/Sessions/" + std::string(kAlice) + "/Command";
+  for (int i = 0; i < 1000 && requests_to(held_path).empty(); ++i) std::this_thread::sleep_for(10ms);
+  const bool command_sent = !requests_to(held_path).empty();
+  // What a guardian killed right now leaves on disk.
+  std::optional<SavedValue> saved;
   {
-    // What a guardian killed right now leaves on disk.
     StateStore on_disk(dir_ / "state.json");
-    ASSERT_TRUE(on_disk.load(StateStore::OnCorrupt::Leave).ok());
-    auto saved = on_disk.get(kElevatedCaps);
-    ASSERT_TRUE(saved.has_value()) << "the cap went out before its bitrates were saved";
-    EXPECT_TRUE(has(saved->original_json, "8000000")) << saved->original_json;
+    if (on_disk.load(StateStore::OnCorrupt::Leave).ok()) saved = on_disk.get(kElevatedCaps);
   }
-  EXPECT_EQ(fake_->release(true), 1);
+  const int released = fake_->release(true);
   worker.join();
+  ASSERT_TRUE(command_sent);
+  ASSERT_TRUE(saved.has_value()) << "the cap went out before its bitrates were saved";
+  EXPECT_TRUE(has(saved->original_json, "8000000")) << saved->original_json;
+  EXPECT_EQ(released, 1);
   ASSERT_EQ(applied.outcome, Outcome::Applied) << applied.detail;
 
   crash_and_restart();  // kill -9: nothing reverted
