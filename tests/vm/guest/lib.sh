@@ -260,6 +260,19 @@ wait_guardian_level() {
   return 1
 }
 
+# wait_jellyfin_restored SECONDS: until guardian's state file holds no Jellyfin entry (every
+# setting, task and client bitrate it changed is put back; a restore Jellyfin did not answer is
+# retried on the watcher's rounds, after its circuit breaker's back-off), or SECONDS pass.
+wait_jellyfin_restored() {
+  local deadline=$(( $(date +%s) + $1 )) state=/home/$TEST_USER/.local/state/guardian/state.json left
+  while (( $(date +%s) < deadline )); do
+    left=$(jq -r '[.saved // {} | keys[] | select(startswith("jellyfin/"))] | length' "$state" 2>/dev/null || echo 0)
+    [[ $left == 0 ]] && return 0
+    sleep 2
+  done
+  return 1
+}
+
 # The low-priority service of the systemd/restore scenarios: a counter, visibly stopped when frozen.
 start_indexer() {
   u systemd-run --user --quiet --unit=indexer --slice=background.slice \
