@@ -89,6 +89,11 @@ std::string jellyfin_tasks_key(const std::string& instance, const std::string& l
   return "jellyfin/" + instance + "/scheduled-tasks/" + level + "/" + action;
 }
 
+std::string jellyfin_bitrates_key(const std::string& instance, const std::string& level,
+                                  const std::string& action) {
+  return "jellyfin/" + instance + "/session-bitrates/" + level + "/" + action;
+}
+
 bool valid_jellyfin_encoding_value(std::string_view field, const json& value) {
   const auto& allowed = jellyfin::kGuardianEncodingFields;
   if (std::find(std::begin(allowed), std::end(allowed), field) == std::end(allowed)) return false;
@@ -479,6 +484,94 @@ Result<TaskLayer> parse_task_layer(const std::string& key, const json& saved,
   // Written before keys had levels: ids only.
   if (auto ids = saved.find("task_ids"); ids != saved.end() && ids->is_array()) {
     for (const auto& id : *ids) add(id, json());
+  }
+  return layer;
+}
+
+namespace {
+
+// A name shown in the journal, from a file: at most 120 characters, no control characters.
+std::string shown_text(const json& value) {
+  std::string shown = value.is_string() ? value.get<std::string>().substr(0, 120) : std::string();
+  std::replace_if(
+      shown.begin(), shown.end(), [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }, ' ');
+  return shown;
+}
+
+// A bitrate cap-bitrate may send: an integer within its range (nlohmann reads a positive number
+// as unsigned).
+std::optional<int64_t> streaming_bitrate(const json& value) {
+  int64_t bits = 0;
+  if (value.is_number_unsigned()) {
+    if (value.get<uint64_t>() > static_cast<uint64_t>(kMaxStreamingBitrate)) return std::nullopt;
+    bits = static_cast<int64_t>(value.get<uint64_t>());
+  } else if (value.is_number_integer()) {
+    bits = value.get<int64_t>();
+  } else {
+    return std::nullopt;
+  }
+  if (bits < kMinStreamingBitrate || bits > kMaxStreamingBitrate) return std::nullopt;
+  return bits;
+}
+
+}  // namespace
+
+json bitrate_layer_json(const BitrateLayer& layer) {
+  json sessions = json::array();
+  for (const auto& session : layer.sessions) {
+    json entry = {{"id", session.id}, {"user", session.user}, {"client", session.client}};
+    if (session.bitrate) entry["bitrate"] = *session.bitrate;
+    sessions.push_back(std::move(entry));
+  }
+  json out = {
+      {"instance", layer.instance}, {"level", layer.level}, {"action", layer.action}, {"sessions", sessions}};
+  if (layer.restore_bitrate) out["restore_bitrate"] = *layer.restore_bitrate;
+  return out;
+}
+
+Result<BitrateLayer> parse_bitrate_layer(const std::string& key, const json& saved,
+                                         std::vector<std::string>& dropped) {
+  auto instance = saved_instance(key, saved, "session-bitrates");
+  if (!instance.ok()) return instance.error();
+  BitrateLayer layer;
+  layer.key = key;
+  layer.instance = *instance;
+  layer.level = saved_text(saved, "level");
+  layer.action = saved_text(saved, "action");
+  if (!valid_saved_level(layer.level)) return make_error("level name is not one a policy accepts");
+  auto out_of_range = [](const json& value) {
+    return "bitrate " + value.dump().substr(0, 40) + " is not an integer from " +
+           std::to_string(kMinStreamingBitrate) + " to " + std::to_string(kMaxStreamingBitrate);
+  };
+  if (auto restore = saved.find("restore_bitrate"); restore != saved.end()) {
+    layer.restore_bitrate = streaming_bitrate(*restore);
+    if (!layer.restore_bitrate) dropped.push_back("restore_bitrate (" + out_of_range(*restore) + ")");
+  }
+  auto sessions = saved.find("sessions");
+  if (sessions == saved.end() || !sessions->is_array()) return make_error("no sessions list");
+  for (const auto& session : *sessions) {
+    if (!session.is_object()) {
+      dropped.push_back(session.dump().substr(0, 40) + " (not a session)");
+      continue;
+    }
+    json id = value_of(session, "id");
+    // Jellyfin's session ids are Guids in "N" format: 32 hex digits.
+    if (!id.is_string() || id.get<std::string>().size() != 32 ||
+        id.get<std::string>().find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      dropped.push_back((id.is_string() ? id.get<std::string>().substr(0, 40) : id.dump().substr(0, 40)) +
+                        " (not a Jellyfin session id)");
+      continue;
+    }
+    CappedSession capped{id.get<std::string>(), shown_text(value_of(session, "user")),
+                         shown_text(value_of(session, "client")), std::nullopt};
+    if (json bitrate = value_of(session, "bitrate"); !bitrate.is_null()) {
+      capped.bitrate = streaming_bitrate(bitrate);
+      if (!capped.bitrate) {
+        dropped.push_back("session " + capped.id + " (" + out_of_range(bitrate) + ")");
+        continue;
+      }
+    }
+    layer.sessions.push_back(std::move(capped));
   }
   return layer;
 }

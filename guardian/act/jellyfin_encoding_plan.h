@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,16 +30,20 @@ namespace guardian {
 
 inline constexpr const char* kJellyfinEncodingKind = "jellyfin.encoding-options";
 inline constexpr const char* kJellyfinTasksKind = "jellyfin.scheduled-tasks";
+inline constexpr const char* kJellyfinBitratesKind = "jellyfin.session-bitrates";
 
 // State keys, one per level and action:
 //   jellyfin/<instance>/encoding-options/<level>/<action>
 //   jellyfin/<instance>/scheduled-tasks/<level>/<action>
+//   jellyfin/<instance>/session-bitrates/<level>/<action>
 // (Entries written before keys had a level — jellyfin/<instance>/encoding-options/<action>,
 // jellyfin/<instance>/scheduled-tasks — are still read and restored.)
 std::string jellyfin_encoding_key(const std::string& instance, const std::string& level,
                                   const std::string& action);
 std::string jellyfin_tasks_key(const std::string& instance, const std::string& level,
                                const std::string& action);
+std::string jellyfin_bitrates_key(const std::string& instance, const std::string& level,
+                                  const std::string& action);
 
 // Whether `value` is a value Jellyfin's EncodingOptions `field` can have and guardian may write:
 // only the fields the jellyfin.* actions change (jellyfin::kGuardianEncodingFields), each with its
@@ -134,5 +139,29 @@ nlohmann::json task_layer_json(const TaskLayer& layer);
 // that are not Jellyfin ids (32 hex digits) are dropped and named in `dropped`.
 Result<TaskLayer> parse_task_layer(const std::string& key, const nlohmann::json& saved,
                                    std::vector<std::string>& dropped);
+
+// A saved session-bitrates layer (jellyfin.cap-bitrate): each session the action capped, with the
+// bitrate its transcode ran at before the cap (TranscodingInfo.Bitrate: Jellyfin reports what the
+// transcode runs at, not the client's own limit, so this is about what the client had), put back
+// when the level is left or, after a crash, at the next start.
+struct CappedSession {
+  std::string id, user, client;
+  std::optional<int64_t> bitrate;  // nullopt: Jellyfin reported none (only restore_bitrate restores it)
+};
+struct BitrateLayer {
+  std::string key, instance, level, action;
+  std::vector<CappedSession> sessions;
+  std::optional<int64_t> restore_bitrate;  // the action's explicit override, when it had one
+};
+// The bitrates cap-bitrate may send (its `bitrate`/`restore_bitrate` range): a saved value outside
+// them is not acted on.
+inline constexpr int64_t kMinStreamingBitrate = 100'000;
+inline constexpr int64_t kMaxStreamingBitrate = 1'000'000'000;
+nlohmann::json bitrate_layer_json(const BitrateLayer& layer);
+// Refused when the instance name breaks the policy's rule or disagrees with the key, or the level
+// is not a level name; a session whose id is not a Jellyfin session id (32 hex digits) or whose
+// bitrate is not an integer within kMin..kMaxStreamingBitrate is dropped and named in `dropped`.
+Result<BitrateLayer> parse_bitrate_layer(const std::string& key, const nlohmann::json& saved,
+                                         std::vector<std::string>& dropped);
 
 }  // namespace guardian

@@ -1,6 +1,6 @@
-// The Jellyfin actions that talk to viewers' sessions: cap-bitrate and stop-lowest-priority. They
-// change nothing the user owns in the server's settings, so nothing goes to the state file; what
-// cap-bitrate capped is remembered for its revert.
+// The Jellyfin actions that talk to viewers' sessions: cap-bitrate and stop-lowest-priority.
+// cap-bitrate's caps go through JellyfinSteering (each session's bitrate saved before the cap, put
+// back after); stop-lowest-priority cannot be undone and saves nothing.
 #include <algorithm>
 #include <set>
 #include <thread>
@@ -22,78 +22,28 @@ std::vector<jellyfin::SessionInfo> transcoding_sessions(const std::vector<jellyf
   return out;
 }
 
-// cap-bitrate: ask transcoding clients to lower their bitrate (most clients ignore the command
-// today, so a message goes with it). Revert sends `restore_bitrate`, when given, to the sessions
-// this action capped — and only to those.
+// cap-bitrate: ask the clients transcoding above `bitrate` to lower it (some clients ignore the
+// command, so a message goes with it). Each capped session's bitrate is saved in the state file
+// before the cap (JellyfinSteering); revert sends each session still there its own bitrate back,
+// or `restore_bitrate` when the policy gives one.
 class CapBitrateAction final : public JellyfinAction {
  public:
   using JellyfinAction::JellyfinAction;
   [[nodiscard]] std::string describe() const override {
-    return "Jellyfin: ask transcoding clients for at most " + std::to_string(bitrate()) + " bit/s";
+    return "Jellyfin: ask transcoding clients for at most " +
+           std::to_string(static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000))) + " bit/s";
   }
   ActionResult apply(Deadline deadline) override {
-    auto found = instance();
-    if (!found.ok()) return not_found(found.error());
-    auto sessions = found->client->get_sessions(deadline);
-    if (!sessions.ok()) return jellyfin_failed(sessions.error().message, true);
-    auto targets = transcoding_sessions(*sessions);
-    if (targets.empty()) return {Outcome::Unchanged, "no transcoding session"};
-    if (env_.dry_run)
-      return {Outcome::Unchanged, "dry run: would cap " + std::to_string(targets.size()) + " session(s)"};
-    std::string message = param_string(
-        spec_, "message", "The server is short of memory: video quality is lowered for a while.");
-    std::string detail;
-    size_t capped = 0;
-    for (const auto& s : targets) {
-      auto sent = send(*found->client, s.id, bitrate(), message, deadline);
-      if (sent.ok()) {
-        ++capped;
-        capped_.insert(s.id);
-      }
-      detail +=
-          (detail.empty() ? "" : ", ") + (sent.ok() ? s.user_name + "@" + s.client : sent.error().message);
-    }
-    std::string text = "SetMaxStreamingBitrate " + std::to_string(bitrate()) + " to " + detail;
-    if (capped == 0) return jellyfin_failed(text, true);
-    return {Outcome::Applied, text};
+    if (env_.jellyfin == nullptr)
+      return not_found(make_error("this guardian runs without its Jellyfin part"));
+    if (!env_.dry_run && env_.state == nullptr)
+      return jellyfin_failed("no state store: refusing to cap what could not be restored");
+    return env_.jellyfin->cap_bitrates(place(), spec_, env_.dry_run, deadline);
   }
   ActionResult revert(Deadline deadline) override {
-    auto restore = static_cast<int64_t>(param_number(spec_, "restore_bitrate", 0));
-    if (capped_.empty()) return {Outcome::Unchanged, "no session was capped"};
-    if (restore <= 0) {
-      capped_.clear();
-      return {Outcome::Unchanged,
-              "no restore_bitrate set: clients keep their cap until they restart playback"};
-    }
-    auto found = instance();
-    if (!found.ok()) return jellyfin_failed(found.error().message);
-    auto sessions = found->client->get_sessions(deadline);
-    if (!sessions.ok()) return jellyfin_failed(sessions.error().message);
-    std::string detail;
-    for (const auto& s : *sessions) {
-      if (!capped_.contains(s.id)) continue;  // never capped by this action: not ours to restore
-      auto sent = send(*found->client, s.id, restore, param_string(spec_, "restore_message"), deadline);
-      detail +=
-          (detail.empty() ? "" : ", ") + (sent.ok() ? s.user_name + "@" + s.client : sent.error().message);
-    }
-    capped_.clear();
-    if (detail.empty()) return {Outcome::Unchanged, "the sessions it capped have ended"};
-    return {Outcome::Reverted, "SetMaxStreamingBitrate " + std::to_string(restore) + " to " + detail};
+    if (env_.jellyfin == nullptr || env_.dry_run) return {Outcome::Unchanged, "nothing saved"};
+    return env_.jellyfin->restore_bitrates(place(), param_string(spec_, "restore_message"), deadline);
   }
-
- private:
-  [[nodiscard]] int64_t bitrate() const {
-    return static_cast<int64_t>(param_number(spec_, "bitrate", 3'000'000));
-  }
-  static Result<void> send(jellyfin::Client& client, const std::string& session, int64_t bits,
-                           const std::string& message, Deadline deadline) {
-    auto sent =
-        client.send_command(session, "SetMaxStreamingBitrate", {{"Bitrate", std::to_string(bits)}}, deadline);
-    if (sent.ok() && !message.empty())
-      sent = client.send_message(session, "guardian", message, 10'000, deadline);
-    return sent;
-  }
-  std::set<std::string> capped_;  // session ids; apply and revert run on the one worker thread
 };
 
 // stop-lowest-priority: the transcode of the lowest-priority viewer (policy: user_priority,

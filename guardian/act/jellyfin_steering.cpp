@@ -40,6 +40,11 @@ std::string encoding_prefix(const std::string& instance) {
   return "jellyfin/" + instance + "/encoding-options/";
 }
 std::string tasks_prefix(const std::string& instance) { return "jellyfin/" + instance + "/scheduled-tasks"; }
+std::string bitrates_prefix(const std::string& instance) {
+  return "jellyfin/" + instance + "/session-bitrates/";
+}
+
+std::string who(const std::string& user, const std::string& client) { return user + "@" + client; }
 
 std::string layer_level(const JellyfinSteering::Place& place) {
   return place.level.empty() ? "unnamed-level" : place.level;
@@ -78,6 +83,7 @@ struct JellyfinSteering::InstanceState {
     std::vector<std::string> keys, categories;
   };
   std::map<std::string, TasksInForce> tasks;  // by state key
+  std::set<std::string> caps;                 // session-bitrate layers in force, by state key
   bool loaded = false;                        // write_may_land_until_ms read from earlier entries
   int64_t write_may_land_until_ms = 0;
   bool dirty = true;  // something may differ from the plan (at first: whatever the file holds)
@@ -94,6 +100,13 @@ struct JellyfinSteering::Reconciled {
   bool maybe = false;    // the write went out and got no answer
   std::string error;
   EncodingPlan plan;
+};
+
+struct JellyfinSteering::BitratesRestored {
+  bool read = false;
+  std::string error;
+  std::map<std::string, std::string> restored;  // key -> detail (entry forgotten)
+  std::map<std::string, std::string> kept;      // key -> why it stays
 };
 
 struct JellyfinSteering::TasksRestarted {
@@ -114,7 +127,7 @@ JellyfinSteering::JellyfinSteering(StateStore& state, jellyfin::InstanceDirector
 JellyfinSteering::~JellyfinSteering() = default;
 
 bool JellyfinSteering::handles_kind(const std::string& kind) {
-  return kind == kJellyfinEncodingKind || kind == kJellyfinTasksKind;
+  return kind == kJellyfinEncodingKind || kind == kJellyfinTasksKind || kind == kJellyfinBitratesKind;
 }
 
 std::chrono::steady_clock::time_point JellyfinSteering::steady_now() const {
@@ -602,6 +615,208 @@ ActionResult JellyfinSteering::restart_tasks(const Place& place, Deadline deadli
   return failed("could not restart the stopped tasks: " + why + " (" + kKeptHow + ")", false);
 }
 
+ActionResult JellyfinSteering::cap_bitrates(const Place& place, const ActionSpec& spec, bool dry_run,
+                                            Deadline deadline) {
+  auto instance = find_instance(place.instance);
+  if (!instance.ok()) {
+    if (instances_.all().empty()) return {Outcome::Unchanged, "no [[jellyfin]] instance configured"};
+    return failed(instance.error().message, true);
+  }
+  const std::string& name = instance->settings.name;
+  const std::string key = jellyfin_bitrates_key(name, layer_level(place), place.action);
+  auto& state = state_for(name);
+  std::lock_guard lock(state.mutex);
+  if (!dry_run) state.caps.insert(key);
+  const auto cap = static_cast<int64_t>(param_number(spec, "bitrate", 3'000'000));
+  auto sessions = instance->client->get_sessions(deadline);
+  if (!sessions.ok()) return failed(sessions.error().message, !dry_run);
+  BitrateLayer layer{key, name, layer_level(place), place.action, {}, std::nullopt};
+  if (auto existing = store_.get(key)) {
+    std::vector<std::string> dropped;
+    auto parsed = parse_bitrate_layer(key, json::parse(existing->original_json, nullptr, false), dropped);
+    if (parsed.ok()) layer = std::move(*parsed);
+  }
+  if (auto restore = param_number(spec, "restore_bitrate", 0); restore > 0)
+    layer.restore_bitrate = static_cast<int64_t>(restore);
+  // Sessions a layer in force already capped — this one, or the same action at a lower level —
+  // stay with it: its saved bitrate is the one from before guardian, and a higher level's revert
+  // must not lift the cap of a level that still holds.
+  std::set<std::string> capped_ids;
+  for (const auto& c : layer.sessions) capped_ids.insert(c.id);
+  for (const auto& held : state.caps) {
+    auto saved = store_.get(held);
+    if (!saved || held == key) continue;
+    std::vector<std::string> dropped;
+    auto parsed = parse_bitrate_layer(held, json::parse(saved->original_json, nullptr, false), dropped);
+    if (!parsed.ok()) continue;
+    for (const auto& c : parsed->sessions) capped_ids.insert(c.id);
+  }
+  // Playing and transcoding video above the cap, and not capped already.
+  std::vector<const jellyfin::SessionInfo*> targets;
+  std::string already;
+  for (const auto& s : *sessions) {
+    if (!s.playing() || !s.transcoding || s.transcoding->is_video_direct) continue;
+    if (capped_ids.contains(s.id)) {
+      already += (already.empty() ? "" : ", ") + who(s.user_name, s.client);
+      continue;
+    }
+    if (s.transcoding->bitrate && *s.transcoding->bitrate <= cap) continue;
+    targets.push_back(&s);
+  }
+  if (targets.empty()) {
+    if (!already.empty()) return {Outcome::Unchanged, "capped already: " + already};
+    return {Outcome::Unchanged, "no session transcodes above " + std::to_string(cap) + " bit/s"};
+  }
+  if (dry_run)
+    return {Outcome::Unchanged, "dry run: would cap " + std::to_string(targets.size()) + " session(s)"};
+  for (const auto* s : targets)
+    layer.sessions.push_back({s->id, s->user_name, s->client, s->transcoding->bitrate});
+  // Saved before the first command: a crash from here on still restores each session's bitrate.
+  if (auto stored = store_.commit({{key, kJellyfinBitratesKind, bitrate_layer_json(layer).dump()}});
+      !stored.ok())
+    return failed("not capped, the sessions' bitrates could not be saved: " + stored.error().message, true);
+  const std::string message =
+      param_string(spec, "message", "The server is short of memory: video quality is lowered for a while.");
+  std::string detail;
+  size_t capped = 0;
+  for (const auto* s : targets) {
+    auto sent = instance->client->set_max_streaming_bitrate(s->id, cap, deadline);
+    std::string shown = who(s->user_name, s->client);
+    if (!sent.applied() && !sent.unknown()) {
+      // Refused, or never sent: not capped, and nothing of it to restore.
+      const std::string& id = s->id;
+      std::erase_if(layer.sessions, [&](const auto& c) { return c.id == id; });
+      detail += (detail.empty() ? "" : ", ") + shown + ": " + sent.error;
+      continue;
+    }
+    // No answer: maybe capped. It stays in the entry; its own bitrate goes back to it either way.
+    ++capped;
+    shown += s->transcoding->bitrate ? " (was " + std::to_string(*s->transcoding->bitrate) + ")"
+                                     : " (was unknown)";
+    if (sent.unknown()) shown += " (maybe: " + sent.error + ")";
+    if (!message.empty() && sent.applied()) {
+      if (auto messaged = instance->client->send_message(s->id, "guardian", message, 10'000, deadline);
+          !messaged.ok())
+        shown += " (the message failed: " + messaged.error().message + ")";
+    }
+    detail += (detail.empty() ? "" : ", ") + shown;
+  }
+  if (layer.sessions.empty())
+    (void)store_.commit({{key, "", ""}});
+  else
+    (void)store_.commit({{key, kJellyfinBitratesKind, bitrate_layer_json(layer).dump()}});
+  std::string text = "SetMaxStreamingBitrate " + std::to_string(cap) + " to " + detail;
+  if (capped == 0) return failed(text, true);
+  return {Outcome::Applied, text};
+}
+
+JellyfinSteering::BitratesRestored JellyfinSteering::restore_saved_bitrates(
+    InstanceState& state, const jellyfin::Instance& instance, const std::string& only_key,
+    const std::string& message, Deadline deadline) {
+  BitratesRestored out;
+  const std::string& name = instance.settings.name;
+  std::vector<BitrateLayer> layers;
+  for (const auto& [key, saved] : store_.entries()) {
+    if (!key.starts_with(bitrates_prefix(name)) || saved.kind != kJellyfinBitratesKind) continue;
+    if (state.caps.contains(key)) continue;  // its level still holds
+    if (!only_key.empty() && key != only_key) continue;
+    std::vector<std::string> dropped;
+    auto layer = parse_bitrate_layer(key, json::parse(saved.original_json, nullptr, false), dropped);
+    if (!layer.ok()) {
+      state.refused.insert(key);
+      continue;
+    }
+    layers.push_back(std::move(*layer));
+  }
+  if (layers.empty()) {
+    out.read = true;
+    return out;
+  }
+  auto sessions = instance.client->get_sessions(deadline);
+  if (!sessions.ok()) {
+    out.error = sessions.error().message;
+    for (const auto& layer : layers) out.kept[layer.key] = out.error;
+    return out;
+  }
+  out.read = true;
+  std::vector<StateStore::Change> changes;
+  for (auto& layer : layers) {
+    std::string detail, error;
+    std::vector<CappedSession> remaining;
+    for (const auto& capped : layer.sessions) {
+      const std::string& id = capped.id;
+      std::string shown = who(capped.user, capped.client);
+      bool present =
+          std::any_of(sessions->begin(), sessions->end(), [&](const auto& s) { return s.id == id; });
+      if (!present) {
+        detail += (detail.empty() ? "" : ", ") + shown + " has ended";
+        continue;
+      }
+      std::optional<int64_t> bits = layer.restore_bitrate ? layer.restore_bitrate : capped.bitrate;
+      if (!bits) {
+        detail +=
+            (detail.empty() ? "" : ", ") + shown + " keeps its cap (Jellyfin reported no bitrate before it)";
+        continue;
+      }
+      auto sent = instance.client->set_max_streaming_bitrate(id, *bits, deadline);
+      if (!sent.applied()) {
+        // Refused or unanswered: kept, and sent again on the next try (the same value).
+        remaining.push_back(capped);
+        error += (error.empty() ? "" : "; ") + shown + ": " + sent.error;
+        continue;
+      }
+      if (!message.empty()) (void)instance.client->send_message(id, "guardian", message, 10'000, deadline);
+      detail += (detail.empty() ? "" : ", ") + shown + " back to " + std::to_string(*bits);
+    }
+    layer.sessions = std::move(remaining);
+    if (layer.sessions.empty()) {
+      changes.push_back({layer.key, "", ""});
+      out.restored[layer.key] = detail.empty() ? "nothing to restore" : "SetMaxStreamingBitrate: " + detail;
+    } else {
+      changes.push_back({layer.key, kJellyfinBitratesKind, bitrate_layer_json(layer).dump()});
+      out.kept[layer.key] = error;
+    }
+  }
+  if (auto stored = store_.commit(changes); !stored.ok()) {
+    // Sent, but the file still lists them: the next try sends the same bitrates again.
+    for (const auto& [key, detail] : out.restored)
+      out.kept[key] = "the state file could not be written: " + stored.error().message;
+    out.restored.clear();
+  }
+  return out;
+}
+
+ActionResult JellyfinSteering::restore_bitrates(const Place& place, const std::string& message,
+                                                Deadline deadline) {
+  auto found = instances_.find(place.instance);
+  std::string name = found.ok() ? found->settings.name : place.instance;
+  const std::string key = jellyfin_bitrates_key(name, layer_level(place), place.action);
+  if (!found.ok() || !found->client) {
+    if (!store_.get(key)) return {Outcome::Unchanged, "no session was capped"};
+    if (found.ok()) {
+      auto& state = state_for(name);
+      std::lock_guard lock(state.mutex);
+      state.caps.erase(key);
+      state.dirty = true;
+    }
+    return failed("could not restore the capped sessions' bitrates: " +
+                      (found.ok() ? found->client_error : found.error().message) + " (" + kKeptHow + ")",
+                  false);
+  }
+  auto& state = state_for(name);
+  std::lock_guard lock(state.mutex);
+  state.caps.erase(key);
+  if (!store_.get(key)) return {Outcome::Unchanged, "no session was capped"};
+  auto restored = restore_saved_bitrates(state, *found, key, message, deadline);
+  if (auto it = restored.restored.find(key); it != restored.restored.end())
+    return {Outcome::Reverted, it->second};
+  state.dirty = true;
+  note_outcome(state, false);
+  state.told_kept.insert(key);
+  std::string why = restored.kept.contains(key) ? restored.kept[key] : restored.error;
+  return failed("could not restore the capped sessions' bitrates: " + why + " (" + kKeptHow + ")", false);
+}
+
 std::vector<Event> JellyfinSteering::retry(InstanceState& state, const jellyfin::Instance& instance,
                                            const char* when, Deadline deadline) {
   std::vector<Event> events;
@@ -667,6 +882,24 @@ std::vector<Event> JellyfinSteering::retry(InstanceState& state, const jellyfin:
     event.with("JELLYFIN_INSTANCE", name);
     events.push_back(std::move(event));
   }
+  auto bitrates = restore_saved_bitrates(state, instance, "", "", deadline);
+  for (const auto& [key, detail] : bitrates.restored) {
+    state.told_kept.erase(key);
+    Event event = state_event(key, kJellyfinBitratesKind, 5,
+                              "restored " + key + std::string(when) + ": " + detail, "restored");
+    event.with("JELLYFIN_INSTANCE", name);
+    events.push_back(std::move(event));
+  }
+  for (const auto& [key, why] : bitrates.kept) {
+    settled = false;
+    if (!state.told_kept.insert(key).second) continue;
+    Event event = state_event(key, kJellyfinBitratesKind, 3,
+                              "could not restore the session bitrates of " + key + std::string(when) + ": " +
+                                  why + " (" + kKeptHow + ")",
+                              "failed");
+    event.with("JELLYFIN_INSTANCE", name);
+    events.push_back(std::move(event));
+  }
   note_outcome(state, settled);
   // Keys that left the file start afresh if they come back.
   for (auto it = state.told_restored.begin(); it != state.told_restored.end();) {
@@ -688,6 +921,12 @@ std::vector<Event> JellyfinSteering::restore_saved(Deadline deadline) {
       if (!key.starts_with("jellyfin/" + name + "/encoding-options/")) {
         refused = "its key is not jellyfin/<instance>/encoding-options/…";
       } else if (auto layer = parse_encoding_layer(key, doc, dropped); !layer.ok()) {
+        refused = layer.error().message;
+      }
+    } else if (saved.kind == kJellyfinBitratesKind) {
+      if (!key.starts_with(bitrates_prefix(name))) {
+        refused = "its key is not jellyfin/<instance>/session-bitrates/…";
+      } else if (auto layer = parse_bitrate_layer(key, doc, dropped); !layer.ok()) {
         refused = layer.error().message;
       }
     } else if (auto layer = parse_task_layer(key, doc, dropped); !layer.ok()) {
@@ -747,11 +986,14 @@ bool JellyfinSteering::pending(const std::string& instance) {
 bool JellyfinSteering::pending_locked(InstanceState& state, const std::string& instance) {
   if (state.dirty || wall_ms() < state.write_may_land_until_ms) return true;
   for (const auto& [key, saved] : store_.entries()) {
-    if (state.refused.contains(key) || state.encoding.contains(key) || state.tasks.contains(key)) continue;
+    if (state.refused.contains(key) || state.encoding.contains(key) || state.tasks.contains(key) ||
+        state.caps.contains(key))
+      continue;
     bool encoding = saved.kind == kJellyfinEncodingKind && key.starts_with(encoding_prefix(instance));
     bool tasks = saved.kind == kJellyfinTasksKind &&
                  (key == tasks_prefix(instance) || key.starts_with(tasks_prefix(instance) + "/"));
-    if (encoding || tasks) return true;  // left to restore
+    bool bitrates = saved.kind == kJellyfinBitratesKind && key.starts_with(bitrates_prefix(instance));
+    if (encoding || tasks || bitrates) return true;  // left to restore
   }
   return false;
 }

@@ -10,6 +10,9 @@
 // * Scheduled tasks: jellyfin.pause-background-tasks saves the running tasks it stops (per level
 //   and action) before stopping them, and starts them again when its level is left — unless a
 //   lower level still in force pauses them too.
+// * Session bitrates: jellyfin.cap-bitrate saves each session it caps with the bitrate its
+//   transcode ran at (per level and action) before sending the cap, and sends each session still
+//   there its own bitrate back when the level is left.
 // * Saved entries: read as input, not orders. After the policy loads, entries left by an earlier
 //   guardian are restored through the policy's instance of that name (its URL and key, never the
 //   state file's); an entry naming no configured instance is reported and kept. A restore that
@@ -82,6 +85,13 @@ class JellyfinSteering final : public jellyfin::KeptChanges {
   ActionResult pause_tasks(const Place& place, const ActionSpec& spec, bool dry_run, Deadline deadline);
   ActionResult restart_tasks(const Place& place, Deadline deadline);
 
+  // Session-bitrate layers (cap-bitrate): each capped session's bitrate saved before the cap, sent
+  // back to the sessions still there when the level is left (`restore_bitrate` in the spec
+  // overrides the saved values).
+  ActionResult cap_bitrates(const Place& place, const ActionSpec& spec, bool dry_run, Deadline deadline);
+  // `message`: sent with each restore by the action's revert ("" = none; a retry sends none).
+  ActionResult restore_bitrates(const Place& place, const std::string& message, Deadline deadline);
+
   // After the policy is in force (the instances are known): restores what an earlier guardian
   // left in the state file, through the policy's instances. One event per entry.
   std::vector<Event> restore_saved(Deadline deadline);
@@ -107,6 +117,10 @@ class JellyfinSteering final : public jellyfin::KeptChanges {
   InstanceState& state_for(const std::string& name);
   Result<jellyfin::Instance> find_instance(const std::string& name);
   Reconciled reconcile_encoding(InstanceState& state, const jellyfin::Instance& instance, Deadline deadline);
+  struct BitratesRestored;
+  BitratesRestored restore_saved_bitrates(InstanceState& state, const jellyfin::Instance& instance,
+                                          const std::string& only_key, const std::string& message,
+                                          Deadline deadline);
   struct TasksRestarted;
   TasksRestarted restart_saved_tasks(InstanceState& state, const jellyfin::Instance& instance,
                                      const std::string& only_key, Deadline deadline);

@@ -145,6 +145,20 @@ struct Policy {
     double within_seconds = 60;                   // predicted exhaustion sooner than this…
     double used_percent = 80;                     // …and at least this share of the budget used
     std::chrono::microseconds window{5'000'000};  // the slope's window
+    // A full budget is a fact, not a prediction: the slope of a budget at its limit is noise
+    // around zero. At or above `full_percent` the approach holds ("exhausted now") while the
+    // user's file refaults show its working set no longer fits, and only then: a full page cache
+    // with no refaults is a normal budget. Measured in the Debian 12 VM (tests/vm, sqg-proto-1,
+    // sqj-s21-*): at the budget memory.current sat at 99.5-101% of memory.high; refaults
+    // > 256 pages/s came 2-3 s after the budget was reached and stayed at 280-15000 pages/s
+    // while oomd's pressure built, and fell to 0-110 pages/s when the working set fitted again.
+    double full_percent = 98;
+    double refault_pages_per_second = 256;
+    // Hysteresis: at its level the approach also holds while `used_percent` is used and refaults
+    // reach this (a quarter of the entry rate). In the VM (sqj-s22-g2), after cap-bitrate freed
+    // 210 MiB the budget sat at 83-90% with refaults of 116-741 pages/s; they fell to 0-80 once
+    // the working set fitted.
+    double hold_refault_pages_per_second = 64;
     SourcePos pos;
   } approach;
 

@@ -7,13 +7,19 @@
 //   within = "60s"        # predicted exhaustion sooner than this…
 //   used_percent = 80     # …while at least this share of the budget is in use
 //   window = "5s"         # the slope is taken over this much history
+//   full_percent = 98     # a budget this full holds the level only while…
+//   refault_pages_per_second = 256  # …file refaults show the working set no longer fits
+//   hold_refault_pages_per_second = 64  # at its level: held while used_percent and these refaults
 #include "config/policy_sections.h"
 
 namespace guardian {
 
 void parse_approach_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
   constexpr std::string_view kWhere = "in [approach]";
-  context.check_known_keys(table, {"enabled", "level", "within", "used_percent", "window"}, kWhere);
+  context.check_known_keys(table,
+                           {"enabled", "level", "within", "used_percent", "window", "full_percent",
+                            "refault_pages_per_second", "hold_refault_pages_per_second"},
+                           kWhere);
   auto& approach = policy.approach;
   approach.pos = context.pos(table);
   if (auto enabled = context.get_bool(table, "enabled", kWhere)) approach.enabled = *enabled;
@@ -41,6 +47,29 @@ void parse_approach_section(const toml::table& table, PolicyParseContext& contex
       context.error(*table.get("used_percent"), "\"used_percent\" is a percentage: 0 to 100");
     else
       approach.used_percent = *used;
+  }
+  if (auto full = context.get_number(table, "full_percent", kWhere)) {
+    // Above 100 a budget is never full (memory.current passes memory.high only by a little);
+    // below 50 "full" would be a budget with half its room left.
+    if (*full < 50 || *full > 100)
+      context.error(*table.get("full_percent"), "\"full_percent\" is a percentage: 50 to 100");
+    else
+      approach.full_percent = *full;
+  }
+  if (auto refaults = context.get_number(table, "refault_pages_per_second", kWhere)) {
+    if (!(*refaults > 0) || *refaults > 1e7)
+      context.error(*table.get("refault_pages_per_second"),
+                    "\"refault_pages_per_second\": expected more than 0 pages per second (at most 10000000)");
+    else
+      approach.refault_pages_per_second = *refaults;
+  }
+  if (auto refaults = context.get_number(table, "hold_refault_pages_per_second", kWhere)) {
+    if (!(*refaults > 0) || *refaults > 1e7)
+      context.error(
+          *table.get("hold_refault_pages_per_second"),
+          "\"hold_refault_pages_per_second\": expected more than 0 pages per second (at most 10000000)");
+    else
+      approach.hold_refault_pages_per_second = *refaults;
   }
   if (auto window = context.get_duration(table, "window", kWhere)) {
     // At least two ticks of history on each side of the median; at most what the model keeps

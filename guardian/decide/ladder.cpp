@@ -9,7 +9,10 @@
 //  - [approach] counts as one more enter condition of its level: the user's memory budget
 //    predicted to run out within `within` while `used_percent` of it is used (both at once; a
 //    level's own conditions can also read the budget, one at a time: budget_used_percent,
-//    seconds_to_budget_exhausted).
+//    seconds_to_budget_exhausted); once the budget is full (`full_percent`) the prediction is
+//    replaced by the fact: it holds while file refaults reach `refault_pages_per_second`; and at
+//    its level it keeps holding while `used_percent` is used and refaults reach
+//    `hold_refault_pages_per_second` (its own hysteresis: the level's relief must not end it).
 #include "decide/ladder.h"
 
 #include <algorithm>
@@ -241,29 +244,59 @@ bool evaluate(const Condition& condition, const ModelView& view, std::string* me
   return evaluation.holds;
 }
 
-size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason) {
+size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason,
+                      size_t current_level) {
   const auto& approach = policy.approach;
   if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return 0;
   const UserBudget& budget = *view.budget;
-  if (budget.used_percent < approach.used_percent ||
-      !(budget.seconds_to_exhaustion < approach.within_seconds))
-    return 0;
   size_t level = 1;
   for (size_t i = 0; i < policy.levels.size(); ++i) {
     if (policy.levels[i].name == approach.level) level = i + 1;
   }
-  reason.assign("the user's memory runs out: ");
-  append_budget_description(reason, budget);
-  char limits[96];
-  const int n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
-                              approach.used_percent, approach.within_seconds);
+  const std::optional<double>& refaults = budget.refault_file_per_second;
+  // A full budget: its slope is noise around zero (memory.high holds it at the limit), so the
+  // prediction would climb on every tick of +0.1 MiB/s and let go on every flat one. The
+  // refaults decide instead; without a refault reading (no user manager) the slope still does.
+  const bool full = budget.used_percent >= approach.full_percent && refaults.has_value();
+  // Once at its level, the approach keeps it while the user is still near its budget and its
+  // working set still does not fit (refaults at a quarter of the entry rate): what the level's
+  // actions freed brings the budget below full, and without this the level was left on the
+  // next flat tick and its actions reverted into the same shortage (sqj-s22-g2: six step-downs).
+  const bool holds_on = current_level >= level && refaults.has_value() &&
+                        budget.used_percent >= approach.used_percent &&
+                        *refaults >= approach.hold_refault_pages_per_second;
+  char limits[160];
+  int n = 0;
+  if (full && *refaults >= approach.refault_pages_per_second) {
+    reason.assign("the user's memory is exhausted and its working set no longer fits: ");
+    append_budget_description(reason, budget);
+    n = std::snprintf(limits, sizeof limits,
+                      ", file refaults %.0f pages/s (approach: >= %.0f%% used, >= %.0f refaults/s)",
+                      *refaults, approach.full_percent, approach.refault_pages_per_second);
+  } else if (!full && budget.used_percent >= approach.used_percent &&
+             budget.seconds_to_exhaustion < approach.within_seconds) {
+    reason.assign("the user's memory runs out: ");
+    append_budget_description(reason, budget);
+    n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
+                      approach.used_percent, approach.within_seconds);
+  } else if (holds_on) {
+    reason.assign("the user's memory is still short: ");
+    append_budget_description(reason, budget);
+    n = std::snprintf(
+        limits, sizeof limits,
+        ", file refaults %.0f pages/s (approach: held while >= %.0f%% used and >= %.0f refaults/s)",
+        *refaults, approach.used_percent, approach.hold_refault_pages_per_second);
+  } else {
+    return 0;
+  }
   if (n > 0) reason.append(limits, std::min(static_cast<size_t>(n), sizeof limits - 1));
   return level;
 }
 
-std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view) {
+std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view,
+                                            size_t current_level) {
   std::string reason;
-  const size_t level = approach_climb(policy, view, reason);
+  const size_t level = approach_climb(policy, view, reason, current_level);
   if (level == 0) return std::nullopt;
   return ApproachClimb{level, std::move(reason)};
 }
@@ -297,7 +330,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   }
   // The approach to the user's budget climbs before pressure shows, and holds its level while
   // the prediction stands (decide/ladder.h, model/user_budget.h).
-  if (const size_t climb = approach_climb(policy, view, scratch.approach); climb > target) {
+  if (const size_t climb = approach_climb(policy, view, scratch.approach, current); climb > target) {
     target = climb;
     target_reason.swap(scratch.approach);
   }

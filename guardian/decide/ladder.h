@@ -25,14 +25,17 @@ struct ModelView {
 };
 
 // The level [approach] asks for now (1-based), with why; nullopt when it asks for none (off, no
-// budget yet, or the prediction does not hold).
+// budget yet, or the prediction does not hold). `current_level`: where the ladder is (at or above
+// the approach's level it also holds on the milder refault condition).
 struct ApproachClimb {
   size_t level = 0;
   std::string reason;
 };
-std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view);
+std::optional<ApproachClimb> approach_climb(const Policy& policy, const ModelView& view,
+                                            size_t current_level = 0);
 // The same into a kept string: the level (0 = none) and, when one, its reason in `reason`.
-size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason);
+size_t approach_climb(const Policy& policy, const ModelView& view, std::string& reason,
+                      size_t current_level = 0);
 
 struct LadderState {
   size_t level = 0;                         // 0 = normal; i = policy.levels[i-1]

@@ -144,6 +144,16 @@ Result<void> Client::send_command(const std::string& session_id, const std::stri
   return {};
 }
 
+WriteResult Client::set_max_streaming_bitrate(const std::string& session_id, int64_t bitrate,
+                                              Deadline deadline) {
+  if (!safe_path_segment(session_id))
+    return {WriteResult::Outcome::NotApplied, "session id \"" + session_id + "\" is not a Jellyfin id"};
+  // Jellyfin's GeneralCommand arguments are strings.
+  nlohmann::json body = {{"Name", "SetMaxStreamingBitrate"},
+                         {"Arguments", {{"Bitrate", std::to_string(bitrate)}}}};
+  return write("POST", "/Sessions/" + session_id + "/Command", body.dump(), deadline);
+}
+
 Result<void> Client::send_message(const std::string& session_id, const std::string& header,
                                   const std::string& text, int64_t timeout_ms, Deadline deadline) {
   if (!safe_path_segment(session_id))

@@ -67,6 +67,9 @@ class Client {
   // POST /Sessions/{id}/Command {"Name": name, "Arguments": {...}}
   Result<void> send_command(const std::string& session_id, const std::string& command,
                             const nlohmann::json& arguments, Deadline deadline);
+  // POST /Sessions/{id}/Command {"Name": "SetMaxStreamingBitrate", "Arguments": {"Bitrate": "N"}}, as
+  // a write: a command that went out and got no answer may have reached the client.
+  WriteResult set_max_streaming_bitrate(const std::string& session_id, int64_t bitrate, Deadline deadline);
   // POST /Sessions/{id}/Message {"Header","Text","TimeoutMs"}: a toast on the client.
   Result<void> send_message(const std::string& session_id, const std::string& header, const std::string& text,
                             int64_t timeout_ms, Deadline deadline);

@@ -673,6 +673,191 @@ TEST_F(JellyfinActionsTest, CapBitrateLeavesSessionsInactiveForAnHourAlone) {
                                       "POST /Sessions/3b1f5e0c9a2d4e6f8b7c1d2e3f4a5b6c/Message"}));
 }
 
+constexpr const char* kAlice = "3b1f5e0c9a2d4e6f8b7c1d2e3f4a5b6c";  // Jellyfin Web, transcoding at 8 Mbit/s
+constexpr const char* kKids = "7d6c5b4a39281706f5e4d3c2b1a09f8e";   // Android TV, transcoding at 4 Mbit/s
+constexpr const char* kElevatedCaps = "jellyfin/home/session-bitrates/elevated/jellyfin.cap-bitrate";
+
+// The SetMaxStreamingBitrate commands sent, in order: (session id, Bitrate argument).
+std::vector<std::pair<std::string, std::string>> bitrate_commands(FakeJellyfin& fake) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : fake.requests()) {
+    const std::string path = r["path"];
+    if (r["method"] != "POST" || !path.starts_with("/Sessions/") || !path.ends_with("/Command")) continue;
+    json body = json::parse(std::string(r["body"]), nullptr, false);
+    if (body.is_object() && body.value("Name", "") == "SetMaxStreamingBitrate")
+      out.emplace_back(path.substr(10, 32), body["Arguments"].value("Bitrate", ""));
+  }
+  return out;
+}
+
+// The sessions of the fixture, active now (LastActivityDate moved to now), `without` left out.
+json sessions_now(const std::set<std::string>& without = {}) {
+  json out = json::array();
+  for (auto s : FakeJellyfin::fixture("sessions-10.11.json")) {
+    s["LastActivityDate"] = jellyfin_date(0s);
+    if (!without.contains(std::string(s["Id"]))) out.push_back(s);
+  }
+  return out;
+}
+
+// Issue 12: without restore_bitrate the caps stayed on the clients after the episode. Each
+// capped session's TranscodingInfo.Bitrate is saved first and sent back to it.
+TEST_F(JellyfinActionsTest, CapBitrateRevertSendsEachSessionItsOwnBitrateBack) {
+  fake_->set_sessions(sessions_now());
+  auto action = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}});
+  auto applied = action->apply(in(5s));
+  ASSERT_EQ(applied.outcome, Outcome::Applied) << applied.detail;
+  EXPECT_EQ(
+      applied.detail,
+      "SetMaxStreamingBitrate 3000000 to alice@Jellyfin Web (was 8000000), kids@Jellyfin Android TV (was "
+      "4000000)");
+  auto saved = state_->get(kElevatedCaps);
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->kind, "jellyfin.session-bitrates");
+  json entry = json::parse(saved->original_json);
+  ASSERT_EQ(entry["sessions"].size(), 2u);
+  EXPECT_EQ(entry["sessions"][0]["bitrate"], 8000000);
+  EXPECT_EQ(entry["sessions"][1]["bitrate"], 4000000);
+  // Applied again while the level holds (a retry, or the level entered again before the revert):
+  // the saved bitrates stay the ones from before the cap, and nobody is capped twice.
+  fake_->clear_requests();
+  auto again = action->apply(in(5s));
+  EXPECT_EQ(again.outcome, Outcome::Unchanged) << again.detail;
+  EXPECT_TRUE(bitrate_commands(*fake_).empty());
+  EXPECT_EQ(json::parse(state_->get(kElevatedCaps)->original_json), entry);
+
+  fake_->clear_requests();
+  auto reverted = action->revert(in(5s));
+  ASSERT_EQ(reverted.outcome, Outcome::Reverted) << reverted.detail;
+  EXPECT_EQ(bitrate_commands(*fake_),
+            (std::vector<std::pair<std::string, std::string>>{{kAlice, "8000000"}, {kKids, "4000000"}}));
+  EXPECT_TRUE(has(reverted.detail, "alice@Jellyfin Web back to 8000000")) << reverted.detail;
+  EXPECT_TRUE(state_->entries().empty());
+  EXPECT_EQ(action->revert(in(5s)).outcome, Outcome::Unchanged);
+}
+
+TEST_F(JellyfinActionsTest, CapBitrateRevertDropsSessionsThatEndedAndKeepsAnExplicitRestoreBitrate) {
+  fake_->set_sessions(sessions_now());
+  auto own = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}});
+  ASSERT_EQ(own->apply(in(5s)).outcome, Outcome::Applied);
+  fake_->set_sessions(sessions_now({kKids}));  // the kids' TV went off
+  fake_->clear_requests();
+  auto reverted = own->revert(in(5s));
+  ASSERT_EQ(reverted.outcome, Outcome::Reverted) << reverted.detail;
+  EXPECT_EQ(bitrate_commands(*fake_),
+            (std::vector<std::pair<std::string, std::string>>{{kAlice, "8000000"}}));
+  EXPECT_TRUE(has(reverted.detail, "kids@Jellyfin Android TV has ended")) << reverted.detail;
+  EXPECT_TRUE(state_->entries().empty());
+
+  // restore_bitrate, when the policy gives it, is what every capped session gets back.
+  fake_->set_sessions(sessions_now());
+  auto fixed = make("jellyfin.cap-bitrate",
+                    {{"bitrate", {int64_t{3000000}, {}}}, {"restore_bitrate", {int64_t{6000000}, {}}}});
+  ASSERT_EQ(fixed->apply(in(5s)).outcome, Outcome::Applied);
+  fake_->clear_requests();
+  ASSERT_EQ(fixed->revert(in(5s)).outcome, Outcome::Reverted);
+  EXPECT_EQ(bitrate_commands(*fake_),
+            (std::vector<std::pair<std::string, std::string>>{{kAlice, "6000000"}, {kKids, "6000000"}}));
+}
+
+// The same action at two levels: a session elevated capped stays elevated's, so leaving critical
+// does not lift a cap elevated still holds; critical caps only sessions that came since.
+TEST_F(JellyfinActionsTest, CapBitrateAtTwoLevelsLeavesTheLowerLevelsSessionsToIt) {
+  fake_->set_sessions(sessions_now({kKids}));
+  auto elevated = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}}, "elevated", 1);
+  auto critical = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}}, "critical", 2);
+  ASSERT_EQ(elevated->apply(in(5s)).outcome, Outcome::Applied);
+  fake_->set_sessions(sessions_now());  // the kids start watching; alice's client ignored the cap
+  fake_->clear_requests();
+  ASSERT_EQ(critical->apply(in(5s)).outcome, Outcome::Applied);
+  EXPECT_EQ(bitrate_commands(*fake_), (std::vector<std::pair<std::string, std::string>>{{kKids, "3000000"}}));
+  fake_->clear_requests();
+  ASSERT_EQ(critical->revert(in(5s)).outcome, Outcome::Reverted);
+  EXPECT_EQ(bitrate_commands(*fake_), (std::vector<std::pair<std::string, std::string>>{{kKids, "4000000"}}));
+  fake_->clear_requests();
+  ASSERT_EQ(elevated->revert(in(5s)).outcome, Outcome::Reverted);
+  EXPECT_EQ(bitrate_commands(*fake_),
+            (std::vector<std::pair<std::string, std::string>>{{kAlice, "8000000"}}));
+}
+
+// The bitrates are in the state file before the first command leaves: a guardian killed while
+// the cap is on its way (or any time after) gives each session its bitrate back at the next start.
+TEST_F(JellyfinActionsTest, CapBitrateKilledAfterTheSaveIsRestoredAtTheNextStart) {
+  fake_->set_sessions(sessions_now());
+  fake_->add_fault("POST", "/Sessions/" + std::string(kAlice) + "/Command", "hold", 0, 1);
+  auto action = make("jellyfin.cap-bitrate", {{"bitrate", {int64_t{3000000}, {}}}});
+  ActionResult applied;
+  std::thread worker([&] { applied = action->apply(in(5s)); });
+  // Until the command to alice is held (not merely the GET /Sessions before it in flight).
+  const std::string held_path = "/Sessions/" + std::string(kAlice) + "/Command";
+  for (int i = 0; i < 1000 && requests_to(held_path).empty(); ++i) std::this_thread::sleep_for(10ms);
+  const bool command_sent = !requests_to(held_path).empty();
+  // What a guardian killed right now leaves on disk.
+  std::optional<SavedValue> saved;
+  {
+    StateStore on_disk(dir_ / "state.json");
+    if (on_disk.load(StateStore::OnCorrupt::Leave).ok()) saved = on_disk.get(kElevatedCaps);
+  }
+  const int released = fake_->release(true);
+  worker.join();
+  ASSERT_TRUE(command_sent);
+  ASSERT_TRUE(saved.has_value()) << "the cap went out before its bitrates were saved";
+  EXPECT_TRUE(has(saved->original_json, "8000000")) << saved->original_json;
+  EXPECT_EQ(released, 1);
+  ASSERT_EQ(applied.outcome, Outcome::Applied) << applied.detail;
+
+  crash_and_restart();  // kill -9: nothing reverted
+  fake_->clear_requests();
+  auto text = all_messages(steering_->restore_saved(in(5s)));
+  EXPECT_TRUE(has(text, "restored " + std::string(kElevatedCaps) + " (left by an earlier guardian)")) << text;
+  EXPECT_EQ(bitrate_commands(*fake_),
+            (std::vector<std::pair<std::string, std::string>>{{kAlice, "8000000"}, {kKids, "4000000"}}));
+  EXPECT_TRUE(state_->entries().empty());
+}
+
+// The state file is input: a bitrate out of cap-bitrate's range, not a number, a session id that
+// is not one, or a session Jellyfin does not list is never sent anything; the journal names the
+// entry and what was ignored.
+TEST_F(JellyfinActionsTest, CapBitrateStateEntriesOutsideThePolicyAreIgnoredAndNamed) {
+  fake_->set_sessions(sessions_now());
+  save_entry(kElevatedCaps, "jellyfin.session-bitrates",
+             {{"instance", "home"},
+              {"level", "elevated"},
+              {"action", "jellyfin.cap-bitrate"},
+              {"sessions",
+               {{{"id", kAlice}, {"user", "alice"}, {"client", "Jellyfin Web"}, {"bitrate", 5000000000LL}},
+                {{"id", kKids}, {"user", "kids"}, {"client", "Jellyfin Android TV"}, {"bitrate", "4000000"}},
+                {{"id", "../../Users"}, {"user", "x"}, {"client", "y"}, {"bitrate", 4000000}},
+                {{"id", "0a1b2c3d4e5f40718293a4b5c6d7e8f9"},
+                 {"user", "gone"},
+                 {"client", "TV"},
+                 {"bitrate", 4000000}},
+                {{"id", "c1d2e3f4a5b64c7d8e9f0a1b2c3d4e5f"},
+                 {"user", "bob"},
+                 {"client", "JMP"},
+                 {"bitrate", 2000000}}}}});
+  save_entry("jellyfin/home/session-bitrates/critical/jellyfin.cap-bitrate", "jellyfin.session-bitrates",
+             {{"instance", "other"}, {"level", "critical"}, {"sessions", json::array()}});
+  crash_and_restart();
+  fake_->clear_requests();
+  auto text = all_messages(steering_->restore_saved(in(5s)));
+  EXPECT_TRUE(
+      has(text, "saved entry " + std::string(kElevatedCaps) + ": ignored session " + kAlice +
+                    " (bitrate 5000000000 is not an integer from 100000 to 1000000000), session " + kKids +
+                    " (bitrate \"4000000\" is not an integer from 100000 to 1000000000), ../../Users (not "
+                    "a Jellyfin session id)"))
+      << text;
+  EXPECT_TRUE(has(text,
+                  "saved entry jellyfin/home/session-bitrates/critical/jellyfin.cap-bitrate not acted on: "
+                  "saved under a key that names another instance"))
+      << text;
+  EXPECT_TRUE(has(text, "gone@TV has ended")) << text;
+  // Only bob, a session Jellyfin lists, with a bitrate in range.
+  EXPECT_EQ(
+      bitrate_commands(*fake_),
+      (std::vector<std::pair<std::string, std::string>>{{"c1d2e3f4a5b64c7d8e9f0a1b2c3d4e5f", "2000000"}}));
+}
+
 TEST_F(JellyfinActionsTest, StopLowestPriorityMessagesFirstThenStops) {
   auto action = make("jellyfin.stop-lowest-priority", {{"message_seconds", {0.2, {}}}});
   auto applied = action->apply(in(5s));

@@ -75,6 +75,41 @@ TEST(PolicyJellyfin, DefaultPolicyWithJellyfinActionsLoads) {
   EXPECT_TRUE(found);
 }
 
+// Issue 12: the default ladder's Jellyfin actions, pinned. cap-bitrate moved to elevated (in the
+// VM's whole-user squeeze only an early cap avoided oomd's kill: docs/jellyfin.md, sqj-s21-g2/g4)
+// and stays at critical for sessions that start transcoding after elevated; [approach] holds a
+// full budget only while the user's file refaults show its working set no longer fits.
+TEST(PolicyJellyfin, DefaultLadderCapsBitrateAtElevatedAndHoldsAFullRefaultingBudget) {
+  auto result = parse_policy(embedded_default_policy(), "<embedded default>", &builtin_actions());
+  ASSERT_TRUE(result.policy) << errors(result);
+  const Policy& policy = *result.policy;
+  auto jellyfin_actions = [&](const std::string& level_name) {
+    std::vector<std::string> out;
+    for (const auto& level : policy.levels) {
+      if (level.name != level_name) continue;
+      for (const auto& action : level.actions) {
+        if (!action.type.starts_with("jellyfin.")) continue;
+        out.push_back(action.type);
+        if (action.type == "jellyfin.cap-bitrate") {
+          EXPECT_EQ(std::get<int64_t>(action.params.at("bitrate").value), 3000000) << level_name;
+          EXPECT_FALSE(action.params.contains("restore_bitrate"))
+              << level_name << ": each session's own bitrate is put back, not one fixed value";
+        }
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(jellyfin_actions("elevated"),
+            (std::vector<std::string>{"jellyfin.prefer-vaapi", "jellyfin.cheaper-software",
+                                      "jellyfin.pause-background-tasks", "jellyfin.cap-bitrate"}));
+  EXPECT_EQ(jellyfin_actions("critical"),
+            (std::vector<std::string>{"jellyfin.respawn-software-transcodes", "jellyfin.cap-bitrate",
+                                      "jellyfin.stop-lowest-priority"}));
+  EXPECT_DOUBLE_EQ(policy.approach.full_percent, 98);
+  EXPECT_DOUBLE_EQ(policy.approach.refault_pages_per_second, 256);
+  EXPECT_DOUBLE_EQ(policy.approach.hold_refault_pages_per_second, 64);
+}
+
 // Issue 11, defect 8: check-policy accepted an action instance that names no [[jellyfin]].
 TEST(PolicyJellyfin, AnActionMustNameAJellyfinThePolicyHas) {
   auto result = parse_policy(R"(version = 1

@@ -180,6 +180,185 @@ enter = [{ signal = "full_avg10", cgroup = "system", above = 40 }]
   ASSERT_FALSE(bad.policy.has_value());
   bad = parse("window = \"1s\"\n");
   ASSERT_FALSE(bad.policy.has_value());
+
+  ok = parse("full_percent = 95\nrefault_pages_per_second = 512\nhold_refault_pages_per_second = 100\n");
+  ASSERT_TRUE(ok.policy.has_value()) << (ok.diagnostics.empty() ? "" : ok.diagnostics[0].to_string());
+  EXPECT_DOUBLE_EQ(ok.policy->approach.full_percent, 95);
+  EXPECT_DOUBLE_EQ(ok.policy->approach.refault_pages_per_second, 512);
+  EXPECT_DOUBLE_EQ(ok.policy->approach.hold_refault_pages_per_second, 100);
+  bad = parse("hold_refault_pages_per_second = -1\n");
+  ASSERT_FALSE(bad.policy.has_value());
+  bad = parse("full_percent = 101\n");
+  ASSERT_FALSE(bad.policy.has_value());
+  EXPECT_NE(bad.diagnostics[0].to_string().find("p.toml:10:16: \"full_percent\" is a percentage: 50 to 100"),
+            std::string::npos)
+      << bad.diagnostics[0].to_string();
+  bad = parse("refault_pages_per_second = 0\n");
+  ASSERT_FALSE(bad.policy.has_value());
+  EXPECT_NE(
+      bad.diagnostics[0].to_string().find("p.toml:10:28: \"refault_pages_per_second\": expected more than 0"),
+      std::string::npos)
+      << bad.diagnostics[0].to_string();
+  bad = parse("refault_page_per_second = 256\n");
+  ASSERT_FALSE(bad.policy.has_value());
+  EXPECT_NE(bad.diagnostics[0].message.find("refault_pages_per_second"), std::string::npos)
+      << bad.diagnostics[0].to_string();
+}
+
+// A budget at its limit, as the VM's squeeze runs sat at it (sqj-s21-g1..g4: memory.current at
+// 99.5-101% of memory.high of user@1000.service for minutes): plain values, no model.
+UserBudget full_budget(double used_percent, std::optional<double> refaults, double slope_mib = 0) {
+  UserBudget budget;
+  budget.known = true;
+  budget.limit_bytes = 1100 * MiB;
+  budget.limit_source = UserBudget::LimitSource::UserManagerHigh;
+  budget.used_bytes = static_cast<uint64_t>(1100.0 * MiB * used_percent / 100.0);
+  budget.room_bytes = budget.limit_bytes > budget.used_bytes ? budget.limit_bytes - budget.used_bytes : 0;
+  budget.mem_available_bytes = 600 * MiB;
+  budget.used_percent = used_percent;
+  budget.slope_bytes_per_second = slope_mib * MiB;
+  if (slope_mib > 0)
+    budget.seconds_to_exhaustion = static_cast<double>(budget.room_bytes) / (slope_mib * MiB);
+  budget.pgscan_per_second = refaults ? *refaults * 2 : 0;
+  budget.refault_file_per_second = refaults;
+  return budget;
+}
+
+std::optional<ApproachClimb> climb_on(const Policy& policy, const UserBudget& budget) {
+  Snapshot snapshot;
+  const std::vector<OomdCgroupState> oomd;
+  ModelView view{&snapshot, &oomd, kManager, &budget};
+  return approach_climb(policy, view);
+}
+
+TEST(Approach, AFullBudgetHoldsWhileFileRefaultsShowTheWorkingSetNoLongerFits) {
+  const Policy policy = default_policy();
+  // Full and refaulting (g1 at +5..+70 s: 280-15000 pages/s), flat: exhausted now.
+  auto climb = climb_on(policy, full_budget(100.0, 1280.0));
+  ASSERT_TRUE(climb.has_value());
+  EXPECT_EQ(policy.levels[climb->level - 1].name, "elevated");
+  EXPECT_NE(climb->reason.find("working set no longer fits"), std::string::npos) << climb->reason;
+  EXPECT_NE(climb->reason.find("file refaults 1280 pages/s"), std::string::npos) << climb->reason;
+  // Just at the thresholds.
+  EXPECT_TRUE(climb_on(policy, full_budget(98.0, 256.0)).has_value());
+  // Over the limit (memory.high lets it pass by a little), shrinking: still exhausted.
+  EXPECT_TRUE(climb_on(policy, full_budget(101.0, 600.0, -0.5)).has_value());
+}
+
+TEST(Approach, AFullBudgetWithoutRefaultsIsANormalBudget) {
+  const Policy policy = default_policy();
+  // A full page cache, nothing refaulting (g2 after the cap: 0-116 pages/s), flat or with the
+  // slope noise that made `elevated` climb again 1-9 s after each step-down (+0.1 MiB/s with a
+  // few KiB of room: "exhausted in ~3 s").
+  EXPECT_FALSE(climb_on(policy, full_budget(99.9, 0.0)).has_value());
+  EXPECT_FALSE(climb_on(policy, full_budget(99.9, 116.0, 0.1)).has_value());
+  EXPECT_FALSE(climb_on(policy, full_budget(100.0, 255.0, 0.5)).has_value());
+}
+
+TEST(Approach, RefaultsBelowAFullBudgetLeaveItToThePrediction) {
+  const Policy policy = default_policy();
+  // 90% used and refaulting, flat (g2 at +26..+46 s: 89-92%, 160-310 pages/s): not full, and
+  // not running out either.
+  EXPECT_FALSE(climb_on(policy, full_budget(90.0, 310.0)).has_value());
+  // Not full, growing: the prediction climbs as before.
+  auto climb = climb_on(policy, full_budget(90.0, 310.0, 5.0));
+  ASSERT_TRUE(climb.has_value());
+  EXPECT_NE(climb->reason.find("the user's memory runs out"), std::string::npos) << climb->reason;
+  // No refault reading (no user manager: the whole machine's budget): the slope decides even
+  // when full.
+  EXPECT_TRUE(climb_on(policy, full_budget(99.0, std::nullopt, 0.5)).has_value());
+  EXPECT_FALSE(climb_on(policy, full_budget(99.0, std::nullopt, 0.0)).has_value());
+}
+
+TEST(Approach, AtItsLevelItHoldsWhileTheUserIsNearItsBudgetAndStillRefaulting) {
+  const Policy policy = default_policy();
+  const size_t elevated = 1;
+  // sqj-s22-g2 after cap-bitrate freed 210 MiB: 83-90% of the budget, refaults 116-741 pages/s,
+  // flat. Not a reason to climb, but a reason to stay.
+  EXPECT_FALSE(climb_on(policy, full_budget(85.0, 150.0)).has_value());
+  Snapshot snapshot;
+  const std::vector<OomdCgroupState> oomd;
+  const UserBudget short_still = full_budget(85.0, 150.0);
+  ModelView view{&snapshot, &oomd, kManager, &short_still};
+  auto held = approach_climb(policy, view, elevated);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_NE(held->reason.find("still short"), std::string::npos) << held->reason;
+  EXPECT_NE(held->reason.find("held while >= 80% used and >= 64 refaults/s"), std::string::npos)
+      << held->reason;
+  // Full with refaults below the entry rate: held too, at its level.
+  const UserBudget full_some = full_budget(99.9, 100.0);
+  view.budget = &full_some;
+  EXPECT_TRUE(approach_climb(policy, view, elevated).has_value());
+  EXPECT_FALSE(approach_climb(policy, view, 0).has_value());
+  // The working set fits again (0-80 pages/s in the VM), or the budget has room: let go.
+  const UserBudget fits = full_budget(85.0, 40.0);
+  view.budget = &fits;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+  const UserBudget room = full_budget(70.0, 500.0);
+  view.budget = &room;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+  // No refault reading: nothing to hold on.
+  const UserBudget unknown = full_budget(85.0, std::nullopt);
+  view.budget = &unknown;
+  EXPECT_FALSE(approach_climb(policy, view, elevated).has_value());
+}
+
+// sqj-s22-g2 through decide(): elevated entered on a full, refaulting budget; its actions free
+// memory and the budget sits below full, still refaulting, for longer than the hold: no step-down
+// (before the hysteresis it stepped down on the first flat tick after 30 s, reverted the caps,
+// and climbed again seconds later: six times). Once the refaults stop it steps down, once.
+TEST(Approach, TheLevelsOwnReliefDoesNotEndItWhileTheWorkingSetStillDoesNotFit) {
+  const Policy policy = default_policy();
+  Snapshot snapshot;
+  snapshot.system_pressure = Psi{};
+  const std::vector<OomdCgroupState> oomd;
+  LadderState state;
+  std::vector<std::pair<int, size_t>> changes;
+  for (int second = 0; second <= 150; ++second) {
+    const double noise = second % 2 == 0 ? 0.1 : -0.1;
+    UserBudget budget = second < 10    ? full_budget(100.0, 900.0, noise)  // the shortage
+                        : second < 100 ? full_budget(86.0 + second % 4, 120.0 + 10 * (second % 9), noise)
+                                       : full_budget(87.0, 20.0, noise);  // fits again
+    snapshot.mono = MonoTime{} + std::chrono::seconds(second);
+    ModelView view{&snapshot, &oomd, kManager, &budget};
+    const Decision decision = decide(policy, state, view, snapshot.mono);
+    if (decision.next.level != state.level) changes.emplace_back(second, decision.next.level);
+    state = decision.next;
+  }
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));
+  EXPECT_EQ(changes[1], std::make_pair(100, size_t{0}));
+}
+
+// The flap of sqj-s21-g1..g4 through decide(): the default policy, no pressure anywhere (oomd's
+// figures far below the exit thresholds), the budget full and flat for 100 s while refaulting,
+// then full without refaults, with the slope noise of a budget at its limit. `elevated` (hold
+// 30 s) stays through the refaulting stretch, steps down once on the first tick without
+// refaults, and does not climb again on the noise.
+TEST(Approach, NoStepDownWhileAFullBudgetRefaultsThenOneWhenTheRefaultsStop) {
+  const Policy policy = default_policy();
+  ASSERT_EQ(policy.levels.front().name, "elevated");
+  ASSERT_GT(policy.levels.front().hold, std::chrono::seconds(0));
+  ASSERT_LT(policy.levels.front().hold, std::chrono::seconds(100));
+  Snapshot snapshot;
+  snapshot.system_pressure = Psi{};
+  const std::vector<OomdCgroupState> oomd;
+  LadderState state;
+  std::vector<std::pair<int, size_t>> changes;  // (second, level after)
+  for (int second = 0; second <= 200; ++second) {
+    const double noise = second % 2 == 0 ? 0.1 : -0.1;  // MiB/s
+    const std::optional<double> refaults =
+        second < 100 ? std::optional<double>(700.0 + 10 * (second % 7)) : 30.0;
+    const UserBudget budget = full_budget(99.9, refaults, noise);
+    snapshot.mono = MonoTime{} + std::chrono::seconds(second);
+    ModelView view{&snapshot, &oomd, kManager, &budget};
+    const Decision decision = decide(policy, state, view, snapshot.mono);
+    if (decision.next.level != state.level) changes.emplace_back(second, decision.next.level);
+    state = decision.next;
+  }
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));    // climbed on the full, refaulting budget
+  EXPECT_EQ(changes[1], std::make_pair(100, size_t{0}));  // stepped down when the refaults stopped
 }
 
 }  // namespace

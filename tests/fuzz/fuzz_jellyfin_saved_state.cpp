@@ -1,10 +1,13 @@
 // libFuzzer target: whole state files through the Jellyfin restore (issue 16: the state file is
-// input, not orders). Every Jellyfin entry is read with parse_encoding_layer / parse_task_layer and
-// the EncodingOptions entries are planned, as a restore after a crash does, against the options
-// Jellyfin holds. Whatever the file says, the write guardian would send must change no field outside
-// the ones the jellyfin.* actions change, only to a value of that field's type and range, and only a
-// field some entry records guardian's value for; task ids must be Jellyfin ids. (Where the write goes
-// is not the file's to say: JellyfinSteering takes the client from the policy's instance of that name.)
+// input, not orders). Every Jellyfin entry is read with parse_encoding_layer, parse_task_layer or
+// parse_bitrate_layer, and the EncodingOptions entries are planned, as a restore after a crash
+// does, against the options Jellyfin holds. Whatever the file says, the write guardian would send
+// must change no field outside the ones the jellyfin.* actions change, only to a value of that
+// field's type and range, and only a field some entry records guardian's value for; task ids must be
+// Jellyfin ids; a session-bitrates entry yields only session ids and bitrates within cap-bitrate's
+// range. (Where the write goes is not the file's to say: JellyfinSteering takes the client from the
+// policy's instance of that name.)
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <set>
@@ -52,6 +55,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         recorded.insert(field);
       }
       input.saved.push_back(std::move(*layer));
+    } else if (saved.kind == guardian::kJellyfinBitratesKind) {
+      auto layer = guardian::parse_bitrate_layer(key, doc, dropped);
+      if (!layer.ok()) continue;
+      // Only Jellyfin session ids, and only bitrates cap-bitrate itself may send.
+      auto in_range = [](int64_t bits) {
+        return bits >= guardian::kMinStreamingBitrate && bits <= guardian::kMaxStreamingBitrate;
+      };
+      if (layer->restore_bitrate && !in_range(*layer->restore_bitrate)) std::abort();
+      for (const auto& session : layer->sessions) {
+        if (session.id.size() != 32 ||
+            session.id.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+          std::abort();
+        if (session.bitrate && !in_range(*session.bitrate)) std::abort();
+        for (char c : session.user + session.client) {
+          if (std::iscntrl(static_cast<unsigned char>(c))) std::abort();
+        }
+      }
     } else if (saved.kind == guardian::kJellyfinTasksKind) {
       auto layer = guardian::parse_task_layer(key, doc, dropped);
       if (!layer.ok()) continue;

@@ -447,6 +447,35 @@ def approach(rows, t_w, t_end):
     return marks
 
 
+LEVEL_CHANGE = re.compile(r"^level (\S+) -> (\S+):")
+
+
+def level_changes(journal, t_w, reclimb_within_s=60.0):
+    """Every level change from the workload's start (guardian's "level A -> B: why" lines), and
+    the flaps among them: a step down followed by a climb back within `reclimb_within_s`."""
+    changes = []
+    for e in journal:
+        if e.get("GUARDIAN_EVENT") != "level-changed" or e["_t"] < t_w:
+            continue
+        m = LEVEL_CHANGE.match(e.get("MESSAGE", ""))
+        if m:
+            changes.append({"at_s": round(e["_t"] - t_w, 1), "from": m.group(1), "to": m.group(2),
+                            "why": e["MESSAGE"][m.end():].strip()[:160]})
+    downs = [i for i, c in enumerate(changes) if LEVEL_ORDER.get(c["to"], 0) < LEVEL_ORDER.get(c["from"], 0)]
+    flaps = 0
+    for i in downs:
+        nxt = changes[i + 1] if i + 1 < len(changes) else None
+        if (nxt and nxt["from"] == changes[i]["to"] and LEVEL_ORDER.get(nxt["to"], 0) > LEVEL_ORDER.get(nxt["from"], 0)
+                and nxt["at_s"] - changes[i]["at_s"] <= reclimb_within_s):
+            flaps += 1
+    return {"changes": changes, "count": len(changes), "step_downs": len(downs), "flaps": flaps,
+            "reclimb_within_s": reclimb_within_s}
+
+
+# The default ladder's order (a level not named here counts as 0, like normal).
+LEVEL_ORDER = {"normal": 0, "elevated": 1, "critical": 2}
+
+
 def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
     t_w = (marks.get("workload_start") or [None])[0]
     if t_w is None:
@@ -515,6 +544,7 @@ def squeeze(out, res, marks, journal, trace, watched, kills, kernel_oom):
                              "cgroup": short(c.get("GUARDIAN_CGROUP")),
                              "vs_kill_in_run_s": round(c["_t"] - t_kill, 1) if t_kill else None}
     sq["climbs"] = [{"at_s": round(e["_t"] - t_w, 1), "level": e.get("GUARDIAN_LEVEL")} for e in climbs]
+    sq["level_changes"] = level_changes(journal, t_w)
     sq["corrections"] = [{"at_s": round(e["_t"] - t_w, 1), "message": e["MESSAGE"]} for e in gev
                          if e.get("GUARDIAN_ACTION") == "container-slice.correct"]
     sq["guardian_oom_kill_events"] = [{"at_s": round(e["_t"] - t_w, 1), "level": e.get("GUARDIAN_LEVEL"),
@@ -845,7 +875,51 @@ def jellyfin(out, journal, t_w, t_end, budget_reached_s=None, t_kill=None):
                            + ("start" if not isinstance(start_enc, dict) else "end")}
     res["trickplay"] = {"start": task_state(_load_json(os.path.join(out, "jellyfin-start-tasks.json"))),
                         "end": task_state(_load_json(os.path.join(out, "jellyfin-end-tasks.json")))}
+    res["bitrates"] = bitrate_restores(journal, t_w, _load_json(os.path.join(out, "jellyfin-end-state.json")))
     return res
+
+
+CAPPED = re.compile(r"(\S+@[^,(]+?) \(was (\d+|unknown)\)")
+RESTORED = re.compile(r"(\S+@[^,(]+?) back to (\d+)")
+ENDED = re.compile(r"(\S+@[^,(]+?) has ended")
+
+
+def bitrate_restores(journal, t_w, end_state=None):
+    """cap-bitrate's caps and restores from guardian's journal ("… alice@Jellyfin Web (was 8000000)",
+    "… alice@Jellyfin Web back to 8000000", "… has ended"), per session: the bitrate before the
+    first cap, each restore, and whether the last word on it was a restore of that bitrate (or it
+    ended); with the stand-in's end state, each viewer's max_bitrate there."""
+    sessions = {}
+    for e in journal:
+        a = e.get("GUARDIAN_ACTION") or ""
+        ev = e.get("GUARDIAN_EVENT")
+        msg = e.get("MESSAGE", "")
+        if e["_t"] < t_w - 5:
+            continue
+        if a == "jellyfin.cap-bitrate" and ev == "action-applied":
+            for who, was in CAPPED.findall(msg):
+                s_ = sessions.setdefault(who.strip(), {"was": None, "caps": 0, "restores": []})
+                s_["caps"] += 1
+                if s_["was"] is None and was != "unknown":
+                    s_["was"] = int(was)
+                s_["last"] = "capped"
+        elif (a == "jellyfin.cap-bitrate" and ev == "action-reverted") or (
+                ev == "state-restored" and "session-bitrates" in (e.get("GUARDIAN_KEY") or "")):
+            for who, to in RESTORED.findall(msg):
+                s_ = sessions.setdefault(who.strip(), {"was": None, "caps": 0, "restores": []})
+                s_["restores"].append(int(to))
+                s_["last"] = "restored"
+            for who in ENDED.findall(msg):
+                s_ = sessions.setdefault(who.strip(), {"was": None, "caps": 0, "restores": []})
+                s_["last"] = "ended"
+    for v in sessions.values():
+        v["restored"] = v.get("last") == "ended" or (v.get("last") == "restored" and v["was"] is not None
+                                                     and v["restores"][-1] == v["was"])
+    out = {"sessions": sessions, "all_restored": all(v["restored"] for v in sessions.values()) if sessions else None}
+    if isinstance(end_state, dict):
+        out["end_max_bitrate"] = {f"{v.get('client')} ({v.get('session', '')[:8]})": v.get("max_bitrate")
+                                  for v in end_state.get("viewers", []) if isinstance(v, dict)}
+    return out
 
 
 def verdict(name, sq, need, facts=None):
@@ -1223,6 +1297,20 @@ def jellyfin_report(run):
         f"all {enc['fields']} fields equal" if enc.get("restored") else
         "; ".join(f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc["differ"]))))
     out.append(f"trickplay task: start {jf['trickplay'].get('start')}, end {jf['trickplay'].get('end')}")
+    br = jf.get("bitrates") or {}
+    if br.get("sessions"):
+        out.append("clients' bitrate: " + "; ".join(
+            f"{who} was {v['was']}, capped {v['caps']}x, restored to {v['restores'] or 'nothing'}"
+            + (" (ended)" if v.get("last") == "ended" else "") + (" — back" if v["restored"] else " — NOT back")
+            for who, v in br["sessions"].items()))
+    if br.get("end_max_bitrate"):
+        out.append("the stand-in's clients at the end (max_bitrate): " + ", ".join(
+            f"{k}: {v}" for k, v in br["end_max_bitrate"].items()))
+    lc = sq.get("level_changes") or {}
+    if lc:
+        out.append(f"level changes: {lc['count']} ({lc['step_downs']} step-downs, {lc['flaps']} flaps: a climb back "
+                   f"within {lc['reclimb_within_s']:.0f} s) — " + ", ".join(
+                       f"+{c['at_s']} {c['from']}->{c['to']}" for c in lc["changes"]))
     ref = sq.get("baseline") or {}
     if ref.get("first_jellyfin_action_before_baseline_kill_s") is not None:
         out.append(f"first Jellyfin action {ref['first_jellyfin_action_before_baseline_kill_s']} s before the "

@@ -371,6 +371,58 @@ class JellyfinActions(unittest.TestCase):
                             for p in self.verdict(dict(QUALITY), TASKS_RUNNING, first_after_budget=15.0)))
 
 
+class LevelChangesAndBitrates(unittest.TestCase):
+    """Flaps (a step down and a climb back within a minute) from guardian's level-changed lines, and
+    cap-bitrate's caps and restores from its action lines (act/jellyfin_steering.cpp's texts)."""
+
+    def test_flaps_are_step_downs_followed_by_a_climb_back(self):
+        journal = [
+            jentry(10.0, "level normal -> elevated: the user's memory runs out: …", EVENT="level-changed"),
+            jentry(40.5, "level elevated -> normal: oomd_limit_percent … < 30.00", EVENT="level-changed"),
+            jentry(43.0, "level normal -> elevated: the user's memory runs out: …", EVENT="level-changed"),
+            jentry(80.0, "level elevated -> critical: seconds_until_kill … 27.00 < 30.00", EVENT="level-changed"),
+            jentry(101.0, "level critical -> elevated: oomd_limit_percent … < 50.00", EVENT="level-changed"),
+            jentry(140.0, "level elevated -> normal: …", EVENT="level-changed"),
+            jentry(300.0, "level normal -> elevated: …", EVENT="level-changed"),
+            jentry(5.0, "level normal -> elevated: before the workload", EVENT="level-changed"),
+        ]
+        lc = squeeze.level_changes(sorted(journal, key=lambda e: e["_t"]), T0 + 8.0)
+        self.assertEqual(lc["count"], 7)
+        self.assertEqual(lc["step_downs"], 3)
+        # 40.5 -> 43.0 is a flap; 101 -> nothing back to critical; 140 -> 300 is not within 60 s
+        self.assertEqual(lc["flaps"], 1)
+        self.assertEqual(lc["changes"][0], {"at_s": 2.0, "from": "normal", "to": "elevated",
+                                            "why": "the user's memory runs out: …"})
+
+    def test_each_session_gets_its_own_bitrate_back(self):
+        journal = [
+            jentry(20.0, "elevated/jellyfin.cap-bitrate applied: SetMaxStreamingBitrate 3000000 to alice@Jellyfin "
+                         "Web (was 8000000), bob@Jellyfin Media Player (was 4000000)",
+                   EVENT="action-applied", ACTION="jellyfin.cap-bitrate", LEVEL="elevated", RESULT="applied"),
+            jentry(90.0, "elevated/jellyfin.cap-bitrate reverted: SetMaxStreamingBitrate: alice@Jellyfin Web back "
+                         "to 8000000, bob@Jellyfin Media Player has ended",
+                   EVENT="action-reverted", ACTION="jellyfin.cap-bitrate", LEVEL="elevated", RESULT="reverted"),
+            jentry(95.0, "elevated/jellyfin.cap-bitrate applied: SetMaxStreamingBitrate 3000000 to kids@Jellyfin "
+                         "Android TV (was 4000000) (maybe: timed out waiting for the response)",
+                   EVENT="action-applied", ACTION="jellyfin.cap-bitrate", LEVEL="elevated", RESULT="applied"),
+        ]
+        end = {"viewers": [{"client": "Jellyfin Web", "session": "3b1f5e0c9a2d", "max_bitrate": 8000000}]}
+        br = squeeze.bitrate_restores(journal, T0, end)
+        self.assertEqual(br["sessions"]["alice@Jellyfin Web"],
+                         {"was": 8000000, "caps": 1, "restores": [8000000], "last": "restored", "restored": True})
+        self.assertTrue(br["sessions"]["bob@Jellyfin Media Player"]["restored"])  # it ended
+        self.assertFalse(br["sessions"]["kids@Jellyfin Android TV"]["restored"])  # still capped
+        self.assertFalse(br["all_restored"])
+        self.assertEqual(br["end_max_bitrate"], {"Jellyfin Web (3b1f5e0c)": 8000000})
+        # a restore after a restart (state-restored) counts too
+        journal.append(jentry(120.0, "restored jellyfin/standin/session-bitrates/elevated/jellyfin.cap-bitrate "
+                                     "(left by an earlier guardian): SetMaxStreamingBitrate: kids@Jellyfin Android "
+                                     "TV back to 4000000", EVENT="state-restored",
+                              KEY="jellyfin/standin/session-bitrates/elevated/jellyfin.cap-bitrate"))
+        self.assertTrue(squeeze.bitrate_restores(journal, T0)["all_restored"])
+        self.assertIsNone(squeeze.bitrate_restores([], T0)["all_restored"])
+
+
 class RecordedJellyfinRun(unittest.TestCase):
     """The first minute of a recorded guarded run (fixtures/sqj-s21-g1, its README says what was
     kept): guardian's default ladder against the stand-in when the whole user runs short."""

@@ -78,6 +78,15 @@ if [[ ${JELLYFIN:-} == api ]]; then
   if wait_guardian_level normal "${RESTORE_WAIT_S:-240}"; then
     mark guardian_normal_again
     fact back_to_normal_after_relief_s "$(( $(date +%s) - t_relief + ${COOLDOWN_S:-30} ))"
+    # what it could not put back while Jellyfin did not answer is retried once it does: the
+    # rest of RESTORE_WAIT_S for that, and how long it took
+    t_normal=$(date +%s)
+    if wait_jellyfin_restored $(( ${RESTORE_WAIT_S:-240} - (t_normal - t_relief) > 0 ? ${RESTORE_WAIT_S:-240} - (t_normal - t_relief) : 0 )); then
+      mark jellyfin_restored
+      fact jellyfin_restored_after_normal_s "$(( $(date +%s) - t_normal ))"
+    else
+      log "guardian's state file still holds Jellyfin entries ${RESTORE_WAIT_S:-240}s after the cool-down"
+    fi
   else
     log "guardian not back at normal ${RESTORE_WAIT_S:-240}s after the cool-down"
   fi
