@@ -405,6 +405,7 @@ TEST_F(JellyfinActionsTest, AWriteThatTimesOutIsKeptAndRestoredWhenItLandsLate) 
   ASSERT_TRUE(state_->get(kElevatedCheaper)) << "the original must stay saved";
   ASSERT_TRUE(wait_for_encoding([](const json& e) { return e["EncoderPreset"] == "veryfast"; }))
       << "the fake applies the write after guardian gave up";
+  set_timeout(5s);  // 300 ms was for the late write; a loaded ASan run may need more for the revert
   auto reverted = action->revert(in(5s));
   ASSERT_EQ(reverted.outcome, Outcome::Reverted) << reverted.detail;
   EXPECT_EQ(fake_->encoding(), original_);
@@ -417,6 +418,7 @@ TEST_F(JellyfinActionsTest, ALateWriteThatLandsAfterTheRestoreIsPutBackToo) {
   fake_->add_fault("POST", "/System/Configuration/encoding", "late", 0.8);
   auto action = make("jellyfin.cheaper-software");
   ASSERT_EQ(action->apply(in(5s)).outcome, Outcome::Failed);
+  set_timeout(5s);  // 300 ms was for the late write; a loaded ASan run may need more for the revert
   // The level is left before Jellyfin applied the write: nothing to put back yet, but the entry
   // stays while the write may still land.
   auto reverted = action->revert(in(5s));
