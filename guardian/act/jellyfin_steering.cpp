@@ -102,14 +102,7 @@ struct JellyfinSteering::Reconciled {
   EncodingPlan plan;
 };
 
-struct JellyfinSteering::BitratesRestored {
-  bool read = false;
-  std::string error;
-  std::map<std::string, std::string> restored;  // key -> detail (entry forgotten)
-  std::map<std::string, std::string> kept;      // key -> why it stays
-};
-
-struct JellyfinSteering::TasksRestarted {
+struct JellyfinSteering::LayersRestored {
   bool read = false;
   std::string error;
   std::map<std::string, std::string> restored;  // key -> detail (entry forgotten)
@@ -490,11 +483,11 @@ ActionResult JellyfinSteering::pause_tasks(const Place& place, const ActionSpec&
   return {Outcome::Applied, detail};
 }
 
-JellyfinSteering::TasksRestarted JellyfinSteering::restart_saved_tasks(InstanceState& state,
+JellyfinSteering::LayersRestored JellyfinSteering::restart_saved_tasks(InstanceState& state,
                                                                        const jellyfin::Instance& instance,
                                                                        const std::string& only_key,
                                                                        Deadline deadline) {
-  TasksRestarted out;
+  LayersRestored out;
   const std::string& name = instance.settings.name;
   std::vector<TaskLayer> layers;
   for (auto& layer : saved_task_layers(state, name)) {
@@ -585,34 +578,45 @@ JellyfinSteering::TasksRestarted JellyfinSteering::restart_saved_tasks(InstanceS
   return out;
 }
 
-ActionResult JellyfinSteering::restart_tasks(const Place& place, Deadline deadline) {
+template <class Forget, class Restore>
+ActionResult JellyfinSteering::revert_saved_layer(const Place& place, LayerKey key_of,
+                                                  const std::string& nothing, const std::string& failed_what,
+                                                  Forget forget, Restore restore) {
   auto found = instances_.find(place.instance);
-  std::string name = found.ok() ? found->settings.name : place.instance;
-  const std::string key = jellyfin_tasks_key(name, layer_level(place), place.action);
+  const std::string name = found.ok() ? found->settings.name : place.instance;
+  const std::string key = key_of(name, layer_level(place), place.action);
   if (!found.ok() || !found->client) {
-    if (!store_.get(key)) return {Outcome::Unchanged, "no task was stopped"};
+    if (!store_.get(key)) return {Outcome::Unchanged, nothing};
     if (found.ok()) {
       auto& state = state_for(name);
       std::lock_guard lock(state.mutex);
-      state.tasks.erase(key);
+      forget(state, key);
       state.dirty = true;
     }
-    return failed("could not restart the stopped tasks: " +
-                      (found.ok() ? found->client_error : found.error().message) + " (" + kKeptHow + ")",
+    return failed(failed_what + ": " + (found.ok() ? found->client_error : found.error().message) + " (" +
+                      kKeptHow + ")",
                   false);
   }
   auto& state = state_for(name);
   std::lock_guard lock(state.mutex);
-  state.tasks.erase(key);
-  if (!store_.get(key)) return {Outcome::Unchanged, "no task was stopped"};
-  auto restarted = restart_saved_tasks(state, *found, key, deadline);
-  if (auto it = restarted.restored.find(key); it != restarted.restored.end())
-    return {Outcome::Reverted, it->second};
+  forget(state, key);
+  if (!store_.get(key)) return {Outcome::Unchanged, nothing};
+  LayersRestored done = restore(state, *found, key);
+  if (auto it = done.restored.find(key); it != done.restored.end()) return {Outcome::Reverted, it->second};
   state.dirty = true;
   note_outcome(state, false);
   state.told_kept.insert(key);
-  std::string why = restarted.kept.contains(key) ? restarted.kept[key] : restarted.error;
-  return failed("could not restart the stopped tasks: " + why + " (" + kKeptHow + ")", false);
+  std::string why = done.kept.contains(key) ? done.kept[key] : done.error;
+  return failed(failed_what + ": " + why + " (" + kKeptHow + ")", false);
+}
+
+ActionResult JellyfinSteering::restart_tasks(const Place& place, Deadline deadline) {
+  return revert_saved_layer(
+      place, jellyfin_tasks_key, "no task was stopped", "could not restart the stopped tasks",
+      [](InstanceState& state, const std::string& key) { state.tasks.erase(key); },
+      [&](InstanceState& state, const jellyfin::Instance& instance, const std::string& key) {
+        return restart_saved_tasks(state, instance, key, deadline);
+      });
 }
 
 ActionResult JellyfinSteering::cap_bitrates(const Place& place, const ActionSpec& spec, bool dry_run,
@@ -710,10 +714,10 @@ ActionResult JellyfinSteering::cap_bitrates(const Place& place, const ActionSpec
   return {Outcome::Applied, text};
 }
 
-JellyfinSteering::BitratesRestored JellyfinSteering::restore_saved_bitrates(
+JellyfinSteering::LayersRestored JellyfinSteering::restore_saved_bitrates(
     InstanceState& state, const jellyfin::Instance& instance, const std::string& only_key,
     const std::string& message, Deadline deadline) {
-  BitratesRestored out;
+  LayersRestored out;
   const std::string& name = instance.settings.name;
   std::vector<BitrateLayer> layers;
   for (const auto& [key, saved] : store_.entries()) {
@@ -788,33 +792,12 @@ JellyfinSteering::BitratesRestored JellyfinSteering::restore_saved_bitrates(
 
 ActionResult JellyfinSteering::restore_bitrates(const Place& place, const std::string& message,
                                                 Deadline deadline) {
-  auto found = instances_.find(place.instance);
-  std::string name = found.ok() ? found->settings.name : place.instance;
-  const std::string key = jellyfin_bitrates_key(name, layer_level(place), place.action);
-  if (!found.ok() || !found->client) {
-    if (!store_.get(key)) return {Outcome::Unchanged, "no session was capped"};
-    if (found.ok()) {
-      auto& state = state_for(name);
-      std::lock_guard lock(state.mutex);
-      state.caps.erase(key);
-      state.dirty = true;
-    }
-    return failed("could not restore the capped sessions' bitrates: " +
-                      (found.ok() ? found->client_error : found.error().message) + " (" + kKeptHow + ")",
-                  false);
-  }
-  auto& state = state_for(name);
-  std::lock_guard lock(state.mutex);
-  state.caps.erase(key);
-  if (!store_.get(key)) return {Outcome::Unchanged, "no session was capped"};
-  auto restored = restore_saved_bitrates(state, *found, key, message, deadline);
-  if (auto it = restored.restored.find(key); it != restored.restored.end())
-    return {Outcome::Reverted, it->second};
-  state.dirty = true;
-  note_outcome(state, false);
-  state.told_kept.insert(key);
-  std::string why = restored.kept.contains(key) ? restored.kept[key] : restored.error;
-  return failed("could not restore the capped sessions' bitrates: " + why + " (" + kKeptHow + ")", false);
+  return revert_saved_layer(
+      place, jellyfin_bitrates_key, "no session was capped", "could not restore the capped sessions' bitrates",
+      [](InstanceState& state, const std::string& key) { state.caps.erase(key); },
+      [&](InstanceState& state, const jellyfin::Instance& instance, const std::string& key) {
+        return restore_saved_bitrates(state, instance, key, message, deadline);
+      });
 }
 
 std::vector<Event> JellyfinSteering::retry(InstanceState& state, const jellyfin::Instance& instance,

@@ -117,13 +117,21 @@ class JellyfinSteering final : public jellyfin::KeptChanges {
   InstanceState& state_for(const std::string& name);
   Result<jellyfin::Instance> find_instance(const std::string& name);
   Reconciled reconcile_encoding(InstanceState& state, const jellyfin::Instance& instance, Deadline deadline);
-  struct BitratesRestored;
-  BitratesRestored restore_saved_bitrates(InstanceState& state, const jellyfin::Instance& instance,
-                                          const std::string& only_key, const std::string& message,
-                                          Deadline deadline);
-  struct TasksRestarted;
-  TasksRestarted restart_saved_tasks(InstanceState& state, const jellyfin::Instance& instance,
-                                     const std::string& only_key, Deadline deadline);
+  // What a round of restoring saved layers did (session bitrates or stopped tasks alike).
+  struct LayersRestored;
+  LayersRestored restore_saved_bitrates(InstanceState& state, const jellyfin::Instance& instance,
+                                        const std::string& only_key, const std::string& message,
+                                        Deadline deadline);
+  LayersRestored restart_saved_tasks(InstanceState& state, const jellyfin::Instance& instance,
+                                   const std::string& only_key, Deadline deadline);
+  // The level's revert of one saved layer (bitrates or tasks), its state key made by `key_of`:
+  // without a client the entry is kept for later; else `forget` drops it from the layers in force
+  // and `restore` puts it back.
+  using LayerKey = std::string (*)(const std::string& instance, const std::string& level,
+                                   const std::string& action);
+  template <class Forget, class Restore>
+  ActionResult revert_saved_layer(const Place& place, LayerKey key_of, const std::string& nothing,
+                                  const std::string& failed_what, Forget forget, Restore restore);
   std::vector<Event> retry(InstanceState& state, const jellyfin::Instance& instance, const char* when,
                            Deadline deadline);
   void note_outcome(InstanceState& state, bool settled);
