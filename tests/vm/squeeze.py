@@ -1015,7 +1015,8 @@ def bar_lines(sq):
 
 def jellyfin_verdict(sq, need):
     """Issue 12's bar for JELLYFIN=api: a Jellyfin action ≥ CLIMB_LEAD_S before the baseline's
-    kill, every EncodingOptions field back as it was, the trickplay task running again."""
+    kill, every EncodingOptions field back as it was, each capped client's bitrate back, the
+    trickplay task running again."""
     jf = sq.get("jellyfin") or {}
     fa = jf.get("first_action")
     need(fa, "guardian applied no Jellyfin action")
@@ -1030,6 +1031,13 @@ def jellyfin_verdict(sq, need):
     else:
         need(enc.get("restored"), "EncodingOptions not restored: " + ", ".join(
             f"{d['field']} {d['start']!r} -> {d['end']!r}" for d in enc.get("differ", [])))
+    # cap-bitrate changes what each viewer's client asked for: every capped session must get its
+    # own bitrate back (or have ended) by the end, as the journal's restores say
+    br = jf.get("bitrates") or {}
+    if br.get("all_restored") is False:
+        need(False, "a client's bitrate is not back: " + ", ".join(
+            f"{who} (was {v['was']}, restored to {v['restores'] or 'nothing'})"
+            for who, v in (br.get("sessions") or {}).items() if not v.get("restored")))
     tp = jf.get("trickplay") or {}
     if (tp.get("start") or {}).get("state") == "Running":
         end = tp.get("end") or {}

@@ -422,6 +422,26 @@ class LevelChangesAndBitrates(unittest.TestCase):
         self.assertTrue(squeeze.bitrate_restores(journal, T0)["all_restored"])
         self.assertIsNone(squeeze.bitrate_restores([], T0)["all_restored"])
 
+    def test_a_bitrate_left_capped_fails_the_jellyfin_bar(self):
+        capped = [jentry(20.0, "elevated/jellyfin.cap-bitrate applied: SetMaxStreamingBitrate 3000000 to "
+                               "kids@Jellyfin Android TV (was 4000000)",
+                         EVENT="action-applied", ACTION="jellyfin.cap-bitrate", LEVEL="elevated", RESULT="applied")]
+        back = capped + [jentry(60.0, "elevated/jellyfin.cap-bitrate reverted: SetMaxStreamingBitrate: "
+                                      "kids@Jellyfin Android TV back to 4000000",
+                                EVENT="action-reverted", ACTION="jellyfin.cap-bitrate", LEVEL="elevated",
+                                RESULT="reverted")]
+
+        def problems(journal):
+            sq = {"jellyfin": {"first_action": None, "encoding": {"restored": True},
+                               "bitrates": squeeze.bitrate_restores(journal, T0)}}
+            out = []
+            squeeze.jellyfin_verdict(sq, lambda ok, why: ok or out.append(why))
+            return [p for p in out if "bitrate" in p]
+
+        self.assertEqual(problems(capped),
+                         ["a client's bitrate is not back: kids@Jellyfin Android TV (was 4000000, restored to nothing)"])
+        self.assertEqual(problems(back), [])
+
 
 class RecordedJellyfinRun(unittest.TestCase):
     """The first minute of a recorded guarded run (fixtures/sqj-s21-g1, its README says what was
