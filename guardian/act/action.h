@@ -9,12 +9,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "config/action_catalog.h"
 #include "config/policy.h"
+#include "model/action_relief.h"
 
 namespace guardian {
 
@@ -90,6 +92,10 @@ class ActionRegistry final : public ActionCatalog {
     std::function<std::vector<std::pair<std::string, SourcePos>>(const ActionSpec&)> validate;
     std::function<Result<std::unique_ptr<Action>>(const ActionSpec&, const ActionEnv&)> create;
     std::string summary;  // one line for `guardian check-policy --list-actions` and the README
+    // The cgroup whose memory this action holds down while applied and its revert gives back,
+    // which [approach]'s rebound rule measures (model/action_relief.h). Unset or nullopt: none
+    // (log and notify; a respawn or a stopped stream, whose revert gives nothing back; unit.thaw).
+    std::function<std::optional<ReliefTarget>(const ActionSpec&, const Policy&)> relief_target;
   };
 
   void add(const std::string& type, Entry entry);
@@ -113,5 +119,9 @@ class ActionRegistry final : public ActionCatalog {
 // The registry with every action guardian ships: built once, read-only after that (the actions
 // reach what they change through the ActionEnv they are made with, not through the registry).
 const ActionRegistry& builtin_actions();
+
+// The relief targets of each level's actions (index = level - 1), for ActionReliefModel.
+std::vector<std::vector<ReliefTarget>> level_relief_targets(const ActionRegistry& registry,
+                                                            const Policy& policy);
 
 }  // namespace guardian

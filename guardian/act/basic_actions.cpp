@@ -183,7 +183,8 @@ void register_basic_actions(ActionRegistry& registry) {
                        [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
                          return std::unique_ptr<Action>(std::make_unique<LogAction>(spec, env));
                        },
-                       "write a journal entry when the level is entered and left"});
+                       "write a journal entry when the level is entered and left",
+                       nullptr});  // frees nothing
   registry.add("notify",
                {[](const ActionSpec& spec) {
                   auto problems = check_params(spec, {{"summary", ParamRule::Type::String, true},
@@ -204,7 +205,8 @@ void register_basic_actions(ActionRegistry& registry) {
                   return std::unique_ptr<Action>(std::make_unique<NotifyAction>(spec, env));
                 },
                 "tell the user what guardian is doing: journal (priority notice) and one desktop "
-                "notification, updated in place"});
+                "notification, updated in place",
+                nullptr});  // frees nothing
 }
 
 }  // namespace guardian

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "act/basic_actions.h"
 #include "act/jellyfin_actions_internal.h"
@@ -28,8 +29,22 @@ void check_range(const ActionSpec& spec, const std::string& name, double low, do
   }
 }
 
+// The cgroup of the [[jellyfin]] an action names (the only one when it names none), if the
+// policy gives it one.
+std::optional<ReliefTarget> instance_cgroup(const ActionSpec& spec, const Policy& policy) {
+  const std::string name = param_string(spec, "instance");
+  for (const auto& instance : policy.jellyfin) {
+    const bool named = name.empty() ? policy.jellyfin.size() == 1 : instance.name == name;
+    if (named && !instance.cgroup.empty()) return ReliefTarget{ReliefTarget::By::Path, instance.cgroup};
+  }
+  return std::nullopt;
+}
+
+// Whether an action's revert gives the memory it freed back to the instance's cgroup.
+enum class Revert { GivesBack, GivesNothingBack };
+
 ActionRegistry::Entry entry(std::string type, Factory factory, std::vector<ParamRule> rules,
-                            void (*extra)(const ActionSpec&, Problems&), std::string summary) {
+                            void (*extra)(const ActionSpec&, Problems&), std::string summary, Revert revert) {
   rules.push_back({"instance", ParamRule::Type::String, false});
   ActionRegistry::Entry e;
   e.validate = [rules, extra](const ActionSpec& spec) {
@@ -42,6 +57,7 @@ ActionRegistry::Entry entry(std::string type, Factory factory, std::vector<Param
     return factory(type, spec, env);
   };
   e.summary = std::move(summary);
+  if (revert == Revert::GivesBack) e.relief_target = &instance_cgroup;
   return e;
 }
 
@@ -95,7 +111,8 @@ void register_jellyfin_actions(ActionRegistry& registry) {
                entry("jellyfin.prefer-vaapi", make_jellyfin_encoding_action,
                      {{"codecs", T::StringList}, {"switch_type_when_idle", T::Bool}}, check_codecs,
                      "Jellyfin: turn on VA-API encoding and the hardware decoders the GPU has "
-                     "(HardwareAccelerationType must be vaapi)"));
+                     "(HardwareAccelerationType must be vaapi)",
+                     Revert::GivesBack));
   registry.add(
       "jellyfin.cheaper-software",
       entry("jellyfin.cheaper-software", make_jellyfin_encoding_action,
@@ -109,31 +126,34 @@ void register_jellyfin_actions(ActionRegistry& registry) {
              {"segment_keep_seconds", T::Number}},
             check_cheaper_software,
             "Jellyfin: cheaper software transcodes (faster preset, fewer threads, higher CRF, shorter "
-            "queues, throttling, segment deletion)"));
+            "queues, throttling, segment deletion)",
+            Revert::GivesBack));
   registry.add(
       "jellyfin.respawn-software-transcodes",
       entry("jellyfin.respawn-software-transcodes", make_jellyfin_respawn_action,
             {{"signal", T::String}, {"max", T::Number}}, check_respawn,
             "Jellyfin: end software playback ffmpegs in the instance's cgroup so they restart on the "
-            "new settings"));
+            "new settings",
+            Revert::GivesNothingBack));  // the restarted jobs keep the settings; those revert
   registry.add("jellyfin.pause-background-tasks",
                entry("jellyfin.pause-background-tasks", make_jellyfin_pause_tasks_action,
                      {{"tasks", T::StringList}, {"categories", T::StringList}}, nullptr,
-                     "Jellyfin: stop running scheduled tasks (trickplay, scans); restart them afterwards"));
-  registry.add(
-      "jellyfin.cap-bitrate",
-      entry("jellyfin.cap-bitrate", make_jellyfin_cap_bitrate_action,
-            {{"bitrate", T::Number, true},
-             {"message", T::String},
-             {"restore_bitrate", T::Number},
-             {"restore_message", T::String}},
-            check_cap_bitrate, "Jellyfin: SetMaxStreamingBitrate + a message to transcoding clients"));
-  registry.add(
-      "jellyfin.stop-lowest-priority",
-      entry("jellyfin.stop-lowest-priority", make_jellyfin_stop_lowest_action,
-            {{"message", T::String}, {"message_seconds", T::Number}, {"only_transcodes", T::Bool}},
-            check_stop_lowest,
-            "Jellyfin: message, then stop, the lowest-priority stream (priorities in [[jellyfin]])"));
+                     "Jellyfin: stop running scheduled tasks (trickplay, scans); restart them afterwards",
+                     Revert::GivesBack));
+  registry.add("jellyfin.cap-bitrate",
+               entry("jellyfin.cap-bitrate", make_jellyfin_cap_bitrate_action,
+                     {{"bitrate", T::Number, true},
+                      {"message", T::String},
+                      {"restore_bitrate", T::Number},
+                      {"restore_message", T::String}},
+                     check_cap_bitrate, "Jellyfin: SetMaxStreamingBitrate + a message to transcoding clients",
+                     Revert::GivesBack));
+  registry.add("jellyfin.stop-lowest-priority",
+               entry("jellyfin.stop-lowest-priority", make_jellyfin_stop_lowest_action,
+                     {{"message", T::String}, {"message_seconds", T::Number}, {"only_transcodes", T::Bool}},
+                     check_stop_lowest,
+                     "Jellyfin: message, then stop, the lowest-priority stream (priorities in [[jellyfin]])",
+                     Revert::GivesNothingBack));  // a stopped stream stays stopped
   // No restorers: the saved Jellyfin entries are restored by JellyfinSteering, after the policy
   // is in force and only through its instances (JellyfinSteering::restore_saved).
 }

@@ -64,4 +64,17 @@ const ActionRegistry& builtin_actions() {
   return registry;
 }
 
+std::vector<std::vector<ReliefTarget>> level_relief_targets(const ActionRegistry& registry,
+                                                            const Policy& policy) {
+  std::vector<std::vector<ReliefTarget>> targets(policy.levels.size());
+  for (size_t level = 0; level < policy.levels.size(); ++level) {
+    for (const auto& spec : policy.levels[level].actions) {
+      const ActionRegistry::Entry* entry = registry.find(spec.type);
+      if (!entry || !entry->relief_target) continue;
+      if (auto target = entry->relief_target(spec, policy)) targets[level].push_back(std::move(*target));
+    }
+  }
+  return targets;
+}
+
 }  // namespace guardian

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "act/basic_actions.h"
 #include "act/state_store.h"
@@ -531,6 +532,12 @@ std::vector<std::pair<std::string, SourcePos>> validate_unit_name(const ActionSp
   return problems;
 }
 
+// A slice a limit is lowered on gives back what it pushed out when the limit is restored (one
+// raised frees nothing: its fall is 0).
+std::optional<ReliefTarget> slice_relief(const ActionSpec& spec, const Policy& /*policy*/) {
+  return ReliefTarget{ReliefTarget::By::Unit, param_string(spec, "unit", "container.slice")};
+}
+
 void add_slice_memory(ActionRegistry& registry, const std::string& type, const std::string& property) {
   registry.add(
       type,
@@ -567,7 +574,8 @@ void add_slice_memory(ActionRegistry& registry, const std::string& type, const s
              std::make_unique<SliceMemoryAction>(type, property, spec, *target, env));
        },
        "set " + property +
-           " of container.slice (runtime): \"6G\", \"25%\" of RAM, or \"-20%\" of the current value"});
+           " of container.slice (runtime): \"6G\", \"25%\" of RAM, or \"-20%\" of the current value",
+       &slice_relief});
 }
 
 }  // namespace
@@ -606,7 +614,8 @@ void register_systemd_actions(ActionRegistry& registry) {
                 [](const ActionSpec& spec, const ActionEnv& env) -> Result<std::unique_ptr<Action>> {
                   return std::unique_ptr<Action>(std::make_unique<SliceBalanceAction>(spec, env));
                 },
-                "move MemoryHigh of container.slice between floor and ceiling from pressure (senpai-like)"});
+                "move MemoryHigh of container.slice between floor and ceiling from pressure (senpai-like)",
+                &slice_relief});
   registry.add_restorer("systemd.unit-property", &restore_unit_property, &admit_unit_property);
   register_unit_actions(registry);
 }

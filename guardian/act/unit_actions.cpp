@@ -5,6 +5,7 @@
 // low_priority list; protected ones are refused when the policy is loaded (config/policy_containers).
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "act/basic_actions.h"
 #include "act/state_store.h"
@@ -117,6 +118,10 @@ class FreezeAction final : public Action {
   ActionEnv env_;
 };
 
+std::optional<ReliefTarget> freeze_relief(const ActionSpec& spec, const Policy& /*policy*/) {
+  return ReliefTarget{ReliefTarget::By::Unit, param_string(spec, "unit")};
+}
+
 void add_freeze(ActionRegistry& registry, bool freeze) {
   const std::string type = freeze ? "unit.freeze" : "unit.thaw";
   registry.add(
@@ -130,7 +135,9 @@ void add_freeze(ActionRegistry& registry, bool freeze) {
                return std::unique_ptr<Action>(std::make_unique<FreezeAction>(freeze, spec, env));
              },
              freeze ? "freeze a low-priority container's unit (cgroup freezer); thawed when the level is left"
-                    : "thaw a unit guardian or the user froze"});
+                    : "thaw a unit guardian or the user froze",
+             // A frozen unit's memory, pushed out under pressure, comes back once it is thawed.
+             freeze ? &freeze_relief : nullptr});
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ constexpr std::array kEvents = {
     EventInfo{EventType::ComponentFailed, "c5e0a3f1d2b84f4e9a7c6b1d0e2f3a49", "component-failed"},
     EventInfo{EventType::Stalled, "35c9b24280c242acb16b8180db0f06e7", "stalled"},
     EventInfo{EventType::ComponentWarning, "fb8630965cf643f9a98d21716513a1fe", "component-warning"},
+    EventInfo{EventType::LevelHeld, "8a8b42af8c4e4a73bc104017a77452d4", "level-held"},
 };
 
 const EventInfo& info(EventType type) {

@@ -29,6 +29,7 @@ enum class EventType {
   ComponentFailed,   // a component could not start (a port in use, no bus); guardian runs on without it
   Stalled,           // the loop read its tick timer more than 2 s late: guardian was blind that long
   ComponentWarning,  // a component runs with a setting that deserves a look (/metrics on 0.0.0.0)
+  LevelHeld,         // a level not left because its own actions hold back the room it sees ([approach])
 };
 
 // syslog(3) priorities, the journal's PRIORITY= (the ones guardian uses). Event::priority is an

@@ -159,6 +159,17 @@ struct Policy {
     // 210 MiB the budget sat at 83-90% with refaults of 116-741 pages/s; they fell to 0-80 once
     // the working set fitted.
     double hold_refault_pages_per_second = 64;
+    // The rebound rule: the approach's level is not left while the budget would be at
+    // `used_percent` again if the memory its own actions hold back came back (used + held back
+    // >= used_percent of the budget; model/action_relief.h): in the VM (sqj-s22-g4) cap-bitrate's
+    // 232 MiB brought the budget from full to 86%, the level was left, the cap reverted and the
+    // level entered again 2 s later. For at most this long at a stretch (0 = the rule is off):
+    // relief that never comes back (the sessions ended by themselves) must not hold a level for
+    // ever. Ten minutes: longer than the VM's squeezes (the workload runs 5 min), the remainder
+    // of a typical episode a capped client is watching; short enough that a client is not capped
+    // for the evening after its viewer left. A flap costs two reloads of a stream and a revert
+    // into the shortage; ten more minutes at `elevated` cost 720p and a paused trickplay.
+    std::chrono::microseconds max_rebound_hold{600'000'000};
     SourcePos pos;
   } approach;
 

@@ -10,6 +10,8 @@
 //   full_percent = 98     # a budget this full holds the level only while…
 //   refault_pages_per_second = 256  # …file refaults show the working set no longer fits
 //   hold_refault_pages_per_second = 64  # at its level: held while used_percent and these refaults
+//   max_rebound_hold = "10m"  # at its level: held while its actions' relief coming back would
+//                             # fill used_percent again, at most this long at a stretch ("0s": off)
 #include "config/policy_sections.h"
 
 namespace guardian {
@@ -18,7 +20,7 @@ void parse_approach_section(const toml::table& table, PolicyParseContext& contex
   constexpr std::string_view kWhere = "in [approach]";
   context.check_known_keys(table,
                            {"enabled", "level", "within", "used_percent", "window", "full_percent",
-                            "refault_pages_per_second", "hold_refault_pages_per_second"},
+                            "refault_pages_per_second", "hold_refault_pages_per_second", "max_rebound_hold"},
                            kWhere);
   auto& approach = policy.approach;
   approach.pos = context.pos(table);
@@ -70,6 +72,14 @@ void parse_approach_section(const toml::table& table, PolicyParseContext& contex
           "\"hold_refault_pages_per_second\": expected more than 0 pages per second (at most 10000000)");
     else
       approach.hold_refault_pages_per_second = *refaults;
+  }
+  if (auto hold = context.get_duration(table, "max_rebound_hold", kWhere)) {
+    // 0 turns the rule off; more than a day would be a level held for ever in all but name.
+    if (hold->count() < 0 || *hold > std::chrono::hours(24))
+      context.error(*table.get("max_rebound_hold"),
+                    "\"max_rebound_hold\": expected a time between 0s (off) and 24h");
+    else
+      approach.max_rebound_hold = *hold;
   }
   if (auto window = context.get_duration(table, "window", kWhere)) {
     // At least two ticks of history on each side of the median; at most what the model keeps

@@ -22,6 +22,7 @@
 #include <memory>
 #include <set>
 
+#include "act/action.h"
 #include "act/action_runner.h"
 #include "act/desktop_notice.h"
 #include "act/jellyfin_steering.h"
@@ -38,6 +39,7 @@
 #include "decide/ladder.h"
 #include "decide/reload.h"
 #include "jellyfin/instances.h"
+#include "model/action_relief.h"
 #include "model/desktop_apps.h"
 #include "model/oomd_model.h"
 #include "model/oomd_rules.h"
@@ -183,6 +185,9 @@ class Daemon final : public DaemonLoop {
   // The user's memory budget and its approach ([approach]); the ancestors' limits come with the
   // sampler's snapshot.
   UserBudgetModel budget_model_;
+  // What the active levels' actions hold back ([approach]'s rebound rule): the targets come from
+  // the policy through the action registry, the figures from the sampler's snapshot.
+  ActionReliefModel relief_model_;
   StateStore state_;
   // What act needs beyond the state file, owned here and handed to the actions (env_) and to the
   // components that fill or read them: the user manager the systemd component plugs in,
@@ -304,6 +309,7 @@ std::string Daemon::where_policy_came_from() const {
 void Daemon::apply_policy(Policy policy) {
   policy_ = std::move(policy);
   budget_model_.set_window(policy_->approach.window);
+  relief_model_.set_targets(level_relief_targets(builtin_actions(), *policy_));
   Event event{EventType::PolicyLoaded,
               Priority::Info,
               "policy \"" + policy_->name + "\" in force (" + std::to_string(policy_->levels.size()) +
@@ -534,6 +540,17 @@ void Daemon::execute(const Decision& decision) {
       if (nearest->seconds_until_kill)
         event.with("SECONDS_UNTIL_KILL", fmt("%.1f", *nearest->seconds_until_kill));
     }
+    teller_.emit(event);
+  }
+  if (decision.rebound_hold_began) {
+    // Once per stretch: the explanation says it every tick, in status.
+    const auto& held = *decision.rebound_hold_began;
+    Event event{EventType::LevelHeld, Priority::Notice, decision.explanation, {}};
+    event.with("LEVEL", level_name(*policy_, decision.next.level))
+        .with("HELD_BACK_BYTES", std::to_string(held.held_back_bytes))
+        .with("WITHOUT_PERCENT", fmt("%.1f", held.without_percent))
+        .with("MAX_REBOUND_HOLD",
+              fmt("%.0fs", std::chrono::duration<double>(policy_->approach.max_rebound_hold).count()));
     teller_.emit(event);
   }
   for (const auto& command : decision.commands) {
@@ -821,13 +838,17 @@ void Daemon::tick() {
   model_.observe(snapshot);
   lower_guard_.update(sampler_.layout().user_manager_path, model_.states());
   budget_model_.observe(snapshot, sampler_.layout().user_manager_path);
+  relief_model_.observe(snapshot);
 
-  ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path, &budget_model_.budget()};
+  ModelView view{&snapshot, &model_.states(), sampler_.layout().user_manager_path, &budget_model_.budget(),
+                 relief_model_.held_back_bytes()};
   Decision& decision = decision_;
   decide(*policy_, ladder_, view, snapshot.mono, decision, decide_scratch_);
   execute(decision);
   submit_due_retries();
   ladder_ = decision.next;
+  // A level entered this tick measures its actions' relief from this snapshot, taken before they ran.
+  relief_model_.note_levels(ladder_.entered_at, snapshot, sampler_.layout().user_manager_path);
   explanation_.assign(decision.explanation);
 
   TickView& tick_view = tick_view_;

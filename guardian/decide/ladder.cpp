@@ -12,7 +12,11 @@
 //    seconds_to_budget_exhausted); once the budget is full (`full_percent`) the prediction is
 //    replaced by the fact: it holds while file refaults reach `refault_pages_per_second`; and at
 //    its level it keeps holding while `used_percent` is used and refaults reach
-//    `hold_refault_pages_per_second` (its own hysteresis: the level's relief must not end it).
+//    `hold_refault_pages_per_second` (its own hysteresis: the level's relief must not end it);
+//  - the rebound rule: the approach's level, once nothing else holds it, is still not left while
+//    the budget would be at `used_percent` again if the memory its own actions hold back came
+//    back (used + held back >= used_percent of the budget; model/action_relief.h), for at most
+//    `max_rebound_hold` at a stretch.
 #include "decide/ladder.h"
 
 #include <algorithm>
@@ -227,6 +231,48 @@ void normalize_into(const Policy& policy, const LadderState& state, MonoTime now
       state.entered_at.begin() + static_cast<std::ptrdiff_t>(std::min(state.entered_at.size(), out.level)));
   out.entered_at.resize(out.level, now);
   out.exit_true_since = state.exit_true_since;
+  out.rebound_held_since = state.rebound_held_since;
+}
+
+// The level [approach] climbs to (1-based): its `level`, else the first.
+size_t approach_level(const Policy& policy) {
+  size_t level = 1;
+  for (size_t i = 0; i < policy.levels.size(); ++i) {
+    if (policy.levels[i].name == policy.approach.level) level = i + 1;
+  }
+  return level;
+}
+
+// What the rebound rule reads at `level`: the memory the level's actions hold back and where the
+// budget would be with it back. nullopt when the rule does not apply (off, another level, no
+// budget, nothing held back).
+struct Rebound {
+  bool holds = false;  // the budget would be at used_percent again
+  uint64_t held_back_bytes = 0;
+  double without_percent = 0;  // the budget's use if that came back
+};
+std::optional<Rebound> rebound_at(const Policy& policy, const ModelView& view, size_t level) {
+  const auto& approach = policy.approach;
+  if (!approach.enabled || approach.max_rebound_hold.count() <= 0 || level != approach_level(policy) ||
+      !view.budget || !view.budget->known || level > view.action_relief_bytes.size())
+    return std::nullopt;
+  const UserBudget& budget = *view.budget;
+  Rebound rebound;
+  rebound.held_back_bytes = view.action_relief_bytes[level - 1];
+  // The same whole as the budget's used_percent: the limit, or less when MemAvailable is short.
+  const double whole = static_cast<double>(budget.used_bytes) + static_cast<double>(budget.room_bytes);
+  if (rebound.held_back_bytes == 0 || whole <= 0) return std::nullopt;
+  rebound.without_percent =
+      (static_cast<double>(budget.used_bytes) + static_cast<double>(rebound.held_back_bytes)) / whole * 100.0;
+  rebound.holds = rebound.without_percent >= approach.used_percent;
+  return rebound;
+}
+
+// "its own actions hold back 232 MiB; without them the budget would be at 104%"
+void append_rebound(std::string& out, const Rebound& rebound) {
+  append_number(out, "its own actions hold back %.0f MiB",
+                static_cast<double>(rebound.held_back_bytes) / (1024.0 * 1024.0));
+  append_number(out, "; without them the budget would be at %.0f%%", rebound.without_percent);
 }
 
 }  // namespace
@@ -249,10 +295,7 @@ size_t approach_climb(const Policy& policy, const ModelView& view, std::string& 
   const auto& approach = policy.approach;
   if (!approach.enabled || policy.levels.empty() || !view.budget || !view.budget->known) return 0;
   const UserBudget& budget = *view.budget;
-  size_t level = 1;
-  for (size_t i = 0; i < policy.levels.size(); ++i) {
-    if (policy.levels[i].name == approach.level) level = i + 1;
-  }
+  const size_t level = approach_level(policy);
   const std::optional<double>& refaults = budget.refault_file_per_second;
   // A full budget: its slope is noise around zero (memory.high holds it at the limit), so the
   // prediction would climb on every tick of +0.1 MiB/s and let go on every flat one. The
@@ -313,6 +356,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   normalize_into(policy, state, now, decision.next);
   decision.transitions.clear();
   decision.commands.clear();
+  decision.rebound_hold_began.reset();
   std::string& explanation = decision.explanation;
   explanation.clear();
   LadderState& next = decision.next;
@@ -345,6 +389,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
     }
     next.level = target;
     next.exit_true_since.reset();
+    next.rebound_held_since.reset();
     decision.transitions.push_back({current, target, target_reason});
     append_level(explanation, policy, target);
     explanation.append(": ").append(target_reason);
@@ -365,6 +410,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   const std::string& name = level.name;
   if (target == current) {
     next.exit_true_since.reset();
+    next.rebound_held_since.reset();
     explanation.append(name).append(": ").append(target_reason);
     return;
   }
@@ -379,6 +425,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
     if (!evaluation.measured) continue;
     if (!evaluation.holds) {
       next.exit_true_since.reset();
+      next.rebound_held_since.reset();
       explanation.append(name).append(": staying until ").append(scratch.condition);
       return;
     }
@@ -390,6 +437,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
 
   const auto held = std::chrono::duration_cast<std::chrono::microseconds>(now - next.entered_at[current - 1]);
   if (held < level.hold) {
+    next.rebound_held_since.reset();
     explanation.append(name).append(": exit holds (").append(exit_text).append(") but hold ");
     append_seconds(explanation, level.hold);
     explanation.append(" is not over (");
@@ -398,12 +446,47 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
     return;
   }
 
+  // The room may be the level's own doing: leaving would revert its actions and bring back the
+  // memory they hold back (sqj-s22-g4: cap-bitrate's 232 MiB took the budget from full to 86%;
+  // the level was left and entered again 2 s later). Held while that memory would fill the
+  // budget to [approach]'s used_percent again, for at most max_rebound_hold at a stretch.
+  if (const auto rebound = rebound_at(policy, view, current)) {
+    exit_text.append("; ");
+    append_rebound(exit_text, *rebound);
+    if (rebound->holds) {
+      if (!next.rebound_held_since) {
+        next.rebound_held_since = now;
+        decision.rebound_hold_began =
+            Decision::ReboundHold{rebound->held_back_bytes, rebound->without_percent};
+      }
+      const auto stretch =
+          std::chrono::duration_cast<std::chrono::microseconds>(now - *next.rebound_held_since);
+      const auto most = policy.approach.max_rebound_hold;
+      if (stretch < most) {
+        explanation.append(name).append(": held: ");
+        append_rebound(explanation, *rebound);
+        append_number(explanation, " (approach: left below %.0f%%; held ", policy.approach.used_percent);
+        append_seconds(explanation, stretch);
+        explanation.append(" of at most ");
+        append_seconds(explanation, most);
+        explanation.append(")");
+        return;
+      }
+      exit_text.append(", but max_rebound_hold ");
+      append_seconds(exit_text, most);
+      exit_text.append(" is over");
+    } else {
+      append_number(exit_text, ", below %.0f%%", policy.approach.used_percent);
+    }
+  }
+
   for (size_t index = level.actions.size(); index-- > 0;) {
     decision.commands.push_back({ActionCommand::Kind::Revert, current, index});
   }
   next.level = current - 1;
   next.entered_at.pop_back();
   next.exit_true_since.reset();
+  next.rebound_held_since.reset();
   decision.transitions.push_back({current, current - 1, exit_text});
   append_level(explanation, policy, current - 1);
   explanation.append(": left ").append(name).append(" after ");

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,9 @@ struct ModelView {
   const std::vector<OomdCgroupState>* oomd = nullptr;
   std::string_view user_manager_path;  // the host layout's, which outlives the view
   const UserBudget* budget = nullptr;  // the approach to the user's budget ([approach]); may be null
+  // The memory each active level's actions hold back (index = level - 1; model/action_relief.h):
+  // what would come back into the budget if the level's actions were reverted. Empty = unknown (0).
+  std::span<const uint64_t> action_relief_bytes = {};
 };
 
 // The level [approach] asks for now (1-based), with why; nullopt when it asks for none (off, no
@@ -41,6 +46,9 @@ struct LadderState {
   size_t level = 0;                         // 0 = normal; i = policy.levels[i-1]
   std::vector<MonoTime> entered_at;         // when each active level (1..level) was entered
   std::optional<MonoTime> exit_true_since;  // since when the current level's exit has held
+  // Since when the relief its own actions hold back alone has kept the current level (the
+  // rebound rule of [approach], max_rebound_hold): reset when anything else holds it or it moves.
+  std::optional<MonoTime> rebound_held_since;
 };
 
 struct ActionCommand {
@@ -60,6 +68,13 @@ struct Decision {
   std::vector<Transition> transitions;
   std::vector<ActionCommand> commands;  // in execution order
   std::string explanation;              // why we are at next.level now (for `Explain` / status)
+  // Set on the tick the rebound rule began to hold the level (the explanation says why): told
+  // once per stretch, not every tick.
+  struct ReboundHold {
+    uint64_t held_back_bytes = 0;
+    double without_percent = 0;  // the budget's use with that memory back
+  };
+  std::optional<ReboundHold> rebound_hold_began;
 };
 
 // Level names: 0 -> "normal", i -> policy.levels[i-1].name.

@@ -11,11 +11,13 @@
 namespace guardian {
 namespace {
 
-constexpr EventType kAll[] = {EventType::Started,       EventType::Stopping,        EventType::SystemOnlyMode,
-                              EventType::PolicyLoaded,  EventType::PolicyRejected,  EventType::LevelChanged,
-                              EventType::ActionApplied, EventType::ActionReverted,  EventType::ActionFailed,
-                              EventType::OomKill,       EventType::SenseProblem,    EventType::StateRestored,
-                              EventType::Notify,        EventType::ComponentFailed, EventType::Stalled};
+constexpr EventType kAll[] = {
+    EventType::Started,          EventType::Stopping,        EventType::SystemOnlyMode,
+    EventType::PolicyLoaded,     EventType::PolicyRejected,  EventType::LevelChanged,
+    EventType::ActionApplied,    EventType::ActionReverted,  EventType::ActionFailed,
+    EventType::OomKill,          EventType::SenseProblem,    EventType::StateRestored,
+    EventType::Notify,           EventType::ComponentFailed, EventType::Stalled,
+    EventType::ComponentWarning, EventType::LevelHeld};
 
 TEST(Event, EveryTypeHasItsOwnMessageIdAndName) {
   std::set<std::string_view> ids;

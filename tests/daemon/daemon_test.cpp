@@ -182,6 +182,60 @@ TEST_F(DaemonTest, ASliceStartedAfterGuardianGetsItsOomdRuleAtOnce) {
   EXPECT_EQ(guardian.wait_exit(10s), 0);
 }
 
+// [approach]'s rebound rule end to end: the action registry names what the level's action acts
+// on (slice.set-memory-high: the user manager's inner user.slice, where the fixture's podman
+// containers run), the model measures its fall from the snapshots, decide holds the level and
+// the daemon tells it once. The user's budget: memory.high 17 GB on user@1000.service, 16.1 GB
+// used (95%, the fixture's figure); the level is entered above 90%. Then user.slice falls 2 GB
+// and the user with it (83%): no enter condition holds, but with the 2 GB back the budget would
+// be at 95% again, above the approach's 80%: held. When the slice has its memory back, nothing
+// is held back and the level is left.
+TEST_F(DaemonTest, ALevelWhoseOwnActionsHoldBackTheRoomIsHeldAndToldOnce) {
+  const fs::path root = dir_ / "host";
+  fs::copy(std::string(GUARDIAN_FIXTURES_DIR) + "/fedora42-podman", root, fs::copy_options::recursive);
+  const fs::path manager = root / "sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service";
+  std::ofstream(manager / "memory.high", std::ios::trunc) << "17000000000\n";
+  // In place and of the same length, as the kernel's file reads: the daemon keeps it open.
+  auto overwrite = [](const fs::path& file, const std::string& text) {
+    std::fstream(file, std::ios::in | std::ios::out) << text << std::flush;
+  };
+  const auto policy = write("rebound.toml", R"(version = 1
+[sampling]
+interval = "1s"
+[approach]
+used_percent = 80
+max_rebound_hold = "10m"
+[[level]]
+name = "elevated"
+hold = "1s"
+enter = [ { signal = "budget_used_percent", above = 90 } ]
+actions = [ { type = "slice.set-memory-high", unit = "user.slice", value = "3G" } ]
+)");
+  auto args = run_args("fedora42-podman", policy);
+  args[3] = root.string();
+  test::Subprocess guardian(args);
+  ASSERT_NE(guardian.wait_for("level normal -> elevated", 10s), "") << guardian.stderr_text();
+  overwrite(manager / "user.slice/memory.current", "1243978752\n");  // was 3243978752
+  overwrite(manager / "memory.current", "14124956672\n");            // was 16124956672
+  const std::string held = guardian.wait_for("event=level-held", 10s);
+  ASSERT_NE(held, "") << guardian.stderr_text();
+  EXPECT_NE(held.find("elevated: held: its own actions hold back 1907 MiB; without them the budget would be "
+                      "at 95% (approach: left below 80%"),
+            std::string::npos)
+      << held;
+  EXPECT_NE(held.find("held_back_bytes=2000000000"), std::string::npos) << held;
+  std::this_thread::sleep_for(3s);  // still held, and told once
+  EXPECT_EQ(guardian.stderr_text().find("level elevated -> normal"), std::string::npos)
+      << guardian.stderr_text();
+  const std::string text = guardian.stderr_text();
+  EXPECT_EQ(text.find("event=level-held", text.find("event=level-held") + 1), std::string::npos) << text;
+
+  overwrite(manager / "user.slice/memory.current", "3243978752\n");  // the slice's memory is back
+  EXPECT_NE(guardian.wait_for("level elevated -> normal", 10s), "") << guardian.stderr_text();
+  guardian.signal(SIGTERM);
+  EXPECT_EQ(guardian.wait_exit(10s), 0);
+}
+
 TEST_F(DaemonTest, RefusesToStartOnABrokenPolicy) {
   const auto policy = write("broken.toml", kBroken);
   auto result = test::run(run_args("fedora42-podman", policy), 10s);

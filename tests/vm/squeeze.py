@@ -1328,15 +1328,82 @@ def jellyfin_report(run):
     return out
 
 
+def rebound(run):
+    """[approach]'s rebound rule read back from a run's files: at each step-down from `elevated`
+    (guardian's level-changed lines in journal.json), how far jellyfin.service fell since the
+    level was entered and where the user's budget (memory.current of user@UID.service against
+    user_memory_high_mb of facts.env) was, with that memory back; and the level-held events and
+    the step-down reasons of a build that has the rule. Times: seconds since workload_start."""
+    facts = {}
+    with open(os.path.join(run, "facts.env")) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                facts[k] = v
+    limit = float(facts.get("user_memory_high_mb") or "nan") * 2**20
+    user_cg = facts.get("user_cg") or "user@1000.service"
+    t_w = None
+    with open(os.path.join(run, "marks.csv")) as f:
+        for row in csv.reader(f):
+            if row and row[0] == "workload_start":
+                t_w = float(row[1])
+    series = {"user": [], "jellyfin": []}
+    with open(os.path.join(run, "trace.csv")) as f:
+        for r in csv.DictReader(f):
+            cg, cur = r.get("cgroup") or "", r.get("current_bytes")
+            key = "user" if cg.endswith("/" + user_cg) else "jellyfin" if cg.endswith(
+                "/container.slice/jellyfin.service") else None
+            if key and cur:
+                series[key].append((float(r["t_mono"]), int(cur)))
+    for xs in series.values():
+        xs.sort()
+    events = []
+    with open(os.path.join(run, "journal.json")) as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("GUARDIAN_EVENT") in ("level-changed", "level-held") and isinstance(e.get("MESSAGE"), str):
+                events.append((int(e["__MONOTONIC_TIMESTAMP"]) / 1e6, e["GUARDIAN_EVENT"], e["MESSAGE"]))
+    rel = (lambda t: f"+{t - t_w:.1f}") if t_w is not None else (lambda t: f"{t:.1f}")
+    out = [f"{os.path.basename(run.rstrip('/'))}: budget {limit / 2**20:.0f} MiB"]
+    entered = None
+    for t, kind, message in events:
+        m = LEVEL_CHANGE.match(message)
+        if kind == "level-held":
+            out.append(f"  {rel(t)} level-held: {message}")
+        elif m and m.group(2) == "elevated" and m.group(1) == "normal":
+            entered = t
+            out.append(f"  {rel(t)} {m.group(1)} -> {m.group(2)}")
+        elif m and m.group(1) == "elevated" and m.group(2) == "normal":
+            jf_in = _at_or_before(series["jellyfin"], entered) if entered is not None else None
+            jf_now, used = _at_or_before(series["jellyfin"], t), _at_or_before(series["user"], t)
+            if None in (jf_in, jf_now, used):
+                out.append(f"  {rel(t)} elevated -> normal (no trace figures)")
+                continue
+            held = max(0, jf_in - jf_now)
+            with_it = 100.0 * (used + held) / limit
+            out.append(f"  {rel(t)} elevated -> normal: jellyfin.service {jf_in / 2**20:.0f} -> {jf_now / 2**20:.0f} MiB "
+                       f"since the entry, held back {held / 2**20:.0f} MiB; the budget at {100.0 * used / limit:.0f}%, "
+                       f"{with_it:.0f}% with it back — "
+                       + ("the rule would hold" if held > 0 and with_it >= 80 else "the rule lets it go")
+                       + f"; guardian said: {message[len(m.group(0)):].strip()[:200]}")
+    return out
+
+
 if __name__ == "__main__":
     import sys
     if len(sys.argv) >= 3 and sys.argv[1] == "reference":
         print(json.dumps(reference(sys.argv[2:]), indent=2, ensure_ascii=False))
     elif len(sys.argv) == 3 and sys.argv[1] == "jellyfin":
         print("\n".join(jellyfin_report(sys.argv[2])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "rebound":
+        print("\n".join(rebound(sys.argv[2])))
     elif len(sys.argv) >= 3 and sys.argv[1] == "timeline":
         print("\n".join(timeline(sys.argv[2], *(float(x) for x in sys.argv[3:6]))))
     else:
-        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO] | jellyfin RUN_DIR",
+        print("usage: squeeze.py reference BASELINE_RUN_DIR... | timeline RUN_DIR [STEP FROM TO] | jellyfin RUN_DIR"
+              " | rebound RUN_DIR",
               file=sys.stderr)
         sys.exit(2)

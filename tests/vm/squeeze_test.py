@@ -443,6 +443,51 @@ class LevelChangesAndBitrates(unittest.TestCase):
         self.assertEqual(problems(back), [])
 
 
+class Rebound(unittest.TestCase):
+    """squeeze.rebound: the rebound rule read back at each step-down from elevated, in the shape of
+    sqj-s22-g4 (1250M budget; cap-bitrate's reload took jellyfin.service 565 -> 333 MiB, the user
+    to 86 %; then an entry right after the revert, at 338 MiB, left with the job back at 533)."""
+
+    def test_held_back_and_the_budget_with_it_at_each_step_down(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: __import__("shutil").rmtree(d))
+        with open(os.path.join(d, "facts.env"), "w") as f:
+            f.write("user_memory_high_mb=1250\nuser_cg=user@1000.service\n")
+        with open(os.path.join(d, "marks.csv"), "w") as f:
+            f.write(f"workload_start,100.0,{T0}\n")
+        rows = []
+        for t in range(0, 90):
+            jf = 565 if t < 25 else 333 if t < 45 else 338 if t < 55 else 533
+            user = 1250 if t < 25 else 1075 if t < 45 else 1240
+            rows += [(t, "container.slice/jellyfin.service", jf)]
+            rows.append((t, "", user))
+        with open(os.path.join(d, "trace.csv"), "w") as f:
+            f.write("t_mono,t_real,cgroup,some_avg10,full_avg10,some_total_us,full_total_us,current_bytes,pgscan\n")
+            for t, cg, mib in rows:
+                path = "/user.slice/user-1000.slice/user@1000.service" + ("/" + cg if cg else "")
+                f.write(f"{100 + t},{T0 + t},{path},1.0,0.5,1,1,{int(mib * 2**20)},0\n")
+        events = [(10.0, "level-changed", "level normal -> elevated: the user's memory is exhausted"),
+                  (40.5, "level-held", "elevated: held: its own actions hold back 232 MiB; without them the "
+                                       "budget would be at 104%"),
+                  (41.0, "level-changed", "level elevated -> normal: none of its enter conditions holds"),
+                  (50.0, "level-changed", "level normal -> elevated: the user's memory runs out"),
+                  (80.0, "level-changed", "level elevated -> normal: none of its enter conditions holds")]
+        with open(os.path.join(d, "journal.json"), "w") as f:
+            for t, kind, message in events:
+                f.write(json.dumps({"__MONOTONIC_TIMESTAMP": str(int((100 + t) * 1e6)), "GUARDIAN_EVENT": kind,
+                                    "MESSAGE": message}) + "\n")
+        lines = squeeze.rebound(d)
+        self.assertEqual(lines[0], os.path.basename(d) + ": budget 1250 MiB")
+        self.assertEqual(lines[1], "  +10.0 normal -> elevated")
+        self.assertTrue(lines[2].startswith("  +40.5 level-held: elevated: held: its own actions hold back 232 MiB"))
+        self.assertTrue(lines[3].startswith(
+            "  +41.0 elevated -> normal: jellyfin.service 565 -> 333 MiB since the entry, held back 232 MiB; the "
+            "budget at 86%, 105% with it back — the rule would hold; guardian said: none of its"), lines[3])
+        self.assertTrue(lines[5].startswith(
+            "  +80.0 elevated -> normal: jellyfin.service 338 -> 533 MiB since the entry, held back 0 MiB; the "
+            "budget at 99%, 99% with it back — the rule lets it go"), lines[5])
+
+
 class RecordedJellyfinRun(unittest.TestCase):
     """The first minute of a recorded guarded run (fixtures/sqj-s21-g1, its README says what was
     kept): guardian's default ladder against the stand-in when the whole user runs short."""
