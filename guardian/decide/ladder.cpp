@@ -232,6 +232,7 @@ void normalize_into(const Policy& policy, const LadderState& state, MonoTime now
   out.entered_at.resize(out.level, now);
   out.exit_true_since = state.exit_true_since;
   out.rebound_held_since = state.rebound_held_since;
+  out.approach_short_at = out.level == 0 ? std::nullopt : state.approach_short_at;
 }
 
 // The level [approach] climbs to (1-based): its `level`, else the first.
@@ -241,6 +242,18 @@ size_t approach_level(const Policy& policy) {
     if (policy.levels[i].name == policy.approach.level) level = i + 1;
   }
   return level;
+}
+
+// Whether, at `level`, the user's working set does not fit right now: what holds the approach's
+// level on (approach_climb's holds_on; the entry at a full budget reads more refaults still).
+bool approach_short_now(const Policy& policy, const ModelView& view, size_t level) {
+  const auto& approach = policy.approach;
+  if (!approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
+      !view.budget->known)
+    return false;
+  const UserBudget& budget = *view.budget;
+  return budget.refault_file_per_second.has_value() && budget.used_percent >= approach.used_percent &&
+         *budget.refault_file_per_second >= approach.hold_refault_pages_per_second;
 }
 
 // What the rebound rule reads at `level`: the memory the level's actions hold back and where the
@@ -361,6 +374,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   explanation.clear();
   LadderState& next = decision.next;
   const size_t current = next.level;
+  if (approach_short_now(policy, view, current)) next.approach_short_at = now;
 
   // The highest level whose enter conditions hold.
   size_t target = 0;
@@ -445,6 +459,22 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
     explanation.append(" so far)");
     return;
   }
+  // The approach's level: calm for its whole hold first. Refaults under TCG and on a real desktop
+  // come in bursts; one quiet 5-s window at a full budget is not the working set fitting again
+  // (squeeze-jellyfin-short, s23: left at 100% of the budget, its actions reverted, entered again
+  // 4 s later on 264 refaults/s).
+  if (current == approach_level(policy) && next.approach_short_at) {
+    const auto calm = std::chrono::duration_cast<std::chrono::microseconds>(now - *next.approach_short_at);
+    if (calm < level.hold) {
+      next.rebound_held_since.reset();
+      explanation.append(name).append(": exit holds (").append(exit_text);
+      append_number(explanation, ") but the user's working set did not fit %.1fs ago",
+                    static_cast<double>(calm.count()) / 1e6);
+      append_number(explanation, " (approach: calm for the level's hold, %.0fs, first)",
+                    static_cast<double>(level.hold.count()) / 1e6);
+      return;
+    }
+  }
 
   // The room may be the level's own doing: leaving would revert its actions and bring back the
   // memory they hold back (sqj-s22-g4: cap-bitrate's 232 MiB took the budget from full to 86%;
@@ -485,6 +515,7 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   }
   next.level = current - 1;
   next.entered_at.pop_back();
+  if (next.level == 0) next.approach_short_at.reset();
   next.exit_true_since.reset();
   next.rebound_held_since.reset();
   decision.transitions.push_back({current, current - 1, exit_text});

@@ -49,6 +49,10 @@ struct LadderState {
   // Since when the relief its own actions hold back alone has kept the current level (the
   // rebound rule of [approach], max_rebound_hold): reset when anything else holds it or it moves.
   std::optional<MonoTime> rebound_held_since;
+  // The last tick, at [approach]'s level or above, when the user's working set still did not fit
+  // (used_percent in use, refaults at hold_refault_pages_per_second): the approach's level is not
+  // left until it has been calm for that level's `hold`. Cleared at normal.
+  std::optional<MonoTime> approach_short_at;
 };
 
 struct ActionCommand {

@@ -327,7 +327,9 @@ TEST(Approach, TheLevelsOwnReliefDoesNotEndItWhileTheWorkingSetStillDoesNotFit) 
   }
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));
-  EXPECT_EQ(changes[1], std::make_pair(100, size_t{0}));
+  // calm for elevated's whole hold after the last refaulting tick (99) first
+  const int hold_s = static_cast<int>(policy.levels.front().hold.count() / 1'000'000);
+  EXPECT_EQ(changes[1], std::make_pair(99 + hold_s, size_t{0}));
 }
 
 // The flap of sqj-s21-g1..g4 through decide(): the default policy, no pressure anywhere (oomd's
@@ -357,8 +359,46 @@ TEST(Approach, NoStepDownWhileAFullBudgetRefaultsThenOneWhenTheRefaultsStop) {
     state = decision.next;
   }
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));    // climbed on the full, refaulting budget
-  EXPECT_EQ(changes[1], std::make_pair(100, size_t{0}));  // stepped down when the refaults stopped
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));  // climbed on the full, refaulting budget
+  // stepped down once the refaults had stopped for elevated's whole hold (the last at 99)
+  const int hold_s = static_cast<int>(policy.levels.front().hold.count() / 1'000'000);
+  EXPECT_EQ(changes[1], std::make_pair(99 + hold_s, size_t{0}));
+}
+
+// squeeze-jellyfin-short (s23): at a full budget the refaults came in bursts; one quiet 5-s window
+// (below hold_refault_pages_per_second) 119 s after the entry let elevated go, its actions were
+// reverted, and the next burst (264 pages/s) 4 s later entered it again. The level now waits for
+// calm over its whole hold: quiet stretches shorter than the hold between bursts keep it; only
+// a stretch as long as the hold ends it, once.
+TEST(Approach, BurstsOfRefaultsAtAFullBudgetKeepTheLevelUntilCalmForItsHold) {
+  const Policy policy = default_policy();
+  const auto hold = policy.levels.front().hold;
+  const int hold_s = static_cast<int>(hold.count() / 1'000'000);
+  ASSERT_GE(hold_s, 10);
+  Snapshot snapshot;
+  snapshot.system_pressure = Psi{};
+  const std::vector<OomdCgroupState> oomd;
+  LadderState state;
+  std::vector<std::pair<int, size_t>> changes;
+  const int last_burst = 200;
+  for (int second = 0; second <= 300; ++second) {
+    // a burst of 300 pages/s every (hold - 5) s up to `last_burst`, 20 pages/s between them
+    const bool burst = second == 0 || (second <= last_burst && second % (hold_s - 5) == 0);
+    const UserBudget budget = full_budget(100.0, burst ? 300.0 : 20.0, second % 2 == 0 ? 0.1 : -0.1);
+    snapshot.mono = MonoTime{} + std::chrono::seconds(second);
+    ModelView view{&snapshot, &oomd, kManager, &budget};
+    const Decision decision = decide(policy, state, view, snapshot.mono);
+    if (decision.next.level != state.level) changes.emplace_back(second, decision.next.level);
+    if (decision.next.level == 1 && !burst && second > hold_s && decision.next.level == state.level) {
+      EXPECT_NE(decision.explanation.find("did not fit"), std::string::npos)
+          << second << ": " << decision.explanation;
+    }
+    state = decision.next;
+  }
+  const int last = last_burst - last_burst % (hold_s - 5);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));
+  EXPECT_EQ(changes[1], std::make_pair(last + hold_s, size_t{0}));
 }
 
 }  // namespace

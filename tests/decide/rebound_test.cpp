@@ -15,6 +15,9 @@ namespace {
 constexpr uint64_t MiB = 1ULL << 20;
 constexpr char kManager[] = "/user.slice/user-1000.slice/user@1000.service";
 constexpr double kLimitMiB = 1250;  // USER_HIGH=1250M
+// The runs below refault (900 pages/s) until second 9: elevated, whose hold is 30 s, may be left
+// only once it has been calm that long after the last refaulting tick.
+constexpr int kCalm = 9 + 30;
 
 Policy default_policy() {
   auto loaded = load_policy_or_default(std::nullopt, nullptr);
@@ -91,7 +94,8 @@ TEST(Rebound, ALevelWhoseOwnActionsMadeTheRoomIsNotLeft) {
   });
   ASSERT_EQ(held.changes.size(), 1u);
   EXPECT_EQ(held.changes[0], std::make_pair(0, size_t{1}));
-  ASSERT_EQ(held.holds_began, std::vector<int>{30});  // once, when the hold was over
+  // once, when elevated had been calm for its 30-s hold after the last refaulting tick (9)
+  ASSERT_EQ(held.holds_began, std::vector<int>{kCalm});
   EXPECT_EQ(held.held_explanations[0],
             "elevated: held: its own actions hold back 230 MiB; without them the budget would be at 103% "
             "(approach: left below 80%; held 0.0s of at most 600.0s)");
@@ -111,15 +115,15 @@ TEST(Rebound, ReliefGoneTheLevelStepsDown) {
     ASSERT_EQ(left.changes.size(), 2u) << measured;
     EXPECT_EQ(left.changes[0], std::make_pair(0, size_t{1}));
     EXPECT_EQ(left.changes[1], std::make_pair(60, size_t{0})) << measured;
-    EXPECT_EQ(left.holds_began, std::vector<int>{30});
+    EXPECT_EQ(left.holds_began, std::vector<int>{kCalm});
   }
   // With nothing held back from the start (a policy whose actions act on no cgroup): left after
-  // the hold, as before the rule.
+  // the calm hold, as before the rule.
   const Climbs never = run(policy, 200, [](int second) {
     return Tick{second < 10 ? budget_at(100.0, 900.0) : budget_at(85.0, 10.0), 0};
   });
   ASSERT_EQ(never.changes.size(), 2u);
-  EXPECT_EQ(never.changes[1], std::make_pair(30, size_t{0}));
+  EXPECT_EQ(never.changes[1], std::make_pair(kCalm, size_t{0}));
   EXPECT_TRUE(never.holds_began.empty());
 }
 
@@ -134,16 +138,16 @@ TEST(Rebound, MaxReboundHoldBoundsIt) {
   };
   const Climbs bounded = run(policy, 900, at);
   ASSERT_EQ(bounded.changes.size(), 2u);
-  EXPECT_EQ(bounded.changes[1], std::make_pair(30 + 600, size_t{0}));
+  EXPECT_EQ(bounded.changes[1], std::make_pair(kCalm + 600, size_t{0}));
   EXPECT_NE(bounded.reasons[1].find("its own actions hold back 230 MiB; without them the budget would be at "
                                     "103%, but max_rebound_hold 600.0s is over"),
             std::string::npos)
       << bounded.reasons[1];
   // A shorter bound from the policy; "0s" turns the rule off.
   policy.approach.max_rebound_hold = std::chrono::seconds(45);
-  EXPECT_EQ(run(policy, 300, at).changes.at(1), std::make_pair(30 + 45, size_t{0}));
+  EXPECT_EQ(run(policy, 300, at).changes.at(1), std::make_pair(kCalm + 45, size_t{0}));
   policy.approach.max_rebound_hold = std::chrono::seconds(0);
-  EXPECT_EQ(run(policy, 300, at).changes.at(1), std::make_pair(30, size_t{0}));
+  EXPECT_EQ(run(policy, 300, at).changes.at(1), std::make_pair(kCalm, size_t{0}));
 }
 
 // The desktop freed memory (a browser closed): the budget falls to 50% while the actions still
@@ -157,7 +161,7 @@ TEST(Rebound, RoomFromElsewhereLetsTheLevelGo) {
   });
   ASSERT_EQ(left.changes.size(), 2u);
   EXPECT_EQ(left.changes[1], std::make_pair(40, size_t{0}));
-  EXPECT_EQ(left.holds_began, std::vector<int>{30});
+  EXPECT_EQ(left.holds_began, std::vector<int>{kCalm});
   EXPECT_NE(left.reasons[1].find("its own actions hold back 230 MiB; without them the budget would be at "
                                  "68%, below 80%"),
             std::string::npos)
@@ -184,11 +188,12 @@ TEST(Rebound, OnlyTheApproachsLevelAndEachStretchToldOnce) {
   ASSERT_EQ(decision.next.level, 1u);
   EXPECT_FALSE(decision.rebound_hold_began);
   // At elevated (hold over): held, told once; a tick that refaults again holds it on the
-  // approach's own rule and ends the stretch; the next stretch is told again.
+  // approach's own rule and ends the stretch (and then on its calm hold, 30 s from that tick);
+  // the next stretch is told again.
   state = decision.next;
   state.entered_at = {MonoTime{}};
   int told = 0;
-  for (int second = 31; second <= 40; ++second) {
+  for (int second = 31; second <= 70; ++second) {
     snapshot.mono = MonoTime{} + std::chrono::seconds(second);
     const UserBudget refaulting = budget_at(85.0, 200.0);
     view.budget = second == 35 ? &refaulting : &budget;
