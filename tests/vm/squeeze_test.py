@@ -438,6 +438,13 @@ class LevelChangesAndBitrates(unittest.TestCase):
             squeeze.jellyfin_verdict(sq, lambda ok, why: ok or out.append(why))
             return [p for p in out if "bitrate" in p]
 
+        # a kill of anything (here a desktop app under Fedora's per-slice rule) fails the bar too
+        sq = {"oomd_kills": [{"victim": "app.slice/desktop-browser.service", "at_s": 115.6}],
+              "jellyfin": {"first_action": None, "encoding": {"restored": True},
+                           "bitrates": squeeze.bitrate_restores(back, T0)}}
+        out = []
+        squeeze.jellyfin_verdict(sq, lambda ok, why: ok or out.append(why))
+        self.assertIn("systemd-oomd killed app.slice/desktop-browser.service at 116 s", out)
         self.assertEqual(problems(capped),
                          ["a client's bitrate is not back: kids@Jellyfin Android TV (was 4000000, restored to nothing)"])
         self.assertEqual(problems(back), [])

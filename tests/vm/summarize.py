@@ -37,8 +37,14 @@ for d in a.dirs:
 
 print("# VM test bed summary\n")
 facts = next((r.get("facts") for r in results if r.get("facts")), {}) or {}
-print(f"qemu TCG, 2 vCPU, 2 GiB, no swap; Debian 12 (systemd 252) with Fedora's oomd profile "
-      f"(every user slice 80% full avg10, duration {next((r.get('oomd_duration_s') for r in results if r.get('oomd_duration_s')), '?')} s). "
+# The oomd rule of the runs' images (build-image.sh --oomd-profile): each run's facts say which.
+PROFILES = {"fedora": "Fedora's oomd profile (every user slice 80% full avg10",
+            "debian": "Debian's oomd profile (user@.service 50% full avg10"}
+profiles = sorted({(r.get("facts") or {}).get("oomd_profile", "fedora") for r in results if r.get("facts")}) or ["fedora"]
+print(f"qemu TCG, 2 vCPU, 2 GiB, no swap; Debian 12 (systemd 252) with "
+      + " / ".join(PROFILES.get(p, p + "'s oomd profile (") + f", duration "
+                   f"{next((r.get('oomd_duration_s') for r in results if r.get('oomd_duration_s')), '?')} s)"
+                   for p in profiles) + ". "
       f"container.slice MemoryHigh {mib(facts.get('container_memory_high'))} / MemoryMax "
       f"{mib(facts.get('container_memory_max'))}"
       + (f"; MemoryHigh on user@1000.service {facts['user_memory_high_mb']} MiB" if facts.get('user_memory_high_mb') else "")
