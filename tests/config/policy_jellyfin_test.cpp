@@ -103,8 +103,8 @@ TEST(PolicyJellyfin, DefaultLadderCapsBitrateAtElevatedAndHoldsAFullRefaultingBu
             (std::vector<std::string>{"jellyfin.prefer-vaapi", "jellyfin.cheaper-software",
                                       "jellyfin.pause-background-tasks", "jellyfin.cap-bitrate"}));
   EXPECT_EQ(jellyfin_actions("critical"),
-            (std::vector<std::string>{"jellyfin.respawn-software-transcodes", "jellyfin.cap-bitrate",
-                                      "jellyfin.stop-lowest-priority"}));
+            (std::vector<std::string>{"jellyfin.cap-bitrate", "jellyfin.stop-lowest-priority",
+                                      "jellyfin.respawn-software-transcodes"}));
   EXPECT_DOUBLE_EQ(policy.approach.full_percent, 98);
   EXPECT_DOUBLE_EQ(policy.approach.refault_pages_per_second, 256);
   EXPECT_DOUBLE_EQ(policy.approach.hold_refault_pages_per_second, 64);
