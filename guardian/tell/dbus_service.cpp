@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <limits>
 #include <utility>
 
 #include "tell/dbus/guardian1_adaptor.h"
@@ -65,6 +66,7 @@ using WatchedStruct = sdbus::Struct<std::string, double, double, double, bool, d
 struct DbusService::PendingReload {
   sdbus::Result<bool, std::string> reply;
   std::chrono::steady_clock::time_point deadline;
+  uint64_t generation = 0;  // numbered on arrival (reload_calls_)
 };
 
 // The exported object: the generated adaptor's virtuals, answered on the bus thread from the
@@ -128,6 +130,7 @@ DbusService::DbusService(DbusServiceOptions options)
                                          : bus::BusAddress::at(options_.bus_address)) {
   current_.version = GUARDIAN_VERSION;
   event_slots_.resize(kEventQueue);
+  event_covers_.resize(kEventQueue);
   link_.set_retry_interval(options_.reconnect_after, std::chrono::seconds(30));
   // Nothing is read from the bus until the first tick's status is handed over (on_tick).
   link_.hold_incoming(true);
@@ -249,7 +252,7 @@ void DbusService::stop() {
     auto done = std::make_shared<std::promise<void>>();
     auto finished = done->get_future();
     link_.post([this, done](sdbus::IConnection*) {
-      finish_reloads(false, "guardian is stopping");
+      finish_reloads(false, "guardian is stopping", std::numeric_limits<uint64_t>::max());
       send_queued_events();
       done->set_value();
     });
@@ -268,7 +271,12 @@ void DbusService::process_pending() {
   uint64_t count = 0;
   // Drains the counter; EAGAIN just means nothing was handed over since the last look.
   [[maybe_unused]] const auto n = ::read(to_loop_.get(), &count, sizeof count);
-  if (reload_wanted_.exchange(false) && loop_ != nullptr) loop_->request_reload();
+  if (reload_wanted_.exchange(false) && loop_ != nullptr) {
+    // Every call numbered so far is covered by the reload asked for now: it reads the policy
+    // after those calls came.
+    reload_calls_taken_.store(reload_calls_.load(std::memory_order_acquire), std::memory_order_release);
+    loop_->request_reload();
+  }
   std::vector<std::string> failures;
   {
     std::lock_guard lock(notices_mutex_);
@@ -333,7 +341,9 @@ void DbusService::emit(const Event& event) {
     if (event_count_ == event_slots_.size()) {
       events_dropped_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      event_slots_[(event_head_ + event_count_) % event_slots_.size()] = event;
+      const size_t slot = (event_head_ + event_count_) % event_slots_.size();
+      event_slots_[slot] = event;
+      event_covers_[slot] = reload_calls_taken_.load(std::memory_order_acquire);
       ++event_count_;
     }
   }
@@ -371,6 +381,7 @@ void DbusService::send_queued_events() {
       std::lock_guard lock(events_mutex_);
       if (event_count_ == 0) return;
       std::swap(event_slots_[event_head_], sending_);
+      sending_covers_ = event_covers_[event_head_];
       event_head_ = (event_head_ + 1) % event_slots_.size();
       --event_count_;
     }
@@ -380,11 +391,11 @@ void DbusService::send_queued_events() {
 
 void DbusService::send_event(const Event& event) {
   if (event.type == EventType::PolicyLoaded) {
-    finish_reloads(true, event.message);
+    finish_reloads(true, event.message, sending_covers_);
     return;
   }
   if (event.type == EventType::PolicyRejected) {
-    finish_reloads(false, event.message);
+    finish_reloads(false, event.message, sending_covers_);
     return;
   }
   if (!object_) return;  // no bus: a signal to nobody
@@ -423,23 +434,27 @@ void DbusService::on_reload_call(PendingReload pending) {
     return;
   }
   // Kept before asking: the loop may reload (and tell the outcome) right away.
+  pending.generation = reload_calls_.fetch_add(1, std::memory_order_acq_rel) + 1;
   pending_reloads_.push_back(std::move(pending));
   reloads_waiting_ = pending_reloads_.size();
   reload_wanted_ = true;
   signal_fd(to_loop_.get());
 }
 
-void DbusService::finish_reloads(bool ok, const std::string& message) {
-  auto pending = std::move(pending_reloads_);
-  pending_reloads_.clear();
-  reloads_waiting_ = 0;
-  for (auto& reload : pending) {
+void DbusService::finish_reloads(bool ok, const std::string& message, uint64_t covers) {
+  for (auto it = pending_reloads_.begin(); it != pending_reloads_.end();) {
+    if (it->generation > covers) {
+      ++it;
+      continue;
+    }
     try {
-      reload.reply.returnResults(ok, message);
+      it->reply.returnResults(ok, message);
     } catch (const sdbus::Error&) {
       // The caller went away; nothing to tell.
     }
+    it = pending_reloads_.erase(it);
   }
+  reloads_waiting_ = pending_reloads_.size();
 }
 
 void DbusService::expire_reloads() {

@@ -115,7 +115,9 @@ class DbusService final : public DaemonComponent {
   void send_queued_events();
   void send_event(const Event& event);
   void on_reload_call(PendingReload pending);
-  void finish_reloads(bool ok, const std::string& message);
+  // Answers the waiting Reload() calls this outcome covers: those the loop had taken when it
+  // reloaded (generation <= covers), not calls that came after (they wait for their own).
+  void finish_reloads(bool ok, const std::string& message, uint64_t covers);
   void expire_reloads();
   const DaemonStatus& view();  // the newest status handed over
   void on_connected(sdbus::IConnection& connection);
@@ -139,6 +141,7 @@ class DbusService final : public DaemonComponent {
   std::atomic<uint32_t> changed_properties_{0};  // announced properties changed since the last look
   std::mutex events_mutex_;                      // the event queue; held for a copy or a swap only
   std::vector<Event> event_slots_;               // kEventQueue kept slots, a ring
+  std::vector<uint64_t> event_covers_;           // per slot: the Reload() calls a reload outcome answers
   size_t event_head_ = 0;
   size_t event_count_ = 0;
   std::atomic<uint64_t> events_dropped_{0};
@@ -147,6 +150,7 @@ class DbusService final : public DaemonComponent {
   std::unique_ptr<Object> object_;
   std::vector<PendingReload> pending_reloads_;
   Event sending_;  // swapped with a queue slot, sent, kept for its storage
+  uint64_t sending_covers_ = 0;
   bool ever_connected_ = false;
   std::string name_failure_;  // why the name could not be taken on this connection
 
@@ -155,6 +159,12 @@ class DbusService final : public DaemonComponent {
   std::atomic<bool> loop_attached_{false};
   std::atomic<size_t> reloads_waiting_{0};
   std::atomic<bool> reload_wanted_{false};
+  // Reload() calls numbered as they come (bus thread), and the newest number the loop had taken
+  // when it last asked for a reload: an outcome told after that answers only calls up to it. An
+  // outcome still queued from an earlier reload (or the start) must not answer a newer call
+  // (StatusEndToEndTest saw the first reload's success answer a second reload of a broken file).
+  std::atomic<uint64_t> reload_calls_{0};
+  std::atomic<uint64_t> reload_calls_taken_{0};
 
   // Bus thread -> loop.
   UniqueFd to_loop_;

@@ -5,6 +5,7 @@
 #include "tell/dbus_service.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <atomic>
@@ -339,6 +340,45 @@ TEST_F(DbusServiceTest, ReloadCallsTheLoopAndRepliesWithTheOutcome) {
   EXPECT_FALSE(rejected->first);
   EXPECT_NE(rejected->second.find("policy.toml:12:3: unknown key"), std::string::npos);
   EXPECT_EQ(loop.reloads, 2);
+  service.stop();
+}
+
+// An outcome the loop told before it took a Reload() call (the start's policy load, or an earlier
+// reload's outcome still in the queue) must not answer it: a second reload of a file just broken
+// was answered with the first reload's success (StatusEndToEndTest, under load).
+TEST_F(DbusServiceTest, AnOutcomeToldBeforeTheLoopTookACallDoesNotAnswerIt) {
+  DbusService service(options);
+  FakeLoop loop;
+  loop.on_reload = [&] {
+    Event rejected;
+    rejected.type = EventType::PolicyRejected;
+    rejected.message = "policy.toml:31:1: unknown key \"intervall\"; the previous policy stays in force";
+    service.emit(rejected);
+  };
+  service.start(loop);
+  ASSERT_TRUE(service.connected());
+  service.on_tick(fixture.view());
+  auto future = std::async(std::launch::async, [&] {
+    return request_daemon_reload({bus.address(), std::chrono::seconds(5)});
+  });
+  // The call is with the service once its eventfd to the loop is readable; the loop has not
+  // taken it (nothing pumps it yet).
+  pollfd ready{service.fds().front(), POLLIN, 0};
+  ASSERT_EQ(::poll(&ready, 1, 5000), 1);
+  Event earlier;
+  earlier.type = EventType::PolicyLoaded;
+  earlier.message = "policy reload: 0 action(s) left in force, 0 reverted, 0 applied";
+  service.emit(earlier);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the bus thread sends it meanwhile
+  EXPECT_EQ(future.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered with an outcome from before the loop took the call";
+  ASSERT_TRUE(pump_until(
+      service, [&] { return future.wait_for(std::chrono::milliseconds(20)) == std::future_status::ready; }));
+  auto answer = future.get();
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  EXPECT_FALSE(answer->first) << answer->second;
+  EXPECT_NE(answer->second.find("unknown key \"intervall\""), std::string::npos) << answer->second;
+  EXPECT_EQ(loop.reloads, 1);
   service.stop();
 }
 
