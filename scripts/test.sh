@@ -77,7 +77,13 @@ if [[ "${GUARDIAN_E2E:-1}" != 0 && -x tests/vm/run-all.sh ]]; then
     echo "VM scenarios skipped: ${left} min left of the ${budget_min}-min budget (GUARDIAN_TIME_BUDGET_MIN), no room for the image"
     wanted=()
   else
-    tests/vm/build-image.sh
+    # the image of each oomd profile the wanted scenarios boot: Debian's for the squeeze runs,
+    # Fedora's too for the container.slice ones
+    profiles=(debian)
+    for s in "${wanted[@]}"; do
+      case $s in baseline | guarded | systemd | restore) profiles+=(fedora); break ;; esac
+    done
+    for p in "${profiles[@]}"; do tests/vm/build-image.sh --oomd-profile "$p"; done
   fi
   for scenario in ${wanted[@]+"${wanted[@]}"}; do
     left=$(minutes_left)

@@ -37,7 +37,6 @@ while (($#)); do
 done
 
 mkdir -p "$here/out"
-"$here/build-image.sh" >&2 || exit 2
 start=$(date +%s)
 dirs=()
 failed=0
@@ -47,6 +46,18 @@ only=$(sed -E 's/(^|,)squeeze-jellyfin(,|$)/\1squeeze-jellyfin-baseline,squeeze-
 [[ $only == squeeze || $only == *,squeeze ]] &&
   only=${only%squeeze}squeeze-baseline:debian,squeeze-guarded:debian,squeeze-baseline:fedora,squeeze-guarded:fedora
 IFS=, read -r -a scenarios <<<"$only"
+# The images the runs need (one per oomd profile; a fresh machine builds each, 3-15 min): built
+# first so a broken build fails here, and only those (CI's squeeze runs need Debian's alone).
+profiles=()
+for entry in "${scenarios[@]}"; do
+  case $entry in
+    squeeze-jellyfin-*|squeeze-short) p=debian ;;
+    *:*) p=${entry#*:} ;;
+    *) p=fedora ;;
+  esac
+  [[ " ${profiles[*]-} " == *" $p "* ]] || profiles+=("$p")
+done
+for p in "${profiles[@]}"; do "$here/build-image.sh" --oomd-profile "$p" >&2 || exit 2; done
 declare -A squeeze_base=()
 for entry in "${scenarios[@]}"; do
   extra=()
