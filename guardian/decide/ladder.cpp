@@ -245,7 +245,7 @@ size_t approach_level(const Policy& policy) {
 }
 
 // Whether, at `level`, the user's working set does not fit right now: what holds the approach's
-// level on (approach_climb's holds_on; the entry at a full budget reads more refaults still).
+// level on (approach_climb's holds_on, and the calm hold before it is left).
 bool approach_short_now(const Policy& policy, const ModelView& view, size_t level) {
   const auto& approach = policy.approach;
   if (!approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
@@ -318,9 +318,7 @@ size_t approach_climb(const Policy& policy, const ModelView& view, std::string& 
   // working set still does not fit (refaults at a quarter of the entry rate): what the level's
   // actions freed brings the budget below full, and without this the level was left on the
   // next flat tick and its actions reverted into the same shortage (sqj-s22-g2: six step-downs).
-  const bool holds_on = current_level >= level && refaults.has_value() &&
-                        budget.used_percent >= approach.used_percent &&
-                        *refaults >= approach.hold_refault_pages_per_second;
+  const bool holds_on = approach_short_now(policy, view, current_level);
   char limits[160];
   int n = 0;
   if (full && *refaults >= approach.refault_pages_per_second) {

@@ -3,20 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "config/policy_loader.h"
+#include "support/policy_texts.h"
 
 namespace guardian {
 namespace {
 
 PolicyLoadResult parse_with(const std::string& section) {
-  const std::string base = R"(version = 1
-[[level]]
-name = "elevated"
-enter = [{ signal = "full_avg10", cgroup = "system", above = 20 }]
-[[level]]
-name = "critical"
-enter = [{ signal = "full_avg10", cgroup = "system", above = 40 }]
-)";
-  return parse_policy(base + "\n[approach]\n" + section, "p.toml", nullptr);
+  return parse_policy(test::policy_with_approach(section), "p.toml", nullptr);
 }
 
 TEST(PolicyApproach, MaxReboundHoldIsADurationUpToADayAndZeroTurnsTheRuleOff) {

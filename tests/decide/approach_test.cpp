@@ -13,6 +13,7 @@
 #include "config/policy_loader.h"
 #include "decide/ladder.h"
 #include "model/user_budget.h"
+#include "support/policy_texts.h"
 
 namespace guardian {
 namespace {
@@ -156,16 +157,8 @@ enter = [ { signal = "budget_used_percent", above = 95 } ]
 }
 
 TEST(Approach, TheSectionIsValidated) {
-  const std::string base = R"(version = 1
-[[level]]
-name = "elevated"
-enter = [{ signal = "full_avg10", cgroup = "system", above = 20 }]
-[[level]]
-name = "critical"
-enter = [{ signal = "full_avg10", cgroup = "system", above = 40 }]
-)";
-  auto parse = [&](const std::string& section) {
-    return parse_policy(base + "\n[approach]\n" + section, "p.toml", nullptr);
+  auto parse = [](const std::string& section) {
+    return parse_policy(test::policy_with_approach(section), "p.toml", nullptr);
   };
   auto ok = parse("level = \"critical\"\nwithin = \"45s\"\nused_percent = 85\nwindow = \"6s\"\n");
   ASSERT_TRUE(ok.policy.has_value()) << (ok.diagnostics.empty() ? "" : ok.diagnostics[0].to_string());

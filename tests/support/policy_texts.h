@@ -16,4 +16,19 @@ inline std::string always_policy(const std::string& tag) {
          tag + " is in force\" } ]\n";
 }
 
+// Two plain levels (elevated, critical on the system's full avg10) and an [approach] section with
+// `section`'s keys: what the [approach] parsing tests feed parse_policy().
+inline std::string policy_with_approach(const std::string& section) {
+  return R"(version = 1
+[[level]]
+name = "elevated"
+enter = [{ signal = "full_avg10", cgroup = "system", above = 20 }]
+[[level]]
+name = "critical"
+enter = [{ signal = "full_avg10", cgroup = "system", above = 40 }]
+
+[approach]
+)" + section;
+}
+
 }  // namespace guardian::test
