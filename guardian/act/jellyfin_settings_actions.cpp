@@ -30,6 +30,7 @@ Result<jellyfin::Instance> JellyfinAction::instance() const {
   if (!found.ok()) return found.error();
   if (!found->client)
     return make_error("Jellyfin \"" + found->settings.name + "\" has no client: " + found->client_error);
+  found->client = found->client->for_actions();
   return found;
 }
 

@@ -146,6 +146,7 @@ Result<jellyfin::Instance> JellyfinSteering::find_instance(const std::string& na
     return make_error("Jellyfin \"" + instance->settings.name +
                       "\" has no client: " + instance->client_error);
   }
+  instance->client = instance->client->for_actions();  // an action's calls: see Client::for_actions
   return instance;
 }
 
@@ -714,9 +715,11 @@ ActionResult JellyfinSteering::cap_bitrates(const Place& place, const ActionSpec
   return {Outcome::Applied, text};
 }
 
-JellyfinSteering::LayersRestored JellyfinSteering::restore_saved_bitrates(
-    InstanceState& state, const jellyfin::Instance& instance, const std::string& only_key,
-    const std::string& message, Deadline deadline) {
+JellyfinSteering::LayersRestored JellyfinSteering::restore_saved_bitrates(InstanceState& state,
+                                                                          const jellyfin::Instance& instance,
+                                                                          const std::string& only_key,
+                                                                          const std::string& message,
+                                                                          Deadline deadline) {
   LayersRestored out;
   const std::string& name = instance.settings.name;
   std::vector<BitrateLayer> layers;
@@ -793,7 +796,8 @@ JellyfinSteering::LayersRestored JellyfinSteering::restore_saved_bitrates(
 ActionResult JellyfinSteering::restore_bitrates(const Place& place, const std::string& message,
                                                 Deadline deadline) {
   return revert_saved_layer(
-      place, jellyfin_bitrates_key, "no session was capped", "could not restore the capped sessions' bitrates",
+      place, jellyfin_bitrates_key, "no session was capped",
+      "could not restore the capped sessions' bitrates",
       [](InstanceState& state, const std::string& key) { state.caps.erase(key); },
       [&](InstanceState& state, const jellyfin::Instance& instance, const std::string& key) {
         return restore_saved_bitrates(state, instance, key, message, deadline);

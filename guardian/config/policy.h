@@ -99,6 +99,8 @@ struct JellyfinInstanceSettings {
   std::string api_key_file;                 // a file only its owner can read, or …
   std::string credential;                   // … a systemd credential name ($CREDENTIALS_DIRECTORY/NAME)
   std::chrono::milliseconds timeout{2000};  // per request
+  // per request of an action (jellyfin::Client::for_actions), when longer than `timeout`
+  std::chrono::milliseconds action_timeout{6000};
   std::chrono::milliseconds poll_interval{5000};  // GET /Sessions
   // The instance's cgroup, where its ffmpeg children run: relative to the user manager
   // ("container.slice/jellyfin.service") or absolute from the cgroup2 mount ("/system.slice/…").

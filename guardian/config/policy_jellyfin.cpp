@@ -2,7 +2,7 @@
 //   name = "home"                         # unique; actions name it with instance = "home"
 //   url = "http://127.0.0.1:8096"
 //   api_key_file = "~/.config/guardian/jellyfin.key"   # or credential = "jellyfin-api-key"
-//   timeout = "2s"  poll_interval = "5s"  failure_threshold = 3  retry_after = "30s"
+//   timeout = "2s"  action_timeout = "6s"  poll_interval = "5s"  failure_threshold = 3  retry_after = "30s"
 //   cgroup = "app.slice/jellyfin.service"
 //   render_node = "/dev/dri/renderD128"
 //   default_priority = 50  user_priority = { kids = 10 }  client_priority = { "Jellyfin Web" = 40 }
@@ -94,11 +94,11 @@ void check_jellyfin_action_instances(PolicyParseContext& context, const Policy& 
 
 void parse_jellyfin_section(const toml::table& table, PolicyParseContext& context, Policy& policy) {
   constexpr std::string_view kWhere = "in [[jellyfin]]";
-  context.check_known_keys(
-      table,
-      {"name", "url", "api_key_file", "credential", "timeout", "poll_interval", "cgroup", "failure_threshold",
-       "retry_after", "render_node", "user_priority", "client_priority", "default_priority"},
-      kWhere);
+  context.check_known_keys(table,
+                           {"name", "url", "api_key_file", "credential", "timeout", "action_timeout",
+                            "poll_interval", "cgroup", "failure_threshold", "retry_after", "render_node",
+                            "user_priority", "client_priority", "default_priority"},
+                           kWhere);
   JellyfinInstanceSettings instance;
   instance.pos = context.pos(table);
   if (auto name = context.get_string(table, "name", kWhere)) {
@@ -144,6 +144,12 @@ void parse_jellyfin_section(const toml::table& table, PolicyParseContext& contex
       context.error(*table.get("timeout"), "\"timeout\": expected 100ms..30s");
     }
     instance.timeout = millis(*timeout);
+  }
+  if (auto timeout = context.get_duration(table, "action_timeout", kWhere)) {
+    if (*timeout < std::chrono::milliseconds(100) || *timeout > std::chrono::seconds(30)) {
+      context.error(*table.get("action_timeout"), "\"action_timeout\": expected 100ms..30s");
+    }
+    instance.action_timeout = millis(*timeout);
   }
   if (auto interval = context.get_duration(table, "poll_interval", kWhere)) {
     if (*interval < std::chrono::seconds(1) || *interval > std::chrono::minutes(10)) {

@@ -32,6 +32,7 @@
 #include "common/fd.h"
 #include "common/host_root.h"
 #include "config/policy_loader.h"
+#include "daemon/apply_retry.h"
 #include "daemon/helper_link.h"
 #include "daemon/shared_pages_keeper.h"
 #include "daemon/systemd_notifier.h"
@@ -213,8 +214,8 @@ class Daemon final : public DaemonLoop {
   PolicyLocation location_;  // where policy_ (or the last reload tried) came from
   LadderState ladder_;
   std::map<std::pair<size_t, size_t>, std::shared_ptr<Action>> active_;  // (level, index)
-  // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again while
-  // their level holds: at most kApplyRetries times, 1 s, 2 s, 4 s … after each failure.
+  // Applies that failed for a reason that may pass (Jellyfin did not answer), tried again for as
+  // long as their level holds (daemon/apply_retry.h says when).
   struct ApplyRetry {
     std::pair<size_t, size_t> key;
     std::shared_ptr<Action> action;
@@ -222,7 +223,6 @@ class Daemon final : public DaemonLoop {
     std::string level;
     MonoTime due;
   };
-  static constexpr unsigned kApplyRetries = 5;
   std::vector<ApplyRetry> retries_;
   std::map<const Action*, unsigned> retry_counts_;
   std::vector<std::unique_ptr<DaemonComponent>> components_;
@@ -382,18 +382,14 @@ void Daemon::submit_apply(std::pair<size_t, size_t> key, std::shared_ptr<Action>
 
 std::string Daemon::schedule_retry(std::pair<size_t, size_t> key, const ActionJobResult& done) {
   if (!done.result.retry) return {};
-  // Still in force (its level holds)? Then try again, a bounded number of times.
+  // Still in force (its level holds)? Then try again.
   auto active = active_.find(key);
   if (active == active_.end() || active->second != done.job.action) return {};
-  unsigned& tried = retry_counts_[done.job.action.get()];
-  if (tried >= kApplyRetries)
-    return " (tried " + std::to_string(kApplyRetries + 1) + " times; not again while this level holds)";
-  auto wait = std::chrono::seconds(1LL << tried);
-  ++tried;
-  retries_.push_back(
-      {key, done.job.action, done.job.label, done.job.level, std::chrono::steady_clock::now() + wait});
-  return " (trying again in " + std::to_string(wait.count()) + " s, " + std::to_string(tried) + " of " +
-         std::to_string(kApplyRetries) + ")";
+  unsigned& failed = retry_counts_[done.job.action.get()];
+  ++failed;
+  retries_.push_back({key, done.job.action, done.job.label, done.job.level,
+                      std::chrono::steady_clock::now() + apply_retry_wait(failed)});
+  return apply_retry_note(failed);
 }
 
 void Daemon::submit_due_retries() {

@@ -24,7 +24,8 @@ std::string authorization_header(const std::string& api_key, const std::string& 
          std::string(GUARDIAN_VERSION) + "\", Token=\"" + api_key + "\"";
 }
 
-Client::Client(ClientSettings settings) : settings_(std::move(settings)), breaker_(settings_.breaker) {
+Client::Client(ClientSettings settings)
+    : settings_(std::move(settings)), breaker_(std::make_shared<CircuitBreaker>(settings_.breaker)) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   // Stable per host and instance, so Jellyfin shows one "guardian" device, not one per call.
@@ -33,13 +34,19 @@ Client::Client(ClientSettings settings) : settings_(std::move(settings)), breake
       device_id_.begin(), device_id_.end(), [](char c) { return c == '"' || c == ',' || c == ' '; }, '_');
 }
 
+std::shared_ptr<Client> Client::for_actions() const {
+  auto view = std::make_shared<Client>(*this);
+  view->for_actions_ = true;
+  return view;
+}
+
 template <class T>
 Result<T> Client::record_answer(Result<T> parsed) {
   if (parsed.ok())
-    breaker_.record_success();
+    breaker_->record_success();
   else
-    breaker_.record_failure(std::chrono::steady_clock::now(), parsed.error().message,
-                            CircuitBreaker::FailureKind::BadAnswer);
+    breaker_->record_failure(std::chrono::steady_clock::now(), parsed.error().message,
+                             CircuitBreaker::FailureKind::BadAnswer);
   return parsed;
 }
 
@@ -48,10 +55,11 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
   if (delivery != nullptr) *delivery = Delivery::NotSent;
   auto now = std::chrono::steady_clock::now();
   std::string what = method + " " + settings_.url.to_string() + path;
-  if (!breaker_.allow(now)) {
+  // An action's call goes out even when the breaker refuses (see for_actions()).
+  if (!breaker_->allow(now) && !for_actions_) {
     return make_error(what + ": not called, circuit breaker open after " +
-                      std::to_string(breaker_.consecutive_failures()) +
-                      " failures (last: " + breaker_.last_error() + ")");
+                      std::to_string(breaker_->consecutive_failures()) +
+                      " failures (last: " + breaker_->last_error() + ")");
   }
   HttpRequest request;
   request.method = method;
@@ -64,9 +72,11 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
     return make_error(what + ": " + checked.error().message);  // never sent; not Jellyfin's fault
   }
   if (delivery != nullptr) *delivery = Delivery::NoAnswer;
-  auto response = http_send(settings_.url, request, std::min(deadline, now + settings_.timeout));
+  const auto timeout =
+      for_actions_ ? std::max(settings_.timeout, settings_.action_timeout) : settings_.timeout;
+  auto response = http_send(settings_.url, request, std::min(deadline, now + timeout));
   if (!response.ok()) {
-    breaker_.record_failure(std::chrono::steady_clock::now(), response.error().message);
+    breaker_->record_failure(std::chrono::steady_clock::now(), response.error().message);
     return response.error();
   }
   if (delivery != nullptr) *delivery = Delivery::Answered;
@@ -77,10 +87,10 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
       why += " (the API key was refused)";
       kind = CircuitBreaker::FailureKind::KeyRefused;
     }
-    breaker_.record_failure(std::chrono::steady_clock::now(), why, kind);
+    breaker_->record_failure(std::chrono::steady_clock::now(), why, kind);
     return make_error(why);
   }
-  if (!parse_follows) breaker_.record_success();
+  if (!parse_follows) breaker_->record_success();
   return response;
 }
 
@@ -197,6 +207,7 @@ Result<std::shared_ptr<Client>> make_client(const JellyfinInstanceSettings& sett
   client.url = std::move(*url);
   client.api_key = std::move(*key);
   client.timeout = settings.timeout;
+  client.action_timeout = settings.action_timeout;
   client.breaker.failure_threshold = std::max(1u, settings.failure_threshold);
   client.breaker.open_for = settings.retry_after;
   client.breaker.max_open_for = std::max(settings.retry_after, std::chrono::milliseconds(300'000));

@@ -23,6 +23,12 @@ struct ClientSettings {
   Url url;
   std::string api_key;
   std::chrono::milliseconds timeout{2000};
+  // Per request for an action's calls (Client::for_actions), when longer than `timeout`. The
+  // watcher polls every few seconds and must not wait; an action is one call the ladder decided
+  // it needs, on the worker thread, at the moment Jellyfin is slowest: throttled by a full
+  // memory.high like everything else in the user's budget, it answered after the watcher's 2 s
+  // had passed (the VM's whole-user squeeze on Fedora's rule, sqj-s23-fg1/fg2/fg5).
+  std::chrono::milliseconds action_timeout{6000};
   CircuitBreaker::Settings breaker;
 };
 
@@ -51,8 +57,14 @@ class Client {
 
   [[nodiscard]] const std::string& name() const { return settings_.name; }
   [[nodiscard]] const Url& url() const { return settings_.url; }
-  [[nodiscard]] CircuitBreaker& breaker() { return breaker_; }
-  [[nodiscard]] const CircuitBreaker& breaker() const { return breaker_; }
+  [[nodiscard]] CircuitBreaker& breaker() { return *breaker_; }
+  [[nodiscard]] const CircuitBreaker& breaker() const { return *breaker_; }
+  // The same instance, key and breaker, for an action's calls: each waits up to action_timeout,
+  // and goes out even while the breaker is open (the breaker spares the watcher's polls a server
+  // that does not answer; an action the ladder climbed for must still be tried, and its answer,
+  // or its failure, is recorded in the shared breaker like any other).
+  [[nodiscard]] std::shared_ptr<Client> for_actions() const;
+  [[nodiscard]] bool is_for_actions() const { return for_actions_; }
 
   Result<EncodingOptions> get_encoding_options(Deadline deadline);
   // POSTs the whole object (Jellyfin resets missing fields to defaults).
@@ -89,8 +101,9 @@ class Client {
   Result<T> record_answer(Result<T> parsed);
   WriteResult write(const std::string& method, const std::string& path, std::string body, Deadline deadline);
   ClientSettings settings_;
-  CircuitBreaker breaker_;
+  std::shared_ptr<CircuitBreaker> breaker_;  // shared with the for_actions() view
   std::string device_id_;
+  bool for_actions_ = false;
 };
 
 // Builds a client from a [[jellyfin]] policy entry: parses the URL and reads the API key (file or

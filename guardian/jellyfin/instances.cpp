@@ -5,7 +5,7 @@ namespace {
 
 bool same_client(const JellyfinInstanceSettings& a, const JellyfinInstanceSettings& b) {
   return a.name == b.name && a.url == b.url && a.api_key_file == b.api_key_file &&
-         a.credential == b.credential && a.timeout == b.timeout &&
+         a.credential == b.credential && a.timeout == b.timeout && a.action_timeout == b.action_timeout &&
          a.failure_threshold == b.failure_threshold && a.retry_after == b.retry_after;
 }
 

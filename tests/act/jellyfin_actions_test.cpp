@@ -179,6 +179,7 @@ class JellyfinActionsTest : public ::testing::Test {
   }
   void set_timeout(std::chrono::milliseconds timeout) {
     settings_.timeout = timeout;
+    settings_.action_timeout = timeout;  // the actions' calls are what these tests time out
     install_directory(probe_, cgroup_path_);
   }
   void save_entry(const std::string& key, const std::string& kind, const json& value) {

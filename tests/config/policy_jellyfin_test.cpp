@@ -21,6 +21,7 @@ url = "http://127.0.0.1:8096"
 api_key_file = "/home/alice/.config/guardian/jellyfin.key"
 cgroup = "user.slice/libpod-jellyfin.scope"
 timeout = "1500ms"
+action_timeout = "8s"
 user_priority = { kids = 10, alice = 100 }
 
 [[jellyfin]]
@@ -34,6 +35,8 @@ credential = "nas-jellyfin-key"
   const auto& home = result.policy->jellyfin[0];
   EXPECT_EQ(home.name, "home");
   EXPECT_EQ(home.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(home.action_timeout, std::chrono::milliseconds(8000));
+  EXPECT_EQ(result.policy->jellyfin[1].action_timeout, std::chrono::milliseconds(6000));
   EXPECT_EQ(home.poll_interval, std::chrono::milliseconds(5000));
   EXPECT_EQ(home.user_priority.at("kids"), 10);
   EXPECT_EQ(home.cgroup, "user.slice/libpod-jellyfin.scope");
@@ -47,6 +50,7 @@ name = "home"
 url = "ftp://127.0.0.1"
 api_key_file = "relative.key"
 timout = "2s"
+action_timeout = "45s"
 
 [[jellyfin]]
 name = "home"
@@ -60,6 +64,7 @@ name = "home"
   EXPECT_NE(text.find("p.toml:5:16: \"api_key_file\": expected an absolute path or ~/"), std::string::npos)
       << text;
   EXPECT_NE(text.find("did you mean \"timeout\"?"), std::string::npos) << text;
+  EXPECT_NE(text.find("p.toml:7:18: \"action_timeout\": expected 100ms..30s"), std::string::npos) << text;
   EXPECT_NE(text.find("a [[jellyfin]] named \"home\" is already defined at line 2"), std::string::npos)
       << text;
   EXPECT_NE(text.find("needs api_key_file"), std::string::npos) << text;

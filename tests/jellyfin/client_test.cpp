@@ -114,6 +114,45 @@ TEST_F(ClientTest, BreakerStopsCallingAfterThreeFailures) {
   EXPECT_EQ(fake_.requests().size(), 0u);
 }
 
+// The ladder's actions are the calls that matter when Jellyfin is slowest: a server throttled
+// by a full memory.high stopped answering the watcher within its timeout and opened the breaker,
+// and critical's cap-bitrate and stop-lowest-priority were then refused locally on every retry
+// (the VM's whole-user squeeze on Fedora's rule, sqj-s23-fg1/fg2/fg5).
+TEST_F(ClientTest, AnActionsCallGoesOutThroughAnOpenBreakerAndItsAnswerClosesIt) {
+  fake_.set_mode("error500", 0, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(client_->get_sessions(in(2s)).ok());
+  ASSERT_EQ(client_->breaker().state(), CircuitBreaker::State::Open);
+  fake_.clear_requests();
+  EXPECT_FALSE(client_->get_sessions(in(2s)).ok());  // the watcher's poll: refused locally
+  EXPECT_EQ(fake_.requests().size(), 0u);
+  auto action = client_->for_actions();
+  EXPECT_TRUE(action->is_for_actions());
+  EXPECT_FALSE(client_->is_for_actions());
+  auto sessions = action->get_sessions(in(2s));
+  ASSERT_TRUE(sessions.ok()) << sessions.error().message;
+  EXPECT_EQ(fake_.requests().size(), 1u);
+  // One breaker for both: the answer closes it, and the watcher polls again.
+  EXPECT_EQ(client_->breaker().state(), CircuitBreaker::State::Closed);
+  EXPECT_TRUE(client_->get_sessions(in(2s)).ok());
+}
+
+TEST_F(ClientTest, AnActionsCallWaitsLongerThanTheWatchersTimeout) {
+  // The fake's instance has a 1.5-s timeout; the answer comes after 2.5 s.
+  fake_.set_mode("slow", 2.5, 1);
+  auto polled = client_->get_sessions(in(10s));
+  ASSERT_FALSE(polled.ok());
+  EXPECT_NE(polled.error().message.find("timed out"), std::string::npos) << polled.error().message;
+  fake_.set_mode("slow", 2.5, 1);
+  auto action = client_->for_actions();
+  auto answered = action->get_sessions(in(10s));
+  EXPECT_TRUE(answered.ok()) << answered.error().message;
+  // ... but never past the caller's own deadline.
+  fake_.set_mode("slow", 2.5, 1);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(action->get_sessions(in(1s)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
 TEST_F(ClientTest, CommandsMessagesAndTasks) {
   std::string alice = "3b1f5e0c9a2d4e6f8b7c1d2e3f4a5b6c";
   ASSERT_TRUE(client_->send_command(alice, "SetMaxStreamingBitrate", {{"Bitrate", "3000000"}}, in(2s)).ok());

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "guest"))
 
-from jellyfin_standin import encoding, ffmpeg_cmd  # noqa: E402
+from jellyfin_standin import encoding, ffmpeg_cmd, playback, server  # noqa: E402
 
 FIXTURES = os.path.join(REPO, "tests", "support", "fake_jellyfin", "fixtures")
 
@@ -153,6 +153,83 @@ class WholeObject(unittest.TestCase):
         # Jellyfin reads numbers from strings and enum names case-insensitively.
         options = encoding.from_posted('{"H264Crf": "28", "HardwareAccelerationType": "VAAPI"}')
         self.assertEqual((options["H264Crf"], options["HardwareAccelerationType"]), (28, "vaapi"))
+
+
+
+class ViewerReloads(unittest.TestCase):
+    """jellyfin-web obeys SetMaxStreamingBitrate at once (playbackManager.setMaxStreamingBitrate ->
+    changeStream at the current position): a viewer waiting on a segment the old job has not made
+    yet drops that wait and reloads, rather than after the segment (under TCG a 1080p segment took
+    165-207 s, and the cap freed nothing until then)."""
+
+    class FakePlayback:
+        made = []
+
+        def __init__(self, server, session, start_segment=0):
+            self.start_segment = start_segment
+            self.play_session_id = f"p{len(self.made)}"
+            self.segments_total = 100
+            self.stopped = False
+            self.made.append(self)
+
+        def request_segment(self, n, timeout, cancelled=lambda: False):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not cancelled():
+                time.sleep(0.01)  # the old job never makes the segment
+            return None
+
+        def stop(self, delete_files=True):
+            self.stopped = True
+
+    class FakeSession:
+        viewer_index, label, max_bitrate, paused, position = 0, "alice", None, False, 0.0
+
+        def now_playing(self, pb):
+            pass
+
+        def touch(self):
+            pass
+
+    class FakeServer:
+        def __init__(self):
+            self.lines = []
+
+        def log(self, line):
+            self.lines.append(line)
+
+    def test_a_stream_the_server_stopped_gives_its_buffers_back(self):
+        class V:
+            def __init__(self, stopped):
+                self.stopped_by_server = stopped
+        self.assertEqual(server.streams_playing({0: V(False), 1: V(False), 2: V(False)}), 3)
+        self.assertEqual(server.streams_playing({0: V(False), 1: V(True), 2: V(False)}), 2)
+        self.assertEqual(server.streams_playing({}), 0)
+
+    def test_a_cap_obeyed_while_a_segment_is_awaited_reloads_at_once(self):
+        real = playback.Playback
+        playback.Playback = self.FakePlayback
+        self.FakePlayback.made = []
+        server = self.FakeServer()
+        viewer = playback.Viewer(server, self.FakeSession())
+        try:
+            viewer.start()
+            deadline = time.monotonic() + 5
+            while not self.FakePlayback.made and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # the viewer is now inside request_segment (timeout 120 s)
+            asked = time.monotonic()
+            viewer.change_stream.set()
+            while len(self.FakePlayback.made) < 2 and time.monotonic() < asked + 5:
+                time.sleep(0.01)
+            self.assertEqual(len(self.FakePlayback.made), 2, server.lines)
+            self.assertLess(time.monotonic() - asked, 3.0)
+            self.assertTrue(self.FakePlayback.made[0].stopped)
+            self.assertTrue(any("reloads" in line for line in server.lines), server.lines)
+        finally:
+            viewer.leave()
+            viewer.join(timeout=5)
+            playback.Playback = real
+        self.assertFalse(viewer.is_alive())
 
 
 class SmokeTest(unittest.TestCase):

@@ -221,6 +221,9 @@ class Viewer(threading.Thread):
     def leave(self):
         self.quit.set()
 
+    def _interrupted(self):
+        return self.quit.is_set() or self.change_stream.is_set()
+
     def run(self):
         session, server = self.session, self.server
         start_segment = 0
@@ -258,10 +261,13 @@ class Viewer(threading.Thread):
                 if session.paused or buffered_end - self.play_position >= self.buffer_seconds:
                     time.sleep(0.5)
                     continue
-                path = playback.request_segment(next_segment, timeout=120, cancelled=self.quit.is_set)
+                # A cap obeyed while a segment is awaited reloads at once: jellyfin-web's
+                # playbackManager.setMaxStreamingBitrate calls changeStream right away, which drops
+                # the pending load; it does not wait for the segment the old job is still making.
+                path = playback.request_segment(next_segment, timeout=120, cancelled=self._interrupted)
                 if path is not None:
                     next_segment += 1
-                elif not self.quit.is_set():
+                elif not self._interrupted():
                     time.sleep(1.0)  # the player retries the fragment
             playback.stop()
             session.now_playing(None)

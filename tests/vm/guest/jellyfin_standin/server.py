@@ -501,6 +501,11 @@ def new_buffer(mb):
     return b
 
 
+def streams_playing(viewers):
+    """The viewers whose stream the server did not stop (Playing/Stop): the ones its buffers are for."""
+    return sum(1 for v in viewers.values() if not v.stopped_by_server)
+
+
 def read_load(path, streams, buffer_mb):
     """The viewers right now: $LOAD_FILE {"streams": N, "buffer_mb": M[, "obeys_bitrate": [clients]]}."""
     d = {"streams": streams, "buffer_mb": buffer_mb}
@@ -608,11 +613,15 @@ def main(argv=None):
     total = 0
     while True:
         want, buffer_mb, obeying = read_load(args.load_file, args.streams, args.buffer_mb)
-        if want * buffer_mb != cache_mb:
-            cache, cache_mb = None, want * buffer_mb
-            cache = new_buffer(cache_mb)
-            log(f"transcode buffers: {cache_mb} MiB for {want} streams")
         app.set_viewers(want, obeying)
+        # The server's buffers belong to the streams playing: one stopped by Playing/Stop (a
+        # viewer that stays in app.viewers, not replaced) gives its share back, as Jellyfin
+        # disposes of a stopped stream's transcoding state.
+        streaming = streams_playing(app.viewers)
+        if streaming * buffer_mb != cache_mb:
+            cache, cache_mb = None, streaming * buffer_mb
+            cache = new_buffer(cache_mb)
+            log(f"transcode buffers: {cache_mb} MiB for {streaming} streams")
         time.sleep(1)
         tick += 1
         touch(heap, tick)
