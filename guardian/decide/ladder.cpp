@@ -256,6 +256,25 @@ bool approach_short_now(const Policy& policy, const ModelView& view, size_t leve
          *budget.refault_file_per_second >= approach.hold_refault_pages_per_second;
 }
 
+// Whether, at `level`, the user's budget is still running out at the slope of [approach]'s window
+// (used_percent in use, exhausted within `within`): the prediction that climbs the approach's
+// level. The calm exit counts it as not calm, like the refaults. Without this a budget that filled
+// up on the prediction left the level on its first full tick, before refaults (which come 2-3 s
+// after the budget is reached) could hold it: sqj-s24-fg2 left `elevated` 1.7 s after the user
+// reached its 1000M, its actions' relief masked by a third viewer's growth, and reverted them into
+// the shortage (entered again 7 s later, the reverts failing on a Jellyfin that no longer answered).
+bool approach_running_out_now(const Policy& policy, const ModelView& view, size_t level) {
+  const auto& approach = policy.approach;
+  if (!approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
+      !view.budget->known)
+    return false;
+  const UserBudget& budget = *view.budget;
+  const bool full =
+      budget.used_percent >= approach.full_percent && budget.refault_file_per_second.has_value();
+  return !full && budget.used_percent >= approach.used_percent &&
+         budget.seconds_to_exhaustion < approach.within_seconds;
+}
+
 // What the rebound rule reads at `level`: the memory the level's actions hold back and where the
 // budget would be with it back. nullopt when the rule does not apply (off, another level, no
 // budget, nothing held back).
@@ -372,7 +391,8 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
   explanation.clear();
   LadderState& next = decision.next;
   const size_t current = next.level;
-  if (approach_short_now(policy, view, current)) next.approach_short_at = now;
+  if (approach_short_now(policy, view, current) || approach_running_out_now(policy, view, current))
+    next.approach_short_at = now;
 
   // The highest level whose enter conditions hold.
   size_t target = 0;
@@ -466,7 +486,8 @@ void decide(const Policy& policy, const LadderState& state, const ModelView& vie
     if (calm < level.hold) {
       next.rebound_held_since.reset();
       explanation.append(name).append(": exit holds (").append(exit_text);
-      append_number(explanation, ") but the user's working set did not fit %.1fs ago",
+      append_number(explanation,
+                    ") but the user's working set did not fit, or its budget was running out, %.1fs ago",
                     static_cast<double>(calm.count()) / 1e6);
       append_number(explanation, " (approach: calm for the level's hold, %.0fs, first)",
                     static_cast<double>(level.hold.count()) / 1e6);

@@ -50,8 +50,9 @@ struct LadderState {
   // rebound rule of [approach], max_rebound_hold): reset when anything else holds it or it moves.
   std::optional<MonoTime> rebound_held_since;
   // The last tick, at [approach]'s level or above, when the user's working set still did not fit
-  // (used_percent in use, refaults at hold_refault_pages_per_second): the approach's level is not
-  // left until it has been calm for that level's `hold`. Cleared at normal.
+  // (used_percent in use, refaults at hold_refault_pages_per_second) or its budget was still
+  // running out (used_percent in use, exhausted within `within`): the approach's level is not left
+  // until it has been calm for that level's `hold`. Cleared at normal.
   std::optional<MonoTime> approach_short_at;
 };
 

@@ -17,6 +17,14 @@ bool CircuitBreaker::allow(Clock::time_point now) {
   return false;
 }
 
+bool CircuitBreaker::allow_action(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (state_ == State::Closed) return true;
+  if (last_action_probe_ && now - *last_action_probe_ < settings_.action_probe_every) return false;
+  last_action_probe_ = now;
+  return true;
+}
+
 void CircuitBreaker::record_success() {
   std::lock_guard lock(mutex_);
   state_ = State::Closed;

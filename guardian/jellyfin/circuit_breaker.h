@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,11 @@ class CircuitBreaker {
     unsigned failure_threshold = 3;
     std::chrono::milliseconds open_for{30'000};
     std::chrono::milliseconds max_open_for{300'000};
+    // While not closed, an action's request (allow_action) goes out at most this often: one
+    // action waits on a Jellyfin that does not answer, the others fail at once and are retried
+    // (in the VM's squeeze the stand-in did not answer for 3 minutes and six retrying actions,
+    // each waiting its 6 s, kept the action worker busy the whole time: sqj-s24-fg2).
+    std::chrono::milliseconds action_probe_every{10'000};
   };
   enum class State { Closed, Open, HalfOpen };
   // Why the last call failed, so what guardian says matches what happened: a server that
@@ -30,6 +36,10 @@ class CircuitBreaker {
   // Whether a call may go out now. In Open state after the wait this admits exactly one caller
   // (the probe) and moves to HalfOpen; others are refused until it reports.
   bool allow(Clock::time_point now);
+  // Whether an action's request may go out now: always while closed; while open or half-open,
+  // once per `action_probe_every` (the ladder's actions are not held back for the breaker's whole
+  // back-off, which grows to minutes; their answer closes it like a probe's).
+  bool allow_action(Clock::time_point now);
   void record_success();
   void record_failure(Clock::time_point now, std::string why, FailureKind kind = FailureKind::Unreachable);
 
@@ -47,6 +57,7 @@ class CircuitBreaker {
   unsigned failures_ = 0;
   std::chrono::milliseconds current_open_for_;
   Clock::time_point retry_at_{};
+  std::optional<Clock::time_point> last_action_probe_;
   std::string last_error_;
   FailureKind last_kind_ = FailureKind::Unreachable;
 };

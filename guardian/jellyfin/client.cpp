@@ -55,8 +55,8 @@ Result<HttpResponse> Client::call(const std::string& method, const std::string& 
   if (delivery != nullptr) *delivery = Delivery::NotSent;
   auto now = std::chrono::steady_clock::now();
   std::string what = method + " " + settings_.url.to_string() + path;
-  // An action's call goes out even when the breaker refuses (see for_actions()).
-  if (!breaker_->allow(now) && !for_actions_) {
+  // An action's call goes out past an open breaker, now and then (see for_actions()).
+  if (!(for_actions_ ? breaker_->allow_action(now) : breaker_->allow(now))) {
     return make_error(what + ": not called, circuit breaker open after " +
                       std::to_string(breaker_->consecutive_failures()) +
                       " failures (last: " + breaker_->last_error() + ")");

@@ -60,9 +60,10 @@ class Client {
   [[nodiscard]] CircuitBreaker& breaker() { return *breaker_; }
   [[nodiscard]] const CircuitBreaker& breaker() const { return *breaker_; }
   // The same instance, key and breaker, for an action's calls: each waits up to action_timeout,
-  // and goes out even while the breaker is open (the breaker spares the watcher's polls a server
-  // that does not answer; an action the ladder climbed for must still be tried, and its answer,
-  // or its failure, is recorded in the shared breaker like any other).
+  // and goes out even while the breaker is open, once per its action_probe_every (the breaker
+  // spares the watcher's polls a server that does not answer; an action the ladder climbed for
+  // must still be tried, and its answer, or its failure, is recorded in the shared breaker like
+  // any other).
   [[nodiscard]] std::shared_ptr<Client> for_actions() const;
   [[nodiscard]] bool is_for_actions() const { return for_actions_; }
 

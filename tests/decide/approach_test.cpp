@@ -394,5 +394,43 @@ TEST(Approach, BurstsOfRefaultsAtAFullBudgetKeepTheLevelUntilCalmForItsHold) {
   EXPECT_EQ(changes[1], std::make_pair(last + hold_s, size_t{0}));
 }
 
+// sqj-s24-fg2: the level was entered on the prediction, its actions freed 300 MiB, a third viewer
+// filled the budget again and the level was left on the first full tick, before refaults (2-3 s
+// after the budget is reached) could hold it: its actions were reverted into the shortage.
+TEST(Approach, ABudgetThatFillsOnThePredictionKeepsTheLevelUntilCalmForItsHold) {
+  const Policy policy = default_policy();
+  const auto hold = policy.levels.front().hold;
+  const int hold_s = static_cast<int>(hold.count() / 1'000'000);
+  Snapshot snapshot;
+  snapshot.system_pressure = Psi{};
+  const std::vector<OomdCgroupState> oomd;
+  LadderState state;
+  std::vector<std::pair<int, size_t>> changes;
+  // Second 0: 82% used, +12 MiB/s (exhausted in ~16 s): the approach climbs. Then the level's
+  // actions free memory (45% for 20 s, no slope), the budget refills (+30 MiB/s) and is full at
+  // second 35, where it stays without refaults.
+  const int full_at = 35;
+  for (int second = 0; second <= 120; ++second) {
+    UserBudget budget;
+    if (second == 0)
+      budget = full_budget(82.0, 0.0, 12.0);
+    else if (second < 20)
+      budget = full_budget(45.0, 0.0, 0.0);
+    else if (second < full_at)
+      budget = full_budget(std::min(97.0, 45.0 + 3.5 * (second - 19)), 0.0, 30.0);
+    else
+      budget = full_budget(100.0, 0.0, second % 2 == 0 ? 0.1 : -0.1);
+    snapshot.mono = MonoTime{} + std::chrono::seconds(second);
+    ModelView view{&snapshot, &oomd, kManager, &budget};
+    const Decision decision = decide(policy, state, view, snapshot.mono);
+    if (decision.next.level != state.level) changes.emplace_back(second, decision.next.level);
+    state = decision.next;
+  }
+  // The prediction last held at second 34 (97%, +30 MiB/s): calm for the level's hold from there.
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(0, size_t{1}));
+  EXPECT_EQ(changes[1], std::make_pair(full_at - 1 + hold_s, size_t{0}));
+}
+
 }  // namespace
 }  // namespace guardian
