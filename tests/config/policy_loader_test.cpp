@@ -110,8 +110,8 @@ TEST(PolicyLoader, EmbeddedDefaultLoads) {
   EXPECT_EQ(policy.levels[0].enter[0].compare, Condition::Compare::Above);
   EXPECT_EQ(policy.levels[0].enter[0].threshold, 50);
   EXPECT_EQ(policy.levels[1].name, "critical");
-  ASSERT_EQ(policy.levels[1].actions.size(), 4u);  // notify + three Jellyfin actions
-  EXPECT_EQ(policy.levels[1].actions[0].type, "notify");
+  ASSERT_EQ(policy.levels[1].actions.size(), 4u);  // three Jellyfin actions, then notify
+  EXPECT_EQ(policy.levels[1].actions[3].type, "notify");
   // Every exit threshold sits on the calm side of the matching enter threshold (hysteresis).
   for (const auto& level : policy.levels) {
     for (const auto& exit : level.exit) {
