@@ -53,6 +53,11 @@
 namespace guardian {
 namespace {
 
+bool same_trigger_spec(const std::optional<PsiTriggerSpec>& a, const std::optional<PsiTriggerSpec>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->kind == b->kind && a->stall == b->stall && a->window == b->window);
+}
+
 std::string fmt(const char* format, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, value);
@@ -161,6 +166,10 @@ class Daemon final : public DaemonLoop {
   void submit_due_retries();
   void refresh_rules(const Snapshot& snapshot);
   void arm_triggers();
+  [[nodiscard]] bool is_trigger_fd(int fd) const {
+    return std::any_of(triggers_.begin(), triggers_.end(),
+                       [fd](const PsiTrigger& t) { return t.fd() == fd; });
+  }
   Result<void> set_timer();
   void tick();
   void execute(const Decision& decision);
@@ -235,6 +244,10 @@ class Daemon final : public DaemonLoop {
   // whether it fired since the last tick.
   std::vector<std::string> trigger_paths_;
   std::vector<char> trigger_fired_;
+  // The memory.pressure files (host paths before the host root) and the spec triggers_ were last
+  // armed for: a refresh that wants the same keeps them (arm_triggers).
+  std::vector<std::string> armed_trigger_files_;
+  std::optional<PsiTriggerSpec> armed_trigger_spec_;
   // The same for the cgroups guardian-helper is asked to watch (helper_.set_pressure_watches):
   // every watched cgroup in the user manager, including user@UID.service itself, whose pressure
   // file root owns and guardian cannot arm; a firing relayed by the helper lands here.
@@ -324,7 +337,8 @@ void Daemon::apply_policy(Policy policy) {
           Event{EventType::SenseProblem, Priority::Warning, "sampling timer: " + armed.error().message, {}});
     }
   }
-  rules_stale_ = true;  // triggers follow the policy's trigger spec
+  rules_stale_ = true;           // triggers follow the policy's trigger spec
+  armed_trigger_files_.clear();  // ... and a reload tries every trigger again
 }
 
 void Daemon::reload() {
@@ -437,10 +451,6 @@ void Daemon::refresh_rules(const Snapshot& snapshot) {
 }
 
 void Daemon::arm_triggers() {
-  for (const auto& trigger : triggers_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, trigger.fd(), nullptr);
-  triggers_.clear();
-  trigger_paths_.clear();
-  trigger_fired_.clear();
   std::vector<std::string> helper_paths;
   if (policy_ && policy_->sampling.trigger && !sampler_.layout().system_only()) {
     const std::string& manager = sampler_.layout().user_manager_path;
@@ -455,9 +465,10 @@ void Daemon::arm_triggers() {
   helper_.set_pressure_watches(helper_watch_paths_, policy_ && policy_->sampling.trigger
                                                         ? *policy_->sampling.trigger
                                                         : PsiTriggerSpec{});
-  if (!policy_ || !policy_->sampling.trigger) return;
   std::vector<std::string> paths;
-  if (sampler_.layout().system_only()) {
+  if (!policy_ || !policy_->sampling.trigger) {
+    // no triggers: paths stays empty
+  } else if (sampler_.layout().system_only()) {
     paths.emplace_back("/proc/pressure/memory");
   } else {
     for (const auto& rule : model_.rules()) {
@@ -467,6 +478,24 @@ void Daemon::arm_triggers() {
       paths.push_back(sampler_.layout().cgroup2_mount + rule.path + "/memory.pressure");
     }
   }
+  // The same files with the same trigger as last time: keep what was armed. The rules are
+  // refreshed whenever a unit comes or goes, and re-arming opened every memory.pressure file and
+  // added it to epoll again: kernel memory charged to the user's budget from the loop thread,
+  // which at a full memory.high made the kernel hold the loop in its throttle for 9 s
+  // (sqj-s24-fg3, charge trace: 3 openat and 3 epoll_ctl charges, then 9.15 s of memory.high
+  // penalty). A file that could not be armed (a fixture tree, a root-owned file) is tried again
+  // when the rules or the policy change, or its cgroup is removed, not on every refresh: the
+  // interval's tick samples it all the same.
+  const std::optional<PsiTriggerSpec> spec =
+      policy_ && policy_->sampling.trigger ? policy_->sampling.trigger : std::nullopt;
+  if (paths == armed_trigger_files_ && same_trigger_spec(spec, armed_trigger_spec_)) return;
+  for (const auto& trigger : triggers_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, trigger.fd(), nullptr);
+  triggers_.clear();
+  trigger_paths_.clear();
+  trigger_fired_.clear();
+  armed_trigger_files_ = paths;
+  armed_trigger_spec_ = spec;
+  if (!spec) return;
   for (const auto& path : paths) {
     auto trigger = PsiTrigger::arm(host_.path(path), *policy_->sampling.trigger);
     if (!trigger.ok()) {
@@ -1030,6 +1059,12 @@ int Daemon::run() {
       } else if (fd == helper_.watch_fd()) {
         helper_.on_watch_readable(std::chrono::steady_clock::now());  // connects when it appeared
         watch_helper();
+      } else if (events[i].events & (EPOLLERR | EPOLLHUP) && is_trigger_fd(fd)) {
+        // Its cgroup was removed (perhaps to be made again at the same path): stop watching the
+        // dead file now, and arm every trigger afresh at the next tick's rule refresh.
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        armed_trigger_files_.clear();
+        rules_stale_ = true;
       } else if (events[i].events & EPOLLPRI) {
         for (size_t t = 0; t < triggers_.size(); ++t) {
           if (triggers_[t].fd() != fd) continue;

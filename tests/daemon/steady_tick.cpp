@@ -439,6 +439,35 @@ TEST(SteadyTick, TheLoopAllocatesNothingWhileOomdDumpsArrive) {
   EXPECT_EQ(counts.opens, 0u);
 }
 
+// A unit that comes and goes makes the loop read oomd's rules again; rules that did not change
+// keep the PSI triggers armed. Re-arming opened every watched slice's memory.pressure and added
+// it to epoll again, kernel memory charged to the user's budget from the loop thread: at a full
+// memory.high the kernel then held the loop in its throttle for 9 s (the VM's whole-user squeeze,
+// sqj-s24-fg3; its charge trace: 3 openat and 3 epoll_ctl charges, then 9.15 s of penalty).
+TEST(SteadyTick, AUnitThatComesAndGoesDoesNotArmThePsiTriggersAgain) {
+  testing::FixtureCopy copy("fedora42-podman");
+  const fs::path unit =
+      copy.path("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-u42.service");
+  uint64_t start_arms = 0, arms = 0;
+  constexpr uint64_t kWarmup = 5, kMeasured = 30;
+  const Counts counts = count_steady_ticks("fedora42-podman", kWarmup, kMeasured, false, nullptr, "", nullptr,
+                                           {}, "", copy.root(), [&](uint64_t tick) {
+                                             if (tick == kWarmup) start_arms = test::counted_trigger_arms();
+                                             // A transient unit every 5 ticks (systemd-run --user, a runuser
+                                             // session's scope), gone again 2 ticks later: each a walk of the
+                                             // tree and a refresh of the rules.
+                                             if (tick > kWarmup && tick % 5 == 0) {
+                                               fs::create_directories(unit);
+                                               std::ofstream(unit / "memory.current") << "1048576\n";
+                                             }
+                                             if (tick > kWarmup && tick % 5 == 2) fs::remove_all(unit);
+                                             if (tick == kWarmup + kMeasured)
+                                               arms = test::counted_trigger_arms() - start_arms;
+                                           });
+  EXPECT_EQ(counts.measured_ticks, kMeasured);
+  EXPECT_EQ(arms, 0u) << "PSI triggers armed again while the rules stayed the same";
+}
+
 // The loop never waits on the session bus (docs/loop-audit.md): a real dbus-daemon, which
 // guardian's D-Bus API and the systemd component are connected to, stops answering (SIGSTOP, as
 // a bus daemon stalled in reclaim would) for 3 s, and in that time the level climbs (a

@@ -34,6 +34,7 @@ __thread bool t_counting = false;
 __thread bool t_inside = false;  // a backtrace while tracing may itself allocate
 std::atomic<uint64_t> g_allocations{0};
 std::atomic<uint64_t> g_opens{0};
+std::atomic<uint64_t> g_trigger_arms{0};
 std::atomic<uint64_t> g_lookups{0};
 std::atomic<uint64_t> g_sends{0};
 bool g_trace = std::getenv("GUARDIAN_STEADY_TICK_TRACE") != nullptr;  // NOLINT
@@ -52,8 +53,21 @@ void note(std::atomic<uint64_t>& counter, const char* what) {
 
 // What each open entry point does once counted: the mode argument exists only with O_CREAT or
 // O_TMPFILE; the open itself is the syscall libc would make.
+bool ends_with(const char* text, const char* suffix) {
+  size_t n = 0, m = 0;
+  while (text[n] != '\0') ++n;
+  while (suffix[m] != '\0') ++m;
+  if (m > n) return false;
+  for (size_t i = 0; i < m; ++i)
+    if (text[n - m + i] != suffix[i]) return false;
+  return true;
+}
+
 int counted_open(const char* what, int dir, const char* path, int flags, va_list args) {
   note(g_opens, what);
+  if (t_counting && !t_inside && path != nullptr && (flags & O_ACCMODE) == O_RDWR &&
+      ends_with(path, "memory.pressure"))
+    ++g_trigger_arms;
   mode_t mode = 0;
   if (flags & (O_CREAT | O_TMPFILE)) mode = static_cast<mode_t>(va_arg(args, int));
   return static_cast<int>(::syscall(SYS_openat, dir, path, flags, mode));
@@ -187,6 +201,7 @@ namespace guardian::test {
 void count_calls_on_this_thread(bool on) { t_counting = on; }
 uint64_t counted_allocations() { return g_allocations.load(); }
 uint64_t counted_opens() { return g_opens.load(); }
+uint64_t counted_trigger_arms() { return g_trigger_arms.load(); }
 uint64_t counted_path_lookups() { return g_lookups.load(); }
 uint64_t counted_sends() { return g_sends.load(); }
 
