@@ -89,17 +89,20 @@ TEST(StatusMailbox, HandsOverEachNewTextOnceAndCutsALongOne) {
 TEST(StatusMailbox, AReaderNeverSeesHalfOfOneTextAndHalfOfAnother) {
   StatusMailbox mailbox;
   std::atomic<bool> done{false};
+  std::atomic<size_t> taken{0};
   std::thread writer([&] {
     char text[StatusMailbox::kBytes];
-    for (int i = 0; i < 20000; ++i) {
-      std::snprintf(text, sizeof text, "STATUS=%0120d|%0120d", i, i);
+    // At least 20000 texts, and on until the reader has taken 100 of them: on a loaded machine
+    // the writer could finish before the reader was first scheduled (taken = 0 under ctest -j2
+    // beside a VM run). Bounded, so a reader that never takes fails rather than hangs.
+    for (int i = 0; i < 20000 || (taken.load() < 100 && i < 20'000'000); ++i) {
+      std::snprintf(text, sizeof text, "STATUS=%0120d|%0120d", i % 100000000, i % 100000000);
       mailbox.publish(text);
     }
     done = true;
   });
   StatusMailbox::Text text{};
   uint64_t seen = 0;
-  size_t taken = 0;
   while (!done) {
     if (!mailbox.take_if_new(text, seen)) continue;
     ++taken;
@@ -108,7 +111,7 @@ TEST(StatusMailbox, AReaderNeverSeesHalfOfOneTextAndHalfOfAnother) {
     EXPECT_EQ(got.substr(7, 120), got.substr(128, 120)) << "a torn read";
   }
   writer.join();
-  EXPECT_GT(taken, 0u);
+  EXPECT_GE(taken.load(), 100u);
 }
 
 // WatchdogSec=400ms: a look every 100 ms. While the loop beats, pings come; while it stands
