@@ -244,16 +244,34 @@ size_t approach_level(const Policy& policy) {
   return level;
 }
 
+// The user's budget as the approach reads it at `level` (its level or above), or null: off,
+// below its level, or no budget known.
+const UserBudget* approach_budget_at(const Policy& policy, const ModelView& view, size_t level) {
+  if (!policy.approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
+      !view.budget->known)
+    return nullptr;
+  return view.budget;
+}
+
+// A full budget (full_percent, with a refault reading): its slope is noise, the refaults decide.
+bool approach_full(const Policy::Approach& approach, const UserBudget& budget) {
+  return budget.used_percent >= approach.full_percent && budget.refault_file_per_second.has_value();
+}
+
+// The prediction that climbs the approach's level: not full, used_percent in use, and exhausted
+// within `within` at the slope of its window.
+bool approach_predicts_exhaustion(const Policy::Approach& approach, const UserBudget& budget) {
+  return !approach_full(approach, budget) && budget.used_percent >= approach.used_percent &&
+         budget.seconds_to_exhaustion < approach.within_seconds;
+}
+
 // Whether, at `level`, the user's working set does not fit right now: what holds the approach's
 // level on (approach_climb's holds_on, and the calm hold before it is left).
 bool approach_short_now(const Policy& policy, const ModelView& view, size_t level) {
-  const auto& approach = policy.approach;
-  if (!approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
-      !view.budget->known)
-    return false;
-  const UserBudget& budget = *view.budget;
-  return budget.refault_file_per_second.has_value() && budget.used_percent >= approach.used_percent &&
-         *budget.refault_file_per_second >= approach.hold_refault_pages_per_second;
+  const UserBudget* budget = approach_budget_at(policy, view, level);
+  return budget != nullptr && budget->refault_file_per_second.has_value() &&
+         budget->used_percent >= policy.approach.used_percent &&
+         *budget->refault_file_per_second >= policy.approach.hold_refault_pages_per_second;
 }
 
 // Whether, at `level`, the user's budget is still running out at the slope of [approach]'s window
@@ -264,15 +282,8 @@ bool approach_short_now(const Policy& policy, const ModelView& view, size_t leve
 // reached its 1000M, its actions' relief masked by a third viewer's growth, and reverted them into
 // the shortage (entered again 7 s later, the reverts failing on a Jellyfin that no longer answered).
 bool approach_running_out_now(const Policy& policy, const ModelView& view, size_t level) {
-  const auto& approach = policy.approach;
-  if (!approach.enabled || level == 0 || level < approach_level(policy) || !view.budget ||
-      !view.budget->known)
-    return false;
-  const UserBudget& budget = *view.budget;
-  const bool full =
-      budget.used_percent >= approach.full_percent && budget.refault_file_per_second.has_value();
-  return !full && budget.used_percent >= approach.used_percent &&
-         budget.seconds_to_exhaustion < approach.within_seconds;
+  const UserBudget* budget = approach_budget_at(policy, view, level);
+  return budget != nullptr && approach_predicts_exhaustion(policy.approach, *budget);
 }
 
 // What the rebound rule reads at `level`: the memory the level's actions hold back and where the
@@ -332,7 +343,7 @@ size_t approach_climb(const Policy& policy, const ModelView& view, std::string& 
   // A full budget: its slope is noise around zero (memory.high holds it at the limit), so the
   // prediction would climb on every tick of +0.1 MiB/s and let go on every flat one. The
   // refaults decide instead; without a refault reading (no user manager) the slope still does.
-  const bool full = budget.used_percent >= approach.full_percent && refaults.has_value();
+  const bool full = approach_full(approach, budget);
   // Once at its level, the approach keeps it while the user is still near its budget and its
   // working set still does not fit (refaults at a quarter of the entry rate): what the level's
   // actions freed brings the budget below full, and without this the level was left on the
@@ -346,8 +357,7 @@ size_t approach_climb(const Policy& policy, const ModelView& view, std::string& 
     n = std::snprintf(limits, sizeof limits,
                       ", file refaults %.0f pages/s (approach: >= %.0f%% used, >= %.0f refaults/s)",
                       *refaults, approach.full_percent, approach.refault_pages_per_second);
-  } else if (!full && budget.used_percent >= approach.used_percent &&
-             budget.seconds_to_exhaustion < approach.within_seconds) {
+  } else if (approach_predicts_exhaustion(approach, budget)) {
     reason.assign("the user's memory runs out: ");
     append_budget_description(reason, budget);
     n = std::snprintf(limits, sizeof limits, " (approach: >= %.0f%% used, exhausted within %.0f s)",
