@@ -26,12 +26,7 @@ JellyfinSteering::Place JellyfinAction::place() const {
 
 Result<jellyfin::Instance> JellyfinAction::instance() const {
   if (env_.jellyfin == nullptr) return make_error("this guardian runs without its Jellyfin part");
-  auto found = env_.jellyfin->instances().find(param_string(spec_, "instance"));
-  if (!found.ok()) return found.error();
-  if (!found->client)
-    return make_error("Jellyfin \"" + found->settings.name + "\" has no client: " + found->client_error);
-  found->client = found->client->for_actions();
-  return found;
+  return env_.jellyfin->find_instance(param_string(spec_, "instance"));
 }
 
 ActionResult JellyfinAction::not_found(const Error& error) const {

@@ -110,12 +110,15 @@ class JellyfinSteering final : public jellyfin::KeptChanges {
 
   // Whether the kind is restored here rather than by a registry restorer.
   static bool handles_kind(const std::string& kind);
+  // The instance called `name` ("" = the only one) with a client for an action's calls
+  // (jellyfin::Client::for_actions); an error says why not. Every Jellyfin action looks its
+  // instance up here.
+  Result<jellyfin::Instance> find_instance(const std::string& name);
 
  private:
   struct InstanceState;
   struct Reconciled;
   InstanceState& state_for(const std::string& name);
-  Result<jellyfin::Instance> find_instance(const std::string& name);
   Reconciled reconcile_encoding(InstanceState& state, const jellyfin::Instance& instance, Deadline deadline);
   // What a round of restoring saved layers did (session bitrates or stopped tasks alike).
   struct LayersRestored;
@@ -123,7 +126,7 @@ class JellyfinSteering final : public jellyfin::KeptChanges {
                                         const std::string& only_key, const std::string& message,
                                         Deadline deadline);
   LayersRestored restart_saved_tasks(InstanceState& state, const jellyfin::Instance& instance,
-                                   const std::string& only_key, Deadline deadline);
+                                     const std::string& only_key, Deadline deadline);
   // The level's revert of one saved layer (bitrates or tasks), its state key made by `key_of`:
   // without a client the entry is kept for later; else `forget` drops it from the layers in force
   // and `restore` puts it back.

@@ -53,11 +53,6 @@
 namespace guardian {
 namespace {
 
-bool same_trigger_spec(const std::optional<PsiTriggerSpec>& a, const std::optional<PsiTriggerSpec>& b) {
-  if (a.has_value() != b.has_value()) return false;
-  return !a || (a->kind == b->kind && a->stall == b->stall && a->window == b->window);
-}
-
 std::string fmt(const char* format, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, value);
@@ -488,7 +483,7 @@ void Daemon::arm_triggers() {
   // interval's tick samples it all the same.
   const std::optional<PsiTriggerSpec> spec =
       policy_ && policy_->sampling.trigger ? policy_->sampling.trigger : std::nullopt;
-  if (paths == armed_trigger_files_ && same_trigger_spec(spec, armed_trigger_spec_)) return;
+  if (paths == armed_trigger_files_ && spec == armed_trigger_spec_) return;
   for (const auto& trigger : triggers_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, trigger.fd(), nullptr);
   triggers_.clear();
   trigger_paths_.clear();
@@ -497,7 +492,7 @@ void Daemon::arm_triggers() {
   armed_trigger_spec_ = spec;
   if (!spec) return;
   for (const auto& path : paths) {
-    auto trigger = PsiTrigger::arm(host_.path(path), *policy_->sampling.trigger);
+    auto trigger = PsiTrigger::arm(host_.path(path), *spec);
     if (!trigger.ok()) {
       // Said once per path: the rules refresh every 30 ticks and would repeat it.
       if (trigger_problems_.insert(path).second) {

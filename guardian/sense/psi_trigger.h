@@ -18,6 +18,7 @@ struct PsiTriggerSpec {
   std::chrono::microseconds stall{150000};
   std::chrono::microseconds window{2000000};
   [[nodiscard]] std::string to_string() const;  // "some 150000 2000000"
+  friend bool operator==(const PsiTriggerSpec&, const PsiTriggerSpec&) = default;
 };
 
 class PsiTrigger {
